@@ -1,0 +1,79 @@
+/**
+ * Public types shared across kvflow's modules. Every module imports its cross-module types from here so
+ * that the data flow (workload -> graph -> simulator -> cache -> metrics -> report) stays one-way.
+ */
+
+/** One request in kvflow's canonical trace form (DESIGN.md section 3), after validation. */
+export interface TraceRequest {
+  /** Unique within its trace. */
+  id: string;
+  /** Arrival time in seconds (open loop). Absent when the request is closed-loop (`after`). */
+  t?: number;
+  /** Ids of requests that must complete before this one is sent (closed loop). */
+  after?: string[];
+  /** Seconds between the last of `after` completing and sending this request. */
+  think?: number;
+  /** Workflow instance id. */
+  workflow?: string;
+  /** Agent name within the workflow. */
+  agent?: string;
+  /** Prompt as block ids; block i's identity is the whole prefix `blocks[0..i]`. Safe integers. */
+  blocks: number[];
+  /** Tokens per block. */
+  blockSize: number;
+  /** Prompt tokens; the last block holds `inputLength - (blocks.length - 1) * blockSize`. */
+  inputLength: number;
+  /** Tokens generated. */
+  outputLength: number;
+  /** How many leading blocks are the agent's fixed prompt. */
+  fixedBlocks?: number;
+}
+
+/** Trace formats kvflow reads. */
+export type TraceFormat = 'kvflow' | 'mooncake';
+
+/** A whole trace read into memory, in file order. */
+export interface Trace {
+  path: string;
+  format: TraceFormat;
+  requests: TraceRequest[];
+  /** Lines skipped under `skipInvalid`. */
+  skipped: number;
+}
+
+/** Options for reading traces. */
+export interface ReadTraceOptions {
+  /** `auto` detects Mooncake by `hash_ids` on the first non-empty line. */
+  format?: TraceFormat | 'auto';
+  /** Tokens per block when a line gives none (kvflow default 16; Mooncake is always 512). */
+  blockSize?: number;
+  /** Skip and count invalid lines instead of stopping at the first. */
+  skipInvalid?: boolean;
+}
+
+/** Eviction policy names understood by `kvflow replay` and the simulator. */
+export const POLICY_NAMES = ['lru', 'lfu', 'belady', 'ste'] as const;
+export type PolicyName = (typeof POLICY_NAMES)[number];
+
+/** The result of replaying one trace with one (policy, capacity). Field names are the JSON contract. */
+export interface ReplayResult {
+  policy: PolicyName;
+  /** `null` means unbounded. */
+  capacityTokens: number | null;
+  requests: number;
+  inputTokens: number;
+  hitTokens: number;
+  hitRate: number;
+  evictions: number;
+  /** Replay wall time without parsing. */
+  seconds: number;
+}
+
+/** Summary of a trace for the replay report. */
+export interface TraceSummary {
+  path: string;
+  requests: number;
+  inputTokens: number;
+  /** Total page references: the sum over requests of their block counts. */
+  pages: number;
+}
