@@ -77,3 +77,17 @@ export interface TraceSummary {
   /** Total page references: the sum over requests of their block counts. */
   pages: number;
 }
+
+/**
+ * Live steps-to-execution per agent, fed with workflow progress. The graph module's tracker implements
+ * it for declared graphs; the online learner for traffic that declares nothing.
+ */
+export interface SteSource {
+  begin(instance: string, agent: string): void;
+  end(instance: string, agent: string): void;
+  finish(instance: string): void;
+  /** Every agent with a known STE. */
+  snapshot(): ReadonlyMap<string, number>;
+  /** Changes whenever any STE may have changed. */
+  readonly version: number;
+}

@@ -1,0 +1,171 @@
+import { InputError } from '../errors.js';
+import type { PolicyName, ReplayResult, SteSource, TraceRequest } from '../types.js';
+import { computeNextUse, type NextUseIndex } from './next-use.js';
+import { createPolicy } from './policies.js';
+import { RadixCache, ROOT } from './radix-cache.js';
+import { StePolicy } from './ste-policy.js';
+
+export interface ReplayOptions {
+  policy: PolicyName;
+  /** Capacity in tokens; `null` is unbounded. */
+  capacityTokens: number | null;
+  /** Turns the capacity into `floor(capacityTokens / blockSize)` page slots. */
+  blockSize: number;
+  /** Next-use index of `requests` for `belady`; computed when absent. Share it across runs. */
+  nextUse?: NextUseIndex;
+  /** Steps-to-execution for `ste`, advanced as requests run. Without it `ste` is exactly LRU. */
+  ste?: SteSource;
+  /** Called every `progressEvery` requests with the number done. */
+  onProgress?: (done: number) => void;
+  progressEvery?: number;
+}
+
+/**
+ * Cache-only replay (DESIGN.md section 4): requests one at a time in the given order. For request r: match
+ * the longest GPU prefix; matched pages get tick r and stay locked; missing blocks are inserted in order
+ * with tick r, evicting one page at a time while no slot is free; when nothing can be evicted the rest of
+ * the prompt is not inserted. Then the path is unlocked. Output tokens are never inserted.
+ */
+export function replayTrace(requests: readonly TraceRequest[], options: ReplayOptions): ReplayResult {
+  const replayer = new CacheReplayer(requests, options);
+  const progressEvery = options.progressEvery ?? 4096;
+  const started = performance.now();
+  for (let r = 0; r < requests.length; r++) {
+    replayer.run(r);
+    if (options.onProgress && (r + 1) % progressEvery === 0) options.onProgress(r + 1);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  return { ...replayer.totals(), seconds };
+}
+
+/** Replays a trace request by request, so tests can look at the cache between requests. */
+export class CacheReplayer {
+  readonly cache: RadixCache;
+  readonly #requests: readonly TraceRequest[];
+  readonly #options: ReplayOptions;
+  readonly #nextUse: NextUseIndex | undefined;
+  readonly #ste: SteSource | undefined;
+  readonly #stePolicy: StePolicy | undefined;
+  readonly #lastOfWorkflow: Map<string, number> | undefined;
+  #steVersion = -1;
+  #path = new Int32Array(256);
+  #inputTokens = 0;
+  #hitTokens = 0;
+  #done = 0;
+
+  constructor(requests: readonly TraceRequest[], options: ReplayOptions) {
+    const { capacityTokens, blockSize } = options;
+    const slots = capacityTokens === null ? Infinity : Math.floor(capacityTokens / blockSize);
+    const policy = createPolicy(options.policy);
+    this.cache = new RadixCache({ gpuSlots: slots, policy });
+    this.#requests = requests;
+    this.#options = options;
+    this.#nextUse = options.policy === 'belady' ? (options.nextUse ?? computeNextUse(requests)) : undefined;
+    this.#stePolicy = policy instanceof StePolicy ? policy : undefined;
+    this.#ste = this.#stePolicy ? options.ste : undefined;
+    this.#lastOfWorkflow = this.#ste ? lastRequestOfEachWorkflow(requests) : undefined;
+  }
+
+  /** Runs request number `r` (requests must run in order); returns its hit tokens. */
+  run(r: number): number {
+    const request = this.#requests[r]!;
+    const { blocks, workflow, agent } = request;
+    const cache = this.cache;
+    if (request.blockSize !== this.#options.blockSize) {
+      throw new InputError(
+        `request ${request.id}: block_size ${request.blockSize} differs from ${this.#options.blockSize}`,
+      );
+    }
+    if (this.#path.length < blocks.length) this.#path = new Int32Array(blocks.length * 2);
+    const path = this.#path;
+    const tracked = this.#ste !== undefined && workflow !== undefined && agent !== undefined;
+    if (tracked) this.#begin(workflow!, agent!);
+
+    const nextUse = this.#nextUse;
+    const base = nextUse ? nextUse.offsets[r]! : 0;
+    const matched = cache.matchGpu(blocks, path);
+    for (let i = 0; i < matched; i++) {
+      cache.lock(path[i]!);
+      cache.touch(path[i]!, r, nextUse ? nextUse.nextUse[base + i]! : Infinity);
+    }
+    let held = matched;
+    let parent = matched > 0 ? path[matched - 1]! : ROOT;
+    for (let i = matched; i < blocks.length; i++) {
+      const page = cache.insertGpu(parent, blocks[i]!, r, nextUse ? nextUse.nextUse[base + i]! : Infinity);
+      if (page < 0) break;
+      cache.lock(page);
+      path[held++] = page;
+      parent = page;
+    }
+    if (this.#stePolicy && agent !== undefined && request.fixedBlocks) {
+      const tagged = Math.min(request.fixedBlocks, held);
+      for (let i = 0; i < tagged; i++) this.#stePolicy.tag(path[i]!, agent);
+    }
+    for (let i = 0; i < held; i++) cache.unlock(path[i]!);
+
+    const hit = prefixTokens(request, matched);
+    this.#inputTokens += request.inputLength;
+    this.#hitTokens += hit;
+    this.#done++;
+    if (tracked) {
+      this.#ste!.end(workflow!, agent!);
+      if (this.#lastOfWorkflow!.get(workflow!) === r) this.#ste!.finish(workflow!);
+    }
+    return hit;
+  }
+
+  /** Totals so far, without timing. */
+  totals(): Omit<ReplayResult, 'seconds'> {
+    return {
+      policy: this.#options.policy,
+      capacityTokens: this.#options.capacityTokens,
+      requests: this.#done,
+      inputTokens: this.#inputTokens,
+      hitTokens: this.#hitTokens,
+      hitRate: this.#inputTokens > 0 ? this.#hitTokens / this.#inputTokens : 0,
+      evictions: this.cache.evictions,
+    };
+  }
+
+  #begin(workflow: string, agent: string): void {
+    const ste = this.#ste!;
+    ste.begin(workflow, agent);
+    if (ste.version !== this.#steVersion) {
+      this.#stePolicy!.setAll(ste.snapshot());
+      this.#steVersion = ste.version;
+    }
+  }
+}
+
+/** Tokens in the first `pages` blocks of a request: full blocks, except that the last one may be partial. */
+export function prefixTokens(request: TraceRequest, pages: number): number {
+  if (pages <= 0) return 0;
+  if (pages >= request.blocks.length) return request.inputLength;
+  return pages * request.blockSize;
+}
+
+/**
+ * Replay order: a stable sort by arrival time `t` when every request has one, else file order (closed-loop
+ * traces are written in a valid dependency order).
+ */
+export function replayOrder(requests: readonly TraceRequest[]): readonly TraceRequest[] {
+  let sorted = true;
+  for (let r = 0; r < requests.length; r++) {
+    const t = requests[r]!.t;
+    if (t === undefined) return requests;
+    if (r > 0 && t < requests[r - 1]!.t!) sorted = false;
+  }
+  if (sorted) return requests;
+  return requests
+    .map((request, index) => ({ request, index }))
+    .sort((a, b) => a.request.t! - b.request.t! || a.index - b.index)
+    .map(({ request }) => request);
+}
+
+function lastRequestOfEachWorkflow(requests: readonly TraceRequest[]): Map<string, number> {
+  const last = new Map<string, number>();
+  requests.forEach((request, r) => {
+    if (request.workflow !== undefined) last.set(request.workflow, r);
+  });
+  return last;
+}

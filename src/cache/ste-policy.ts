@@ -1,0 +1,97 @@
+import type { EvictionPolicy, PageStats, PriorityOwner } from './policy.js';
+
+/**
+ * KVFlow's workflow-aware eviction (DESIGN.md section 1). Pages of an agent's fixed prompt carry that
+ * agent's steps-to-execution (STE); a page in several agents' fixed prompts carries the smallest. Pages
+ * with no STE (dynamic suffixes, agents with unknown future) go first, then the largest STE; ties by LRU.
+ *
+ * Without any STE values every page has the same priority and this is exactly LRU.
+ */
+export class StePolicy implements EvictionPolicy {
+  readonly name = 'ste' as const;
+  #owner: PriorityOwner | undefined;
+  #agentIds = new Map<string, number>();
+  /** STE per interned agent; NaN = unknown. */
+  #ste: number[] = [];
+  /** Agents whose fixed prompt includes the page. Most pages have one, so no array for them. */
+  #tags = new Map<number, number | number[]>();
+  /** Pages tagged by each agent, to re-read their priority when the agent's STE changes. */
+  #pagesOfAgent: Set<number>[] = [];
+
+  bind(owner: PriorityOwner): void {
+    this.#owner = owner;
+  }
+
+  priority(page: number, _pages: PageStats): number {
+    const ste = this.steOfPage(page);
+    return ste === undefined ? -Infinity : -ste;
+  }
+
+  /** The page's STE: the minimum over the agents that tag it, or undefined. */
+  steOfPage(page: number): number | undefined {
+    const tag = this.#tags.get(page);
+    if (tag === undefined) return undefined;
+    if (typeof tag === 'number') return valueOrUndefined(this.#ste[tag]!);
+    let best = NaN;
+    for (const agent of tag) {
+      const ste = this.#ste[agent]!;
+      if (!Number.isNaN(ste) && !(ste >= best)) best = ste;
+    }
+    return valueOrUndefined(best);
+  }
+
+  /** Marks `page` as part of `agent`'s fixed prompt. */
+  tag(page: number, agent: string): void {
+    const id = this.#intern(agent);
+    const tag = this.#tags.get(page);
+    if (tag === undefined) this.#tags.set(page, id);
+    else if (typeof tag === 'number') {
+      if (tag === id) return;
+      this.#tags.set(page, [tag, id]);
+    } else if (!tag.includes(id)) tag.push(id);
+    else return;
+    this.#pagesOfAgent[id]!.add(page);
+    this.#owner?.reprioritize(page);
+  }
+
+  /** Sets an agent's STE (undefined: unknown future) and re-orders its pages if it changed. */
+  setSte(agent: string, ste: number | undefined): void {
+    const id = this.#intern(agent);
+    const next = ste ?? NaN;
+    const previous = this.#ste[id]!;
+    if (next === previous || (Number.isNaN(next) && Number.isNaN(previous))) return;
+    this.#ste[id] = next;
+    if (this.#owner) for (const page of this.#pagesOfAgent[id]!) this.#owner.reprioritize(page);
+  }
+
+  /** Replaces all STE values: agents absent from `values` become unknown. */
+  setAll(values: ReadonlyMap<string, number>): void {
+    for (const [agent, id] of this.#agentIds) {
+      if (!values.has(agent) && !Number.isNaN(this.#ste[id]!)) this.setSte(agent, undefined);
+    }
+    for (const [agent, ste] of values) this.setSte(agent, ste);
+  }
+
+  forget(page: number): void {
+    const tag = this.#tags.get(page);
+    if (tag === undefined) return;
+    this.#tags.delete(page);
+    if (typeof tag === 'number') this.#pagesOfAgent[tag]!.delete(page);
+    else for (const agent of tag) this.#pagesOfAgent[agent]!.delete(page);
+  }
+
+  #intern(agent: string): number {
+    let id = this.#agentIds.get(agent);
+    if (id === undefined) {
+      id = this.#ste.length;
+      this.#agentIds.set(agent, id);
+      this.#ste.push(NaN);
+      this.#pagesOfAgent.push(new Set());
+    }
+    return id;
+  }
+}
+
+function valueOrUndefined(ste: number): number | undefined {
+  return Number.isNaN(ste) ? undefined : ste;
+}
