@@ -1,0 +1,101 @@
+/**
+ * Importer for Mooncake traces (kvcache-ai/Mooncake FAST'25 release, see ../shared/traces/SOURCES.md):
+ * JSONL lines `{"timestamp": ms, "input_length", "output_length", "hash_ids": [...]}` where every
+ * hash id names one 512-token block. Each line becomes one open-loop canonical request.
+ */
+import { z } from 'zod';
+import { InputError } from '../errors.js';
+import type { TraceRequest } from '../types.js';
+import type { Line, LineParser } from './lines.js';
+import { expecting, parseJsonLine } from './problem.js';
+import {
+  blockIds,
+  isBlockIds,
+  isJsonObject,
+  isNonNegativeInt,
+  isPositiveInt,
+  nonNegativeInt,
+  positiveInt,
+  validateFields,
+} from './schemas.js';
+
+/** Mooncake hashes prompts in blocks of this many tokens, always. */
+export const MOONCAKE_BLOCK_SIZE = 512;
+
+/** The key whose presence on the first line marks a file as Mooncake. */
+export const MOONCAKE_MARKER_KEY = 'hash_ids';
+
+/** Field order here is the order problems are reported in. Unknown fields are ignored. */
+const mooncakeSchema = z.object(
+  {
+    timestamp: nonNegativeInt,
+    input_length: positiveInt,
+    output_length: nonNegativeInt,
+    [MOONCAKE_MARKER_KEY]: blockIds,
+  },
+  expecting('a JSON object'),
+);
+type MooncakeLine = z.output<typeof mooncakeSchema>;
+
+/** Exactly what `mooncakeSchema` accepts, without its cost (see schemas.ts). */
+function isMooncakeLine(value: unknown): value is MooncakeLine {
+  return (
+    isJsonObject(value) &&
+    isNonNegativeInt(value.timestamp) &&
+    isPositiveInt(value.input_length) &&
+    isNonNegativeInt(value.output_length) &&
+    isBlockIds(value[MOONCAKE_MARKER_KEY])
+  );
+}
+
+/** Mooncake lines carry no id; the line number makes one that is unique and easy to trace back. */
+export function mooncakeId(line: number): string {
+  return `mc-${line}`;
+}
+
+/** Reads Mooncake lines in file order, checking that timestamps never go backwards. */
+export class MooncakeLineParser implements LineParser<TraceRequest> {
+  private lastTimestamp = 0;
+  private lastTimestampLine = 0;
+
+  constructor(private readonly file: string) {}
+
+  parse(line: Line): TraceRequest {
+    const fail = (field: string, problem: string) => InputError.atLine(this.file, line.line, field, problem);
+    const value = parseJsonLine(this.file, line);
+    const fields = validateFields(mooncakeSchema, isMooncakeLine, value, this.file, line.line);
+    const { timestamp, input_length: inputLength, hash_ids: blocks } = fields;
+
+    if (timestamp < this.lastTimestamp) {
+      throw fail('timestamp', `goes backwards: ${timestamp} ms after ${this.lastTimestamp} ms on line ${this.lastTimestampLine}`);
+    }
+    const expectedBlocks = Math.ceil(inputLength / MOONCAKE_BLOCK_SIZE);
+    if (blocks.length !== expectedBlocks) {
+      throw fail(
+        MOONCAKE_MARKER_KEY,
+        `expected ${expectedBlocks} ids (one per ${MOONCAKE_BLOCK_SIZE} tokens of input_length ${inputLength}), got ${blocks.length}`,
+      );
+    }
+
+    this.lastTimestamp = timestamp;
+    this.lastTimestampLine = line.line;
+    return {
+      id: mooncakeId(line.line),
+      t: timestamp / 1000,
+      blocks,
+      blockSize: MOONCAKE_BLOCK_SIZE,
+      inputLength,
+      outputLength: fields.output_length,
+    };
+  }
+}
+
+/** True when a first line looks like Mooncake: a JSON object with `hash_ids`. Never throws. */
+export function looksLikeMooncake(firstLine: string): boolean {
+  try {
+    const value: unknown = JSON.parse(firstLine);
+    return typeof value === 'object' && value !== null && Object.hasOwn(value, MOONCAKE_MARKER_KEY);
+  } catch {
+    return false;
+  }
+}
