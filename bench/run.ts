@@ -1,0 +1,19 @@
+/**
+ * `npm run bench`: every benchmark in one process, printed as one table. Ratios in the README come from
+ * one run of this, never from timed unit tests. `npm run bench -- replay` runs only matching groups.
+ */
+import { benchReplay, type BenchLine } from './replay.js';
+
+const groups: Record<string, () => Promise<BenchLine[]>> = { replay: benchReplay };
+const only = process.argv.slice(2);
+
+let peakRss = process.memoryUsage().rss;
+const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 20);
+for (const [name, run] of Object.entries(groups)) {
+  if (only.length > 0 && !only.includes(name)) continue;
+  console.log(`\n## ${name}`);
+  for (const line of await run()) console.log(`${line.name.padEnd(36)} ${line.value}`);
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+}
+clearInterval(sampler);
+console.log(`\npeak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB (node ${process.version}, ${process.arch})`);

@@ -1,0 +1,61 @@
+import type { PolicyName, ReplayResult, SteSource, Trace, TraceSummary } from '../types.js';
+import { computeNextUse } from './next-use.js';
+import { replayOrder, replayTrace } from './replay.js';
+
+export interface ReplaySuiteOptions {
+  policies: readonly PolicyName[];
+  /** Token capacities; `null` is unbounded. */
+  capacities: readonly (number | null)[];
+  /** A fresh STE source per `ste` run (each replay starts from an empty workflow state). */
+  steSource?: () => SteSource;
+  /** Called after each request of each run with (runs done, requests done in this run). */
+  onProgress?: (requestsDone: number) => void;
+}
+
+/** The JSON document of `kvflow replay --json`. */
+export interface ReplayReport {
+  trace: TraceSummary;
+  results: ReplayResult[];
+}
+
+/**
+ * Replays one trace for every (capacity, policy) pair, sharing the parsed trace and Belady's next-use
+ * index between runs. Results come capacity by capacity, policies in the given order.
+ */
+export function replaySuite(trace: Trace, options: ReplaySuiteOptions): ReplayReport {
+  const requests = replayOrder(trace.requests);
+  const blockSize = requests[0]?.blockSize ?? 16;
+  const nextUse = options.policies.includes('belady') ? computeNextUse(requests) : undefined;
+  const results: ReplayResult[] = [];
+  let done = 0;
+  for (const capacityTokens of options.capacities) {
+    for (const policy of options.policies) {
+      const ste = policy === 'ste' ? options.steSource?.() : undefined;
+      const base = done;
+      results.push(
+        replayTrace(requests, {
+          policy,
+          capacityTokens,
+          blockSize,
+          ...(nextUse && { nextUse }),
+          ...(ste && { ste }),
+          onProgress: (n) => options.onProgress?.(base + n),
+          progressEvery: 1024,
+        }),
+      );
+      done += requests.length;
+      options.onProgress?.(done);
+    }
+  }
+  return { trace: summarizeTrace(trace), results };
+}
+
+export function summarizeTrace(trace: Trace): TraceSummary {
+  let inputTokens = 0;
+  let pages = 0;
+  for (const request of trace.requests) {
+    inputTokens += request.inputLength;
+    pages += request.blocks.length;
+  }
+  return { path: trace.path, requests: trace.requests.length, inputTokens, pages };
+}

@@ -1,0 +1,55 @@
+import type { Command } from 'commander';
+import { replaySuite } from '../cache/replay-suite.js';
+import { POLICY_NAMES, type PolicyName, type SteSource } from '../types.js';
+import { readTrace } from '../workload/trace.js';
+import { renderReplayTable } from '../report/replay-table.js';
+import { createProgress } from '../report/progress.js';
+import { parseInteger, parseName, parseNameList, parseTokenCountList } from './flags.js';
+import { emit, runCommand } from './run.js';
+import { loadSteSource } from './workflow-ste.js';
+
+interface ReplayFlags {
+  trace: string;
+  format: 'auto' | 'kvflow' | 'mooncake';
+  blockSize?: number;
+  capacity: (number | null)[];
+  policy: PolicyName[];
+  workflow?: string;
+  skipInvalid?: boolean;
+  json?: boolean;
+}
+
+export function registerReplay(program: Command): void {
+  program
+    .command('replay')
+    .description('cache-only replay of a trace: hit rate per eviction policy and capacity (DESIGN.md section 4)')
+    .requiredOption('--trace <file>', 'trace file (kvflow JSONL or Mooncake JSONL)')
+    .option('--format <format>', 'auto | kvflow | mooncake', (v) => parseName(v, ['auto', 'kvflow', 'mooncake'] as const), 'auto')
+    .option('--block-size <n>', 'tokens per block for lines that give none (kvflow default 16)', (v) => parseInteger(v, 1))
+    .option('--capacity <list>', 'GPU capacities in tokens, comma list; k/M/G are powers of 2; inf = unbounded', parseTokenCountList, parseTokenCountList('1M,16M,inf'))
+    .option('--policy <list>', `eviction policies, comma list of ${POLICY_NAMES.join(', ')}`, (v) => parseNameList(v, POLICY_NAMES), [...POLICY_NAMES])
+    .option('--workflow <spec>', 'workflow spec whose step graph gives STE values to the ste policy')
+    .option('--skip-invalid', 'skip and count invalid trace lines instead of stopping at the first')
+    .option('--json', 'print one JSON document on stdout')
+    .action((flags: ReplayFlags) => runCommand(() => replayCommand(flags)));
+}
+
+async function replayCommand(flags: ReplayFlags): Promise<void> {
+  const steSource: (() => SteSource) | undefined = flags.workflow ? await loadSteSource(flags.workflow) : undefined;
+  const trace = await readTrace(flags.trace, {
+    format: flags.format,
+    ...(flags.blockSize !== undefined && { blockSize: flags.blockSize }),
+    skipInvalid: flags.skipInvalid ?? false,
+  });
+  const runs = flags.capacity.length * flags.policy.length;
+  const progress = createProgress('replay', runs * trace.requests.length, { quiet: flags.json ?? false });
+  const report = replaySuite(trace, {
+    policies: flags.policy,
+    capacities: flags.capacity,
+    ...(steSource && { steSource }),
+    onProgress: (done) => progress.update(done),
+  });
+  progress.stop();
+  if (flags.skipInvalid) Object.assign(report.trace, { skippedLines: trace.skipped });
+  emit(flags.json ? JSON.stringify(report) : renderReplayTable(report));
+}

@@ -1,0 +1,37 @@
+import { CommanderError } from 'commander';
+import { InputError } from '../errors.js';
+
+/** Exit codes of every kvflow command. */
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+/**
+ * Runs a command body and turns what it throws into the exit code contract: bad usage or bad input (flag
+ * values, files, lines) exits 2 with a one-line message; anything else is a runtime failure and exits 1.
+ * Commands build their whole stdout before writing it, so a failure never leaves half a JSON document.
+ */
+export async function runCommand(body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (error) {
+    process.exitCode = reportError(error);
+  }
+}
+
+export function reportError(error: unknown): number {
+  if (error instanceof CommanderError) {
+    // Commander already printed its message (with the flag and accepted values) to stderr.
+    return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  }
+  if (error instanceof InputError) {
+    process.stderr.write(`kvflow: ${error.message}\n`);
+    return EXIT.usage;
+  }
+  const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  process.stderr.write(`kvflow: internal error: ${detail}\n`);
+  return EXIT.failure;
+}
+
+/** Writes a command's whole output at once. */
+export function emit(text: string): void {
+  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+}
