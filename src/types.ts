@@ -91,3 +91,53 @@ export interface SteSource {
   /** Changes whenever any STE may have changed. */
   readonly version: number;
 }
+
+/** Mean and tail percentiles of a latency distribution, in seconds. */
+export interface LatencySummary {
+  mean: number;
+  p50: number;
+  p90: number;
+  p99: number;
+}
+
+/** One setup's results in `kvflow simulate --json`. Field names are the JSON contract (issue 3). */
+export interface SimResult {
+  setup: string;
+  requests: number;
+  workflows: number;
+  /** Seconds from the first arrival to the last completion. */
+  makespan: number;
+  workflowLatency: LatencySummary;
+  e2e: LatencySummary;
+  ttft: LatencySummary;
+  tpot: LatencySummary;
+  gpuHitRate: number;
+  cpuHitRate: number;
+  recomputedTokens: number;
+  loadedTokens: number;
+  prefetchedTokens: number;
+  wastedPrefetchTokens: number;
+  stallSeconds: number;
+  linkUtilization: { h2d: number; d2h: number };
+  /** `speedup.X` = X's mean workflow latency / this setup's (mean e2e for traces without workflows). */
+  speedup: Record<string, number>;
+}
+
+/** What the HTML report plots besides the summary: raw samples and time series per setup. */
+export interface SimTimeline {
+  setup: string;
+  /** End-to-end latency of every request, seconds, in completion order. */
+  e2e: number[];
+  /** Latency of every workflow instance, keyed by instance id. */
+  workflowLatency: { workflow: string; seconds: number }[];
+  /** Sampled over simulated time. `gpuPages`/`cpuPages` are occupied slots; bytes are cumulative. */
+  samples: { t: number; gpuPages: number; cpuPages: number; h2dBytes: number; d2hBytes: number }[];
+  gpuSlots: number;
+  cpuSlots: number;
+}
+
+/** The document `kvflow simulate --json` prints. */
+export interface SimReport {
+  config: Record<string, unknown>;
+  results: SimResult[];
+}
