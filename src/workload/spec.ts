@@ -1,0 +1,245 @@
+/**
+ * Workflow specs: a JSON document declaring agents, the control flow between them and how instances of
+ * the workflow arrive (workloads/README.md documents the format). Parsing validates the shape with zod
+ * and the control flow with spec-rules.ts; every problem becomes `file: path.to.field: problem`.
+ */
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { InputError } from '../errors.js';
+import { findControlFlowProblem } from './spec-rules.js';
+
+/** Token counts of one agent's requests. */
+export interface AgentSpec {
+  /** The agent's fixed prompt (system prompt, tools), identical on every call. */
+  fixed: number;
+  /** Fresh tokens appended on every call (the step's own input). */
+  dynamic: number;
+  /** Tokens generated per call. */
+  output: number;
+}
+
+/** `from` runs, then `to`. */
+export interface ChainEdge {
+  kind: 'chain';
+  from: string;
+  to: string;
+}
+
+/** Conditional: exactly one target runs, chosen with the given probabilities (summing to 1). */
+export interface BranchEdge {
+  kind: 'branch';
+  from: string;
+  to: Record<string, number>;
+}
+
+/** All targets run, in parallel. */
+export interface FanoutEdge {
+  kind: 'fanout';
+  from: string;
+  to: string[];
+}
+
+/** Barrier: `to` runs once every agent in `from` has completed. */
+export interface JoinEdge {
+  kind: 'join';
+  from: string[];
+  to: string;
+}
+
+/**
+ * Back edge from `from` to `to`, taken exactly `count` times in a row (the body runs `count + 1` times)
+ * or each time with `probability`. Exactly one of the two is set. When the loop is not taken, `from`
+ * continues along its other outgoing edge, or ends the round if it has none.
+ */
+export interface LoopEdge {
+  kind: 'loop';
+  from: string;
+  to: string;
+  count?: number;
+  probability?: number;
+}
+
+export type EdgeSpec = ChainEdge | BranchEdge | FanoutEdge | JoinEdge | LoopEdge;
+export type EdgeKind = EdgeSpec['kind'];
+
+/** How workflow instances start: a fixed number at a time, or open-loop Poisson arrivals. */
+export type ArrivalSpec = { kind: 'closed'; concurrency: number } | { kind: 'poisson'; rate: number };
+
+/** A validated workflow spec with every default filled in. */
+export interface WorkflowSpec {
+  name: string;
+  description?: string;
+  /** Tokens per KV block. */
+  blockSize: number;
+  /** Agents in declaration order. */
+  agents: Record<string, AgentSpec>;
+  edges: EdgeSpec[];
+  /** The agent each round starts at. */
+  start: string;
+  /** Times each instance runs the workflow from `start` to its end. */
+  rounds: number;
+  /** True: every instance uses the same fixed prompt per agent; false: each instance has its own. */
+  shareAgents: boolean;
+  instances: number;
+  arrival: ArrivalSpec;
+  /** Seconds between a step's predecessors completing and its request being sent. */
+  think: number;
+}
+
+/** Says "is required" when the field is missing and what it must be otherwise. */
+const expecting = (what: string) => ({
+  error: (issue: { input?: unknown }) => (issue.input === undefined ? 'is required' : `must be ${what}`),
+});
+
+const count = (min: number) =>
+  z
+    .number(expecting('a number'))
+    .int({ error: 'must be an integer' })
+    .min(min, { error: `must be >= ${min}` });
+const agentName = z.string(expecting('an agent name')).min(1, { error: 'must not be empty' });
+const agentList = z.array(agentName, expecting('a list of agent names')).min(1, { error: 'must not be empty' });
+
+/** A discriminated union fails either because the value is no object or because its `kind` is wrong. */
+const kindError = (expected: string) => (issue: { input?: unknown }) =>
+  isPlainObject(issue.input) ? expected : 'must be an object';
+
+const agentSchema = z
+  .strictObject({ fixed: count(0), dynamic: count(0), output: count(0) })
+  .refine((agent) => agent.fixed + agent.dynamic > 0, { error: 'fixed + dynamic must be > 0' });
+
+const probability = z
+  .number(expecting('a number'))
+  .gt(0, { error: 'must be in (0, 1]' })
+  .max(1, { error: 'must be in (0, 1]' });
+
+const BRANCH_SUM_TOLERANCE = 1e-9;
+
+const edgeSchema = z.discriminatedUnion(
+  'kind',
+  [
+    z.strictObject({ kind: z.literal('chain'), from: agentName, to: agentName }),
+    z.strictObject({
+      kind: z.literal('branch'),
+      from: agentName,
+      to: z
+        .record(z.string(), probability, expecting('an object mapping agent names to probabilities'))
+        .refine((targets) => Object.keys(targets).length > 0, { error: 'must not be empty' })
+        .refine((targets) => Math.abs(sum(Object.values(targets)) - 1) <= BRANCH_SUM_TOLERANCE, {
+          error: (issue) => `probabilities sum to ${sum(Object.values(issue.input as Record<string, number>))}, must sum to 1`,
+        }),
+    }),
+    z.strictObject({ kind: z.literal('fanout'), from: agentName, to: agentList }),
+    z.strictObject({ kind: z.literal('join'), from: agentList, to: agentName }),
+    z
+      .strictObject({
+        kind: z.literal('loop'),
+        from: agentName,
+        to: agentName,
+        count: count(1).optional(),
+        probability: z
+          .number(expecting('a number'))
+          .gt(0, { error: 'must be in (0, 1)' })
+          .lt(1, { error: 'must be in (0, 1)' })
+          .optional(),
+      })
+      .refine((loop) => (loop.count === undefined) !== (loop.probability === undefined), {
+        error: 'a loop needs exactly one of "count" or "probability"',
+      }),
+  ],
+  { error: kindError('must be one of "chain", "branch", "fanout", "join", "loop"') },
+);
+
+/** Edges may omit `kind`, meaning a chain. */
+const edgeWithDefaultKind = z.preprocess(
+  (edge) => (isPlainObject(edge) && !('kind' in edge) ? { kind: 'chain', ...edge } : edge),
+  edgeSchema,
+);
+
+const arrivalSchema = z.discriminatedUnion(
+  'kind',
+  [
+    z.strictObject({ kind: z.literal('closed'), concurrency: count(1).optional() }),
+    z.strictObject({
+      kind: z.literal('poisson'),
+      rate: z.number(expecting('a number')).gt(0, { error: 'must be > 0' }),
+    }),
+  ],
+  { error: kindError('must be "closed" or "poisson"') },
+);
+
+const specSchema = z.strictObject({
+  name: z.string(expecting('a string')).min(1, { error: 'must not be empty' }),
+  description: z.string(expecting('a string')).optional(),
+  blockSize: count(1).default(16),
+  agents: z
+    .record(z.string(), agentSchema, expecting('an object mapping agent names to {fixed, dynamic, output}'))
+    .refine((agents) => Object.keys(agents).length > 0, { error: 'must declare at least one agent' })
+    .refine((agents) => !Object.hasOwn(agents, ''), { error: 'agent names must not be empty' }),
+  edges: z.array(edgeWithDefaultKind, expecting('a list of edges')).default([]),
+  start: agentName,
+  rounds: count(1).default(1),
+  shareAgents: z.boolean(expecting('true or false')).default(true),
+  instances: count(1).default(1),
+  arrival: arrivalSchema.optional(),
+  think: z.number(expecting('a number')).min(0, { error: 'must be >= 0' }).default(0),
+});
+
+/** Validates a parsed JSON document as a workflow spec; `file` only labels error messages. */
+export function parseWorkflowSpec(json: unknown, file: string): WorkflowSpec {
+  const result = specSchema.safeParse(json, { error: describeIssue });
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    if (issue === undefined) throw InputError.atPath(file, '', 'invalid workflow spec');
+    throw InputError.atPath(file, issuePath(issue), issue.message);
+  }
+  const { arrival, ...rest } = result.data;
+  const spec: WorkflowSpec = {
+    ...rest,
+    arrival:
+      arrival === undefined || arrival.kind === 'closed'
+        ? { kind: 'closed', concurrency: arrival?.concurrency ?? rest.instances }
+        : arrival,
+  };
+  const problem = findControlFlowProblem(spec);
+  if (problem !== undefined) throw InputError.atPath(file, problem.path, problem.problem);
+  return spec;
+}
+
+/** Reads and validates a workflow spec file. */
+export async function loadWorkflowSpec(path: string): Promise<WorkflowSpec> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new InputError(code === 'ENOENT' ? `${path}: no such file` : `${path}: cannot read: ${code ?? String(error)}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw InputError.atPath(path, '', `invalid JSON: ${(error as Error).message}`);
+  }
+  return parseWorkflowSpec(json, path);
+}
+
+/** Unknown fields are reported at their own path, so the message can say just "unknown field". */
+function issuePath(issue: z.core.$ZodIssue): string {
+  const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0] ?? ''] : issue.path;
+  return path.map(String).join('.');
+}
+
+/** Messages for the issues the schema's own messages do not cover. */
+function describeIssue(issue: z.core.$ZodRawIssue): string | undefined {
+  if (issue.code === 'unrecognized_keys') return 'unknown field';
+  if (issue.code === 'invalid_type' && issue.expected === 'object') return issue.input === undefined ? 'is required' : 'must be an object';
+  return undefined;
+}
+
+function sum(values: number[]): number {
+  return values.reduce((total, value) => total + value, 0);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
