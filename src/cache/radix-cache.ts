@@ -20,6 +20,8 @@ export const ROOT = 0;
 export interface RadixCacheOptions {
   /** GPU pool size in pages (Infinity: unbounded). */
   gpuSlots: number;
+  /** CPU pool size in pages; 0 (the default) disables the CPU tier. */
+  cpuSlots?: number;
   /** Orders eviction candidates. */
   policy: EvictionPolicy;
 }
@@ -33,13 +35,21 @@ export interface RadixCacheOptions {
  * GPU-resident, no GPU-resident child) sit in an indexed heap ordered by the policy's priority, then by
  * last access, so choosing a victim is O(log n).
  *
- * Residency is prefix-closed per tier: a GPU page's parent is on GPU. Callers keep it so by matching
- * before inserting and by locking the path they use.
+ * Residency is prefix-closed per tier: a GPU page's parent is on GPU (or loading), a CPU page's parent has
+ * a CPU copy (or is being written). Callers keep it so by matching before inserting, loading and writing
+ * in path order, and locking the path they use.
+ *
+ * The CPU tier (HiCache): `startWrite`/`finishWrite` back a GPU page up; a GPU eviction of a page with a
+ * CPU copy keeps it in the tree as CPU-only; `startLoad`/`finishLoad` bring it back. CPU candidates (no
+ * child with a CPU copy) sit in a second heap under the same policy.
  */
 export class RadixCache implements PageStats, PriorityOwner {
   readonly policy: EvictionPolicy;
   readonly gpuSlots: number;
+  readonly cpuSlots: number;
   #gpuUsed = 0;
+  #cpuUsed = 0;
+  #gpuReserved = 0;
   #evictions = 0;
   #pageCount = 1; // the root
 
@@ -50,7 +60,10 @@ export class RadixCache implements PageStats, PriorityOwner {
   #parent = new Int32Array(0);
   #block = new Float64Array(0);
   #children = new Int32Array(0);
+  /** Children holding a GPU slot (resident or loading). */
   #gpuChildren = new Int32Array(0);
+  /** Children holding a CPU slot (backed up or being written). */
+  #cpuChildren = new Int32Array(0);
   #locks = new Int32Array(0);
   #state = new Uint8Array(0);
   #lastAccess = new Float64Array(0);
@@ -58,21 +71,32 @@ export class RadixCache implements PageStats, PriorityOwner {
   #nextUse = new Float64Array(0);
   #priority = new Float64Array(0);
   #candidates: IndexedHeap;
+  #cpuCandidates: IndexedHeap;
 
   constructor(options: RadixCacheOptions) {
     if (!(options.gpuSlots >= 0)) throw new RangeError(`gpuSlots must be >= 0, got ${options.gpuSlots}`);
     this.policy = options.policy;
     this.gpuSlots = options.gpuSlots;
+    this.cpuSlots = options.cpuSlots ?? 0;
     this.#ensureCapacity(1024);
     this.#state[ROOT] = PageState.gpu;
     this.#parent[ROOT] = -1;
     this.#candidates = new IndexedHeap((a, b) => this.#evictsBefore(a, b));
+    this.#cpuCandidates = new IndexedHeap((a, b) => this.#evictsBefore(a, b));
     this.policy.bind?.(this);
   }
 
-  /** GPU slots in use. */
+  /** GPU slots in use: pages resident or loading, plus reservations. */
   get gpuUsed(): number {
     return this.#gpuUsed;
+  }
+  /** CPU slots in use: pages backed up or being written. */
+  get cpuUsed(): number {
+    return this.#cpuUsed;
+  }
+  /** GPU slots reserved outside the tree (decode KV of running requests). */
+  get gpuReserved(): number {
+    return this.#gpuReserved;
   }
   /** Pages evicted from the GPU tier so far. */
   get evictions(): number {
@@ -131,6 +155,29 @@ export class RadixCache implements PageStats, PriorityOwner {
     return n;
   }
 
+  /**
+   * Like `matchGpu`, then continues past the GPU prefix through pages that are only on the CPU or still
+   * loading. Writes all their ids to `out`; `gpu` pages are usable now, the next `other` are not, and
+   * `loading` of those are already on their way.
+   */
+  matchTiers(blocks: ArrayLike<number>, out: Int32Array): { gpu: number; other: number; loading: number } {
+    const gpu = this.matchGpu(blocks, out);
+    let page = gpu > 0 ? out[gpu - 1]! : ROOT;
+    let n = gpu;
+    let loading = 0;
+    const limit = Math.min(blocks.length, out.length);
+    while (n < limit) {
+      const child = this.#edges.get(page, blocks[n]!);
+      if (child < 0) break;
+      const state = this.#state[child]!;
+      if (state & PageState.loading) loading++;
+      else if ((state & PageState.cpu) === 0) break;
+      out[n++] = child;
+      page = child;
+    }
+    return { gpu, other: n - gpu, loading };
+  }
+
   /** Records an access at `tick`; `nextUse` is the tick of the page's next use, for Belady. */
   touch(page: number, tick: number, nextUse = Infinity): void {
     this.#lastAccess[page] = tick;
@@ -157,12 +204,12 @@ export class RadixCache implements PageStats, PriorityOwner {
    * The access counts as the page's first (`tick`, `nextUse`).
    */
   insertGpu(parent: number, block: number, tick: number, nextUse = Infinity): number {
-    while (this.#gpuUsed >= this.gpuSlots) {
-      if (this.evictGpu() < 0) return -1;
-    }
+    if (!this.#makeGpuRoom(1, Infinity)) return -1;
     let page = this.#edges.get(parent, block);
     if (page < 0) page = this.#allocate(parent, block);
-    else if (this.#state[page]! & PageState.gpu) throw new Error(`block ${block} is already on the GPU`);
+    else if (this.#state[page]! & (PageState.gpu | PageState.loading)) {
+      throw new Error(`block ${block} is already on the GPU or loading`);
+    }
     this.#state[page]! |= PageState.gpu;
     this.#gpuUsed++;
     this.#gpuChildren[parent]! += 1;
@@ -174,26 +221,143 @@ export class RadixCache implements PageStats, PriorityOwner {
     return page;
   }
 
-  /** Evicts the first candidate from the GPU tier; returns it, or -1 when there is none. */
-  evictGpu(): number {
+  /**
+   * Evicts the first candidate from the GPU tier; returns it, or -1 when there is none, or when its
+   * priority is not below `priorityBelow` (prefetch only displaces less urgent pages).
+   */
+  evictGpu(priorityBelow = Infinity): number {
+    const first = this.#candidates.peek();
+    if (first < 0 || !(this.#priority[first]! < priorityBelow)) return -1;
     const victim = this.#candidates.pop();
-    if (victim < 0) return -1;
     const parent = this.#parent[victim]!;
     this.#state[victim]! &= ~PageState.gpu;
     this.#gpuUsed--;
     this.#gpuChildren[parent]! -= 1;
     this.#evictions++;
     if (this.#state[victim] === 0) this.#remove(victim);
+    else this.#refresh(victim); // a CPU-only page now, maybe a CPU candidate
     this.#refresh(parent);
     return victim;
   }
 
+  /** Evicts the first CPU candidate (dropping its CPU copy); returns it, or -1 when there is none. */
+  evictCpu(): number {
+    const victim = this.#cpuCandidates.pop();
+    if (victim < 0) return -1;
+    const parent = this.#parent[victim]!;
+    this.#state[victim]! &= ~PageState.cpu;
+    this.#cpuUsed--;
+    this.#cpuChildren[parent]! -= 1;
+    if (this.#state[victim] === 0) this.#remove(victim);
+    else this.#refresh(victim);
+    this.#refresh(parent);
+    return victim;
+  }
+
+  /**
+   * Takes `slots` GPU slots outside the tree (e.g. decode KV), evicting as needed. Returns false, having
+   * reserved nothing, when not enough can be evicted.
+   */
+  reserveGpu(slots: number): boolean {
+    if (!this.#makeGpuRoom(slots, Infinity)) return false;
+    this.#gpuUsed += slots;
+    this.#gpuReserved += slots;
+    return true;
+  }
+
+  releaseGpu(slots: number): void {
+    if (slots > this.#gpuReserved) throw new Error(`releasing ${slots} GPU slots of ${this.#gpuReserved} reserved`);
+    this.#gpuUsed -= slots;
+    this.#gpuReserved -= slots;
+  }
+
+  /**
+   * Starts loading a CPU-only page back to the GPU: it takes a GPU slot now (evicting only candidates whose
+   * priority is below `priorityBelow`) and becomes usable at `finishLoad`. Its parent must be on the GPU
+   * or loading. Returns false, changing nothing, when no room can be made.
+   */
+  startLoad(page: number, priorityBelow = Infinity): boolean {
+    const state = this.#state[page]!;
+    if ((state & (PageState.gpu | PageState.loading | PageState.cpu)) !== PageState.cpu) {
+      throw new Error(`page ${page} is not CPU-only`);
+    }
+    const parent = this.#parent[page]!;
+    if (parent !== ROOT && (this.#state[parent]! & (PageState.gpu | PageState.loading)) === 0) {
+      throw new Error(`page ${page} loads before its parent`);
+    }
+    this.lock(page); // its path must not be evicted while we make room
+    const room = this.#makeGpuRoom(1, priorityBelow);
+    this.unlock(page);
+    if (!room) return false;
+    this.#state[page]! |= PageState.loading;
+    this.#gpuUsed++;
+    this.#gpuChildren[parent]! += 1;
+    this.#refresh(page);
+    this.#refresh(parent);
+    return true;
+  }
+
+  finishLoad(page: number): void {
+    if ((this.#state[page]! & PageState.loading) === 0) throw new Error(`page ${page} is not loading`);
+    this.#state[page] = (this.#state[page]! & ~PageState.loading) | PageState.gpu;
+    this.#refresh(page);
+  }
+
+  /** Abandons a load: the page is CPU-only again. It must have no child on, or loading to, the GPU. */
+  cancelLoad(page: number): void {
+    if ((this.#state[page]! & PageState.loading) === 0) throw new Error(`page ${page} is not loading`);
+    if (this.#gpuChildren[page] !== 0) throw new Error(`page ${page} has children on the GPU`);
+    const parent = this.#parent[page]!;
+    this.#state[page]! &= ~PageState.loading;
+    this.#gpuUsed--;
+    this.#gpuChildren[parent]! -= 1;
+    this.#refresh(page);
+    this.#refresh(parent);
+  }
+
+  /**
+   * Starts backing a GPU page up to the CPU (write-through): it takes a CPU slot now, evicting CPU
+   * candidates, and is a valid backup at `finishWrite`. Returns false when the CPU pool has no room.
+   */
+  startWrite(page: number): boolean {
+    const state = this.#state[page]!;
+    if ((state & (PageState.gpu | PageState.cpu | PageState.writing)) !== PageState.gpu) {
+      throw new Error(`page ${page} is not a GPU page without a CPU copy`);
+    }
+    const parent = this.#parent[page]!;
+    if (parent !== ROOT && (this.#state[parent]! & (PageState.cpu | PageState.writing)) === 0) {
+      throw new Error(`page ${page} is written before its parent`);
+    }
+    this.lock(page);
+    while (this.#cpuUsed >= this.cpuSlots) {
+      if (this.evictCpu() < 0) {
+        this.unlock(page);
+        return false;
+      }
+    }
+    this.unlock(page);
+    this.#state[page]! |= PageState.writing;
+    this.#cpuUsed++;
+    this.#cpuChildren[parent]! += 1;
+    this.#refresh(page);
+    this.#refresh(parent);
+    return true;
+  }
+
+  finishWrite(page: number): void {
+    if ((this.#state[page]! & PageState.writing) === 0) throw new Error(`page ${page} is not being written`);
+    this.#state[page] = (this.#state[page]! & ~PageState.writing) | PageState.cpu;
+    this.#refresh(page);
+  }
+
   /** Re-reads a page's priority from the policy (for policies whose keys change between accesses). */
   reprioritize(page: number): void {
-    if (this.#candidates.has(page)) {
-      this.#priority[page] = this.policy.priority(page, this);
-      this.#candidates.update(page);
-    }
+    const onGpu = this.#candidates.has(page);
+    const onCpu = this.#cpuCandidates.has(page);
+    if (!onGpu && !onCpu) return;
+    this.#priority[page] = this.policy.priority(page, this);
+    if (onGpu) this.#candidates.update(page);
+    if (onCpu) this.#cpuCandidates.update(page);
   }
 
   /** Block ids from the root to `page`. */
@@ -209,36 +373,52 @@ export class RadixCache implements PageStats, PriorityOwner {
   }
 
   /**
-   * Throws when a structural invariant does not hold: slot accounting, child counts, edge index, prefix
-   * closure of the GPU tier, and that the candidate heap holds exactly the evictable pages. O(n): tests only.
+   * Throws when a structural invariant does not hold: slot accounting per tier, child counts, the edge
+   * index, prefix closure of both tiers, and that each candidate heap holds exactly the evictable pages.
+   * O(n): for tests.
    */
   checkInvariants(): void {
     const children = new Map<number, number>();
     const gpuChildren = new Map<number, number>();
+    const cpuChildren = new Map<number, number>();
+    const bump = (map: Map<number, number>, key: number) => map.set(key, (map.get(key) ?? 0) + 1);
     let gpu = 0;
+    let cpu = 0;
     let pages = 0;
     for (const page of this.pageIds()) {
       pages++;
       const parent = this.#parent[page]!;
-      const onGpu = (this.#state[page]! & PageState.gpu) !== 0;
+      const state = this.#state[page]!;
+      const parentState = parent === ROOT ? PageState.gpu | PageState.cpu : this.#state[parent]!;
       if (this.#edges.get(parent, this.#block[page]!) !== page) fail(`edge index misses page ${page}`);
-      if (parent !== ROOT && this.#state[parent] === 0) fail(`page ${page} has a removed parent`);
-      children.set(parent, (children.get(parent) ?? 0) + 1);
-      if (onGpu) {
+      if (parentState === 0) fail(`page ${page} has a removed parent`);
+      if ((state & PageState.gpu) && (state & PageState.loading)) fail(`page ${page} is on GPU and loading`);
+      if ((state & PageState.cpu) && (state & PageState.writing)) fail(`page ${page} is on CPU and being written`);
+      bump(children, parent);
+      if (state & (PageState.gpu | PageState.loading)) {
         gpu++;
-        gpuChildren.set(parent, (gpuChildren.get(parent) ?? 0) + 1);
-        if ((this.#state[parent]! & PageState.gpu) === 0) fail(`GPU page ${page} has a parent not on GPU`);
+        bump(gpuChildren, parent);
+        if ((parentState & (PageState.gpu | PageState.loading)) === 0) fail(`GPU page ${page} has a parent off the GPU`);
+      }
+      if (state & (PageState.cpu | PageState.writing)) {
+        cpu++;
+        bump(cpuChildren, parent);
+        if ((parentState & (PageState.cpu | PageState.writing)) === 0) fail(`CPU page ${page} has a parent off the CPU`);
       }
       if (this.#locks[page]! < 0) fail(`page ${page} has a negative lock count`);
     }
     if (pages !== this.size) fail(`page count ${this.size} but ${pages} pages`);
     if (this.#edges.size !== pages) fail(`edge index has ${this.#edges.size} edges for ${pages} pages`);
-    if (gpu !== this.#gpuUsed) fail(`gpuUsed ${this.#gpuUsed} but ${gpu} pages on GPU`);
-    if (gpu > this.gpuSlots) fail(`GPU holds ${gpu} pages over capacity ${this.gpuSlots}`);
+    if (gpu + this.#gpuReserved !== this.#gpuUsed) fail(`gpuUsed ${this.#gpuUsed} but ${gpu} pages + ${this.#gpuReserved} reserved`);
+    if (cpu !== this.#cpuUsed) fail(`cpuUsed ${this.#cpuUsed} but ${cpu} pages on CPU`);
+    if (this.#gpuUsed > this.gpuSlots) fail(`GPU holds ${this.#gpuUsed} slots over capacity ${this.gpuSlots}`);
+    if (cpu > this.cpuSlots) fail(`CPU holds ${cpu} pages over capacity ${this.cpuSlots}`);
     for (const page of [ROOT, ...this.pageIds()]) {
       if ((children.get(page) ?? 0) !== this.#children[page]) fail(`child count of page ${page}`);
       if ((gpuChildren.get(page) ?? 0) !== this.#gpuChildren[page]) fail(`GPU child count of page ${page}`);
-      if (this.#isCandidate(page) !== this.#candidates.has(page)) fail(`candidate heap wrong for page ${page}`);
+      if ((cpuChildren.get(page) ?? 0) !== this.#cpuChildren[page]) fail(`CPU child count of page ${page}`);
+      if (this.#isCandidate(page) !== this.#candidates.has(page)) fail(`GPU candidate heap wrong for page ${page}`);
+      if (this.#isCpuCandidate(page) !== this.#cpuCandidates.has(page)) fail(`CPU candidate heap wrong for page ${page}`);
     }
   }
 
@@ -252,15 +432,31 @@ export class RadixCache implements PageStats, PriorityOwner {
     );
   }
 
-  /** Puts a page into, or takes it out of, the candidate heap after anything about it changed. */
+  #isCpuCandidate(page: number): boolean {
+    return (
+      page !== ROOT &&
+      this.#state[page] !== undefined &&
+      (this.#state[page]! & (PageState.cpu | PageState.loading | PageState.writing)) === PageState.cpu &&
+      this.#cpuChildren[page] === 0 &&
+      this.#locks[page] === 0
+    );
+  }
+
+  /** Puts a page into, or takes it out of, the candidate heaps after anything about it changed. */
   #refresh(page: number): void {
-    if (this.#isCandidate(page)) {
-      this.#priority[page] = this.policy.priority(page, this);
-      if (this.#candidates.has(page)) this.#candidates.update(page);
-      else this.#candidates.push(page);
-    } else {
-      this.#candidates.delete(page);
+    const gpu = this.#isCandidate(page);
+    const cpu = this.cpuSlots > 0 && this.#isCpuCandidate(page);
+    if (gpu || cpu) this.#priority[page] = this.policy.priority(page, this);
+    place(this.#candidates, page, gpu);
+    place(this.#cpuCandidates, page, cpu);
+  }
+
+  /** Evicts GPU candidates below `priorityBelow` until `slots` are free; false when it cannot. */
+  #makeGpuRoom(slots: number, priorityBelow: number): boolean {
+    while (this.#gpuUsed + slots > this.gpuSlots) {
+      if (this.evictGpu(priorityBelow) < 0) return false;
     }
+    return true;
   }
 
   #evictsBefore(a: number, b: number): boolean {
@@ -283,6 +479,7 @@ export class RadixCache implements PageStats, PriorityOwner {
     this.#block[page] = block;
     this.#children[page] = 0;
     this.#gpuChildren[page] = 0;
+    this.#cpuChildren[page] = 0;
     this.#locks[page] = 0;
     this.#state[page] = 0;
     this.#accesses[page] = 0;
@@ -300,6 +497,7 @@ export class RadixCache implements PageStats, PriorityOwner {
     this.#children[parent]! -= 1;
     this.#state[page] = 0;
     this.#candidates.delete(page);
+    this.#cpuCandidates.delete(page);
     this.policy.forget?.(page);
     this.#free.push(page);
     this.#pageCount--;
@@ -315,6 +513,7 @@ export class RadixCache implements PageStats, PriorityOwner {
     this.#block = grow(this.#block, (n) => new Float64Array(n));
     this.#children = grow(this.#children, (n) => new Int32Array(n));
     this.#gpuChildren = grow(this.#gpuChildren, (n) => new Int32Array(n));
+    this.#cpuChildren = grow(this.#cpuChildren, (n) => new Int32Array(n));
     this.#locks = grow(this.#locks, (n) => new Int32Array(n));
     this.#state = grow(this.#state, (n) => new Uint8Array(n));
     this.#lastAccess = grow(this.#lastAccess, (n) => new Float64Array(n));
@@ -323,6 +522,12 @@ export class RadixCache implements PageStats, PriorityOwner {
     this.#priority = grow(this.#priority, (n) => new Float64Array(n));
     this.#capacity = capacity;
   }
+}
+
+function place(heap: IndexedHeap, page: number, member: boolean): void {
+  if (!member) heap.delete(page);
+  else if (heap.has(page)) heap.update(page);
+  else heap.push(page);
 }
 
 function fail(message: string): never {
