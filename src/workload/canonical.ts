@@ -34,7 +34,7 @@ const headerSchema = z.object({
 });
 
 /** Field order here is the order problems are reported in. Unknown fields are ignored. */
-const requestSchema = z.object(
+export const requestSchema = z.object(
   {
     id: z.string(expecting('a non-empty string')).min(1),
     t: nonNegativeNumber.optional(),
@@ -50,15 +50,15 @@ const requestSchema = z.object(
   },
   expecting('a JSON object'),
 );
-type RequestLine = z.output<typeof requestSchema>;
+export type RequestLine = z.output<typeof requestSchema>;
 
 const optional = (value: unknown, accepts: (value: unknown) => boolean) => value === undefined || accepts(value);
 const isString = (value: unknown) => typeof value === 'string';
 const isNonEmptyString = (value: unknown) => typeof value === 'string' && value.length > 0;
 const isStringArray = (value: unknown) => Array.isArray(value) && value.every(isString);
 
-/** Exactly what `requestSchema` accepts, without its cost (see schemas.ts). */
-function isRequestLine(value: unknown): value is RequestLine {
+/** Exactly what `requestSchema` accepts, without its cost (see schemas.ts). Exported for that test. */
+export function isRequestLine(value: unknown): value is RequestLine {
   return (
     isJsonObject(value) &&
     isNonEmptyString(value.id) &&
@@ -80,7 +80,8 @@ export class CanonicalLineParser implements LineParser<TraceRequest> {
   /** Line of every valid request's id: ids must be unique and `after` may only name earlier ones. */
   private readonly idLines = new Map<string, number>();
   private blockSize: number;
-  private linesSeen = 0;
+  /** A header may only come first: before any valid line (invalid ones count only under skipInvalid). */
+  private headerAllowed = true;
 
   /** `blockSize` is the default for lines without `block_size` unless the file has a header. */
   constructor(
@@ -91,20 +92,21 @@ export class CanonicalLineParser implements LineParser<TraceRequest> {
   }
 
   parse(line: Line): TraceRequest | undefined {
-    const isFirstLine = this.linesSeen++ === 0;
     const value = parseJsonLine(this.file, line);
     if (isHeader(value)) {
-      this.readHeader(value, line.line, isFirstLine);
+      this.readHeader(value, line.line);
+      this.headerAllowed = false;
       return undefined;
     }
     const fields = validateFields(requestSchema, isRequestLine, value, this.file, line.line);
     const request = this.toRequest(fields, line.line);
     this.idLines.set(request.id, line.line);
+    this.headerAllowed = false;
     return request;
   }
 
-  private readHeader(value: object, line: number, isFirstLine: boolean): void {
-    if (!isFirstLine) {
+  private readHeader(value: object, line: number): void {
+    if (!this.headerAllowed) {
       throw InputError.atLine(this.file, line, HEADER_KEY, 'a header is only allowed on the first line');
     }
     const parsed = headerSchema.safeParse(value); // once per file: no need for a quick check
@@ -118,27 +120,31 @@ export class CanonicalLineParser implements LineParser<TraceRequest> {
     const { id, t, after, blocks } = fields;
 
     const firstLine = this.idLines.get(id);
-    if (firstLine !== undefined) throw fail('id', `duplicate id ${JSON.stringify(id)}, first used on line ${firstLine}`);
+    if (firstLine !== undefined) {
+      throw fail('id', `duplicate id ${JSON.stringify(id)}, first used on line ${firstLine}`);
+    }
     if (t === undefined && after === undefined) {
       throw fail('t', 'missing, expected a number >= 0 (required unless "after" is given)');
     }
-    after?.forEach((dependency, i) => {
+    for (const [i, dependency] of (after ?? []).entries()) {
       if (!this.idLines.has(dependency)) {
         throw fail(`after.${i}`, `unknown id ${JSON.stringify(dependency)}: must be the id of an earlier line`);
       }
-    });
+    }
 
     const blockSize = fields.block_size ?? this.blockSize;
     const fullBlocks = (blocks.length - 1) * blockSize;
     if (fields.input_length <= fullBlocks || fields.input_length > fullBlocks + blockSize) {
       throw fail(
         'input_length',
-        `expected ${fullBlocks + 1}..${fullBlocks + blockSize} for ${plural(blocks.length, 'block')} of ${blockSize} tokens ` +
+        `expected ${fullBlocks + 1}..${fullBlocks + blockSize} ` +
+          `for ${plural(blocks.length, 'block')} of ${blockSize} tokens ` +
           `(all blocks full but the last, which holds 1..${blockSize}), got ${fields.input_length}`,
       );
     }
     if (fields.fixed_blocks !== undefined && fields.fixed_blocks > blocks.length) {
-      throw fail('fixed_blocks', `expected at most ${blocks.length} (the number of blocks), got ${fields.fixed_blocks}`);
+      const problem = `expected at most ${blocks.length} (the number of blocks), got ${fields.fixed_blocks}`;
+      throw fail('fixed_blocks', problem);
     }
 
     const request: TraceRequest = {

@@ -22,11 +22,11 @@ import {
 /** Mooncake hashes prompts in blocks of this many tokens, always. */
 export const MOONCAKE_BLOCK_SIZE = 512;
 
-/** The key whose presence on the first line marks a file as Mooncake. */
+/** The key whose presence marks a file as Mooncake (see format detection in read.ts). */
 export const MOONCAKE_MARKER_KEY = 'hash_ids';
 
 /** Field order here is the order problems are reported in. Unknown fields are ignored. */
-const mooncakeSchema = z.object(
+export const mooncakeSchema = z.object(
   {
     timestamp: nonNegativeInt,
     input_length: positiveInt,
@@ -35,10 +35,10 @@ const mooncakeSchema = z.object(
   },
   expecting('a JSON object'),
 );
-type MooncakeLine = z.output<typeof mooncakeSchema>;
+export type MooncakeLine = z.output<typeof mooncakeSchema>;
 
-/** Exactly what `mooncakeSchema` accepts, without its cost (see schemas.ts). */
-function isMooncakeLine(value: unknown): value is MooncakeLine {
+/** Exactly what `mooncakeSchema` accepts, without its cost (see schemas.ts). Exported for that test. */
+export function isMooncakeLine(value: unknown): value is MooncakeLine {
   return (
     isJsonObject(value) &&
     isNonNegativeInt(value.timestamp) &&
@@ -67,13 +67,15 @@ export class MooncakeLineParser implements LineParser<TraceRequest> {
     const { timestamp, input_length: inputLength, hash_ids: blocks } = fields;
 
     if (timestamp < this.lastTimestamp) {
-      throw fail('timestamp', `goes backwards: ${timestamp} ms after ${this.lastTimestamp} ms on line ${this.lastTimestampLine}`);
+      const previous = `${this.lastTimestamp} ms on line ${this.lastTimestampLine}`;
+      throw fail('timestamp', `goes backwards: ${timestamp} ms after ${previous}`);
     }
     const expectedBlocks = Math.ceil(inputLength / MOONCAKE_BLOCK_SIZE);
     if (blocks.length !== expectedBlocks) {
       throw fail(
         MOONCAKE_MARKER_KEY,
-        `expected ${expectedBlocks} ids (one per ${MOONCAKE_BLOCK_SIZE} tokens of input_length ${inputLength}), got ${blocks.length}`,
+        `expected ${expectedBlocks} ids (one per ${MOONCAKE_BLOCK_SIZE} tokens of input_length ${inputLength}), ` +
+          `got ${blocks.length}`,
       );
     }
 
@@ -87,15 +89,5 @@ export class MooncakeLineParser implements LineParser<TraceRequest> {
       inputLength,
       outputLength: fields.output_length,
     };
-  }
-}
-
-/** True when a first line looks like Mooncake: a JSON object with `hash_ids`. Never throws. */
-export function looksLikeMooncake(firstLine: string): boolean {
-  try {
-    const value: unknown = JSON.parse(firstLine);
-    return typeof value === 'object' && value !== null && Object.hasOwn(value, MOONCAKE_MARKER_KEY);
-  } catch {
-    return false;
   }
 }

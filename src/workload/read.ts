@@ -6,11 +6,13 @@ import { InputError } from '../errors.js';
 import type { ReadTraceOptions, Trace, TraceFormat, TraceRequest } from '../types.js';
 import { CanonicalLineParser, DEFAULT_BLOCK_SIZE } from './canonical.js';
 import { readLines, type Line, type LineParser } from './lines.js';
-import { looksLikeMooncake, MooncakeLineParser } from './mooncake.js';
+import { MOONCAKE_MARKER_KEY, MooncakeLineParser } from './mooncake.js';
+import { expectedGot, parseJsonLine, ROOT_FIELD } from './problem.js';
+import { isJsonObject } from './schemas.js';
 
 /** What a stream learned about its file; filled in as it is read, final once the stream ends. */
 export interface TraceStats {
-  /** The format read, known once the first non-blank line is seen. */
+  /** The format read: known from the first line that is a JSON object (under `auto`). */
   format: TraceFormat | undefined;
   /** Invalid lines skipped under `skipInvalid`. */
   skipped: number;
@@ -36,12 +38,12 @@ export async function* streamTrace(path: string, opts: StreamTraceOptions = {}):
   let requests = 0;
 
   for await (const line of readLines(path)) {
-    if (parser === undefined) {
-      stats.format = requested === 'auto' ? detectFormat(line) : requested;
-      parser = stats.format === 'mooncake' ? new MooncakeLineParser(path) : new CanonicalLineParser(path, blockSize);
-    }
     let request: TraceRequest | undefined;
     try {
+      if (parser === undefined) {
+        stats.format = requested === 'auto' ? detectFormat(path, line) : requested;
+        parser = stats.format === 'mooncake' ? new MooncakeLineParser(path) : new CanonicalLineParser(path, blockSize);
+      }
       request = parser.parse(line);
     } catch (err) {
       if (!(opts.skipInvalid && err instanceof InputError)) throw err;
@@ -54,8 +56,9 @@ export async function* streamTrace(path: string, opts: StreamTraceOptions = {}):
   }
 
   if (requests === 0) {
-    const skipped = stats.skipped > 0 ? ` (${stats.skipped} invalid lines skipped)` : '';
-    throw new InputError(`${path}: empty trace${skipped}`);
+    const { skipped } = stats;
+    const note = skipped === 0 ? '' : ` (${skipped} invalid line${skipped === 1 ? '' : 's'} skipped)`;
+    throw new InputError(`${path}: empty trace${note}`);
   }
 }
 
@@ -68,9 +71,15 @@ export async function readTrace(path: string, opts: ReadTraceOptions = {}): Prom
   return { path, format: stats.format ?? 'kvflow', requests, skipped: stats.skipped };
 }
 
-/** `auto` reads Mooncake when the first non-blank line is an object with `hash_ids`. */
-function detectFormat(firstLine: Line): TraceFormat {
-  return looksLikeMooncake(firstLine.text) ? 'mooncake' : 'kvflow';
+/**
+ * `auto`: Mooncake when the first line that is a JSON object has `hash_ids`, else kvflow. A line
+ * before that one is invalid in every format: it throws the error either parser would give, so that
+ * under `skipInvalid` a damaged first line does not decide the format of the whole file.
+ */
+function detectFormat(file: string, line: Line): TraceFormat {
+  const value = parseJsonLine(file, line);
+  if (!isJsonObject(value)) throw InputError.atLine(file, line.line, ROOT_FIELD, expectedGot('a JSON object', value));
+  return Object.hasOwn(value, MOONCAKE_MARKER_KEY) ? 'mooncake' : 'kvflow';
 }
 
 function checkFormat(format: ReadTraceOptions['format']): (typeof FORMAT_CHOICES)[number] {
