@@ -1,0 +1,139 @@
+/**
+ * Where one workflow instance is in its graph, kept from begin/end events alone: which agents run,
+ * which ended and still wait for a successor to begin, how often each count loop went round, and how
+ * many rounds started. A begin is matched to the ended agent it continues from, so the bookkeeping
+ * follows the control flow without being told which edge was taken.
+ */
+import { loopContinues, relaxSteps, type ProgressView } from './relax.js';
+import type { Topology } from './topology.js';
+
+export class InstanceProgress implements ProgressView {
+  running: Int32Array;
+  ended: Int32Array;
+  announced: Int32Array;
+  loopTaken: Int32Array;
+  private roundsStarted = 1;
+  private distance: Float64Array;
+  private stale = true;
+
+  constructor(private topology: Topology) {
+    this.running = new Int32Array(topology.size);
+    this.ended = new Int32Array(topology.size);
+    this.announced = new Int32Array(topology.size);
+    this.loopTaken = new Int32Array(topology.loops.length);
+    this.distance = new Float64Array(topology.size);
+  }
+
+  get roundsLeft(): boolean {
+    return this.roundsStarted < this.topology.rounds;
+  }
+
+  /** Switches to a rebuilt topology of the same, possibly grown, graph (ids and indices are stable). */
+  adopt(topology: Topology): void {
+    this.topology = topology;
+    this.running = grow(this.running, topology.size);
+    this.ended = grow(this.ended, topology.size);
+    this.announced = grow(this.announced, topology.size);
+    this.loopTaken = grow(this.loopTaken, topology.loops.length);
+    this.distance = new Float64Array(topology.size);
+    this.stale = true;
+  }
+
+  /** `agent` starts running; it consumes the first pending transition that leads to it. */
+  begin(agent: number): void {
+    this.running[agent]!++;
+    this.stale = true;
+    if (this.announced[agent]! > 0) {
+      this.announced[agent]!--;
+    } else {
+      // A begin nothing leads to (the first one, or traffic the graph does not know) just runs.
+      this.continueByStep(agent) || this.continueByLoop(agent) || this.continueByJoin(agent) || this.continueByRound(agent);
+    }
+  }
+
+  /** `agent` finished a run; it waits for a successor unless nothing can follow it. */
+  end(agent: number): void {
+    if (this.running[agent]! > 0) this.running[agent]!--;
+    this.stale = true;
+    if (this.hasSuccessor(agent)) this.ended[agent]!++;
+  }
+
+  /** Each agent's STE in this instance, Infinity when unknown; recomputed only after a change. */
+  steps(): Float64Array {
+    if (this.stale) {
+      relaxSteps(this.topology, this, this.distance);
+      this.stale = false;
+    }
+    return this.distance;
+  }
+
+  private continueByStep(agent: number): boolean {
+    const { exitTargets, fansOut } = this.topology;
+    const from = this.topology.stepPredecessors[agent]!.find((predecessor) => this.ended[predecessor]! > 0);
+    if (from === undefined) return false;
+    this.ended[from]!--;
+    this.leaveLoop(from);
+    if (fansOut[from]) {
+      for (const sibling of exitTargets[from]!) if (sibling !== agent) this.announced[sibling]!++;
+    }
+    return true;
+  }
+
+  private continueByLoop(agent: number): boolean {
+    const index = this.topology.loopsInto[agent]!.find(
+      (each) => this.ended[this.topology.loops[each]!.from]! > 0 && this.loopContinues(each),
+    );
+    if (index === undefined) return false;
+    this.ended[this.topology.loops[index]!.from]!--;
+    this.loopTaken[index]!++;
+    return true;
+  }
+
+  private continueByJoin(agent: number): boolean {
+    const arrived = (member: number) => this.ended[member]! > 0;
+    const join = this.topology.joinsInto[agent]!.map((index) => this.topology.joins[index]!).find((each) => each.members.some(arrived));
+    if (join === undefined) return false;
+    for (const member of join.members.filter(arrived)) {
+      this.ended[member]!--;
+      this.leaveLoop(member);
+    }
+    return true;
+  }
+
+  /** The start after terminal agents ended: a new round, which all of them were waiting for. */
+  private continueByRound(agent: number): boolean {
+    if (agent !== this.topology.start || !this.roundsLeft) return false;
+    const waiting = this.topology.terminals.filter((terminal) => this.ended[terminal]! > 0);
+    if (waiting.length === 0) return false;
+    for (const terminal of waiting) {
+      this.ended[terminal]!--;
+      this.leaveLoop(terminal);
+    }
+    this.roundsStarted++;
+    return true;
+  }
+
+  private hasSuccessor(agent: number): boolean {
+    const { exitTargets, joinOf, loopOf, start } = this.topology;
+    if (exitTargets[agent]!.length > 0 || joinOf[agent] !== -1) return true;
+    if (loopOf[agent] !== -1 && this.loopContinues(loopOf[agent]!)) return true;
+    return start !== -1 && this.roundsLeft;
+  }
+
+  private loopContinues(index: number): boolean {
+    return loopContinues(this.topology.loops[index]!, this.loopTaken[index]!);
+  }
+
+  /** Taking the other edge exits the agent's loop, so the next entry counts from zero again. */
+  private leaveLoop(agent: number): void {
+    const index = this.topology.loopOf[agent]!;
+    if (index !== -1) this.loopTaken[index] = 0;
+  }
+}
+
+function grow(counts: Int32Array, size: number): Int32Array {
+  if (counts.length >= size) return counts;
+  const grown = new Int32Array(size);
+  grown.set(counts);
+  return grown;
+}
