@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AgentStepGraph } from '../src/graph/graph.js';
 import { StepTracker } from '../src/graph/tracker.js';
+import { generateRequests } from '../src/workload/generate.js';
 import { loadWorkflowSpec, parseWorkflowSpec } from '../src/workload/spec.js';
 
 /** a0 -> a1 -> ... -> a(n-1), closed into a cycle by an explicit chain edge back to a0. */
@@ -240,6 +241,24 @@ describe('StepTracker on workloads/fanout-barrier.json', () => {
     // Last pass of the last round: nothing follows.
     expect(steps(tracker)).toEqual({ reviewer: 0 });
   });
+});
+
+describe('StepTracker following generated workflows', () => {
+  it.each(['sequential-10.json', 'fanout-barrier.json', 'branch-loop.json'])(
+    '%s: every agent is 1 step away just before it begins',
+    async (file) => {
+      const spec = await loadWorkflowSpec(new URL(`../workloads/${file}`, import.meta.url).pathname);
+      const tracker = new StepTracker(AgentStepGraph.fromSpec(spec));
+      const instance = generateRequests(spec, { seed: 5 }).filter((request) => request.workflow === 'wf0');
+      instance.forEach((request, index) => {
+        if (index > 0) expect(tracker.steOf(request.agent!), request.id).toBe(1);
+        tracker.begin('wf0', request.agent!);
+        tracker.end('wf0', request.agent!);
+      });
+      // After the last round nothing is pending.
+      expect(steps(tracker)).toEqual({});
+    },
+  );
 });
 
 describe('StepTracker across instances', () => {
