@@ -1,0 +1,278 @@
+/**
+ * The hardware a simulated engine replica runs on: a model preset on a GPU preset, plus the derating
+ * and memory-policy coefficients the cost model needs. `resolveHardware` merges, in increasing
+ * priority, the presets, the defaults below, a `--config FILE` document and the `--gpu`/`--model`
+ * flags. Config documents are validated strictly (unknown fields are errors), so a typo cannot
+ * silently leave a default in place.
+ */
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { InputError } from '../errors.js';
+import { describeValue, expecting } from '../workload/problem.js';
+import { CostModel, gpuKvPoolBytes } from './cost-model.js';
+import {
+  DEFAULT_GPU,
+  DEFAULT_MODEL,
+  GPU_NAMES,
+  GPUS,
+  LINK_NAMES,
+  LINKS,
+  MODEL_NAMES,
+  MODELS,
+  type GpuPreset,
+  type LinkPreset,
+  type ModelPreset,
+} from './presets.js';
+
+/** One direction of the host link as the simulator uses it. */
+export interface LinkConfig {
+  /** Bytes/s. */
+  bandwidth: number;
+  /** Seconds of fixed cost per transfer. */
+  latency: number;
+  /** Transfers the prefetcher may have in flight at once in this direction. */
+  concurrency: number;
+}
+
+export interface HardwareConfig {
+  model: ModelPreset;
+  gpu: GpuPreset;
+  /** GPUs in one replica; the model is split over them (tensor parallelism). */
+  gpuCount: number;
+  /** Share of each GPU's memory for weights + KV pool (SGLang's `--mem-fraction-static`). */
+  memoryFraction: number;
+  /** Per-GPU bytes kept out of the KV pool for activations and runtime buffers. */
+  activationReserveBytes: number;
+  /** Share of peak FLOP/s that prefill actually achieves (model FLOPs utilisation). */
+  mfu: number;
+  /** Share of peak memory bandwidth that weight and KV streaming achieves. */
+  bandwidthEfficiency: number;
+  /** Seconds added to every iteration: scheduling, kernel launches, sampling. */
+  iterationOverhead: number;
+  h2d: LinkConfig;
+  d2h: LinkConfig;
+  /** Host memory for the CPU KV tier (HiCache). */
+  cpuPoolBytes: number;
+  /** Tokens per KV page. */
+  blockSize: number;
+}
+
+/** What callers know: flag values, and the parsed JSON of a `--config` file with its name. */
+export interface HardwareInput {
+  /** `--gpu` flag; wins over the config file's `gpu`. */
+  gpu?: string;
+  /** `--model` flag; wins over the config file's `model`. */
+  model?: string;
+  /** Parsed JSON of the config file. */
+  overrides?: unknown;
+  /** Names the config file in error messages. */
+  source?: string;
+}
+
+/** Defaults for everything the presets do not fix. */
+export const HARDWARE_DEFAULTS = {
+  /** SGLang's `--mem-fraction-static`: weights and KV pool share 90% of GPU memory. */
+  memoryFraction: 0.9,
+  /**
+   * 1 GiB per GPU. SGLang sizes the KV pool from the memory still free after loading the weights, so
+   * what the CUDA context, cuBLAS/NCCL workspaces and CUDA-graph buffers already hold (around a GiB) is
+   * not available to it on top of the 10% left by `memoryFraction`.
+   */
+  activationReserveBytes: 2 ** 30,
+  /** Large prefills reach about half of peak tensor throughput. */
+  mfu: 0.5,
+  /** Streaming reads reach about 80% of peak memory bandwidth. */
+  bandwidthEfficiency: 0.8,
+  /** 4 ms per iteration for the scheduler and kernel launches. */
+  iterationOverhead: 0.004,
+  /** A few copy streams per direction are enough to keep a copy engine busy. */
+  linkConcurrency: 4,
+  /** SGLang HiCache's `--hicache-ratio` default: the host pool is twice the GPU KV pool. */
+  cpuPoolRatio: 2,
+  /** kvflow's default block size (DESIGN.md section 3), also vLLM's default. */
+  blockSize: 16,
+} as const;
+
+/** Labels config problems when the caller does not name the document. */
+const UNNAMED_SOURCE = 'config';
+
+// Field rules. Messages read "expected a number > 0, got -1", like the trace readers'.
+const positiveNumber = z.number(expecting('a number > 0')).gt(0);
+const nonNegativeNumber = z.number(expecting('a number >= 0')).min(0);
+const positiveInt = z.int(expecting('an integer >= 1')).min(1);
+const fraction = z.number(expecting('a number in (0, 1]')).gt(0).max(1);
+const label = z.string(expecting('a non-empty string')).min(1);
+
+/** A name from `accepted`; anything else is reported with the whole list. */
+function presetName<T extends string>(accepted: readonly T[]) {
+  return z.enum(accepted as [T, ...T[]], {
+    error: (issue) =>
+      typeof issue.input === 'string' ? unknownName(issue.input, accepted) : `expected a name, got ${describeValue(issue.input)}`,
+  });
+}
+
+/** An object that rejects unknown fields, naming the fields it does accept. */
+function strictObject<S extends z.ZodRawShape>(shape: S) {
+  const fields = Object.keys(shape).join(', ');
+  return z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys' ? `unknown field (accepted: ${fields})` : `expected an object, got ${describeValue(issue.input)}`,
+  });
+}
+
+const linkOverrides = strictObject({
+  bandwidth: positiveNumber.optional(),
+  latency: nonNegativeNumber.optional(),
+  concurrency: positiveInt.optional(),
+});
+
+const gpuPresetOverrides = strictObject({
+  name: label.optional(),
+  memoryBytes: positiveNumber.optional(),
+  peakFlops: positiveNumber.optional(),
+  hbmBandwidth: positiveNumber.optional(),
+  defaultLink: presetName(LINK_NAMES).optional(),
+});
+
+const modelPresetOverrides = strictObject({
+  name: label.optional(),
+  params: positiveNumber.optional(),
+  layers: positiveInt.optional(),
+  hiddenSize: positiveInt.optional(),
+  heads: positiveInt.optional(),
+  kvHeads: positiveInt.optional(),
+  headDim: positiveInt.optional(),
+  dtypeBytes: positiveNumber.optional(),
+  tensorParallel: positiveInt.optional(),
+});
+
+const overridesSchema = strictObject({
+  /** Free text (a string, or lines) saying where the values come from; ignored. */
+  description: z.union([z.string(), z.array(z.string())], expecting('a string or a list of strings')).optional(),
+  gpu: presetName(GPU_NAMES).optional(),
+  model: presetName(MODEL_NAMES).optional(),
+  gpuCount: positiveInt.optional(),
+  memoryFraction: fraction.optional(),
+  activationReserveBytes: nonNegativeNumber.optional(),
+  mfu: fraction.optional(),
+  bandwidthEfficiency: fraction.optional(),
+  iterationOverhead: nonNegativeNumber.optional(),
+  h2d: linkOverrides.optional(),
+  d2h: linkOverrides.optional(),
+  cpuPoolBytes: nonNegativeNumber.optional(),
+  blockSize: positiveInt.optional(),
+  gpuPreset: gpuPresetOverrides.optional(),
+  modelPreset: modelPresetOverrides.optional(),
+});
+
+/** A validated `--config` document: every field optional. */
+export type HardwareOverrides = z.output<typeof overridesSchema>;
+
+/** Validates the parsed JSON of a config file; problems become `source: path.to.field: problem`. */
+export function parseHardwareOverrides(json: unknown, source: string = UNNAMED_SOURCE): HardwareOverrides {
+  const result = overridesSchema.safeParse(json);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  if (issue === undefined) throw InputError.atPath(source, '', 'invalid hardware config');
+  // An unknown field is reported at its own path, so the message can just say "unknown field".
+  const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0] ?? ''] : issue.path;
+  throw InputError.atPath(source, path.map(String).join('.'), issue.message);
+}
+
+/** Reads a `--config` file as JSON (validation happens in `resolveHardware`). */
+export async function readHardwareConfigFile(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new InputError(code === 'ENOENT' ? `${path}: no such file` : `${path}: cannot read: ${code ?? String(error)}`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw InputError.atPath(path, '', `invalid JSON: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * The hardware for a run: presets, then defaults, then the config file, then the flags. The default
+ * pair is the KVFlow paper's headline setup, Llama-3.1-8B on one A10G. Throws `InputError` for bad
+ * config fields, unknown names, and a model that does not fit.
+ */
+export function resolveHardware(input: HardwareInput = {}): HardwareConfig {
+  const file = input.overrides === undefined ? {} : parseHardwareOverrides(input.overrides, input.source);
+  const gpuName = input.gpu === undefined ? (file.gpu ?? DEFAULT_GPU) : flagName('--gpu', input.gpu, GPU_NAMES);
+  const modelName = input.model === undefined ? (file.model ?? DEFAULT_MODEL) : flagName('--model', input.model, MODEL_NAMES);
+  const gpu: GpuPreset = { ...GPUS[gpuName], ...file.gpuPreset };
+  const model: ModelPreset = { ...MODELS[modelName], ...file.modelPreset };
+  const memory = {
+    model,
+    gpu,
+    gpuCount: file.gpuCount ?? model.tensorParallel,
+    memoryFraction: file.memoryFraction ?? HARDWARE_DEFAULTS.memoryFraction,
+    activationReserveBytes: file.activationReserveBytes ?? HARDWARE_DEFAULTS.activationReserveBytes,
+  };
+  // Computed even when cpuPoolBytes is given: a model that does not fit is reported here, up front.
+  const gpuPoolBytes = gpuKvPoolBytes(memory);
+  const link = LINKS[gpu.defaultLink];
+  return {
+    ...memory,
+    mfu: file.mfu ?? HARDWARE_DEFAULTS.mfu,
+    bandwidthEfficiency: file.bandwidthEfficiency ?? HARDWARE_DEFAULTS.bandwidthEfficiency,
+    iterationOverhead: file.iterationOverhead ?? HARDWARE_DEFAULTS.iterationOverhead,
+    h2d: linkConfig(link, file.h2d),
+    d2h: linkConfig(link, file.d2h),
+    cpuPoolBytes: file.cpuPoolBytes ?? HARDWARE_DEFAULTS.cpuPoolRatio * gpuPoolBytes,
+    blockSize: file.blockSize ?? HARDWARE_DEFAULTS.blockSize,
+  };
+}
+
+/**
+ * A JSON-able description for the report's `config`. Apart from `derived` (sizes computed from the
+ * rest, for readers), it is itself a valid config document that reproduces `hw`.
+ */
+export function describeHardware(hw: HardwareConfig): Record<string, unknown> {
+  const costs = new CostModel(hw);
+  return {
+    gpu: hw.gpu.name,
+    model: hw.model.name,
+    gpuCount: hw.gpuCount,
+    memoryFraction: hw.memoryFraction,
+    activationReserveBytes: hw.activationReserveBytes,
+    mfu: hw.mfu,
+    bandwidthEfficiency: hw.bandwidthEfficiency,
+    iterationOverhead: hw.iterationOverhead,
+    h2d: { ...hw.h2d },
+    d2h: { ...hw.d2h },
+    cpuPoolBytes: hw.cpuPoolBytes,
+    blockSize: hw.blockSize,
+    gpuPreset: { ...hw.gpu },
+    modelPreset: { ...hw.model },
+    derived: {
+      kvBytesPerToken: costs.kvBytesPerToken,
+      weightBytes: costs.weightBytes,
+      pageBytes: costs.pageBytes,
+      gpuPoolBytes: costs.gpuPoolBytes,
+      gpuPoolPages: costs.gpuPoolPages,
+      cpuPoolPages: costs.cpuPoolPages,
+    },
+  };
+}
+
+function linkConfig(preset: LinkPreset, overrides: Partial<LinkConfig> | undefined): LinkConfig {
+  return {
+    bandwidth: overrides?.bandwidth ?? preset.bandwidth,
+    latency: overrides?.latency ?? preset.latency,
+    concurrency: overrides?.concurrency ?? HARDWARE_DEFAULTS.linkConcurrency,
+  };
+}
+
+function flagName<T extends string>(flag: string, value: string, accepted: readonly T[]): T {
+  if (!(accepted as readonly string[]).includes(value)) throw InputError.flag(flag, unknownName(value, accepted));
+  return value as T;
+}
+
+function unknownName(value: string, accepted: readonly string[]): string {
+  return `unknown ${JSON.stringify(value)} (accepted: ${accepted.join(', ')})`;
+}
