@@ -1,13 +1,18 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../src/errors.js';
 import {
   HARDWARE_DEFAULTS,
   describeHardware,
   parseHardwareOverrides,
+  readHardwareConfigFile,
   resolveHardware,
   type HardwareInput,
 } from '../src/sim/hardware.js';
 import { GPU_NAMES, GPUS, LINKS, MODEL_NAMES, MODELS } from '../src/sim/presets.js';
+
+const CONFIGS = 'workloads/configs';
 
 /** The message `resolveHardware` throws for `input`, which must be an InputError. */
 function problem(input: HardwareInput): string {
@@ -147,5 +152,35 @@ describe('describeHardware', () => {
     const { derived, ...config } = described;
     expect(resolveHardware({ overrides: config })).toEqual(hw);
     expect(derived).toMatchObject({ kvBytesPerToken: 262144, pageBytes: 262144 * 16 });
+  });
+});
+
+describe('config files', () => {
+  it('reads every bundled example and resolves it', async () => {
+    const files = (await readdir(CONFIGS)).filter((name) => name.endsWith('.json'));
+    expect(files).toEqual(expect.arrayContaining(['a10g-llama8b.json', 'h100-pcie5.json']));
+    for (const name of files) {
+      const path = join(CONFIGS, name);
+      const overrides = await readHardwareConfigFile(path);
+      expect(() => resolveHardware({ overrides, source: path })).not.toThrow();
+    }
+  });
+
+  it('documents exactly the defaults in a10g-llama8b.json', async () => {
+    const path = join(CONFIGS, 'a10g-llama8b.json');
+    expect(resolveHardware({ overrides: await readHardwareConfigFile(path), source: path })).toEqual(resolveHardware());
+  });
+
+  it('puts Qwen2.5-32B on an H100 behind the 64 GB/s link in h100-pcie5.json', async () => {
+    const path = join(CONFIGS, 'h100-pcie5.json');
+    const hw = resolveHardware({ overrides: await readHardwareConfigFile(path), source: path });
+    expect(hw.gpu.name).toBe('H100-SXM');
+    expect(hw.model.name).toBe('Qwen2.5-32B');
+    expect(hw.h2d.bandwidth).toBe(64e9);
+  });
+
+  it('reports a missing file and invalid JSON', async () => {
+    await expect(readHardwareConfigFile('no/such/config.json')).rejects.toThrow('no/such/config.json: no such file');
+    await expect(readHardwareConfigFile('vitest.config.ts')).rejects.toThrow(/^vitest\.config\.ts: \(root\): invalid JSON: /);
   });
 });
