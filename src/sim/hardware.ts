@@ -230,7 +230,8 @@ export function resolveHardware(input: HardwareInput = {}): HardwareConfig {
 
 /**
  * A JSON-able description for the report's `config`. Apart from `derived` (sizes computed from the
- * rest, for readers), it is itself a valid config document that reproduces `hw`.
+ * rest, for readers), it is itself a config document that reproduces `hw`, as long as the preset
+ * names were not overridden (`gpu` and `model` must name presets).
  */
 export function describeHardware(hw: HardwareConfig): Record<string, unknown> {
   const costs = new CostModel(hw);
