@@ -188,8 +188,7 @@ const specSchema = z.strictObject({
 export function parseWorkflowSpec(json: unknown, file: string): WorkflowSpec {
   const result = specSchema.safeParse(json, { error: describeIssue });
   if (!result.success) {
-    const issue = result.error.issues[0];
-    if (issue === undefined) throw InputError.atPath(file, '', 'invalid workflow spec');
+    const issue = result.error.issues[0]!; // zod reports at least one issue on failure
     throw InputError.atPath(file, issuePath(issue), issue.message);
   }
   const { arrival, ...rest } = result.data;
