@@ -90,6 +90,8 @@ export interface SteSource {
   snapshot(): ReadonlyMap<string, number>;
   /** Changes whenever any STE may have changed. */
   readonly version: number;
+  /** The key an agent's fixed-prompt pages are tagged with (default: the agent's name). */
+  tagKey?(instance: string, agent: string): string;
 }
 
 /** Mean and tail percentiles of a latency distribution, in seconds. */

@@ -22,6 +22,8 @@ export interface RadixCacheOptions {
   gpuSlots: number;
   /** CPU pool size in pages; 0 (the default) disables the CPU tier. */
   cpuSlots?: number;
+  /** Told of every page leaving the GPU tier by eviction (for prefetch accounting). */
+  onGpuEvict?: (page: number) => void;
   /** Orders eviction candidates. */
   policy: EvictionPolicy;
 }
@@ -47,6 +49,7 @@ export class RadixCache implements PageStats, PriorityOwner {
   readonly policy: EvictionPolicy;
   readonly gpuSlots: number;
   readonly cpuSlots: number;
+  readonly #onGpuEvict: ((page: number) => void) | undefined;
   #gpuUsed = 0;
   #cpuUsed = 0;
   #gpuReserved = 0;
@@ -78,6 +81,7 @@ export class RadixCache implements PageStats, PriorityOwner {
     this.policy = options.policy;
     this.gpuSlots = options.gpuSlots;
     this.cpuSlots = options.cpuSlots ?? 0;
+    this.#onGpuEvict = options.onGpuEvict;
     this.#ensureCapacity(1024);
     this.#state[ROOT] = PageState.gpu;
     this.#parent[ROOT] = -1;
@@ -234,6 +238,7 @@ export class RadixCache implements PageStats, PriorityOwner {
     this.#gpuUsed--;
     this.#gpuChildren[parent]! -= 1;
     this.#evictions++;
+    this.#onGpuEvict?.(victim);
     if (this.#state[victim] === 0) this.#remove(victim);
     else this.#refresh(victim); // a CPU-only page now, maybe a CPU candidate
     this.#refresh(parent);
@@ -285,9 +290,9 @@ export class RadixCache implements PageStats, PriorityOwner {
     if (parent !== ROOT && (this.#state[parent]! & (PageState.gpu | PageState.loading)) === 0) {
       throw new Error(`page ${page} loads before its parent`);
     }
-    this.lock(page); // its path must not be evicted while we make room
+    if (parent !== ROOT) this.lock(parent); // making room must not evict the path the page hangs from
     const room = this.#makeGpuRoom(1, priorityBelow);
-    this.unlock(page);
+    if (parent !== ROOT) this.unlock(parent);
     if (!room) return false;
     this.#state[page]! |= PageState.loading;
     this.#gpuUsed++;

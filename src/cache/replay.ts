@@ -98,8 +98,9 @@ export class CacheReplayer {
       parent = page;
     }
     if (this.#stePolicy && agent !== undefined && request.fixedBlocks) {
+      const key = workflow !== undefined && this.#ste?.tagKey ? this.#ste.tagKey(workflow, agent) : agent;
       const tagged = Math.min(request.fixedBlocks, held);
-      for (let i = 0; i < tagged; i++) this.#stePolicy.tag(path[i]!, agent);
+      for (let i = 0; i < tagged; i++) this.#stePolicy.tag(path[i]!, key);
     }
     for (let i = 0; i < held; i++) cache.unlock(path[i]!);
 

@@ -1,0 +1,113 @@
+import { PageState, type RadixCache } from '../cache/radix-cache.js';
+import type { Link, Transfer } from '../sim/link.js';
+
+/** Counters the prefetcher keeps for the metrics. */
+export interface PrefetchStats {
+  /** Pages moved CPU -> GPU ahead of their request. */
+  prefetchedPages: number;
+  /** Prefetched pages evicted from the GPU before any request used them. */
+  wastedPages: number;
+  /** Planned prefetches cancelled before they were issued, because their agent moved out of the window. */
+  cancelled: number;
+}
+
+interface PlannedLoad {
+  agent: string;
+  pages: number[];
+  transfer: Transfer;
+}
+
+/**
+ * KVFlow's overlapped prefetch (DESIGN.md section 1): when the step graph moves, load the fixed prompts of
+ * agents due within `loadAhead` steps that sit only in CPU memory, most urgent first, while the GPU keeps
+ * computing. A load only displaces pages that are less urgent (larger STE or none), so prefetching never
+ * evicts what it is about to need. A planned load whose agent left the window is cancelled.
+ */
+export class Prefetcher {
+  readonly stats: PrefetchStats = { prefetchedPages: 0, wastedPages: 0, cancelled: 0 };
+  readonly #cache: RadixCache;
+  readonly #link: Link;
+  readonly #pageBytes: number;
+  readonly #loadAhead: number;
+  /** The fixed prompt's blocks of each agent, as its latest request declared them. */
+  readonly #prompts = new Map<string, readonly number[]>();
+  readonly #planned = new Map<string, PlannedLoad>();
+  /** Prefetched pages no request has used yet. */
+  readonly #unused = new Set<number>();
+  #path = new Int32Array(64);
+
+  constructor(cache: RadixCache, link: Link, options: { pageBytes: number; loadAhead: number }) {
+    this.#cache = cache;
+    this.#link = link;
+    this.#pageBytes = options.pageBytes;
+    this.#loadAhead = options.loadAhead;
+  }
+
+  /** Remembers an agent's fixed prompt (its first `fixedBlocks` blocks). */
+  notePrompt(agent: string, blocks: readonly number[]): void {
+    if (blocks.length > 0) this.#prompts.set(agent, blocks);
+  }
+
+  /** A request used these pages: they were worth prefetching. */
+  noteUsed(page: number): void {
+    this.#unused.delete(page);
+  }
+
+  /** The cache evicted a page from the GPU. */
+  noteEvicted(page: number): void {
+    if (this.#unused.delete(page)) this.stats.wastedPages++;
+  }
+
+  /** True while a planned load for `agent` has not landed. */
+  isLoading(agent: string): boolean {
+    return this.#planned.has(agent);
+  }
+
+  /** Re-plans after STE values changed: cancel stale loads, then plan loads in STE order. */
+  replan(ste: ReadonlyMap<string, number>): void {
+    for (const [agent, load] of this.#planned) {
+      const value = ste.get(agent);
+      if ((value === undefined || value > this.#loadAhead) && this.#link.cancel(load.transfer)) {
+        for (let i = load.pages.length - 1; i >= 0; i--) this.#cache.cancelLoad(load.pages[i]!);
+        this.#planned.delete(agent);
+        this.stats.cancelled++;
+      }
+    }
+    const due = [...ste]
+      .filter(([agent, value]) => value <= this.#loadAhead && this.#prompts.has(agent) && !this.#planned.has(agent))
+      .sort(([a, x], [b, y]) => x - y || (a < b ? -1 : a > b ? 1 : 0));
+    for (const [agent, value] of due) this.#plan(agent, value);
+  }
+
+  #plan(agent: string, ste: number): void {
+    const blocks = this.#prompts.get(agent)!;
+    if (this.#path.length < blocks.length) this.#path = new Int32Array(blocks.length * 2);
+    const { gpu, other } = this.#cache.matchTiers(blocks, this.#path);
+    const pages: number[] = [];
+    for (let i = gpu; i < gpu + other; i++) {
+      const page = this.#path[i]!;
+      if (this.#cache.stateOf(page) & PageState.loading) break; // someone else is already loading the rest
+      // Displace only pages the policy ranks below this agent (priority < -STE: larger STE or none).
+      if (!this.#cache.startLoad(page, -ste)) break;
+      pages.push(page);
+    }
+    if (pages.length === 0) return;
+    const transfer: Transfer = {
+      bytes: pages.length * this.#pageBytes,
+      onDone: () => {
+        this.#planned.delete(agent);
+        for (const page of pages) {
+          this.#cache.finishLoad(page);
+          this.#unused.add(page);
+        }
+        this.stats.prefetchedPages += pages.length;
+        this.onLanded?.();
+      },
+    };
+    this.#planned.set(agent, { agent, pages, transfer });
+    this.#link.submit(transfer);
+  }
+
+  /** Called after a prefetch landed (the engine re-schedules requests that waited on it). */
+  onLanded: (() => void) | undefined;
+}

@@ -1,0 +1,85 @@
+import type { EventQueue } from './event-queue.js';
+
+/** One batch of pages moving over a link. */
+export interface Transfer {
+  bytes: number;
+  /** Called when the last byte has arrived (not called for cancelled transfers). */
+  onDone: () => void;
+}
+
+export interface LinkOptions {
+  /** Bytes per second. */
+  bandwidth: number;
+  /** Seconds added to every transfer (DMA setup, driver). */
+  latency: number;
+  /** Transfers in flight at once; later ones wait in FIFO order and can still be cancelled. */
+  concurrency: number;
+}
+
+/**
+ * A PCIe link in one direction. Bytes are serialized at `bandwidth` in FIFO order (transfers in flight
+ * share the wire one after another), each transfer also pays `latency`, and at most `concurrency`
+ * transfers are issued at once. Issued transfers run to completion; queued ones can be cancelled.
+ */
+export class Link {
+  readonly options: LinkOptions;
+  readonly #events: EventQueue;
+  #queue: Transfer[] = [];
+  #inFlight = 0;
+  #wireFreeAt = 0;
+  #busySeconds = 0;
+  #bytes = 0;
+
+  constructor(events: EventQueue, options: LinkOptions) {
+    this.#events = events;
+    this.options = options;
+  }
+
+  /** Seconds the wire carried data. */
+  get busySeconds(): number {
+    return this.#busySeconds;
+  }
+  /** Bytes delivered or in flight. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+  /** Transfers issued or waiting. */
+  get pending(): number {
+    return this.#queue.length + this.#inFlight;
+  }
+
+  submit(transfer: Transfer): void {
+    this.#queue.push(transfer);
+    this.#pump();
+  }
+
+  /** Removes a transfer that has not been issued yet; returns false if it is already in flight. */
+  cancel(transfer: Transfer): boolean {
+    const at = this.#queue.indexOf(transfer);
+    if (at < 0) return false;
+    this.#queue.splice(at, 1);
+    return true;
+  }
+
+  /** Seconds a transfer of `bytes` submitted now would take if the link were idle. */
+  idleSeconds(bytes: number): number {
+    return this.options.latency + bytes / this.options.bandwidth;
+  }
+
+  #pump(): void {
+    while (this.#inFlight < this.options.concurrency && this.#queue.length > 0) {
+      const transfer = this.#queue.shift()!;
+      const wire = transfer.bytes / this.options.bandwidth;
+      const start = Math.max(this.#events.now, this.#wireFreeAt);
+      this.#wireFreeAt = start + wire;
+      this.#busySeconds += wire;
+      this.#bytes += transfer.bytes;
+      this.#inFlight++;
+      this.#events.at(this.#wireFreeAt + this.options.latency, () => {
+        this.#inFlight--;
+        transfer.onDone();
+        this.#pump();
+      });
+    }
+  }
+}

@@ -1,0 +1,478 @@
+import { PageState, RadixCache, ROOT } from '../cache/radix-cache.js';
+import type { NextUseIndex } from '../cache/next-use.js';
+import { createPolicy } from '../cache/policies.js';
+import type { EvictionPolicy } from '../cache/policy.js';
+import { StePolicy } from '../cache/ste-policy.js';
+import { InputError } from '../errors.js';
+import { Prefetcher } from '../prefetch/prefetcher.js';
+import type { IterationBatch } from './cost-model.js';
+import type { EventQueue } from './event-queue.js';
+import { Link, type LinkOptions } from './link.js';
+import type { Setup } from './setups.js';
+import type { SimRequest } from './sim-request.js';
+
+/** The parts of the cost model an engine replica needs. */
+export interface EngineCost {
+  iterationSeconds(batch: IterationBatch): number;
+  /** Bytes of one page of KV. */
+  readonly pageBytes: number;
+  /** Whether loading `pages` from the CPU beats recomputing them after `contextTokens` of context. */
+  loadIsCheaper(pages: number, contextTokens: number): boolean;
+}
+
+export interface ReplicaOptions {
+  setup: Setup;
+  gpuSlots: number;
+  cpuSlots: number;
+  blockSize: number;
+  /** Most prompt tokens prefilled in one iteration (chunked prefill). */
+  tokenBudget: number;
+  /** Most requests running (prefill or decode) at once. */
+  maxRunning: number;
+  schedule: 'fcfs' | 'lpm';
+  h2d: LinkOptions;
+  d2h: LinkOptions;
+  loadAhead: number;
+  cost: EngineCost;
+  /** Belady's look-ahead, indexed by request index. */
+  nextUse?: NextUseIndex;
+}
+
+/** What a replica tells the simulation. */
+export interface ReplicaHooks {
+  onFirstToken(request: SimRequest): void;
+  onComplete(request: SimRequest): void;
+}
+
+interface ScheduledWork {
+  request: SimRequest;
+  kind: 'prefill' | 'decode';
+  /** Prompt tokens this prefill chunk adds to the request's KV. */
+  progress: number;
+  /**
+   * Tokens the chunk computes: `progress`, or 1 when the whole prompt was cached, since the engine still
+   * runs the last prompt token to get the first output token's logits.
+   */
+  tokens: number;
+}
+
+/**
+ * One serving engine: a waiting queue, a continuous-batching scheduler with chunked prefill, a GPU KV pool
+ * in a paged radix cache, optionally a CPU tier with a PCIe link each way, and one setup's policies.
+ *
+ * Each iteration: every decoding request makes one token (reserving an output page every block, and
+ * preempting the newest request when memory runs out); then prefill chunks fill the token budget, first
+ * for requests already prefilling, then for waiting ones in schedule order. Prefix pages found only on the
+ * CPU are loaded back when cheaper than recomputing; a blocking setup holds the engine for the load, a
+ * status-aware one skips that request until its pages land.
+ */
+export class Replica {
+  readonly id: number;
+  readonly cache: RadixCache;
+  readonly h2d: Link;
+  readonly d2h: Link;
+  readonly prefetcher: Prefetcher | undefined;
+  readonly policy: EvictionPolicy;
+  /** Seconds the GPU sat idle while a request waited on a load. */
+  stallSeconds = 0;
+  iterations = 0;
+  preemptions = 0;
+
+  readonly #options: ReplicaOptions;
+  readonly #events: EventQueue;
+  readonly #hooks: ReplicaHooks;
+  #waiting: SimRequest[] = [];
+  #running: SimRequest[] = [];
+  #busy = false;
+  /** Blocking loads in flight (non-status-aware setups hold the engine for them). */
+  #blockingLoads = 0;
+  #stallSince = NaN;
+
+  constructor(id: number, events: EventQueue, hooks: ReplicaHooks, options: ReplicaOptions) {
+    this.id = id;
+    this.#events = events;
+    this.#hooks = hooks;
+    this.#options = options;
+    this.policy = createPolicy(options.setup.policy);
+    this.cache = new RadixCache({
+      gpuSlots: options.gpuSlots,
+      cpuSlots: options.setup.cpuTier ? options.cpuSlots : 0,
+      policy: this.policy,
+      onGpuEvict: (page) => this.prefetcher?.noteEvicted(page),
+    });
+    this.h2d = new Link(events, options.h2d);
+    this.d2h = new Link(events, options.d2h);
+    if (options.setup.prefetch) {
+      this.prefetcher = new Prefetcher(this.cache, this.h2d, {
+        pageBytes: options.cost.pageBytes,
+        loadAhead: options.loadAhead,
+      });
+      this.prefetcher.onLanded = () => this.#kick();
+    }
+  }
+
+  /** Requests waiting or running here: the router's load signal. */
+  get load(): number {
+    return this.#waiting.length + this.#running.length;
+  }
+
+  /** Prefix pages of `blocks` this replica holds in any tier: the router's cache signal. */
+  cachedPrefix(blocks: readonly number[]): number {
+    const { gpu, other } = this.cache.matchTiers(blocks, new Int32Array(blocks.length));
+    return gpu + other;
+  }
+
+  /** New STE values from the step graph: re-order eviction, re-plan prefetch. */
+  updateSte(values: ReadonlyMap<string, number>): void {
+    if (this.policy instanceof StePolicy) this.policy.setAll(values);
+    if (this.prefetcher) {
+      this.prefetcher.replan(values);
+      this.#kick();
+    }
+  }
+
+  enqueue(request: SimRequest): void {
+    request.phase = 'waiting';
+    request.replica = this.id;
+    const { fixedBlocks, blocks } = request.request;
+    if (this.prefetcher && request.agentKey !== undefined && fixedBlocks) {
+      this.prefetcher.notePrompt(request.agentKey, blocks.slice(0, fixedBlocks));
+    }
+    this.#waiting.push(request);
+    this.#kick();
+  }
+
+  /** True when nothing is queued, running or moving. */
+  get idle(): boolean {
+    return this.#waiting.length === 0 && this.#running.length === 0 && !this.#busy;
+  }
+
+  #kick(): void {
+    if (this.#busy) return;
+    if (this.#blockingLoads > 0) return this.#markStall(true);
+    const batch = this.#schedule();
+    if (batch.length === 0) {
+      this.#markStall(this.#waiting.length > 0 && this.h2d.pending > 0);
+      return;
+    }
+    this.#markStall(false);
+    this.#run(batch);
+  }
+
+  #markStall(stalled: boolean): void {
+    const now = this.#events.now;
+    if (stalled && Number.isNaN(this.#stallSince)) this.#stallSince = now;
+    if (!stalled && !Number.isNaN(this.#stallSince)) {
+      this.stallSeconds += now - this.#stallSince;
+      this.#stallSince = NaN;
+    }
+  }
+
+  /**
+   * Builds the next iteration's work; empty when nothing can run now. When requests hold memory but none
+   * can move and no transfer will free any, the newest is preempted; a lone request that cannot fit is
+   * an error rather than a hang.
+   */
+  #schedule(): ScheduledWork[] {
+    for (;;) {
+      const work = this.#buildIteration();
+      if (work.length > 0 || this.#running.length === 0) return work;
+      if (this.h2d.pending > 0 || this.d2h.pending > 0) return work; // a transfer will change things
+      if (this.#running.length === 1) {
+        throw new InputError(
+          `the workload cannot fit: request ${this.#running[0]!.request.id} needs more than the ` +
+            `${this.cache.gpuSlots} GPU pages (${this.cache.gpuSlots * this.#options.blockSize} tokens) of the KV pool`,
+        );
+      }
+      this.#preempt(this.#running[this.#running.length - 1]!);
+    }
+  }
+
+  #buildIteration(): ScheduledWork[] {
+    const work: ScheduledWork[] = [];
+    // Decode first: every running request past prefill makes one token.
+    for (const request of [...this.#running]) {
+      if (request.phase !== 'decode' || !this.#running.includes(request)) continue;
+      if (this.#ensureOutputSlot(request)) work.push({ request, kind: 'decode', progress: 0, tokens: 1 });
+    }
+    let budget = this.#options.tokenBudget;
+    for (const request of this.#running) {
+      if (request.phase !== 'prefill' || budget <= 0) continue;
+      const chunk = this.#prefillChunk(request, budget);
+      if (chunk) {
+        work.push(chunk);
+        budget -= chunk.tokens;
+      }
+    }
+    if (budget > 0 && this.#waiting.length > 0) {
+      for (const request of this.#admissionOrder()) {
+        if (budget <= 0 || this.#running.length >= this.#options.maxRunning) break;
+        if (this.#blockingLoads > 0) break;
+        if (!this.#admit(request)) continue;
+        const chunk = this.#prefillChunk(request, budget);
+        if (chunk) {
+          work.push(chunk);
+          budget -= chunk.tokens;
+        }
+      }
+    }
+    // Decode slots may have preempted requests already in the batch.
+    return work.filter(({ request }) => this.#running.includes(request));
+  }
+
+  #admissionOrder(): SimRequest[] {
+    if (this.#options.schedule === 'fcfs') return [...this.#waiting];
+    // Longest prefix match first (SGLang's lpm); ties keep arrival order (the sort is stable).
+    const path = new Int32Array(64);
+    const scored = this.#waiting.map((request) => {
+      const blocks = request.request.blocks;
+      const out = blocks.length > path.length ? new Int32Array(blocks.length) : path;
+      return { request, match: this.cache.matchGpu(blocks, out) };
+    });
+    return scored.sort((a, b) => b.match - a.match).map(({ request }) => request);
+  }
+
+  /**
+   * Tries to start a waiting request: match its prefix, load back CPU-only pages when that beats
+   * recomputing, and lock what it uses. False leaves it waiting (its pages are loading).
+   */
+  #admit(request: SimRequest): boolean {
+    if (request.loadsPending > 0) return false;
+    const { blocks } = request.request;
+    const cache = this.cache;
+    const path = request.pages;
+    const { gpu, other, loading } = cache.matchTiers(blocks, path);
+    // Someone (the prefetcher, another request) is already bringing this prefix in: wait for it. Only
+    // status-aware setups get here, since a blocking load holds the whole engine.
+    if (loading > 0) return false;
+    if (other > 0 && this.#options.cost.loadIsCheaper(other, prefixTokens(request, gpu))) {
+      this.#loadBack(request, path.subarray(gpu, gpu + other));
+      if (request.loadsPending > 0) return false;
+    }
+    for (let i = 0; i < gpu; i++) {
+      const page = path[i]!;
+      this.#use(request, page, i);
+      if (request.loadedPages.has(page)) request.loadedTokens += request.blockTokens(i);
+      else request.hitTokens += request.blockTokens(i);
+    }
+    request.loadedPages.clear();
+    request.held = gpu;
+    request.computed = prefixTokens(request, gpu);
+    request.phase = 'prefill';
+    this.#tagFixedPrompt(request);
+    this.#waiting.splice(this.#waiting.indexOf(request), 1);
+    this.#running.push(request);
+    return true;
+  }
+
+  /** Starts loading CPU-only prefix pages for `request`, in path order, as far as GPU room allows. */
+  #loadBack(request: SimRequest, pages: Int32Array): void {
+    const started: number[] = [];
+    for (const page of pages) {
+      if (!this.cache.startLoad(page)) break;
+      started.push(page);
+    }
+    if (started.length === 0) return;
+    request.loadsPending++;
+    const blocking = !this.#options.setup.statusAware;
+    if (blocking) this.#blockingLoads++;
+    this.h2d.submit({
+      bytes: started.length * this.#options.cost.pageBytes,
+      onDone: () => {
+        for (const page of started) {
+          this.cache.finishLoad(page);
+          request.loadedPages.add(page);
+        }
+        request.loadsPending--;
+        if (blocking) this.#blockingLoads--;
+        this.#kick();
+      },
+    });
+  }
+
+  #tagFixedPrompt(request: SimRequest): void {
+    if (!(this.policy instanceof StePolicy) || request.agentKey === undefined) return;
+    const fixed = Math.min(request.request.fixedBlocks ?? 0, request.held);
+    for (let i = 0; i < fixed; i++) this.policy.tag(request.pages[i]!, request.agentKey);
+  }
+
+  /** The next prefill chunk of `request` within `budget` tokens, or undefined when memory is short. */
+  #prefillChunk(request: SimRequest, budget: number): ScheduledWork | undefined {
+    this.#adoptResidentPages(request);
+    const progress = this.#allocateChunk(request, budget);
+    if (progress > 0) return { request, kind: 'prefill', progress, tokens: progress };
+    if (request.computed >= request.inputLength) return { request, kind: 'prefill', progress: 0, tokens: 1 };
+    return undefined;
+  }
+
+  /**
+   * Takes over pages that reached the GPU after admission (a prefetch landed, another request prefilled
+   * the same blocks) and that this request has not started computing: they count as hits.
+   */
+  #adoptResidentPages(request: SimRequest): void {
+    const { blocks, blockSize } = request.request;
+    let parent = request.held > 0 ? request.pages[request.held - 1]! : ROOT;
+    while (request.held < blocks.length && request.computed === request.held * blockSize) {
+      const page = this.cache.childOf(parent, blocks[request.held]!);
+      if (page < 0 || (this.cache.stateOf(page) & PageState.gpu) === 0) return;
+      this.#use(request, page, request.held);
+      request.hitTokens += request.blockTokens(request.held);
+      request.computed += request.blockTokens(request.held);
+      request.pages[request.held++] = page;
+      this.#tagFixedPrompt(request);
+      parent = page;
+    }
+  }
+
+  /** Locks and touches a page the request uses as position `i` of its prompt. */
+  #use(request: SimRequest, page: number, i: number): void {
+    const nextUse = this.#options.nextUse;
+    this.cache.lock(page);
+    this.cache.touch(page, this.#events.now, nextUse ? nextUse.nextUse[nextUse.offsets[request.index]! + i]! : Infinity);
+    this.prefetcher?.noteUsed(page);
+  }
+
+  /**
+   * Inserts the pages the next chunk of `request`'s prefill writes, evicting as needed; returns the
+   * prompt tokens the chunk computes (fewer than asked when memory ran out).
+   */
+  #allocateChunk(request: SimRequest, budget: number): number {
+    const { blocks, blockSize, inputLength } = request.request;
+    const goal = Math.min(inputLength, request.computed + budget);
+    const lastBlock = Math.ceil(goal / blockSize); // blocks [held, lastBlock) are written by this chunk
+    const now = this.#events.now;
+    const nextUse = this.#options.nextUse;
+    const base = nextUse ? nextUse.offsets[request.index]! : 0;
+    let parent = request.held > 0 ? request.pages[request.held - 1]! : ROOT;
+    while (request.held < lastBlock) {
+      const i = request.held;
+      const existing = this.cache.childOf(parent, blocks[i]!);
+      let page: number;
+      if (existing >= 0 && this.cache.stateOf(existing) & PageState.loading) break;
+      if (existing >= 0 && this.cache.stateOf(existing) & PageState.gpu) {
+        // Written meanwhile by someone else: share it, but this chunk still computes its tokens.
+        this.#use(request, existing, i);
+        page = existing;
+      } else {
+        page = this.cache.insertGpu(parent, blocks[i]!, now, nextUse ? nextUse.nextUse[base + i]! : Infinity);
+        if (page < 0) break;
+        this.cache.lock(page);
+      }
+      request.pages[request.held++] = page;
+      parent = page;
+    }
+    this.#tagFixedPrompt(request);
+    const reachable = Math.min(goal, request.held * blockSize);
+    return Math.max(0, reachable - request.computed);
+  }
+
+  /** Reserves the page its next output token needs; preempts newer requests when memory is short. */
+  #ensureOutputSlot(request: SimRequest): boolean {
+    if (request.generated % this.#options.blockSize !== 0) return true;
+    while (!this.cache.reserveGpu(1)) {
+      const victim = this.#newestRunningOtherThan(request);
+      if (!victim) return false;
+      this.#preempt(victim);
+    }
+    request.reserved++;
+    return true;
+  }
+
+  #newestRunningOtherThan(request: SimRequest): SimRequest | undefined {
+    for (let i = this.#running.length - 1; i >= 0; i--) {
+      if (this.#running[i] !== request) return this.#running[i];
+    }
+    return undefined;
+  }
+
+  /** Retracts a running request (SGLang's retract): its progress is lost and it waits again. */
+  #preempt(request: SimRequest): void {
+    this.#release(request);
+    this.#running.splice(this.#running.indexOf(request), 1);
+    request.phase = 'waiting';
+    request.computed = 0;
+    request.generated = 0;
+    request.hitTokens = 0;
+    request.loadedTokens = 0;
+    request.recomputedTokens = 0;
+    request.preemptions++;
+    this.preemptions++;
+    this.#waiting.unshift(request);
+  }
+
+  #release(request: SimRequest): void {
+    for (let i = 0; i < request.held; i++) this.cache.unlock(request.pages[i]!);
+    request.held = 0;
+    if (request.reserved > 0) this.cache.releaseGpu(request.reserved);
+    request.reserved = 0;
+  }
+
+  #run(work: ScheduledWork[]): void {
+    const prefill: IterationBatch['prefill'][number][] = [];
+    const decode: IterationBatch['decode'][number][] = [];
+    for (const { request, kind, tokens } of work) {
+      if (kind === 'prefill') prefill.push({ newTokens: tokens, contextTokens: request.computed });
+      else decode.push({ contextTokens: request.inputLength + request.generated });
+    }
+    const batch: IterationBatch = { prefill, decode };
+    this.#busy = true;
+    this.iterations++;
+    this.#events.after(this.#options.cost.iterationSeconds(batch), () => this.#finishIteration(work));
+  }
+
+  #finishIteration(work: ScheduledWork[]): void {
+    const now = this.#events.now;
+    for (const { request, kind, progress } of work) {
+      if (!this.#running.includes(request)) continue; // preempted meanwhile
+      if (kind === 'prefill') {
+        request.computed += progress;
+        request.recomputedTokens += progress;
+        if (request.computed < request.inputLength) continue;
+        // The iteration that finishes the prompt also produces the first token.
+        if (!this.#ensureOutputSlot(request)) continue;
+        request.phase = 'decode';
+        request.generated = 1;
+        request.firstToken = now;
+        this.#hooks.onFirstToken(request);
+        if (this.#options.setup.cpuTier) this.#writeThrough(request);
+      } else {
+        request.generated++;
+      }
+      if (request.generated >= request.request.outputLength) this.#complete(request);
+    }
+    this.#busy = false;
+    this.#kick();
+  }
+
+  /** HiCache write-through: back the prompt's pages up to the CPU in the background, in path order. */
+  #writeThrough(request: SimRequest): void {
+    const pages: number[] = [];
+    for (let i = 0; i < request.held; i++) {
+      const page = request.pages[i]!;
+      const state = this.cache.stateOf(page);
+      if (state & (PageState.cpu | PageState.writing)) continue;
+      if (!this.cache.startWrite(page)) break;
+      pages.push(page);
+    }
+    if (pages.length === 0) return;
+    this.d2h.submit({
+      bytes: pages.length * this.#options.cost.pageBytes,
+      onDone: () => {
+        for (const page of pages) this.cache.finishWrite(page);
+      },
+    });
+  }
+
+  #complete(request: SimRequest): void {
+    this.#release(request);
+    this.#running.splice(this.#running.indexOf(request), 1);
+    request.phase = 'done';
+    request.done = this.#events.now;
+    this.#hooks.onComplete(request);
+  }
+}
+
+function prefixTokens(request: SimRequest, pages: number): number {
+  const { blocks, blockSize, inputLength } = request.request;
+  return pages >= blocks.length ? inputLength : pages * blockSize;
+}

@@ -1,0 +1,39 @@
+import type { PolicyName } from '../types.js';
+
+/** A named serving configuration compared by `kvflow simulate` (DESIGN.md section 5). */
+export interface Setup {
+  name: SetupName;
+  /** GPU (and CPU) eviction order. */
+  policy: PolicyName;
+  /** HiCache-style CPU tier: write-through backup, CPU-only pages, load-back. */
+  cpuTier: boolean;
+  /** Loads the fixed prompts of agents due soon (STE <= load-ahead) in the background. */
+  prefetch: boolean;
+  /**
+   * Skips requests whose prefix is still loading instead of holding the GPU for the load. Without it a
+   * load-back blocks the engine until it lands (HiCache's load on demand).
+   */
+  statusAware: boolean;
+}
+
+export const SETUP_NAMES = ['sglang', 'hicache', 'kvflow-evict', 'kvflow', 'lfu', 'belady'] as const;
+export type SetupName = (typeof SETUP_NAMES)[number];
+
+const SETUPS: Record<SetupName, Omit<Setup, 'name'>> = {
+  /** SGLang's radix cache: LRU, GPU only. */
+  sglang: { policy: 'lru', cpuTier: false, prefetch: false, statusAware: false },
+  /** SGLang HiCache: LRU with a CPU tier, load on demand blocking that request. */
+  hicache: { policy: 'lru', cpuTier: true, prefetch: false, statusAware: false },
+  /** KVFlow's workflow-aware eviction alone. */
+  'kvflow-evict': { policy: 'ste', cpuTier: true, prefetch: false, statusAware: false },
+  /** KVFlow: STE eviction, CPU tier, overlapped prefetch, status-aware scheduling. */
+  kvflow: { policy: 'ste', cpuTier: true, prefetch: true, statusAware: true },
+  /** Least frequently used, GPU only. */
+  lfu: { policy: 'lfu', cpuTier: false, prefetch: false, statusAware: false },
+  /** Belady's offline oracle (next use in request order), GPU only. */
+  belady: { policy: 'belady', cpuTier: false, prefetch: false, statusAware: false },
+};
+
+export function setupByName(name: SetupName): Setup {
+  return { name, ...SETUPS[name] };
+}
