@@ -1,0 +1,34 @@
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+
+/**
+ * Renders a vega-lite spec to an SVG string headlessly (vega-lite -> vega -> `View.toSVG`). Vega numbers
+ * clip paths and gradients with process-wide counters, so ids are renamed to `idPrefix-N` in order of
+ * appearance: the output is then the same on every call and unique among several SVGs on one page.
+ */
+export async function renderSvg(spec: TopLevelSpec, idPrefix: string): Promise<string> {
+  const compiled = compile(spec, { logger: vega.logger(vega.None) }).spec;
+  const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
+  try {
+    return scopeSvgIds(await view.toSVG(), idPrefix);
+  } finally {
+    view.finalize();
+  }
+}
+
+/** Renames every `id="..."` in `svg`, and its `url(#...)` references, to `prefix-1`, `prefix-2`, ... */
+export function scopeSvgIds(svg: string, prefix: string): string {
+  const renamed = new Map<string, string>();
+  for (const match of svg.matchAll(/\sid="([^"]+)"/g)) {
+    const id = match[1] as string;
+    if (!renamed.has(id)) renamed.set(id, `${prefix}-${renamed.size + 1}`);
+  }
+  if (renamed.size === 0) return svg;
+  return svg
+    .replace(/(\sid=")([^"]+)"/g, (_, open: string, id: string) => `${open}${renamed.get(id) ?? id}"`)
+    .replace(/url\(#([^)]+)\)/g, (whole, id: string) => {
+      const scoped = renamed.get(id);
+      return scoped === undefined ? whole : `url(#${scoped})`;
+    });
+}
+
