@@ -1,2 +1,54 @@
 import type { Command } from 'commander';
-export function registerDemo(_program: Command): void {}
+import { writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { replaySuite } from '../cache/replay-suite.js';
+import { renderHtmlReport } from '../report/html.js';
+import { renderReplayTable } from '../report/replay-table.js';
+import { renderSimTable } from '../report/sim-table.js';
+import { resolveHardware } from '../sim/hardware.js';
+import { SERVING_DEFAULTS, simulate } from '../sim/simulate.js';
+import { emit, runCommand } from './run.js';
+import { loadWorkload } from './workload-input.js';
+
+const SPEC = fileURLToPath(new URL('../../../workloads/paper/sequential-8192.json', import.meta.url));
+
+/**
+ * `npm start`: the KVFlow paper's headline experiment on the bundled workload. A cache-only replay of
+ * its requests (lru vs ste vs belady), then the serving simulation of sglang, hicache and kvflow on one
+ * A10G with Llama-3.1-8B, with an HTML report.
+ */
+export function registerDemo(program: Command): void {
+  program
+    .command('demo')
+    .description('the paper headline on a bundled workload: replay table, simulation table, report.html')
+    .option('--report <file.html>', 'where to write the report', 'report.html')
+    .action((flags: { report: string }) => runCommand(() => demoCommand(flags.report)));
+}
+
+async function demoCommand(reportPath: string): Promise<void> {
+  const workload = await loadWorkload({ workload: SPEC, seed: 1 });
+  const replay = replaySuite(
+    { path: 'workloads/paper/sequential-8192.json (generated, seed 1)', format: 'kvflow', requests: workload.requests, skipped: 0 },
+    { policies: ['lru', 'ste', 'belady'], capacities: [2 ** 15], ...(workload.steSource && { steSource: workload.steSource }) },
+  );
+  const hardware = resolveHardware({ gpu: 'A10G', model: 'Llama-3.1-8B', overrides: { blockSize: workload.blockSize } });
+  const { report, timelines } = simulate({
+    requests: workload.requests,
+    setups: ['sglang', 'hicache', 'kvflow'],
+    hardware,
+    serving: SERVING_DEFAULTS,
+    ...(workload.steSource && { steSource: workload.steSource }),
+    workload: workload.description,
+  });
+  await writeFile(reportPath, await renderHtmlReport(report, timelines, { title: 'kvflow demo: sequential-8192 on A10G, Llama-3.1-8B' }));
+  emit(
+    [
+      'Cache-only replay at a 32k-token GPU cache (kvflow replay):',
+      renderReplayTable(replay),
+      '',
+      'Serving simulation, one A10G 24 GB, Llama-3.1-8B (kvflow simulate):',
+      renderSimTable(report),
+      `report: ${reportPath}`,
+    ].join('\n'),
+  );
+}

@@ -4,16 +4,17 @@ import { Command } from 'commander';
 import { createRequire } from 'node:module';
 import { registerDemo } from './demo.js';
 import { registerReplay } from './replay.js';
+import { registerSimulate } from './simulate.js';
 import { reportError } from './run.js';
 
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
 
 const program = new Command('kvflow')
-  .description('workflow-aware KV prefix caching for LLM serving: replay traces, compare eviction policies')
+  .description('workflow-aware KV prefix caching for LLM serving: replay traces, simulate serving setups, compare policies')
   .version(version)
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
-for (const command of [registerReplay, registerDemo]) command(program);
+for (const register of [registerReplay, registerSimulate, registerDemo]) register(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -6,7 +6,7 @@ import { renderReplayTable } from '../report/replay-table.js';
 import { createProgress } from '../report/progress.js';
 import { parseInteger, parseName, parseNameList, parseTokenCountList } from './flags.js';
 import { emit, runCommand } from './run.js';
-import { loadSteSource } from './workflow-ste.js';
+import { loadSteSource } from './workload-input.js';
 
 interface ReplayFlags {
   trace: string;

@@ -84,8 +84,10 @@ export class Replica {
   #waiting: SimRequest[] = [];
   #running: SimRequest[] = [];
   #busy = false;
-  /** Blocking loads in flight (non-status-aware setups hold the engine for them). */
+  /** On-demand load-backs in flight: like HiCache, the engine waits for them. */
   #blockingLoads = 0;
+  /** A request met a prefix the prefetcher is still loading and the setup is not status-aware. */
+  #holdForPrefetch = false;
   #stallSince = NaN;
 
   constructor(id: number, events: EventQueue, hooks: ReplicaHooks, options: ReplicaOptions) {
@@ -107,7 +109,10 @@ export class Replica {
         pageBytes: options.cost.pageBytes,
         loadAhead: options.loadAhead,
       });
-      this.prefetcher.onLanded = () => this.#kick();
+      this.prefetcher.onLanded = () => {
+        this.#holdForPrefetch = false;
+        this.#kick();
+      };
     }
   }
 
@@ -149,7 +154,7 @@ export class Replica {
 
   #kick(): void {
     if (this.#busy) return;
-    if (this.#blockingLoads > 0) return this.#markStall(true);
+    if (this.#blockingLoads > 0 || this.#holdForPrefetch) return this.#markStall(true);
     const batch = this.#schedule();
     if (batch.length === 0) {
       this.#markStall(this.#waiting.length > 0 && this.h2d.pending > 0);
@@ -207,7 +212,7 @@ export class Replica {
     if (budget > 0 && this.#waiting.length > 0) {
       for (const request of this.#admissionOrder()) {
         if (budget <= 0 || this.#running.length >= this.#options.maxRunning) break;
-        if (this.#blockingLoads > 0) break;
+        if (this.#blockingLoads > 0 || this.#holdForPrefetch) break;
         if (!this.#admit(request)) continue;
         const chunk = this.#prefillChunk(request, budget);
         if (chunk) {
@@ -242,9 +247,12 @@ export class Replica {
     const cache = this.cache;
     const path = request.pages;
     const { gpu, other, loading } = cache.matchTiers(blocks, path);
-    // Someone (the prefetcher, another request) is already bringing this prefix in: wait for it. Only
-    // status-aware setups get here, since a blocking load holds the whole engine.
-    if (loading > 0) return false;
+    // The prefetcher is bringing this prefix in (a blocking load-back would hold the whole engine).
+    // Status-aware scheduling skips the request for now; otherwise the engine waits for the prefetch.
+    if (loading > 0) {
+      if (!this.#options.setup.statusAware) this.#holdForPrefetch = true;
+      return false;
+    }
     if (other > 0 && this.#options.cost.loadIsCheaper(other, prefixTokens(request, gpu))) {
       this.#loadBack(request, path.subarray(gpu, gpu + other));
       if (request.loadsPending > 0) return false;
@@ -265,7 +273,10 @@ export class Replica {
     return true;
   }
 
-  /** Starts loading CPU-only prefix pages for `request`, in path order, as far as GPU room allows. */
+  /**
+   * Loads CPU-only prefix pages for `request` on demand, in path order, as far as GPU room allows. As in
+   * HiCache the engine waits for the load; only prefetched loads overlap with compute.
+   */
   #loadBack(request: SimRequest, pages: Int32Array): void {
     const started: number[] = [];
     for (const page of pages) {
@@ -274,8 +285,7 @@ export class Replica {
     }
     if (started.length === 0) return;
     request.loadsPending++;
-    const blocking = !this.#options.setup.statusAware;
-    if (blocking) this.#blockingLoads++;
+    this.#blockingLoads++;
     this.h2d.submit({
       bytes: started.length * this.#options.cost.pageBytes,
       onDone: () => {
@@ -284,7 +294,7 @@ export class Replica {
           request.loadedPages.add(page);
         }
         request.loadsPending--;
-        if (blocking) this.#blockingLoads--;
+        this.#blockingLoads--;
         this.#kick();
       },
     });

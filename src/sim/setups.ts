@@ -10,8 +10,8 @@ export interface Setup {
   /** Loads the fixed prompts of agents due soon (STE <= load-ahead) in the background. */
   prefetch: boolean;
   /**
-   * Skips requests whose prefix is still loading instead of holding the GPU for the load. Without it a
-   * load-back blocks the engine until it lands (HiCache's load on demand).
+   * Skips requests whose prefix the prefetcher is still loading, in favour of ready ones. Without it the
+   * engine waits for that prefetch. (On-demand load-backs always hold the engine, as in HiCache.)
    */
   statusAware: boolean;
 }

@@ -1,0 +1,143 @@
+import type { Command } from 'commander';
+import { writeFile } from 'node:fs/promises';
+import { InputError } from '../errors.js';
+import { renderHtmlReport } from '../report/html.js';
+import { createProgress } from '../report/progress.js';
+import { renderSimTable } from '../report/sim-table.js';
+import { resolveHardware, readHardwareConfigFile } from '../sim/hardware.js';
+import { GPU_NAMES, MODEL_NAMES } from '../sim/presets.js';
+import { ROUTER_NAMES, type RouterName } from '../sim/router.js';
+import { SETUP_NAMES, type SetupName } from '../sim/setups.js';
+import { SERVING_DEFAULTS, simulate } from '../sim/simulate.js';
+import { parseInteger, parseName, parseNameList, parseNumber } from './flags.js';
+import { emit, runCommand } from './run.js';
+import { loadWorkload } from './workload-input.js';
+
+interface SimulateFlags {
+  workload?: string;
+  trace?: string;
+  format: 'auto' | 'kvflow' | 'mooncake';
+  blockSize?: number;
+  skipInvalid?: boolean;
+  setups: SetupName[];
+  gpu?: string;
+  model?: string;
+  replicas: number;
+  router: RouterName;
+  schedule: 'fcfs' | 'lpm';
+  tokenBudget: number;
+  maxRunning: number;
+  loadAhead: number;
+  timeScale: number;
+  seed: number;
+  config?: string;
+  mfu?: number;
+  bandwidthEfficiency?: number;
+  iterationOverhead?: number;
+  memoryFraction?: number;
+  h2dBandwidth?: number;
+  d2hBandwidth?: number;
+  cpuPoolBytes?: number;
+  json?: boolean;
+  report?: string;
+}
+
+export function registerSimulate(program: Command): void {
+  program
+    .command('simulate')
+    .description('discrete-event serving simulation: compare setups (sglang, hicache, kvflow, ...) on one workload')
+    .option('--workload <spec>', 'workflow spec (JSON) expanded into closed-loop requests with --seed')
+    .option('--trace <file>', 'trace file (kvflow or Mooncake JSONL): open loop by t, closed loop by after')
+    .option('--format <format>', 'trace format: auto | kvflow | mooncake', (v) => parseName(v, ['auto', 'kvflow', 'mooncake'] as const), 'auto')
+    .option('--block-size <n>', 'tokens per block for trace lines that give none', (v) => parseInteger(v, 1))
+    .option('--skip-invalid', 'skip and count invalid trace lines')
+    .option('--setups <list>', `setups to compare: ${SETUP_NAMES.join(', ')}`, (v) => parseNameList(v, SETUP_NAMES), ['sglang', 'hicache', 'kvflow'])
+    .option('--gpu <name>', `GPU preset: ${GPU_NAMES.join(', ')} (default A10G)`)
+    .option('--model <name>', `model preset: ${MODEL_NAMES.join(', ')} (default Llama-3.1-8B)`)
+    .option('--replicas <n>', 'engine replicas', (v) => parseInteger(v, 1), SERVING_DEFAULTS.replicas)
+    .option('--router <name>', `request routing across replicas: ${ROUTER_NAMES.join(', ')}`, (v) => parseName(v, ROUTER_NAMES), SERVING_DEFAULTS.router)
+    .option('--schedule <name>', 'admission order: fcfs | lpm (longest prefix match first)', (v) => parseName(v, ['fcfs', 'lpm'] as const), SERVING_DEFAULTS.schedule)
+    .option('--token-budget <n>', 'most prompt tokens prefilled per iteration (chunked prefill)', (v) => parseInteger(v, 1), SERVING_DEFAULTS.tokenBudget)
+    .option('--max-running <n>', 'most requests running at once per replica', (v) => parseInteger(v, 1), SERVING_DEFAULTS.maxRunning)
+    .option('--load-ahead <n>', 'kvflow prefetches agents at most this many steps away', (v) => parseInteger(v, 0), SERVING_DEFAULTS.loadAhead)
+    .option('--time-scale <x>', 'multiply open-loop arrival times by x', (v) => parseNumber(v, 0), SERVING_DEFAULTS.timeScale)
+    .option('--seed <n>', 'seed for workload generation', (v) => parseInteger(v, 0), 1)
+    .option('--config <file>', 'hardware/cost-model JSON (see workloads/configs/); flags win over it')
+    .option('--mfu <x>', 'model FLOPs utilisation in (0, 1]', (v) => parseNumber(v, 0))
+    .option('--bandwidth-efficiency <x>', 'share of peak HBM bandwidth reached, in (0, 1]', (v) => parseNumber(v, 0))
+    .option('--iteration-overhead <s>', 'seconds added to every engine iteration', (v) => parseNumber(v, 0))
+    .option('--memory-fraction <x>', 'share of GPU memory for weights + KV pool, in (0, 1]', (v) => parseNumber(v, 0))
+    .option('--h2d-bandwidth <bytes/s>', 'host-to-device link bandwidth', (v) => parseNumber(v, 0))
+    .option('--d2h-bandwidth <bytes/s>', 'device-to-host link bandwidth', (v) => parseNumber(v, 0))
+    .option('--cpu-pool-bytes <bytes>', 'CPU KV tier size (default 2x the GPU KV pool)', (v) => parseNumber(v, 0))
+    .option('--json', 'print one JSON document on stdout')
+    .option('--report <file.html>', 'write a self-contained HTML report with plots')
+    .action((flags: SimulateFlags) => runCommand(() => simulateCommand(flags)));
+}
+
+async function simulateCommand(flags: SimulateFlags): Promise<void> {
+  if ((flags.workload === undefined) === (flags.trace === undefined)) {
+    throw InputError.flag('--workload/--trace', 'give exactly one of --workload SPEC or --trace FILE');
+  }
+  const workload = await loadWorkload(flags);
+  const fileOverrides = flags.config === undefined ? {} : await readHardwareConfigFile(flags.config);
+  const hardware = resolveHardware({
+    ...(flags.gpu !== undefined && { gpu: flags.gpu }),
+    ...(flags.model !== undefined && { model: flags.model }),
+    overrides: mergeOverrides(fileOverrides, flags, workload.blockSize),
+    source: flags.config ?? 'flags',
+  });
+  const serving = {
+    replicas: flags.replicas,
+    router: flags.router,
+    schedule: flags.schedule,
+    tokenBudget: flags.tokenBudget,
+    maxRunning: flags.maxRunning,
+    loadAhead: flags.loadAhead,
+    timeScale: flags.timeScale,
+  };
+  const total = workload.requests.length * flags.setups.length;
+  const progress = createProgress('simulate', total, { quiet: flags.json ?? false });
+  const { report, timelines } = simulate({
+    requests: workload.requests,
+    setups: flags.setups,
+    hardware,
+    serving,
+    ...(workload.steSource && { steSource: workload.steSource }),
+    workload: workload.description,
+    onProgress: (done, setupIndex) => progress.update(setupIndex * workload.requests.length + done),
+  });
+  progress.stop();
+  if (flags.report !== undefined) {
+    await writeFile(flags.report, await renderHtmlReport(report, timelines, { title: `kvflow simulate: ${String(workload.description.name ?? workload.description.trace)}` }));
+  }
+  emit(flags.json ? JSON.stringify(report) : `${renderSimTable(report)}${flags.report ? `\nreport: ${flags.report}` : ''}`);
+}
+
+/**
+ * The config file's JSON with the flags laid over it. The page size must be the workload's block size,
+ * since a page is a block.
+ */
+function mergeOverrides(file: unknown, flags: SimulateFlags, blockSize: number): unknown {
+  if (typeof file !== 'object' || file === null || Array.isArray(file)) return file; // let validation report it
+  const base = file as Record<string, unknown>;
+  if (base.blockSize !== undefined && base.blockSize !== blockSize) {
+    throw InputError.atPath(flags.config ?? 'config', 'blockSize', `must equal the workload's block size ${blockSize}`);
+  }
+  const link = (key: 'h2d' | 'd2h', bandwidth: number | undefined) =>
+    bandwidth === undefined ? base[key] : { ...(base[key] as object | undefined), bandwidth };
+  const merged: Record<string, unknown> = {
+    ...base,
+    blockSize,
+    ...(flags.mfu !== undefined && { mfu: flags.mfu }),
+    ...(flags.bandwidthEfficiency !== undefined && { bandwidthEfficiency: flags.bandwidthEfficiency }),
+    ...(flags.iterationOverhead !== undefined && { iterationOverhead: flags.iterationOverhead }),
+    ...(flags.memoryFraction !== undefined && { memoryFraction: flags.memoryFraction }),
+    ...(flags.cpuPoolBytes !== undefined && { cpuPoolBytes: flags.cpuPoolBytes }),
+  };
+  const h2d = link('h2d', flags.h2dBandwidth);
+  const d2h = link('d2h', flags.d2hBandwidth);
+  if (h2d !== undefined) merged.h2d = h2d;
+  if (d2h !== undefined) merged.d2h = d2h;
+  return merged;
+}

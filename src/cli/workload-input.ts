@@ -1,0 +1,60 @@
+import { AgentStepGraph } from '../graph/graph.js';
+import { WorkflowSte } from '../graph/workflow-ste.js';
+import type { SteSource, TraceRequest } from '../types.js';
+import { generateRequests } from '../workload/generate.js';
+import { loadWorkflowSpec, type WorkflowSpec } from '../workload/spec.js';
+import { readTrace } from '../workload/trace.js';
+
+/** Requests to run, where they came from, and the declared step graph if there is one. */
+export interface LoadedWorkload {
+  requests: TraceRequest[];
+  blockSize: number;
+  /** A fresh STE source per run, from the declared workflow graph. */
+  steSource?: () => SteSource;
+  /** For the report's config. */
+  description: Record<string, unknown>;
+}
+
+export interface WorkloadFlags {
+  workload?: string;
+  trace?: string;
+  format?: 'auto' | 'kvflow' | 'mooncake';
+  blockSize?: number;
+  skipInvalid?: boolean;
+  seed: number;
+}
+
+/** A workflow spec expanded with the seed, or a trace file read whole. */
+export async function loadWorkload(flags: WorkloadFlags): Promise<LoadedWorkload> {
+  if (flags.workload !== undefined) {
+    const spec = await loadWorkflowSpec(flags.workload);
+    const requests = generateRequests(spec, { seed: flags.seed });
+    return {
+      requests,
+      blockSize: spec.blockSize,
+      steSource: steSourceFor(spec),
+      description: { spec: flags.workload, name: spec.name, seed: flags.seed, requests: requests.length },
+    };
+  }
+  const trace = await readTrace(flags.trace!, {
+    format: flags.format ?? 'auto',
+    ...(flags.blockSize !== undefined && { blockSize: flags.blockSize }),
+    skipInvalid: flags.skipInvalid ?? false,
+  });
+  return {
+    requests: trace.requests,
+    blockSize: trace.requests[0]!.blockSize,
+    description: { trace: trace.path, format: trace.format, requests: trace.requests.length, skippedLines: trace.skipped },
+  };
+}
+
+/** STE for the cache from a spec's declared graph: a fresh tracker per run. */
+export function steSourceFor(spec: WorkflowSpec): () => SteSource {
+  const graph = AgentStepGraph.fromSpec(spec);
+  return () => new WorkflowSte(graph, { shareAgents: spec.shareAgents });
+}
+
+/** `--workflow SPEC` for replay: the spec's graph gives STE to the `ste` policy. */
+export async function loadSteSource(path: string): Promise<() => SteSource> {
+  return steSourceFor(await loadWorkflowSpec(path));
+}
