@@ -3,8 +3,9 @@
  * one run of this, never from timed unit tests. `npm run bench -- replay` runs only matching groups.
  */
 import { benchReplay, type BenchLine } from './replay.js';
+import { benchSimulate } from './simulate.js';
 
-const groups: Record<string, () => Promise<BenchLine[]>> = { replay: benchReplay };
+const groups: Record<string, () => Promise<BenchLine[]>> = { replay: benchReplay, simulate: benchSimulate };
 const only = process.argv.slice(2);
 
 let peakRss = process.memoryUsage().rss;

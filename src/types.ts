@@ -92,6 +92,11 @@ export interface SteSource {
   readonly version: number;
   /** The key an agent's fixed-prompt pages are tagged with (default: the agent's name). */
   tagKey?(instance: string, agent: string): string;
+  /**
+   * Keys whose STE changed since the last call (undefined: no longer known). Optional: callers diff
+   * snapshots when a source cannot say.
+   */
+  takeChanges?(): ReadonlyMap<string, number | undefined>;
 }
 
 /** Mean and tail percentiles of a latency distribution, in seconds. */

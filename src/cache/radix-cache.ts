@@ -53,6 +53,9 @@ export class RadixCache implements PageStats, PriorityOwner {
   #gpuUsed = 0;
   #cpuUsed = 0;
   #gpuReserved = 0;
+  /** Pages with a lock, loading, or being written: what eviction cannot touch. */
+  #lockedPages = 0;
+  #movingPages = 0;
   #evictions = 0;
   #pageCount = 1; // the root
 
@@ -98,6 +101,14 @@ export class RadixCache implements PageStats, PriorityOwner {
   get cpuUsed(): number {
     return this.#cpuUsed;
   }
+  /**
+   * An upper bound on GPU slots eviction cannot free now: locked pages, pages moving between tiers, and
+   * reservations. Schedulers use it to admit only what fits.
+   */
+  get pinnedGpu(): number {
+    return this.#lockedPages + this.#movingPages + this.#gpuReserved;
+  }
+
   /** GPU slots reserved outside the tree (decode KV of running requests). */
   get gpuReserved(): number {
     return this.#gpuReserved;
@@ -192,6 +203,7 @@ export class RadixCache implements PageStats, PriorityOwner {
 
   /** Pins a page: a locked page is never evicted. Locks count, so nested users are fine. */
   lock(page: number): void {
+    if (this.#locks[page]! === 0) this.#lockedPages++;
     this.#locks[page]! += 1;
     this.#refresh(page);
   }
@@ -199,6 +211,7 @@ export class RadixCache implements PageStats, PriorityOwner {
   unlock(page: number): void {
     if (this.#locks[page]! <= 0) throw new Error(`unlock of page ${page} that is not locked`);
     this.#locks[page]! -= 1;
+    if (this.#locks[page]! === 0) this.#lockedPages--;
     this.#refresh(page);
   }
 
@@ -295,6 +308,7 @@ export class RadixCache implements PageStats, PriorityOwner {
     if (parent !== ROOT) this.unlock(parent);
     if (!room) return false;
     this.#state[page]! |= PageState.loading;
+    this.#movingPages++;
     this.#gpuUsed++;
     this.#gpuChildren[parent]! += 1;
     this.#refresh(page);
@@ -305,6 +319,7 @@ export class RadixCache implements PageStats, PriorityOwner {
   finishLoad(page: number): void {
     if ((this.#state[page]! & PageState.loading) === 0) throw new Error(`page ${page} is not loading`);
     this.#state[page] = (this.#state[page]! & ~PageState.loading) | PageState.gpu;
+    this.#movingPages--;
     this.#refresh(page);
   }
 
@@ -314,6 +329,7 @@ export class RadixCache implements PageStats, PriorityOwner {
     if (this.#gpuChildren[page] !== 0) throw new Error(`page ${page} has children on the GPU`);
     const parent = this.#parent[page]!;
     this.#state[page]! &= ~PageState.loading;
+    this.#movingPages--;
     this.#gpuUsed--;
     this.#gpuChildren[parent]! -= 1;
     this.#refresh(page);
@@ -342,6 +358,7 @@ export class RadixCache implements PageStats, PriorityOwner {
     }
     this.unlock(page);
     this.#state[page]! |= PageState.writing;
+    this.#movingPages++;
     this.#cpuUsed++;
     this.#cpuChildren[parent]! += 1;
     this.#refresh(page);
@@ -352,6 +369,7 @@ export class RadixCache implements PageStats, PriorityOwner {
   finishWrite(page: number): void {
     if ((this.#state[page]! & PageState.writing) === 0) throw new Error(`page ${page} is not being written`);
     this.#state[page] = (this.#state[page]! & ~PageState.writing) | PageState.cpu;
+    this.#movingPages--;
     this.#refresh(page);
   }
 
@@ -413,6 +431,10 @@ export class RadixCache implements PageStats, PriorityOwner {
       if (this.#locks[page]! < 0) fail(`page ${page} has a negative lock count`);
     }
     if (pages !== this.size) fail(`page count ${this.size} but ${pages} pages`);
+    const locked = [...this.pageIds()].filter((p) => this.#locks[p]! > 0).length;
+    const moving = [...this.pageIds()].filter((p) => this.#state[p]! & (PageState.loading | PageState.writing)).length;
+    if (locked !== this.#lockedPages) fail(`${this.#lockedPages} locked pages counted, ${locked} found`);
+    if (moving !== this.#movingPages) fail(`${this.#movingPages} moving pages counted, ${moving} found`);
     if (this.#edges.size !== pages) fail(`edge index has ${this.#edges.size} edges for ${pages} pages`);
     if (gpu + this.#gpuReserved !== this.#gpuUsed) fail(`gpuUsed ${this.#gpuUsed} but ${gpu} pages + ${this.#gpuReserved} reserved`);
     if (cpu !== this.#cpuUsed) fail(`cpuUsed ${this.#cpuUsed} but ${cpu} pages on CPU`);

@@ -64,6 +64,11 @@ export class StePolicy implements EvictionPolicy {
     if (this.#owner) for (const page of this.#pagesOfAgent[id]!) this.#owner.reprioritize(page);
   }
 
+  /** Applies changed STE values (undefined: unknown). */
+  applyChanges(changes: ReadonlyMap<string, number | undefined>): void {
+    for (const [agent, ste] of changes) this.setSte(agent, ste);
+  }
+
   /** Replaces all STE values: agents absent from `values` become unknown. */
   setAll(values: ReadonlyMap<string, number>): void {
     for (const [agent, id] of this.#agentIds) {

@@ -7,11 +7,17 @@ import { StepTracker } from './tracker.js';
  * workflow instances, a page tagged with an agent takes the minimum STE over the live instances. When
  * each instance has private agents (its own prompts), pages are tagged `instance/agent` and carry that
  * instance's own STE. Agents the graph does not declare have no STE.
+ *
+ * Values are kept up to date incrementally (only the instance that moved is recomputed), and the keys
+ * whose value changed are handed out by `takeChanges`, so a simulator with many live instances pays
+ * for what changed, not for every agent on every event.
  */
 export class WorkflowSte implements SteSource {
   readonly #graph: AgentStepGraph;
   readonly #shared: StepTracker | undefined;
   readonly #perInstance = new Map<string, StepTracker>();
+  readonly #values = new Map<string, number>();
+  #changes = new Map<string, number | undefined>();
   #version = 0;
 
   constructor(graph: AgentStepGraph, options: { shareAgents: boolean }) {
@@ -31,28 +37,47 @@ export class WorkflowSte implements SteSource {
   begin(instance: string, agent: string): void {
     if (this.#graph.idOf(agent) === undefined) return;
     this.#trackerOf(instance).begin(instance, agent);
-    this.#version++;
+    this.#refresh(instance);
   }
 
   end(instance: string, agent: string): void {
     if (this.#graph.idOf(agent) === undefined) return;
     this.#trackerOf(instance).end(instance, agent);
-    this.#version++;
+    this.#refresh(instance);
   }
 
   finish(instance: string): void {
-    if (this.#shared) this.#shared.finish(instance);
-    else this.#perInstance.delete(instance);
-    this.#version++;
+    if (this.#shared) {
+      this.#shared.finish(instance);
+      this.#refresh(instance);
+    } else if (this.#perInstance.delete(instance)) {
+      for (const agent of this.#graph.agents) this.#set(`${instance}/${agent}`, undefined);
+    }
   }
 
   snapshot(): ReadonlyMap<string, number> {
-    if (this.#shared) return this.#shared.snapshot();
-    const values = new Map<string, number>();
-    for (const [instance, tracker] of this.#perInstance) {
-      for (const [agent, ste] of tracker.snapshot()) values.set(`${instance}/${agent}`, ste);
-    }
-    return values;
+    return this.#values;
+  }
+
+  takeChanges(): ReadonlyMap<string, number | undefined> {
+    const changes = this.#changes;
+    this.#changes = new Map();
+    return changes;
+  }
+
+  /** Re-reads the values an event in `instance` may have changed. */
+  #refresh(instance: string): void {
+    const tracker = this.#shared ?? this.#perInstance.get(instance);
+    if (!tracker) return;
+    for (const agent of this.#graph.agents) this.#set(this.tagKey(instance, agent), tracker.steOf(agent));
+  }
+
+  #set(key: string, value: number | undefined): void {
+    if (this.#values.get(key) === value) return;
+    if (value === undefined) this.#values.delete(key);
+    else this.#values.set(key, value);
+    this.#changes.set(key, value);
+    this.#version++;
   }
 
   #trackerOf(instance: string): StepTracker {

@@ -32,6 +32,8 @@ export class Prefetcher {
   /** The fixed prompt's blocks of each agent, as its latest request declared them. */
   readonly #prompts = new Map<string, readonly number[]>();
   readonly #planned = new Map<string, PlannedLoad>();
+  /** Due agents (within the load-ahead window) whose prompt has not been planned since their STE changed. */
+  readonly #toPlan = new Map<string, number>();
   /** Prefetched pages no request has used yet. */
   readonly #unused = new Set<number>();
   #path = new Int32Array(64);
@@ -58,40 +60,55 @@ export class Prefetcher {
     if (this.#unused.delete(page)) this.stats.wastedPages++;
   }
 
-  /** True while a planned load for `agent` has not landed. */
-  isLoading(agent: string): boolean {
-    return this.#planned.has(agent);
-  }
-
-  /** Re-plans after STE values changed: cancel stale loads, then plan loads in STE order. */
-  replan(ste: ReadonlyMap<string, number>): void {
-    for (const [agent, load] of this.#planned) {
-      const value = ste.get(agent);
-      if ((value === undefined || value > this.#loadAhead) && this.#link.cancel(load.transfer)) {
-        for (let i = load.pages.length - 1; i >= 0; i--) this.#cache.cancelLoad(load.pages[i]!);
-        this.#planned.delete(agent);
-        this.stats.cancelled++;
+  /**
+   * Re-plans after STE values changed (undefined: unknown): cancels planned loads whose agent left the
+   * window, then plans loads for due agents, most urgent first.
+   */
+  update(changes: ReadonlyMap<string, number | undefined>): void {
+    for (const [agent, ste] of changes) {
+      if (ste !== undefined && ste <= this.#loadAhead) this.#toPlan.set(agent, ste);
+      else {
+        this.#toPlan.delete(agent);
+        this.#cancel(agent);
       }
     }
-    const due = [...ste]
-      .filter(([agent, value]) => value <= this.#loadAhead && this.#prompts.has(agent) && !this.#planned.has(agent))
-      .sort(([a, x], [b, y]) => x - y || (a < b ? -1 : a > b ? 1 : 0));
-    for (const [agent, value] of due) this.#plan(agent, value);
+    if (this.#toPlan.size === 0) return;
+    const due = [...this.#toPlan].sort(([a, x], [b, y]) => x - y || (a < b ? -1 : a > b ? 1 : 0));
+    for (const [agent, ste] of due) {
+      // Agents whose prompt is unknown yet, or whose load found no room, are tried again on the next change.
+      if (this.#planned.has(agent) || (this.#prompts.has(agent) && this.#plan(agent, ste) !== 'no-room')) {
+        this.#toPlan.delete(agent);
+      }
+    }
   }
 
-  #plan(agent: string, ste: number): void {
+  /** Cancels a planned load that has not been issued yet; an issued one runs to completion. */
+  #cancel(agent: string): void {
+    const load = this.#planned.get(agent);
+    if (!load || !this.#link.cancel(load.transfer)) return;
+    for (let i = load.pages.length - 1; i >= 0; i--) this.#cache.cancelLoad(load.pages[i]!);
+    this.#planned.delete(agent);
+    this.stats.cancelled++;
+  }
+
+  /** Issues the load of `agent`'s CPU-only prompt pages; says whether it did, had nothing to do, or had no room. */
+  #plan(agent: string, ste: number): 'loading' | 'resident' | 'no-room' {
     const blocks = this.#prompts.get(agent)!;
     if (this.#path.length < blocks.length) this.#path = new Int32Array(blocks.length * 2);
     const { gpu, other } = this.#cache.matchTiers(blocks, this.#path);
     const pages: number[] = [];
+    let room = true;
     for (let i = gpu; i < gpu + other; i++) {
       const page = this.#path[i]!;
       if (this.#cache.stateOf(page) & PageState.loading) break; // someone else is already loading the rest
       // Displace only pages the policy ranks below this agent (priority < -STE: larger STE or none).
-      if (!this.#cache.startLoad(page, -ste)) break;
+      if (!this.#cache.startLoad(page, -ste)) {
+        room = false;
+        break;
+      }
       pages.push(page);
     }
-    if (pages.length === 0) return;
+    if (pages.length === 0) return room ? 'resident' : 'no-room';
     const transfer: Transfer = {
       bytes: pages.length * this.#pageBytes,
       onDone: () => {
@@ -106,6 +123,7 @@ export class Prefetcher {
     };
     this.#planned.set(agent, { agent, pages, transfer });
     this.#link.submit(transfer);
+    return 'loading';
   }
 
   /** Called after a prefetch landed (the engine re-schedules requests that waited on it). */

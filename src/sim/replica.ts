@@ -89,6 +89,8 @@ export class Replica {
   /** A request met a prefix the prefetcher is still loading and the setup is not status-aware. */
   #holdForPrefetch = false;
   #stallSince = NaN;
+  /** Page ids of prefix matches whose result is only a length. */
+  #scratch = new Int32Array(256);
 
   constructor(id: number, events: EventQueue, hooks: ReplicaHooks, options: ReplicaOptions) {
     this.id = id;
@@ -123,15 +125,16 @@ export class Replica {
 
   /** Prefix pages of `blocks` this replica holds in any tier: the router's cache signal. */
   cachedPrefix(blocks: readonly number[]): number {
-    const { gpu, other } = this.cache.matchTiers(blocks, new Int32Array(blocks.length));
+    if (this.#scratch.length < blocks.length) this.#scratch = new Int32Array(blocks.length * 2);
+    const { gpu, other } = this.cache.matchTiers(blocks, this.#scratch);
     return gpu + other;
   }
 
-  /** New STE values from the step graph: re-order eviction, re-plan prefetch. */
-  updateSte(values: ReadonlyMap<string, number>): void {
-    if (this.policy instanceof StePolicy) this.policy.setAll(values);
+  /** STE values that changed in the step graph (undefined: unknown): re-order eviction, re-plan prefetch. */
+  updateSte(changes: ReadonlyMap<string, number | undefined>): void {
+    if (this.policy instanceof StePolicy) this.policy.applyChanges(changes);
     if (this.prefetcher) {
-      this.prefetcher.replan(values);
+      this.prefetcher.update(changes);
       this.#kick();
     }
   }
@@ -213,7 +216,9 @@ export class Replica {
       for (const request of this.#admissionOrder()) {
         if (budget <= 0 || this.#running.length >= this.#options.maxRunning) break;
         if (this.#blockingLoads > 0 || this.#holdForPrefetch) break;
-        if (!this.#admit(request)) continue;
+        const admitted = this.#admit(request);
+        if (admitted === 'full') break;
+        if (admitted === 'skip') continue;
         const chunk = this.#prefillChunk(request, budget);
         if (chunk) {
           work.push(chunk);
@@ -228,11 +233,10 @@ export class Replica {
   #admissionOrder(): SimRequest[] {
     if (this.#options.schedule === 'fcfs') return [...this.#waiting];
     // Longest prefix match first (SGLang's lpm); ties keep arrival order (the sort is stable).
-    const path = new Int32Array(64);
     const scored = this.#waiting.map((request) => {
       const blocks = request.request.blocks;
-      const out = blocks.length > path.length ? new Int32Array(blocks.length) : path;
-      return { request, match: this.cache.matchGpu(blocks, out) };
+      if (this.#scratch.length < blocks.length) this.#scratch = new Int32Array(blocks.length * 2);
+      return { request, match: this.cache.matchGpu(blocks, this.#scratch) };
     });
     return scored.sort((a, b) => b.match - a.match).map(({ request }) => request);
   }
@@ -241,8 +245,8 @@ export class Replica {
    * Tries to start a waiting request: match its prefix, load back CPU-only pages when that beats
    * recomputing, and lock what it uses. False leaves it waiting (its pages are loading).
    */
-  #admit(request: SimRequest): boolean {
-    if (request.loadsPending > 0) return false;
+  #admit(request: SimRequest): 'admitted' | 'skip' | 'full' {
+    if (request.loadsPending > 0) return 'skip';
     const { blocks } = request.request;
     const cache = this.cache;
     const path = request.pages;
@@ -251,11 +255,12 @@ export class Replica {
     // Status-aware scheduling skips the request for now; otherwise the engine waits for the prefetch.
     if (loading > 0) {
       if (!this.#options.setup.statusAware) this.#holdForPrefetch = true;
-      return false;
+      return 'skip';
     }
+    if (!this.#fits(request, gpu)) return 'full';
     if (other > 0 && this.#options.cost.loadIsCheaper(other, prefixTokens(request, gpu))) {
       this.#loadBack(request, path.subarray(gpu, gpu + other));
-      if (request.loadsPending > 0) return false;
+      if (request.loadsPending > 0) return 'skip';
     }
     for (let i = 0; i < gpu; i++) {
       const page = path[i]!;
@@ -270,7 +275,21 @@ export class Replica {
     this.#tagFixedPrompt(request);
     this.#waiting.splice(this.#waiting.indexOf(request), 1);
     this.#running.push(request);
-    return true;
+    return 'admitted';
+  }
+
+  /**
+   * Admission control, as SGLang's: a request starts only if the pages it still needs (prompt beyond its
+   * cached prefix, plus its output) fit beside what running requests hold and will still need.
+   * The first request always starts, so one too large for the pool is reported rather than starved.
+   */
+  #fits(request: SimRequest, cachedPages: number): boolean {
+    if (this.#running.length === 0) return true;
+    const outputPages = (r: SimRequest) => Math.ceil(r.request.outputLength / this.#options.blockSize);
+    let committed = 0;
+    for (const r of this.#running) committed += r.request.blocks.length - r.held + outputPages(r) - r.reserved;
+    const needed = request.request.blocks.length - cachedPages + outputPages(request);
+    return needed <= this.cache.gpuSlots - this.cache.pinnedGpu - committed;
   }
 
   /**

@@ -1,4 +1,5 @@
 import { computeNextUse } from '../cache/next-use.js';
+import { SteChangeFeed } from '../graph/ste-changes.js';
 import { InputError } from '../errors.js';
 import type { SimResult, SimTimeline, SteSource, TraceRequest } from '../types.js';
 import { EventQueue } from './event-queue.js';
@@ -58,14 +59,12 @@ export function runSimulation(requests: readonly TraceRequest[], options: Simula
   );
   const router = createRouter(options.router);
   const samples: SimTimeline['samples'] = [];
-  let steVersion = -1;
+  const steFeed = ste ? new SteChangeFeed(ste) : undefined;
   let completed = 0;
 
   const publishSte = (): void => {
-    if (!ste || ste.version === steVersion) return;
-    steVersion = ste.version;
-    const values = ste.snapshot();
-    for (const replica of replicas) replica.updateSte(values);
+    const changes = steFeed?.take();
+    if (changes && changes.size > 0) for (const replica of replicas) replica.updateSte(changes);
   };
   const sample = (): void => {
     let gpuPages = 0;
