@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { replaySuite } from '../cache/replay-suite.js';
 import { POLICY_NAMES, type PolicyName, type SteSource } from '../types.js';
 import { readTrace } from '../workload/trace.js';
@@ -26,8 +26,16 @@ export function registerReplay(program: Command): void {
     .requiredOption('--trace <file>', 'trace file (kvflow JSONL or Mooncake JSONL)')
     .option('--format <format>', 'auto | kvflow | mooncake', (v) => parseName(v, ['auto', 'kvflow', 'mooncake'] as const), 'auto')
     .option('--block-size <n>', 'tokens per block for lines that give none (kvflow default 16)', (v) => parseInteger(v, 1))
-    .option('--capacity <list>', 'GPU capacities in tokens, comma list; k/M/G are powers of 2; inf = unbounded', parseTokenCountList, parseTokenCountList('1M,16M,inf'))
-    .option('--policy <list>', `eviction policies, comma list of ${POLICY_NAMES.join(', ')}`, (v) => parseNameList(v, POLICY_NAMES), [...POLICY_NAMES])
+    .addOption(
+      new Option('--capacity <list>', 'GPU capacities in tokens, comma list; k/M/G are powers of 2; inf = unbounded')
+        .argParser(parseTokenCountList)
+        .default(parseTokenCountList('1M,16M,inf'), '1M,16M,inf'),
+    )
+    .addOption(
+      new Option('--policy <list>', `eviction policies, comma list of ${POLICY_NAMES.join(', ')}`)
+        .argParser((v) => parseNameList(v, POLICY_NAMES))
+        .default([...POLICY_NAMES], POLICY_NAMES.join(',')),
+    )
     .option('--workflow <spec>', 'workflow spec whose step graph gives STE values to the ste policy')
     .option('--skip-invalid', 'skip and count invalid trace lines instead of stopping at the first')
     .option('--json', 'print one JSON document on stdout')

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import { InputError } from '../errors.js';
 import { renderHtmlReport } from '../report/html.js';
@@ -51,7 +51,11 @@ export function registerSimulate(program: Command): void {
     .option('--format <format>', 'trace format: auto | kvflow | mooncake', (v) => parseName(v, ['auto', 'kvflow', 'mooncake'] as const), 'auto')
     .option('--block-size <n>', 'tokens per block for trace lines that give none', (v) => parseInteger(v, 1))
     .option('--skip-invalid', 'skip and count invalid trace lines')
-    .option('--setups <list>', `setups to compare: ${SETUP_NAMES.join(', ')}`, (v) => parseNameList(v, SETUP_NAMES), ['sglang', 'hicache', 'kvflow'])
+    .addOption(
+      new Option('--setups <list>', `setups to compare, comma list of ${SETUP_NAMES.join(', ')}`)
+        .argParser((v) => parseNameList(v, SETUP_NAMES))
+        .default(['sglang', 'hicache', 'kvflow'], 'sglang,hicache,kvflow'),
+    )
     .option('--gpu <name>', `GPU preset: ${GPU_NAMES.join(', ')} (default A10G)`)
     .option('--model <name>', `model preset: ${MODEL_NAMES.join(', ')} (default Llama-3.1-8B)`)
     .option('--replicas <n>', 'engine replicas', (v) => parseInteger(v, 1), SERVING_DEFAULTS.replicas)

@@ -1,0 +1,36 @@
+/** kvflow's public API. This file only re-exports. */
+export * from './types.js';
+export { InputError } from './errors.js';
+
+export { RadixCache, PageState, ROOT, type RadixCacheOptions } from './cache/radix-cache.js';
+export { LruPolicy, LfuPolicy, BeladyPolicy, type EvictionPolicy, type PageStats, type PriorityOwner } from './cache/policy.js';
+export { StePolicy } from './cache/ste-policy.js';
+export { createPolicy, isPolicyName } from './cache/policies.js';
+export { computeNextUse, NEVER, type NextUseIndex } from './cache/next-use.js';
+export { replayTrace, replayOrder, prefixTokens, CacheReplayer, type ReplayOptions } from './cache/replay.js';
+export { replaySuite, summarizeTrace, type ReplaySuiteOptions, type ReplayReport } from './cache/replay-suite.js';
+
+export { AgentStepGraph } from './graph/graph.js';
+export { StepTracker } from './graph/tracker.js';
+export { WorkflowSte } from './graph/workflow-ste.js';
+export { SteChangeFeed } from './graph/ste-changes.js';
+
+export { Prefetcher, type PrefetchStats } from './prefetch/prefetcher.js';
+
+export { readTrace, streamTrace, readLines, formatRequestJsonl, writeTrace, type TraceStats, type StreamTraceOptions } from './workload/trace.js';
+export { parseWorkflowSpec, loadWorkflowSpec, type WorkflowSpec, type AgentSpec, type EdgeSpec, type ArrivalSpec } from './workload/spec.js';
+export { generateRequests, type GenerateOptions } from './workload/generate.js';
+
+export { MODELS, GPUS, LINKS, type ModelPreset, type GpuPreset, type LinkPreset } from './sim/presets.js';
+export { resolveHardware, describeHardware, parseHardwareOverrides, type HardwareConfig, type HardwareInput } from './sim/hardware.js';
+export { CostModel, type IterationBatch } from './sim/cost-model.js';
+export { EventQueue } from './sim/event-queue.js';
+export { Link, type LinkOptions, type Transfer } from './sim/link.js';
+export { Replica, type ReplicaOptions, type EngineCost } from './sim/replica.js';
+export { SETUP_NAMES, setupByName, type Setup, type SetupName } from './sim/setups.js';
+export { ROUTER_NAMES, createRouter, type Router, type RouterName } from './sim/router.js';
+export { runSimulation, type SimulationOptions, type SimulationRun } from './sim/simulation.js';
+export { simulate, SERVING_DEFAULTS, type ServingOptions, type SimulateInput, type SimulateOutput } from './sim/simulate.js';
+export { summarize, percentile } from './sim/metrics.js';
+
+export { renderHtmlReport } from './report/html.js';
