@@ -1,5 +1,17 @@
 import { Heap } from 'heap-js';
 
+/**
+ * What engine models need from time: the current time and a way to run code later. The simulator's
+ * `EventQueue` is one; a wall-clock implementation lets the same engine serve real requests.
+ */
+export interface Clock {
+  readonly now: number;
+  /** Runs `fire` at absolute time `time` (never in the past). */
+  at(time: number, fire: () => void): void;
+  /** Runs `fire` after `delay` seconds. */
+  after(delay: number, fire: () => void): void;
+}
+
 interface ScheduledEvent {
   time: number;
   seq: number;
@@ -10,7 +22,7 @@ interface ScheduledEvent {
  * The simulator's single logical clock: events fire in time order, and events at the same time in the
  * order they were scheduled (a sequence number), so a run is deterministic whatever the heap does.
  */
-export class EventQueue {
+export class EventQueue implements Clock {
   #heap = new Heap<ScheduledEvent>((a, b) => a.time - b.time || a.seq - b.seq);
   #seq = 0;
   #now = 0;

@@ -1,4 +1,4 @@
-import type { EventQueue } from './event-queue.js';
+import type { Clock } from './event-queue.js';
 
 /** One batch of pages moving over a link. */
 export interface Transfer {
@@ -23,14 +23,14 @@ export interface LinkOptions {
  */
 export class Link {
   readonly options: LinkOptions;
-  readonly #events: EventQueue;
+  readonly #events: Clock;
   #queue: Transfer[] = [];
   #inFlight = 0;
   #wireFreeAt = 0;
   #busySeconds = 0;
   #bytes = 0;
 
-  constructor(events: EventQueue, options: LinkOptions) {
+  constructor(events: Clock, options: LinkOptions) {
     this.#events = events;
     this.options = options;
   }

@@ -6,7 +6,7 @@ import { StePolicy } from '../cache/ste-policy.js';
 import { InputError } from '../errors.js';
 import { Prefetcher } from '../prefetch/prefetcher.js';
 import type { IterationBatch } from './cost-model.js';
-import type { EventQueue } from './event-queue.js';
+import type { Clock } from './event-queue.js';
 import { Link, type LinkOptions } from './link.js';
 import type { Setup } from './setups.js';
 import type { SimRequest } from './sim-request.js';
@@ -79,7 +79,7 @@ export class Replica {
   preemptions = 0;
 
   readonly #options: ReplicaOptions;
-  readonly #events: EventQueue;
+  readonly #events: Clock;
   readonly #hooks: ReplicaHooks;
   #waiting: SimRequest[] = [];
   #running: SimRequest[] = [];
@@ -92,7 +92,7 @@ export class Replica {
   /** Page ids of prefix matches whose result is only a length. */
   #scratch = new Int32Array(256);
 
-  constructor(id: number, events: EventQueue, hooks: ReplicaHooks, options: ReplicaOptions) {
+  constructor(id: number, events: Clock, hooks: ReplicaHooks, options: ReplicaOptions) {
     this.id = id;
     this.#events = events;
     this.#hooks = hooks;
