@@ -29,8 +29,11 @@ export interface TraceRequest {
   fixedBlocks?: number;
 }
 
-/** Trace formats kvflow reads. */
-export type TraceFormat = 'kvflow' | 'mooncake';
+/**
+ * Trace formats kvflow reads: its canonical JSONL, Mooncake JSONL, Azure LLM inference CSV, LMCache agent
+ * traces (raw prompt text) and LLMServingSim agentic-session JSONL.
+ */
+export type TraceFormat = 'kvflow' | 'mooncake' | 'azure' | 'lmcache' | 'servingsim';
 
 /** A whole trace read into memory, in file order. */
 export interface Trace {
@@ -77,6 +80,9 @@ export interface TraceSummary {
   /** Total page references: the sum over requests of their block counts. */
   pages: number;
 }
+
+/** The workflow instance of requests that name none: traffic without sessions is one stream. */
+export const GLOBAL_SESSION = '*';
 
 /**
  * Live steps-to-execution per agent, fed with workflow progress. The graph module's tracker implements

@@ -1,5 +1,5 @@
 import { InputError } from '../errors.js';
-import type { PolicyName, ReplayResult, SteSource, TraceRequest } from '../types.js';
+import { GLOBAL_SESSION, type PolicyName, type ReplayResult, type SteSource, type TraceRequest } from '../types.js';
 import { computeNextUse, type NextUseIndex } from './next-use.js';
 import { createPolicy } from './policies.js';
 import { RadixCache, ROOT } from './radix-cache.js';
@@ -69,7 +69,8 @@ export class CacheReplayer {
   /** Runs request number `r` (requests must run in order); returns its hit tokens. */
   run(r: number): number {
     const request = this.#requests[r]!;
-    const { blocks, workflow, agent } = request;
+    const { blocks, agent } = request;
+    const workflow = request.workflow ?? GLOBAL_SESSION;
     const cache = this.cache;
     if (request.blockSize !== this.#options.blockSize) {
       throw new InputError(
@@ -78,8 +79,8 @@ export class CacheReplayer {
     }
     if (this.#path.length < blocks.length) this.#path = new Int32Array(blocks.length * 2);
     const path = this.#path;
-    const tracked = this.#ste !== undefined && workflow !== undefined && agent !== undefined;
-    if (tracked) this.#begin(workflow!, agent!);
+    const tracked = this.#ste !== undefined && agent !== undefined;
+    if (tracked) this.#begin(workflow, agent!);
 
     const nextUse = this.#nextUse;
     const base = nextUse ? nextUse.offsets[r]! : 0;
@@ -98,7 +99,7 @@ export class CacheReplayer {
       parent = page;
     }
     if (this.#stePolicy && agent !== undefined && request.fixedBlocks) {
-      const key = workflow !== undefined && this.#ste?.tagKey ? this.#ste.tagKey(workflow, agent) : agent;
+      const key = this.#ste?.tagKey ? this.#ste.tagKey(workflow, agent) : agent;
       const tagged = Math.min(request.fixedBlocks, held);
       for (let i = 0; i < tagged; i++) this.#stePolicy.tag(path[i]!, key);
     }
@@ -109,8 +110,8 @@ export class CacheReplayer {
     this.#hitTokens += hit;
     this.#done++;
     if (tracked) {
-      this.#ste!.end(workflow!, agent!);
-      if (this.#lastOfWorkflow!.get(workflow!) === r) this.#ste!.finish(workflow!);
+      this.#ste!.end(workflow, agent!);
+      if (this.#lastOfWorkflow!.get(workflow) === r) this.#ste!.finish(workflow);
     }
     return hit;
   }
@@ -165,8 +166,6 @@ export function replayOrder(requests: readonly TraceRequest[]): readonly TraceRe
 
 function lastRequestOfEachWorkflow(requests: readonly TraceRequest[]): Map<string, number> {
   const last = new Map<string, number>();
-  requests.forEach((request, r) => {
-    if (request.workflow !== undefined) last.set(request.workflow, r);
-  });
+  requests.forEach((request, r) => last.set(request.workflow ?? GLOBAL_SESSION, r));
   return last;
 }

@@ -9,8 +9,7 @@ import { createProgress } from '../report/progress.js';
 import { parseInteger, parseName, parseNameList, parseTokenCountList } from './flags.js';
 import { emit, runCommand } from './run.js';
 
-const GRAPH_SOURCES = ['declared', 'learned', 'none'] as const;
-import { loadSteSource } from './workload-input.js';
+import { GRAPH_SOURCES, loadSteSource } from './workload-input.js';
 
 interface ReplayFlags {
   trace: string;

@@ -11,7 +11,7 @@ import { SETUP_NAMES, type SetupName } from '../sim/setups.js';
 import { SERVING_DEFAULTS, simulate } from '../sim/simulate.js';
 import { parseInteger, parseName, parseNameList, parseNumber } from './flags.js';
 import { emit, runCommand } from './run.js';
-import { loadWorkload } from './workload-input.js';
+import { GRAPH_SOURCES, loadWorkload, withGraph, type GraphSource } from './workload-input.js';
 
 interface SimulateFlags {
   workload?: string;
@@ -19,6 +19,7 @@ interface SimulateFlags {
   format: 'auto' | 'kvflow' | 'mooncake';
   blockSize?: number;
   skipInvalid?: boolean;
+  graph?: GraphSource;
   setups: SetupName[];
   gpu?: string;
   model?: string;
@@ -51,6 +52,7 @@ export function registerSimulate(program: Command): void {
     .option('--format <format>', 'trace format: auto | kvflow | mooncake', (v) => parseName(v, ['auto', 'kvflow', 'mooncake'] as const), 'auto')
     .option('--block-size <n>', 'tokens per block for trace lines that give none', (v) => parseInteger(v, 1))
     .option('--skip-invalid', 'skip and count invalid trace lines')
+    .option('--graph <source>', 'STE from: declared (the spec), learned (online from the requests), none; default: declared for --workload, none for --trace', (v) => parseName(v, GRAPH_SOURCES))
     .addOption(
       new Option('--setups <list>', `setups to compare, comma list of ${SETUP_NAMES.join(', ')}`)
         .argParser((v) => parseNameList(v, SETUP_NAMES))
@@ -83,7 +85,7 @@ async function simulateCommand(flags: SimulateFlags): Promise<void> {
   if ((flags.workload === undefined) === (flags.trace === undefined)) {
     throw InputError.flag('--workload/--trace', 'give exactly one of --workload SPEC or --trace FILE');
   }
-  const workload = await loadWorkload(flags);
+  const workload = withGraph(await loadWorkload(flags), flags.graph);
   const fileOverrides = flags.config === undefined ? {} : await readHardwareConfigFile(flags.config);
   const hardware = resolveHardware({
     ...(flags.gpu !== undefined && { gpu: flags.gpu }),

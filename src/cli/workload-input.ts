@@ -1,4 +1,6 @@
 import { AgentStepGraph } from '../graph/graph.js';
+import { AgentAnnotator, OnlineGraphLearner } from '../graph/learner.js';
+import { InputError } from '../errors.js';
 import { WorkflowSte } from '../graph/workflow-ste.js';
 import type { SteSource, TraceRequest } from '../types.js';
 import { generateRequests } from '../workload/generate.js';
@@ -57,4 +59,27 @@ export function steSourceFor(spec: WorkflowSpec): () => SteSource {
 /** `--workflow SPEC` for replay: the spec's graph gives STE to the `ste` policy. */
 export async function loadSteSource(path: string): Promise<() => SteSource> {
   return steSourceFor(await loadWorkflowSpec(path));
+}
+
+export const GRAPH_SOURCES = ['declared', 'learned', 'none'] as const;
+export type GraphSource = (typeof GRAPH_SOURCES)[number];
+
+/**
+ * Chooses where STE comes from: the declared graph (a workflow spec), a graph learned online from the
+ * requests themselves (each request gets an agent from the ones before it), or none.
+ */
+export function withGraph(workload: LoadedWorkload, graph: GraphSource | undefined): LoadedWorkload {
+  const source = graph ?? (workload.steSource ? 'declared' : 'none');
+  if (source === 'declared') {
+    if (!workload.steSource) throw InputError.flag('--graph', 'declared needs a workflow spec (--workload or --workflow)');
+    return workload;
+  }
+  const { steSource: _declared, ...rest } = workload;
+  if (source === 'none') return rest;
+  return {
+    ...rest,
+    requests: new AgentAnnotator().annotateAll(workload.requests),
+    steSource: () => new OnlineGraphLearner(),
+    description: { ...workload.description, graph: 'learned' },
+  };
 }

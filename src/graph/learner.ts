@@ -1,8 +1,5 @@
-import type { SteSource, TraceRequest } from '../types.js';
+import { GLOBAL_SESSION, type SteSource, type TraceRequest } from '../types.js';
 import { PrefixSignatures } from './prefix-signatures.js';
-
-/** Sessions of traffic without a `workflow` tag all belong to this one stream. */
-export const GLOBAL_SESSION = '*';
 
 export interface LearnerOptions {
   /** Transitions seen fewer times than this are not followed (default 1). */
@@ -60,7 +57,7 @@ export class AgentAnnotator {
     const previous = this.#lastCall.get(session);
     this.#signatures.record(request.blocks);
     this.#lastCall.set(session, { agent, blocks: request.blocks });
-    if (agent === undefined) return { ...request, workflow: session };
+    if (agent === undefined) return { ...request };
 
     let info = this.#agents.get(agent);
     if (!info) {
@@ -76,7 +73,6 @@ export class AgentAnnotator {
     const growing = info.extends * 2 >= info.pairs && info.pairs > 0;
     return {
       ...request,
-      workflow: session,
       agent,
       fixedBlocks: growing ? request.blocks.length : Math.min(signaturePages, request.blocks.length),
       ...(request.agent === undefined && { learnedAgent: true }),
@@ -304,8 +300,9 @@ export function learnGraph(requests: readonly TraceRequest[], options: LearnerOp
   for (const request of requests) {
     const annotated = annotator.annotate(request);
     if (annotated.agent === undefined) continue;
-    learner.begin(annotated.workflow!, annotated.agent);
-    learner.end(annotated.workflow!, annotated.agent);
+    const session = annotated.workflow ?? GLOBAL_SESSION;
+    learner.begin(session, annotated.agent);
+    learner.end(session, annotated.agent);
   }
   return { agents: annotator.agents(), transitions: learner.transitions(), sessions: annotator.sessions };
 }

@@ -1,7 +1,7 @@
 import { computeNextUse } from '../cache/next-use.js';
 import { SteChangeFeed } from '../graph/ste-changes.js';
 import { InputError } from '../errors.js';
-import type { SimResult, SimTimeline, SteSource, TraceRequest } from '../types.js';
+import { GLOBAL_SESSION, type SimResult, type SimTimeline, type SteSource, type TraceRequest } from '../types.js';
 import { EventQueue } from './event-queue.js';
 import { summarize, thin } from './metrics.js';
 import { Replica, type ReplicaOptions } from './replica.js';
@@ -49,7 +49,7 @@ export function runSimulation(requests: readonly TraceRequest[], options: Simula
   const remaining = requests.map((request) => request.after?.length ?? 0);
   const readyAt = requests.map(() => 0);
   const lastOfWorkflow = new Map<string, number>();
-  requests.forEach((request, index) => request.workflow !== undefined && lastOfWorkflow.set(request.workflow, index));
+  requests.forEach((request, index) => lastOfWorkflow.set(request.workflow ?? GLOBAL_SESSION, index));
 
   const nextUse = options.setup.policy === 'belady' ? computeNextUse(requests) : undefined;
   const hooks = { onFirstToken: () => {}, onComplete: (request: SimRequest) => complete(request) };
@@ -81,8 +81,9 @@ export function runSimulation(requests: readonly TraceRequest[], options: Simula
   };
   const arrive = (request: SimRequest): void => {
     request.arrival = events.now;
-    const { workflow, agent } = request.request;
-    if (ste && workflow !== undefined && agent !== undefined) {
+    const { agent } = request.request;
+    const workflow = request.request.workflow ?? GLOBAL_SESSION;
+    if (ste && agent !== undefined) {
       ste.begin(workflow, agent);
       publishSte();
     }
@@ -96,8 +97,9 @@ export function runSimulation(requests: readonly TraceRequest[], options: Simula
   };
   function complete(request: SimRequest): void {
     completed++;
-    const { workflow, agent } = request.request;
-    if (ste && workflow !== undefined && agent !== undefined) {
+    const { agent } = request.request;
+    const workflow = request.request.workflow ?? GLOBAL_SESSION;
+    if (ste && agent !== undefined) {
       ste.end(workflow, agent);
       if (lastOfWorkflow.get(workflow) === request.index) ste.finish(workflow);
     }
@@ -120,8 +122,8 @@ export function runSimulation(requests: readonly TraceRequest[], options: Simula
 }
 
 function tagKey(ste: SteSource | undefined, request: TraceRequest): string {
-  const { workflow, agent } = request;
-  return workflow !== undefined && ste?.tagKey ? ste.tagKey(workflow, agent!) : agent!;
+  const { workflow = GLOBAL_SESSION, agent } = request;
+  return ste?.tagKey ? ste.tagKey(workflow, agent!) : agent!;
 }
 
 function dependencyLists(requests: readonly TraceRequest[]): number[][] {
