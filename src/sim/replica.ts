@@ -199,8 +199,9 @@ export class Replica {
   #buildIteration(): ScheduledWork[] {
     const work: ScheduledWork[] = [];
     // Decode first: every running request past prefill makes one token.
-    for (const request of [...this.#running]) {
-      if (request.phase !== 'decode' || !this.#running.includes(request)) continue;
+    // Preemption may remove later requests from #running while we walk it: iterate a copy.
+    for (const request of this.#running.slice()) {
+      if (request.phase !== 'decode') continue; // waiting again if preempted meanwhile
       if (this.#ensureOutputSlot(request)) work.push({ request, kind: 'decode', progress: 0, tokens: 1 });
     }
     let budget = this.#options.tokenBudget;
@@ -227,7 +228,7 @@ export class Replica {
       }
     }
     // Decode slots may have preempted requests already in the batch.
-    return work.filter(({ request }) => this.#running.includes(request));
+    return work.filter(({ request }) => request.phase === 'decode' || request.phase === 'prefill');
   }
 
   #admissionOrder(): SimRequest[] {
@@ -319,10 +320,12 @@ export class Replica {
     });
   }
 
+  /** Tags the fixed-prompt pages the request holds and has not tagged yet with its agent (for STE). */
   #tagFixedPrompt(request: SimRequest): void {
     if (!(this.policy instanceof StePolicy) || request.agentKey === undefined) return;
     const fixed = Math.min(request.request.fixedBlocks ?? 0, request.held);
-    for (let i = 0; i < fixed; i++) this.policy.tag(request.pages[i]!, request.agentKey);
+    for (let i = request.tagged; i < fixed; i++) this.policy.tag(request.pages[i]!, request.agentKey);
+    request.tagged = Math.max(request.tagged, fixed);
   }
 
   /** The next prefill chunk of `request` within `budget` tokens, or undefined when memory is short. */
@@ -432,6 +435,7 @@ export class Replica {
   #release(request: SimRequest): void {
     for (let i = 0; i < request.held; i++) this.cache.unlock(request.pages[i]!);
     request.held = 0;
+    request.tagged = 0;
     if (request.reserved > 0) this.cache.releaseGpu(request.reserved);
     request.reserved = 0;
   }
@@ -452,7 +456,7 @@ export class Replica {
   #finishIteration(work: ScheduledWork[]): void {
     const now = this.#events.now;
     for (const { request, kind, progress } of work) {
-      if (!this.#running.includes(request)) continue; // preempted meanwhile
+      if (request.phase !== 'decode' && request.phase !== 'prefill') continue; // preempted meanwhile
       if (kind === 'prefill') {
         request.computed += progress;
         request.recomputedTokens += progress;

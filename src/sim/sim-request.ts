@@ -20,6 +20,8 @@ export class SimRequest {
   /** Pages of the prompt this request holds locked, in path order. */
   pages: Int32Array;
   held = 0;
+  /** Leading held pages already tagged with the agent. */
+  tagged = 0;
   /** Prompt tokens already on the GPU for this request (hit, loaded, or prefilled). */
   computed = 0;
   generated = 0;
