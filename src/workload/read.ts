@@ -4,11 +4,15 @@
  */
 import { InputError } from '../errors.js';
 import type { ReadTraceOptions, Trace, TraceFormat, TraceRequest } from '../types.js';
+import { AZURE_HEADER, AzureLineParser } from './azure.js';
 import { CanonicalLineParser, DEFAULT_BLOCK_SIZE } from './canonical.js';
 import { readLines, type Line, type LineParser } from './lines.js';
+import { LMCACHE_MARKER_KEYS, LmcacheLineParser } from './lmcache.js';
 import { MOONCAKE_MARKER_KEY, MooncakeLineParser } from './mooncake.js';
 import { expectedGot, parseJsonLine, ROOT_FIELD } from './problem.js';
 import { isJsonObject } from './schemas.js';
+import { SERVINGSIM_MARKER_KEY, ServingSimLineParser } from './servingsim.js';
+import { loadTokenizer } from './tokenize.js';
 
 /** What a stream learned about its file; filled in as it is read, final once the stream ends. */
 export interface TraceStats {
@@ -21,9 +25,20 @@ export interface TraceStats {
 export interface StreamTraceOptions extends ReadTraceOptions {
   /** Filled in while streaming: the caller's window on the detected format and the skip count. */
   stats?: TraceStats;
+  /** Under `skipInvalid`, called with the problem of each line skipped (`kvflow trace validate`). */
+  onInvalid?: (problem: InputError) => void;
 }
 
-const FORMAT_CHOICES = ['auto', 'kvflow', 'mooncake'] as const;
+/** A trace file that holds no request: bad input like any other, but about no line in particular. */
+export class EmptyTraceError extends InputError {}
+
+/** Every format, in the order help texts list them. */
+export const TRACE_FORMATS = ['kvflow', 'mooncake', 'azure', 'lmcache', 'servingsim'] as const satisfies readonly TraceFormat[];
+/** What `--format` accepts: a format, or `auto` to detect it from the first line. */
+export const FORMAT_CHOICES = ['auto', ...TRACE_FORMATS] as const;
+
+/** Most formats give one request per line; LLMServingSim gives a whole session (any number). */
+type RequestParser = LineParser<TraceRequest> | LineParser<TraceRequest[]>;
 
 /**
  * Yields the requests of a trace file in file order, validating each line. Throws `InputError`
@@ -34,31 +49,37 @@ export async function* streamTrace(path: string, opts: StreamTraceOptions = {}):
   const requested = checkFormat(opts.format);
   const blockSize = checkBlockSize(opts.blockSize);
   const stats = opts.stats ?? { format: undefined, skipped: 0 };
-  let parser: LineParser<TraceRequest> | undefined;
+  let parser: RequestParser | undefined;
   let requests = 0;
 
   for await (const line of readLines(path)) {
-    let request: TraceRequest | undefined;
+    let parsed: TraceRequest | TraceRequest[] | undefined;
     try {
       if (parser === undefined) {
         stats.format = requested === 'auto' ? detectFormat(path, line) : requested;
-        parser = stats.format === 'mooncake' ? new MooncakeLineParser(path) : new CanonicalLineParser(path, blockSize);
+        parser = await createParser(stats.format, path, blockSize);
       }
-      request = parser.parse(line);
+      parsed = parser.parse(line);
     } catch (err) {
       if (!(opts.skipInvalid && err instanceof InputError)) throw err;
       stats.skipped++;
+      opts.onInvalid?.(err);
       continue;
     }
-    if (request === undefined) continue; // a header line
-    requests++;
-    yield request;
+    if (parsed === undefined) continue; // a header line
+    if (Array.isArray(parsed)) {
+      requests += parsed.length;
+      yield* parsed;
+    } else {
+      requests++;
+      yield parsed;
+    }
   }
 
   if (requests === 0) {
     const { skipped } = stats;
     const note = skipped === 0 ? '' : ` (${skipped} invalid line${skipped === 1 ? '' : 's'} skipped)`;
-    throw new InputError(`${path}: empty trace${note}`);
+    throw new EmptyTraceError(`${path}: empty trace${note}`);
   }
 }
 
@@ -71,15 +92,36 @@ export async function readTrace(path: string, opts: ReadTraceOptions = {}): Prom
   return { path, format: stats.format ?? 'kvflow', requests, skipped: stats.skipped };
 }
 
+async function createParser(format: TraceFormat, path: string, blockSize: number): Promise<RequestParser> {
+  switch (format) {
+    case 'kvflow':
+      return new CanonicalLineParser(path, blockSize);
+    case 'mooncake':
+      return new MooncakeLineParser(path);
+    case 'azure':
+      return new AzureLineParser(path, blockSize);
+    case 'lmcache':
+      return new LmcacheLineParser(path, blockSize, await loadTokenizer());
+    case 'servingsim':
+      return new ServingSimLineParser(path, blockSize);
+  }
+}
+
 /**
- * `auto`: Mooncake when the first line that is a JSON object has `hash_ids`, else kvflow. A line
- * before that one is invalid in every format: it throws the error either parser would give, so that
- * under `skipInvalid` a damaged first line does not decide the format of the whole file.
+ * `auto`: Azure when the first line is exactly its CSV header; otherwise, from the first line that is
+ * a JSON object: Mooncake with `hash_ids`, LLMServingSim with `sub_requests`, LMCache with all of
+ * `timestamp`, `input`, `output` and `session_id`, else kvflow. A line before that one is invalid in
+ * every JSON format: it throws the error any of their parsers would give, so that under `skipInvalid`
+ * a damaged first line does not decide the format of the whole file.
  */
 function detectFormat(file: string, line: Line): TraceFormat {
+  if (line.text.trim() === AZURE_HEADER) return 'azure';
   const value = parseJsonLine(file, line);
   if (!isJsonObject(value)) throw InputError.atLine(file, line.line, ROOT_FIELD, expectedGot('a JSON object', value));
-  return Object.hasOwn(value, MOONCAKE_MARKER_KEY) ? 'mooncake' : 'kvflow';
+  if (Object.hasOwn(value, MOONCAKE_MARKER_KEY)) return 'mooncake';
+  if (Object.hasOwn(value, SERVINGSIM_MARKER_KEY)) return 'servingsim';
+  if (LMCACHE_MARKER_KEYS.every((key) => Object.hasOwn(value, key))) return 'lmcache';
+  return 'kvflow';
 }
 
 function checkFormat(format: ReadTraceOptions['format']): (typeof FORMAT_CHOICES)[number] {
