@@ -1,0 +1,81 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { ENGINE_DEFAULTS, ENGINE_SETUPS, engineCoreOptions, resolveEngineHardware, type EngineSetup } from '../gateway/engine-config.js';
+import { startEngineServer } from '../gateway/engine-server.js';
+import { closeOnSignal } from '../gateway/shutdown.js';
+import { GPU_NAMES, MODEL_NAMES } from '../sim/presets.js';
+import { parseInteger, parseName, parseNumber } from './flags.js';
+import { emit, runCommand } from './run.js';
+
+interface EngineFlags {
+  gpu?: string;
+  model?: string;
+  config?: string;
+  setup: EngineSetup;
+  speed: number;
+  host: string;
+  port: number;
+  servedModelName?: string;
+  blockSize: number;
+  tokenBudget: number;
+  maxRunning: number;
+  schedule: 'fcfs' | 'lpm';
+  loadAhead: number;
+  cpuPoolBytes?: number;
+  maxBodyBytes: number;
+  defaultMaxTokens: number;
+  log?: boolean;
+}
+
+/**
+ * `kvflow engine`: an OpenAI-compatible server timed by the simulator's engine model, with the real cache
+ * and policy inside. Prints its URL, serves until SIGINT/SIGTERM.
+ */
+export function registerEngine(program: Command): void {
+  program
+    .command('engine')
+    .description('OpenAI-compatible engine emulator: simulator timing in real time, real cache and policy inside')
+    .option('--gpu <name>', `GPU preset: ${GPU_NAMES.join(', ')} (default A10G)`)
+    .option('--model <name>', `model preset: ${MODEL_NAMES.join(', ')} (default Llama-3.1-8B); also the served model id`)
+    .option('--config <file>', 'hardware/cost-model JSON (see workloads/configs/); flags win over it')
+    .option('--setup <name>', `cache setup: ${ENGINE_SETUPS.join(', ')}`, (v) => parseName(v, ENGINE_SETUPS), ENGINE_DEFAULTS.setup)
+    .option('--speed <x>', 'model seconds per wall-clock second (10 = ten times faster than the modelled GPU)', parsePositive, ENGINE_DEFAULTS.speed)
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--port <n>', 'port to listen on; 0 picks a free one', (v) => parseInteger(v, 0), 8000)
+    .option('--served-model-name <name>', 'model id clients ask for (default: the --model preset name)')
+    .option('--block-size <n>', 'tokens per KV page', (v) => parseInteger(v, 1), ENGINE_DEFAULTS.blockSize)
+    .option('--token-budget <n>', 'most prompt tokens prefilled per iteration', (v) => parseInteger(v, 1), ENGINE_DEFAULTS.tokenBudget)
+    .option('--max-running <n>', 'most requests running at once', (v) => parseInteger(v, 1), ENGINE_DEFAULTS.maxRunning)
+    .option('--schedule <name>', 'admission order: fcfs | lpm', (v) => parseName(v, ['fcfs', 'lpm'] as const), ENGINE_DEFAULTS.schedule)
+    .option('--load-ahead <n>', 'kvflow prefetches agents at most this many steps away', (v) => parseInteger(v, 0), ENGINE_DEFAULTS.loadAhead)
+    .option('--cpu-pool-bytes <bytes>', 'CPU KV tier size (default 2x the GPU KV pool)', (v) => parseNumber(v, 0))
+    .option('--max-body-bytes <n>', 'largest request body accepted', (v) => parseInteger(v, 1), 8 * 2 ** 20)
+    .option('--default-max-tokens <n>', 'output tokens when a request gives no max_tokens', (v) => parseInteger(v, 1), 16)
+    .option('--log', 'log every request on stderr (fastify JSON log)')
+    .action((flags: EngineFlags) => runCommand(() => engineCommand(flags)));
+}
+
+async function engineCommand(flags: EngineFlags): Promise<void> {
+  const hardware = await resolveEngineHardware(flags);
+  const engine = await startEngineServer({
+    ...engineCoreOptions(hardware, flags),
+    modelName: flags.servedModelName ?? hardware.model.name,
+    host: flags.host,
+    port: flags.port,
+    bodyLimit: flags.maxBodyBytes,
+    defaultMaxTokens: flags.defaultMaxTokens,
+    log: flags.log ?? false,
+  });
+  const pool = engine.core.cost.gpuPoolPages * hardware.blockSize;
+  emit(
+    `kvflow engine listening on ${engine.url} (model ${flags.servedModelName ?? hardware.model.name} on ${hardware.gpu.name}, ` +
+      `setup ${flags.setup}, speed ${flags.speed}x, KV pool ${pool} tokens)`,
+  );
+  await closeOnSignal(() => engine.close());
+}
+
+/** A number > 0 (commander reports the flag with the message). */
+export function parsePositive(text: string): number {
+  const value = parseNumber(text, 0);
+  if (!(value > 0)) throw new InvalidArgumentError(`"${text}" is not a number > 0`);
+  return value;
+}

@@ -1,0 +1,61 @@
+/** Defaults and hardware resolution shared by `kvflow engine` and the emulators that start engines in-process. */
+import { InputError } from '../errors.js';
+import { readHardwareConfigFile, resolveHardware, type HardwareConfig } from '../sim/hardware.js';
+import type { SetupName } from '../sim/setups.js';
+import { SERVING_DEFAULTS } from '../sim/simulate.js';
+import type { EngineCoreOptions } from './engine-core.js';
+
+/** Setups an online engine can run: Belady needs the future, which a server does not have. */
+export const ENGINE_SETUPS = ['sglang', 'hicache', 'kvflow-evict', 'kvflow', 'lfu'] as const satisfies readonly SetupName[];
+export type EngineSetup = (typeof ENGINE_SETUPS)[number];
+
+export const ENGINE_DEFAULTS = {
+  setup: 'kvflow' as EngineSetup,
+  speed: 1,
+  blockSize: 16,
+  tokenBudget: SERVING_DEFAULTS.tokenBudget,
+  maxRunning: SERVING_DEFAULTS.maxRunning,
+  schedule: SERVING_DEFAULTS.schedule,
+  loadAhead: SERVING_DEFAULTS.loadAhead,
+};
+
+export interface EngineHardwareFlags {
+  gpu?: string;
+  model?: string;
+  /** A hardware config file (workloads/configs/); flags win over it. */
+  config?: string;
+  blockSize?: number;
+  cpuPoolBytes?: number;
+}
+
+/** Presets, then the config file, then flags, as `kvflow simulate` resolves them. */
+export async function resolveEngineHardware(flags: EngineHardwareFlags): Promise<HardwareConfig> {
+  const file = flags.config === undefined ? {} : await readHardwareConfigFile(flags.config);
+  if (typeof file !== 'object' || file === null || Array.isArray(file)) {
+    throw InputError.atPath(flags.config ?? 'config', '', 'expected a JSON object');
+  }
+  const base = file as Record<string, unknown>;
+  return resolveHardware({
+    ...(flags.gpu !== undefined && { gpu: flags.gpu }),
+    ...(flags.model !== undefined && { model: flags.model }),
+    overrides: {
+      ...base,
+      blockSize: flags.blockSize ?? base.blockSize ?? ENGINE_DEFAULTS.blockSize,
+      ...(flags.cpuPoolBytes !== undefined && { cpuPoolBytes: flags.cpuPoolBytes }),
+    },
+    source: flags.config ?? 'flags',
+  });
+}
+
+/** Engine model options with the defaults filled in. */
+export function engineCoreOptions(hardware: HardwareConfig, options: Partial<Omit<EngineCoreOptions, 'hardware'>> = {}): EngineCoreOptions {
+  return {
+    hardware,
+    setup: options.setup ?? ENGINE_DEFAULTS.setup,
+    speed: options.speed ?? ENGINE_DEFAULTS.speed,
+    tokenBudget: options.tokenBudget ?? ENGINE_DEFAULTS.tokenBudget,
+    maxRunning: options.maxRunning ?? ENGINE_DEFAULTS.maxRunning,
+    schedule: options.schedule ?? ENGINE_DEFAULTS.schedule,
+    loadAhead: options.loadAhead ?? ENGINE_DEFAULTS.loadAhead,
+  };
+}

@@ -1,0 +1,237 @@
+/**
+ * The emulated engine behind `kvflow engine`: one simulator `Replica` (continuous batching, chunked
+ * prefill, the real radix cache and eviction policy, CPU tier, prefetch) driven by a `RealTimeClock`, so
+ * requests take the time the cost model says, scaled by `speed`. HTTP concerns live in engine-server.ts.
+ */
+import { CostModel } from '../sim/cost-model.js';
+import type { HardwareConfig } from '../sim/hardware.js';
+import { Replica } from '../sim/replica.js';
+import { setupByName, type SetupName } from '../sim/setups.js';
+import { SimRequest } from '../sim/sim-request.js';
+import { diffSnapshots } from './kvflow-update.js';
+import { ApiError } from './openai-errors.js';
+import { RealTimeClock } from './real-time-clock.js';
+
+export interface EngineCoreOptions {
+  hardware: HardwareConfig;
+  setup: SetupName;
+  /** Model seconds per wall-clock second. */
+  speed: number;
+  tokenBudget: number;
+  maxRunning: number;
+  schedule: 'fcfs' | 'lpm';
+  loadAhead: number;
+}
+
+/** One generation as the engine model needs it. */
+export interface Generation {
+  blocks: number[];
+  inputTokens: number;
+  outputTokens: number;
+  /** Leading blocks that are the agent's fixed prompt (tagged with its STE). */
+  fixedBlocks: number;
+  /** The key the agent's STE is published under (KVFlow's agent id). */
+  agentKey?: string;
+  workflow?: string;
+}
+
+/** What a caller hears about its generation, in model order. */
+export interface GenerationObserver {
+  onFirstToken?(): void;
+  /** `generated` output tokens exist now (called after every clock advance that produced some). */
+  onTokens?(generated: number): void;
+  onDone(outcome: GenerationOutcome): void;
+}
+
+export interface GenerationOutcome {
+  /** Prompt tokens found on the GPU. */
+  cachedTokens: number;
+  /** Prompt tokens loaded back from the CPU tier. */
+  loadedTokens: number;
+}
+
+/** Counters for `/v1/engine/state` and tests. */
+export interface EngineState {
+  setup: SetupName;
+  speed: number;
+  modelSeconds: number;
+  running: number;
+  gpuPages: number;
+  gpuSlots: number;
+  cpuPages: number;
+  cpuSlots: number;
+  /** GPU pages eviction cannot touch now: locked by running requests or moving between tiers. */
+  pinnedPages: number;
+  completed: number;
+  /** Clients that went away before their generation finished (the model still finishes it). */
+  disconnects: number;
+  promptTokens: number;
+  cachedTokens: number;
+  prefetchedPages: number;
+  steUpdates: number;
+  ste: Record<string, number>;
+}
+
+interface Active {
+  request: SimRequest;
+  observer: GenerationObserver;
+  sent: number;
+}
+
+export class EngineCore {
+  readonly cost: CostModel;
+  readonly blockSize: number;
+  readonly #options: EngineCoreOptions;
+  readonly #clock: RealTimeClock;
+  readonly #replica: Replica;
+  readonly #active = new Map<SimRequest, Active>();
+  /** Generations whose observers want every token (streams). */
+  readonly #streaming = new Set<Active>();
+  #nextIndex = 0;
+  #ste = new Map<string, number>();
+  #steUpdates = 0;
+  #completed = 0;
+  #disconnects = 0;
+  #promptTokens = 0;
+  #cachedTokens = 0;
+
+  constructor(options: EngineCoreOptions) {
+    this.#options = options;
+    this.cost = new CostModel(options.hardware);
+    this.blockSize = options.hardware.blockSize;
+    this.#clock = new RealTimeClock({
+      speed: options.speed,
+      onAdvance: () => this.#flushTokens(),
+      onError: (error) => process.emitWarning(`kvflow engine: event failed: ${(error as Error).stack ?? String(error)}`),
+    });
+    const { hardware } = options;
+    this.#replica = new Replica(
+      0,
+      this.#clock,
+      { onFirstToken: (request) => this.#firstToken(request), onComplete: (request) => this.#complete(request) },
+      {
+        setup: setupByName(options.setup),
+        gpuSlots: this.cost.gpuPoolPages,
+        cpuSlots: this.cost.cpuPoolPages,
+        blockSize: hardware.blockSize,
+        tokenBudget: options.tokenBudget,
+        maxRunning: options.maxRunning,
+        schedule: options.schedule,
+        h2d: hardware.h2d,
+        d2h: hardware.d2h,
+        loadAhead: options.loadAhead,
+        cost: this.cost,
+      },
+    );
+  }
+
+  /**
+   * Starts a generation. Throws a 400 when the prompt plus output cannot fit in the KV pool at all (the
+   * model would otherwise fail the whole engine). `cancel` stops the observer, not the model's work.
+   */
+  submit(generation: Generation, observer: GenerationObserver): { cancel(): void } {
+    const outputPages = Math.ceil(generation.outputTokens / this.blockSize);
+    if (generation.blocks.length + outputPages > this.cost.gpuPoolPages) {
+      const limit = this.cost.gpuPoolPages * this.blockSize;
+      throw ApiError.invalid(
+        `prompt (${generation.inputTokens} tokens) plus max_tokens (${generation.outputTokens}) exceed the KV pool of ${limit} tokens`,
+        'messages',
+        'context_length_exceeded',
+      );
+    }
+    const index = this.#nextIndex++;
+    const request = new SimRequest(
+      {
+        id: `r${index}`,
+        blocks: generation.blocks,
+        blockSize: this.blockSize,
+        inputLength: generation.inputTokens,
+        outputLength: Math.max(1, generation.outputTokens),
+        fixedBlocks: generation.fixedBlocks,
+        ...(generation.workflow !== undefined && { workflow: generation.workflow }),
+        ...(generation.agentKey !== undefined && { agent: generation.agentKey }),
+      },
+      index,
+      generation.agentKey,
+    );
+    const active: Active = { request, observer, sent: 0 };
+    this.#active.set(request, active);
+    if (observer.onTokens) this.#streaming.add(active);
+    this.#promptTokens += generation.inputTokens;
+    this.#clock.run(() => {
+      request.arrival = this.#clock.now;
+      this.#replica.enqueue(request);
+    });
+    return {
+      cancel: () => {
+        if (!this.#active.has(request)) return;
+        this.#disconnects++;
+        this.#streaming.delete(active);
+        active.observer = DROPPED;
+      },
+    };
+  }
+
+  /** A full STE snapshot (KVFlow semantics: agents left out are unknown); re-orders eviction and prefetch. */
+  updateSte(snapshot: ReadonlyMap<string, number>): void {
+    const changes = diffSnapshots(this.#ste, snapshot);
+    this.#ste = new Map(snapshot);
+    this.#steUpdates++;
+    if (changes.size > 0) this.#clock.run(() => this.#replica.updateSte(changes));
+  }
+
+  state(): EngineState {
+    const cache = this.#replica.cache;
+    return {
+      setup: this.#options.setup,
+      speed: this.#options.speed,
+      modelSeconds: this.#clock.now,
+      running: this.#active.size,
+      gpuPages: cache.gpuUsed,
+      gpuSlots: cache.gpuSlots,
+      cpuPages: cache.cpuUsed,
+      cpuSlots: cache.cpuSlots,
+      pinnedPages: cache.pinnedGpu - cache.gpuReserved,
+      completed: this.#completed,
+      disconnects: this.#disconnects,
+      promptTokens: this.#promptTokens,
+      cachedTokens: this.#cachedTokens,
+      prefetchedPages: this.#replica.prefetcher?.stats.prefetchedPages ?? 0,
+      steUpdates: this.#steUpdates,
+      ste: Object.fromEntries([...this.#ste].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+    };
+  }
+
+  /** Stops the clock; pending generations never finish. */
+  close(): void {
+    this.#clock.stop();
+  }
+
+  #firstToken(request: SimRequest): void {
+    this.#active.get(request)?.observer.onFirstToken?.();
+  }
+
+  #complete(request: SimRequest): void {
+    const active = this.#active.get(request);
+    this.#active.delete(request);
+    this.#completed++;
+    this.#cachedTokens += request.hitTokens;
+    if (!active) return;
+    this.#streaming.delete(active);
+    if (active.sent < request.generated) active.observer.onTokens?.(request.generated);
+    active.observer.onDone({ cachedTokens: request.hitTokens, loadedTokens: request.loadedTokens });
+  }
+
+  /** After the clock advanced: tell every stream how many tokens exist now. */
+  #flushTokens(): void {
+    for (const active of this.#streaming) {
+      const generated = active.request.generated;
+      if (generated > active.sent) {
+        active.sent = generated;
+        active.observer.onTokens!(generated);
+      }
+    }
+  }
+}
+
+const DROPPED: GenerationObserver = { onDone() {} };

@@ -1,0 +1,218 @@
+/**
+ * `kvflow engine`: an OpenAI-compatible server whose timing comes from the simulator's engine model and
+ * whose KV cache runs the real policy (engine-core.ts). Prompts are tokenized for real and hashed into
+ * blocks, outputs are deterministic filler text of exactly `max_tokens` tokens. It accepts the workflow
+ * hints the field uses (SGLang's `agent_hints`, KVFlow's `agent_id`, `x-kvflow-*` headers) and KVFlow's
+ * `POST /v1/update` STE snapshots, which drive StePolicy eviction and the prefetcher.
+ */
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { AddressInfo } from 'node:net';
+import { EngineCore, type EngineCoreOptions, type GenerationOutcome } from './engine-core.js';
+import { FixedPrefixTracker } from './fixed-prefix.js';
+import { readHints } from './hints.js';
+import { installJsonBodyParser, jsonBodyOf } from './json-body.js';
+import { snapshotOfUpdate } from './kvflow-update.js';
+import { ApiError, installErrorHandlers } from './openai-errors.js';
+import {
+  chatRequestSchema,
+  completionRequestSchema,
+  maxTokensOf,
+  parseRequest,
+  steUpdateSchema,
+  type ChatRequest,
+  type CompletionRequest,
+} from './openai-schema.js';
+import { PromptTokenizer, type PromptBlocks } from './prompt-tokens.js';
+import { SseWriter } from './sse.js';
+import { syntheticText } from './synthetic-text.js';
+
+export interface EngineServerOptions extends EngineCoreOptions {
+  /** The model id clients must ask for (also listed by `/v1/models`). */
+  modelName: string;
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** Largest request body in bytes (default 8 MiB). */
+  bodyLimit?: number;
+  /** Output tokens when a request gives no `max_tokens` (default 16, as OpenAI's completions). */
+  defaultMaxTokens?: number;
+  /** fastify's request log on stderr. */
+  log?: boolean;
+}
+
+export interface EngineServer {
+  readonly url: string;
+  readonly core: EngineCore;
+  readonly app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+type Kind = 'chat' | 'completion';
+
+/** Starts an engine and resolves once it listens; `url` is the bound address (port 0 resolved). */
+export async function startEngineServer(options: EngineServerOptions): Promise<EngineServer> {
+  const core = new EngineCore(options);
+  const tokenizer = new PromptTokenizer({ blockSize: core.blockSize });
+  const fixedPrefixes = new FixedPrefixTracker();
+  const app = Fastify({ logger: options.log ?? false, bodyLimit: options.bodyLimit ?? 8 * 2 ** 20, forceCloseConnections: true });
+  installJsonBodyParser(app);
+  installErrorHandlers(app);
+  const created = () => Math.floor(Date.now() / 1000);
+  let nextId = 0;
+
+  app.get('/health', async () => ({ status: 'ok' }));
+  app.get('/v1/models', async () => ({
+    object: 'list',
+    data: [{ id: options.modelName, object: 'model', created: 0, owned_by: 'kvflow' }],
+  }));
+  app.get('/v1/engine/state', async () => core.state());
+  app.post('/v1/update', async (request) => {
+    const update = parseRequest(steUpdateSchema, jsonBodyOf(request.body).value);
+    const snapshot = snapshotOfUpdate(update);
+    core.updateSte(snapshot);
+    return { success: true, timestep_cnt: update.timestep_cnt ?? null, agents: snapshot.size };
+  });
+
+  const generate = (kind: Kind) => async (request: FastifyRequest, reply: FastifyReply) => {
+    const value = jsonBodyOf(request.body).value;
+    const body = kind === 'chat' ? parseRequest(chatRequestSchema, value) : parseRequest(completionRequestSchema, value);
+    if (body.model !== options.modelName) throw ApiError.unknownModel(body.model, [options.modelName]);
+    const prompt: PromptBlocks =
+      kind === 'chat' ? tokenizer.chat((body as ChatRequest).messages) : tokenizer.completion((body as CompletionRequest).prompt);
+    const hints = readHints(request.headers, body);
+    const outputTokens = maxTokensOf(body as ChatRequest, options.defaultMaxTokens ?? 16);
+    const fixedBlocks =
+      hints.agent === undefined ? 0 : fixedPrefixes.observe(hints.agent, prompt.blocks, prompt.systemTokens, core.blockSize);
+    const generation = {
+      blocks: prompt.blocks,
+      inputTokens: prompt.tokens,
+      outputTokens,
+      fixedBlocks,
+      ...(hints.agent !== undefined && { agentKey: hints.agent }),
+      ...(hints.workflow !== undefined && { workflow: hints.workflow }),
+    };
+    const meta: ResponseMeta = {
+      kind,
+      id: `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${(nextId++).toString(36)}`,
+      created: created(),
+      model: options.modelName,
+      seed: prompt.blocks[prompt.blocks.length - 1]!,
+      promptTokens: prompt.tokens,
+      outputTokens,
+    };
+    if (body.stream) {
+      streamGeneration(core, generation, meta, reply, body.stream_options?.include_usage ?? false);
+      return reply;
+    }
+    const outcome = await new Promise<GenerationOutcome | undefined>((resolve) => {
+      const handle = core.submit(generation, { onDone: resolve });
+      reply.raw.on('close', () => {
+        if (!reply.raw.writableFinished) {
+          handle.cancel();
+          resolve(undefined);
+        }
+      });
+    });
+    if (outcome === undefined) return reply; // the client left; nothing to send
+    return completionJson(meta, outcome);
+  };
+  app.post('/v1/chat/completions', generate('chat'));
+  app.post('/v1/completions', generate('completion'));
+
+  await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
+  const address = app.server.address() as AddressInfo;
+  return {
+    url: `http://${formatHost(address.address)}:${address.port}`,
+    core,
+    app,
+    close: async () => {
+      core.close();
+      await app.close();
+    },
+  };
+}
+
+interface ResponseMeta {
+  kind: Kind;
+  id: string;
+  created: number;
+  model: string;
+  /** Seeds the filler text: the prompt's last block id. */
+  seed: number;
+  promptTokens: number;
+  outputTokens: number;
+}
+
+function usage(meta: ResponseMeta, outcome: GenerationOutcome) {
+  return {
+    prompt_tokens: meta.promptTokens,
+    completion_tokens: meta.outputTokens,
+    total_tokens: meta.promptTokens + meta.outputTokens,
+    prompt_tokens_details: { cached_tokens: outcome.cachedTokens },
+  };
+}
+
+function completionJson(meta: ResponseMeta, outcome: GenerationOutcome) {
+  const text = syntheticText(meta.seed, 0, meta.outputTokens);
+  const choice =
+    meta.kind === 'chat'
+      ? { index: 0, message: { role: 'assistant', content: text }, logprobs: null, finish_reason: 'length' }
+      : { index: 0, text, logprobs: null, finish_reason: 'length' };
+  return {
+    id: meta.id,
+    object: meta.kind === 'chat' ? 'chat.completion' : 'text_completion',
+    created: meta.created,
+    model: meta.model,
+    choices: [choice],
+    usage: usage(meta, outcome),
+  };
+}
+
+/** Streams tokens as the model produces them; a client that goes away stops the stream, not the model. */
+function streamGeneration(
+  core: EngineCore,
+  generation: Parameters<EngineCore['submit']>[0],
+  meta: ResponseMeta,
+  reply: FastifyReply,
+  includeUsage: boolean,
+): void {
+  const object = meta.kind === 'chat' ? 'chat.completion.chunk' : 'text_completion';
+  const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) => ({
+    id: meta.id,
+    object,
+    created: meta.created,
+    model: meta.model,
+    choices,
+    ...extra,
+  });
+  const delta = (text: string, first: boolean, finish: string | null) =>
+    meta.kind === 'chat'
+      ? { index: 0, delta: first ? { role: 'assistant', content: text } : text === '' ? {} : { content: text }, logprobs: null, finish_reason: finish }
+      : { index: 0, text, logprobs: null, finish_reason: finish };
+  let sent = 0;
+  // Observers never fire during submit, so the stream can open after it (submit may still reject with a 400).
+  let sse: SseWriter | undefined;
+  const handle = core.submit(generation, {
+    onTokens: (generated) => {
+      const upTo = Math.min(generated, meta.outputTokens);
+      if (upTo <= sent || !sse) return;
+      sse.event(chunk([delta(syntheticText(meta.seed, sent, upTo), sent === 0, null)]));
+      sent = upTo;
+    },
+    onDone: (outcome) => {
+      if (!sse) return;
+      sse.event(chunk([delta('', false, 'length')]));
+      if (includeUsage) sse.event(chunk([], { usage: usage(meta, outcome) }));
+      sse.done();
+    },
+  });
+  reply.hijack();
+  sse = new SseWriter(reply.raw);
+  reply.raw.on('close', () => {
+    if (!reply.raw.writableFinished) handle.cancel();
+  });
+}
+
+function formatHost(address: string): string {
+  return address.includes(':') ? `[${address}]` : address;
+}
