@@ -13,7 +13,7 @@ export { replaySuite, summarizeTrace, type ReplaySuiteOptions, type ReplayReport
 export { AgentStepGraph } from './graph/graph.js';
 export { StepTracker } from './graph/tracker.js';
 export { WorkflowSte } from './graph/workflow-ste.js';
-export { SteChangeFeed } from './graph/ste-changes.js';
+export { SteChangeFeed } from './cache/ste-feed.js';
 
 export { Prefetcher, type PrefetchStats } from './prefetch/prefetcher.js';
 

@@ -1,9 +1,15 @@
 import { InputError } from '../errors.js';
+import { SteChangeFeed } from './ste-feed.js';
 import { GLOBAL_SESSION, type PolicyName, type ReplayResult, type SteSource, type TraceRequest } from '../types.js';
 import { computeNextUse, type NextUseIndex } from './next-use.js';
 import { createPolicy } from './policies.js';
 import { RadixCache, ROOT } from './radix-cache.js';
 import { StePolicy } from './ste-policy.js';
+
+/** What the replay reads of a request: its prompt as block ids and its lengths (and tags for STE). */
+export type ReplayRequest = Pick<TraceRequest, 'id' | 'blockSize' | 'inputLength' | 'workflow' | 'agent' | 'fixedBlocks'> & {
+  blocks: ArrayLike<number>;
+};
 
 export interface ReplayOptions {
   policy: PolicyName;
@@ -47,7 +53,7 @@ export class CacheReplayer {
   readonly #ste: SteSource | undefined;
   readonly #stePolicy: StePolicy | undefined;
   readonly #lastOfWorkflow: Map<string, number> | undefined;
-  #steVersion = -1;
+  readonly #steFeed: SteChangeFeed | undefined;
   #path = new Int32Array(256);
   #inputTokens = 0;
   #hitTokens = 0;
@@ -60,15 +66,25 @@ export class CacheReplayer {
     this.cache = new RadixCache({ gpuSlots: slots, policy });
     this.#requests = requests;
     this.#options = options;
-    this.#nextUse = options.policy === 'belady' ? (options.nextUse ?? computeNextUse(requests)) : undefined;
+    this.#nextUse = options.policy === 'belady' && requests.length > 0 ? (options.nextUse ?? computeNextUse(requests)) : undefined;
     this.#stePolicy = policy instanceof StePolicy ? policy : undefined;
     this.#ste = this.#stePolicy ? options.ste : undefined;
     this.#lastOfWorkflow = this.#ste ? lastRequestOfEachWorkflow(requests) : undefined;
+    this.#steFeed = this.#ste ? new SteChangeFeed(this.#ste) : undefined;
   }
 
-  /** Runs request number `r` (requests must run in order); returns its hit tokens. */
+  /** Runs request number `r` of the requests given at construction (in order); returns its hit tokens. */
   run(r: number): number {
     const request = this.#requests[r]!;
+    const last = this.#lastOfWorkflow?.get(request.workflow ?? GLOBAL_SESSION) === r;
+    return this.step(request, r, this.#nextUse?.nextUse, this.#nextUse?.offsets[r] ?? 0, last);
+  }
+
+  /**
+   * Runs one request as number `r` of the replay; returns its hit tokens. `nextUse[base + i]` is the
+   * next use of its block i (for Belady); `endsWorkflow` says it is its workflow's last request.
+   */
+  step(request: ReplayRequest, r: number, nextUse: ArrayLike<number> | undefined, base: number, endsWorkflow: boolean): number {
     const { blocks, agent } = request;
     const workflow = request.workflow ?? GLOBAL_SESSION;
     const cache = this.cache;
@@ -82,17 +98,15 @@ export class CacheReplayer {
     const tracked = this.#ste !== undefined && agent !== undefined;
     if (tracked) this.#begin(workflow, agent!);
 
-    const nextUse = this.#nextUse;
-    const base = nextUse ? nextUse.offsets[r]! : 0;
     const matched = cache.matchGpu(blocks, path);
     for (let i = 0; i < matched; i++) {
       cache.lock(path[i]!);
-      cache.touch(path[i]!, r, nextUse ? nextUse.nextUse[base + i]! : Infinity);
+      cache.touch(path[i]!, r, nextUse ? nextUse[base + i]! : Infinity);
     }
     let held = matched;
     let parent = matched > 0 ? path[matched - 1]! : ROOT;
     for (let i = matched; i < blocks.length; i++) {
-      const page = cache.insertGpu(parent, blocks[i]!, r, nextUse ? nextUse.nextUse[base + i]! : Infinity);
+      const page = cache.insertGpu(parent, blocks[i]!, r, nextUse ? nextUse[base + i]! : Infinity);
       if (page < 0) break;
       cache.lock(page);
       path[held++] = page;
@@ -111,7 +125,7 @@ export class CacheReplayer {
     this.#done++;
     if (tracked) {
       this.#ste!.end(workflow, agent!);
-      if (this.#lastOfWorkflow!.get(workflow) === r) this.#ste!.finish(workflow);
+      if (endsWorkflow) this.#ste!.finish(workflow);
     }
     return hit;
   }
@@ -130,17 +144,14 @@ export class CacheReplayer {
   }
 
   #begin(workflow: string, agent: string): void {
-    const ste = this.#ste!;
-    ste.begin(workflow, agent);
-    if (ste.version !== this.#steVersion) {
-      this.#stePolicy!.setAll(ste.snapshot());
-      this.#steVersion = ste.version;
-    }
+    this.#ste!.begin(workflow, agent);
+    const changes = this.#steFeed!.take();
+    if (changes) this.#stePolicy!.applyChanges(changes);
   }
 }
 
 /** Tokens in the first `pages` blocks of a request: full blocks, except that the last one may be partial. */
-export function prefixTokens(request: TraceRequest, pages: number): number {
+export function prefixTokens(request: Pick<ReplayRequest, 'blocks' | 'blockSize' | 'inputLength'>, pages: number): number {
   if (pages <= 0) return 0;
   if (pages >= request.blocks.length) return request.inputLength;
   return pages * request.blockSize;

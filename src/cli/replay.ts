@@ -1,7 +1,10 @@
 import { Option, type Command } from 'commander';
-import { replaySuite } from '../cache/replay-suite.js';
-import { POLICY_NAMES, type PolicyName, type SteSource } from '../types.js';
-import { readTrace } from '../workload/trace.js';
+import { replaySuite, type ReplayReport } from '../cache/replay-suite.js';
+import { NeedsSortError, replayStream } from '../cache/replay-stream.js';
+import { replayOrder } from '../cache/replay.js';
+import { POLICY_NAMES, type PolicyName, type ReadTraceOptions, type SteSource, type TraceRequest } from '../types.js';
+import { readTrace, streamTrace, type TraceStats } from '../workload/trace.js';
+import { estimateLineCount } from '../workload/estimate.js';
 import { InputError } from '../errors.js';
 import { AgentAnnotator, OnlineGraphLearner } from '../graph/learner.js';
 import { renderReplayTable } from '../report/replay-table.js';
@@ -51,23 +54,83 @@ async function replayCommand(flags: ReplayFlags): Promise<void> {
   const graph = flags.graph ?? (flags.workflow ? 'declared' : 'none');
   if (graph === 'declared' && !flags.workflow) throw InputError.flag('--graph', 'declared needs --workflow SPEC');
   const declared = graph === 'declared' ? await loadSteSource(flags.workflow!) : undefined;
-  const read = await readTrace(flags.trace, {
+  const readOptions = {
     format: flags.format,
     ...(flags.blockSize !== undefined && { blockSize: flags.blockSize }),
     skipInvalid: flags.skipInvalid ?? false,
-  });
-  // A learned graph needs agents: each request gets one from the requests before it (causal).
-  const trace = graph === 'learned' ? { ...read, requests: new AgentAnnotator().annotateAll(read.requests) } : read;
-  const steSource: (() => SteSource) | undefined = graph === 'learned' ? () => new OnlineGraphLearner() : declared;
-  const runs = flags.capacity.length * flags.policy.length;
-  const progress = createProgress('replay', runs * trace.requests.length, { quiet: flags.json ?? false });
-  const report = replaySuite(trace, {
-    policies: flags.policy,
-    capacities: flags.capacity,
-    ...(steSource && { steSource }),
-    onProgress: (done) => progress.update(done),
-  });
-  progress.stop();
-  if (flags.skipInvalid) Object.assign(report.trace, { skippedLines: trace.skipped });
+  };
+  const quiet = flags.json ?? false;
+  let report: ReplayReport;
+  let skipped: number;
+  if (declared) {
+    // A declared graph is told when each workflow ends, which needs the whole trace in memory.
+    ({ report, skipped } = await replayInMemory(flags, readOptions, declared, quiet));
+  } else {
+    try {
+      ({ report, skipped } = await replayInOnePass(flags, readOptions, graph === 'learned', quiet));
+    } catch (error) {
+      if (!(error instanceof NeedsSortError)) throw error;
+      const learned = graph === 'learned' ? () => new OnlineGraphLearner() : undefined;
+      ({ report, skipped } = await replayInMemory(flags, readOptions, learned, quiet, graph === 'learned'));
+    }
+  }
+  if (flags.skipInvalid) Object.assign(report.trace, { skippedLines: skipped });
   emit(flags.json ? JSON.stringify(report) : renderReplayTable(report));
+}
+
+/**
+ * The usual path: one streaming pass, memory bounded by the caches (plus 4 bytes per page reference
+ * when Belady runs). With a learned graph each request gets its agent from the requests before it.
+ */
+async function replayInOnePass(
+  flags: ReplayFlags,
+  readOptions: ReadTraceOptions,
+  learned: boolean,
+  quiet: boolean,
+): Promise<{ report: ReplayReport; skipped: number }> {
+  const stats: TraceStats = { format: undefined, skipped: 0 };
+  const stream = streamTrace(flags.trace, { ...readOptions, stats });
+  const requests = learned ? annotateStream(stream) : stream;
+  const progress = createProgress('replay', await estimateLineCount(flags.trace), { quiet });
+  try {
+    const report = await replayStream(flags.trace, requests, {
+      policies: flags.policy,
+      capacities: flags.capacity,
+      ...(learned && { steSource: () => new OnlineGraphLearner() }),
+      onProgress: (done) => progress.update(done),
+    });
+    return { report, skipped: stats.skipped };
+  } finally {
+    progress.stop();
+  }
+}
+
+/** The whole trace in memory: needed for a declared graph and for traces whose `t` is out of order. */
+async function replayInMemory(
+  flags: ReplayFlags,
+  readOptions: ReadTraceOptions,
+  steSource: (() => SteSource) | undefined,
+  quiet: boolean,
+  learned = false,
+): Promise<{ report: ReplayReport; skipped: number }> {
+  const read = await readTrace(flags.trace, readOptions);
+  const trace = learned ? { ...read, requests: new AgentAnnotator().annotateAll(replayOrder(read.requests)) } : read;
+  const runs = flags.capacity.length * flags.policy.length;
+  const progress = createProgress('replay', runs * trace.requests.length, { quiet });
+  try {
+    const report = replaySuite(trace, {
+      policies: flags.policy,
+      capacities: flags.capacity,
+      ...(steSource && { steSource }),
+      onProgress: (done) => progress.update(done),
+    });
+    return { report, skipped: read.skipped };
+  } finally {
+    progress.stop();
+  }
+}
+
+async function* annotateStream(requests: AsyncIterable<TraceRequest>): AsyncGenerator<TraceRequest> {
+  const annotator = new AgentAnnotator();
+  for await (const request of requests) yield annotator.annotate(request);
 }

@@ -258,19 +258,26 @@ export class Replica {
       if (!this.#options.setup.statusAware) this.#holdForPrefetch = true;
       return 'skip';
     }
-    if (!this.#fits(request, gpu)) return 'full';
+    if (!this.#fits(request, path.subarray(0, gpu))) return 'full';
     if (other > 0 && this.#options.cost.loadIsCheaper(other, prefixTokens(request, gpu))) {
       this.#loadBack(request, path.subarray(gpu, gpu + other));
       if (request.loadsPending > 0) return 'skip';
     }
+    // Pin the cached prefix, then reserve the page of the first output token up front, so finishing the
+    // prompt never waits on memory (and never preempts anyone).
+    for (let i = 0; i < gpu; i++) this.cache.lock(path[i]!);
+    request.held = gpu;
+    if (!this.#ensureOutputSlot(request)) {
+      this.#release(request);
+      return 'full';
+    }
     for (let i = 0; i < gpu; i++) {
       const page = path[i]!;
-      this.#use(request, page, i);
+      this.#touch(request, page, i);
       if (request.loadedPages.has(page)) request.loadedTokens += request.blockTokens(i);
       else request.hitTokens += request.blockTokens(i);
     }
     request.loadedPages.clear();
-    request.held = gpu;
     request.computed = prefixTokens(request, gpu);
     request.phase = 'prefill';
     this.#tagFixedPrompt(request);
@@ -280,16 +287,19 @@ export class Replica {
   }
 
   /**
-   * Admission control, as SGLang's: a request starts only if the pages it still needs (prompt beyond its
-   * cached prefix, plus its output) fit beside what running requests hold and will still need.
+   * Admission control, as SGLang's: a request starts only if every page it will hold (its prompt and its
+   * output), less the cached ones other requests already pin, fits beside what running requests hold
+   * and will still need. Cached pages nobody pins count as needed: they are evictable until locked.
    * The first request always starts, so one too large for the pool is reported rather than starved.
    */
-  #fits(request: SimRequest, cachedPages: number): boolean {
+  #fits(request: SimRequest, cached: Int32Array): boolean {
     if (this.#running.length === 0) return true;
     const outputPages = (r: SimRequest) => Math.ceil(r.request.outputLength / this.#options.blockSize);
     let committed = 0;
     for (const r of this.#running) committed += r.request.blocks.length - r.held + outputPages(r) - r.reserved;
-    const needed = request.request.blocks.length - cachedPages + outputPages(request);
+    let shared = 0;
+    for (const page of cached) if (this.cache.locksOf(page) > 0) shared++;
+    const needed = request.request.blocks.length - shared + outputPages(request);
     return needed <= this.cache.gpuSlots - this.cache.pinnedGpu - committed;
   }
 
@@ -358,8 +368,13 @@ export class Replica {
 
   /** Locks and touches a page the request uses as position `i` of its prompt. */
   #use(request: SimRequest, page: number, i: number): void {
-    const nextUse = this.#options.nextUse;
     this.cache.lock(page);
+    this.#touch(request, page, i);
+  }
+
+  /** Records the request's access to its page at position `i` (and that a prefetch, if any, paid off). */
+  #touch(request: SimRequest, page: number, i: number): void {
+    const nextUse = this.#options.nextUse;
     this.cache.touch(page, this.#events.now, nextUse ? nextUse.nextUse[nextUse.offsets[request.index]! + i]! : Infinity);
     this.prefetcher?.noteUsed(page);
   }
@@ -398,11 +413,15 @@ export class Replica {
     return Math.max(0, reachable - request.computed);
   }
 
-  /** Reserves the page its next output token needs; preempts newer requests when memory is short. */
+  /**
+   * Reserves the page its next output token needs. When memory is short, preempts the running request
+   * with the least progress (fewest output tokens, then the newest), as SGLang's retract does, but never
+   * one further along than the request asking: that is how two requests would preempt each other forever.
+   */
   #ensureOutputSlot(request: SimRequest): boolean {
     if (request.generated % this.#options.blockSize !== 0) return true;
     while (!this.cache.reserveGpu(1)) {
-      const victim = this.#newestRunningOtherThan(request);
+      const victim = this.#leastProgressedOtherThan(request);
       if (!victim) return false;
       this.#preempt(victim);
     }
@@ -410,11 +429,14 @@ export class Replica {
     return true;
   }
 
-  #newestRunningOtherThan(request: SimRequest): SimRequest | undefined {
+  #leastProgressedOtherThan(request: SimRequest): SimRequest | undefined {
+    let victim: SimRequest | undefined;
     for (let i = this.#running.length - 1; i >= 0; i--) {
-      if (this.#running[i] !== request) return this.#running[i];
+      const candidate = this.#running[i]!;
+      if (candidate === request || candidate.generated > request.generated) continue;
+      if (!victim || candidate.generated < victim.generated) victim = candidate;
     }
-    return undefined;
+    return victim;
   }
 
   /** Retracts a running request (SGLang's retract): its progress is lost and it waits again. */
@@ -461,11 +483,11 @@ export class Replica {
         request.computed += progress;
         request.recomputedTokens += progress;
         if (request.computed < request.inputLength) continue;
-        // The iteration that finishes the prompt also produces the first token.
-        if (!this.#ensureOutputSlot(request)) continue;
+        // The iteration that finishes the prompt also produces the first token (its page was reserved
+        // at admission). A preempted request keeps the time of its first first token.
         request.phase = 'decode';
         request.generated = 1;
-        request.firstToken = now;
+        if (Number.isNaN(request.firstToken)) request.firstToken = now;
         this.#hooks.onFirstToken(request);
         if (this.#options.setup.cpuTier) this.#writeThrough(request);
       } else {
