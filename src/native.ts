@@ -95,6 +95,13 @@ export function hashTokenBlocksTs(tokens: Int32Array, blockSize: number, seed: n
 
 let addon: NativeAddon | undefined | null = null;
 let loadError: string | undefined;
+/** Read once: looking up process.env on every call would cost more than hashing a short prompt. */
+let nativeEnabled = process.env.KVFLOW_NATIVE !== '0';
+
+/** Turns the native path on or off for this process (benchmarks, tests); it is on unless KVFLOW_NATIVE=0. */
+export function setNativeEnabled(enabled: boolean): void {
+  nativeEnabled = enabled;
+}
 
 /** Where `npm run build:native` puts the addon, from src/ (tests) or dist/src/ (the CLI). */
 function addonCandidates(): string[] {
@@ -130,7 +137,7 @@ export function nativeLoadError(): string | undefined {
 
 /** Whether `hashTokenBlocks` runs the native code (built, loaded, kept by the benchmark, not disabled). */
 export function nativeHashInUse(): boolean {
-  return process.env.KVFLOW_NATIVE !== '0' && NATIVE_KEPT.hashTokenBlocks && loadNative() !== undefined;
+  return nativeEnabled && NATIVE_KEPT.hashTokenBlocks && loadNative() !== undefined;
 }
 
 /**
@@ -140,9 +147,12 @@ export function nativeHashInUse(): boolean {
  */
 export function hashTokenBlocks(tokens: Int32Array | readonly number[], blockSize: number, seed = 0): number[] {
   if (!Number.isInteger(blockSize) || blockSize < 1) throw new RangeError(`blockSize must be an integer >= 1, got ${blockSize}`);
-  const words = tokens instanceof Int32Array ? tokens : Int32Array.from(tokens);
+  // The typed-array constructor has a fast path for packed arrays of small integers; Int32Array.from has not.
+  const words = tokens instanceof Int32Array ? tokens : new Int32Array(tokens as number[]);
   const out = new Float64Array(blockCount(words.length, blockSize));
   if (nativeHashInUse()) loadNative()!.hashTokenBlocks(words, blockSize, seed >>> 0, out);
   else hashTokenBlocksTs(words, blockSize, seed >>> 0, out);
-  return Array.from(out);
+  const ids = new Array<number>(out.length);
+  for (let i = 0; i < out.length; i++) ids[i] = out[i]!;
+  return ids;
 }
