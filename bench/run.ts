@@ -3,15 +3,20 @@
  * one run of this, never from timed unit tests. `npm run bench -- replay` runs only matching groups.
  */
 import { benchReplay, type BenchLine } from './replay.js';
+import { benchScale } from './scale.js';
 import { benchSimulate } from './simulate.js';
 
 const groups: Record<string, () => Promise<BenchLine[]>> = { replay: benchReplay, simulate: benchSimulate };
+/** Groups that run only when named: they take minutes. */
+const onDemand: Record<string, () => Promise<BenchLine[]>> = { scale: benchScale };
 const only = process.argv.slice(2);
 
 let peakRss = process.memoryUsage().rss;
 const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 20);
-for (const [name, run] of Object.entries(groups)) {
-  if (only.length > 0 && !only.includes(name)) continue;
+const selected = Object.entries({ ...groups, ...onDemand }).filter(([name]) =>
+  only.length > 0 ? only.includes(name) : name in groups,
+);
+for (const [name, run] of selected) {
   console.log(`\n## ${name}`);
   for (const line of await run()) console.log(`${line.name.padEnd(36)} ${line.value}`);
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
