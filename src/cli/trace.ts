@@ -1,0 +1,196 @@
+/**
+ * `kvflow trace`: work on trace files themselves. `convert` rewrites any format as canonical JSONL
+ * (streamed), `validate` lists every invalid line, `stats` measures what the trace offers a cache.
+ */
+import { Option, type Command } from 'commander';
+import { InputError } from '../errors.js';
+import { count, percent, renderTable } from '../report/table.js';
+import type { ReadTraceOptions } from '../types.js';
+import { convertTrace, convertTraceToFile } from '../workload/convert.js';
+import { EmptyTraceError, FORMAT_CHOICES, readTrace, streamTrace, type TraceStats } from '../workload/read.js';
+import { traceStats, type TraceStatsReport } from '../workload/stats.js';
+import { parseInteger, parseName } from './flags.js';
+import { emit, EXIT, runCommand } from './run.js';
+
+type FormatChoice = (typeof FORMAT_CHOICES)[number];
+
+interface ReadFlags {
+  blockSize?: number;
+  skipInvalid?: boolean;
+}
+
+interface ConvertFlags extends ReadFlags {
+  from: FormatChoice;
+  to: 'kvflow';
+  out?: string;
+}
+
+interface ValidateFlags extends ReadFlags {
+  format: FormatChoice;
+}
+
+interface StatsFlags extends ReadFlags {
+  format: FormatChoice;
+  json?: boolean;
+}
+
+/** Sessions listed in the `stats` table; `--json` lists all. */
+const TABLE_SESSIONS = 20;
+
+export function registerTrace(program: Command): void {
+  const trace = program.command('trace').description('convert, validate and measure trace files');
+
+  trace
+    .command('convert')
+    .description('rewrite a trace as canonical kvflow JSONL (a header line, then one request per line), streamed')
+    .argument('<file>', 'trace file')
+    .addOption(formatOption('--from <format>', 'format of the input'))
+    .addOption(
+      new Option('--to <format>', 'output format: kvflow (the only one)')
+        .argParser((value) => parseName(value, ['kvflow'] as const))
+        .default('kvflow'),
+    )
+    .option('--out <file>', 'write here (replaced only once complete) instead of stdout')
+    .addOption(blockSizeOption())
+    .addOption(skipInvalidOption())
+    .action((file: string, flags: ConvertFlags) => runCommand(() => convertCommand(file, flags)));
+
+  trace
+    .command('validate')
+    .description('check every line; list each invalid one as file:line: field: problem on stderr, exit 2 if any')
+    .argument('<file>', 'trace file')
+    .addOption(formatOption('--format <format>', 'format of the trace'))
+    .addOption(blockSizeOption())
+    .action((file: string, flags: ValidateFlags) => runCommand(() => validateCommand(file, flags)));
+
+  trace
+    .command('stats')
+    .description('requests, sessions, tokens, distinct pages, reuse ceiling, reuse distances, per-session summary')
+    .argument('<file>', 'trace file')
+    .addOption(formatOption('--format <format>', 'format of the trace'))
+    .addOption(blockSizeOption())
+    .addOption(skipInvalidOption())
+    .option('--json', 'print one JSON document on stdout')
+    .action((file: string, flags: StatsFlags) => runCommand(() => statsCommand(file, flags)));
+}
+
+function formatOption(flags: string, description: string): Option {
+  return new Option(flags, `${description}: ${FORMAT_CHOICES.join(' | ')} (auto detects it from the first line)`)
+    .argParser((value) => parseName(value, FORMAT_CHOICES))
+    .default('auto');
+}
+
+function blockSizeOption(): Option {
+  return new Option(
+    '--block-size <n>',
+    'tokens per block: for azure, lmcache, servingsim and kvflow lines without one (default 16; mooncake is 512)',
+  ).argParser((value) => parseInteger(value, 1));
+}
+
+function skipInvalidOption(): Option {
+  return new Option('--skip-invalid', 'skip and count invalid lines instead of stopping at the first');
+}
+
+function readOptions(format: FormatChoice, flags: ReadFlags): ReadTraceOptions {
+  return {
+    format,
+    ...(flags.blockSize !== undefined && { blockSize: flags.blockSize }),
+    skipInvalid: flags.skipInvalid ?? false,
+  };
+}
+
+async function convertCommand(file: string, flags: ConvertFlags): Promise<void> {
+  const options = readOptions(flags.from, flags);
+  if (flags.out === undefined) {
+    try {
+      const { skipped } = await convertTrace(file, process.stdout, options);
+      if (skipped > 0) process.stderr.write(`kvflow: ${skippedNote(skipped)}\n`);
+    } catch (err) {
+      // The reader of stdout has stopped (`| head`): it has all it wants, which is no failure.
+      if ((err as NodeJS.ErrnoException).code !== 'EPIPE') throw err;
+    }
+    return;
+  }
+  const summary = await convertTraceToFile(file, flags.out, options);
+  const note = summary.skipped > 0 ? `, ${skippedNote(summary.skipped)}` : '';
+  emit(`${flags.out}: ${count(summary.requests)} requests from ${summary.format} to ${flags.to}${note}`);
+}
+
+/** Reads the whole trace under skipInvalid, printing each problem as it is found. */
+async function validateCommand(file: string, flags: ValidateFlags): Promise<void> {
+  const stats: TraceStats = { format: undefined, skipped: 0 };
+  const onInvalid = (problem: InputError) => process.stderr.write(`${problem.message}\n`);
+  const options = { ...readOptions(flags.format, flags), skipInvalid: true, stats, onInvalid };
+  let requests = 0;
+  let problems = 0;
+  try {
+    for await (const _ of streamTrace(file, options)) requests++;
+  } catch (err) {
+    // A file without a single request is one more problem to list, not a reason to stop listing.
+    if (!(err instanceof EmptyTraceError)) throw err;
+    onInvalid(err);
+    problems++;
+  }
+  problems += stats.skipped;
+  const format = stats.format === undefined ? '' : `${stats.format}, `;
+  emit(`${file}: ${format}${plural(requests, 'request')}, ${problems === 0 ? 'valid' : plural(problems, 'problem')}`);
+  if (problems > 0) process.exitCode = EXIT.usage;
+}
+
+async function statsCommand(file: string, flags: StatsFlags): Promise<void> {
+  const report = traceStats(await readTrace(file, readOptions(flags.format, flags)));
+  emit(flags.json ? JSON.stringify(report) : renderStats(report));
+}
+
+/** The terminal view of `stats`: totals, the reuse-distance histogram, the largest sessions. */
+export function renderStats(report: TraceStatsReport): string {
+  const totals = renderTable(
+    ['trace', report.path],
+    [
+      ['format', report.format + (report.skippedLines > 0 ? ` (${skippedNote(report.skippedLines)})` : '')],
+      ['requests', count(report.requests)],
+      ['sessions', count(report.sessions)],
+      ['block size', report.blockSize === null ? 'mixed' : `${report.blockSize} tokens`],
+      ['input tokens', count(report.inputTokens)],
+      ['output tokens', count(report.outputTokens)],
+      ['page references', count(report.pages)],
+      ['distinct pages', count(report.distinctPages)],
+      ['reuse ceiling', `${percent(report.reuseCeiling)} (${count(report.hitTokens)} hit tokens at unbounded capacity)`],
+    ],
+    false,
+  );
+
+  const references = report.pages;
+  const share = (n: number) => (references > 0 ? percent(n / references, 1) : '-');
+  const { firstUses, buckets } = report.reuseDistance;
+  const distanceRows = [
+    ['first use', count(firstUses), share(firstUses)],
+    ...buckets.map(({ min, max, count: n }) => [min === max ? `${min}` : `${min}-${max}`, count(n), share(n)]),
+  ];
+  const distances = renderTable(['reuse distance (requests)', 'page references', 'share'], distanceRows);
+
+  const sections = [totals, distances];
+  if (report.sessions > 0) {
+    const shown = report.sessionSummaries.slice(0, TABLE_SESSIONS);
+    const rows = shown.map((s) => [
+      s.session,
+      count(s.requests),
+      count(s.inputTokens),
+      count(s.outputTokens),
+      count(s.pages),
+      percent(s.hitRate),
+    ]);
+    const head = ['session', 'requests', 'input tokens', 'output tokens', 'page refs', 'hit rate (inf)'];
+    const more = report.sessions - shown.length;
+    sections.push(renderTable(head, rows) + (more > 0 ? `\n(${plural(more, 'more session')} in --json)` : ''));
+  }
+  return sections.join('\n');
+}
+
+function skippedNote(skipped: number): string {
+  return `${plural(skipped, 'invalid line')} skipped`;
+}
+
+function plural(n: number, noun: string): string {
+  return `${count(n)} ${noun}${n === 1 ? '' : 's'}`;
+}
