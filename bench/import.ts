@@ -37,7 +37,9 @@ export async function benchImport(): Promise<BenchLine[]> {
     const { requests, skipped, format } = trace!;
     if (format === 'mooncake') mooncake = trace;
     const fileLines = requests.length + skipped + (format === 'azure' ? 1 : 0); // Azure's header is a line
-    let value = `${rate(fileLines, seconds)} lines/s, ${rate(size / 2 ** 20, seconds, 1)} MB/s (${ms(seconds)} for ${count(fileLines)} lines)`;
+    let value =
+      `${rate(fileLines, seconds)} lines/s, ${rate(size / 2 ** 20, seconds, 1)} MB/s ` +
+      `(${ms(seconds)} for ${count(fileLines)} lines)`;
     if (format === 'lmcache') {
       const tokens = requests.reduce((sum, r) => sum + r.inputLength + r.outputLength, 0);
       value += `, ${rate(tokens, seconds)} tokens/s`;
@@ -48,15 +50,17 @@ export async function benchImport(): Promise<BenchLine[]> {
   lines.push(await benchTokenizerOnly('lmcache_agent_miniswe.jsonl'));
 
   const parsed = mooncake!;
+  const pages = parsed.requests.reduce((sum, r) => sum + r.blocks.length, 0);
   const statsSeconds = await medianSeconds(async () => {
     traceStats(parsed);
   });
-  lines.push({ name: 'trace stats mooncake (parsed)', value: `${ms(statsSeconds)}, ${rate(288_500, statsSeconds)} pages/s` });
+  lines.push({ name: 'trace stats mooncake (parsed)', value: `${ms(statsSeconds)}, ${rate(pages, statsSeconds)} pages/s` });
 
   const convertSeconds = await medianSeconds(async () => {
-    await convertTrace(sharedTrace('mooncake_conversation_trace.jsonl'), discard());
+    await convertTrace(parsed.path, discard());
   });
-  lines.push({ name: 'trace convert mooncake', value: `${ms(convertSeconds)}, ${rate(12_031, convertSeconds)} lines/s` });
+  const requests = parsed.requests.length;
+  lines.push({ name: 'trace convert mooncake', value: `${ms(convertSeconds)}, ${rate(requests, convertSeconds)} lines/s` });
   return lines;
 }
 
@@ -99,7 +103,8 @@ function discard(): Writable {
 function rate(amount: number, seconds: number, digits = 0): string {
   const perSecond = amount / seconds;
   if (digits > 0) return perSecond.toFixed(digits);
-  return perSecond >= 1e6 ? `${(perSecond / 1e6).toFixed(2)}M` : perSecond >= 1e3 ? `${(perSecond / 1e3).toFixed(0)}k` : perSecond.toFixed(0);
+  if (perSecond >= 1e6) return `${(perSecond / 1e6).toFixed(2)}M`;
+  return perSecond >= 1e3 ? `${(perSecond / 1e3).toFixed(0)}k` : perSecond.toFixed(0);
 }
 
 function ms(seconds: number): string {

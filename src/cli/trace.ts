@@ -155,7 +155,7 @@ export function renderStats(report: TraceStatsReport): string {
       ['output tokens', count(report.outputTokens)],
       ['page references', count(report.pages)],
       ['distinct pages', count(report.distinctPages)],
-      ['reuse ceiling', `${percent(report.reuseCeiling)} (${count(report.hitTokens)} hit tokens at unbounded capacity)`],
+      ['reuse ceiling', `${percent(report.reuseCeiling)} (${count(report.hitTokens)} tokens hit at unbounded capacity)`],
     ],
     false,
   );

@@ -98,9 +98,9 @@ export class AzureLineParser implements LineParser<TraceRequest> {
     const indexOf = (column: string) => {
       const index = names.indexOf(column);
       if (index === -1 || names.indexOf(column, index + 1) !== -1) {
-        const problem = index === -1 ? `no column ${column}` : `column ${column} appears twice`;
-        const got = describeValue(line.text);
-        throw InputError.atLine(this.file, line.line, HEADER_FIELD, `expected a header with ${REQUIRED_COLUMNS.join(', ')}: ${problem} in ${got}`);
+        const found = index === -1 ? `no column ${column}` : `column ${column} appears twice`;
+        const problem = `expected a header with ${REQUIRED_COLUMNS.join(', ')}: ${found} in ${describeValue(line.text)}`;
+        throw InputError.atLine(this.file, line.line, HEADER_FIELD, problem);
       }
       return index;
     };
@@ -136,19 +136,20 @@ interface WallTime {
   nanos: number;
 }
 
+type Six<T> = [T, T, T, T, T, T];
+
 const WALL_TIME = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?$/;
 
 /** `YYYY-MM-DD HH:MM:SS[.fraction]` as UTC (the files give no zone), or undefined if malformed. */
 function parseWallTime(text: string): WallTime | undefined {
   const match = WALL_TIME.exec(text);
   if (!match) return undefined;
-  const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number) as Six<number>;
   const epochMs = Date.UTC(year, month - 1, day, hour, minute, second);
+  // Date.UTC rolls over out-of-range parts (month 13, 25:00); a real time round-trips unchanged.
   const date = new Date(epochMs);
-  // Date.UTC rolls over out-of-range parts (month 13, 25:00); a real date round-trips unchanged.
-  if (date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day || hour > 23 || minute > 59 || second > 59) {
-    return undefined;
-  }
+  const realDate = date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+  if (!realDate || hour > 23 || minute > 59 || second > 59) return undefined;
   const fraction = match[7] ?? '';
   return { seconds: epochMs / 1000, nanos: Number(fraction.padEnd(9, '0')) };
 }

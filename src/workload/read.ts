@@ -16,7 +16,7 @@ import { loadTokenizer } from './tokenize.js';
 
 /** What a stream learned about its file; filled in as it is read, final once the stream ends. */
 export interface TraceStats {
-  /** The format read: known from the first line that is a JSON object (under `auto`). */
+  /** The format read: known from the first line that is an Azure header or a JSON object (under `auto`). */
   format: TraceFormat | undefined;
   /** Invalid lines skipped under `skipInvalid`. */
   skipped: number;
@@ -33,7 +33,13 @@ export interface StreamTraceOptions extends ReadTraceOptions {
 export class EmptyTraceError extends InputError {}
 
 /** Every format, in the order help texts list them. */
-export const TRACE_FORMATS = ['kvflow', 'mooncake', 'azure', 'lmcache', 'servingsim'] as const satisfies readonly TraceFormat[];
+export const TRACE_FORMATS = [
+  'kvflow',
+  'mooncake',
+  'azure',
+  'lmcache',
+  'servingsim',
+] as const satisfies readonly TraceFormat[];
 /** What `--format` accepts: a format, or `auto` to detect it from the first line. */
 export const FORMAT_CHOICES = ['auto', ...TRACE_FORMATS] as const;
 
@@ -43,7 +49,7 @@ type RequestParser = LineParser<TraceRequest> | LineParser<TraceRequest[]>;
 /**
  * Yields the requests of a trace file in file order, validating each line. Throws `InputError`
  * (`file:line: field: problem`) at the first invalid line unless `skipInvalid` is set, and
- * `<path>: empty trace` at the end if the file held no request.
+ * `EmptyTraceError` (`<path>: empty trace`) at the end if the file held no request.
  */
 export async function* streamTrace(path: string, opts: StreamTraceOptions = {}): AsyncGenerator<TraceRequest> {
   const requested = checkFormat(opts.format);
