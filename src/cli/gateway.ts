@@ -1,0 +1,121 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { InputError } from '../errors.js';
+import { GATEWAY_POLICY_NAMES, type GatewayPolicyName } from '../gateway/gateway-policy.js';
+import { GATEWAY_DEFAULTS, startGateway } from '../gateway/gateway-server.js';
+import { CACHE_AWARE_DEFAULTS } from '../gateway/routing.js';
+import { closeOnSignal } from '../gateway/shutdown.js';
+import { UPSTREAM_KINDS, type UpstreamKind } from '../gateway/upstream.js';
+import { loadWorkflowSpec } from '../workload/spec.js';
+import { parseInteger, parseName, parseNumber, parseTokenCount } from './flags.js';
+import { emit, runCommand } from './run.js';
+
+interface GatewayFlags {
+  upstream: string[];
+  upstreamKind: UpstreamKind[];
+  policy: GatewayPolicyName;
+  host: string;
+  port: number;
+  blockSize: number;
+  shadowCapacity: number;
+  balanceAbs: number;
+  balanceRel: number;
+  cacheThreshold: number;
+  connectTimeout: number;
+  timeout: number;
+  idleTimeout: number;
+  connections: number;
+  retryCooldown: number;
+  maxBodyBytes: number;
+  servedModel: string[];
+  workflow: string[];
+  instanceIdle: number;
+  log?: boolean;
+}
+
+/**
+ * `kvflow gateway`: an OpenAI-compatible, workflow-aware proxy in front of one or more engines. Prints its
+ * URL, serves until SIGINT/SIGTERM.
+ */
+export function registerGateway(program: Command): void {
+  const collect = <T>(parse: (text: string) => T) => (text: string, previous: T[]) => [...previous, parse(text)];
+  program
+    .command('gateway')
+    .description('OpenAI-compatible workflow-aware gateway: prefix-aware routing over shadow radix trees, STE pushed to upstreams')
+    .option('--upstream <url>', 'upstream server base URL, e.g. http://127.0.0.1:30000 (repeatable)', collect(parseUrl), [])
+    .option(
+      '--upstream-kind <kind>',
+      `${UPSTREAM_KINDS.join(' | ')}; once for all upstreams, or once per --upstream in the same order (default openai)`,
+      collect((v) => parseName(v, UPSTREAM_KINDS)),
+      [],
+    )
+    .option('--policy <name>', `${GATEWAY_POLICY_NAMES.join(' | ')}: shadow-tree eviction and whether STE is pushed`, (v) => parseName(v, GATEWAY_POLICY_NAMES), GATEWAY_DEFAULTS.policy)
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--port <n>', 'port to listen on; 0 picks a free one', (v) => parseInteger(v, 0), 8080)
+    .option('--block-size <n>', 'tokens per page of the shadow trees (the upstreams\' page size)', (v) => parseInteger(v, 1), GATEWAY_DEFAULTS.blockSize)
+    .option('--shadow-capacity <tokens>', 'tokens each upstream\'s shadow tree holds (its KV pool size; k/M/G suffixes)', parseCapacity, GATEWAY_DEFAULTS.shadowCapacityTokens)
+    .option('--balance-abs <n>', 'loads are imbalanced when max - min exceeds this', (v) => parseInteger(v, 0), CACHE_AWARE_DEFAULTS.balanceAbs)
+    .option('--balance-rel <x>', '... and max exceeds min times this', (v) => parseNumber(v, 1), CACHE_AWARE_DEFAULTS.balanceRel)
+    .option('--cache-threshold <x>', 'least share of the prompt an upstream must hold to be chosen for it', (v) => parseNumber(v, 0), CACHE_AWARE_DEFAULTS.cacheThreshold)
+    .option('--connect-timeout <ms>', 'connect timeout; a connect failure retries on another upstream', (v) => parseInteger(v, 1), GATEWAY_DEFAULTS.timeouts.connectMs)
+    .option('--timeout <ms>', 'time to the upstream\'s response headers (whole generation when not streaming); then 504', (v) => parseInteger(v, 1), GATEWAY_DEFAULTS.timeouts.headersMs)
+    .option('--idle-timeout <ms>', 'longest silence between response chunks; then the response is cut', (v) => parseInteger(v, 1), GATEWAY_DEFAULTS.timeouts.bodyMs)
+    .option('--connections <n>', 'connections per upstream', (v) => parseInteger(v, 1), GATEWAY_DEFAULTS.connections)
+    .option('--retry-cooldown <ms>', 'how long an unreachable upstream stays out of routing', (v) => parseInteger(v, 0), GATEWAY_DEFAULTS.retryCooldownMs)
+    .option('--max-body-bytes <n>', 'largest request body accepted', (v) => parseInteger(v, 1), GATEWAY_DEFAULTS.bodyLimit)
+    .option('--served-model <id>', 'model id to accept (repeatable; default: whatever the upstreams list at /v1/models)', collect(String), [])
+    .option('--workflow <spec>', 'workflow spec to register at start (repeatable; also POST /v1/workflows)', collect(String), [])
+    .option('--instance-idle <s>', 'seconds without traffic after which a workflow instance is over', (v) => parseNumber(v, 0), GATEWAY_DEFAULTS.idleSeconds)
+    .option('--log', 'log every request on stderr (fastify JSON log)')
+    .action((flags: GatewayFlags) => runCommand(() => gatewayCommand(flags)));
+}
+
+async function gatewayCommand(flags: GatewayFlags): Promise<void> {
+  const upstreams = pairKinds(flags.upstream, flags.upstreamKind);
+  const specs = await Promise.all(flags.workflow.map((path) => loadWorkflowSpec(path)));
+  const gateway = await startGateway({
+    upstreams,
+    policy: flags.policy,
+    host: flags.host,
+    port: flags.port,
+    blockSize: flags.blockSize,
+    shadowCapacityTokens: flags.shadowCapacity,
+    routing: { balanceAbs: flags.balanceAbs, balanceRel: flags.balanceRel, cacheThreshold: flags.cacheThreshold },
+    timeouts: { connectMs: flags.connectTimeout, headersMs: flags.timeout, bodyMs: flags.idleTimeout },
+    connections: flags.connections,
+    retryCooldownMs: flags.retryCooldown,
+    bodyLimit: flags.maxBodyBytes,
+    ...(flags.servedModel.length > 0 && { models: flags.servedModel }),
+    idleSeconds: flags.instanceIdle,
+    log: flags.log ?? false,
+  });
+  for (const spec of specs) gateway.registry.register(spec);
+  const list = upstreams.map((u) => `${u.url} (${u.kind})`).join(', ');
+  emit(`kvflow gateway listening on ${gateway.url} (policy ${flags.policy}; upstreams ${list})`);
+  await closeOnSignal(() => gateway.close());
+}
+
+/** One kind for all upstreams, or one per upstream in order. */
+export function pairKinds(urls: readonly string[], kinds: readonly UpstreamKind[]): { url: string; kind: UpstreamKind }[] {
+  if (urls.length === 0) throw InputError.flag('--upstream', 'give at least one upstream URL');
+  if (kinds.length > 1 && kinds.length !== urls.length) {
+    throw InputError.flag('--upstream-kind', `give one kind for all upstreams or one per --upstream (${urls.length}), got ${kinds.length}`);
+  }
+  return urls.map((url, i) => ({ url, kind: kinds.length === 0 ? 'openai' : kinds.length === 1 ? kinds[0]! : kinds[i]! }));
+}
+
+function parseUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new InvalidArgumentError(`"${text}" is not a URL (e.g. http://127.0.0.1:30000)`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidArgumentError(`"${text}" is not an http(s) URL`);
+  return text;
+}
+
+function parseCapacity(text: string): number {
+  const tokens = parseTokenCount(text);
+  if (tokens === null || tokens < 1) throw new InvalidArgumentError(`"${text}" is not a token count >= 1`);
+  return tokens;
+}

@@ -1,0 +1,95 @@
+/**
+ * What each upstream kind receives: the client's bytes when nothing needs to change (the common case,
+ * which costs no serialization), else the body with the workflow hints that kind understands.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import type { WorkflowHints } from './hints.js';
+import { HINT_HEADERS } from './hints.js';
+import type { UpstreamKind } from './upstream.js';
+
+/** Hop-by-hop and framing headers never forwarded as they are (RFC 9110 section 7.6.1, plus host and length). */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'content-length',
+  'expect',
+]);
+
+export interface ForwardInput {
+  raw: Buffer;
+  value: Record<string, unknown>;
+  hints: WorkflowHints;
+  /** The key STE is published under for this request's agent. */
+  tagKey: string | undefined;
+}
+
+/** The request body for an upstream of `kind`. */
+export function bodyFor(kind: UpstreamKind, input: ForwardInput): Buffer | string {
+  const { value, tagKey, hints } = input;
+  const hasHints = value.agent_hints !== undefined;
+  switch (kind) {
+    case 'openai': {
+      if (!hasHints && value.agent_id === undefined) return input.raw;
+      const { agent_hints: _hints, agent_id: _agent, ...rest } = value;
+      return JSON.stringify(rest);
+    }
+    case 'kvflow-sglang': {
+      if (tagKey === undefined) {
+        if (!hasHints) return input.raw;
+        const { agent_hints: _hints, ...rest } = value;
+        return JSON.stringify(rest);
+      }
+      const { agent_hints: _hints, ...rest } = value;
+      return JSON.stringify({ ...rest, agent_id: tagKey });
+    }
+    case 'kvflow': {
+      // The engine reads x-kvflow-* headers; the body needs rewriting only when its own hints disagree.
+      const given = value.agent_hints as { agent_id?: unknown } | null | undefined;
+      if (tagKey === undefined || given?.agent_id === undefined || String(given.agent_id) === tagKey) return input.raw;
+      return JSON.stringify({
+        ...value,
+        agent_hints: {
+          ...given,
+          agent_id: tagKey,
+          ...(hints.workflow !== undefined && { workflow_id: hints.workflow }),
+          ...(hints.step !== undefined && { step_id: hints.step }),
+        },
+      });
+    }
+  }
+}
+
+/** The client's end-to-end headers, plus the hint headers a kvflow engine reads. */
+export function headersFor(kind: UpstreamKind, client: IncomingHttpHeaders, input: ForwardInput): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(client)) {
+    if (value === undefined || HOP_BY_HOP.has(name)) continue;
+    if (kind !== 'kvflow' && name.startsWith('x-kvflow-')) continue;
+    headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  headers['content-type'] = 'application/json';
+  if (kind === 'kvflow') {
+    if (input.tagKey !== undefined) headers[HINT_HEADERS.agent] = input.tagKey;
+    if (input.hints.workflow !== undefined) headers[HINT_HEADERS.workflow] = input.hints.workflow;
+    if (input.hints.step !== undefined) headers[HINT_HEADERS.step] = input.hints.step;
+  }
+  return headers;
+}
+
+/** Upstream response headers safe to relay to the client (the body is relayed byte for byte, so its length holds). */
+export function relayHeaders(upstream: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(upstream)) {
+    if (value === undefined || (HOP_BY_HOP.has(name) && name !== 'content-length')) continue;
+    headers[name] = value;
+  }
+  return headers;
+}

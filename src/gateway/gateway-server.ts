@@ -1,0 +1,240 @@
+/**
+ * `kvflow gateway`: an OpenAI-compatible proxy in front of one or more upstream engines that routes each
+ * request to the upstream expected to hold the longest prefix of its prompt (a shadow radix tree per
+ * upstream, under a load bound) and, for workflows registered with it, computes steps-to-execution from
+ * the declared step graph and pushes it to KVFlow-aware upstreams in KVFlow's `/v1/update` format.
+ */
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { AddressInfo } from 'node:net';
+import { request as undiciRequest } from 'undici';
+import { InputError } from '../errors.js';
+import { parseWorkflowSpec } from '../workload/spec.js';
+import { FixedPrefixTracker } from './fixed-prefix.js';
+import { gatewayPolicy, type GatewayPolicyName } from './gateway-policy.js';
+import { GatewayMetrics } from './gateway-metrics.js';
+import { readHints } from './hints.js';
+import { installJsonBodyParser, jsonBodyOf } from './json-body.js';
+import { steUpdateBody } from './kvflow-update.js';
+import { ApiError, installErrorHandlers } from './openai-errors.js';
+import { chatRequestSchema, completionRequestSchema, parseRequest, type ChatRequest, type CompletionRequest } from './openai-schema.js';
+import { PromptTokenizer } from './prompt-tokens.js';
+import { Proxy } from './proxy.js';
+import { CacheAwareRouting, type CacheAwareOptions } from './routing.js';
+import { StePublisher } from './ste-publisher.js';
+import { Upstream, type UpstreamKind, type UpstreamTimeouts } from './upstream.js';
+import { WorkflowRegistry } from './workflow-registry.js';
+
+export interface GatewayOptions {
+  upstreams: { url: string; kind: UpstreamKind }[];
+  policy: GatewayPolicyName;
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** Tokens per page of the shadow trees (the upstreams' page size, ideally). */
+  blockSize: number;
+  /** Tokens each upstream's shadow tree may hold (its KV pool, ideally). */
+  shadowCapacityTokens: number;
+  routing?: Partial<CacheAwareOptions>;
+  timeouts: UpstreamTimeouts;
+  /** Connections per upstream. */
+  connections: number;
+  retryCooldownMs: number;
+  /** Largest request body in bytes. */
+  bodyLimit: number;
+  /** Model ids served; undefined asks each upstream's `/v1/models` at start (and accepts any if none answers). */
+  models?: string[];
+  /** Seconds without traffic after which a workflow instance counts as finished. */
+  idleSeconds: number;
+  /** fastify's request log on stderr. */
+  log?: boolean;
+}
+
+export const GATEWAY_DEFAULTS = {
+  policy: 'kvflow' as GatewayPolicyName,
+  blockSize: 16,
+  shadowCapacityTokens: 2 ** 20,
+  timeouts: { connectMs: 2_000, headersMs: 600_000, bodyMs: 300_000 } satisfies UpstreamTimeouts,
+  connections: 256,
+  retryCooldownMs: 2_000,
+  bodyLimit: 8 * 2 ** 20,
+  idleSeconds: 300,
+};
+
+export interface GatewayServer {
+  readonly url: string;
+  readonly app: FastifyInstance;
+  readonly upstreams: readonly Upstream[];
+  readonly registry: WorkflowRegistry;
+  /** Resolves when no STE push is queued or in flight (for tests). */
+  steSettled(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const DISCOVERY_TIMEOUT_MS = 2_000;
+const STE_PUSH_TIMEOUT_MS = 2_000;
+const IDLE_SWEEP_MS = 5_000;
+
+export async function startGateway(options: GatewayOptions): Promise<GatewayServer> {
+  if (options.upstreams.length === 0) throw new InputError('--upstream: give at least one upstream URL');
+  const policy = gatewayPolicy(options.policy);
+  const slots = Math.max(1, Math.floor(options.shadowCapacityTokens / options.blockSize));
+  const upstreams = options.upstreams.map(
+    ({ url, kind }, index) =>
+      new Upstream({ index, url, kind, timeouts: options.timeouts, connections: options.connections, shadow: { slots, eviction: policy.shadowEviction } }),
+  );
+  const metrics = new GatewayMetrics(upstreams);
+  const registry = new WorkflowRegistry({ idleSeconds: options.idleSeconds });
+  const tokenizer = new PromptTokenizer({ blockSize: options.blockSize });
+  const fixedPrefixes = new FixedPrefixTracker();
+  const proxy = new Proxy({
+    upstreams,
+    routing: new CacheAwareRouting(options.routing),
+    metrics,
+    retryCooldownMs: options.retryCooldownMs,
+    blockSize: options.blockSize,
+  });
+  const publishers = upstreams
+    .filter((upstream) => upstream.receivesSte && policy.forwardsSte)
+    .map(
+      (upstream) =>
+        new StePublisher(upstream, {
+          timeoutMs: STE_PUSH_TIMEOUT_MS,
+          onOutcome: (outcome) => metrics.steUpdates.inc({ upstream: upstream.url, outcome }),
+        }),
+    );
+  let steCount = 0;
+  /** After workflow progress: re-rank shadow pages and push the new snapshot. */
+  const publishSte = () => {
+    const changes = registry.takeChanges();
+    if (!changes) return;
+    for (const upstream of upstreams) upstream.shadow.applySte(changes);
+    if (publishers.length === 0) return;
+    const body = steUpdateBody(registry.snapshot(), steCount++);
+    for (const publisher of publishers) publisher.publish(body);
+  };
+  const seconds = () => performance.now() / 1000;
+  const idleSweep = setInterval(() => {
+    if (registry.expireIdle(seconds()) > 0) publishSte();
+  }, IDLE_SWEEP_MS);
+  idleSweep.unref();
+
+  const models = options.models ? new Set(options.models) : await discoverModels(upstreams);
+
+  const app = Fastify({ logger: options.log ?? false, bodyLimit: options.bodyLimit, forceCloseConnections: true });
+  installJsonBodyParser(app);
+  installErrorHandlers(app);
+
+  app.get('/health', async () => ({ status: 'ok', upstreams: upstreams.filter((u) => u.isUp(Date.now())).length }));
+  app.get('/metrics', async (_request, reply) => {
+    const text = await metrics.registry.metrics();
+    return reply.type(metrics.registry.contentType).send(text);
+  });
+  app.get('/v1/models', async () => ({
+    object: 'list',
+    data: [...models].sort().map((id) => ({ id, object: 'model', created: 0, owned_by: 'kvflow-gateway' })),
+  }));
+  app.post('/v1/workflows', async (request, reply) => {
+    let spec;
+    try {
+      spec = parseWorkflowSpec(jsonBodyOf(request.body).value, 'workflow');
+    } catch (error) {
+      if (error instanceof InputError) throw ApiError.invalid(error.message, null, 'invalid_workflow');
+      throw error;
+    }
+    registry.register(spec);
+    publishSte();
+    return reply.status(201).send({ name: spec.name, agents: Object.keys(spec.agents), shareAgents: spec.shareAgents, registered: true });
+  });
+  app.get('/v1/workflows', async () => ({
+    data: registry.list().map((spec) => ({ name: spec.name, agents: Object.keys(spec.agents), edges: spec.edges.length, shareAgents: spec.shareAgents })),
+  }));
+  app.delete('/v1/workflows/instances/:id', async (request, reply) => {
+    const { id } = request.params as { id: string };
+    if (!registry.finish(id)) throw new ApiError(404, `no live workflow instance "${id}"`, 'invalid_request_error', 'not_found');
+    publishSte();
+    return reply.status(204).send();
+  });
+  app.get('/v1/ste', async () => steUpdateBody(registry.snapshot(), steCount));
+  app.get('/v1/gateway/state', async () => ({
+    policy: policy.name,
+    instances: registry.instanceCount,
+    workflows: registry.list().map((spec) => spec.name),
+    upstreams: upstreams.map((u) => ({
+      url: u.url,
+      kind: u.kind,
+      up: u.isUp(Date.now()),
+      load: u.load,
+      models: u.models ? [...u.models] : null,
+      shadowPages: u.shadow.pages,
+      shadowLockedPages: u.shadow.lockedPages,
+    })),
+  }));
+
+  const completion = (kind: 'chat' | 'completion', endpoint: string) => async (request: FastifyRequest, reply: FastifyReply) => {
+    const receivedAt = performance.now();
+    const { raw, value } = jsonBodyOf(request.body);
+    const body = kind === 'chat' ? parseRequest(chatRequestSchema, value) : parseRequest(completionRequestSchema, value);
+    if (models.size > 0 && !models.has(body.model)) throw ApiError.unknownModel(body.model, [...models]);
+    const prompt = kind === 'chat' ? tokenizer.chat((body as ChatRequest).messages) : tokenizer.completion((body as CompletionRequest).prompt);
+    const hints = readHints(request.headers, body);
+    const ticket = registry.begin(hints, seconds());
+    const tagKey = ticket?.tagKey ?? registry.tagKey(hints);
+    const fixedBlocks = tagKey === undefined ? 0 : fixedPrefixes.observe(tagKey, prompt.blocks, prompt.systemTokens, options.blockSize);
+    if (ticket) publishSte();
+    reply.hijack();
+    try {
+      await proxy.forward(
+        { endpoint, model: body.model, prompt, fixedBlocks, tagKey, hints, raw, value: value as Record<string, unknown>, clientHeaders: request.headers, receivedAt },
+        reply.raw,
+      );
+    } finally {
+      if (ticket) {
+        registry.end(ticket, seconds());
+        publishSte();
+      }
+    }
+  };
+  app.post('/v1/chat/completions', completion('chat', '/v1/chat/completions'));
+  app.post('/v1/completions', completion('completion', '/v1/completions'));
+
+  await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
+  const address = app.server.address() as AddressInfo;
+  return {
+    url: `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`,
+    app,
+    upstreams,
+    registry,
+    steSettled: async () => {
+      await Promise.all(publishers.map((publisher) => publisher.idle()));
+    },
+    close: async () => {
+      clearInterval(idleSweep);
+      await app.close();
+      await Promise.all(upstreams.map((upstream) => upstream.close()));
+    },
+  };
+}
+
+/** Asks every upstream for `/v1/models` (bounded in time); the union is what the gateway serves. */
+async function discoverModels(upstreams: readonly Upstream[]): Promise<Set<string>> {
+  const all = new Set<string>();
+  await Promise.all(
+    upstreams.map(async (upstream) => {
+      try {
+        const response = await undiciRequest(`${upstream.url}/v1/models`, {
+          dispatcher: upstream.pool,
+          headersTimeout: DISCOVERY_TIMEOUT_MS,
+          bodyTimeout: DISCOVERY_TIMEOUT_MS,
+          signal: AbortSignal.timeout(DISCOVERY_TIMEOUT_MS),
+        });
+        const body = (await response.body.json()) as { data?: { id?: unknown }[] };
+        if (response.statusCode !== 200 || !Array.isArray(body.data)) return;
+        upstream.models = new Set(body.data.map((model) => String(model.id)));
+        for (const id of upstream.models) all.add(id);
+      } catch {
+        // Down or not OpenAI-compatible at start: it stays a candidate for any model.
+      }
+    }),
+  );
+  return all;
+}

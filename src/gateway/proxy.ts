@@ -1,0 +1,182 @@
+/**
+ * Forwards one completion request: route, send, relay the response byte for byte (streams included), and
+ * clean up whatever happens. A connect failure marks the upstream down for a while and sends the request
+ * to the next best one; a timeout becomes a 504, any other failure before a response a 502; a failure
+ * mid-response ends the client's stream (an SSE error event, or a cut connection for JSON). A client that
+ * leaves aborts the upstream request. Every path releases the shadow-tree lease and the load count.
+ */
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import { bodyFor, headersFor, relayHeaders, type ForwardInput } from './forward-body.js';
+import type { GatewayMetrics } from './gateway-metrics.js';
+import { ApiError, errorBody } from './openai-errors.js';
+import type { PromptBlocks } from './prompt-tokens.js';
+import type { RoutingPolicy } from './routing.js';
+import { classifyUpstreamError } from './upstream-errors.js';
+import type { Upstream, UpstreamKind } from './upstream.js';
+
+/** Response header naming the upstream that answered. */
+export const UPSTREAM_HEADER = 'x-kvflow-upstream';
+
+/** A validated, tokenized request ready to route. */
+export interface PreparedRequest extends ForwardInput {
+  /** Request path, e.g. `/v1/chat/completions`. */
+  endpoint: string;
+  model: string;
+  prompt: PromptBlocks;
+  fixedBlocks: number;
+  clientHeaders: IncomingHttpHeaders;
+  /** `performance.now()` when the request arrived. */
+  receivedAt: number;
+}
+
+export interface ProxyOptions {
+  upstreams: readonly Upstream[];
+  routing: RoutingPolicy;
+  metrics: GatewayMetrics;
+  /** How long a connect failure keeps an upstream out of routing. */
+  retryCooldownMs: number;
+  blockSize: number;
+}
+
+export class Proxy {
+  readonly #options: ProxyOptions;
+
+  constructor(options: ProxyOptions) {
+    this.#options = options;
+  }
+
+  /** Answers `request` on `response` (taken over from fastify); resolves when the response is over. */
+  async forward(request: PreparedRequest, response: ServerResponse): Promise<void> {
+    const abort = new AbortController();
+    const onClose = () => {
+      if (!response.writableFinished) {
+        this.#options.metrics.clientDisconnects.inc();
+        abort.abort();
+      }
+    };
+    response.on('close', onClose);
+    try {
+      await this.#attempts(request, response, abort.signal);
+    } finally {
+      response.off('close', onClose);
+      this.#options.metrics.duration.observe({ endpoint: request.endpoint }, (performance.now() - request.receivedAt) / 1000);
+    }
+  }
+
+  async #attempts(request: PreparedRequest, response: ServerResponse, signal: AbortSignal): Promise<void> {
+    const { upstreams, metrics } = this.#options;
+    const tried = new Set<number>();
+    const bodies = new Map<UpstreamKind, Buffer | string>();
+    let lastError: ApiError | undefined;
+    for (;;) {
+      if (signal.aborted) return;
+      const candidates = upstreams.filter((u) => !tried.has(u.index) && u.isUp(Date.now()) && u.serves(request.model));
+      if (candidates.length === 0) {
+        return this.#fail(request, response, lastError ?? ApiError.badGateway('no upstream is available', 'no_upstream'), 'none');
+      }
+      const upstream = this.#route(request, candidates);
+      tried.add(upstream.index);
+      const lease = upstream.shadow.admit(request.prompt.blocks, request.fixedBlocks, request.tagKey);
+      upstream.load++;
+      try {
+        let body = bodies.get(upstream.kind);
+        if (body === undefined) bodies.set(upstream.kind, (body = bodyFor(upstream.kind, request)));
+        let answer: Dispatcher.ResponseData;
+        try {
+          answer = await upstream.pool.request({
+            method: 'POST',
+            path: `${upstream.basePath}${request.endpoint}`,
+            headers: headersFor(upstream.kind, request.clientHeaders, request),
+            body,
+            signal,
+          });
+        } catch (error) {
+          const failure = classifyUpstreamError(error);
+          if (failure === 'aborted') return;
+          metrics.upstreamErrors.inc({ upstream: upstream.url, kind: failure });
+          if (failure === 'connect') {
+            upstream.downUntil = Date.now() + this.#options.retryCooldownMs;
+            lastError = ApiError.badGateway(`upstream ${upstream.url} is unreachable: ${(error as Error).message}`, 'upstream_unreachable');
+            if (upstreams.some((u) => !tried.has(u.index))) metrics.retries.inc();
+            continue;
+          }
+          const apiError =
+            failure === 'timeout'
+              ? ApiError.gatewayTimeout(`upstream ${upstream.url} did not answer in time`)
+              : ApiError.badGateway(`upstream ${upstream.url} failed: ${(error as Error).message}`);
+          return this.#fail(request, response, apiError, upstream.url);
+        }
+        return await this.#relay(request, response, upstream, answer);
+      } finally {
+        lease.release();
+        upstream.load--;
+      }
+    }
+  }
+
+  #route(request: PreparedRequest, candidates: readonly Upstream[]): Upstream {
+    const { routing, metrics, upstreams, blockSize } = this.#options;
+    const started = performance.now();
+    const decision = routing.choose(candidates, request.prompt.blocks);
+    metrics.decisionSeconds.observe((performance.now() - started) / 1000);
+    const upstream = upstreams[decision.index]!;
+    metrics.decisions.inc({ upstream: upstream.url, reason: decision.reason });
+    metrics.promptTokens.inc(request.prompt.tokens);
+    metrics.predictedHitTokens.inc({ upstream: upstream.url }, Math.min(request.prompt.tokens, decision.matchedBlocks * blockSize));
+    return upstream;
+  }
+
+  /** Relays status, headers and body unchanged (plus the upstream header). */
+  async #relay(request: PreparedRequest, response: ServerResponse, upstream: Upstream, answer: Dispatcher.ResponseData): Promise<void> {
+    const { metrics } = this.#options;
+    const headers = relayHeaders(answer.headers);
+    headers[UPSTREAM_HEADER] = upstream.url;
+    response.writeHead(answer.statusCode, headers);
+    const streaming = String(answer.headers['content-type'] ?? '').startsWith('text/event-stream');
+    let first = true;
+    try {
+      for await (const chunk of answer.body) {
+        if (first) {
+          first = false;
+          metrics.firstByte.observe({ endpoint: request.endpoint }, (performance.now() - request.receivedAt) / 1000);
+        }
+        if (!response.write(chunk)) await drained(response);
+        if (response.destroyed) return;
+      }
+      response.end();
+      metrics.requests.inc({ endpoint: request.endpoint, status: String(answer.statusCode), upstream: upstream.url });
+    } catch (error) {
+      const failure = classifyUpstreamError(error);
+      if (failure === 'aborted' || response.destroyed) return;
+      metrics.upstreamErrors.inc({ upstream: upstream.url, kind: failure === 'timeout' ? 'timeout' : 'stream' });
+      metrics.requests.inc({ endpoint: request.endpoint, status: 'terminated', upstream: upstream.url });
+      if (streaming) {
+        const apiError = ApiError.badGateway(`upstream ${upstream.url} ended the stream: ${(error as Error).message}`, 'upstream_stream_error');
+        response.end(`data: ${errorBody(apiError)}\n\n`);
+      } else {
+        response.destroy();
+      }
+    }
+  }
+
+  #fail(request: PreparedRequest, response: ServerResponse, error: ApiError, upstream: string): void {
+    this.#options.metrics.requests.inc({ endpoint: request.endpoint, status: String(error.status), upstream });
+    if (response.headersSent || response.destroyed) return;
+    response.writeHead(error.status, { 'content-type': 'application/json' });
+    response.end(errorBody(error));
+  }
+}
+
+/** Resolves when the client can take more, or has gone. */
+function drained(response: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      response.off('drain', done);
+      response.off('close', done);
+      resolve();
+    };
+    response.on('drain', done);
+    response.on('close', done);
+  });
+}

@@ -1,0 +1,96 @@
+/**
+ * The gateway's estimate of one upstream's prefix cache: a bounded `RadixCache` that sees every prompt the
+ * gateway routes there, with the same eviction policy objects replay and the simulator use (LRU, or
+ * KVFlow's STE order when the gateway forwards STE). Routing reads how much of a prompt it holds; a
+ * routed request locks its path until the response ends, as the engine locks pages of running requests.
+ */
+import { LruPolicy, type EvictionPolicy } from '../cache/policy.js';
+import { RadixCache, ROOT } from '../cache/radix-cache.js';
+import { StePolicy } from '../cache/ste-policy.js';
+
+export interface ShadowCacheOptions {
+  /** Pages the estimate may hold (the upstream's KV pool in pages, if known). */
+  slots: number;
+  /** `ste`: evict by steps-to-execution (KVFlow); `lru`: least recently used. */
+  eviction: 'lru' | 'ste';
+}
+
+/** A routed request's hold on its path; `release` is idempotent. */
+export interface ShadowLease {
+  release(): void;
+}
+
+export class ShadowCache {
+  readonly cache: RadixCache;
+  readonly #ste: StePolicy | undefined;
+  #scratch = new Int32Array(512);
+  #tick = 0;
+
+  constructor(options: ShadowCacheOptions) {
+    const policy: EvictionPolicy = options.eviction === 'ste' ? new StePolicy() : new LruPolicy();
+    this.#ste = policy instanceof StePolicy ? policy : undefined;
+    this.cache = new RadixCache({ gpuSlots: options.slots, policy });
+  }
+
+  /** Leading pages of `blocks` held now. */
+  match(blocks: readonly number[]): number {
+    return this.cache.matchGpu(blocks, this.#path(blocks.length));
+  }
+
+  /**
+   * Records a routed prompt: touches the cached prefix, inserts the rest (evicting by policy; a full tree
+   * of locked pages keeps the tail out), locks the whole path and tags the first `fixedBlocks` pages with
+   * `agentKey`'s STE.
+   */
+  admit(blocks: readonly number[], fixedBlocks: number, agentKey: string | undefined): ShadowLease {
+    const cache = this.cache;
+    const tick = ++this.#tick;
+    const path = this.#path(blocks.length);
+    const matched = cache.matchGpu(blocks, path);
+    for (let i = 0; i < matched; i++) {
+      cache.lock(path[i]!);
+      cache.touch(path[i]!, tick);
+    }
+    let held = matched;
+    let parent = matched > 0 ? path[matched - 1]! : ROOT;
+    while (held < blocks.length) {
+      const page = cache.insertGpu(parent, blocks[held]!, tick);
+      if (page < 0) break;
+      cache.lock(page);
+      path[held++] = page;
+      parent = page;
+    }
+    if (this.#ste && agentKey !== undefined) {
+      for (let i = 0; i < Math.min(fixedBlocks, held); i++) this.#ste.tag(path[i]!, agentKey);
+    }
+    const pages = path.slice(0, held);
+    let released = false;
+    return {
+      release: () => {
+        if (released) return;
+        released = true;
+        for (const page of pages) cache.unlock(page);
+      },
+    };
+  }
+
+  /** New STE values (undefined: unknown); ignored under LRU. */
+  applySte(changes: ReadonlyMap<string, number | undefined>): void {
+    this.#ste?.applyChanges(changes);
+  }
+
+  /** Pages held. */
+  get pages(): number {
+    return this.cache.gpuUsed;
+  }
+
+  /** Pages locked by requests still in flight (zero when the gateway is idle). */
+  get lockedPages(): number {
+    return this.cache.pinnedGpu;
+  }
+
+  #path(length: number): Int32Array {
+    if (this.#scratch.length < length) this.#scratch = new Int32Array(length * 2);
+    return this.#scratch;
+  }
+}

@@ -1,0 +1,91 @@
+/** One upstream engine as the gateway sees it: where it is, what it speaks, its load and its shadow cache. */
+import { Pool } from 'undici';
+import type { RouteCandidate } from './routing.js';
+import { ShadowCache, type ShadowCacheOptions } from './shadow-cache.js';
+
+/**
+ * - `kvflow`: a `kvflow engine`; hints go in `agent_hints`, STE is pushed to `/v1/update`.
+ * - `kvflow-sglang`: the KVFlow SGLang fork; the agent goes in the top-level `agent_id`, STE to `/v1/update`.
+ * - `openai`: any OpenAI-compatible server (vLLM, SGLang, a hosted API); the body is passed through
+ *   (gateway-only fields removed) and no STE is sent.
+ */
+export const UPSTREAM_KINDS = ['kvflow', 'kvflow-sglang', 'openai'] as const;
+export type UpstreamKind = (typeof UPSTREAM_KINDS)[number];
+
+export interface UpstreamTimeouts {
+  /** Milliseconds to establish a connection. */
+  connectMs: number;
+  /** Milliseconds to the response headers (a non-streaming completion sends them at the end). */
+  headersMs: number;
+  /** Milliseconds of silence allowed between body chunks. */
+  bodyMs: number;
+}
+
+export interface UpstreamOptions {
+  index: number;
+  url: string;
+  kind: UpstreamKind;
+  timeouts: UpstreamTimeouts;
+  /** Most connections to this upstream. */
+  connections: number;
+  shadow: ShadowCacheOptions;
+}
+
+export class Upstream implements RouteCandidate {
+  readonly index: number;
+  /** Normalized: no trailing slash. */
+  readonly url: string;
+  readonly kind: UpstreamKind;
+  /** Path prefix of the URL (`http://host/openai` forwards `/v1/...` to `/openai/v1/...`). */
+  readonly basePath: string;
+  readonly pool: Pool;
+  readonly shadow: ShadowCache;
+  /** Requests in flight through this gateway. */
+  load = 0;
+  /** Wall-clock ms until which a connect failure keeps it out of routing. */
+  downUntil = 0;
+  /** Model ids it serves, once discovered (undefined: unknown, so any). */
+  models: Set<string> | undefined;
+
+  constructor(options: UpstreamOptions) {
+    const parsed = new URL(options.url);
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new RangeError(`${options.url}: only http and https upstreams`);
+    this.index = options.index;
+    this.kind = options.kind;
+    this.basePath = parsed.pathname.replace(/\/+$/, '');
+    this.url = `${parsed.origin}${this.basePath}`;
+    this.pool = new Pool(parsed.origin, {
+      connections: options.connections,
+      connect: { timeout: options.timeouts.connectMs },
+      headersTimeout: options.timeouts.headersMs,
+      bodyTimeout: options.timeouts.bodyMs,
+      keepAliveTimeout: 30_000,
+    });
+    this.shadow = new ShadowCache(options.shadow);
+  }
+
+  /** Whether STE snapshots are pushed to it. */
+  get receivesSte(): boolean {
+    return this.kind !== 'openai';
+  }
+
+  get cachedPages(): number {
+    return this.shadow.pages;
+  }
+
+  match(blocks: readonly number[]): number {
+    return this.shadow.match(blocks);
+  }
+
+  isUp(nowMs: number): boolean {
+    return nowMs >= this.downUntil;
+  }
+
+  serves(model: string): boolean {
+    return this.models === undefined || this.models.has(model);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.destroy();
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * Workflows registered at the gateway (`POST /v1/workflows` with a workflow spec) and the live instances
+ * its traffic belongs to. Each spec's Agent Step Graph feeds a `WorkflowSte` with begin/end events from
+ * the requests passing through, which gives every agent (or instance/agent, for private agents) its
+ * steps-to-execution. Instances end when the client says so or after they have been idle a while.
+ */
+import { AgentStepGraph } from '../graph/graph.js';
+import { WorkflowSte } from '../graph/workflow-ste.js';
+import type { WorkflowSpec } from '../workload/spec.js';
+import type { WorkflowHints } from './hints.js';
+
+interface RegisteredWorkflow {
+  spec: WorkflowSpec;
+  ste: WorkflowSte;
+}
+
+interface LiveInstance {
+  workflow: RegisteredWorkflow;
+  lastSeen: number;
+  /** Requests in flight per step id: a retried step begins once and ends with its last request. */
+  steps: Map<string, number>;
+}
+
+/** A request's place in a registered workflow, returned by `begin` and handed back to `end`. */
+export interface StepTicket {
+  instance: string;
+  agent: string;
+  step: string | undefined;
+  /** Key the agent's fixed prompt is tagged and published under. */
+  tagKey: string;
+}
+
+export class WorkflowRegistry {
+  readonly #workflows = new Map<string, RegisteredWorkflow>();
+  readonly #instances = new Map<string, LiveInstance>();
+  readonly #idleSeconds: number;
+  /** Values last handed out by `takeChanges`. */
+  readonly #published = new Map<string, number>();
+  /** Keys of replaced workflows, which must be re-read on the next `takeChanges`. */
+  readonly #dropped = new Set<string>();
+
+  constructor(options: { idleSeconds: number }) {
+    this.#idleSeconds = options.idleSeconds;
+  }
+
+  /** Registers (or replaces) a workflow by its spec's name; live instances of a replaced spec are dropped. */
+  register(spec: WorkflowSpec): void {
+    const previous = this.#workflows.get(spec.name);
+    if (previous) {
+      for (const [id, live] of this.#instances) if (live.workflow === previous) this.#instances.delete(id);
+      for (const key of previous.ste.snapshot().keys()) this.#dropped.add(key);
+    }
+    this.#workflows.set(spec.name, { spec, ste: new WorkflowSte(AgentStepGraph.fromSpec(spec), { shareAgents: spec.shareAgents }) });
+  }
+
+  /** Registered specs, in registration order. */
+  list(): WorkflowSpec[] {
+    return [...this.#workflows.values()].map((workflow) => workflow.spec);
+  }
+
+  get instanceCount(): number {
+    return this.#instances.size;
+  }
+
+  /**
+   * The key a request's fixed prompt is tagged with: `instance/agent` for a registered spec with private
+   * agents, else the agent name. Undefined without an agent.
+   */
+  tagKey(hints: WorkflowHints): string | undefined {
+    if (hints.agent === undefined) return undefined;
+    const workflow = hints.workflow === undefined ? undefined : this.#workflowOf(hints.workflow, hints);
+    return workflow && hints.workflow !== undefined ? workflow.ste.tagKey(hints.workflow, hints.agent) : hints.agent;
+  }
+
+  /** A request of a registered workflow starts: its agent runs (STE 0). Undefined when nothing is tracked. */
+  begin(hints: WorkflowHints, now: number): StepTicket | undefined {
+    const { workflow: instance, agent, step } = hints;
+    if (instance === undefined || agent === undefined) return undefined;
+    const workflow = this.#workflowOf(instance, hints);
+    if (!workflow) return undefined;
+    let live = this.#instances.get(instance);
+    if (!live || live.workflow !== workflow) {
+      live = { workflow, lastSeen: now, steps: new Map() };
+      this.#instances.set(instance, live);
+    }
+    live.lastSeen = now;
+    const inFlight = step === undefined ? 0 : (live.steps.get(step) ?? 0);
+    if (step !== undefined) live.steps.set(step, inFlight + 1);
+    if (inFlight === 0) workflow.ste.begin(instance, agent);
+    return { instance, agent, step, tagKey: workflow.ste.tagKey(instance, agent) };
+  }
+
+  /** The request of `ticket` ended (whatever its outcome): its agent finished this step. */
+  end(ticket: StepTicket, now: number): void {
+    const live = this.#instances.get(ticket.instance);
+    if (!live) return;
+    live.lastSeen = now;
+    if (ticket.step !== undefined) {
+      const left = (live.steps.get(ticket.step) ?? 1) - 1;
+      if (left > 0) {
+        live.steps.set(ticket.step, left);
+        return;
+      }
+      live.steps.delete(ticket.step);
+    }
+    live.workflow.ste.end(ticket.instance, ticket.agent);
+  }
+
+  /** The instance is over: it no longer holds any agent's STE. Returns whether it was live. */
+  finish(instance: string): boolean {
+    const live = this.#instances.get(instance);
+    if (!live) return false;
+    this.#instances.delete(instance);
+    live.workflow.ste.finish(instance);
+    return true;
+  }
+
+  /** Finishes instances idle (nothing in flight, nothing heard) for longer than the idle limit. */
+  expireIdle(now: number): number {
+    let expired = 0;
+    for (const [id, live] of this.#instances) {
+      if (live.steps.size === 0 && now - live.lastSeen > this.#idleSeconds && this.finish(id)) expired++;
+    }
+    return expired;
+  }
+
+  /** Every key with a known STE as of the last `takeChanges` (the minimum over workflows when keys coincide). */
+  snapshot(): ReadonlyMap<string, number> {
+    return this.#published;
+  }
+
+  /**
+   * Keys whose STE changed since the last call (undefined: no longer known), or undefined if none moved.
+   * Costs O(changed keys x workflows), not O(all keys): each workflow's tracker says what moved.
+   */
+  takeChanges(): Map<string, number | undefined> | undefined {
+    const keys = this.#dropped;
+    for (const { ste } of this.#workflows.values()) for (const key of ste.takeChanges().keys()) keys.add(key);
+    if (keys.size === 0) return undefined;
+    const changes = new Map<string, number | undefined>();
+    for (const key of keys) {
+      let value: number | undefined;
+      for (const { ste } of this.#workflows.values()) {
+        const own = ste.snapshot().get(key);
+        if (own !== undefined && !(own >= (value ?? Infinity))) value = own;
+      }
+      if (this.#published.get(key) === value) continue;
+      changes.set(key, value);
+      if (value === undefined) this.#published.delete(key);
+      else this.#published.set(key, value);
+    }
+    keys.clear();
+    return changes.size > 0 ? changes : undefined;
+  }
+
+  /** The spec an instance belongs to: the one named by the hints, else its earlier spec, else the one declaring the agent. */
+  #workflowOf(instance: string, hints: WorkflowHints): RegisteredWorkflow | undefined {
+    if (hints.spec !== undefined) return this.#workflows.get(hints.spec);
+    const live = this.#instances.get(instance);
+    if (live) return live.workflow;
+    for (const workflow of this.#workflows.values()) {
+      if (hints.agent !== undefined && Object.hasOwn(workflow.spec.agents, hints.agent)) return workflow;
+    }
+    return undefined;
+  }
+}
