@@ -1,0 +1,415 @@
+/**
+ * Engine emulator and gateway on loopback (port 0): OpenAI shapes, streaming, hints and KVFlow updates,
+ * routing under concurrent load, and faults (bad input, upstream down, killed mid-stream, timing out,
+ * client gone). Every server is closed in afterAll/finally; every load is bounded in count and time.
+ */
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { engineCoreOptions } from '../src/gateway/engine-config.js';
+import { startEngineServer, type EngineServer } from '../src/gateway/engine-server.js';
+import { GATEWAY_DEFAULTS, startGateway, type GatewayOptions, type GatewayServer } from '../src/gateway/gateway-server.js';
+import { chainedBlockHashes } from '../src/gateway/chained-hash.js';
+import { RealTimeClock } from '../src/gateway/real-time-clock.js';
+import { steUpdateBody, snapshotOfUpdate } from '../src/gateway/kvflow-update.js';
+import { resolveHardware } from '../src/sim/hardware.js';
+
+const MODEL = 'Llama-3.1-8B';
+const hardware = resolveHardware({ gpu: 'A10G', model: MODEL });
+
+function startEngine(speed = 200): Promise<EngineServer> {
+  return startEngineServer({ ...engineCoreOptions(hardware, { speed, setup: 'kvflow' }), modelName: MODEL });
+}
+
+function gatewayOptions(upstreams: GatewayOptions['upstreams'], extra: Partial<GatewayOptions> = {}): GatewayOptions {
+  return { ...GATEWAY_DEFAULTS, upstreams, ...extra };
+}
+
+const systemPrompt = (agent: string) => `You are agent ${agent}. ${'Work carefully and report what you did. '.repeat(120)}`;
+
+function chatBody(agent: string, user: string, extra: Record<string, unknown> = {}) {
+  return { model: MODEL, max_tokens: 4, messages: [{ role: 'system', content: systemPrompt(agent) }, { role: 'user', content: user }], ...extra };
+}
+
+async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    signal: AbortSignal.timeout(15_000),
+  });
+  return { status: response.status, headers: response.headers, text: await response.text() };
+}
+
+async function json(url: string): Promise<any> {
+  return (await fetch(url, { signal: AbortSignal.timeout(5_000) })).json();
+}
+
+async function metricValue(gateway: GatewayServer, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const text = await (await fetch(`${gateway.url}/metrics`)).text();
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (!Object.entries(labels).every(([key, value]) => line.includes(`${key}="${value}"`))) continue;
+    total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return total;
+}
+
+async function lockedPages(gateway: GatewayServer): Promise<number> {
+  const state = await json(`${gateway.url}/v1/gateway/state`);
+  return state.upstreams.reduce((sum: number, u: { shadowLockedPages: number }) => sum + u.shadowLockedPages, 0);
+}
+
+/** Runs `tasks` with at most `limit` at a time. */
+async function pooled<T>(tasks: (() => Promise<T>)[], limit: number): Promise<T[]> {
+  const results: T[] = new Array(tasks.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < tasks.length) {
+        const i = next++;
+        results[i] = await tasks[i]!();
+      }
+    }),
+  );
+  return results;
+}
+
+/** A raw HTTP upstream that misbehaves on purpose. */
+async function fakeUpstream(handler: (response: ServerResponse) => void): Promise<{ url: string; server: Server }> {
+  const server = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => handler(response));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+async function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+describe('building blocks', () => {
+  it('chained hashes: equal ids mean equal prefixes, partial blocks differ', () => {
+    const a = chainedBlockHashes([1, 2, 3, 4, 5, 6, 7], 3);
+    const b = chainedBlockHashes([1, 2, 3, 4, 5, 6, 8], 3);
+    const c = chainedBlockHashes([9, 2, 3, 4, 5, 6, 7], 3);
+    expect(a).toHaveLength(3);
+    expect(b.slice(0, 2)).toEqual(a.slice(0, 2));
+    expect(b[2]).not.toBe(a[2]);
+    expect(c[1]).not.toBe(a[1]); // the first block's change reaches every later id
+    expect(chainedBlockHashes([1, 2, 3, 4, 5, 6], 3)[1]).not.toBe(chainedBlockHashes([1, 2, 3, 4, 5], 3)[1]);
+    for (const id of a) expect(Number.isSafeInteger(id)).toBe(true);
+  });
+
+  it('real-time clock fires in time order with now = event time, scaled by speed', async () => {
+    let wall = 0;
+    const order: [string, number][] = [];
+    const clock = new RealTimeClock({ speed: 10, wallMs: () => wall });
+    clock.run(() => {
+      clock.after(2, () => order.push(['b', clock.now]));
+      clock.after(1, () => order.push(['a', clock.now]));
+      clock.after(1, () => order.push(['a2', clock.now]));
+    });
+    wall = 250; // 0.25 s of wall time = 2.5 model seconds
+    clock.run(() => order.push(['arrival', clock.now]));
+    expect(order).toEqual([['a', 1], ['a2', 1], ['b', 2], ['arrival', 2.5]]);
+    clock.stop();
+  });
+
+  it('KVFlow update bodies round-trip and list agents by step', () => {
+    const body = steUpdateBody(new Map([['coder', 1], ['planner', 0], ['tester', 1]]), 7);
+    expect(body).toEqual({ agent_data: { coder: 1, planner: 0, tester: 1 }, timestep_data: { '0': ['planner'], '1': ['coder', 'tester'] }, timestep_cnt: 7 });
+    expect(snapshotOfUpdate(body)).toEqual(new Map([['coder', 1], ['planner', 0], ['tester', 1]]));
+    expect(snapshotOfUpdate({ timestep_data: { '2': ['x'], '0': ['y'] } })).toEqual(new Map([['x', 2], ['y', 0]]));
+  });
+});
+
+describe('kvflow engine', () => {
+  let engine: EngineServer;
+  beforeAll(async () => {
+    engine = await startEngine();
+  });
+  afterAll(async () => {
+    await engine.close();
+  });
+
+  it('serves models and health', async () => {
+    expect(await json(`${engine.url}/health`)).toEqual({ status: 'ok' });
+    expect((await json(`${engine.url}/v1/models`)).data[0].id).toBe(MODEL);
+  });
+
+  it('answers chat completions with exactly max_tokens and reports cached prompt tokens on reuse', async () => {
+    const first = JSON.parse((await post(`${engine.url}/v1/chat/completions`, chatBody('cache-probe', 'one'))).text);
+    const second = JSON.parse((await post(`${engine.url}/v1/chat/completions`, chatBody('cache-probe', 'two'))).text);
+    expect(first.object).toBe('chat.completion');
+    expect(first.choices[0].finish_reason).toBe('length');
+    expect(first.usage.completion_tokens).toBe(4);
+    expect(first.choices[0].message.content.trim().split(' ')).toHaveLength(4);
+    expect(first.usage.prompt_tokens_details.cached_tokens).toBe(0);
+    expect(second.usage.prompt_tokens_details.cached_tokens).toBeGreaterThan(first.usage.prompt_tokens * 0.9);
+  });
+
+  it('streams SSE chunks ending in [DONE], with usage when asked; outputs are deterministic', async () => {
+    const body = chatBody('stream', 'hello', { max_tokens: 6, stream: true, stream_options: { include_usage: true } });
+    const a = await post(`${engine.url}/v1/chat/completions`, body);
+    const b = await post(`${engine.url}/v1/chat/completions`, body);
+    expect(a.headers.get('content-type')).toContain('text/event-stream');
+    const events = a.text.split('\n\n').filter(Boolean);
+    expect(events.at(-1)).toBe('data: [DONE]');
+    const chunks = events.slice(0, -1).map((event) => JSON.parse(event.slice('data: '.length)));
+    const text = chunks.map((chunk) => chunk.choices[0]?.delta?.content ?? '').join('');
+    expect(text.trim().split(' ')).toHaveLength(6);
+    expect(chunks[0].choices[0].delta.role).toBe('assistant');
+    expect(chunks.at(-1).usage.completion_tokens).toBe(6);
+    const textB = b.text.split('\n\n').filter((e) => e.startsWith('data: {')).map((e) => JSON.parse(e.slice(6)).choices[0]?.delta?.content ?? '').join('');
+    expect(textB).toBe(text);
+  });
+
+  it('answers text completions for text and token-id prompts', async () => {
+    const text = JSON.parse((await post(`${engine.url}/v1/completions`, { model: MODEL, prompt: 'Once upon a time', max_tokens: 3 })).text);
+    expect(text.object).toBe('text_completion');
+    expect(text.choices[0].text.trim().split(' ')).toHaveLength(3);
+    const ids = JSON.parse((await post(`${engine.url}/v1/completions`, { model: MODEL, prompt: [1, 2, 3, 4], max_tokens: 2 })).text);
+    expect(ids.usage.prompt_tokens).toBe(4);
+  });
+
+  it('rejects bad input with OpenAI-style errors', async () => {
+    const bad = await post(`${engine.url}/v1/chat/completions`, '{"model": ');
+    expect(bad.status).toBe(400);
+    expect(JSON.parse(bad.text).error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_json' });
+    const wrong = await post(`${engine.url}/v1/chat/completions`, { model: MODEL, messages: 'hi' });
+    expect(wrong.status).toBe(400);
+    expect(JSON.parse(wrong.text).error.param).toBe('messages');
+    const unknown = await post(`${engine.url}/v1/chat/completions`, chatBody('x', 'y', { model: 'gpt-nope' }));
+    expect(unknown.status).toBe(404);
+    expect(JSON.parse(unknown.text).error.code).toBe('model_not_found');
+    const huge = await post(`${engine.url}/v1/completions`, { model: MODEL, prompt: [1, 2, 3], max_tokens: 10_000_000 });
+    expect(huge.status).toBe(400);
+    expect(JSON.parse(huge.text).error.code).toBe('context_length_exceeded');
+  });
+
+  it('takes KVFlow /v1/update snapshots and agent hints', async () => {
+    const update = await post(`${engine.url}/v1/update`, { agent_data: { planner: 0, coder: 1 }, timestep_data: { '0': ['planner'], '1': ['coder'] }, timestep_cnt: 1 });
+    expect(update.status).toBe(200);
+    expect((await json(`${engine.url}/v1/engine/state`)).ste).toEqual({ coder: 1, planner: 0 });
+    await post(`${engine.url}/v1/update`, { agent_data: { coder: 0 }, timestep_cnt: 2 });
+    expect((await json(`${engine.url}/v1/engine/state`)).ste).toEqual({ coder: 0 });
+    const hinted = await post(`${engine.url}/v1/chat/completions`, chatBody('coder', 'task', { agent_hints: { workflow_id: 'w1', agent_id: 'coder', step_id: 3, children_step_ids: [4] } }));
+    expect(hinted.status).toBe(200);
+    const kvflow = await post(`${engine.url}/v1/chat/completions`, chatBody('coder', 'task 2', { agent_id: 'coder' }));
+    expect(kvflow.status).toBe(200);
+    expect((await post(`${engine.url}/v1/update`, { timestep_cnt: 3 })).status).toBe(400);
+  });
+});
+
+describe('kvflow gateway', () => {
+  let engines: EngineServer[];
+  let gateway: GatewayServer;
+  beforeAll(async () => {
+    engines = [await startEngine(), await startEngine()];
+    gateway = await startGateway(gatewayOptions(engines.map((e) => ({ url: e.url, kind: 'kvflow' as const }))));
+    const spec = JSON.parse(await readFile(new URL('../workloads/sequential-10.json', import.meta.url), 'utf8'));
+    expect((await post(`${gateway.url}/v1/workflows`, spec)).status).toBe(201);
+  });
+  afterAll(async () => {
+    await gateway.close();
+    for (const engine of engines) await engine.close();
+  });
+
+  it('serves concurrent load, keeps agents on one upstream, names it, and returns the shadow locks to zero', async () => {
+    const agents = ['a0', 'a1', 'a2', 'a3'];
+    const tasks = Array.from({ length: 48 }, (_, i) => async () => {
+      const agent = agents[i % agents.length]!;
+      const stream = i % 3 === 0;
+      const result = await post(`${gateway.url}/v1/chat/completions`, chatBody(agent, `step ${i}`, { stream }), {
+        'x-kvflow-workflow': `wf${i % 6}`,
+        'x-kvflow-agent': agent,
+        'x-kvflow-step': String(i),
+      });
+      return { agent, stream, ...result };
+    });
+    const results = await pooled(tasks, 12);
+    for (const result of results) {
+      expect(result.status).toBe(200);
+      expect(engines.map((e) => e.url)).toContain(result.headers.get('x-kvflow-upstream'));
+      if (result.stream) expect(result.text.trimEnd().endsWith('data: [DONE]')).toBe(true);
+      else expect(JSON.parse(result.text).usage.completion_tokens).toBe(4);
+    }
+    // Cache-aware routing: most requests of an agent land where its prompt already is.
+    for (const agent of agents) {
+      const counts = new Map<string, number>();
+      for (const r of results.filter((r) => r.agent === agent)) counts.set(r.headers.get('x-kvflow-upstream')!, (counts.get(r.headers.get('x-kvflow-upstream')!) ?? 0) + 1);
+      expect(Math.max(...counts.values())).toBeGreaterThanOrEqual(9);
+    }
+    expect(await lockedPages(gateway)).toBe(0);
+    expect(await metricValue(gateway, 'kvflow_gateway_requests_total', { status: '200' })).toBeGreaterThanOrEqual(48);
+    expect(await metricValue(gateway, 'kvflow_gateway_routing_decisions_total', { reason: 'cache' })).toBeGreaterThan(30);
+    expect(await metricValue(gateway, 'kvflow_gateway_predicted_hit_tokens_total')).toBeGreaterThan(0);
+    expect(await metricValue(gateway, 'kvflow_gateway_request_duration_seconds_count')).toBeGreaterThanOrEqual(48);
+  });
+
+  it('pushes STE from the registered graph to the engines in KVFlow format', async () => {
+    await post(`${gateway.url}/v1/chat/completions`, chatBody('a4', 'go'), { 'x-kvflow-workflow': 'ste-probe', 'x-kvflow-agent': 'a4' });
+    await gateway.steSettled();
+    const published = await json(`${gateway.url}/v1/ste`);
+    expect(published.agent_data.a5).toBe(1); // a4 just ended in ste-probe: a5 runs next
+    for (const engine of engines) expect((await json(`${engine.url}/v1/engine/state`)).ste).toEqual(published.agent_data);
+    expect(await metricValue(gateway, 'kvflow_gateway_ste_updates_total', { outcome: 'ok' })).toBeGreaterThan(0);
+    const finished = await fetch(`${gateway.url}/v1/workflows/instances/ste-probe`, { method: 'DELETE' });
+    expect(finished.status).toBe(204);
+  });
+
+  it('answers bad JSON, wrong types, oversized bodies and unknown models with 4xx and keeps serving', async () => {
+    const cases = [
+      { body: '{"model": "x", ', status: 400, code: 'invalid_json' },
+      { body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 5 }] }), status: 400, param: 'messages.0.content' },
+      { body: JSON.stringify({ model: MODEL, max_tokens: 'many', messages: [{ role: 'user', content: 'x' }] }), status: 400, param: 'max_tokens' },
+      { body: JSON.stringify(chatBody('a0', 'x', { model: 'no-such-model' })), status: 404, code: 'model_not_found' },
+      { body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'x'.repeat(GATEWAY_DEFAULTS.bodyLimit + 1) }] }), status: 413, code: 'request_too_large' },
+    ];
+    for (const { body, status, code, param } of cases) {
+      const response = await post(`${gateway.url}/v1/chat/completions`, body);
+      expect(response.status).toBe(status);
+      const error = JSON.parse(response.text).error;
+      expect(Object.keys(error).sort()).toEqual(['code', 'message', 'param', 'type']);
+      if (code) expect(error.code).toBe(code);
+      if (param) expect(error.param).toBe(param);
+    }
+    const workflow = await post(`${gateway.url}/v1/workflows`, { name: 'broken', agents: {}, start: 'a' });
+    expect(workflow.status).toBe(400);
+    expect((await post(`${gateway.url}/v1/chat/completions`, chatBody('a0', 'still there?'))).status).toBe(200);
+    expect(await lockedPages(gateway)).toBe(0);
+  });
+
+  it('aborts the upstream request when the client leaves mid-stream', async () => {
+    const slow = await startEngine(1); // 1x real time: 400 decode steps take seconds
+    const gw = await startGateway(gatewayOptions([{ url: slow.url, kind: 'kvflow' }]));
+    try {
+      const abort = new AbortController();
+      const response = await fetch(`${gw.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(chatBody('leaver', 'long answer please', { stream: true, max_tokens: 400 })),
+        signal: abort.signal,
+      });
+      const reader = response.body!.getReader();
+      await reader.read(); // the first chunk arrived: the stream is live
+      abort.abort();
+      await waitFor(async () => (await json(`${slow.url}/v1/engine/state`)).disconnects === 1);
+      await waitFor(async () => (await lockedPages(gw)) === 0);
+      expect(await metricValue(gw, 'kvflow_gateway_client_disconnects_total')).toBe(1);
+    } finally {
+      await gw.close();
+      await slow.close();
+    }
+  });
+});
+
+describe('gateway faults', () => {
+  it('retries on another upstream when one is down, and cools the dead one down', async () => {
+    const dead = await fakeUpstream(() => {});
+    await closeServer(dead.server); // nothing listens there any more
+    const engine = await startEngine();
+    const gw = await startGateway(gatewayOptions([{ url: dead.url, kind: 'kvflow' }, { url: engine.url, kind: 'kvflow' }], { models: [MODEL] }));
+    try {
+      const responses = await Promise.all(Array.from({ length: 6 }, (_, i) => post(`${gw.url}/v1/chat/completions`, chatBody('r', `x${i}`))));
+      for (const response of responses) {
+        expect(response.status).toBe(200);
+        expect(response.headers.get('x-kvflow-upstream')).toBe(engine.url);
+      }
+      expect(await metricValue(gw, 'kvflow_gateway_upstream_errors_total', { kind: 'connect', upstream: dead.url })).toBeGreaterThanOrEqual(1);
+      expect(await metricValue(gw, 'kvflow_gateway_retries_total')).toBeGreaterThanOrEqual(1);
+      expect(await metricValue(gw, 'kvflow_gateway_upstream_up', { upstream: dead.url })).toBe(0);
+      expect(await lockedPages(gw)).toBe(0);
+    } finally {
+      await gw.close();
+      await engine.close();
+    }
+  });
+
+  it('answers 502 when every upstream is down', async () => {
+    const dead = await fakeUpstream(() => {});
+    await closeServer(dead.server);
+    const gw = await startGateway(gatewayOptions([{ url: dead.url, kind: 'openai' }], { models: [MODEL] }));
+    try {
+      const response = await post(`${gw.url}/v1/chat/completions`, chatBody('x', 'y'));
+      expect(response.status).toBe(502);
+      expect(JSON.parse(response.text).error.type).toBe('upstream_error');
+      expect(await lockedPages(gw)).toBe(0);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('ends the client stream with an error event when the upstream dies mid-stream', async () => {
+    const dying = await fakeUpstream((response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      response.write('data: {"choices":[{"index":0,"delta":{"content":" one"}}]}\n\n');
+      response.write('data: {"choices":[{"index":0,"delta":{"content":" two"}}]}\n\n');
+      setTimeout(() => response.socket?.destroy(), 50);
+    });
+    const gw = await startGateway(gatewayOptions([{ url: dying.url, kind: 'openai' }], { models: [MODEL] }));
+    try {
+      const response = await post(`${gw.url}/v1/chat/completions`, chatBody('x', 'y', { stream: true }));
+      expect(response.status).toBe(200);
+      expect(response.text).toContain('" one"');
+      expect(response.text).toContain('" two"');
+      const last = response.text.trim().split('\n\n').at(-1)!;
+      expect(JSON.parse(last.slice('data: '.length)).error.code).toBe('upstream_stream_error');
+      expect(await metricValue(gw, 'kvflow_gateway_upstream_errors_total', { kind: 'stream' })).toBe(1);
+      expect(await lockedPages(gw)).toBe(0);
+      expect((await json(`${gw.url}/health`)).status).toBe('ok');
+    } finally {
+      await gw.close();
+      await closeServer(dying.server);
+    }
+  });
+
+  it('answers 504 when the upstream does not answer in time', async () => {
+    const silent = await fakeUpstream(() => {}); // never responds
+    const gw = await startGateway(
+      gatewayOptions([{ url: silent.url, kind: 'openai' }], { models: [MODEL], timeouts: { connectMs: 1000, headersMs: 300, bodyMs: 300 } }),
+    );
+    try {
+      const started = performance.now();
+      const response = await post(`${gw.url}/v1/chat/completions`, chatBody('x', 'y'));
+      expect(response.status).toBe(504);
+      expect(JSON.parse(response.text).error.code).toBe('upstream_timeout');
+      expect(performance.now() - started).toBeLessThan(5_000);
+      expect(await lockedPages(gw)).toBe(0);
+    } finally {
+      await gw.close();
+      await closeServer(silent.server);
+    }
+  });
+
+  it('passes upstream error statuses and bodies through unchanged', async () => {
+    const picky = await fakeUpstream((response) => {
+      response.writeHead(429, { 'content-type': 'application/json', 'retry-after': '1' });
+      response.end('{"error":{"message":"slow down","type":"rate_limit","param":null,"code":"rate_limited"}}');
+    });
+    const gw = await startGateway(gatewayOptions([{ url: picky.url, kind: 'openai' }], { models: [MODEL] }));
+    try {
+      const response = await post(`${gw.url}/v1/chat/completions`, chatBody('x', 'y'));
+      expect(response.status).toBe(429);
+      expect(response.headers.get('retry-after')).toBe('1');
+      expect(response.headers.get('x-kvflow-upstream')).toBe(picky.url);
+      expect(JSON.parse(response.text).error.code).toBe('rate_limited');
+    } finally {
+      await gw.close();
+      await closeServer(picky.server);
+    }
+  });
+});
+
+async function waitFor(condition: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!(await condition())) {
+    if (performance.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
