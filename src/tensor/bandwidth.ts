@@ -73,7 +73,7 @@ class Rig {
  */
 export async function measureBandwidth(backend: TensorBackend, block: KvBlockShape, options: { blocks?: number; rounds?: number } = {}): Promise<Bandwidth> {
   const blocks = options.blocks ?? 32;
-  const rounds = options.rounds ?? 3;
+  const rounds = options.rounds ?? 5;
   const rig = new Rig(backend, block, blocks);
   try {
     const slots = Rig.range(0, blocks);
@@ -104,8 +104,8 @@ export async function calibrateLink(
   block: KvBlockShape,
   options: { maxBlocks?: number; rounds?: number; concurrencies?: number[] } = {},
 ): Promise<LinkCalibration> {
-  const maxBlocks = options.maxBlocks ?? 64;
-  const rounds = options.rounds ?? 5;
+  const maxBlocks = options.maxBlocks ?? 128;
+  const rounds = options.rounds ?? 9;
   const concurrencies = options.concurrencies ?? [1, 2, 4, 8];
   const sizes = [1, 2, 4, 8, 16, 32, 64, 128].filter((n) => n <= maxBlocks);
   const samples = await timeTransfers(backend, block, sizes, rounds);
