@@ -72,12 +72,13 @@ export function registerCalibrate(program: Command): void {
     .option('--json', 'print one JSON document on stdout')
     .action((flags: CalibrateFlags) =>
       runCommand(async () => {
-        if (Boolean(flags.link) === (flags.from !== undefined)) throw InputError.flag('--link/--from', 'give exactly one of --link or --from FILE');
-        if (flags.link) {
+        const { from } = flags;
+        if (Boolean(flags.link) === (from !== undefined)) throw InputError.flag('--link/--from', 'give exactly one of --link or --from FILE');
+        if (from === undefined) {
           const result = await calibrateLinkCommand(flags);
           emit(flags.json ? JSON.stringify(result) : renderLink(result));
         } else {
-          const result = await calibrateFromRows(flags);
+          const result = await calibrateFromRows({ ...flags, from });
           emit(flags.json ? JSON.stringify(result) : renderRows(result));
         }
       }),
