@@ -104,7 +104,7 @@ function rate(amount: number, seconds: number, digits = 0): string {
   const perSecond = amount / seconds;
   if (digits > 0) return perSecond.toFixed(digits);
   if (perSecond >= 1e6) return `${(perSecond / 1e6).toFixed(2)}M`;
-  return perSecond >= 1e3 ? `${(perSecond / 1e3).toFixed(0)}k` : perSecond.toFixed(0);
+  return perSecond >= 1e4 ? `${(perSecond / 1e3).toFixed(0)}k` : perSecond.toFixed(0);
 }
 
 function ms(seconds: number): string {
