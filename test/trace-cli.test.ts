@@ -2,20 +2,18 @@
  * `kvflow trace` (convert, validate, stats) end to end on the built command, and the library functions
  * behind it: stats agree with replay at unbounded capacity, conversions read back as the same requests.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { replaySuite } from '../src/cache/replay-suite.js';
 import type { Trace, TraceRequest } from '../src/types.js';
 import { readTrace } from '../src/workload/read.js';
 import { traceStats } from '../src/workload/stats.js';
 import { writeTrace } from '../src/workload/write.js';
-import { CLI, expectJsonDocument, expectUsageError, keysOf, kvflow, type CliRun } from './helpers/cli.js';
-import { REPO } from './helpers/sim.js';
+import { expectJsonDocument, expectUsageError, keysOf, kvflow, type CliRun } from './helpers/cli.js';
 
 const shared = (name: string) => fileURLToPath(new URL(`../../shared/traces/${name}`, import.meta.url));
 const MOONCAKE = shared('mooncake_conversation_trace.jsonl');
@@ -45,55 +43,15 @@ const SESSION_KEYS = ['session', 'requests', 'inputTokens', 'outputTokens', 'pag
 
 let dir: string;
 let fileCount = 0;
-/** How to run `kvflow trace ...`: the real command once main.ts registers it, else a stand-in. */
-let runTrace: (args: string[]) => Promise<CliRun>;
-
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'kvflow-trace-cli-'));
-  runTrace = (await traceIsRegistered()) ? (args) => kvflow(['trace', ...args]) : await standInCommand();
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function traceIsRegistered(): Promise<boolean> {
-  const help = await kvflow(['--help']);
-  return /^\s+trace\b/m.test(help.stdout);
-}
-
-/**
- * A `kvflow` with only `trace` registered, as main.ts does it (built `registerTrace`, same error
- * handling), run the way `kvflow()` runs the real one.
- */
-async function standInCommand(): Promise<(args: string[]) => Promise<CliRun>> {
-  const url = (path: string) => pathToFileURL(join(REPO, path)).href;
-  const script = join(dir, 'kvflow-trace.mjs');
-  await writeFile(
-    script,
-    [
-      `import { Command } from '${url('node_modules/commander/esm.mjs')}';`,
-      `import { registerTrace } from '${url('dist/src/cli/trace.js')}';`,
-      `import { reportError } from '${url('dist/src/cli/run.js')}';`,
-      `const program = new Command('kvflow').showHelpAfterError('(run with --help for usage)').exitOverride();`,
-      'registerTrace(program);',
-      'try { await program.parseAsync(process.argv); } catch (error) { process.exitCode = reportError(error); }',
-    ].join('\n'),
-  );
-  return (args) => runNode([script, 'trace', ...args]);
-}
-
-function runNode(args: string[]): Promise<CliRun> {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first (npx tsc -p tsconfig.build.json)`);
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+/** Runs `kvflow trace ...args`. */
+const runTrace = (args: string[]): Promise<CliRun> => kvflow(['trace', ...args]);
 
 async function tempFile(content: string, extension = 'jsonl'): Promise<string> {
   const path = join(dir, `t${fileCount++}.${extension}`);
