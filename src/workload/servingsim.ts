@@ -4,8 +4,8 @@
  * "tool_duration_ns", "input_tok_ids"?}, ...]}`. LLMServingSim sends a session's first sub-request at its
  * arrival time and each next one when the previous completes plus that one's tool duration; here that
  * is the first at `t`, each next one `after` the previous with `think` = the previous tool duration.
- * Blocks come from `input_tok_ids` by chained hashing (`hashTokenBlocks` in native.ts) when given, else
- * every block is unique.
+ * Blocks come from `input_tok_ids` by chained hashing (`hashTokenBlocks` in native.ts, which hashes token
+ * ids as 32-bit words) when given, else every block is unique.
  *
  * As upstream, `session_id` and `tool_duration_ns` may be absent (a session named after its line, no
  * tool time) and a session with no sub-requests sends nothing. Flat (non-session) lines are not read.
@@ -119,12 +119,11 @@ export class ServingSimLineParser implements LineParser<TraceRequest[]> {
         inputLength: sub.input_toks,
         outputLength: sub.output_toks,
       };
-      const previous = fields.sub_requests[index - 1];
-      if (previous === undefined) {
+      if (index === 0) {
         request.t = fields.arrival_time_ns / NANOS_PER_SECOND;
       } else {
         request.after = [servingSimId(line.line, index - 1)];
-        const toolNanos = previous.tool_duration_ns ?? 0;
+        const toolNanos = fields.sub_requests[index - 1]!.tool_duration_ns ?? 0;
         if (toolNanos > 0) request.think = toolNanos / NANOS_PER_SECOND;
       }
       return request;
