@@ -1,0 +1,160 @@
+import { Option, type Command } from 'commander';
+import { InputError } from '../errors.js';
+import { ENGINE_DEFAULTS, ENGINE_SETUPS, resolveEngineHardware, type EngineSetup } from '../gateway/engine-config.js';
+import { GATEWAY_POLICY_NAMES, type GatewayPolicyName } from '../gateway/gateway-policy.js';
+import { seconds } from '../report/sim-table.js';
+import { percent, renderTable } from '../report/table.js';
+import { GPU_NAMES, MODEL_NAMES } from '../sim/presets.js';
+import { loadWorkflowSpec } from '../workload/spec.js';
+import { runComparison, type Comparison } from '../workers/emulate-compare.js';
+import { runEmulation, type EmulateOptions, type EmulateResult } from '../workers/emulate.js';
+import { defaultWorkers } from '../workers/task-path.js';
+import { parsePositive } from './engine.js';
+import { parseInteger, parseNameList, parseNumber } from './flags.js';
+import { emit, runCommand } from './run.js';
+
+interface EmulateFlags {
+  url?: string;
+  workload: string;
+  model?: string;
+  workflows?: number;
+  concurrency?: number;
+  duration?: number;
+  workers?: number;
+  think?: number;
+  seed: number;
+  stream: boolean;
+  timeout: number;
+  json?: boolean;
+  compare?: boolean;
+  engines: number;
+  gpu?: string;
+  config?: string;
+  setup: EngineSetup;
+  speed: number;
+  policies: GatewayPolicyName[];
+}
+
+/**
+ * `kvflow emulate`: concurrent workflow instances from a spec as real HTTP traffic (piscina worker threads)
+ * against a gateway or engine, or `--compare` gateway policies in front of in-process engines.
+ */
+export function registerEmulate(program: Command): void {
+  program
+    .command('emulate')
+    .description('emulate concurrent workflows as real HTTP traffic against a gateway or engine URL, or compare gateway policies')
+    .requiredOption('--workload <spec>', 'workflow spec (JSON) whose instances to run')
+    .option('--url <url>', 'OpenAI-compatible server to load (kvflow gateway or engine); not with --compare')
+    .option('--model <name>', `model id to request (default: the server's first); with --compare the engines' preset: ${MODEL_NAMES.join(', ')}`)
+    .option('--workflows <n>', "workflow instances to run (default: the spec's instances)", (v) => parseInteger(v, 1))
+    .option('--concurrency <n>', "instances running at once, closed loop (default: the spec's concurrency)", (v) => parseInteger(v, 1))
+    .option('--duration <s>', 'stop sending new steps after this many seconds (default: run every instance to the end)', parsePositive)
+    .option('--workers <n>', 'worker threads (default: one per core, at most one per instance running at once; 0: this thread)', (v) => parseInteger(v, 0))
+    .option('--think <s>', "seconds between a step's predecessors completing and its request (default: the spec's)", (v) => parseNumber(v, 0))
+    .option('--seed <n>', 'seed of branch choices and prompt text', (v) => parseInteger(v, 0), 1)
+    .option('--no-stream', 'non-streaming requests (TTFT is then the whole request)')
+    .option('--timeout <ms>', 'per-request timeout', (v) => parseInteger(v, 1), 600_000)
+    .option('--json', 'print one JSON document on stdout')
+    .option('--compare', 'start engines and a gateway in-process per gateway policy, run the same load through each, print the ratio')
+    .option('--engines <n>', 'with --compare: engines behind the gateway', (v) => parseInteger(v, 1), 1)
+    .option('--gpu <name>', `with --compare: engines' GPU preset: ${GPU_NAMES.join(', ')} (default A10G)`)
+    .option('--config <file>', "with --compare: engines' hardware config file")
+    .addOption(
+      new Option('--setup <name>', `with --compare: engines' cache setup: ${ENGINE_SETUPS.join(', ')}`)
+        .choices(ENGINE_SETUPS)
+        .default(ENGINE_DEFAULTS.setup),
+    )
+    .option('--speed <x>', "with --compare: engines' model seconds per wall second", parsePositive, 20)
+    .addOption(
+      new Option('--policies <list>', `with --compare: gateway policies, the first is the reference (${GATEWAY_POLICY_NAMES.join(', ')})`)
+        .argParser((v) => parseNameList(v, GATEWAY_POLICY_NAMES))
+        .default([...GATEWAY_POLICY_NAMES], GATEWAY_POLICY_NAMES.join(',')),
+    )
+    .action((flags: EmulateFlags) => runCommand(() => emulateCommand(flags)));
+}
+
+async function emulateCommand(flags: EmulateFlags): Promise<void> {
+  if (flags.compare === (flags.url !== undefined)) {
+    throw InputError.flag('--url/--compare', 'give either --url URL (load a running server) or --compare (start engines and gateways here)');
+  }
+  const spec = await loadWorkflowSpec(flags.workload);
+  const workflows = flags.workflows ?? spec.instances;
+  const concurrency = flags.concurrency ?? (spec.arrival.kind === 'closed' ? spec.arrival.concurrency : workflows);
+  const lanes = Math.min(concurrency, workflows);
+  const base: Omit<EmulateOptions, 'url'> = {
+    spec,
+    seed: flags.seed,
+    workflows,
+    concurrency,
+    workers: flags.workers ?? defaultWorkers(lanes),
+    ...(flags.duration !== undefined && { durationSeconds: flags.duration }),
+    ...(flags.think !== undefined && { think: flags.think }),
+    stream: flags.stream,
+    requestTimeoutMs: flags.timeout,
+  };
+  const config = {
+    workload: { spec: flags.workload, name: spec.name, seed: flags.seed },
+    workflows,
+    concurrency,
+    workers: base.workers,
+    durationSeconds: flags.duration ?? null,
+    think: base.think ?? spec.think,
+    stream: flags.stream,
+  };
+  if (flags.compare) {
+    const hardware = await resolveEngineHardware({ ...flags, blockSize: spec.blockSize });
+    const comparison = await runComparison({
+      ...base,
+      hardware,
+      engines: flags.engines,
+      engineSetup: flags.setup,
+      speed: flags.speed,
+      policies: flags.policies,
+      onPolicy: (policy) => {
+        if (!flags.json && process.stderr.isTTY) process.stderr.write(`emulate: gateway policy ${policy}...\n`);
+      },
+    });
+    const compareConfig = { ...config, engines: flags.engines, gpu: hardware.gpu.name, model: hardware.model.name, setup: flags.setup, speed: flags.speed };
+    emit(flags.json ? JSON.stringify({ config: compareConfig, ...comparison }) : renderComparison(comparison, flags.speed));
+    return;
+  }
+  const result = await runEmulation({ ...base, url: flags.url!, ...(flags.model !== undefined && { model: flags.model }) });
+  emit(flags.json ? JSON.stringify({ config: { url: flags.url, ...config }, results: [result] }) : renderResults([result], ['target'], [[result.target]]));
+}
+
+function renderResults(results: readonly EmulateResult[], labelHead: string[], labels: string[][], extra?: { head: string; cells: string[] }): string {
+  const head = [
+    ...labelHead, 'requests', 'workflows', 'errors', 'workflow mean', 'e2e p50', 'e2e p99', 'ttft p50', 'ttft p99', 'tpot p50',
+    'makespan', 'req/s', 'cached', ...(extra ? [extra.head] : []),
+  ];
+  const rows = results.map((r, i) => [
+    ...labels[i]!,
+    r.requests,
+    r.incompleteWorkflows > 0 ? `${r.workflows} (+${r.incompleteWorkflows} cut)` : r.workflows,
+    r.errors,
+    seconds(r.workflowLatency.mean),
+    seconds(r.e2e.p50),
+    seconds(r.e2e.p99),
+    seconds(r.ttft.p50),
+    seconds(r.ttft.p99),
+    seconds(r.tpot.p50),
+    seconds(r.makespan),
+    r.throughput.requestsPerSecond.toFixed(1),
+    r.gpuHitRate === null ? '-' : percent(r.gpuHitRate, 1),
+    ...(extra ? [extra.cells[i]!] : []),
+  ]);
+  const table = renderTable(head, rows);
+  const errors = results.flatMap((r) => Object.entries(r.errorKinds).map(([kind, count]) => `${kind} x${count}`));
+  return errors.length > 0 ? `${table}\nerrors: ${errors.join(', ')}` : table;
+}
+
+function renderComparison(comparison: Comparison, speed: number): string {
+  const reference = comparison.results[0]!.policy;
+  const table = renderResults(
+    comparison.results,
+    ['gateway policy'],
+    comparison.results.map((r) => [r.policy]),
+    { head: `speedup vs ${reference}`, cells: comparison.results.map((r) => `${comparison.ratio[r.policy]!.workflowLatency.toFixed(2)}x`) },
+  );
+  return `${table}\nwall-clock times; engines run at ${speed}x, so model seconds = wall seconds x ${speed}. speedup = ${reference}'s mean workflow latency / this policy's.`;
+}
