@@ -14,10 +14,27 @@ export { AgentStepGraph } from './graph/graph.js';
 export { StepTracker } from './graph/tracker.js';
 export { WorkflowSte } from './graph/workflow-ste.js';
 export { SteChangeFeed } from './cache/ste-feed.js';
+export { replayStream, NeedsSortError, type StreamReplayOptions } from './cache/replay-stream.js';
+export { AgentAnnotator, OnlineGraphLearner, learnGraph, type LearnedGraph, type LearnerOptions } from './graph/learner.js';
+export { PrefixSignatures } from './graph/prefix-signatures.js';
 
 export { Prefetcher, type PrefetchStats } from './prefetch/prefetcher.js';
 
-export { readTrace, streamTrace, readLines, formatRequestJsonl, writeTrace, type TraceStats, type StreamTraceOptions } from './workload/trace.js';
+export {
+  readTrace,
+  streamTrace,
+  readLines,
+  formatRequestJsonl,
+  writeTrace,
+  traceStats,
+  convertTrace,
+  convertTraceToFile,
+  TRACE_FORMATS,
+  type TraceStats,
+  type StreamTraceOptions,
+  type TraceStatsReport,
+  type ConvertSummary,
+} from './workload/trace.js';
 export { parseWorkflowSpec, loadWorkflowSpec, type WorkflowSpec, type AgentSpec, type EdgeSpec, type ArrivalSpec } from './workload/spec.js';
 export { generateRequests, type GenerateOptions } from './workload/generate.js';
 

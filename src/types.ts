@@ -46,9 +46,12 @@ export interface Trace {
 
 /** Options for reading traces. */
 export interface ReadTraceOptions {
-  /** `auto` detects Mooncake by `hash_ids` on the first non-empty line. */
+  /** `auto` detects the format from the first line (the Azure CSV header, or the keys of a JSON object). */
   format?: TraceFormat | 'auto';
-  /** Tokens per block when a line gives none (kvflow default 16; Mooncake is always 512). */
+  /**
+   * Tokens per block when the trace does not fix it: kvflow lines without `block_size` (after the header),
+   * and the Azure, LMCache and LLMServingSim importers (default 16). Mooncake is always 512.
+   */
   blockSize?: number;
   /** Skip and count invalid lines instead of stopping at the first. */
   skipInvalid?: boolean;

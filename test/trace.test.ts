@@ -366,7 +366,7 @@ describe('bad input', () => {
     );
     const format = 'csv' as unknown as 'auto';
     expect(await inputErrorOf(readTrace(CANONICAL_GOOD, { format }))).toBe(
-      'format: expected one of auto, kvflow, mooncake, got "csv"',
+      'format: expected one of auto, kvflow, mooncake, azure, lmcache, servingsim, got "csv"',
     );
   });
 });

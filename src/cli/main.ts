@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import { registerDemo } from './demo.js';
 import { registerReplay } from './replay.js';
 import { registerSimulate } from './simulate.js';
+import { registerTrace } from './trace.js';
 import { reportError } from './run.js';
 
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
@@ -14,7 +15,7 @@ const program = new Command('kvflow')
   .version(version)
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
-for (const register of [registerReplay, registerSimulate, registerDemo]) register(program);
+for (const register of [registerReplay, registerSimulate, registerTrace, registerDemo]) register(program);
 
 try {
   await program.parseAsync(process.argv);

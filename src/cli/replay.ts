@@ -10,13 +10,14 @@ import { AgentAnnotator, OnlineGraphLearner } from '../graph/learner.js';
 import { renderReplayTable } from '../report/replay-table.js';
 import { createProgress } from '../report/progress.js';
 import { parseInteger, parseName, parseNameList, parseTokenCountList } from './flags.js';
+import { FORMAT_CHOICES } from '../workload/read.js';
 import { emit, runCommand } from './run.js';
 
 import { GRAPH_SOURCES, loadSteSource } from './workload-input.js';
 
 interface ReplayFlags {
   trace: string;
-  format: 'auto' | 'kvflow' | 'mooncake';
+  format: (typeof FORMAT_CHOICES)[number];
   blockSize?: number;
   capacity: (number | null)[];
   policy: PolicyName[];
@@ -31,7 +32,7 @@ export function registerReplay(program: Command): void {
     .command('replay')
     .description('cache-only replay of a trace: hit rate per eviction policy and capacity (DESIGN.md section 4)')
     .requiredOption('--trace <file>', 'trace file (kvflow JSONL or Mooncake JSONL)')
-    .option('--format <format>', 'auto | kvflow | mooncake', (v) => parseName(v, ['auto', 'kvflow', 'mooncake'] as const), 'auto')
+    .option('--format <format>', `trace format: ${FORMAT_CHOICES.join(' | ')}`, (v) => parseName(v, FORMAT_CHOICES), 'auto')
     .option('--block-size <n>', 'tokens per block for lines that give none (kvflow default 16)', (v) => parseInteger(v, 1))
     .addOption(
       new Option('--capacity <list>', 'GPU capacities in tokens, comma list; k/M/G are powers of 2; inf = unbounded')

@@ -10,13 +10,14 @@ import { ROUTER_NAMES, type RouterName } from '../sim/router.js';
 import { SETUP_NAMES, type SetupName } from '../sim/setups.js';
 import { SERVING_DEFAULTS, simulate } from '../sim/simulate.js';
 import { parseInteger, parseName, parseNameList, parseNumber } from './flags.js';
+import { FORMAT_CHOICES } from '../workload/read.js';
 import { emit, runCommand } from './run.js';
 import { GRAPH_SOURCES, loadWorkload, withGraph, type GraphSource } from './workload-input.js';
 
 interface SimulateFlags {
   workload?: string;
   trace?: string;
-  format: 'auto' | 'kvflow' | 'mooncake';
+  format: (typeof FORMAT_CHOICES)[number];
   blockSize?: number;
   skipInvalid?: boolean;
   graph?: GraphSource;
@@ -49,7 +50,7 @@ export function registerSimulate(program: Command): void {
     .description('discrete-event serving simulation: compare setups (sglang, hicache, kvflow, ...) on one workload')
     .option('--workload <spec>', 'workflow spec (JSON) expanded into closed-loop requests with --seed')
     .option('--trace <file>', 'trace file (kvflow or Mooncake JSONL): open loop by t, closed loop by after')
-    .option('--format <format>', 'trace format: auto | kvflow | mooncake', (v) => parseName(v, ['auto', 'kvflow', 'mooncake'] as const), 'auto')
+    .option('--format <format>', `trace format: ${FORMAT_CHOICES.join(' | ')}`, (v) => parseName(v, FORMAT_CHOICES), 'auto')
     .option('--block-size <n>', 'tokens per block for trace lines that give none', (v) => parseInteger(v, 1))
     .option('--skip-invalid', 'skip and count invalid trace lines')
     .option('--graph <source>', 'STE from: declared (the spec), learned (online from the requests), none; default: declared for --workload, none for --trace', (v) => parseName(v, GRAPH_SOURCES))

@@ -9,6 +9,8 @@ import type { ReadTraceOptions } from '../types.js';
 import { convertTrace, convertTraceToFile } from '../workload/convert.js';
 import { EmptyTraceError, FORMAT_CHOICES, readTrace, streamTrace, type TraceStats } from '../workload/read.js';
 import { traceStats, type TraceStatsReport } from '../workload/stats.js';
+import { learnGraph, type LearnedGraph } from '../graph/learner.js';
+import { replayOrder } from '../cache/replay.js';
 import { parseInteger, parseName } from './flags.js';
 import { emit, EXIT, runCommand } from './run.js';
 
@@ -72,6 +74,39 @@ export function registerTrace(program: Command): void {
     .addOption(skipInvalidOption())
     .option('--json', 'print one JSON document on stdout')
     .action((file: string, flags: StatsFlags) => runCommand(() => statsCommand(file, flags)));
+
+  trace
+    .command('graph')
+    .description('the agent step graph learned online from the trace: agents, signatures, transition probabilities')
+    .argument('<file>', 'trace file')
+    .addOption(formatOption('--format <format>', 'format of the trace'))
+    .addOption(blockSizeOption())
+    .addOption(skipInvalidOption())
+    .option('--json', 'print one JSON document on stdout')
+    .action((file: string, flags: StatsFlags) => runCommand(() => graphCommand(file, flags)));
+}
+
+async function graphCommand(file: string, flags: StatsFlags): Promise<void> {
+  const trace = await readTrace(file, readOptions(flags.format, flags));
+  const graph = learnGraph(replayOrder(trace.requests));
+  emit(flags.json ? JSON.stringify({ path: file, ...graph }) : renderGraph(file, graph));
+}
+
+/** The terminal view of `graph`: agents by calls, then the most frequent transitions. */
+function renderGraph(file: string, graph: LearnedGraph): string {
+  const agents = [...graph.agents].sort((a, b) => b.requests - a.requests).slice(0, TABLE_SESSIONS);
+  const transitions = graph.transitions.slice(0, TABLE_SESSIONS);
+  return [
+    `${file}: ${plural(graph.agents.length, 'agent')} learned over ${plural(graph.sessions, 'session')}, ${plural(graph.transitions.length, 'transition')}`,
+    renderTable(
+      ['agent', 'calls', 'signature pages', 'prompt'],
+      agents.map((a) => [a.name, count(a.requests), count(a.signaturePages), a.growing ? 'grows by appending' : 'fixed + dynamic']),
+    ),
+    renderTable(
+      ['from', 'to', 'count', 'probability'],
+      transitions.map((t) => [t.from, t.to, count(t.count), percent(t.probability, 1)]),
+    ),
+  ].join('\n');
 }
 
 function formatOption(flags: string, description: string): Option {

@@ -2,7 +2,7 @@ import { AgentStepGraph } from '../graph/graph.js';
 import { AgentAnnotator, OnlineGraphLearner } from '../graph/learner.js';
 import { InputError } from '../errors.js';
 import { WorkflowSte } from '../graph/workflow-ste.js';
-import type { SteSource, TraceRequest } from '../types.js';
+import type { SteSource, TraceFormat, TraceRequest } from '../types.js';
 import { generateRequests } from '../workload/generate.js';
 import { loadWorkflowSpec, type WorkflowSpec } from '../workload/spec.js';
 import { readTrace } from '../workload/trace.js';
@@ -20,7 +20,7 @@ export interface LoadedWorkload {
 export interface WorkloadFlags {
   workload?: string;
   trace?: string;
-  format?: 'auto' | 'kvflow' | 'mooncake';
+  format?: TraceFormat | 'auto';
   blockSize?: number;
   skipInvalid?: boolean;
   seed: number;
