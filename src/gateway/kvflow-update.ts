@@ -29,7 +29,7 @@ export function steUpdateBody(snapshot: ReadonlyMap<string, number>, count: numb
 }
 
 /** The STE snapshot an update carries (`agent_data`, else `timestep_data` inverted; null values: unknown). */
-export function snapshotOfUpdate(update: SteUpdate): Map<string, number> {
+export function snapshotOfUpdate(update: Pick<SteUpdate, 'agent_data' | 'timestep_data'>): Map<string, number> {
   const snapshot = new Map<string, number>();
   if (update.agent_data) {
     for (const [agent, ste] of Object.entries(update.agent_data)) if (ste !== null) snapshot.set(agent, ste);

@@ -1,0 +1,77 @@
+import type { Command } from 'commander';
+import { writeFile } from 'node:fs/promises';
+import type { ReplayReport } from '../cache/replay-suite.js';
+import { createProgress } from '../report/progress.js';
+import { seconds } from '../report/sim-table.js';
+import { formatTokenCount, percent, renderTable } from '../report/table.js';
+import type { SimReport } from '../types.js';
+import { loadSweepGrid, runLabel, type SweepGrid } from '../workers/sweep-grid.js';
+import { renderSweepHtml, runSweep, type SweepDocument } from '../workers/sweep.js';
+import { defaultWorkers } from '../workers/task-path.js';
+import { parseInteger } from './flags.js';
+import { emit, runCommand } from './run.js';
+
+interface SweepFlags {
+  workers?: number;
+  out?: string;
+  report?: string;
+}
+
+/**
+ * `kvflow sweep GRID.json`: a grid of simulate or replay runs on worker threads, merged in grid order.
+ * The JSON goes to `--out` (then stdout gets a summary table) or to stdout.
+ */
+export function registerSweep(program: Command): void {
+  program
+    .command('sweep')
+    .description('run a grid of simulate or replay configurations on worker threads; deterministic JSON, optional HTML report')
+    .argument('<grid>', 'grid file (JSON): kind, base, axes, points (see the README)')
+    .option('--workers <n>', 'worker threads (default: one per core, at most one per run; 0: this thread)', (v) => parseInteger(v, 0))
+    .option('--out <file.json>', 'write the JSON document here and print a summary table instead')
+    .option('--report <file.html>', 'write a self-contained HTML report (simulate grids)')
+    .action((grid: string, flags: SweepFlags) => runCommand(() => sweepCommand(grid, flags)));
+}
+
+async function sweepCommand(path: string, flags: SweepFlags): Promise<void> {
+  const grid = await loadSweepGrid(path);
+  const progress = createProgress('sweep', grid.runs.length, { quiet: flags.out === undefined });
+  const outcome = await runSweep(grid, {
+    workers: flags.workers ?? defaultWorkers(grid.runs.length),
+    timelines: flags.report !== undefined,
+    onProgress: (done) => progress.update(done),
+  });
+  progress.stop();
+  if (flags.report !== undefined) await writeFile(flags.report, await renderSweepHtml(grid, outcome));
+  const json = JSON.stringify(outcome.document);
+  if (flags.out === undefined) {
+    emit(json);
+    return;
+  }
+  await writeFile(flags.out, `${json}\n`);
+  const written = [`results: ${flags.out}`, ...(flags.report ? [`report: ${flags.report}`] : [])].join('\n');
+  emit(`${renderSweepTable(grid, outcome.document)}\n${written}`);
+}
+
+/** One row per (run, setup) for simulate grids, per (run, capacity, policy) for replay grids. */
+export function renderSweepTable(grid: SweepGrid, document: SweepDocument): string {
+  if (grid.kind === 'simulate') {
+    const rows = document.runs.flatMap((run) => {
+      const report = run.report as SimReport;
+      const reference = report.results[0]?.setup;
+      return report.results.map((r) => [
+        runLabel(grid.runs[run.index]!),
+        r.setup,
+        seconds(r.workflows > 0 ? r.workflowLatency.mean : r.e2e.mean),
+        seconds(r.ttft.p50),
+        seconds(r.makespan),
+        percent(r.gpuHitRate, 1),
+        reference === undefined ? '' : `${(r.speedup[reference] ?? 1).toFixed(2)}x`,
+      ]);
+    });
+    return renderTable(['run', 'setup', 'latency mean', 'ttft p50', 'makespan', 'gpu hit', 'vs first setup'], rows);
+  }
+  const rows = document.runs.flatMap((run) =>
+    (run.report as ReplayReport).results.map((r) => [runLabel(grid.runs[run.index]!), formatTokenCount(r.capacityTokens), r.policy, percent(r.hitRate)]),
+  );
+  return renderTable(['run', 'capacity', 'policy', 'hit rate'], rows);
+}

@@ -1,0 +1,198 @@
+/**
+ * Sweep grids (`kvflow sweep GRID.json`): a base configuration of `simulate` or `replay`, and axes whose
+ * cartesian product gives the runs, optionally times a list of explicit points. Field names are the
+ * commands' flags in camelCase; file paths are relative to the grid file. Problems read
+ * `grid.json: axes.gpu.1: problem`, like every other kvflow document.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { z } from 'zod';
+import { InputError } from '../errors.js';
+import { GPU_NAMES, MODEL_NAMES } from '../sim/presets.js';
+import { ROUTER_NAMES } from '../sim/router.js';
+import { SETUP_NAMES } from '../sim/setups.js';
+import { POLICY_NAMES } from '../types.js';
+import { parseTokenCount } from '../cli/flags.js';
+
+const positiveInt = z.number().int().min(1);
+const nonNegative = z.number().min(0);
+const fraction = z.number().gt(0).max(1);
+const path = z.string().min(1);
+const format = z.enum(['auto', 'kvflow', 'mooncake']);
+
+/** One simulate run's fields: `kvflow simulate`'s flags. */
+const simulateFields = {
+  workload: path,
+  trace: path,
+  format,
+  blockSize: positiveInt,
+  skipInvalid: z.boolean(),
+  setups: z.array(z.enum(SETUP_NAMES)).min(1),
+  gpu: z.enum(GPU_NAMES as [string, ...string[]]),
+  model: z.enum(MODEL_NAMES as [string, ...string[]]),
+  replicas: positiveInt,
+  router: z.enum(ROUTER_NAMES),
+  schedule: z.enum(['fcfs', 'lpm']),
+  tokenBudget: positiveInt,
+  maxRunning: positiveInt,
+  loadAhead: z.number().int().min(0),
+  timeScale: nonNegative,
+  seed: z.number().int().min(0),
+  config: path,
+  mfu: fraction,
+  bandwidthEfficiency: fraction,
+  iterationOverhead: nonNegative,
+  memoryFraction: fraction,
+  h2dBandwidth: z.number().gt(0),
+  d2hBandwidth: z.number().gt(0),
+  cpuPoolBytes: nonNegative,
+};
+
+/** A capacity in tokens: a number, a string with a k/M/G suffix, or "inf" (null). */
+const capacity = z.union([z.number().int().min(1), z.string(), z.null()]).transform((value, context) => {
+  if (typeof value !== 'string') return value;
+  try {
+    return parseTokenCount(value);
+  } catch {
+    context.addIssue({ code: 'custom', message: `"${value}" is not a token count (an integer with optional k, M, G suffix, or inf)` });
+    return z.NEVER;
+  }
+});
+
+/** One replay run's fields: `kvflow replay`'s flags. */
+const replayFields = {
+  trace: path,
+  format,
+  blockSize: positiveInt,
+  skipInvalid: z.boolean(),
+  capacity: z.array(capacity).min(1),
+  policy: z.array(z.enum(POLICY_NAMES)).min(1),
+  workflow: path,
+};
+
+export type SweepKind = 'simulate' | 'replay';
+export type SimulatePoint = Partial<{ [K in keyof typeof simulateFields]: z.output<(typeof simulateFields)[K]> }>;
+export type ReplayPoint = Partial<{ [K in keyof typeof replayFields]: z.output<(typeof replayFields)[K]> }>;
+
+/** One run of a sweep: where it sits in the grid and its full configuration. */
+export interface SweepRun {
+  index: number;
+  kind: SweepKind;
+  /** The axis and point values that make this run, as written in the grid (for labels and the JSON). */
+  params: Record<string, unknown>;
+  /** Base, point and axis values merged; paths resolved against the grid's folder. */
+  config: SimulatePoint & ReplayPoint;
+}
+
+export interface SweepGrid {
+  name: string;
+  kind: SweepKind;
+  file: string;
+  runs: SweepRun[];
+}
+
+const PATH_FIELDS = ['workload', 'trace', 'config', 'workflow'] as const;
+const MAX_RUNS = 10_000;
+
+function gridSchema(kind: SweepKind) {
+  const fields = kind === 'simulate' ? simulateFields : replayFields;
+  const point = z.strictObject(Object.fromEntries(Object.entries(fields).map(([key, schema]) => [key, schema.optional()])));
+  const axes = z.strictObject(
+    Object.fromEntries(Object.entries(fields).map(([key, schema]) => [key, z.array(schema).min(1, { error: 'list at least one value' }).optional()])),
+  );
+  return z.strictObject({
+    name: z.string().min(1),
+    description: z.string().optional(),
+    kind: z.literal(kind),
+    base: point.default({}),
+    axes: axes.default({}),
+    points: z.array(point).min(1).optional(),
+  });
+}
+
+/** Validates a parsed grid document; `file` labels errors and anchors relative paths. */
+export function parseSweepGrid(json: unknown, file: string): SweepGrid {
+  const kind = (json as { kind?: unknown } | null)?.kind;
+  if (kind !== 'simulate' && kind !== 'replay') throw InputError.atPath(file, 'kind', 'must be "simulate" or "replay"');
+  const result = gridSchema(kind).safeParse(json);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const at = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0] ?? ''] : issue.path;
+    throw InputError.atPath(file, at.map(String).join('.'), issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message);
+  }
+  const grid = result.data;
+  // Labels and `params` show values as written ("512k"); configs get the parsed ones.
+  const raw = json as { axes?: Record<string, unknown[]>; points?: Record<string, unknown>[] };
+  const points = grid.points ?? [{}];
+  const axes = Object.entries(grid.axes).filter((entry): entry is [string, unknown[]] => entry[1] !== undefined);
+  const combos = axes.reduce((total, [, values]) => total * values.length, points.length);
+  if (combos > MAX_RUNS) throw InputError.atPath(file, 'axes', `expands to ${combos} runs, more than ${MAX_RUNS}`);
+  const folder = dirname(file);
+  const runs: SweepRun[] = [];
+  points.forEach((point, p) => {
+    for (const picks of cartesian(axes.map(([, values]) => values.length))) {
+      const params: Record<string, unknown> = { ...(raw.points?.[p] ?? {}) };
+      const merged: Record<string, unknown> = { ...grid.base, ...point };
+      axes.forEach(([key, values], a) => {
+        params[key] = raw.axes![key]![picks[a]!];
+        merged[key] = values[picks[a]!];
+      });
+      for (const field of PATH_FIELDS) {
+        const value = merged[field];
+        if (typeof value === 'string') merged[field] = displayPath(resolve(folder, value));
+      }
+      runs.push({ index: runs.length, kind, params, config: merged as SweepRun['config'] });
+    }
+  });
+  for (const run of runs) checkRun(run, file);
+  return { name: grid.name, kind, file, runs };
+}
+
+export async function loadSweepGrid(file: string): Promise<SweepGrid> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new InputError(code === 'ENOENT' ? `${file}: no such file` : `${file}: cannot read: ${code ?? String(error)}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw InputError.atPath(file, '', `invalid JSON: ${(error as Error).message}`);
+  }
+  return parseSweepGrid(json, file);
+}
+
+/** `gpu=H100-SXM seed=2`: a run's label in tables and the HTML report. */
+export function runLabel(run: SweepRun): string {
+  const parts = Object.entries(run.params).map(([key, value]) => `${key}=${Array.isArray(value) ? value.join(',') : String(value)}`);
+  return parts.length > 0 ? parts.join(' ') : `run ${run.index}`;
+}
+
+function checkRun(run: SweepRun, file: string): void {
+  const { config } = run;
+  const where = `runs.${run.index} (${runLabel(run)})`;
+  if (run.kind === 'simulate' && (config.workload === undefined) === (config.trace === undefined)) {
+    throw InputError.atPath(file, where, 'give exactly one of workload or trace (in base, points or axes)');
+  }
+  if (run.kind === 'replay' && config.trace === undefined) throw InputError.atPath(file, where, 'give a trace (in base, points or axes)');
+}
+
+/** Every combination of one index per axis (axis i has `sizes[i]` values), the last axis varying fastest. */
+function* cartesian(sizes: readonly number[]): Generator<number[]> {
+  const picks = sizes.map(() => 0);
+  for (;;) {
+    yield [...picks];
+    let axis = sizes.length - 1;
+    while (axis >= 0 && ++picks[axis]! === sizes[axis]) picks[axis--] = 0;
+    if (axis < 0) return;
+  }
+}
+
+/** Paths relative to the working directory when inside it (shorter, the same for every worker). */
+function displayPath(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
+}

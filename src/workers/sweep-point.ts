@@ -1,0 +1,124 @@
+/**
+ * One run of a sweep, as `kvflow simulate` or `kvflow replay` would do it with the same flags. Runs on a
+ * piscina worker (sweep-task.ts) or in-process; either way the output is the same, so a sweep's result does
+ * not depend on how many workers ran it. Wall-clock fields (replay's `seconds`) are dropped for that reason.
+ */
+import { replaySuite, type ReplayReport } from '../cache/replay-suite.js';
+import { loadSteSource, loadWorkload, type LoadedWorkload } from '../cli/workload-input.js';
+import { InputError } from '../errors.js';
+import { readHardwareConfigFile, resolveHardware } from '../sim/hardware.js';
+import { SERVING_DEFAULTS, simulate } from '../sim/simulate.js';
+import type { SimReport, SimTimeline, Trace } from '../types.js';
+import { readTrace } from '../workload/trace.js';
+import type { SimulatePoint, SweepRun, ReplayPoint } from './sweep-grid.js';
+
+export interface SweepRunOutput {
+  index: number;
+  report: SimReport | ReplayReport;
+  /** Simulate runs only, and only when asked (for the HTML report). */
+  timelines?: SimTimeline[];
+}
+
+export async function runSweepPoint(run: SweepRun, options: { timelines: boolean }): Promise<SweepRunOutput> {
+  if (run.kind === 'simulate') {
+    const { report, timelines } = await runSimulatePoint(run.config);
+    return { index: run.index, report, ...(options.timelines && { timelines }) };
+  }
+  return { index: run.index, report: await runReplayPoint(run.config) };
+}
+
+async function runSimulatePoint(point: SimulatePoint): Promise<{ report: SimReport; timelines: SimTimeline[] }> {
+  const workload = await cachedWorkload(point);
+  const file = point.config === undefined ? {} : await readHardwareConfigFile(point.config);
+  const hardware = resolveHardware({
+    ...(point.gpu !== undefined && { gpu: point.gpu }),
+    ...(point.model !== undefined && { model: point.model }),
+    overrides: hardwareOverrides(file, point, workload.blockSize),
+    source: point.config ?? 'grid',
+  });
+  return simulate({
+    requests: workload.requests,
+    setups: point.setups ?? ['sglang', 'hicache', 'kvflow'],
+    hardware,
+    serving: {
+      replicas: point.replicas ?? SERVING_DEFAULTS.replicas,
+      router: point.router ?? SERVING_DEFAULTS.router,
+      schedule: point.schedule ?? SERVING_DEFAULTS.schedule,
+      tokenBudget: point.tokenBudget ?? SERVING_DEFAULTS.tokenBudget,
+      maxRunning: point.maxRunning ?? SERVING_DEFAULTS.maxRunning,
+      loadAhead: point.loadAhead ?? SERVING_DEFAULTS.loadAhead,
+      timeScale: point.timeScale ?? SERVING_DEFAULTS.timeScale,
+    },
+    ...(workload.steSource && { steSource: workload.steSource }),
+    workload: workload.description,
+  });
+}
+
+async function runReplayPoint(point: ReplayPoint): Promise<ReplayReport> {
+  const trace = await cachedTrace(point);
+  const report = replaySuite(trace, {
+    policies: point.policy ?? ['lru', 'lfu', 'belady', 'ste'],
+    capacities: point.capacity ?? [2 ** 20, 2 ** 24, null],
+    ...(point.workflow !== undefined && { steSource: await loadSteSource(point.workflow) }),
+  });
+  // Wall time differs run to run; a sweep's output must not.
+  return { trace: report.trace, results: report.results.map(({ seconds: _seconds, ...result }) => result) as ReplayReport['results'] };
+}
+
+/**
+ * The config file's JSON with the run's coefficients laid over it, as `kvflow simulate` merges its flags.
+ * The page size is the workload's block size, since a page is a block.
+ */
+function hardwareOverrides(file: unknown, point: SimulatePoint, blockSize: number): unknown {
+  if (typeof file !== 'object' || file === null || Array.isArray(file)) return file; // validation reports it
+  const base = file as Record<string, unknown>;
+  if (base.blockSize !== undefined && base.blockSize !== blockSize) {
+    throw InputError.atPath(point.config ?? 'config', 'blockSize', `must equal the workload's block size ${blockSize}`);
+  }
+  const link = (key: 'h2d' | 'd2h', bandwidth: number | undefined) =>
+    bandwidth === undefined ? base[key] : { ...(base[key] as object | undefined), bandwidth };
+  const merged: Record<string, unknown> = { ...base, blockSize };
+  for (const key of ['mfu', 'bandwidthEfficiency', 'iterationOverhead', 'memoryFraction', 'cpuPoolBytes'] as const) {
+    if (point[key] !== undefined) merged[key] = point[key];
+  }
+  const h2d = link('h2d', point.h2dBandwidth);
+  const d2h = link('d2h', point.d2hBandwidth);
+  if (h2d !== undefined) merged.h2d = h2d;
+  if (d2h !== undefined) merged.d2h = d2h;
+  return merged;
+}
+
+// A worker runs many points of one grid, often on the same workload: parse each input once per thread.
+const workloads = new Map<string, Promise<LoadedWorkload>>();
+const traces = new Map<string, Promise<Trace>>();
+
+function cachedWorkload(point: SimulatePoint): Promise<LoadedWorkload> {
+  const flags = {
+    ...(point.workload !== undefined && { workload: point.workload }),
+    ...(point.trace !== undefined && { trace: point.trace }),
+    ...(point.format !== undefined && { format: point.format }),
+    ...(point.blockSize !== undefined && { blockSize: point.blockSize }),
+    ...(point.skipInvalid !== undefined && { skipInvalid: point.skipInvalid }),
+    seed: point.seed ?? 1,
+  };
+  return memo(workloads, JSON.stringify(flags), () => loadWorkload(flags));
+}
+
+function cachedTrace(point: ReplayPoint): Promise<Trace> {
+  const options = {
+    format: point.format ?? 'auto',
+    ...(point.blockSize !== undefined && { blockSize: point.blockSize }),
+    skipInvalid: point.skipInvalid ?? false,
+  };
+  return memo(traces, JSON.stringify([point.trace, options]), () => readTrace(point.trace!, options));
+}
+
+function memo<T>(cache: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> {
+  let value = cache.get(key);
+  if (!value) {
+    value = load();
+    cache.set(key, value);
+    value.catch(() => cache.delete(key));
+  }
+  return value;
+}
