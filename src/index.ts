@@ -51,3 +51,14 @@ export { simulate, SERVING_DEFAULTS, type ServingOptions, type SimulateInput, ty
 export { summarize, percentile } from './sim/metrics.js';
 
 export { renderHtmlReport } from './report/html.js';
+
+export { hashTokenBlocks, hashTokenBlocksTs, nativeHashInUse } from './native.js';
+export { selectBackend, BACKEND_NAMES } from './tensor/backend.js';
+export { kvBlockShape } from './tensor/block-shape.js';
+export { HostBlockStore, DeviceBlockStore } from './tensor/block-store.js';
+export { BlockMover } from './tensor/block-mover.js';
+export { measureBandwidth, calibrateLink } from './tensor/bandwidth.js';
+export { TransferRecorder, type TransferObserver, type TransferObservers } from './tensor/transfer-plan.js';
+export { executeTransferPlan, type TensorPlanReport } from './tensor/plan-executor.js';
+export { fitRoofline } from './sim/calibrate.js';
+export { readCalibrationCsv } from './sim/calibration-csv.js';

@@ -3,6 +3,8 @@
  * that the data flow (workload -> graph -> simulator -> cache -> metrics -> report) stays one-way.
  */
 
+import type { TensorPlanReport } from './tensor/plan-executor.js';
+
 /** One request in kvflow's canonical trace form (DESIGN.md section 3), after validation. */
 export interface TraceRequest {
   /** Unique within its trace. */
@@ -156,4 +158,6 @@ export interface SimTimeline {
 export interface SimReport {
   config: Record<string, unknown>;
   results: SimResult[];
+  /** With `--tensors`: each setup's transfer plan run on real KV blocks, measured against the model. */
+  tensors?: TensorPlanReport[];
 }

@@ -6,6 +6,8 @@ import { registerDemo } from './demo.js';
 import { registerReplay } from './replay.js';
 import { registerSimulate } from './simulate.js';
 import { registerTrace } from './trace.js';
+import { registerDoctor } from './doctor.js';
+import { registerCalibrate } from './calibrate.js';
 import { reportError } from './run.js';
 
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
@@ -15,7 +17,9 @@ const program = new Command('kvflow')
   .version(version)
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
-for (const register of [registerReplay, registerSimulate, registerTrace, registerDemo]) register(program);
+for (const register of [registerReplay, registerSimulate, registerTrace, registerDoctor, registerCalibrate, registerDemo]) {
+  register(program);
+}
 
 try {
   await program.parseAsync(process.argv);

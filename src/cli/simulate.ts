@@ -9,6 +9,10 @@ import { GPU_NAMES, MODEL_NAMES } from '../sim/presets.js';
 import { ROUTER_NAMES, type RouterName } from '../sim/router.js';
 import { SETUP_NAMES, type SetupName } from '../sim/setups.js';
 import { SERVING_DEFAULTS, simulate } from '../sim/simulate.js';
+import { parseBackendChoice } from '../tensor/backend.js';
+import { DEFAULT_TENSOR_SCALE } from '../tensor/block-shape.js';
+import { renderTensorTable, runTensorPlans } from '../tensor/run-plans.js';
+import { TransferRecorder } from '../tensor/transfer-plan.js';
 import { parseInteger, parseName, parseNameList, parseNumber } from './flags.js';
 import { FORMAT_CHOICES } from '../workload/read.js';
 import { emit, runCommand } from './run.js';
@@ -42,6 +46,9 @@ interface SimulateFlags {
   cpuPoolBytes?: number;
   json?: boolean;
   report?: string;
+  tensors?: boolean;
+  tensorScale?: number;
+  backend: string;
 }
 
 export function registerSimulate(program: Command): void {
@@ -79,6 +86,9 @@ export function registerSimulate(program: Command): void {
     .option('--cpu-pool-bytes <bytes>', 'CPU KV tier size (default 2x the GPU KV pool)', (v) => parseNumber(v, 0))
     .option('--json', 'print one JSON document on stdout')
     .option('--report <file.html>', 'write a self-contained HTML report with plots')
+    .option('--tensors', "also run each setup's transfer plan on real KV blocks (tfjs) and compare measured with modelled transfer time")
+    .option('--tensor-scale <x>', `with --tensors: share of a real KV block's elements to move, in (0, 1] (default ${DEFAULT_TENSOR_SCALE})`, (v) => parseNumber(v, 0))
+    .option('--backend <name>', 'with --tensors: auto | tfjs-node-gpu | tfjs-node | tfjs-cpu', 'auto')
     .action((flags: SimulateFlags) => runCommand(() => simulateCommand(flags)));
 }
 
@@ -86,6 +96,8 @@ async function simulateCommand(flags: SimulateFlags): Promise<void> {
   if ((flags.workload === undefined) === (flags.trace === undefined)) {
     throw InputError.flag('--workload/--trace', 'give exactly one of --workload SPEC or --trace FILE');
   }
+  const backend = parseBackendChoice(flags.backend);
+  const plans = flags.tensors ? new Map<string, TransferRecorder>() : undefined;
   const workload = withGraph(await loadWorkload(flags), flags.graph);
   const fileOverrides = flags.config === undefined ? {} : await readHardwareConfigFile(flags.config);
   const hardware = resolveHardware({
@@ -113,12 +125,17 @@ async function simulateCommand(flags: SimulateFlags): Promise<void> {
     ...(workload.steSource && { steSource: workload.steSource }),
     workload: workload.description,
     onProgress: (done, setupIndex) => progress.update(setupIndex * workload.requests.length + done),
+    ...(plans && { observeTransfers: (setup: string) => plans.set(setup, new TransferRecorder()).get(setup)! }),
   });
   progress.stop();
+  const tensors =
+    plans && (await runTensorPlans(plans, { hardware, backend, ...(flags.tensorScale !== undefined && { tensorScale: flags.tensorScale }) }));
+  if (tensors) report.tensors = tensors;
   if (flags.report !== undefined) {
     await writeFile(flags.report, await renderHtmlReport(report, timelines, { title: `kvflow simulate: ${String(workload.description.name ?? workload.description.trace)}` }));
   }
-  emit(flags.json ? JSON.stringify(report) : `${renderSimTable(report)}${flags.report ? `\nreport: ${flags.report}` : ''}`);
+  const tables = `${renderSimTable(report)}${tensors ? `\n${renderTensorTable(tensors)}` : ''}`;
+  emit(flags.json ? JSON.stringify(report) : `${tables}${flags.report ? `\nreport: ${flags.report}` : ''}`);
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { TransferObserver } from '../tensor/transfer-plan.js';
 import type { Clock } from './event-queue.js';
 
 /** One batch of pages moving over a link. */
@@ -14,6 +15,8 @@ export interface LinkOptions {
   latency: number;
   /** Transfers in flight at once; later ones wait in FIFO order and can still be cancelled. */
   concurrency: number;
+  /** Told of every transfer issued or cancelled (`kvflow simulate --tensors` records the plan). */
+  observer?: TransferObserver;
 }
 
 /**
@@ -58,6 +61,7 @@ export class Link {
     const at = this.#queue.indexOf(transfer);
     if (at < 0) return false;
     this.#queue.splice(at, 1);
+    this.options.observer?.cancelled(transfer.bytes);
     return true;
   }
 
@@ -75,6 +79,7 @@ export class Link {
       this.#busySeconds += wire;
       this.#bytes += transfer.bytes;
       this.#inFlight++;
+      this.options.observer?.issued(transfer.bytes, start, this.#wireFreeAt + this.options.latency);
       this.#events.at(this.#wireFreeAt + this.options.latency, () => {
         this.#inFlight--;
         transfer.onDone();

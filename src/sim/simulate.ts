@@ -1,6 +1,7 @@
 import type { SimReport, SimResult, SimTimeline, SteSource, TraceRequest } from '../types.js';
 import { CostModel } from './cost-model.js';
 import { describeHardware, type HardwareConfig } from './hardware.js';
+import type { TransferObservers } from '../tensor/transfer-plan.js';
 import type { RouterName } from './router.js';
 import { setupByName, type SetupName } from './setups.js';
 import { runSimulation, type SimulationRun } from './simulation.js';
@@ -40,6 +41,8 @@ export interface SimulateInput {
   /** Describes the workload in the report's config. */
   workload: Record<string, unknown>;
   onProgress?: (completedInSetup: number, setupIndex: number) => void;
+  /** Per setup run: observers of its links' transfers (`kvflow simulate --tensors`). */
+  observeTransfers?: (setup: SetupName) => TransferObservers;
 }
 
 export interface SimulateOutput {
@@ -56,6 +59,7 @@ export function simulate(input: SimulateInput): SimulateOutput {
   const { serving, hardware } = input;
   const runs: SimulationRun[] = input.setups.map((name, setupIndex) => {
     const ste = input.steSource?.();
+    const observers = input.observeTransfers?.(name);
     return runSimulation(input.requests, {
       setup: setupByName(name),
       engine: {
@@ -65,8 +69,8 @@ export function simulate(input: SimulateInput): SimulateOutput {
         tokenBudget: serving.tokenBudget,
         maxRunning: serving.maxRunning,
         schedule: serving.schedule,
-        h2d: hardware.h2d,
-        d2h: hardware.d2h,
+        h2d: observers ? { ...hardware.h2d, observer: observers.h2d } : hardware.h2d,
+        d2h: observers ? { ...hardware.d2h, observer: observers.d2h } : hardware.d2h,
         loadAhead: serving.loadAhead,
         cost,
       },
