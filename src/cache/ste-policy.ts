@@ -13,8 +13,10 @@ export class StePolicy implements EvictionPolicy {
   #agentIds = new Map<string, number>();
   /** STE per interned agent; NaN = unknown. */
   #ste: number[] = [];
-  /** Agents whose fixed prompt includes the page. Most pages have one, so no array for them. */
-  #tags = new Map<number, number | number[]>();
+  /** The first agent tagging each page (-1: none); most pages have exactly one. */
+  #firstTag = new Int32Array(1024).fill(-1);
+  /** Further agents of pages in several agents' fixed prompts (shared system prompts). */
+  #moreTags = new Map<number, number[]>();
   /** Pages tagged by each agent, to re-read their priority when the agent's STE changes. */
   #pagesOfAgent: Set<number>[] = [];
 
@@ -29,13 +31,15 @@ export class StePolicy implements EvictionPolicy {
 
   /** The page's STE: the minimum over the agents that tag it, or undefined. */
   steOfPage(page: number): number | undefined {
-    const tag = this.#tags.get(page);
-    if (tag === undefined) return undefined;
-    if (typeof tag === 'number') return valueOrUndefined(this.#ste[tag]!);
-    let best = NaN;
-    for (const agent of tag) {
-      const ste = this.#ste[agent]!;
-      if (!Number.isNaN(ste) && !(ste >= best)) best = ste;
+    const first = page < this.#firstTag.length ? this.#firstTag[page]! : -1;
+    if (first < 0) return undefined;
+    let best = this.#ste[first]!;
+    const more = this.#moreTags.get(page);
+    if (more) {
+      for (const agent of more) {
+        const ste = this.#ste[agent]!;
+        if (!Number.isNaN(ste) && !(ste >= best)) best = ste;
+      }
     }
     return valueOrUndefined(best);
   }
@@ -43,13 +47,16 @@ export class StePolicy implements EvictionPolicy {
   /** Marks `page` as part of `agent`'s fixed prompt. */
   tag(page: number, agent: string): void {
     const id = this.#intern(agent);
-    const tag = this.#tags.get(page);
-    if (tag === undefined) this.#tags.set(page, id);
-    else if (typeof tag === 'number') {
-      if (tag === id) return;
-      this.#tags.set(page, [tag, id]);
-    } else if (!tag.includes(id)) tag.push(id);
-    else return;
+    if (page >= this.#firstTag.length) this.#growTags(page + 1);
+    const first = this.#firstTag[page]!;
+    if (first === id) return;
+    if (first < 0) this.#firstTag[page] = id;
+    else {
+      const more = this.#moreTags.get(page);
+      if (!more) this.#moreTags.set(page, [id]);
+      else if (more.includes(id)) return;
+      else more.push(id);
+    }
     this.#pagesOfAgent[id]!.add(page);
     this.#owner?.reprioritize(page);
   }
@@ -78,11 +85,23 @@ export class StePolicy implements EvictionPolicy {
   }
 
   forget(page: number): void {
-    const tag = this.#tags.get(page);
-    if (tag === undefined) return;
-    this.#tags.delete(page);
-    if (typeof tag === 'number') this.#pagesOfAgent[tag]!.delete(page);
-    else for (const agent of tag) this.#pagesOfAgent[agent]!.delete(page);
+    const first = page < this.#firstTag.length ? this.#firstTag[page]! : -1;
+    if (first < 0) return;
+    this.#firstTag[page] = -1;
+    this.#pagesOfAgent[first]!.delete(page);
+    const more = this.#moreTags.get(page);
+    if (more) {
+      this.#moreTags.delete(page);
+      for (const agent of more) this.#pagesOfAgent[agent]!.delete(page);
+    }
+  }
+
+  #growTags(minLength: number): void {
+    let length = this.#firstTag.length;
+    while (length < minLength) length *= 2;
+    const next = new Int32Array(length).fill(-1);
+    next.set(this.#firstTag);
+    this.#firstTag = next;
   }
 
   #intern(agent: string): number {
