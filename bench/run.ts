@@ -2,11 +2,20 @@
  * `npm run bench`: every benchmark in one process, printed as one table. Ratios in the README come from
  * one run of this, never from timed unit tests. `npm run bench -- replay` runs only matching groups.
  */
+import { benchImport } from './import.js';
+import { benchNative } from './native.js';
 import { benchReplay, type BenchLine } from './replay.js';
 import { benchScale } from './scale.js';
 import { benchSimulate } from './simulate.js';
+import { benchTensor } from './tensor.js';
 
-const groups: Record<string, () => Promise<BenchLine[]>> = { replay: benchReplay, simulate: benchSimulate };
+const groups: Record<string, () => Promise<BenchLine[]>> = {
+  replay: benchReplay,
+  import: benchImport,
+  simulate: benchSimulate,
+  native: benchNative,
+  tensor: benchTensor,
+};
 /** Groups that run only when named: they take minutes. */
 const onDemand: Record<string, () => Promise<BenchLine[]>> = { scale: benchScale };
 const only = process.argv.slice(2);
