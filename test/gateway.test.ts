@@ -13,6 +13,10 @@ import { GATEWAY_DEFAULTS, startGateway, type GatewayOptions, type GatewayServer
 import { chainedBlockHashes } from '../src/gateway/chained-hash.js';
 import { RealTimeClock } from '../src/gateway/real-time-clock.js';
 import { steUpdateBody, snapshotOfUpdate } from '../src/gateway/kvflow-update.js';
+import { PrefixIndex } from '../src/gateway/prefix-index.js';
+import { CacheAwareRouting, type RouteCandidate } from '../src/gateway/routing.js';
+import { ShadowCache } from '../src/gateway/shadow-cache.js';
+import { Rng } from '../src/workload/rng.js';
 import { resolveHardware } from '../src/sim/hardware.js';
 
 const MODEL = 'Llama-3.1-8B';
@@ -118,6 +122,35 @@ describe('building blocks', () => {
     clock.run(() => order.push(['arrival', clock.now]));
     expect(order).toEqual([['a', 1], ['a2', 1], ['b', 2], ['arrival', 2.5]]);
     clock.stop();
+  });
+
+  it('the shared prefix index agrees with matching every shadow tree, through inserts and evictions', () => {
+    const rng = new Rng(7);
+    const index = new PrefixIndex();
+    const shadows = Array.from({ length: 5 }, (_, u) => new ShadowCache({ slots: 40, eviction: 'lru', onPage: (block, present) => index.update(u, block, present) }));
+    // Prompts from a few shared prefixes with random tails, chained so equal ids mean equal prefixes.
+    const prompt = () => chainedBlockHashes(Array.from({ length: 16 * (1 + Math.floor(rng.next() * 12)) }, (_, i) => (i < 64 ? Math.floor(rng.next() * 3) * 1000 + (i % 7) : Math.floor(rng.next() * 1e6))), 16);
+    const held: { release(): void }[] = [];
+    for (let step = 0; step < 400; step++) {
+      const u = Math.floor(rng.next() * shadows.length);
+      held.push(shadows[u]!.admit(prompt(), 2, 'a'));
+      if (held.length > 3 || rng.next() < 0.5) held.splice(Math.floor(rng.next() * held.length), 1)[0]!.release();
+      const probe = prompt();
+      const picked = [0, 2, 3, 4];
+      const viaIndex = index.match(picked, probe, new Int32Array(picked.length));
+      expect([...viaIndex]).toEqual(picked.map((p) => shadows[p]!.match(probe)));
+    }
+    for (const lease of held) lease.release();
+    for (const shadow of shadows) expect(shadow.lockedPages).toBe(0);
+  });
+
+  it('cache-aware routing: best prefix, then the load bound, then the roomiest tree on a miss', () => {
+    const routing = new CacheAwareRouting();
+    const candidate = (index: number, load: number, cachedPages: number): RouteCandidate => ({ index, load, cachedPages });
+    const query = (matches: number[], pages = 10) => ({ pages, matches: () => matches });
+    expect(routing.choose([candidate(0, 0, 50), candidate(1, 3, 50)], query([2, 9]))).toEqual({ index: 1, reason: 'cache', matchedBlocks: 9 });
+    expect(routing.choose([candidate(0, 0, 50), candidate(1, 40, 50)], query([2, 9]))).toEqual({ index: 0, reason: 'balance', matchedBlocks: 2 });
+    expect(routing.choose([candidate(0, 0, 50), candidate(1, 0, 10)], query([2, 3]))).toEqual({ index: 1, reason: 'miss', matchedBlocks: 3 });
   });
 
   it('KVFlow update bodies round-trip and list agents by step', () => {

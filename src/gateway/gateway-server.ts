@@ -17,6 +17,7 @@ import { installJsonBodyParser, jsonBodyOf } from './json-body.js';
 import { steUpdateBody } from './kvflow-update.js';
 import { ApiError, installErrorHandlers } from './openai-errors.js';
 import { chatRequestSchema, completionRequestSchema, parseRequest, type ChatRequest, type CompletionRequest } from './openai-schema.js';
+import { MAX_INDEXED_UPSTREAMS, PrefixIndex } from './prefix-index.js';
 import { PromptTokenizer } from './prompt-tokens.js';
 import { Proxy } from './proxy.js';
 import { CacheAwareRouting, type CacheAwareOptions } from './routing.js';
@@ -78,9 +79,21 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
   if (options.upstreams.length === 0) throw new InputError('--upstream: give at least one upstream URL');
   const policy = gatewayPolicy(options.policy);
   const slots = Math.max(1, Math.floor(options.shadowCapacityTokens / options.blockSize));
+  const prefixIndex = options.upstreams.length <= MAX_INDEXED_UPSTREAMS ? new PrefixIndex() : undefined;
   const upstreams = options.upstreams.map(
     ({ url, kind }, index) =>
-      new Upstream({ index, url, kind, timeouts: options.timeouts, connections: options.connections, shadow: { slots, eviction: policy.shadowEviction } }),
+      new Upstream({
+        index,
+        url,
+        kind,
+        timeouts: options.timeouts,
+        connections: options.connections,
+        shadow: {
+          slots,
+          eviction: policy.shadowEviction,
+          ...(prefixIndex && { onPage: (block: number, present: boolean) => prefixIndex.update(index, block, present) }),
+        },
+      }),
   );
   const metrics = new GatewayMetrics(upstreams);
   const registry = new WorkflowRegistry({ idleSeconds: options.idleSeconds });
@@ -92,6 +105,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
     metrics,
     retryCooldownMs: options.retryCooldownMs,
     blockSize: options.blockSize,
+    ...(prefixIndex && { prefixIndex }),
   });
   const publishers = upstreams
     .filter((upstream) => upstream.receivesSte && policy.forwardsSte)

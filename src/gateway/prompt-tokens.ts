@@ -24,10 +24,12 @@ export interface PromptTokenizerOptions {
   blockSize: number;
   /** Most tokens kept in the memo (default 4M, 16 MiB). */
   memoTokens?: number;
+  /** Most texts kept in the memo (default 64k). */
+  memoEntries?: number;
 }
 
 /** Texts shorter than this are tokenized every time: cheaper than keeping them. */
-const MEMO_MIN_CHARS = 256;
+const MEMO_MIN_CHARS = 48;
 /** Special-token strings in user text are ordinary text, never control tokens. */
 const AS_TEXT = { disallowedSpecial: new Set<string>() };
 
@@ -35,11 +37,13 @@ export class PromptTokenizer {
   readonly blockSize: number;
   readonly #memo = new Map<string, Uint32Array>();
   readonly #memoLimit: number;
+  readonly #memoEntries: number;
   #memoTokens = 0;
 
   constructor(options: PromptTokenizerOptions) {
     this.blockSize = options.blockSize;
     this.#memoLimit = options.memoTokens ?? 4 * 2 ** 20;
+    this.#memoEntries = options.memoEntries ?? 65536;
   }
 
   /** A chat rendered ChatML-style (`<|im_start|>role\ncontent<|im_end|>\n` per message) and hashed. */
@@ -81,7 +85,7 @@ export class PromptTokenizer {
     this.#memo.set(text, tokens);
     this.#memoTokens += tokens.length;
     for (const [oldest, value] of this.#memo) {
-      if (this.#memoTokens <= this.#memoLimit) break;
+      if (this.#memoTokens <= this.#memoLimit && this.#memo.size <= this.#memoEntries) break;
       this.#memo.delete(oldest);
       this.#memoTokens -= value.length;
     }

@@ -11,7 +11,8 @@ import { bodyFor, headersFor, relayHeaders, type ForwardInput } from './forward-
 import type { GatewayMetrics } from './gateway-metrics.js';
 import { ApiError, errorBody } from './openai-errors.js';
 import type { PromptBlocks } from './prompt-tokens.js';
-import type { RoutingPolicy } from './routing.js';
+import type { RouteQuery, RoutingPolicy } from './routing.js';
+import type { PrefixIndex } from './prefix-index.js';
 import { classifyUpstreamError } from './upstream-errors.js';
 import type { Upstream, UpstreamKind } from './upstream.js';
 
@@ -37,6 +38,8 @@ export interface ProxyOptions {
   /** How long a connect failure keeps an upstream out of routing. */
   retryCooldownMs: number;
   blockSize: number;
+  /** All upstreams' shadow pages by block id (absent beyond 31 upstreams). */
+  prefixIndex?: PrefixIndex;
 }
 
 export class Proxy {
@@ -118,7 +121,7 @@ export class Proxy {
   #route(request: PreparedRequest, candidates: readonly Upstream[]): Upstream {
     const { routing, metrics, upstreams, blockSize } = this.#options;
     const started = performance.now();
-    const decision = routing.choose(candidates, request.prompt.blocks);
+    const decision = routing.choose(candidates, shadowQuery(candidates, request.prompt.blocks, this.#options.prefixIndex));
     metrics.decisionSeconds.observe((performance.now() - started) / 1000);
     const upstream = upstreams[decision.index]!;
     metrics.decisions.inc({ upstream: upstream.url, reason: decision.reason });
@@ -166,6 +169,21 @@ export class Proxy {
     response.writeHead(error.status, { 'content-type': 'application/json' });
     response.end(errorBody(error));
   }
+}
+
+/**
+ * A routing query over the candidates' shadow trees, matched only if the policy asks: through the shared
+ * prefix index when there is one (one walk for all upstreams), else tree by tree.
+ */
+export function shadowQuery(candidates: readonly Upstream[], blocks: readonly number[], index: PrefixIndex | undefined): RouteQuery {
+  let matched: Int32Array | undefined;
+  const match = (): Int32Array => {
+    const out = new Int32Array(candidates.length);
+    if (index) return index.match(candidates.map((candidate) => candidate.index), blocks, out);
+    candidates.forEach((candidate, i) => (out[i] = candidate.shadow.match(blocks)));
+    return out;
+  };
+  return { pages: blocks.length, matches: () => (matched ??= match()) };
 }
 
 /** Resolves when the client can take more, or has gone. */

@@ -37,7 +37,8 @@ export class RealTimeClock implements Clock {
   readonly #onError: (error: unknown) => void;
   #seq = 0;
   #now = 0;
-  #timer: NodeJS.Timeout | undefined;
+  /** Cancels the armed timer; undefined when none is armed. */
+  #disarm: (() => void) | undefined;
   #armedFor = Infinity;
   #stopped = false;
 
@@ -83,8 +84,7 @@ export class RealTimeClock implements Clock {
   /** Cancels the timer and drops pending events; the clock cannot be used afterwards. */
   stop(): void {
     this.#stopped = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#cancelTimer();
     this.#heap.clear();
   }
 
@@ -114,15 +114,30 @@ export class RealTimeClock implements Clock {
     if (this.#stopped) return;
     const next = this.#heap.peek();
     if (!next) return;
-    if (this.#timer && next.time >= this.#armedFor) return;
-    if (this.#timer) clearTimeout(this.#timer);
-    const delayMs = Math.max(0, ((next.time - this.#wallModelTime()) / this.speed) * 1000);
+    if (this.#disarm && next.time >= this.#armedFor) return;
+    this.#cancelTimer();
+    const delayMs = ((next.time - this.#wallModelTime()) / this.speed) * 1000;
     this.#armedFor = next.time;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
+    const fire = () => {
+      this.#disarm = undefined;
       this.#armedFor = Infinity;
       this.#advance();
       this.#arm();
-    }, delayMs);
+    };
+    // setTimeout waits at least 1 ms: an event due (all but) now runs on the next loop turn instead. Events
+    // due within the millisecond wait for the timer and then fire at their own model time, so lateness
+    // never stretches model time; it only batches events.
+    if (delayMs <= 0.1) {
+      const immediate = setImmediate(fire);
+      this.#disarm = () => clearImmediate(immediate);
+    } else {
+      const timeout = setTimeout(fire, delayMs);
+      this.#disarm = () => clearTimeout(timeout);
+    }
+  }
+
+  #cancelTimer(): void {
+    this.#disarm?.();
+    this.#disarm = undefined;
   }
 }

@@ -11,8 +11,6 @@ export interface RouteCandidate {
   readonly load: number;
   /** Pages its shadow cache holds (its estimated cache occupancy). */
   readonly cachedPages: number;
-  /** Leading pages of `blocks` its shadow cache holds. */
-  match(blocks: readonly number[]): number;
 }
 
 export interface RoutingDecision {
@@ -23,9 +21,16 @@ export interface RoutingDecision {
   matchedBlocks: number;
 }
 
+/** The prompt being routed: its page count, and how many leading pages each candidate holds (computed on demand). */
+export interface RouteQuery {
+  pages: number;
+  /** Matched pages per candidate, in candidate order. */
+  matches(): ArrayLike<number>;
+}
+
 export interface RoutingPolicy {
   readonly name: string;
-  choose(candidates: readonly RouteCandidate[], blocks: readonly number[]): RoutingDecision;
+  choose(candidates: readonly RouteCandidate[], query: RouteQuery): RoutingDecision;
 }
 
 export interface CacheAwareOptions {
@@ -53,36 +58,34 @@ export class CacheAwareRouting implements RoutingPolicy {
     this.#options = { ...CACHE_AWARE_DEFAULTS, ...options };
   }
 
-  choose(candidates: readonly RouteCandidate[], blocks: readonly number[]): RoutingDecision {
+  choose(candidates: readonly RouteCandidate[], query: RouteQuery): RoutingDecision {
     if (candidates.length === 0) throw new RangeError('no candidate upstream');
-    let least = candidates[0]!;
+    let least = 0;
     let max = -Infinity;
-    for (const candidate of candidates) {
-      if (candidate.load < least.load) least = candidate;
+    candidates.forEach((candidate, i) => {
+      if (candidate.load < candidates[least]!.load) least = i;
       if (candidate.load > max) max = candidate.load;
-    }
+    });
     const { balanceAbs, balanceRel, cacheThreshold } = this.#options;
-    if (max - least.load > balanceAbs && max > least.load * balanceRel) {
-      return { index: least.index, reason: 'balance', matchedBlocks: least.match(blocks) };
-    }
+    const minLoad = candidates[least]!.load;
+    const decide = (i: number, reason: RoutingDecision['reason'], matched: ArrayLike<number> | undefined): RoutingDecision => ({
+      index: candidates[i]!.index,
+      reason,
+      matchedBlocks: (matched ?? query.matches())[i]!,
+    });
+    if (max - minLoad > balanceAbs && max > minLoad * balanceRel) return decide(least, 'balance', undefined);
+    const matched = query.matches();
     let best = least;
-    let bestMatch = -1;
-    for (const candidate of candidates) {
-      const match = candidate.match(blocks);
-      if (match > bestMatch || (match === bestMatch && candidate.load < best.load)) {
-        best = candidate;
-        bestMatch = match;
-      }
+    for (let i = 0; i < candidates.length; i++) {
+      if (matched[i]! > matched[best]! || (matched[i] === matched[best] && candidates[i]!.load < candidates[best]!.load)) best = i;
     }
-    if (blocks.length > 0 && bestMatch / blocks.length >= cacheThreshold) {
-      return { index: best.index, reason: 'cache', matchedBlocks: bestMatch };
-    }
+    if (query.pages > 0 && matched[best]! / query.pages >= cacheThreshold) return decide(best, 'cache', matched);
     let roomiest = least;
-    for (const candidate of candidates) {
-      if (candidate.cachedPages < roomiest.cachedPages || (candidate.cachedPages === roomiest.cachedPages && candidate.load < roomiest.load)) {
-        roomiest = candidate;
-      }
+    for (let i = 0; i < candidates.length; i++) {
+      const a = candidates[i]!;
+      const b = candidates[roomiest]!;
+      if (a.cachedPages < b.cachedPages || (a.cachedPages === b.cachedPages && a.load < b.load)) roomiest = i;
     }
-    return { index: roomiest.index, reason: 'miss', matchedBlocks: roomiest.match(blocks) };
+    return decide(roomiest, 'miss', matched);
   }
 }

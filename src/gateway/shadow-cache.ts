@@ -13,6 +13,8 @@ export interface ShadowCacheOptions {
   slots: number;
   /** `ste`: evict by steps-to-execution (KVFlow); `lru`: least recently used. */
   eviction: 'lru' | 'ste';
+  /** Told of every page entering (true) or leaving (false) the tree, by its block id. */
+  onPage?: (block: number, present: boolean) => void;
 }
 
 /** A routed request's hold on its path; `release` is idempotent. */
@@ -23,13 +25,20 @@ export interface ShadowLease {
 export class ShadowCache {
   readonly cache: RadixCache;
   readonly #ste: StePolicy | undefined;
+  readonly #onPage: ((block: number, present: boolean) => void) | undefined;
   #scratch = new Int32Array(512);
   #tick = 0;
 
   constructor(options: ShadowCacheOptions) {
     const policy: EvictionPolicy = options.eviction === 'ste' ? new StePolicy() : new LruPolicy();
     this.#ste = policy instanceof StePolicy ? policy : undefined;
-    this.cache = new RadixCache({ gpuSlots: options.slots, policy });
+    const onPage = options.onPage;
+    this.#onPage = onPage;
+    this.cache = new RadixCache({
+      gpuSlots: options.slots,
+      policy,
+      ...(onPage && { onGpuEvict: (page: number) => onPage(this.cache.blockOf(page), false) }),
+    });
   }
 
   /** Leading pages of `blocks` held now. */
@@ -57,6 +66,7 @@ export class ShadowCache {
       const page = cache.insertGpu(parent, blocks[held]!, tick);
       if (page < 0) break;
       cache.lock(page);
+      this.#onPage?.(blocks[held]!, true);
       path[held++] = page;
       parent = page;
     }
@@ -94,3 +104,4 @@ export class ShadowCache {
     return this.#scratch;
   }
 }
+

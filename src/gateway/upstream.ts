@@ -73,10 +73,6 @@ export class Upstream implements RouteCandidate {
     return this.shadow.pages;
   }
 
-  match(blocks: readonly number[]): number {
-    return this.shadow.match(blocks);
-  }
-
   isUp(nowMs: number): boolean {
     return nowMs >= this.downUntil;
   }
