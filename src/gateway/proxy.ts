@@ -61,6 +61,11 @@ export class Proxy {
     response.on('close', onClose);
     try {
       await this.#attempts(request, response, abort.signal);
+    } catch (error) {
+      // A bug, not an upstream failure: answer (or cut) this response rather than leave the client hanging.
+      process.emitWarning(`kvflow gateway: ${(error as Error).stack ?? String(error)}`);
+      if (response.headersSent) response.destroy();
+      else this.#fail(request, response, new ApiError(500, 'internal gateway error', 'server_error', 'internal_error'), 'none');
     } finally {
       response.off('close', onClose);
       this.#options.metrics.duration.observe({ endpoint: request.endpoint }, (performance.now() - request.receivedAt) / 1000);
