@@ -239,6 +239,33 @@ describe('kvflow engine', () => {
   });
 });
 
+describe('kvflow engine --tensors', () => {
+  it('records its KV transfers and runs them on real blocks on request', async () => {
+    const engine = await startEngineServer({
+      ...engineCoreOptions(hardware, { speed: 200, setup: 'hicache' }),
+      modelName: MODEL,
+      tensors: { backend: 'tfjs-cpu', tensorScale: 1 / 64 },
+    });
+    try {
+      expect((await post(`${engine.url}/v1/chat/completions`, chatBody('tensor', 'write me through'))).status).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 50)); // the write-through lands after the answer
+      const report = await json(`${engine.url}/v1/engine/tensors`);
+      expect(report.setup).toBe('hicache');
+      expect(report.d2h.transfers).toBeGreaterThan(0);
+      expect(report.d2h.verified).toBe(true);
+      expect(report.leakedTensors).toBe(0);
+    } finally {
+      await engine.close();
+    }
+    const plain = await startEngine();
+    try {
+      expect((await fetch(`${plain.url}/v1/engine/tensors`)).status).toBe(404);
+    } finally {
+      await plain.close();
+    }
+  });
+});
+
 describe('kvflow gateway', () => {
   let engines: EngineServer[];
   let gateway: GatewayServer;

@@ -3,6 +3,7 @@ import { ENGINE_DEFAULTS, ENGINE_SETUPS, engineCoreOptions, resolveEngineHardwar
 import { startEngineServer } from '../gateway/engine-server.js';
 import { closeOnSignal } from '../gateway/shutdown.js';
 import { GPU_NAMES, MODEL_NAMES } from '../sim/presets.js';
+import { parseBackendChoice } from '../tensor/backend.js';
 import { parseInteger, parseName, parseNumber } from './flags.js';
 import { emit, runCommand } from './run.js';
 
@@ -24,6 +25,9 @@ interface EngineFlags {
   maxBodyBytes: number;
   defaultMaxTokens: number;
   log?: boolean;
+  tensors?: boolean;
+  tensorScale?: number;
+  backend: string;
 }
 
 /**
@@ -51,6 +55,9 @@ export function registerEngine(program: Command): void {
     .option('--max-body-bytes <n>', 'largest request body accepted', (v) => parseInteger(v, 1), 8 * 2 ** 20)
     .option('--default-max-tokens <n>', 'output tokens when a request gives no max_tokens', (v) => parseInteger(v, 1), 16)
     .option('--log', 'log every request on stderr (fastify JSON log)')
+    .option('--tensors', 'record the KV transfer plan; GET /v1/engine/tensors runs it on real KV blocks (tfjs) and compares with the model')
+    .option('--tensor-scale <x>', "with --tensors: share of a real KV block's elements to move, in (0, 1]", (v) => parseNumber(v, 0))
+    .option('--backend <name>', 'with --tensors: auto | tfjs-node-gpu | tfjs-node | tfjs-cpu', 'auto')
     .action((flags: EngineFlags) => runCommand(() => engineCommand(flags)));
 }
 
@@ -64,6 +71,9 @@ async function engineCommand(flags: EngineFlags): Promise<void> {
     bodyLimit: flags.maxBodyBytes,
     defaultMaxTokens: flags.defaultMaxTokens,
     log: flags.log ?? false,
+    ...(flags.tensors && {
+      tensors: { backend: parseBackendChoice(flags.backend), ...(flags.tensorScale !== undefined && { tensorScale: flags.tensorScale }) },
+    }),
   });
   const pool = engine.core.cost.gpuPoolPages * hardware.blockSize;
   emit(

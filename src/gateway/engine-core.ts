@@ -8,6 +8,7 @@ import type { HardwareConfig } from '../sim/hardware.js';
 import { Replica } from '../sim/replica.js';
 import { setupByName, type SetupName } from '../sim/setups.js';
 import { SimRequest } from '../sim/sim-request.js';
+import type { TransferObservers } from '../tensor/transfer-plan.js';
 import { diffSnapshots } from './kvflow-update.js';
 import { ApiError } from './openai-errors.js';
 import { RealTimeClock } from './real-time-clock.js';
@@ -21,6 +22,8 @@ export interface EngineCoreOptions {
   maxRunning: number;
   schedule: 'fcfs' | 'lpm';
   loadAhead: number;
+  /** Told of every transfer the engine's links issue (`kvflow engine --tensors` records the plan). */
+  transfers?: TransferObservers;
 }
 
 /** One generation as the engine model needs it. */
@@ -117,8 +120,8 @@ export class EngineCore {
         tokenBudget: options.tokenBudget,
         maxRunning: options.maxRunning,
         schedule: options.schedule,
-        h2d: hardware.h2d,
-        d2h: hardware.d2h,
+        h2d: options.transfers ? { ...hardware.h2d, observer: options.transfers.h2d } : hardware.h2d,
+        d2h: options.transfers ? { ...hardware.d2h, observer: options.transfers.d2h } : hardware.d2h,
         loadAhead: options.loadAhead,
         cost: this.cost,
       },

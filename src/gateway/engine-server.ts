@@ -8,6 +8,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { EngineCore, type EngineCoreOptions, type GenerationOutcome } from './engine-core.js';
+import { EngineTensorRecorder, type EngineTensorOptions } from './engine-tensors.js';
 import { FixedPrefixTracker } from './fixed-prefix.js';
 import { readHints } from './hints.js';
 import { installJsonBodyParser, jsonBodyOf } from './json-body.js';
@@ -38,6 +39,8 @@ export interface EngineServerOptions extends EngineCoreOptions {
   defaultMaxTokens?: number;
   /** fastify's request log on stderr. */
   log?: boolean;
+  /** Record the KV transfer plan and serve `GET /v1/engine/tensors` (real tfjs blocks). */
+  tensors?: EngineTensorOptions;
 }
 
 export interface EngineServer {
@@ -51,7 +54,8 @@ type Kind = 'chat' | 'completion';
 
 /** Starts an engine and resolves once it listens; `url` is the bound address (port 0 resolved). */
 export async function startEngineServer(options: EngineServerOptions): Promise<EngineServer> {
-  const core = new EngineCore(options);
+  const tensors = options.tensors ? new EngineTensorRecorder(options.setup, options.hardware, options.tensors) : undefined;
+  const core = new EngineCore({ ...options, ...(tensors && { transfers: tensors }) });
   const tokenizer = new PromptTokenizer({ blockSize: core.blockSize });
   const fixedPrefixes = new FixedPrefixTracker();
   const app = Fastify({ logger: options.log ?? false, bodyLimit: options.bodyLimit ?? 8 * 2 ** 20, forceCloseConnections: true });
@@ -66,6 +70,10 @@ export async function startEngineServer(options: EngineServerOptions): Promise<E
     data: [{ id: options.modelName, object: 'model', created: 0, owned_by: 'kvflow' }],
   }));
   app.get('/v1/engine/state', async () => core.state());
+  app.get('/v1/engine/tensors', async () => {
+    if (!tensors) throw new ApiError(404, 'start the engine with --tensors to record and run its transfer plan', 'invalid_request_error', 'not_enabled');
+    return tensors.execute();
+  });
   app.post('/v1/update', async (request) => {
     const update = parseRequest(steUpdateSchema, jsonBodyOf(request.body).value);
     const snapshot = snapshotOfUpdate(update);
