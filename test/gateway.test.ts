@@ -13,6 +13,7 @@ import { GATEWAY_DEFAULTS, startGateway, type GatewayOptions, type GatewayServer
 import { chainedBlockHashes } from '../src/gateway/chained-hash.js';
 import { RealTimeClock } from '../src/gateway/real-time-clock.js';
 import { steUpdateBody, snapshotOfUpdate } from '../src/gateway/kvflow-update.js';
+import { bodyFor, headersFor } from '../src/gateway/forward-body.js';
 import { PrefixIndex } from '../src/gateway/prefix-index.js';
 import { CacheAwareRouting, type RouteCandidate } from '../src/gateway/routing.js';
 import { ShadowCache } from '../src/gateway/shadow-cache.js';
@@ -151,6 +152,21 @@ describe('building blocks', () => {
     expect(routing.choose([candidate(0, 0, 50), candidate(1, 3, 50)], query([2, 9]))).toEqual({ index: 1, reason: 'cache', matchedBlocks: 9 });
     expect(routing.choose([candidate(0, 0, 50), candidate(1, 40, 50)], query([2, 9]))).toEqual({ index: 0, reason: 'balance', matchedBlocks: 2 });
     expect(routing.choose([candidate(0, 0, 50), candidate(1, 0, 10)], query([2, 3]))).toEqual({ index: 1, reason: 'miss', matchedBlocks: 3 });
+  });
+
+  it('forwards each upstream kind the hints it understands, and untouched bytes when nothing changes', () => {
+    const value = { model: 'm', messages: [], agent_hints: { workflow_id: 'w1', agent_id: 'coder', step_id: '3' } };
+    const input = { raw: Buffer.from(JSON.stringify(value)), value, hints: { workflow: 'w1', agent: 'coder', step: '3' }, tagKey: 'coder' };
+    expect(bodyFor('kvflow', input)).toBe(input.raw);
+    expect(JSON.parse(String(bodyFor('kvflow', { ...input, tagKey: 'w1/coder' }))).agent_hints.agent_id).toBe('w1/coder');
+    expect(JSON.parse(String(bodyFor('kvflow-sglang', input)))).toEqual({ model: 'm', messages: [], agent_id: 'coder' });
+    expect(JSON.parse(String(bodyFor('openai', { ...input, value: { ...value, agent_id: 'x' } })))).toEqual({ model: 'm', messages: [] });
+    const plain = { model: 'm', messages: [] };
+    const untouched = { raw: Buffer.from('{"model":"m","messages":[]}'), value: plain, hints: {}, tagKey: undefined };
+    for (const kind of ['kvflow', 'kvflow-sglang', 'openai'] as const) expect(bodyFor(kind, untouched)).toBe(untouched.raw);
+    const client = { host: 'gw', 'content-length': '10', connection: 'keep-alive', authorization: 'Bearer k', 'x-kvflow-agent': 'coder' };
+    expect(headersFor('openai', client, input)).toEqual({ authorization: 'Bearer k', 'content-type': 'application/json' });
+    expect(headersFor('kvflow', client, { ...input, tagKey: 'w1/coder' })).toMatchObject({ 'x-kvflow-agent': 'w1/coder', 'x-kvflow-workflow': 'w1', 'x-kvflow-step': '3' });
   });
 
   it('KVFlow update bodies round-trip and list agents by step', () => {
