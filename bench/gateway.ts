@@ -11,13 +11,13 @@
 import { Worker } from 'node:worker_threads';
 import { Bench } from 'tinybench';
 import { Pool } from 'undici';
-import { chainedBlockHashes } from '../src/gateway/chained-hash.js';
 import { PromptTokenizer } from '../src/gateway/prompt-tokens.js';
 import { PrefixIndex } from '../src/gateway/prefix-index.js';
 import { shadowQuery } from '../src/gateway/proxy.js';
 import { CacheAwareRouting } from '../src/gateway/routing.js';
 import { FILLER_WORDS } from '../src/gateway/synthetic-text.js';
 import { Upstream } from '../src/gateway/upstream.js';
+import { hashTokenBlocks, nativeHashInUse } from '../src/native.js';
 import { percentile } from '../src/sim/metrics.js';
 import type { BenchLine } from './replay.js';
 
@@ -173,7 +173,7 @@ async function startServersThread(): Promise<ServersThread> {
 
 async function routingLines(): Promise<BenchLine[]> {
   const blockSize = 16;
-  const tokenizer = new PromptTokenizer({ blockSize });
+  const tokenizer = await PromptTokenizer.create({ blockSize });
   // One token per word: a 3,840-token system prompt and a 256-token step input, 4,096 tokens and change.
   const words = (seed: number, count: number) => Array.from({ length: count }, (_, i) => ` ${FILLER_WORDS[(seed * 7919 + i * 104729) % FILLER_WORDS.length]}`).join('');
   const systemPrompt = `You are the planner.${words(1, 3840)}`;
@@ -182,7 +182,7 @@ async function routingLines(): Promise<BenchLine[]> {
     { role: 'user', content: `Step 12.${words(2, 256)}` },
   ];
   const prompt = tokenizer.chat(messages);
-  const tokens = new Uint32Array(prompt.tokens).map((_, i) => (i * 2654435761) >>> 16);
+  const tokens = new Int32Array(prompt.tokens).map((_, i) => (i * 2654435761) >>> 16);
   const prefixIndex = new PrefixIndex();
   const upstreams = Array.from(
     { length: 8 },
@@ -221,8 +221,8 @@ async function routingLines(): Promise<BenchLine[]> {
   bench.add('route, tree by tree (no prefix index)', () => {
     routing.choose(upstreams, shadowQuery(upstreams, prompt.blocks, undefined));
   });
-  bench.add('chained hashes of 4k tokens', () => {
-    chainedBlockHashes(tokens, blockSize);
+  bench.add(`chained hashes of 4k tokens (${nativeHashInUse() ? 'native' : 'TypeScript'})`, () => {
+    hashTokenBlocks(tokens, blockSize);
   });
   bench.add('tokenize + hash 4k-token chat (memoized system)', () => {
     tokenizer.chat(messages);

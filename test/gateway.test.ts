@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engineCoreOptions } from '../src/gateway/engine-config.js';
 import { startEngineServer, type EngineServer } from '../src/gateway/engine-server.js';
 import { GATEWAY_DEFAULTS, startGateway, type GatewayOptions, type GatewayServer } from '../src/gateway/gateway-server.js';
-import { chainedBlockHashes } from '../src/gateway/chained-hash.js';
+import { hashTokenBlocks } from '../src/native.js';
+import { PromptTokenizer } from '../src/gateway/prompt-tokens.js';
 import { RealTimeClock } from '../src/gateway/real-time-clock.js';
 import { steUpdateBody, snapshotOfUpdate } from '../src/gateway/kvflow-update.js';
 import { bodyFor, headersFor } from '../src/gateway/forward-body.js';
@@ -98,16 +99,17 @@ async function closeServer(server: Server): Promise<void> {
 }
 
 describe('building blocks', () => {
-  it('chained hashes: equal ids mean equal prefixes, partial blocks differ', () => {
-    const a = chainedBlockHashes([1, 2, 3, 4, 5, 6, 7], 3);
-    const b = chainedBlockHashes([1, 2, 3, 4, 5, 6, 8], 3);
-    const c = chainedBlockHashes([9, 2, 3, 4, 5, 6, 7], 3);
-    expect(a).toHaveLength(3);
-    expect(b.slice(0, 2)).toEqual(a.slice(0, 2));
-    expect(b[2]).not.toBe(a[2]);
-    expect(c[1]).not.toBe(a[1]); // the first block's change reaches every later id
-    expect(chainedBlockHashes([1, 2, 3, 4, 5, 6], 3)[1]).not.toBe(chainedBlockHashes([1, 2, 3, 4, 5], 3)[1]);
-    for (const id of a) expect(Number.isSafeInteger(id)).toBe(true);
+  it('prompts become blocks: a shared leading message gives shared leading blocks', async () => {
+    const tokenizer = await PromptTokenizer.create({ blockSize: 16 });
+    const system = { role: 'system', content: systemPrompt('planner') };
+    const a = tokenizer.chat([system, { role: 'user', content: 'first task' }]);
+    const b = tokenizer.chat([system, { role: 'user', content: 'second task' }]);
+    expect(a.systemTokens).toBeGreaterThan(500);
+    expect(a.blocks).toHaveLength(Math.ceil(a.tokens / 16));
+    const shared = Math.floor(a.systemTokens / 16);
+    expect(b.blocks.slice(0, shared)).toEqual(a.blocks.slice(0, shared));
+    expect(b.blocks.at(-1)).not.toBe(a.blocks.at(-1));
+    expect(tokenizer.completion([1, 2, 3]).blocks).toEqual(hashTokenBlocks([1, 2, 3], 16));
   });
 
   it('real-time clock fires in time order with now = event time, scaled by speed', async () => {
@@ -130,7 +132,7 @@ describe('building blocks', () => {
     const index = new PrefixIndex();
     const shadows = Array.from({ length: 5 }, (_, u) => new ShadowCache({ slots: 40, eviction: 'lru', onPage: (block, present) => index.update(u, block, present) }));
     // Prompts from a few shared prefixes with random tails, chained so equal ids mean equal prefixes.
-    const prompt = () => chainedBlockHashes(Array.from({ length: 16 * (1 + Math.floor(rng.next() * 12)) }, (_, i) => (i < 64 ? Math.floor(rng.next() * 3) * 1000 + (i % 7) : Math.floor(rng.next() * 1e6))), 16);
+    const prompt = () => hashTokenBlocks(Array.from({ length: 16 * (1 + Math.floor(rng.next() * 12)) }, (_, i) => (i < 64 ? Math.floor(rng.next() * 3) * 1000 + (i % 7) : Math.floor(rng.next() * 1e6))), 16);
     const held: { release(): void }[] = [];
     for (let step = 0; step < 400; step++) {
       const u = Math.floor(rng.next() * shadows.length);

@@ -56,7 +56,7 @@ type Kind = 'chat' | 'completion';
 export async function startEngineServer(options: EngineServerOptions): Promise<EngineServer> {
   const tensors = options.tensors ? new EngineTensorRecorder(options.setup, options.hardware, options.tensors) : undefined;
   const core = new EngineCore({ ...options, ...(tensors && { transfers: tensors }) });
-  const tokenizer = new PromptTokenizer({ blockSize: core.blockSize });
+  const tokenizer = await PromptTokenizer.create({ blockSize: core.blockSize });
   const fixedPrefixes = new FixedPrefixTracker();
   const app = Fastify({ logger: options.log ?? false, bodyLimit: options.bodyLimit ?? 8 * 2 ** 20, forceCloseConnections: true });
   installJsonBodyParser(app);

@@ -97,7 +97,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
   );
   const metrics = new GatewayMetrics(upstreams);
   const registry = new WorkflowRegistry({ idleSeconds: options.idleSeconds });
-  const tokenizer = new PromptTokenizer({ blockSize: options.blockSize });
+  const tokenizer = await PromptTokenizer.create({ blockSize: options.blockSize });
   const fixedPrefixes = new FixedPrefixTracker();
   const proxy = new Proxy({
     upstreams,

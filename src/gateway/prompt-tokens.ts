@@ -1,14 +1,15 @@
 /**
- * Prompt text to token ids with a real BPE tokenizer (gpt-tokenizer, o200k_base, bundled: works
- * offline), then to block ids by chained hashing. Agents resend the same long system prompt on every
- * call, so token ids are memoized per message text: a 4k-token system prompt is tokenized once and then
- * costs a map lookup. A chat is tokenized message by message, which keeps the token stream of a shared
- * leading message identical across requests (and so its blocks).
+ * Prompt text to token ids with the tokenizer the trace importers use (cl100k_base from gpt-tokenizer,
+ * bundled, offline), then to block ids with the project's chained block hashing (`hashTokenBlocks`,
+ * native when built), so a prompt gets the same blocks here as in an imported trace. Agents resend the
+ * same long system prompt on every call, so token ids are memoized per message text: a 4k-token system
+ * prompt is tokenized once and then costs a map lookup. A chat is tokenized message by message, which
+ * keeps the tokens of a shared leading message identical across requests (and so its blocks).
  */
-import { encode } from 'gpt-tokenizer';
+import { hashTokenBlocks } from '../native.js';
+import { loadTokenizer, type Tokenizer } from '../workload/tokenize.js';
 import { ApiError } from './openai-errors.js';
 import type { ChatMessage, CompletionRequest } from './openai-schema.js';
-import { chainedBlockHashes } from './chained-hash.js';
 
 /** A prompt as the cache sees it. */
 export interface PromptBlocks {
@@ -30,17 +31,22 @@ export interface PromptTokenizerOptions {
 
 /** Texts shorter than this are tokenized every time: cheaper than keeping them. */
 const MEMO_MIN_CHARS = 48;
-/** Special-token strings in user text are ordinary text, never control tokens. */
-const AS_TEXT = { disallowedSpecial: new Set<string>() };
 
 export class PromptTokenizer {
   readonly blockSize: number;
-  readonly #memo = new Map<string, Uint32Array>();
+  readonly #tokenizer: Tokenizer;
+  readonly #memo = new Map<string, Int32Array>();
   readonly #memoLimit: number;
   readonly #memoEntries: number;
   #memoTokens = 0;
 
-  constructor(options: PromptTokenizerOptions) {
+  /** Loads the shared tokenizer (its ranks, once per process) and makes a prompt tokenizer. */
+  static async create(options: PromptTokenizerOptions): Promise<PromptTokenizer> {
+    return new PromptTokenizer(await loadTokenizer(), options);
+  }
+
+  constructor(tokenizer: Tokenizer, options: PromptTokenizerOptions) {
+    this.#tokenizer = tokenizer;
     this.blockSize = options.blockSize;
     this.#memoLimit = options.memoTokens ?? 4 * 2 ** 20;
     this.#memoEntries = options.memoEntries ?? 65536;
@@ -48,7 +54,7 @@ export class PromptTokenizer {
 
   /** A chat rendered ChatML-style (`<|im_start|>role\ncontent<|im_end|>\n` per message) and hashed. */
   chat(messages: readonly ChatMessage[]): PromptBlocks {
-    const parts: Uint32Array[] = [];
+    const parts: Int32Array[] = [];
     let systemTokens = 0;
     let leading = true;
     for (const message of messages) {
@@ -64,16 +70,16 @@ export class PromptTokenizer {
   completion(prompt: CompletionRequest['prompt']): PromptBlocks {
     const single = Array.isArray(prompt) && prompt.length === 1 && typeof prompt[0] !== 'number' ? prompt[0]! : prompt;
     if (typeof single === 'string') return this.#blocks(this.#tokens(single), 0);
-    return this.#blocks(Uint32Array.from(single as number[]), 0);
+    return this.#blocks(Int32Array.from(single as number[]), 0);
   }
 
-  #blocks(tokens: Uint32Array, systemTokens: number): PromptBlocks {
+  #blocks(tokens: Int32Array, systemTokens: number): PromptBlocks {
     if (tokens.length === 0) throw ApiError.invalid('the prompt is empty', 'prompt');
-    return { tokens: tokens.length, blocks: chainedBlockHashes(tokens, this.blockSize), systemTokens };
+    return { tokens: tokens.length, blocks: hashTokenBlocks(tokens, this.blockSize), systemTokens };
   }
 
-  #tokens(text: string): Uint32Array {
-    if (text.length < MEMO_MIN_CHARS) return Uint32Array.from(encode(text, AS_TEXT));
+  #tokens(text: string): Int32Array {
+    if (text.length < MEMO_MIN_CHARS) return new Int32Array(this.#tokenizer.encode(text));
     const known = this.#memo.get(text);
     if (known) {
       // Least recently used last: re-insert.
@@ -81,7 +87,7 @@ export class PromptTokenizer {
       this.#memo.set(text, known);
       return known;
     }
-    const tokens = Uint32Array.from(encode(text, AS_TEXT));
+    const tokens = new Int32Array(this.#tokenizer.encode(text));
     this.#memo.set(text, tokens);
     this.#memoTokens += tokens.length;
     for (const [oldest, value] of this.#memo) {
@@ -100,11 +106,11 @@ function contentText(message: ChatMessage): string {
   return content.map((part) => part.text ?? `[${part.type}]`).join('');
 }
 
-function concat(parts: readonly Uint32Array[]): Uint32Array {
+function concat(parts: readonly Int32Array[]): Int32Array {
   if (parts.length === 1) return parts[0]!;
   let length = 0;
   for (const part of parts) length += part.length;
-  const all = new Uint32Array(length);
+  const all = new Int32Array(length);
   let offset = 0;
   for (const part of parts) {
     all.set(part, offset);
