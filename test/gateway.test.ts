@@ -341,6 +341,26 @@ describe('kvflow gateway', () => {
     expect(finished.status).toBe(204);
   });
 
+  it('learns the step graph of unregistered workflows with --graph learned', async () => {
+    const gw = await startGateway(gatewayOptions([{ url: engines[0]!.url, kind: 'kvflow' }], { graph: 'learned' }));
+    try {
+      const cycle = ['planner', 'coder', 'tester'];
+      for (let step = 0; step < 3 * cycle.length; step++) {
+        const agent = cycle[step % cycle.length]!;
+        const response = await post(`${gw.url}/v1/chat/completions`, chatBody(agent, `step ${step}`), { 'x-kvflow-workflow': 'session-1', 'x-kvflow-agent': agent });
+        expect(response.status).toBe(200);
+      }
+      await gw.steSettled();
+      const ste = (await json(`${gw.url}/v1/ste`)).agent_data;
+      // tester just ended: planner runs next, then coder.
+      expect(ste['session-1/planner']).toBe(1);
+      expect(ste['session-1/coder']).toBe(2);
+      expect((await json(`${engines[0]!.url}/v1/engine/state`)).ste).toEqual(ste);
+    } finally {
+      await gw.close();
+    }
+  });
+
   it('answers bad JSON, wrong types, oversized bodies and unknown models with 4xx and keeps serving', async () => {
     const cases = [
       { body: '{"model": "x", ', status: 400, code: 'invalid_json' },

@@ -29,6 +29,7 @@ interface GatewayFlags {
   servedModel: string[];
   workflow: string[];
   instanceIdle: number;
+  graph: 'declared' | 'learned';
   log?: boolean;
 }
 
@@ -64,6 +65,12 @@ export function registerGateway(program: Command): void {
     .option('--max-body-bytes <n>', 'largest request body accepted', (v) => parseInteger(v, 1), GATEWAY_DEFAULTS.bodyLimit)
     .option('--served-model <id>', 'model id to accept (repeatable; default: whatever the upstreams list at /v1/models)', collect(String), [])
     .option('--workflow <spec>', 'workflow spec to register at start (repeatable; also POST /v1/workflows)', collect(String), [])
+    .option(
+      '--graph <source>',
+      'declared: STE for registered workflows only; learned: also learn the step graph from requests naming an agent and an instance',
+      (v) => parseName(v, ['declared', 'learned'] as const),
+      'declared',
+    )
     .option('--instance-idle <s>', 'seconds without traffic after which a workflow instance is over', (v) => parseNumber(v, 0), GATEWAY_DEFAULTS.idleSeconds)
     .option('--log', 'log every request on stderr (fastify JSON log)')
     .action((flags: GatewayFlags) => runCommand(() => gatewayCommand(flags)));
@@ -86,6 +93,7 @@ async function gatewayCommand(flags: GatewayFlags): Promise<void> {
     bodyLimit: flags.maxBodyBytes,
     ...(flags.servedModel.length > 0 && { models: flags.servedModel }),
     idleSeconds: flags.instanceIdle,
+    graph: flags.graph,
     log: flags.log ?? false,
   });
   for (const spec of specs) gateway.registry.register(spec);

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { request as undiciRequest } from 'undici';
 import { InputError } from '../errors.js';
 import { parseWorkflowSpec } from '../workload/spec.js';
+import { OnlineGraphLearner } from '../graph/learner.js';
 import { FixedPrefixTracker } from './fixed-prefix.js';
 import { gatewayPolicy, type GatewayPolicyName } from './gateway-policy.js';
 import { GatewayMetrics } from './gateway-metrics.js';
@@ -46,6 +47,11 @@ export interface GatewayOptions {
   models?: string[];
   /** Seconds without traffic after which a workflow instance counts as finished. */
   idleSeconds: number;
+  /**
+   * `declared`: STE only for registered workflows; `learned`: also learn the step graph online from
+   * requests that name an agent and an instance of no registered workflow.
+   */
+  graph?: 'declared' | 'learned';
   /** fastify's request log on stderr. */
   log?: boolean;
 }
@@ -96,7 +102,10 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
       }),
   );
   const metrics = new GatewayMetrics(upstreams);
-  const registry = new WorkflowRegistry({ idleSeconds: options.idleSeconds });
+  const registry = new WorkflowRegistry({
+    idleSeconds: options.idleSeconds,
+    ...(options.graph === 'learned' && { learner: new OnlineGraphLearner() }),
+  });
   const tokenizer = await PromptTokenizer.create({ blockSize: options.blockSize });
   const fixedPrefixes = new FixedPrefixTracker();
   const proxy = new Proxy({
@@ -171,6 +180,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
   app.get('/v1/ste', async () => steUpdateBody(registry.snapshot(), steCount));
   app.get('/v1/gateway/state', async () => ({
     policy: policy.name,
+    graph: options.graph ?? 'declared',
     instances: registry.instanceCount,
     workflows: registry.list().map((spec) => spec.name),
     upstreams: upstreams.map((u) => ({

@@ -3,8 +3,13 @@
  * its traffic belongs to. Each spec's Agent Step Graph feeds a `WorkflowSte` with begin/end events from
  * the requests passing through, which gives every agent (or instance/agent, for private agents) its
  * steps-to-execution. Instances end when the client says so or after they have been idle a while.
+ *
+ * With a learner, requests that name an agent and a workflow instance but no registered spec feed the
+ * online graph learner instead, which learns transitions between agents per instance and serves STE
+ * for `instance/agent` keys (issue 4's `OnlineGraphLearner`); a registered spec always wins.
  */
 import { AgentStepGraph } from '../graph/graph.js';
+import type { OnlineGraphLearner } from '../graph/learner.js';
 import { WorkflowSte } from '../graph/workflow-ste.js';
 import type { WorkflowSpec } from '../workload/spec.js';
 import type { WorkflowHints } from './hints.js';
@@ -28,19 +33,23 @@ export interface StepTicket {
   step: string | undefined;
   /** Key the agent's fixed prompt is tagged and published under. */
   tagKey: string;
+  /** Tracked by the learned graph rather than a registered spec. */
+  learned: boolean;
 }
 
 export class WorkflowRegistry {
   readonly #workflows = new Map<string, RegisteredWorkflow>();
   readonly #instances = new Map<string, LiveInstance>();
   readonly #idleSeconds: number;
+  readonly #learner: OnlineGraphLearner | undefined;
   /** Values last handed out by `takeChanges`. */
   readonly #published = new Map<string, number>();
   /** Keys of replaced workflows, which must be re-read on the next `takeChanges`. */
   readonly #dropped = new Set<string>();
 
-  constructor(options: { idleSeconds: number }) {
+  constructor(options: { idleSeconds: number; learner?: OnlineGraphLearner }) {
     this.#idleSeconds = options.idleSeconds;
+    this.#learner = options.learner;
   }
 
   /** Registers (or replaces) a workflow by its spec's name; live instances of a replaced spec are dropped. */
@@ -68,8 +77,10 @@ export class WorkflowRegistry {
    */
   tagKey(hints: WorkflowHints): string | undefined {
     if (hints.agent === undefined) return undefined;
-    const workflow = hints.workflow === undefined ? undefined : this.#workflowOf(hints.workflow, hints);
-    return workflow && hints.workflow !== undefined ? workflow.ste.tagKey(hints.workflow, hints.agent) : hints.agent;
+    if (hints.workflow === undefined) return hints.agent;
+    const workflow = this.#workflowOf(hints.workflow, hints);
+    if (workflow) return workflow.ste.tagKey(hints.workflow, hints.agent);
+    return this.#learner ? this.#learner.tagKey(hints.workflow, hints.agent) : hints.agent;
   }
 
   /** A request of a registered workflow starts: its agent runs (STE 0). Undefined when nothing is tracked. */
@@ -77,7 +88,7 @@ export class WorkflowRegistry {
     const { workflow: instance, agent, step } = hints;
     if (instance === undefined || agent === undefined) return undefined;
     const workflow = this.#workflowOf(instance, hints);
-    if (!workflow) return undefined;
+    if (!workflow) return this.#learner ? this.#beginLearned(instance, agent, step) : undefined;
     let live = this.#instances.get(instance);
     if (!live || live.workflow !== workflow) {
       live = { workflow, lastSeen: now, steps: new Map() };
@@ -87,11 +98,21 @@ export class WorkflowRegistry {
     const inFlight = step === undefined ? 0 : (live.steps.get(step) ?? 0);
     if (step !== undefined) live.steps.set(step, inFlight + 1);
     if (inFlight === 0) workflow.ste.begin(instance, agent);
-    return { instance, agent, step, tagKey: workflow.ste.tagKey(instance, agent) };
+    return { instance, agent, step, tagKey: workflow.ste.tagKey(instance, agent), learned: false };
+  }
+
+  /** The learner has no notion of retries or instances ending: it sees each request begin and end. */
+  #beginLearned(instance: string, agent: string, step: string | undefined): StepTicket {
+    this.#learner!.begin(instance, agent);
+    return { instance, agent, step, tagKey: this.#learner!.tagKey(instance, agent), learned: true };
   }
 
   /** The request of `ticket` ended (whatever its outcome): its agent finished this step. */
   end(ticket: StepTicket, now: number): void {
+    if (ticket.learned) {
+      this.#learner?.end(ticket.instance, ticket.agent);
+      return;
+    }
     const live = this.#instances.get(ticket.instance);
     if (!live) return;
     live.lastSeen = now;
@@ -136,10 +157,11 @@ export class WorkflowRegistry {
   takeChanges(): Map<string, number | undefined> | undefined {
     const keys = this.#dropped;
     for (const { ste } of this.#workflows.values()) for (const key of ste.takeChanges().keys()) keys.add(key);
+    if (this.#learner) for (const key of this.#learner.takeChanges().keys()) keys.add(key);
     if (keys.size === 0) return undefined;
     const changes = new Map<string, number | undefined>();
     for (const key of keys) {
-      let value: number | undefined;
+      let value = this.#learner?.snapshot().get(key);
       for (const { ste } of this.#workflows.values()) {
         const own = ste.snapshot().get(key);
         if (own !== undefined && !(own >= (value ?? Infinity))) value = own;
