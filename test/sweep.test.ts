@@ -54,6 +54,7 @@ describe('sweep grids', () => {
     expect(problem({ name: 'g', kind: 'simulate', axes: { seed: [] } })).toBe('grid.json: axes.seed: list at least one value');
     expect(problem({ name: 'g', kind: 'simulate', base: { seed: 1 } })).toMatch(/give exactly one of workload or trace/);
     expect(problem({ name: 'g', kind: 'replay', base: { trace: 't.jsonl', capacity: ['lots'] } })).toMatch(/^grid\.json: base\.capacity\.0: "lots" is not a token count/);
+    expect(problem({ name: 'g', kind: 'replay', base: { trace: 't.jsonl', graph: 'declared' } })).toMatch(/graph "declared" needs a workflow spec/);
   });
 
   it('bundled grids are valid', async () => {
@@ -85,7 +86,7 @@ describe('kvflow sweep determinism', () => {
         name: 'replay',
         kind: 'replay',
         base: { trace: 'trace.jsonl', policy: ['lru', 'ste', 'belady'] },
-        points: [{}, { workflow: join(WORKLOADS, 'sequential-10.json') }],
+        points: [{}, { workflow: join(WORKLOADS, 'sequential-10.json') }, { graph: 'learned' }],
         axes: { capacity: [['8k'], ['16k', 'inf']] },
       }),
     );
@@ -111,7 +112,8 @@ describe('kvflow sweep determinism', () => {
     const two = JSON.stringify((await runSweep(grid, { workers: 2, timelines: false })).document);
     expect(two).toBe(one);
     const parsed = JSON.parse(one);
-    expect(parsed.runs).toHaveLength(4);
+    expect(parsed.runs).toHaveLength(6);
+    expect(parsed.runs[4].params).toEqual({ graph: 'learned', capacity: ['8k'] });
     expect(parsed.runs[0].params).toEqual({ capacity: ['8k'] });
     expect(parsed.runs[0].report.results[0]).not.toHaveProperty('seconds');
     // With the step graph, ste differs from lru at a small cache; without it, it is lru exactly.

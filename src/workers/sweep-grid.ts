@@ -13,12 +13,15 @@ import { ROUTER_NAMES } from '../sim/router.js';
 import { SETUP_NAMES } from '../sim/setups.js';
 import { POLICY_NAMES } from '../types.js';
 import { parseTokenCount } from '../cli/flags.js';
+import { GRAPH_SOURCES } from '../cli/workload-input.js';
+import { FORMAT_CHOICES } from '../workload/trace.js';
 
 const positiveInt = z.number().int().min(1);
 const nonNegative = z.number().min(0);
 const fraction = z.number().gt(0).max(1);
 const path = z.string().min(1);
-const format = z.enum(['auto', 'kvflow', 'mooncake']);
+const format = z.enum(FORMAT_CHOICES);
+const graph = z.enum(GRAPH_SOURCES);
 
 /** One simulate run's fields: `kvflow simulate`'s flags. */
 const simulateFields = {
@@ -46,6 +49,7 @@ const simulateFields = {
   h2dBandwidth: z.number().gt(0),
   d2hBandwidth: z.number().gt(0),
   cpuPoolBytes: nonNegative,
+  graph,
 };
 
 /** A capacity in tokens: a number, a string with a k/M/G suffix, or "inf" (null). */
@@ -68,6 +72,7 @@ const replayFields = {
   capacity: z.array(capacity).min(1),
   policy: z.array(z.enum(POLICY_NAMES)).min(1),
   workflow: path,
+  graph,
 };
 
 export type SweepKind = 'simulate' | 'replay';
@@ -178,6 +183,9 @@ function checkRun(run: SweepRun, file: string): void {
     throw InputError.atPath(file, where, 'give exactly one of workload or trace (in base, points or axes)');
   }
   if (run.kind === 'replay' && config.trace === undefined) throw InputError.atPath(file, where, 'give a trace (in base, points or axes)');
+  if (run.kind === 'replay' && config.graph === 'declared' && config.workflow === undefined) {
+    throw InputError.atPath(file, where, 'graph "declared" needs a workflow spec (workflow)');
+  }
 }
 
 /** Every combination of one index per axis (axis i has `sizes[i]` values), the last axis varying fastest. */

@@ -4,7 +4,8 @@
  * not depend on how many workers ran it. Wall-clock fields (replay's `seconds`) are dropped for that reason.
  */
 import { replaySuite, type ReplayReport } from '../cache/replay-suite.js';
-import { loadSteSource, loadWorkload, type LoadedWorkload } from '../cli/workload-input.js';
+import { loadSteSource, loadWorkload, withGraph, type LoadedWorkload } from '../cli/workload-input.js';
+import { AgentAnnotator, OnlineGraphLearner } from '../graph/learner.js';
 import { InputError } from '../errors.js';
 import { readHardwareConfigFile, resolveHardware } from '../sim/hardware.js';
 import { SERVING_DEFAULTS, simulate } from '../sim/simulate.js';
@@ -28,7 +29,7 @@ export async function runSweepPoint(run: SweepRun, options: { timelines: boolean
 }
 
 async function runSimulatePoint(point: SimulatePoint): Promise<{ report: SimReport; timelines: SimTimeline[] }> {
-  const workload = await cachedWorkload(point);
+  const workload = withGraph(await cachedWorkload(point), point.graph);
   const file = point.config === undefined ? {} : await readHardwareConfigFile(point.config);
   const hardware = resolveHardware({
     ...(point.gpu !== undefined && { gpu: point.gpu }),
@@ -55,11 +56,16 @@ async function runSimulatePoint(point: SimulatePoint): Promise<{ report: SimRepo
 }
 
 async function runReplayPoint(point: ReplayPoint): Promise<ReplayReport> {
-  const trace = await cachedTrace(point);
+  const read = await cachedTrace(point);
+  const graph = point.graph ?? (point.workflow !== undefined ? 'declared' : 'none');
+  // A learned graph gives each request the agent the learner infers from the requests before it.
+  const trace = graph === 'learned' ? { ...read, requests: new AgentAnnotator().annotateAll(read.requests) } : read;
+  const steSource =
+    graph === 'declared' ? await loadSteSource(point.workflow!) : graph === 'learned' ? () => new OnlineGraphLearner() : undefined;
   const report = replaySuite(trace, {
     policies: point.policy ?? ['lru', 'lfu', 'belady', 'ste'],
     capacities: point.capacity ?? [2 ** 20, 2 ** 24, null],
-    ...(point.workflow !== undefined && { steSource: await loadSteSource(point.workflow) }),
+    ...(steSource && { steSource }),
   });
   // Wall time differs run to run; a sweep's output must not.
   return { trace: report.trace, results: report.results.map(({ seconds: _seconds, ...result }) => result) as ReplayReport['results'] };
