@@ -10,8 +10,8 @@ import { parseInteger, parseName, parseNumber, parseTokenCount } from './flags.j
 import { emit, runCommand } from './run.js';
 
 interface GatewayFlags {
-  upstream: string[];
-  upstreamKind: UpstreamKind[];
+  upstream?: string[];
+  upstreamKind?: UpstreamKind[];
   policy: GatewayPolicyName;
   host: string;
   port: number;
@@ -26,8 +26,8 @@ interface GatewayFlags {
   connections: number;
   retryCooldown: number;
   maxBodyBytes: number;
-  servedModel: string[];
-  workflow: string[];
+  servedModel?: string[];
+  workflow?: string[];
   instanceIdle: number;
   graph: 'declared' | 'learned';
   log?: boolean;
@@ -38,16 +38,15 @@ interface GatewayFlags {
  * URL, serves until SIGINT/SIGTERM.
  */
 export function registerGateway(program: Command): void {
-  const collect = <T>(parse: (text: string) => T) => (text: string, previous: T[]) => [...previous, parse(text)];
+  const collect = <T>(parse: (text: string) => T) => (text: string, previous: T[] | undefined) => [...(previous ?? []), parse(text)];
   program
     .command('gateway')
     .description('OpenAI-compatible workflow-aware gateway: prefix-aware routing over shadow radix trees, STE pushed to upstreams')
-    .option('--upstream <url>', 'upstream server base URL, e.g. http://127.0.0.1:30000 (repeatable)', collect(parseUrl), [])
+    .option('--upstream <url>', 'upstream server base URL, e.g. http://127.0.0.1:30000 (repeatable)', collect(parseUrl))
     .option(
       '--upstream-kind <kind>',
       `${UPSTREAM_KINDS.join(' | ')}; once for all upstreams, or once per --upstream in the same order (default openai)`,
       collect((v) => parseName(v, UPSTREAM_KINDS)),
-      [],
     )
     .option('--policy <name>', `${GATEWAY_POLICY_NAMES.join(' | ')}: shadow-tree eviction and whether STE is pushed`, (v) => parseName(v, GATEWAY_POLICY_NAMES), GATEWAY_DEFAULTS.policy)
     .option('--host <address>', 'address to listen on', '127.0.0.1')
@@ -63,8 +62,8 @@ export function registerGateway(program: Command): void {
     .option('--connections <n>', 'connections per upstream', (v) => parseInteger(v, 1), GATEWAY_DEFAULTS.connections)
     .option('--retry-cooldown <ms>', 'how long an unreachable upstream stays out of routing', (v) => parseInteger(v, 0), GATEWAY_DEFAULTS.retryCooldownMs)
     .option('--max-body-bytes <n>', 'largest request body accepted', (v) => parseInteger(v, 1), GATEWAY_DEFAULTS.bodyLimit)
-    .option('--served-model <id>', 'model id to accept (repeatable; default: whatever the upstreams list at /v1/models)', collect(String), [])
-    .option('--workflow <spec>', 'workflow spec to register at start (repeatable; also POST /v1/workflows)', collect(String), [])
+    .option('--served-model <id>', 'model id to accept (repeatable; default: whatever the upstreams list at /v1/models)', collect(String))
+    .option('--workflow <spec>', 'workflow spec to register at start (repeatable; also POST /v1/workflows)', collect(String))
     .option(
       '--graph <source>',
       'declared: STE for registered workflows only; learned: also learn the step graph from requests naming an agent and an instance',
@@ -77,8 +76,8 @@ export function registerGateway(program: Command): void {
 }
 
 async function gatewayCommand(flags: GatewayFlags): Promise<void> {
-  const upstreams = pairKinds(flags.upstream, flags.upstreamKind);
-  const specs = await Promise.all(flags.workflow.map((path) => loadWorkflowSpec(path)));
+  const upstreams = pairKinds(flags.upstream ?? [], flags.upstreamKind ?? []);
+  const specs = await Promise.all((flags.workflow ?? []).map((path) => loadWorkflowSpec(path)));
   const gateway = await startGateway({
     upstreams,
     policy: flags.policy,
@@ -91,7 +90,7 @@ async function gatewayCommand(flags: GatewayFlags): Promise<void> {
     connections: flags.connections,
     retryCooldownMs: flags.retryCooldown,
     bodyLimit: flags.maxBodyBytes,
-    ...(flags.servedModel.length > 0 && { models: flags.servedModel }),
+    ...(flags.servedModel && { models: flags.servedModel }),
     idleSeconds: flags.instanceIdle,
     graph: flags.graph,
     log: flags.log ?? false,
