@@ -2,6 +2,7 @@
  * `npm run bench`: every benchmark in one process, printed as one table. Ratios in the README come from
  * one run of this, never from timed unit tests. `npm run bench -- replay` runs only matching groups.
  */
+import { benchGateway } from './gateway.js';
 import { benchImport } from './import.js';
 import { benchNative } from './native.js';
 import { benchReplay, type BenchLine } from './replay.js';
@@ -15,6 +16,7 @@ const groups: Record<string, () => Promise<BenchLine[]>> = {
   simulate: benchSimulate,
   native: benchNative,
   tensor: benchTensor,
+  gateway: benchGateway,
 };
 /** Groups that run only when named: they take minutes. */
 const onDemand: Record<string, () => Promise<BenchLine[]>> = { scale: benchScale };

@@ -62,3 +62,12 @@ export { TransferRecorder, type TransferObserver, type TransferObservers } from 
 export { executeTransferPlan, type TensorPlanReport } from './tensor/plan-executor.js';
 export { fitRoofline } from './sim/calibrate.js';
 export { readCalibrationCsv } from './sim/calibration-csv.js';
+
+export { startEngineServer, type EngineServer, type EngineServerOptions } from './gateway/engine-server.js';
+export { startGateway, GATEWAY_DEFAULTS, type GatewayServer, type GatewayOptions } from './gateway/gateway-server.js';
+export { CacheAwareRouting, type RoutingPolicy, type RouteCandidate, type RouteQuery } from './gateway/routing.js';
+export { RealTimeClock } from './gateway/real-time-clock.js';
+export { runEmulation, type EmulateOptions, type EmulateResult } from './workers/emulate.js';
+export { runComparison } from './workers/emulate-compare.js';
+export { loadSweepGrid, parseSweepGrid } from './workers/sweep-grid.js';
+export { runSweep, renderSweepHtml, type SweepDocument } from './workers/sweep.js';

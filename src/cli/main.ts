@@ -8,6 +8,10 @@ import { registerSimulate } from './simulate.js';
 import { registerTrace } from './trace.js';
 import { registerDoctor } from './doctor.js';
 import { registerCalibrate } from './calibrate.js';
+import { registerEngine } from './engine.js';
+import { registerGateway } from './gateway.js';
+import { registerEmulate } from './emulate.js';
+import { registerSweep } from './sweep.js';
 import { reportError } from './run.js';
 
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
@@ -17,7 +21,19 @@ const program = new Command('kvflow')
   .version(version)
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
-for (const register of [registerReplay, registerSimulate, registerTrace, registerDoctor, registerCalibrate, registerDemo]) {
+const commands = [
+  registerReplay,
+  registerSimulate,
+  registerTrace,
+  registerSweep,
+  registerEngine,
+  registerGateway,
+  registerEmulate,
+  registerDoctor,
+  registerCalibrate,
+  registerDemo,
+];
+for (const register of commands) {
   register(program);
 }
 

@@ -4,7 +4,7 @@ import { InputError } from '../errors.js';
 import { renderHtmlReport } from '../report/html.js';
 import { createProgress } from '../report/progress.js';
 import { renderSimTable } from '../report/sim-table.js';
-import { resolveHardware, readHardwareConfigFile } from '../sim/hardware.js';
+import { layerOverrides, resolveHardware, readHardwareConfigFile } from '../sim/hardware.js';
 import { GPU_NAMES, MODEL_NAMES } from '../sim/presets.js';
 import { ROUTER_NAMES, type RouterName } from '../sim/router.js';
 import { SETUP_NAMES, type SetupName } from '../sim/setups.js';
@@ -103,7 +103,7 @@ async function simulateCommand(flags: SimulateFlags): Promise<void> {
   const hardware = resolveHardware({
     ...(flags.gpu !== undefined && { gpu: flags.gpu }),
     ...(flags.model !== undefined && { model: flags.model }),
-    overrides: mergeOverrides(fileOverrides, flags, workload.blockSize),
+    overrides: layerOverrides(fileOverrides, flags, workload.blockSize, flags.config ?? 'config'),
     source: flags.config ?? 'flags',
   });
   const serving = {
@@ -136,32 +136,4 @@ async function simulateCommand(flags: SimulateFlags): Promise<void> {
   }
   const tables = `${renderSimTable(report)}${tensors ? `\n${renderTensorTable(tensors)}` : ''}`;
   emit(flags.json ? JSON.stringify(report) : `${tables}${flags.report ? `\nreport: ${flags.report}` : ''}`);
-}
-
-/**
- * The config file's JSON with the flags laid over it. The page size must be the workload's block size,
- * since a page is a block.
- */
-function mergeOverrides(file: unknown, flags: SimulateFlags, blockSize: number): unknown {
-  if (typeof file !== 'object' || file === null || Array.isArray(file)) return file; // let validation report it
-  const base = file as Record<string, unknown>;
-  if (base.blockSize !== undefined && base.blockSize !== blockSize) {
-    throw InputError.atPath(flags.config ?? 'config', 'blockSize', `must equal the workload's block size ${blockSize}`);
-  }
-  const link = (key: 'h2d' | 'd2h', bandwidth: number | undefined) =>
-    bandwidth === undefined ? base[key] : { ...(base[key] as object | undefined), bandwidth };
-  const merged: Record<string, unknown> = {
-    ...base,
-    blockSize,
-    ...(flags.mfu !== undefined && { mfu: flags.mfu }),
-    ...(flags.bandwidthEfficiency !== undefined && { bandwidthEfficiency: flags.bandwidthEfficiency }),
-    ...(flags.iterationOverhead !== undefined && { iterationOverhead: flags.iterationOverhead }),
-    ...(flags.memoryFraction !== undefined && { memoryFraction: flags.memoryFraction }),
-    ...(flags.cpuPoolBytes !== undefined && { cpuPoolBytes: flags.cpuPoolBytes }),
-  };
-  const h2d = link('h2d', flags.h2dBandwidth);
-  const d2h = link('d2h', flags.d2hBandwidth);
-  if (h2d !== undefined) merged.h2d = h2d;
-  if (d2h !== undefined) merged.d2h = d2h;
-  return merged;
 }

@@ -130,7 +130,8 @@ export class EngineCore {
 
   /**
    * Starts a generation. Throws a 400 when the prompt plus output cannot fit in the KV pool at all (the
-   * model would otherwise fail the whole engine). `cancel` stops the observer, not the model's work.
+   * model would otherwise fail the whole engine). `cancel` stops the observer and drops the request from
+   * the model, freeing its pages (unless its own load-back is in flight: then the model finishes it).
    */
   submit(generation: Generation, observer: GenerationObserver): { cancel(): void } {
     const outputPages = Math.ceil(generation.outputTokens / this.blockSize);
@@ -171,6 +172,9 @@ export class EngineCore {
         this.#disconnects++;
         this.#streaming.delete(active);
         active.observer = DROPPED;
+        this.#clock.run(() => {
+          if (this.#replica.abort(request)) this.#active.delete(request);
+        });
       },
     };
   }

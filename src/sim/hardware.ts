@@ -277,3 +277,37 @@ function flagName<T extends string>(flag: string, value: string, accepted: reado
 function unknownName(value: string, accepted: readonly string[]): string {
   return `unknown ${JSON.stringify(value)} (accepted: ${accepted.join(', ')})`;
 }
+
+/** Cost-model coefficients given one at a time (flags, sweep points), laid over a config file. */
+export interface CoefficientOverrides {
+  mfu?: number;
+  bandwidthEfficiency?: number;
+  iterationOverhead?: number;
+  memoryFraction?: number;
+  cpuPoolBytes?: number;
+  h2dBandwidth?: number;
+  d2hBandwidth?: number;
+}
+
+/**
+ * A config file's JSON with single coefficients laid over it, ready for `resolveHardware`. The page size
+ * is the workload's block size, since a page is a block: a config that says otherwise is an error
+ * naming `source`. Anything that is not an object passes through for validation to report.
+ */
+export function layerOverrides(file: unknown, coefficients: CoefficientOverrides, blockSize: number, source: string): unknown {
+  if (typeof file !== 'object' || file === null || Array.isArray(file)) return file;
+  const base = file as Record<string, unknown>;
+  if (base.blockSize !== undefined && base.blockSize !== blockSize) {
+    throw InputError.atPath(source, 'blockSize', `must equal the workload's block size ${blockSize}`);
+  }
+  const merged: Record<string, unknown> = { ...base, blockSize };
+  for (const key of ['mfu', 'bandwidthEfficiency', 'iterationOverhead', 'memoryFraction', 'cpuPoolBytes'] as const) {
+    if (coefficients[key] !== undefined) merged[key] = coefficients[key];
+  }
+  const link = (key: 'h2d' | 'd2h', bandwidth: number | undefined) => {
+    if (bandwidth !== undefined) merged[key] = { ...(base[key] as object | undefined), bandwidth };
+  };
+  link('h2d', coefficients.h2dBandwidth);
+  link('d2h', coefficients.d2hBandwidth);
+  return merged;
+}

@@ -518,6 +518,25 @@ export class Replica {
     });
   }
 
+  /**
+   * Drops a request whose client went away: out of the queue, or out of the batch with its pages unlocked
+   * and its reservations returned. False when it cannot be dropped now (its own load-back is in flight)
+   * or is not here.
+   */
+  abort(request: SimRequest): boolean {
+    if (request.loadsPending > 0) return false;
+    const waiting = this.#waiting.indexOf(request);
+    const running = this.#running.indexOf(request);
+    if (waiting >= 0) this.#waiting.splice(waiting, 1);
+    else if (running >= 0) {
+      this.#release(request);
+      this.#running.splice(running, 1);
+    } else return false;
+    request.phase = 'done';
+    this.#kick();
+    return true;
+  }
+
   #complete(request: SimRequest): void {
     this.#release(request);
     this.#running.splice(this.#running.indexOf(request), 1);

@@ -7,7 +7,7 @@ import { replaySuite, type ReplayReport } from '../cache/replay-suite.js';
 import { loadSteSource, loadWorkload, withGraph, type LoadedWorkload } from '../cli/workload-input.js';
 import { AgentAnnotator, OnlineGraphLearner } from '../graph/learner.js';
 import { InputError } from '../errors.js';
-import { readHardwareConfigFile, resolveHardware } from '../sim/hardware.js';
+import { layerOverrides, readHardwareConfigFile, resolveHardware } from '../sim/hardware.js';
 import { SERVING_DEFAULTS, simulate } from '../sim/simulate.js';
 import type { SimReport, SimTimeline, Trace } from '../types.js';
 import { readTrace } from '../workload/trace.js';
@@ -34,7 +34,7 @@ async function runSimulatePoint(point: SimulatePoint): Promise<{ report: SimRepo
   const hardware = resolveHardware({
     ...(point.gpu !== undefined && { gpu: point.gpu }),
     ...(point.model !== undefined && { model: point.model }),
-    overrides: hardwareOverrides(file, point, workload.blockSize),
+    overrides: layerOverrides(file, point, workload.blockSize, point.config ?? 'config'),
     source: point.config ?? 'grid',
   });
   return simulate({
@@ -69,29 +69,6 @@ async function runReplayPoint(point: ReplayPoint): Promise<ReplayReport> {
   });
   // Wall time differs run to run; a sweep's output must not.
   return { trace: report.trace, results: report.results.map(({ seconds: _seconds, ...result }) => result) as ReplayReport['results'] };
-}
-
-/**
- * The config file's JSON with the run's coefficients laid over it, as `kvflow simulate` merges its flags.
- * The page size is the workload's block size, since a page is a block.
- */
-function hardwareOverrides(file: unknown, point: SimulatePoint, blockSize: number): unknown {
-  if (typeof file !== 'object' || file === null || Array.isArray(file)) return file; // validation reports it
-  const base = file as Record<string, unknown>;
-  if (base.blockSize !== undefined && base.blockSize !== blockSize) {
-    throw InputError.atPath(point.config ?? 'config', 'blockSize', `must equal the workload's block size ${blockSize}`);
-  }
-  const link = (key: 'h2d' | 'd2h', bandwidth: number | undefined) =>
-    bandwidth === undefined ? base[key] : { ...(base[key] as object | undefined), bandwidth };
-  const merged: Record<string, unknown> = { ...base, blockSize };
-  for (const key of ['mfu', 'bandwidthEfficiency', 'iterationOverhead', 'memoryFraction', 'cpuPoolBytes'] as const) {
-    if (point[key] !== undefined) merged[key] = point[key];
-  }
-  const h2d = link('h2d', point.h2dBandwidth);
-  const d2h = link('d2h', point.d2hBandwidth);
-  if (h2d !== undefined) merged.h2d = h2d;
-  if (d2h !== undefined) merged.d2h = d2h;
-  return merged;
 }
 
 // A worker runs many points of one grid, often on the same workload: parse each input once per thread.
