@@ -1,5 +1,6 @@
 import { GLOBAL_SESSION, type SteSource, type TraceRequest } from '../types.js';
 import { PrefixSignatures } from './prefix-signatures.js';
+import { SteTable } from './ste-table.js';
 
 export interface LearnerOptions {
   /** Transitions seen fewer times than this are not followed (default 1). */
@@ -123,9 +124,7 @@ export class OnlineGraphLearner implements SteSource {
   #window = Infinity;
   #sessionsSeen = 0;
   #clock = 0;
-  readonly #values = new Map<string, number>();
-  #changes = new Map<string, number | undefined>();
-  #version = 0;
+  readonly #table = new SteTable();
 
   constructor(options: LearnerOptions = {}) {
     this.#options = {
@@ -137,7 +136,7 @@ export class OnlineGraphLearner implements SteSource {
   }
 
   get version(): number {
-    return this.#version;
+    return this.#table.version;
   }
 
   tagKey(session: string, agent: string): string {
@@ -174,13 +173,11 @@ export class OnlineGraphLearner implements SteSource {
   finish(): void {}
 
   snapshot(): ReadonlyMap<string, number> {
-    return this.#values;
+    return this.#table.values;
   }
 
   takeChanges(): ReadonlyMap<string, number | undefined> {
-    const changes = this.#changes;
-    this.#changes = new Map();
-    return changes;
+    return this.#table.takeChanges();
   }
 
   /** Transitions learned so far, most frequent first. */
@@ -231,7 +228,7 @@ export class OnlineGraphLearner implements SteSource {
     for (const [session, state] of this.#sessions) {
       if (!state.running && this.#clock - state.lastSeen > window) {
         this.#sessions.delete(session);
-        for (const agent of this.#agentNames) this.#set(this.tagKey(session, agent), undefined);
+        for (const agent of this.#agentNames) this.#table.set(this.tagKey(session, agent), undefined);
       }
     }
   }
@@ -259,7 +256,7 @@ export class OnlineGraphLearner implements SteSource {
       }
       frontier = next;
     }
-    this.#agentNames.forEach((agent, id) => this.#set(this.tagKey(session, agent), distance.get(id)));
+    this.#agentNames.forEach((agent, id) => this.#table.set(this.tagKey(session, agent), distance.get(id)));
   }
 
   #successors(from: number): number[] {
@@ -271,13 +268,6 @@ export class OnlineGraphLearner implements SteSource {
     return result;
   }
 
-  #set(key: string, value: number | undefined): void {
-    if (this.#values.get(key) === value) return;
-    if (value === undefined) this.#values.delete(key);
-    else this.#values.set(key, value);
-    this.#changes.set(key, value);
-    this.#version++;
-  }
 }
 
 function compare(a: string, b: string): number {

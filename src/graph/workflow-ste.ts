@@ -1,5 +1,6 @@
 import type { SteSource } from '../types.js';
 import type { AgentStepGraph } from './graph.js';
+import { SteTable } from './ste-table.js';
 import { StepTracker } from './tracker.js';
 
 /**
@@ -16,9 +17,7 @@ export class WorkflowSte implements SteSource {
   readonly #graph: AgentStepGraph;
   readonly #shared: StepTracker | undefined;
   readonly #perInstance = new Map<string, StepTracker>();
-  readonly #values = new Map<string, number>();
-  #changes = new Map<string, number | undefined>();
-  #version = 0;
+  readonly #table = new SteTable();
 
   constructor(graph: AgentStepGraph, options: { shareAgents: boolean }) {
     this.#graph = graph;
@@ -26,7 +25,7 @@ export class WorkflowSte implements SteSource {
   }
 
   get version(): number {
-    return this.#version;
+    return this.#table.version;
   }
 
   /** The key pages of this agent's fixed prompt are tagged with. */
@@ -51,33 +50,23 @@ export class WorkflowSte implements SteSource {
       this.#shared.finish(instance);
       this.#refresh(instance);
     } else if (this.#perInstance.delete(instance)) {
-      for (const agent of this.#graph.agents) this.#set(`${instance}/${agent}`, undefined);
+      for (const agent of this.#graph.agents) this.#table.set(`${instance}/${agent}`, undefined);
     }
   }
 
   snapshot(): ReadonlyMap<string, number> {
-    return this.#values;
+    return this.#table.values;
   }
 
   takeChanges(): ReadonlyMap<string, number | undefined> {
-    const changes = this.#changes;
-    this.#changes = new Map();
-    return changes;
+    return this.#table.takeChanges();
   }
 
   /** Re-reads the values an event in `instance` may have changed. */
   #refresh(instance: string): void {
     const tracker = this.#shared ?? this.#perInstance.get(instance);
     if (!tracker) return;
-    for (const agent of this.#graph.agents) this.#set(this.tagKey(instance, agent), tracker.steOf(agent));
-  }
-
-  #set(key: string, value: number | undefined): void {
-    if (this.#values.get(key) === value) return;
-    if (value === undefined) this.#values.delete(key);
-    else this.#values.set(key, value);
-    this.#changes.set(key, value);
-    this.#version++;
+    for (const agent of this.#graph.agents) this.#table.set(this.tagKey(instance, agent), tracker.steOf(agent));
   }
 
   #trackerOf(instance: string): StepTracker {

@@ -12,8 +12,8 @@
  * Column order is free, names are case-insensitive, other columns are ignored; blank lines and lines
  * starting with `#` are skipped. Problems are reported as `file:line: column: problem`.
  */
-import { readFile } from 'node:fs/promises';
 import { InputError } from '../errors.js';
+import { readInputText } from '../input-files.js';
 
 export const CALIBRATION_COLUMNS = ['batch_tokens', 'context_tokens', 'seconds'] as const;
 export const OPTIONAL_CALIBRATION_COLUMNS = ['kind'] as const;
@@ -34,14 +34,7 @@ export interface CalibrationRow {
 type Column = (typeof CALIBRATION_COLUMNS)[number] | (typeof OPTIONAL_CALIBRATION_COLUMNS)[number];
 
 export async function readCalibrationCsv(path: string): Promise<CalibrationRow[]> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new InputError(code === 'ENOENT' ? `${path}: no such file` : `${path}: cannot read: ${code ?? String(error)}`);
-  }
-  return parseCalibrationCsv(text, path);
+  return parseCalibrationCsv(await readInputText(path), path);
 }
 
 export function parseCalibrationCsv(text: string, file: string): CalibrationRow[] {

@@ -5,9 +5,9 @@
  * flags. Config documents are validated strictly (unknown fields are errors), so a typo cannot
  * silently leave a default in place.
  */
-import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { InputError } from '../errors.js';
+import { readInputJson } from '../input-files.js';
 import { describeValue, expecting } from '../workload/problem.js';
 import { CostModel, gpuKvPoolBytes } from './cost-model.js';
 import {
@@ -181,18 +181,7 @@ export function parseHardwareOverrides(json: unknown, source: string = UNNAMED_S
 
 /** Reads a `--config` file as JSON (validation happens in `resolveHardware`). */
 export async function readHardwareConfigFile(path: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new InputError(code === 'ENOENT' ? `${path}: no such file` : `${path}: cannot read: ${code ?? String(error)}`);
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (error) {
-    throw InputError.atPath(path, '', `invalid JSON: ${(error as Error).message}`);
-  }
+  return readInputJson(path);
 }
 
 /**

@@ -4,10 +4,10 @@
  * commands' flags in camelCase; file paths are relative to the grid file. Problems read
  * `grid.json: axes.gpu.1: problem`, like every other kvflow document.
  */
-import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../errors.js';
+import { readInputJson } from '../input-files.js';
 import { GPU_NAMES, MODEL_NAMES } from '../sim/presets.js';
 import { ROUTER_NAMES } from '../sim/router.js';
 import { SETUP_NAMES } from '../sim/setups.js';
@@ -154,20 +154,7 @@ export function parseSweepGrid(json: unknown, file: string): SweepGrid {
 }
 
 export async function loadSweepGrid(file: string): Promise<SweepGrid> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new InputError(code === 'ENOENT' ? `${file}: no such file` : `${file}: cannot read: ${code ?? String(error)}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw InputError.atPath(file, '', `invalid JSON: ${(error as Error).message}`);
-  }
-  return parseSweepGrid(json, file);
+  return parseSweepGrid(await readInputJson(file), file);
 }
 
 /** `gpu=H100-SXM seed=2`: a run's label in tables and the HTML report. */

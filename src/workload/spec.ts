@@ -3,9 +3,9 @@
  * the workflow arrive (workloads/README.md documents the format). Parsing validates the shape with zod
  * and the control flow with spec-rules.ts; every problem becomes `file: path.to.field: problem`.
  */
-import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { InputError } from '../errors.js';
+import { readInputJson } from '../input-files.js';
 import { findControlFlowProblem } from './spec-rules.js';
 
 /** Token counts of one agent's requests. */
@@ -206,20 +206,7 @@ export function parseWorkflowSpec(json: unknown, file: string): WorkflowSpec {
 
 /** Reads and validates a workflow spec file. */
 export async function loadWorkflowSpec(path: string): Promise<WorkflowSpec> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new InputError(code === 'ENOENT' ? `${path}: no such file` : `${path}: cannot read: ${code ?? String(error)}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw InputError.atPath(path, '', `invalid JSON: ${(error as Error).message}`);
-  }
-  return parseWorkflowSpec(json, path);
+  return parseWorkflowSpec(await readInputJson(path), path);
 }
 
 /** Unknown fields are reported at their own path, so the message can say just "unknown field". */
