@@ -48,6 +48,8 @@ async function demoCommand(reportPath: string): Promise<void> {
       '',
       'Serving simulation, one A10G 24 GB, Llama-3.1-8B (kvflow simulate):',
       renderSimTable(report),
+      'hicache equals sglang here: the ten 8192-token prompts need 10.7 GB of KV, more than HiCache\'s default',
+      'host pool (2x the 4.5 GB GPU pool), so LRU thrashes both tiers (README: Fidelity to the paper).',
       `report: ${reportPath}`,
     ].join('\n'),
   );
