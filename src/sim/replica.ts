@@ -189,7 +189,8 @@ export class Replica {
       if (this.#running.length === 1) {
         throw new InputError(
           `the workload cannot fit: request ${this.#running[0]!.request.id} needs more than the ` +
-            `${this.cache.gpuSlots} GPU pages (${this.cache.gpuSlots * this.#options.blockSize} tokens) of the KV pool`,
+            `${this.cache.gpuSlots} GPU pages (${this.cache.gpuSlots * this.#options.blockSize} tokens) of the KV pool ` +
+            `(a GPU with more memory, more GPUs, or a higher --memory-fraction gives a larger pool)`,
         );
       }
       this.#preempt(this.#running[this.#running.length - 1]!);
