@@ -321,7 +321,7 @@ th, td { padding: 4px 8px; }
 .table-wrap { overflow-x: auto; margin-bottom: 12px; }
 .summary { width: 100%; font-size: 13px; }
 .summary caption { text-align: left; font-weight: 600; padding: 4px 0 6px; }
-.summary thead th { font-weight: 600; color: #4b5563; text-align: right; white-space: nowrap; border-bottom: 1px solid #d1d5db; }
+.summary thead th { font-weight: 600; color: #4b5563; text-align: right; white-space: normal; border-bottom: 1px solid #d1d5db; }
 .summary thead th.group { text-align: center; border-bottom: 1px solid #e5e7eb; }
 .summary thead th:first-child, .summary tbody th { text-align: left; }
 .summary tbody th { font-weight: 600; white-space: nowrap; }
