@@ -4,7 +4,7 @@ import { InputError } from '../errors.js';
 import { renderHtmlReport } from '../report/html.js';
 import { createProgress } from '../report/progress.js';
 import { renderSimTable } from '../report/sim-table.js';
-import { layerOverrides, resolveHardware, readHardwareConfigFile } from '../sim/hardware.js';
+import { hardwareFor } from '../sim/hardware.js';
 import { GPU_NAMES, MODEL_NAMES } from '../sim/presets.js';
 import { ROUTER_NAMES, type RouterName } from '../sim/router.js';
 import { SETUP_NAMES, type SetupName } from '../sim/setups.js';
@@ -99,13 +99,7 @@ async function simulateCommand(flags: SimulateFlags): Promise<void> {
   const backend = parseBackendChoice(flags.backend);
   const plans = flags.tensors ? new Map<string, TransferRecorder>() : undefined;
   const workload = withGraph(await loadWorkload(flags), flags.graph);
-  const fileOverrides = flags.config === undefined ? {} : await readHardwareConfigFile(flags.config);
-  const hardware = resolveHardware({
-    ...(flags.gpu !== undefined && { gpu: flags.gpu }),
-    ...(flags.model !== undefined && { model: flags.model }),
-    overrides: layerOverrides(fileOverrides, flags, workload.blockSize, flags.config ?? 'config'),
-    source: flags.config ?? 'flags',
-  });
+  const hardware = await hardwareFor(flags, workload.blockSize, 'flags');
   const serving = {
     replicas: flags.replicas,
     router: flags.router,

@@ -300,3 +300,27 @@ export function layerOverrides(file: unknown, coefficients: CoefficientOverrides
   link('d2h', coefficients.d2hBandwidth);
   return merged;
 }
+
+/** What a run names about its hardware: presets, a config file, single coefficients. */
+export interface HardwareSettings extends CoefficientOverrides {
+  gpu?: string;
+  model?: string;
+  /** A `--config` JSON file. */
+  config?: string;
+}
+
+/**
+ * The hardware of one run, as `kvflow simulate` and `kvflow sweep` resolve it: presets, then the config
+ * file, then single coefficients, then the `gpu`/`model` names; pages are `blockSize` tokens. Problems
+ * name the config file, or `settingsName` (where the coefficients came from) when there is none.
+ */
+export async function hardwareFor(settings: HardwareSettings, blockSize: number, settingsName: string): Promise<HardwareConfig> {
+  const file = settings.config === undefined ? {} : await readHardwareConfigFile(settings.config);
+  const source = settings.config ?? settingsName;
+  return resolveHardware({
+    ...(settings.gpu !== undefined && { gpu: settings.gpu }),
+    ...(settings.model !== undefined && { model: settings.model }),
+    overrides: layerOverrides(file, settings, blockSize, source),
+    source,
+  });
+}

@@ -7,7 +7,7 @@ import { replaySuite, type ReplayReport } from '../cache/replay-suite.js';
 import { loadSteSource, loadWorkload, withGraph, type LoadedWorkload } from '../cli/workload-input.js';
 import { AgentAnnotator, OnlineGraphLearner } from '../graph/learner.js';
 import { InputError } from '../errors.js';
-import { layerOverrides, readHardwareConfigFile, resolveHardware } from '../sim/hardware.js';
+import { hardwareFor } from '../sim/hardware.js';
 import { SERVING_DEFAULTS, simulate } from '../sim/simulate.js';
 import type { SimReport, SimTimeline, Trace } from '../types.js';
 import { readTrace } from '../workload/trace.js';
@@ -30,13 +30,7 @@ export async function runSweepPoint(run: SweepRun, options: { timelines: boolean
 
 async function runSimulatePoint(point: SimulatePoint): Promise<{ report: SimReport; timelines: SimTimeline[] }> {
   const workload = withGraph(await cachedWorkload(point), point.graph);
-  const file = point.config === undefined ? {} : await readHardwareConfigFile(point.config);
-  const hardware = resolveHardware({
-    ...(point.gpu !== undefined && { gpu: point.gpu }),
-    ...(point.model !== undefined && { model: point.model }),
-    overrides: layerOverrides(file, point, workload.blockSize, point.config ?? 'config'),
-    source: point.config ?? 'grid',
-  });
+  const hardware = await hardwareFor(point, workload.blockSize, 'grid');
   return simulate({
     requests: workload.requests,
     setups: point.setups ?? ['sglang', 'hicache', 'kvflow'],
