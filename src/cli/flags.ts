@@ -58,3 +58,12 @@ export function parseNumber(text: string, min = 0): number {
   }
   return value;
 }
+
+/** A share in (0, 1]. */
+export function parseFraction(text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !(value > 0 && value <= 1)) {
+    throw new InvalidArgumentError(`"${text}" is not a number in (0, 1]`);
+  }
+  return value;
+}

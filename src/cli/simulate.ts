@@ -13,7 +13,7 @@ import { parseBackendChoice } from '../tensor/backend.js';
 import { DEFAULT_TENSOR_SCALE } from '../tensor/block-shape.js';
 import { renderTensorTable, runTensorPlans } from '../tensor/run-plans.js';
 import { TransferRecorder } from '../tensor/transfer-plan.js';
-import { parseInteger, parseName, parseNameList, parseNumber } from './flags.js';
+import { parseFraction, parseInteger, parseName, parseNameList, parseNumber } from './flags.js';
 import { FORMAT_CHOICES } from '../workload/read.js';
 import { emit, runCommand } from './run.js';
 import { GRAPH_SOURCES, loadWorkload, withGraph, type GraphSource } from './workload-input.js';
@@ -77,10 +77,10 @@ export function registerSimulate(program: Command): void {
     .option('--time-scale <x>', 'multiply open-loop arrival times by x', (v) => parseNumber(v, 0), SERVING_DEFAULTS.timeScale)
     .option('--seed <n>', 'seed for workload generation', (v) => parseInteger(v, 0), 1)
     .option('--config <file>', 'hardware/cost-model JSON (see workloads/configs/); flags win over it')
-    .option('--mfu <x>', 'model FLOPs utilisation in (0, 1]', (v) => parseNumber(v, 0))
-    .option('--bandwidth-efficiency <x>', 'share of peak HBM bandwidth reached, in (0, 1]', (v) => parseNumber(v, 0))
+    .option('--mfu <x>', 'model FLOPs utilisation in (0, 1]', parseFraction)
+    .option('--bandwidth-efficiency <x>', 'share of peak HBM bandwidth reached, in (0, 1]', parseFraction)
     .option('--iteration-overhead <s>', 'seconds added to every engine iteration', (v) => parseNumber(v, 0))
-    .option('--memory-fraction <x>', 'share of GPU memory for weights + KV pool, in (0, 1]', (v) => parseNumber(v, 0))
+    .option('--memory-fraction <x>', 'share of GPU memory for weights + KV pool, in (0, 1]', parseFraction)
     .option('--h2d-bandwidth <bytes/s>', 'host-to-device link bandwidth', (v) => parseNumber(v, 0))
     .option('--d2h-bandwidth <bytes/s>', 'device-to-host link bandwidth', (v) => parseNumber(v, 0))
     .option('--cpu-pool-bytes <bytes>', 'CPU KV tier size (default 2x the GPU KV pool)', (v) => parseNumber(v, 0))
