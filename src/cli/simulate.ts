@@ -44,6 +44,10 @@ interface SimulateFlags {
   h2dBandwidth?: number;
   d2hBandwidth?: number;
   cpuPoolBytes?: number;
+  linkLatency?: number;
+  linkConcurrency?: number;
+  activationReserveBytes?: number;
+  gpuCount?: number;
   json?: boolean;
   report?: string;
   tensors?: boolean;
@@ -84,6 +88,10 @@ export function registerSimulate(program: Command): void {
     .option('--h2d-bandwidth <bytes/s>', 'host-to-device link bandwidth', (v) => parseNumber(v, 0))
     .option('--d2h-bandwidth <bytes/s>', 'device-to-host link bandwidth', (v) => parseNumber(v, 0))
     .option('--cpu-pool-bytes <bytes>', 'CPU KV tier size (default 2x the GPU KV pool)', (v) => parseNumber(v, 0))
+    .option('--link-latency <s>', 'seconds added to every host-link transfer, both directions', (v) => parseNumber(v, 0))
+    .option('--link-concurrency <n>', 'transfers in flight per link direction', (v) => parseInteger(v, 1))
+    .option('--activation-reserve-bytes <bytes>', 'per-GPU memory kept out of the KV pool', (v) => parseNumber(v, 0))
+    .option('--gpu-count <n>', 'GPUs per replica (tensor parallel; default the model preset)', (v) => parseInteger(v, 1))
     .option('--json', 'print one JSON document on stdout')
     .option('--report <file.html>', 'write a self-contained HTML report with plots')
     .option('--tensors', "also run each setup's transfer plan on real KV blocks (tfjs) and compare measured with modelled transfer time")

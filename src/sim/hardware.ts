@@ -273,9 +273,15 @@ export interface CoefficientOverrides {
   bandwidthEfficiency?: number;
   iterationOverhead?: number;
   memoryFraction?: number;
+  activationReserveBytes?: number;
+  gpuCount?: number;
   cpuPoolBytes?: number;
   h2dBandwidth?: number;
   d2hBandwidth?: number;
+  /** Seconds per transfer, both directions. */
+  linkLatency?: number;
+  /** Transfers in flight per direction. */
+  linkConcurrency?: number;
 }
 
 /**
@@ -290,11 +296,18 @@ export function layerOverrides(file: unknown, coefficients: CoefficientOverrides
     throw InputError.atPath(source, 'blockSize', `must equal the workload's block size ${blockSize}`);
   }
   const merged: Record<string, unknown> = { ...base, blockSize };
-  for (const key of ['mfu', 'bandwidthEfficiency', 'iterationOverhead', 'memoryFraction', 'cpuPoolBytes'] as const) {
+  const keys = ['mfu', 'bandwidthEfficiency', 'iterationOverhead', 'memoryFraction', 'activationReserveBytes', 'gpuCount', 'cpuPoolBytes'] as const;
+  for (const key of keys) {
     if (coefficients[key] !== undefined) merged[key] = coefficients[key];
   }
+  const { linkLatency: latency, linkConcurrency: concurrency } = coefficients;
   const link = (key: 'h2d' | 'd2h', bandwidth: number | undefined) => {
-    if (bandwidth !== undefined) merged[key] = { ...(base[key] as object | undefined), bandwidth };
+    const fields = {
+      ...(bandwidth !== undefined && { bandwidth }),
+      ...(latency !== undefined && { latency }),
+      ...(concurrency !== undefined && { concurrency }),
+    };
+    if (Object.keys(fields).length > 0) merged[key] = { ...(base[key] as object | undefined), ...fields };
   };
   link('h2d', coefficients.h2dBandwidth);
   link('d2h', coefficients.d2hBandwidth);
