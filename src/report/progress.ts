@@ -8,21 +8,39 @@ export interface Progress {
 
 const SILENT: Progress = { update() {}, stop() {} };
 
+/** Runs shorter than this never show a bar: it would only flicker. */
+const SHOW_AFTER_MS = 1000;
+
+/**
+ * A bar for `total` steps that appears once the run has taken about a second, on a terminal only.
+ * Callers report progress with `update` as often as they like and always call `stop`.
+ */
 export function createProgress(label: string, total: number, options: { quiet?: boolean } = {}): Progress {
   if (options.quiet || !process.stderr.isTTY || total <= 0) return SILENT;
-  const bar = new cliProgress.SingleBar(
-    {
-      stream: process.stderr,
-      format: `${label} [{bar}] {percentage}% | {value}/{total} | eta {eta_formatted}`,
-      hideCursor: true,
-      clearOnComplete: true,
-      fps: 10,
-    },
-    cliProgress.Presets.shades_classic,
-  );
-  bar.start(total, 0);
+  const started = performance.now();
+  let bar: cliProgress.SingleBar | undefined;
   return {
-    update: (done) => bar.update(done),
-    stop: () => bar.stop(),
+    update(done) {
+      if (!bar) {
+        if (performance.now() - started < SHOW_AFTER_MS) return;
+        bar = new cliProgress.SingleBar(
+          {
+            stream: process.stderr,
+            format: `${label} [{bar}] {percentage}% | {value}/{total} | eta {eta_formatted}`,
+            hideCursor: true,
+            clearOnComplete: true,
+            fps: 10,
+          },
+          cliProgress.Presets.shades_classic,
+        );
+        bar.start(total, done);
+      }
+      // Totals estimated up front (line counts) may be exceeded; grow rather than overflow.
+      if (done > total) bar.setTotal((total = done));
+      bar.update(done);
+    },
+    stop() {
+      bar?.stop();
+    },
   };
 }
