@@ -6,9 +6,9 @@ import { createProgress } from '../report/progress.js';
 import { renderSimTable } from '../report/sim-table.js';
 import { hardwareFor } from '../sim/hardware.js';
 import { GPU_NAMES, MODEL_NAMES } from '../sim/presets.js';
-import { ROUTER_NAMES, type RouterName } from '../sim/router.js';
+import { ROUTER_NAMES } from '../sim/router.js';
 import { SETUP_NAMES, type SetupName } from '../sim/setups.js';
-import { SERVING_DEFAULTS, simulate } from '../sim/simulate.js';
+import { SERVING_DEFAULTS, servingOptions, simulate, type ServingOptions } from '../sim/simulate.js';
 import { parseBackendChoice } from '../tensor/backend.js';
 import { DEFAULT_TENSOR_SCALE } from '../tensor/block-shape.js';
 import { renderTensorTable, runTensorPlans } from '../tensor/run-plans.js';
@@ -18,7 +18,7 @@ import { FORMAT_CHOICES } from '../workload/read.js';
 import { emit, runCommand } from './run.js';
 import { GRAPH_SOURCES, loadWorkload, withGraph, type GraphSource } from './workload-input.js';
 
-interface SimulateFlags {
+interface SimulateFlags extends ServingOptions {
   workload?: string;
   trace?: string;
   format: (typeof FORMAT_CHOICES)[number];
@@ -28,13 +28,6 @@ interface SimulateFlags {
   setups: SetupName[];
   gpu?: string;
   model?: string;
-  replicas: number;
-  router: RouterName;
-  schedule: 'fcfs' | 'lpm';
-  tokenBudget: number;
-  maxRunning: number;
-  loadAhead: number;
-  timeScale: number;
   seed: number;
   config?: string;
   mfu?: number;
@@ -108,15 +101,7 @@ async function simulateCommand(flags: SimulateFlags): Promise<void> {
   const plans = flags.tensors ? new Map<string, TransferRecorder>() : undefined;
   const workload = withGraph(await loadWorkload(flags), flags.graph);
   const hardware = await hardwareFor(flags, workload.blockSize, 'flags');
-  const serving = {
-    replicas: flags.replicas,
-    router: flags.router,
-    schedule: flags.schedule,
-    tokenBudget: flags.tokenBudget,
-    maxRunning: flags.maxRunning,
-    loadAhead: flags.loadAhead,
-    timeScale: flags.timeScale,
-  };
+  const serving = servingOptions(flags);
   const total = workload.requests.length * flags.setups.length;
   const progress = createProgress('simulate', total, { quiet: flags.json ?? false });
   const { report, timelines } = simulate({

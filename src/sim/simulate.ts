@@ -31,6 +31,19 @@ export const SERVING_DEFAULTS: ServingOptions = {
   timeScale: 1,
 };
 
+/** Serving options with every setting not given taken from `SERVING_DEFAULTS`. */
+export function servingOptions(settings: Partial<ServingOptions>): ServingOptions {
+  return {
+    replicas: settings.replicas ?? SERVING_DEFAULTS.replicas,
+    router: settings.router ?? SERVING_DEFAULTS.router,
+    schedule: settings.schedule ?? SERVING_DEFAULTS.schedule,
+    tokenBudget: settings.tokenBudget ?? SERVING_DEFAULTS.tokenBudget,
+    maxRunning: settings.maxRunning ?? SERVING_DEFAULTS.maxRunning,
+    loadAhead: settings.loadAhead ?? SERVING_DEFAULTS.loadAhead,
+    timeScale: settings.timeScale ?? SERVING_DEFAULTS.timeScale,
+  };
+}
+
 export interface SimulateInput {
   requests: readonly TraceRequest[];
   setups: readonly SetupName[];

@@ -8,7 +8,7 @@ import { loadSteSource, loadWorkload, withGraph, type LoadedWorkload } from '../
 import { AgentAnnotator, OnlineGraphLearner } from '../graph/learner.js';
 import { InputError } from '../errors.js';
 import { hardwareFor } from '../sim/hardware.js';
-import { SERVING_DEFAULTS, simulate } from '../sim/simulate.js';
+import { servingOptions, simulate } from '../sim/simulate.js';
 import type { SimReport, SimTimeline, Trace } from '../types.js';
 import { readTrace } from '../workload/trace.js';
 import type { SimulatePoint, SweepRun, ReplayPoint } from './sweep-grid.js';
@@ -35,15 +35,7 @@ async function runSimulatePoint(point: SimulatePoint): Promise<{ report: SimRepo
     requests: workload.requests,
     setups: point.setups ?? ['sglang', 'hicache', 'kvflow'],
     hardware,
-    serving: {
-      replicas: point.replicas ?? SERVING_DEFAULTS.replicas,
-      router: point.router ?? SERVING_DEFAULTS.router,
-      schedule: point.schedule ?? SERVING_DEFAULTS.schedule,
-      tokenBudget: point.tokenBudget ?? SERVING_DEFAULTS.tokenBudget,
-      maxRunning: point.maxRunning ?? SERVING_DEFAULTS.maxRunning,
-      loadAhead: point.loadAhead ?? SERVING_DEFAULTS.loadAhead,
-      timeScale: point.timeScale ?? SERVING_DEFAULTS.timeScale,
-    },
+    serving: servingOptions(point),
     ...(workload.steSource && { steSource: workload.steSource }),
     workload: workload.description,
   });
