@@ -11,12 +11,12 @@
 import { Worker } from 'node:worker_threads';
 import { Bench } from 'tinybench';
 import { Pool } from 'undici';
-import { PromptTokenizer } from '../src/gateway/prompt-tokens.js';
-import { PrefixIndex } from '../src/gateway/prefix-index.js';
-import { shadowQuery } from '../src/gateway/proxy.js';
-import { CacheAwareRouting } from '../src/gateway/routing.js';
-import { FILLER_WORDS } from '../src/gateway/synthetic-text.js';
-import { Upstream } from '../src/gateway/upstream.js';
+import { PromptTokenizer } from '../src/serve/http/prompt-tokens.js';
+import { PrefixIndex } from '../src/serve/gateway/prefix-index.js';
+import { shadowQuery } from '../src/serve/gateway/proxy.js';
+import { CacheAwareRouting } from '../src/serve/gateway/routing.js';
+import { FILLER_WORDS } from '../src/serve/http/synthetic-text.js';
+import { Upstream } from '../src/serve/gateway/upstream.js';
 import { hashTokenBlocks, nativeHashInUse } from '../src/native.js';
 import { percentile } from '../src/sim/metrics.js';
 import type { BenchLine } from './replay.js';
@@ -123,10 +123,10 @@ interface ServersThread {
  */
 async function startServersThread(): Promise<ServersThread> {
   const modules = {
-    engine: new URL('../src/gateway/engine-server.js', import.meta.url).href,
-    config: new URL('../src/gateway/engine-config.js', import.meta.url).href,
+    engine: new URL('../src/serve/engine/engine-server.js', import.meta.url).href,
+    config: new URL('../src/serve/engine/engine-config.js', import.meta.url).href,
     hardware: new URL('../src/sim/hardware.js', import.meta.url).href,
-    gateway: new URL('../src/gateway/gateway-server.js', import.meta.url).href,
+    gateway: new URL('../src/serve/gateway/gateway-server.js', import.meta.url).href,
   };
   const source = `
     const { parentPort, workerData } = require('node:worker_threads');

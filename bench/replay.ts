@@ -4,7 +4,7 @@
  */
 import { Bench } from 'tinybench';
 import { computeNextUse } from '../src/cache/next-use.js';
-import { replayTrace } from '../src/cache/replay.js';
+import { replayTrace } from '../src/replay/replay.js';
 import type { PolicyName } from '../src/types.js';
 import { readTrace } from '../src/workload/trace.js';
 import { sharedTrace } from './paths.js';

@@ -8,7 +8,7 @@ import { createWriteStream, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { replayStream } from '../src/cache/replay-stream.js';
+import { replayStream } from '../src/replay/replay-stream.js';
 import { streamTrace } from '../src/workload/trace.js';
 import { Rng } from '../src/workload/rng.js';
 import type { BenchLine } from './replay.js';

@@ -7,18 +7,18 @@ export { LruPolicy, LfuPolicy, BeladyPolicy, type EvictionPolicy, type PageStats
 export { StePolicy } from './cache/ste-policy.js';
 export { createPolicy, isPolicyName } from './cache/policies.js';
 export { computeNextUse, NEVER, type NextUseIndex } from './cache/next-use.js';
-export { replayTrace, replayOrder, prefixTokens, CacheReplayer, type ReplayOptions } from './cache/replay.js';
-export { replaySuite, summarizeTrace, type ReplaySuiteOptions, type ReplayReport } from './cache/replay-suite.js';
+export { replayTrace, replayOrder, prefixTokens, CacheReplayer, type ReplayOptions } from './replay/replay.js';
+export { replaySuite, summarizeTrace, type ReplaySuiteOptions, type ReplayReport } from './replay/replay-suite.js';
 
 export { AgentStepGraph } from './graph/graph.js';
 export { StepTracker } from './graph/tracker.js';
 export { WorkflowSte } from './graph/workflow-ste.js';
-export { SteChangeFeed } from './cache/ste-feed.js';
-export { replayStream, NeedsSortError, type StreamReplayOptions } from './cache/replay-stream.js';
+export { SteChangeFeed } from './graph/ste-feed.js';
+export { replayStream, NeedsSortError, type StreamReplayOptions } from './replay/replay-stream.js';
 export { AgentAnnotator, OnlineGraphLearner, learnGraph, type LearnedGraph, type LearnerOptions } from './graph/learner.js';
 export { PrefixSignatures } from './graph/prefix-signatures.js';
 
-export { Prefetcher, type PrefetchStats } from './prefetch/prefetcher.js';
+export { Prefetcher, type PrefetchStats } from './sim/prefetcher.js';
 
 export {
   readTrace,
@@ -63,11 +63,11 @@ export { executeTransferPlan, type TensorPlanReport } from './tensor/plan-execut
 export { fitRoofline } from './sim/calibrate.js';
 export { readCalibrationCsv } from './sim/calibration-csv.js';
 
-export { startEngineServer, type EngineServer, type EngineServerOptions } from './gateway/engine-server.js';
-export { startGateway, GATEWAY_DEFAULTS, type GatewayServer, type GatewayOptions } from './gateway/gateway-server.js';
-export { CacheAwareRouting, type RoutingPolicy, type RouteCandidate, type RouteQuery } from './gateway/routing.js';
-export { RealTimeClock } from './gateway/real-time-clock.js';
-export { runEmulation, type EmulateOptions, type EmulateResult } from './workers/emulate.js';
-export { runComparison } from './workers/emulate-compare.js';
-export { loadSweepGrid, parseSweepGrid } from './workers/sweep-grid.js';
-export { runSweep, renderSweepHtml, type SweepDocument } from './workers/sweep.js';
+export { startEngineServer, type EngineServer, type EngineServerOptions } from './serve/engine/engine-server.js';
+export { startGateway, GATEWAY_DEFAULTS, type GatewayServer, type GatewayOptions } from './serve/gateway/gateway-server.js';
+export { CacheAwareRouting, type RoutingPolicy, type RouteCandidate, type RouteQuery } from './serve/gateway/routing.js';
+export { RealTimeClock } from './sim/real-time-clock.js';
+export { runEmulation, type EmulateOptions, type EmulateResult } from './loadgen/emulate.js';
+export { runComparison } from './loadgen/emulate-compare.js';
+export { loadSweepGrid, parseSweepGrid } from './sweep/sweep-grid.js';
+export { runSweep, renderSweepHtml, type SweepDocument } from './sweep/sweep.js';

@@ -4,7 +4,7 @@ import { ChildIndex } from '../src/cache/child-index.js';
 import { IndexedHeap } from '../src/cache/indexed-heap.js';
 import { LruPolicy } from '../src/cache/policy.js';
 import { RadixCache, ROOT } from '../src/cache/radix-cache.js';
-import { CacheReplayer, replayTrace } from '../src/cache/replay.js';
+import { CacheReplayer, replayTrace } from '../src/replay/replay.js';
 import { POLICY_NAMES, type SteSource, type TraceRequest } from '../src/types.js';
 import { NaiveCache } from './naive-cache.js';
 

@@ -6,12 +6,12 @@
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { registerEmulate } from '../src/cli/emulate.js';
-import { engineCoreOptions } from '../src/gateway/engine-config.js';
-import { startEngineServer, type EngineServer } from '../src/gateway/engine-server.js';
+import { engineCoreOptions } from '../src/serve/engine/engine-config.js';
+import { startEngineServer, type EngineServer } from '../src/serve/engine/engine-server.js';
 import { resolveHardware } from '../src/sim/hardware.js';
 import { generateRequests } from '../src/workload/generate.js';
 import { loadWorkflowSpec, type WorkflowSpec } from '../src/workload/spec.js';
-import { runEmulation } from '../src/workers/emulate.js';
+import { runEmulation } from '../src/loadgen/emulate.js';
 
 const MODEL = 'Llama-3.1-8B';
 const SPEC = new URL('../workloads/concurrent-shared.json', import.meta.url).pathname;

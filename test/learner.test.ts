@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { replayTrace } from '../src/cache/replay.js';
+import { replayTrace } from '../src/replay/replay.js';
 import { AgentAnnotator, OnlineGraphLearner, learnGraph } from '../src/graph/learner.js';
 import { PrefixSignatures } from '../src/graph/prefix-signatures.js';
 import type { TraceRequest } from '../src/types.js';

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { NeedsSortError, replayStream } from '../src/cache/replay-stream.js';
-import { replaySuite } from '../src/cache/replay-suite.js';
+import { NeedsSortError, replayStream } from '../src/replay/replay-stream.js';
+import { replaySuite } from '../src/replay/replay-suite.js';
 import { POLICY_NAMES, type TraceRequest } from '../src/types.js';
 import { readTrace, streamTrace } from '../src/workload/trace.js';
 

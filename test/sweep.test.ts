@@ -10,8 +10,8 @@ import { InputError } from '../src/errors.js';
 import { generateRequests } from '../src/workload/generate.js';
 import { loadWorkflowSpec } from '../src/workload/spec.js';
 import { writeTrace } from '../src/workload/trace.js';
-import { loadSweepGrid, parseSweepGrid, runLabel } from '../src/workers/sweep-grid.js';
-import { renderSweepHtml, runSweep } from '../src/workers/sweep.js';
+import { loadSweepGrid, parseSweepGrid, runLabel } from '../src/sweep/sweep-grid.js';
+import { renderSweepHtml, runSweep } from '../src/sweep/sweep.js';
 
 const WORKLOADS = new URL('../workloads/', import.meta.url).pathname;
 

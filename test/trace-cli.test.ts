@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { replaySuite } from '../src/cache/replay-suite.js';
+import { replaySuite } from '../src/replay/replay-suite.js';
 import type { Trace, TraceRequest } from '../src/types.js';
 import { readTrace } from '../src/workload/read.js';
 import { traceStats } from '../src/workload/stats.js';

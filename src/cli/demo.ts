@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { replaySuite } from '../cache/replay-suite.js';
+import { replaySuite } from '../replay/replay-suite.js';
 import { renderHtmlReport } from '../report/html.js';
 import { renderReplayTable } from '../report/replay-table.js';
 import { renderSimTable } from '../report/sim-table.js';

@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { ENGINE_DEFAULTS, ENGINE_SETUPS, engineCoreOptions, resolveEngineHardware, type EngineSetup } from '../gateway/engine-config.js';
-import { startEngineServer } from '../gateway/engine-server.js';
-import { closeOnSignal } from '../gateway/shutdown.js';
+import { ENGINE_DEFAULTS, ENGINE_SETUPS, engineCoreOptions, resolveEngineHardware, type EngineSetup } from '../serve/engine/engine-config.js';
+import { startEngineServer } from '../serve/engine/engine-server.js';
+import { closeOnSignal } from '../serve/http/shutdown.js';
 import { GPU_NAMES, MODEL_NAMES } from '../sim/presets.js';
 import { parseBackendChoice } from '../tensor/backend.js';
 import { parseInteger, parseName, parseNumber } from './flags.js';

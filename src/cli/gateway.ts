@@ -1,10 +1,10 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { InputError } from '../errors.js';
-import { GATEWAY_POLICY_NAMES, type GatewayPolicyName } from '../gateway/gateway-policy.js';
-import { GATEWAY_DEFAULTS, startGateway } from '../gateway/gateway-server.js';
-import { CACHE_AWARE_DEFAULTS } from '../gateway/routing.js';
-import { closeOnSignal } from '../gateway/shutdown.js';
-import { UPSTREAM_KINDS, type UpstreamKind } from '../gateway/upstream.js';
+import { GATEWAY_POLICY_NAMES, type GatewayPolicyName } from '../serve/gateway/gateway-policy.js';
+import { GATEWAY_DEFAULTS, startGateway } from '../serve/gateway/gateway-server.js';
+import { CACHE_AWARE_DEFAULTS } from '../serve/gateway/routing.js';
+import { closeOnSignal } from '../serve/http/shutdown.js';
+import { UPSTREAM_KINDS, type UpstreamKind } from '../serve/gateway/upstream.js';
 import { loadWorkflowSpec } from '../workload/spec.js';
 import { parseInteger, parseName, parseNumber, parseTokenCount } from './flags.js';
 import { emit, runCommand } from './run.js';

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
-import { replaySuite, type ReplayReport } from '../cache/replay-suite.js';
-import { NeedsSortError, replayStream } from '../cache/replay-stream.js';
-import { replayOrder } from '../cache/replay.js';
+import { replaySuite, type ReplayReport } from '../replay/replay-suite.js';
+import { NeedsSortError, replayStream } from '../replay/replay-stream.js';
+import { replayOrder } from '../replay/replay.js';
 import { POLICY_NAMES, type PolicyName, type ReadTraceOptions, type SteSource, type TraceRequest } from '../types.js';
 import { readTrace, streamTrace, type TraceStats } from '../workload/trace.js';
 import { estimateLineCount } from '../workload/estimate.js';

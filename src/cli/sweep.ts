@@ -1,13 +1,13 @@
 import type { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
-import type { ReplayReport } from '../cache/replay-suite.js';
+import type { ReplayReport } from '../replay/replay-suite.js';
 import { createProgress } from '../report/progress.js';
 import { seconds } from '../report/sim-table.js';
 import { formatTokenCount, percent, renderTable } from '../report/table.js';
 import type { SimReport } from '../types.js';
-import { loadSweepGrid, runLabel, type SweepGrid } from '../workers/sweep-grid.js';
-import { renderSweepHtml, runSweep, type SweepDocument } from '../workers/sweep.js';
-import { defaultWorkers } from '../workers/task-path.js';
+import { loadSweepGrid, runLabel, type SweepGrid } from '../sweep/sweep-grid.js';
+import { renderSweepHtml, runSweep, type SweepDocument } from '../sweep/sweep.js';
+import { defaultWorkers } from '../worker-script.js';
 import { parseInteger } from './flags.js';
 import { emit, runCommand } from './run.js';
 

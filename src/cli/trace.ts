@@ -10,7 +10,7 @@ import { convertTrace, convertTraceToFile } from '../workload/convert.js';
 import { EmptyTraceError, FORMAT_CHOICES, readTrace, streamTrace, type TraceStats } from '../workload/read.js';
 import { traceStats, type TraceStatsReport } from '../workload/stats.js';
 import { learnGraph, type LearnedGraph } from '../graph/learner.js';
-import { replayOrder } from '../cache/replay.js';
+import { replayOrder } from '../replay/replay.js';
 import { parseInteger, parseName } from './flags.js';
 import { emit, EXIT, runCommand } from './run.js';
 

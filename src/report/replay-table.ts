@@ -1,4 +1,4 @@
-import type { ReplayReport } from '../cache/replay-suite.js';
+import type { ReplayReport } from '../replay/replay-suite.js';
 import { count, formatTokenCount, percent, renderTable } from './table.js';
 
 /** The terminal view of a replay: one row per (capacity, policy), with the gap to Belady where known. */

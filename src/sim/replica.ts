@@ -4,7 +4,7 @@ import { createPolicy } from '../cache/policies.js';
 import type { EvictionPolicy } from '../cache/policy.js';
 import { StePolicy } from '../cache/ste-policy.js';
 import { InputError } from '../errors.js';
-import { Prefetcher } from '../prefetch/prefetcher.js';
+import { Prefetcher } from './prefetcher.js';
 import type { IterationBatch } from './cost-model.js';
 import type { Clock } from './event-queue.js';
 import { Link, type LinkOptions } from './link.js';

@@ -1,5 +1,5 @@
 import { computeNextUse } from '../cache/next-use.js';
-import { SteChangeFeed } from '../cache/ste-feed.js';
+import { SteChangeFeed } from '../graph/ste-feed.js';
 import { InputError } from '../errors.js';
 import { GLOBAL_SESSION, type SimResult, type SimTimeline, type SteSource, type TraceRequest } from '../types.js';
 import { EventQueue } from './event-queue.js';

@@ -4,11 +4,11 @@
  * comparing measured with modelled transfer time, as `kvflow simulate --tensors` does after a run.
  * Recording is bounded so a long-running engine does not grow without end.
  */
-import type { HardwareConfig } from '../sim/hardware.js';
-import type { BackendChoice } from '../tensor/backend.js';
-import type { TensorPlanReport } from '../tensor/plan-executor.js';
-import { runTensorPlans } from '../tensor/run-plans.js';
-import { TransferRecorder, type TransferObserver, type TransferObservers } from '../tensor/transfer-plan.js';
+import type { HardwareConfig } from '../../sim/hardware.js';
+import type { BackendChoice } from '../../tensor/backend.js';
+import type { TensorPlanReport } from '../../tensor/plan-executor.js';
+import { runTensorPlans } from '../../tensor/run-plans.js';
+import { TransferRecorder, type TransferObserver, type TransferObservers } from '../../tensor/transfer-plan.js';
 
 export interface EngineTensorOptions {
   backend: BackendChoice;

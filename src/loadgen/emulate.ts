@@ -9,7 +9,7 @@ import { request } from 'undici';
 import { summarize } from '../sim/metrics.js';
 import type { LatencySummary } from '../types.js';
 import type { WorkflowSpec } from '../workload/spec.js';
-import { workerScript } from './task-path.js';
+import { workerScript } from '../worker-script.js';
 import { runEmulateTask, type EmulateSamples, type EmulateTask } from './workflow-client.js';
 
 export interface EmulateOptions {
@@ -80,7 +80,7 @@ export async function runEmulation(options: EmulateOptions): Promise<EmulateResu
   if (workers === 0) {
     samples = [await runEmulateTask({ ...base, lanes })];
   } else {
-    const pool = new Piscina<EmulateTask, EmulateSamples>({ filename: workerScript('emulate-task'), minThreads: workers, maxThreads: workers, idleTimeout: 1000 });
+    const pool = new Piscina<EmulateTask, EmulateSamples>({ filename: workerScript(import.meta.url, 'emulate-task'), minThreads: workers, maxThreads: workers, idleTimeout: 1000 });
     try {
       samples = await Promise.all(
         Array.from({ length: workers }, (_, worker) => pool.run({ ...base, lanes: lanes.filter((_, lane) => lane % workers === worker) })),

@@ -3,8 +3,8 @@
  * which costs no serialization), else the body with the workflow hints that kind understands.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import type { WorkflowHints } from './hints.js';
-import { HINT_HEADERS } from './hints.js';
+import type { WorkflowHints } from '../http/hints.js';
+import { HINT_HEADERS } from '../http/hints.js';
 import type { UpstreamKind } from './upstream.js';
 
 /** Hop-by-hop and framing headers never forwarded as they are (RFC 9110 section 7.6.1, plus host and length). */

@@ -1,10 +1,10 @@
 import { InputError } from '../errors.js';
-import { SteChangeFeed } from './ste-feed.js';
+import { SteChangeFeed } from '../graph/ste-feed.js';
 import { GLOBAL_SESSION, type PolicyName, type ReplayResult, type SteSource, type TraceRequest } from '../types.js';
-import { computeNextUse, type NextUseIndex } from './next-use.js';
-import { createPolicy } from './policies.js';
-import { RadixCache, ROOT } from './radix-cache.js';
-import { StePolicy } from './ste-policy.js';
+import { computeNextUse, type NextUseIndex } from '../cache/next-use.js';
+import { createPolicy } from '../cache/policies.js';
+import { RadixCache, ROOT } from '../cache/radix-cache.js';
+import { StePolicy } from '../cache/ste-policy.js';
 
 /** What the replay reads of a request: its prompt as block ids and its lengths (and tags for STE). */
 export type ReplayRequest = Pick<TraceRequest, 'id' | 'blockSize' | 'inputLength' | 'workflow' | 'agent' | 'fixedBlocks'> & {

@@ -6,8 +6,8 @@
  * prompt is tokenized once and then costs a map lookup. A chat is tokenized message by message, which
  * keeps the tokens of a shared leading message identical across requests (and so its blocks).
  */
-import { hashTokenBlocks } from '../native.js';
-import { loadTokenizer, type Tokenizer } from '../workload/tokenize.js';
+import { hashTokenBlocks } from '../../native.js';
+import { loadTokenizer, type Tokenizer } from '../../workload/tokenize.js';
 import { ApiError } from './openai-errors.js';
 import type { ChatMessage, CompletionRequest } from './openai-schema.js';
 

@@ -1,4 +1,4 @@
-import type { SteUpdateBody } from './kvflow-update.js';
+import type { SteUpdateBody } from '../http/kvflow-update.js';
 import type { Upstream } from './upstream.js';
 
 export type PublishOutcome = 'ok' | 'rejected' | 'failed';

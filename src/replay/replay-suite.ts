@@ -1,5 +1,5 @@
 import type { PolicyName, ReplayResult, SteSource, Trace, TraceSummary } from '../types.js';
-import { computeNextUse } from './next-use.js';
+import { computeNextUse } from '../cache/next-use.js';
 import { replayOrder, replayTrace } from './replay.js';
 
 export interface ReplaySuiteOptions {

@@ -3,7 +3,7 @@
  * piscina worker (sweep-task.ts) or in-process; either way the output is the same, so a sweep's result does
  * not depend on how many workers ran it. Wall-clock fields (replay's `seconds`) are dropped for that reason.
  */
-import { replaySuite, type ReplayReport } from '../cache/replay-suite.js';
+import { replaySuite, type ReplayReport } from '../replay/replay-suite.js';
 import { loadSteSource, loadWorkload, withGraph, type LoadedWorkload } from '../cli/workload-input.js';
 import { AgentAnnotator, OnlineGraphLearner } from '../graph/learner.js';
 import { InputError } from '../errors.js';

@@ -6,10 +6,10 @@
  * STE and evicts by LRU; with `kvflow` it pushes STE from the spec's graph, which drives eviction and
  * prefetch inside the engines.
  */
-import { engineCoreOptions, type EngineSetup } from '../gateway/engine-config.js';
-import { startEngineServer, type EngineServer } from '../gateway/engine-server.js';
-import type { GatewayPolicyName } from '../gateway/gateway-policy.js';
-import { GATEWAY_DEFAULTS, startGateway } from '../gateway/gateway-server.js';
+import { engineCoreOptions, type EngineSetup } from '../serve/engine/engine-config.js';
+import { startEngineServer, type EngineServer } from '../serve/engine/engine-server.js';
+import type { GatewayPolicyName } from '../serve/gateway/gateway-policy.js';
+import { GATEWAY_DEFAULTS, startGateway } from '../serve/gateway/gateway-server.js';
 import type { HardwareConfig } from '../sim/hardware.js';
 import { runEmulation, type EmulateOptions, type EmulateResult } from './emulate.js';
 

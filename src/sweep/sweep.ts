@@ -6,12 +6,12 @@
 import { Piscina } from 'piscina';
 import { InputError } from '../errors.js';
 import { renderHtmlReport } from '../report/html.js';
-import type { ReplayReport } from '../cache/replay-suite.js';
+import type { ReplayReport } from '../replay/replay-suite.js';
 import type { SimReport, SimResult, SimTimeline } from '../types.js';
 import { runLabel, type SweepGrid } from './sweep-grid.js';
 import { runSweepPoint, type SweepRunOutput } from './sweep-point.js';
 import type { SweepTaskResult } from './sweep-task.js';
-import { workerScript } from './task-path.js';
+import { workerScript } from '../worker-script.js';
 
 export interface SweepOptions {
   /** Worker threads; 0 runs every point in this thread. */
@@ -56,7 +56,7 @@ async function runInProcess(grid: SweepGrid, options: SweepOptions): Promise<Swe
 async function runOnPool(grid: SweepGrid, options: SweepOptions): Promise<SweepRunOutput[]> {
   const threads = Math.max(1, Math.min(options.workers, grid.runs.length));
   const pool = new Piscina<{ run: SweepGrid['runs'][number]; timelines: boolean }, SweepTaskResult>({
-    filename: workerScript('sweep-task'),
+    filename: workerScript(import.meta.url, 'sweep-task'),
     minThreads: threads,
     maxThreads: threads,
   });

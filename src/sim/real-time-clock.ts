@@ -1,5 +1,5 @@
 import { Heap } from 'heap-js';
-import type { Clock } from '../sim/event-queue.js';
+import type { Clock } from './event-queue.js';
 
 interface TimedEvent {
   time: number;

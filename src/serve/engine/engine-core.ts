@@ -3,15 +3,15 @@
  * prefill, the real radix cache and eviction policy, CPU tier, prefetch) driven by a `RealTimeClock`, so
  * requests take the time the cost model says, scaled by `speed`. HTTP concerns live in engine-server.ts.
  */
-import { CostModel } from '../sim/cost-model.js';
-import type { HardwareConfig } from '../sim/hardware.js';
-import { Replica } from '../sim/replica.js';
-import { setupByName, type SetupName } from '../sim/setups.js';
-import { SimRequest } from '../sim/sim-request.js';
-import type { TransferObservers } from '../tensor/transfer-plan.js';
-import { diffSnapshots } from './kvflow-update.js';
-import { ApiError } from './openai-errors.js';
-import { RealTimeClock } from './real-time-clock.js';
+import { CostModel } from '../../sim/cost-model.js';
+import type { HardwareConfig } from '../../sim/hardware.js';
+import { Replica } from '../../sim/replica.js';
+import { setupByName, type SetupName } from '../../sim/setups.js';
+import { SimRequest } from '../../sim/sim-request.js';
+import type { TransferObservers } from '../../tensor/transfer-plan.js';
+import { diffSnapshots } from '../http/kvflow-update.js';
+import { ApiError } from '../http/openai-errors.js';
+import { RealTimeClock } from '../../sim/real-time-clock.js';
 
 export interface EngineCoreOptions {
   hardware: HardwareConfig;

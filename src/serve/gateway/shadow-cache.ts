@@ -4,9 +4,9 @@
  * KVFlow's STE order when the gateway forwards STE). Routing reads how much of a prompt it holds; a
  * routed request locks its path until the response ends, as the engine locks pages of running requests.
  */
-import { LruPolicy, type EvictionPolicy } from '../cache/policy.js';
-import { RadixCache, ROOT } from '../cache/radix-cache.js';
-import { StePolicy } from '../cache/ste-policy.js';
+import { LruPolicy, type EvictionPolicy } from '../../cache/policy.js';
+import { RadixCache, ROOT } from '../../cache/radix-cache.js';
+import { StePolicy } from '../../cache/ste-policy.js';
 
 export interface ShadowCacheOptions {
   /** Pages the estimate may hold (the upstream's KV pool in pages, if known). */

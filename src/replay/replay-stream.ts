@@ -1,6 +1,6 @@
 import { InputError } from '../errors.js';
 import type { PolicyName, ReplayResult, SteSource, TraceRequest, TraceSummary } from '../types.js';
-import { ChildIndex } from './child-index.js';
+import { ChildIndex } from '../cache/child-index.js';
 import type { ReplayReport } from './replay-suite.js';
 import { CacheReplayer, type ReplayRequest } from './replay.js';
 

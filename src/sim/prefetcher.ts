@@ -1,5 +1,5 @@
 import { PageState, type RadixCache } from '../cache/radix-cache.js';
-import type { Link, Transfer } from '../sim/link.js';
+import type { Link, Transfer } from './link.js';
 
 /** Counters the prefetcher keeps for the metrics. */
 export interface PrefetchStats {

@@ -4,7 +4,7 @@
  * same text on every call (per instance when agents are private); a step's dynamic input starts with the
  * step id, so no two calls share it.
  */
-import { FILLER_WORDS } from '../gateway/synthetic-text.js';
+import { FILLER_WORDS } from '../serve/http/synthetic-text.js';
 import { Rng } from '../workload/rng.js';
 
 export class PromptText {

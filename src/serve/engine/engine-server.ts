@@ -9,11 +9,11 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { AddressInfo } from 'node:net';
 import { EngineCore, type EngineCoreOptions, type GenerationOutcome } from './engine-core.js';
 import { EngineTensorRecorder, type EngineTensorOptions } from './engine-tensors.js';
-import { FixedPrefixTracker } from './fixed-prefix.js';
-import { readHints } from './hints.js';
-import { installJsonBodyParser, jsonBodyOf } from './json-body.js';
-import { snapshotOfUpdate } from './kvflow-update.js';
-import { ApiError, installErrorHandlers } from './openai-errors.js';
+import { FixedPrefixTracker } from '../http/fixed-prefix.js';
+import { readHints } from '../http/hints.js';
+import { installJsonBodyParser, jsonBodyOf } from '../http/json-body.js';
+import { snapshotOfUpdate } from '../http/kvflow-update.js';
+import { ApiError, installErrorHandlers } from '../http/openai-errors.js';
 import {
   chatRequestSchema,
   completionRequestSchema,
@@ -22,10 +22,10 @@ import {
   steUpdateSchema,
   type ChatRequest,
   type CompletionRequest,
-} from './openai-schema.js';
-import { PromptTokenizer, type PromptBlocks } from './prompt-tokens.js';
-import { SseWriter } from './sse.js';
-import { syntheticText } from './synthetic-text.js';
+} from '../http/openai-schema.js';
+import { PromptTokenizer, type PromptBlocks } from '../http/prompt-tokens.js';
+import { SseWriter } from '../http/sse.js';
+import { syntheticText } from '../http/synthetic-text.js';
 
 export interface EngineServerOptions extends EngineCoreOptions {
   /** The model id clients must ask for (also listed by `/v1/models`). */

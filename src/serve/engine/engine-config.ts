@@ -1,8 +1,8 @@
 /** Defaults and hardware resolution shared by `kvflow engine` and the emulators that start engines in-process. */
-import { InputError } from '../errors.js';
-import { readHardwareConfigFile, resolveHardware, type HardwareConfig } from '../sim/hardware.js';
-import type { SetupName } from '../sim/setups.js';
-import { SERVING_DEFAULTS } from '../sim/simulate.js';
+import { InputError } from '../../errors.js';
+import { readHardwareConfigFile, resolveHardware, type HardwareConfig } from '../../sim/hardware.js';
+import type { SetupName } from '../../sim/setups.js';
+import { SERVING_DEFAULTS } from '../../sim/simulate.js';
 import type { EngineCoreOptions } from './engine-core.js';
 
 /** Setups an online engine can run: Belady needs the future, which a server does not have. */

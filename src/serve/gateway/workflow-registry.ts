@@ -8,11 +8,11 @@
  * online graph learner instead, which learns transitions between agents per instance and serves STE
  * for `instance/agent` keys (issue 4's `OnlineGraphLearner`); a registered spec always wins.
  */
-import { AgentStepGraph } from '../graph/graph.js';
-import type { OnlineGraphLearner } from '../graph/learner.js';
-import { WorkflowSte } from '../graph/workflow-ste.js';
-import type { WorkflowSpec } from '../workload/spec.js';
-import type { WorkflowHints } from './hints.js';
+import { AgentStepGraph } from '../../graph/graph.js';
+import type { OnlineGraphLearner } from '../../graph/learner.js';
+import { WorkflowSte } from '../../graph/workflow-ste.js';
+import type { WorkflowSpec } from '../../workload/spec.js';
+import type { WorkflowHints } from '../http/hints.js';
 
 interface RegisteredWorkflow {
   spec: WorkflowSpec;
