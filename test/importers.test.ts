@@ -469,7 +469,7 @@ describe('quick checks agree with the zod schemas', () => {
       output: field(fc.string()),
       session_id: field(fc.string()),
     });
-    expectAgreement(lineLike, isLmcacheLine, lmcacheSchema);
+    expectAgreement(lineLike, isLmcacheLine, lmcacheSchema());
   });
 
   it('LLMServingSim session lines', () => {
@@ -484,7 +484,7 @@ describe('quick checks agree with the zod schemas', () => {
       arrival_time_ns: field(fc.integer({ min: -1, max: 1e12 })),
       sub_requests: field(fc.array(subRequest, { maxLength: 3 })),
     });
-    expectAgreement(lineLike, isServingSimLine, servingSimSchema);
+    expectAgreement(lineLike, isServingSimLine, servingSimSchema());
   });
 });
 

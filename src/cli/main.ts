@@ -1,18 +1,28 @@
 #!/usr/bin/env node
-/** The `kvflow` command: one sub-command per file in this folder, each thin (parse, call, print). */
+/**
+ * The `kvflow` command: one sub-command per file in this folder, each thin (parse, call, print). Only the
+ * invoked command's module is imported, so `kvflow replay` never loads the HTTP or plotting libraries and
+ * `kvflow --help` loads none of the commands: the others are listed by their one-line summaries.
+ */
 import { Command } from 'commander';
 import { createRequire } from 'node:module';
-import { registerDemo } from './demo.js';
-import { registerReplay } from './replay.js';
-import { registerSimulate } from './simulate.js';
-import { registerTrace } from './trace.js';
-import { registerDoctor } from './doctor.js';
-import { registerCalibrate } from './calibrate.js';
-import { registerEngine } from './engine.js';
-import { registerGateway } from './gateway.js';
-import { registerEmulate } from './emulate.js';
-import { registerSweep } from './sweep.js';
 import { reportError } from './run.js';
+
+type Register = (program: Command) => void;
+
+/** Every command in help order, with the summary `kvflow --help` lists and how to load it. */
+const COMMANDS: { name: string; summary: string; load: () => Promise<Register> }[] = [
+  { name: 'replay', summary: 'cache-only replay of a trace: hit rate per eviction policy and capacity', load: async () => (await import('./replay.js')).registerReplay },
+  { name: 'simulate', summary: 'discrete-event serving simulation: compare setups on one workload', load: async () => (await import('./simulate.js')).registerSimulate },
+  { name: 'trace', summary: 'convert, validate and measure trace files', load: async () => (await import('./trace.js')).registerTrace },
+  { name: 'sweep', summary: 'run a grid of simulate or replay configurations on worker threads', load: async () => (await import('./sweep.js')).registerSweep },
+  { name: 'engine', summary: 'OpenAI-compatible engine emulator with a real cache and policy inside', load: async () => (await import('./engine.js')).registerEngine },
+  { name: 'gateway', summary: 'OpenAI-compatible workflow-aware gateway: prefix-aware routing, STE pushed upstream', load: async () => (await import('./gateway.js')).registerGateway },
+  { name: 'emulate', summary: 'concurrent workflows as real HTTP traffic against a gateway or engine', load: async () => (await import('./emulate.js')).registerEmulate },
+  { name: 'doctor', summary: 'what kvflow can use here: tensor backend, devices, native addon, bandwidth', load: async () => (await import('./doctor.js')).registerDoctor },
+  { name: 'calibrate', summary: 'measure the host link or fit the cost model to measured iterations', load: async () => (await import('./calibrate.js')).registerCalibrate },
+  { name: 'demo', summary: 'the paper headline on a bundled workload: replay table, simulation table, report.html', load: async () => (await import('./demo.js')).registerDemo },
+];
 
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
 
@@ -21,24 +31,25 @@ const program = new Command('kvflow')
   .version(version)
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
-const commands = [
-  registerReplay,
-  registerSimulate,
-  registerTrace,
-  registerSweep,
-  registerEngine,
-  registerGateway,
-  registerEmulate,
-  registerDoctor,
-  registerCalibrate,
-  registerDemo,
-];
-for (const register of commands) {
-  register(program);
-}
 
 try {
+  const invoked = invokedCommand(process.argv.slice(2));
+  for (const command of COMMANDS) {
+    if (command.name === invoked) {
+      (await command.load())(program);
+      program.commands.at(-1)!.summary(command.summary);
+    } else {
+      // Listed in help and known to commander's "did you mean", but never run: the invoked one is loaded.
+      program.command(command.name).summary(command.summary);
+    }
+  }
   await program.parseAsync(process.argv);
 } catch (error) {
   process.exitCode = reportError(error);
+}
+
+/** The command the arguments name (`kvflow help <command>` included), before any option is parsed. */
+function invokedCommand(args: string[]): string | undefined {
+  const [first, second] = args.filter((arg) => !arg.startsWith('-'));
+  return first === 'help' ? second : first;
 }

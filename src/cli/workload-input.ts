@@ -3,8 +3,7 @@ import { AgentAnnotator, OnlineGraphLearner } from '../graph/learner.js';
 import { InputError } from '../errors.js';
 import { WorkflowSte } from '../graph/workflow-ste.js';
 import type { SteSource, TraceFormat, TraceRequest } from '../types.js';
-import { generateRequests } from '../workload/generate.js';
-import { loadWorkflowSpec, type WorkflowSpec } from '../workload/spec.js';
+import type { WorkflowSpec } from '../workload/spec.js';
 import { readTrace } from '../workload/trace.js';
 
 /** Requests to run, where they came from, and the declared step graph if there is one. */
@@ -29,6 +28,11 @@ export interface WorkloadFlags {
 /** A workflow spec expanded with the seed, or a trace file read whole. */
 export async function loadWorkload(flags: WorkloadFlags): Promise<LoadedWorkload> {
   if (flags.workload !== undefined) {
+    // Loaded only for a spec: they bring zod, which a trace needs only for a bad line.
+    const [{ loadWorkflowSpec }, { generateRequests }] = await Promise.all([
+      import('../workload/spec.js'),
+      import('../workload/generate.js'),
+    ]);
     const spec = await loadWorkflowSpec(flags.workload);
     const requests = generateRequests(spec, { seed: flags.seed });
     return {
@@ -58,6 +62,7 @@ export function steSourceFor(spec: WorkflowSpec): () => SteSource {
 
 /** `--workflow SPEC` for replay: the spec's graph gives STE to the `ste` policy. */
 export async function loadSteSource(path: string): Promise<() => SteSource> {
+  const { loadWorkflowSpec } = await import('../workload/spec.js');
   return steSourceFor(await loadWorkflowSpec(path));
 }
 

@@ -1,12 +1,13 @@
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
 
 /**
  * Renders a vega-lite spec to an SVG string headlessly (vega-lite -> vega -> `View.toSVG`). Vega numbers
  * clip paths and gradients with process-wide counters, so ids are renamed to `idPrefix-N` in order of
  * appearance: the output is then the same on every call and unique among several SVGs on one page.
+ * Vega is loaded here, on the first chart: it takes longer to load than most commands take to run.
  */
 export async function renderSvg(spec: TopLevelSpec, idPrefix: string): Promise<string> {
+  const [vega, { compile }] = await Promise.all([import('vega'), import('vega-lite')]);
   const compiled = compile(spec, { logger: vega.logger(vega.None) }).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
   try {

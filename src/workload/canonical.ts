@@ -3,11 +3,12 @@
  * and writing one back. zod checks each field's shape; the rules that relate fields or lines (the
  * last block's size, `after` pointing backwards, unique ids) are checked here by hand.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
 import { InputError } from '../errors.js';
 import type { TraceRequest } from '../types.js';
 import type { Line, LineParser } from './lines.js';
-import { expecting, firstIssue, parseJsonLine } from './problem.js';
+import { lazySchema } from './lazy-zod.js';
+import { expecting, parseJsonLine } from './problem.js';
 import {
   blockIds,
   isBlockIds,
@@ -28,29 +29,39 @@ export const DEFAULT_BLOCK_SIZE = 16;
 export const HEADER_KEY = 'kvflow_trace';
 const FORMAT_VERSION = 1;
 
-const headerSchema = z.object({
-  [HEADER_KEY]: z.literal(FORMAT_VERSION, expecting(`${FORMAT_VERSION} (the format version)`)),
-  block_size: positiveInt,
-});
+const headerSchema = lazySchema((z) =>
+  z.object({
+    [HEADER_KEY]: z.literal(FORMAT_VERSION, expecting(`${FORMAT_VERSION} (the format version)`)),
+    block_size: positiveInt(),
+  }),
+);
+type HeaderLine = z.output<ReturnType<typeof headerSchema>>;
 
 /** Field order here is the order problems are reported in. Unknown fields are ignored. */
-export const requestSchema = z.object(
-  {
-    id: z.string(expecting('a non-empty string')).min(1),
-    t: nonNegativeNumber.optional(),
-    after: z.array(z.string(expecting('an id (a string)')), expecting('an array of ids')).optional(),
-    think: nonNegativeNumber.optional(),
-    workflow: z.string(expecting('a string')).optional(),
-    agent: z.string(expecting('a string')).optional(),
-    blocks: blockIds,
-    block_size: positiveInt.optional(),
-    input_length: positiveInt,
-    output_length: nonNegativeInt,
-    fixed_blocks: nonNegativeInt.optional(),
-  },
-  expecting('a JSON object'),
+export const requestSchema = lazySchema((z) =>
+  z.object(
+    {
+      id: z.string(expecting('a non-empty string')).min(1),
+      t: nonNegativeNumber().optional(),
+      after: z.array(z.string(expecting('an id (a string)')), expecting('an array of ids')).optional(),
+      think: nonNegativeNumber().optional(),
+      workflow: z.string(expecting('a string')).optional(),
+      agent: z.string(expecting('a string')).optional(),
+      blocks: blockIds(),
+      block_size: positiveInt().optional(),
+      input_length: positiveInt(),
+      output_length: nonNegativeInt(),
+      fixed_blocks: nonNegativeInt().optional(),
+    },
+    expecting('a JSON object'),
+  ),
 );
-export type RequestLine = z.output<typeof requestSchema>;
+export type RequestLine = z.output<ReturnType<typeof requestSchema>>;
+
+/** Exactly what `headerSchema` accepts (unknown fields aside). */
+function isHeaderLine(value: unknown): value is HeaderLine {
+  return isJsonObject(value) && value[HEADER_KEY] === FORMAT_VERSION && isPositiveInt(value.block_size);
+}
 
 const optional = (value: unknown, accepts: (value: unknown) => boolean) => value === undefined || accepts(value);
 const isString = (value: unknown) => typeof value === 'string';
@@ -109,9 +120,7 @@ export class CanonicalLineParser implements LineParser<TraceRequest> {
     if (!this.headerAllowed) {
       throw InputError.atLine(this.file, line, HEADER_KEY, 'a header is only allowed on the first line');
     }
-    const parsed = headerSchema.safeParse(value); // once per file: no need for a quick check
-    if (!parsed.success) throw firstIssue(this.file, line, parsed.error);
-    this.blockSize = parsed.data.block_size;
+    this.blockSize = validateFields(headerSchema, isHeaderLine, value, this.file, line).block_size;
   }
 
   /** Checks the rules zod cannot see (between fields and between lines) and renames to camelCase. */

@@ -11,11 +11,12 @@
  * with no think time. Replay then keeps file order, and a simulation runs each session's calls in
  * file order, one after the other, with sessions starting at their logged times.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
 import { InputError } from '../errors.js';
 import { hashTokenBlocks } from '../native.js';
 import type { TraceRequest } from '../types.js';
 import type { Line, LineParser } from './lines.js';
+import { lazySchema } from './lazy-zod.js';
 import { expecting, parseJsonLine } from './problem.js';
 import { isJsonObject, isNonNegativeInt, nonNegativeInt, validateFields } from './schemas.js';
 import type { Tokenizer } from './tokenize.js';
@@ -26,18 +27,20 @@ export const LMCACHE_MARKER_KEYS = ['timestamp', 'input', 'output', 'session_id'
 const MICROS_PER_SECOND = 1e6;
 
 /** Field order here is the order problems are reported in. Unknown fields are ignored. */
-export const lmcacheSchema = z.object(
-  {
-    timestamp: nonNegativeInt,
-    // An empty prompt has no tokens, and a request needs at least one (some Magentic-One WebSurfer
-    // calls were logged with an empty prompt: skip them with skipInvalid).
-    input: z.string(expecting('a non-empty string (the prompt)')).min(1),
-    output: z.string(expecting('a string')),
-    session_id: z.string(expecting('a non-empty string')).min(1),
-  },
-  expecting('a JSON object'),
+export const lmcacheSchema = lazySchema((z) =>
+  z.object(
+    {
+      timestamp: nonNegativeInt(),
+      // An empty prompt has no tokens, and a request needs at least one (some Magentic-One WebSurfer
+      // calls were logged with an empty prompt: skip them with skipInvalid).
+      input: z.string(expecting('a non-empty string (the prompt)')).min(1),
+      output: z.string(expecting('a string')),
+      session_id: z.string(expecting('a non-empty string')).min(1),
+    },
+    expecting('a JSON object'),
+  ),
 );
-export type LmcacheLine = z.output<typeof lmcacheSchema>;
+export type LmcacheLine = z.output<ReturnType<typeof lmcacheSchema>>;
 
 const isNonEmptyString = (value: unknown) => typeof value === 'string' && value.length > 0;
 

@@ -3,10 +3,11 @@
  * JSONL lines `{"timestamp": ms, "input_length", "output_length", "hash_ids": [...]}` where every
  * hash id names one 512-token block. Each line becomes one open-loop canonical request.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
 import { InputError } from '../errors.js';
 import type { TraceRequest } from '../types.js';
 import type { Line, LineParser } from './lines.js';
+import { lazySchema } from './lazy-zod.js';
 import { expecting, parseJsonLine } from './problem.js';
 import {
   blockIds,
@@ -26,16 +27,18 @@ export const MOONCAKE_BLOCK_SIZE = 512;
 export const MOONCAKE_MARKER_KEY = 'hash_ids';
 
 /** Field order here is the order problems are reported in. Unknown fields are ignored. */
-export const mooncakeSchema = z.object(
-  {
-    timestamp: nonNegativeInt,
-    input_length: positiveInt,
-    output_length: nonNegativeInt,
-    [MOONCAKE_MARKER_KEY]: blockIds,
-  },
-  expecting('a JSON object'),
+export const mooncakeSchema = lazySchema((z) =>
+  z.object(
+    {
+      timestamp: nonNegativeInt(),
+      input_length: positiveInt(),
+      output_length: nonNegativeInt(),
+      [MOONCAKE_MARKER_KEY]: blockIds(),
+    },
+    expecting('a JSON object'),
+  ),
 );
-export type MooncakeLine = z.output<typeof mooncakeSchema>;
+export type MooncakeLine = z.output<ReturnType<typeof mooncakeSchema>>;
 
 /** Exactly what `mooncakeSchema` accepts, without its cost (see schemas.ts). Exported for that test. */
 export function isMooncakeLine(value: unknown): value is MooncakeLine {

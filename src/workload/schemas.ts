@@ -7,15 +7,16 @@
  * schema accepts. Valid lines pass the quick check; zod runs only on lines that fail it, to confirm
  * and word the problem. test/trace.test.ts checks that both agree on arbitrary values.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
+import { lazySchema } from './lazy-zod.js';
 import { expecting, firstIssue } from './problem.js';
 
 // Each schema carries its own wording (see `expecting`): "expected a non-negative integer, got -1".
-// zod 4 integers are safe integers, so block ids stay exact as JS numbers.
-export const nonNegativeInt = z.int(expecting('a non-negative integer')).min(0);
-export const positiveInt = z.int(expecting('an integer >= 1')).min(1);
-export const nonNegativeNumber = z.number(expecting('a number >= 0')).min(0);
-export const blockIds = z.array(nonNegativeInt, expecting('a non-empty array of block ids')).min(1);
+// zod 4 integers are safe integers, so block ids stay exact as JS numbers. Built on first use (lazy-zod.ts).
+export const nonNegativeInt = lazySchema((z) => z.int(expecting('a non-negative integer')).min(0));
+export const positiveInt = lazySchema((z) => z.int(expecting('an integer >= 1')).min(1));
+export const nonNegativeNumber = lazySchema((z) => z.number(expecting('a number >= 0')).min(0));
+export const blockIds = lazySchema((z) => z.array(nonNegativeInt(), expecting('a non-empty array of block ids')).min(1));
 
 // The same rules as quick checks, one per schema above.
 export function isNonNegativeInt(value: unknown): value is number {
@@ -47,14 +48,14 @@ export function isJsonObject(value: unknown): value is Record<string, unknown> {
  * to the schema may remain on a quickly accepted value; callers read only the known ones.
  */
 export function validateFields<S extends z.ZodType>(
-  schema: S,
+  schema: () => S,
   accepts: (value: unknown) => value is z.output<S>,
   value: unknown,
   file: string,
   line: number,
 ): z.output<S> {
   if (accepts(value)) return value;
-  const parsed = schema.safeParse(value);
+  const parsed = schema().safeParse(value);
   if (parsed.success) return parsed.data; // the quick check was stricter than the schema: still correct
   throw firstIssue(file, line, parsed.error);
 }

@@ -10,11 +10,12 @@
  * As upstream, `session_id` and `tool_duration_ns` may be absent (a session named after its line, no
  * tool time) and a session with no sub-requests sends nothing. Flat (non-session) lines are not read.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
 import { InputError } from '../errors.js';
 import { hashTokenBlocks } from '../native.js';
 import type { TraceRequest } from '../types.js';
 import type { Line, LineParser } from './lines.js';
+import { lazySchema } from './lazy-zod.js';
 import { expecting, parseJsonLine } from './problem.js';
 import {
   isJsonObject,
@@ -31,26 +32,30 @@ export const SERVINGSIM_MARKER_KEY = 'sub_requests';
 
 const NANOS_PER_SECOND = 1e9;
 
-const subRequestSchema = z.object(
-  {
-    input_toks: positiveInt,
-    output_toks: nonNegativeInt,
-    tool_duration_ns: nonNegativeInt.optional(),
-    input_tok_ids: z.array(nonNegativeInt, expecting('an array of token ids')).optional(),
-  },
-  expecting('a sub-request object'),
+const subRequestSchema = lazySchema((z) =>
+  z.object(
+    {
+      input_toks: positiveInt(),
+      output_toks: nonNegativeInt(),
+      tool_duration_ns: nonNegativeInt().optional(),
+      input_tok_ids: z.array(nonNegativeInt(), expecting('an array of token ids')).optional(),
+    },
+    expecting('a sub-request object'),
+  ),
 );
 
 /** Field order here is the order problems are reported in. Unknown fields are ignored. */
-export const servingSimSchema = z.object(
-  {
-    session_id: z.string(expecting('a non-empty string')).min(1).optional(),
-    arrival_time_ns: nonNegativeInt,
-    [SERVINGSIM_MARKER_KEY]: z.array(subRequestSchema, expecting('an array of sub-requests')),
-  },
-  expecting('a JSON object'),
+export const servingSimSchema = lazySchema((z) =>
+  z.object(
+    {
+      session_id: z.string(expecting('a non-empty string')).min(1).optional(),
+      arrival_time_ns: nonNegativeInt(),
+      [SERVINGSIM_MARKER_KEY]: z.array(subRequestSchema(), expecting('an array of sub-requests')),
+    },
+    expecting('a JSON object'),
+  ),
 );
-export type ServingSimLine = z.output<typeof servingSimSchema>;
+export type ServingSimLine = z.output<ReturnType<typeof servingSimSchema>>;
 type SubRequest = ServingSimLine['sub_requests'][number];
 
 const optional = (value: unknown, accepts: (value: unknown) => boolean) => value === undefined || accepts(value);
