@@ -4,7 +4,7 @@ import { startEngineServer } from '../serve/engine/engine-server.js';
 import { closeOnSignal } from '../serve/http/shutdown.js';
 import { GPU_NAMES, MODEL_NAMES } from '../sim/presets.js';
 import { parseBackendChoice } from '../tensor/backend.js';
-import { parseInteger, parseName, parseNumber } from './flags.js';
+import { parseByteCount, parseInteger, parseName, parseNumber, parseTokens } from './flags.js';
 import { emit, runCommand } from './run.js';
 
 interface EngineFlags {
@@ -47,13 +47,13 @@ export function registerEngine(program: Command): void {
     .option('--port <n>', 'port to listen on; 0 picks a free one', (v) => parseInteger(v, 0), 8000)
     .option('--served-model-name <name>', 'model id clients ask for (default: the --model preset name)')
     .option('--block-size <n>', 'tokens per KV page', (v) => parseInteger(v, 1), ENGINE_DEFAULTS.blockSize)
-    .option('--token-budget <n>', 'most prompt tokens prefilled per iteration', (v) => parseInteger(v, 1), ENGINE_DEFAULTS.tokenBudget)
+    .option('--token-budget <n>', 'most prompt tokens prefilled per iteration', (v) => parseTokens(v, 1), ENGINE_DEFAULTS.tokenBudget)
     .option('--max-running <n>', 'most requests running at once', (v) => parseInteger(v, 1), ENGINE_DEFAULTS.maxRunning)
     .option('--schedule <name>', 'admission order: fcfs | lpm', (v) => parseName(v, ['fcfs', 'lpm'] as const), ENGINE_DEFAULTS.schedule)
     .option('--load-ahead <n>', 'kvflow prefetches agents at most this many steps away', (v) => parseInteger(v, 0), ENGINE_DEFAULTS.loadAhead)
-    .option('--cpu-pool-bytes <bytes>', 'CPU KV tier size (default 2x the GPU KV pool)', (v) => parseNumber(v, 0))
-    .option('--max-body-bytes <n>', 'largest request body accepted', (v) => parseInteger(v, 1), 8 * 2 ** 20)
-    .option('--default-max-tokens <n>', 'output tokens when a request gives no max_tokens', (v) => parseInteger(v, 1), 16)
+    .option('--cpu-pool-bytes <bytes>', 'CPU KV tier size (default 2x the GPU KV pool; 64G, 64GiB)', (v) => parseByteCount(v, 0))
+    .option('--max-body-bytes <n>', 'largest request body accepted (bytes)', (v) => parseByteCount(v, 1), 8 * 2 ** 20)
+    .option('--default-max-tokens <n>', 'output tokens when a request gives no max_tokens', (v) => parseTokens(v, 1), 16)
     .option('--log', 'log every request on stderr (fastify JSON log)')
     .option('--tensors', 'record the KV transfer plan; GET /v1/engine/tensors runs it on real KV blocks (tfjs) and compares with the model')
     .option('--tensor-scale <x>', "with --tensors: share of a real KV block's elements to move, in (0, 1]", (v) => parseNumber(v, 0))

@@ -1,25 +1,39 @@
 import { InvalidArgumentError } from 'commander';
-
-const SUFFIX: Record<string, number> = { '': 1, k: 2 ** 10, K: 2 ** 10, m: 2 ** 20, M: 2 ** 20, g: 2 ** 30, G: 2 ** 30 };
+import { parseQuantity, parseQuantityList } from '../units.js';
 
 /**
- * A token count such as `4096`, `512k`, `1M`, `1.5G` (suffixes are powers of two: 1M = 1048576), or `inf`
- * for unbounded (`null`).
+ * A token count such as `4096`, `686,320`, `512k`, `1M`, `1.5G` (suffixes are powers of two: 1M = 1048576),
+ * or `inf` for unbounded (`null`).
  */
 export function parseTokenCount(text: string): number | null {
-  const trimmed = text.trim();
-  if (trimmed === 'inf') return null;
-  const match = /^(\d+(?:\.\d+)?)([kKmMgG]?)$/.exec(trimmed);
-  if (!match) {
-    throw new InvalidArgumentError(`"${text}" is not a token count (accepted: an integer with optional suffix k, M, G, or inf)`);
-  }
-  return Math.floor(Number(match[1]) * SUFFIX[match[2]!]!);
+  return asArgument(() => parseQuantity(text, 'tokens'));
 }
 
-/** A comma list of token counts; duplicates are kept out, order is kept. */
+/** A comma list of token counts (`686,320,1M` is two); duplicates are kept out, order is kept. */
 export function parseTokenCountList(text: string): (number | null)[] {
-  const values = text.split(',').map(parseTokenCount);
-  return [...new Set(values)];
+  return [...new Set(asArgument(() => parseQuantityList(text, 'tokens')))];
+}
+
+/** A byte count >= `min` such as `8589934592`, `8,589,934,592`, `8G` or `8GiB` (no `inf`). */
+export function parseByteCount(text: string, min = 0): number {
+  const value = asArgument(() => parseQuantity(text, 'bytes'));
+  if (value === null || value < min) throw new InvalidArgumentError(`"${text}" is not a byte count >= ${min}`);
+  return value;
+}
+
+/** A whole token count >= `min` (no `inf`). */
+export function parseTokens(text: string, min = 1): number {
+  const value = parseTokenCount(text);
+  if (value === null || value < min) throw new InvalidArgumentError(`"${text}" is not a token count >= ${min}`);
+  return value;
+}
+
+function asArgument<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
 }
 
 /** A comma list of names from `accepted`, in the given order, without duplicates. */

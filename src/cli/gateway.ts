@@ -6,7 +6,7 @@ import { CACHE_AWARE_DEFAULTS } from '../serve/gateway/routing.js';
 import { closeOnSignal } from '../serve/http/shutdown.js';
 import { UPSTREAM_KINDS, type UpstreamKind } from '../serve/gateway/upstream.js';
 import { loadWorkflowSpec } from '../workload/spec.js';
-import { parseInteger, parseName, parseNumber, parseTokenCount } from './flags.js';
+import { parseByteCount, parseInteger, parseName, parseNumber, parseTokenCount } from './flags.js';
 import { emit, runCommand } from './run.js';
 
 interface GatewayFlags {
@@ -52,7 +52,7 @@ export function registerGateway(program: Command): void {
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--port <n>', 'port to listen on; 0 picks a free one', (v) => parseInteger(v, 0), 8080)
     .option('--block-size <n>', 'tokens per page of the shadow trees (the upstreams\' page size)', (v) => parseInteger(v, 1), GATEWAY_DEFAULTS.blockSize)
-    .option('--shadow-capacity <tokens>', 'tokens each upstream\'s shadow tree holds (its KV pool size; k/M/G suffixes)', parseCapacity, GATEWAY_DEFAULTS.shadowCapacityTokens)
+    .option('--shadow-capacity <tokens>', 'tokens each upstream\'s shadow tree holds (its KV pool size: 686,320 or 512k)', parseCapacity, GATEWAY_DEFAULTS.shadowCapacityTokens)
     .option('--balance-abs <n>', 'loads are imbalanced when max - min exceeds this', (v) => parseInteger(v, 0), CACHE_AWARE_DEFAULTS.balanceAbs)
     .option('--balance-rel <x>', '... and max exceeds min times this', (v) => parseNumber(v, 1), CACHE_AWARE_DEFAULTS.balanceRel)
     .option('--cache-threshold <x>', 'least share of the prompt an upstream must hold to be chosen for it', (v) => parseNumber(v, 0), CACHE_AWARE_DEFAULTS.cacheThreshold)
@@ -61,7 +61,7 @@ export function registerGateway(program: Command): void {
     .option('--idle-timeout <ms>', 'longest silence between response chunks; then the response is cut', (v) => parseInteger(v, 1), GATEWAY_DEFAULTS.timeouts.bodyMs)
     .option('--connections <n>', 'connections per upstream', (v) => parseInteger(v, 1), GATEWAY_DEFAULTS.connections)
     .option('--retry-cooldown <ms>', 'how long an unreachable upstream stays out of routing', (v) => parseInteger(v, 0), GATEWAY_DEFAULTS.retryCooldownMs)
-    .option('--max-body-bytes <n>', 'largest request body accepted', (v) => parseInteger(v, 1), GATEWAY_DEFAULTS.bodyLimit)
+    .option('--max-body-bytes <n>', 'largest request body accepted (bytes; 8M, 8MiB)', (v) => parseByteCount(v, 1), GATEWAY_DEFAULTS.bodyLimit)
     .option('--served-model <id>', 'model id to accept (repeatable; default: whatever the upstreams list at /v1/models)', collect(String))
     .option('--workflow <spec>', 'workflow spec to register at start (repeatable; also POST /v1/workflows)', collect(String))
     .option(

@@ -13,7 +13,7 @@ import { parseBackendChoice } from '../tensor/backend.js';
 import { DEFAULT_TENSOR_SCALE } from '../tensor/block-shape.js';
 import { renderTensorTable, runTensorPlans } from '../tensor/run-plans.js';
 import { TransferRecorder } from '../tensor/transfer-plan.js';
-import { parseFraction, parseInteger, parseName, parseNameList, parseNumber } from './flags.js';
+import { parseByteCount, parseFraction, parseInteger, parseName, parseNameList, parseNumber, parseTokens } from './flags.js';
 import { FORMAT_CHOICES } from '../workload/read.js';
 import { emit, runCommand } from './run.js';
 import { GRAPH_SOURCES, loadWorkload, withGraph, type GraphSource } from './workload-input.js';
@@ -68,7 +68,7 @@ export function registerSimulate(program: Command): void {
     .option('--replicas <n>', 'engine replicas', (v) => parseInteger(v, 1), SERVING_DEFAULTS.replicas)
     .option('--router <name>', `request routing across replicas: ${ROUTER_NAMES.join(', ')}`, (v) => parseName(v, ROUTER_NAMES), SERVING_DEFAULTS.router)
     .option('--schedule <name>', 'admission order: fcfs | lpm (longest prefix match first)', (v) => parseName(v, ['fcfs', 'lpm'] as const), SERVING_DEFAULTS.schedule)
-    .option('--token-budget <n>', 'most prompt tokens prefilled per iteration (chunked prefill)', (v) => parseInteger(v, 1), SERVING_DEFAULTS.tokenBudget)
+    .option('--token-budget <n>', 'most prompt tokens prefilled per iteration (chunked prefill)', (v) => parseTokens(v, 1), SERVING_DEFAULTS.tokenBudget)
     .option('--max-running <n>', 'most requests running at once per replica', (v) => parseInteger(v, 1), SERVING_DEFAULTS.maxRunning)
     .option('--load-ahead <n>', 'kvflow prefetches agents at most this many steps away', (v) => parseInteger(v, 0), SERVING_DEFAULTS.loadAhead)
     .option('--time-scale <x>', 'multiply open-loop arrival times by x', (v) => parseNumber(v, 0), SERVING_DEFAULTS.timeScale)
@@ -80,10 +80,10 @@ export function registerSimulate(program: Command): void {
     .option('--memory-fraction <x>', 'share of GPU memory for weights + KV pool, in (0, 1]', parseFraction)
     .option('--h2d-bandwidth <bytes/s>', 'host-to-device link bandwidth', (v) => parseNumber(v, 0))
     .option('--d2h-bandwidth <bytes/s>', 'device-to-host link bandwidth', (v) => parseNumber(v, 0))
-    .option('--cpu-pool-bytes <bytes>', 'CPU KV tier size (default 2x the GPU KV pool)', (v) => parseNumber(v, 0))
+    .option('--cpu-pool-bytes <bytes>', 'CPU KV tier size (default 2x the GPU KV pool; 64G, 64GiB)', (v) => parseByteCount(v, 0))
     .option('--link-latency <s>', 'seconds added to every host-link transfer, both directions', (v) => parseNumber(v, 0))
     .option('--link-concurrency <n>', 'transfers in flight per link direction', (v) => parseInteger(v, 1))
-    .option('--activation-reserve-bytes <bytes>', 'per-GPU memory kept out of the KV pool', (v) => parseNumber(v, 0))
+    .option('--activation-reserve-bytes <bytes>', 'per-GPU memory kept out of the KV pool (bytes; 2G)', (v) => parseByteCount(v, 0))
     .option('--gpu-count <n>', 'GPUs per replica (tensor parallel; default the model preset)', (v) => parseInteger(v, 1))
     .option('--json', 'print one JSON document on stdout')
     .option('--report <file.html>', 'write a self-contained HTML report with plots')

@@ -1,0 +1,60 @@
+/**
+ * Counts of tokens and bytes as people and engines write them: `4096`, `686,320` (vLLM's log prints KV
+ * sizes with thousands separators), `686_320`, `512k`, `1.5M`, `64G`, `64GiB`, or `inf`. Suffixes are
+ * powers of two (1k = 1024, 1M = 2^20), as KV pools and GPU memory are sized; `i` and a trailing `B` are
+ * accepted and change nothing. One parser for every token and byte flag, config field and sweep grid.
+ */
+
+export type QuantityUnit = 'tokens' | 'bytes';
+
+const SCALE: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
+
+/** Digits grouped by thousands with one separator kind (`,`, `_`, or a space), or plain digits. */
+const NUMBER = /^(\d{1,3}(?:([,_ ])\d{3})?(?:\2\d{3})*|\d+)(\.\d+)?$/;
+const SUFFIX = /^([kmgt]?)(i?)(b?)$/i;
+
+/** The value of `text` (null: inf), or a string saying why it is not one. */
+function read(text: string, unit: QuantityUnit): number | null | string {
+  let rest = text.trim();
+  if (rest === 'inf') return null;
+  // A unit word, as in vLLM's "686,320 tokens".
+  if (unit === 'tokens') rest = rest.replace(/\s*tokens?$/i, '');
+  else rest = rest.replace(/\s*bytes?$/i, '');
+  const split = /^([\d,_ .]*\d)\s*([A-Za-z]*)$/.exec(rest);
+  if (!split) return 'not a number';
+  const [, digits, suffix] = split as unknown as [string, string, string];
+  const number = NUMBER.exec(digits);
+  if (!number) return 'separators must group digits by three (686,320 or 686_320)';
+  const scale = SUFFIX.exec(suffix);
+  if (!scale || (unit === 'tokens' && scale[3] !== '') || (scale[1] === '' && scale[2] !== '')) return `unknown suffix "${suffix}"`;
+  const value = Number(number[1]!.replace(/[,_ ]/g, '') + (number[3] ?? '')) * SCALE[scale[1]!.toLowerCase()]!;
+  if (!Number.isFinite(value) || value > Number.MAX_SAFE_INTEGER) return 'too large';
+  return Math.floor(value);
+}
+
+/**
+ * A whole count of `unit` (fractions of a suffix are floored: `1.5k` = 1536), or null for `inf`. Throws a
+ * RangeError saying what is wrong.
+ */
+export function parseQuantity(text: string, unit: QuantityUnit): number | null {
+  const value = read(text, unit);
+  if (typeof value === 'string') {
+    const example = unit === 'tokens' ? '686,320, 512k, 1M or inf' : '8589934592, 8G, 8GiB or inf';
+    throw new RangeError(`"${text}" is not a ${unit === 'tokens' ? 'token' : 'byte'} count: ${value} (e.g. ${example})`);
+  }
+  return value;
+}
+
+/**
+ * A comma list of quantities (`1M,16M,inf`). A comma is a thousands separator when three bare digits
+ * follow it and a bare number precedes it: `686,320,1M` is [686320, 1M].
+ */
+export function parseQuantityList(text: string, unit: QuantityUnit): (number | null)[] {
+  const pieces: string[] = [];
+  for (const piece of text.split(',')) {
+    const last = pieces.length - 1;
+    if (last >= 0 && /^\d{3}(\D.*)?$/.test(piece) && /^\d{1,3}(,\d{3})*$/.test(pieces[last]!)) pieces[last] += `,${piece}`;
+    else pieces.push(piece);
+  }
+  return pieces.map((piece) => parseQuantity(piece, unit));
+}
