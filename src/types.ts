@@ -29,6 +29,11 @@ export interface TraceRequest {
   outputLength: number;
   /** How many leading blocks are the agent's fixed prompt. */
   fixedBlocks?: number;
+  /**
+   * Seconds since the trace's start at which the call was logged, kept by importers whose timestamps may
+   * go backwards within a session (LMCache), for `--sessions-start`. Not part of the canonical format.
+   */
+  loggedT?: number;
 }
 
 /**
@@ -84,6 +89,8 @@ export interface TraceSummary {
   inputTokens: number;
   /** Total page references: the sum over requests of their block counts. */
   pages: number;
+  /** How sessions were re-timed (`--sessions-start`), when they were. */
+  sessionsStart?: string;
 }
 
 /** The workflow instance of requests that name none: traffic without sessions is one stream. */

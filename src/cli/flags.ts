@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import { parseQuantity, parseQuantityList } from '../units.js';
+import { parseSessionsStart, type SessionsStart } from '../workload/sessions-start.js';
 
 /**
  * A token count such as `4096`, `686,320`, `512k`, `1M`, `1.5G` (suffixes are powers of two: 1M = 1048576),
@@ -80,4 +81,13 @@ export function parseFraction(text: string): number {
     throw new InvalidArgumentError(`"${text}" is not a number in (0, 1]`);
   }
   return value;
+}
+
+/** `--sessions-start`: as-logged | together | poisson:RATE. */
+export function parseSessionsStartFlag(text: string): SessionsStart {
+  try {
+    return parseSessionsStart(text);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
 }

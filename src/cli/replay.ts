@@ -9,7 +9,8 @@ import { InputError } from '../errors.js';
 import { AgentAnnotator, OnlineGraphLearner } from '../graph/learner.js';
 import { renderReplayTable } from '../report/replay-table.js';
 import { createProgress } from '../report/progress.js';
-import { parseInteger, parseName, parseNameList, parseTokenCountList } from './flags.js';
+import { parseInteger, parseName, parseNameList, parseSessionsStartFlag, parseTokenCountList } from './flags.js';
+import { retimeSessions, SESSIONS_START_HELP, sessionsStartName, type SessionsStart } from '../workload/sessions-start.js';
 import { FORMAT_CHOICES } from '../workload/read.js';
 import { emit, runCommand } from './run.js';
 
@@ -24,6 +25,8 @@ interface ReplayFlags {
   workflow?: string;
   graph?: 'declared' | 'learned' | 'none';
   skipInvalid?: boolean;
+  sessionsStart?: SessionsStart;
+  seed: number;
   json?: boolean;
 }
 
@@ -47,6 +50,8 @@ export function registerReplay(program: Command): void {
     .option('--workflow <spec>', 'workflow spec whose step graph gives STE values to the ste policy')
     .option('--graph <source>', 'where ste gets its step graph: declared (--workflow), learned (online, from the trace itself), none; default: declared with --workflow, else none', (v) => parseName(v, GRAPH_SOURCES))
     .option('--skip-invalid', 'skip and count invalid trace lines instead of stopping at the first')
+    .option('--sessions-start <mode>', `re-time sessions, each keeping its own gaps and order: ${SESSIONS_START_HELP} (docs/sessions-start.md)`, parseSessionsStartFlag)
+    .option('--seed <n>', 'seed for --sessions-start poisson', (v) => parseInteger(v, 0), 1)
     .option('--json', 'print one JSON document on stdout')
     .action((flags: ReplayFlags) => runCommand(() => replayCommand(flags)));
 }
@@ -63,9 +68,11 @@ async function replayCommand(flags: ReplayFlags): Promise<void> {
   const quiet = flags.json ?? false;
   let report: ReplayReport;
   let skipped: number;
-  if (declared) {
-    // A declared graph is told when each workflow ends, which needs the whole trace in memory.
-    ({ report, skipped } = await replayInMemory(flags, readOptions, declared, quiet));
+  if (declared || flags.sessionsStart) {
+    // A declared graph is told when each workflow ends, and re-timing sorts the whole trace: both need
+    // it in memory.
+    const learned = graph === 'learned' ? () => new OnlineGraphLearner() : undefined;
+    ({ report, skipped } = await replayInMemory(flags, readOptions, declared ?? learned, quiet, graph === 'learned'));
   } else {
     try {
       ({ report, skipped } = await replayInOnePass(flags, readOptions, graph === 'learned', quiet));
@@ -76,6 +83,7 @@ async function replayCommand(flags: ReplayFlags): Promise<void> {
     }
   }
   if (flags.skipInvalid) Object.assign(report.trace, { skippedLines: skipped });
+  if (flags.sessionsStart) report.trace.sessionsStart = sessionsStartName(flags.sessionsStart);
   emit(flags.json ? JSON.stringify(report) : renderReplayTable(report));
 }
 
@@ -115,7 +123,8 @@ async function replayInMemory(
   learned = false,
 ): Promise<{ report: ReplayReport; skipped: number }> {
   const read = await readTrace(flags.trace, readOptions);
-  const trace = learned ? { ...read, requests: new AgentAnnotator().annotateAll(replayOrder(read.requests)) } : read;
+  const timed = flags.sessionsStart ? { ...read, requests: retimeSessions(read.requests, flags.sessionsStart, flags.seed) } : read;
+  const trace = learned ? { ...timed, requests: new AgentAnnotator().annotateAll(replayOrder(timed.requests)) } : timed;
   const runs = flags.capacity.length * flags.policy.length;
   const progress = createProgress('replay', runs * trace.requests.length, { quiet });
   try {

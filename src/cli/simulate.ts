@@ -13,7 +13,8 @@ import { parseBackendChoice } from '../tensor/backend.js';
 import { DEFAULT_TENSOR_SCALE } from '../tensor/block-shape.js';
 import { renderTensorTable, runTensorPlans } from '../tensor/run-plans.js';
 import { TransferRecorder } from '../tensor/transfer-plan.js';
-import { parseByteCount, parseFraction, parseInteger, parseName, parseNameList, parseNumber, parseTokens } from './flags.js';
+import { parseByteCount, parseFraction, parseInteger, parseName, parseNameList, parseNumber, parseSessionsStartFlag, parseTokens } from './flags.js';
+import { SESSIONS_START_HELP, type SessionsStart } from '../workload/sessions-start.js';
 import { FORMAT_CHOICES } from '../workload/read.js';
 import { emit, runCommand } from './run.js';
 import { GRAPH_SOURCES, loadWorkload, withGraph, type GraphSource } from './workload-input.js';
@@ -25,6 +26,7 @@ interface SimulateFlags extends ServingOptions {
   blockSize?: number;
   skipInvalid?: boolean;
   graph?: GraphSource;
+  sessionsStart?: SessionsStart;
   setups: SetupName[];
   gpu?: string;
   model?: string;
@@ -57,6 +59,7 @@ export function registerSimulate(program: Command): void {
     .option('--format <format>', `trace format: ${FORMAT_CHOICES.join(' | ')}`, (v) => parseName(v, FORMAT_CHOICES), 'auto')
     .option('--block-size <n>', 'tokens per block for trace lines that give none', (v) => parseInteger(v, 1))
     .option('--skip-invalid', 'skip and count invalid trace lines')
+    .option('--sessions-start <mode>', `re-time sessions, each keeping its own gaps and order: ${SESSIONS_START_HELP} (docs/sessions-start.md)`, parseSessionsStartFlag)
     .option('--graph <source>', 'STE from: declared (the spec), learned (online from the requests), none; default: declared for --workload, none for --trace', (v) => parseName(v, GRAPH_SOURCES))
     .addOption(
       new Option('--setups <list>', `setups to compare, comma list of ${SETUP_NAMES.join(', ')}`)
@@ -72,7 +75,7 @@ export function registerSimulate(program: Command): void {
     .option('--max-running <n>', 'most requests running at once per replica', (v) => parseInteger(v, 1), SERVING_DEFAULTS.maxRunning)
     .option('--load-ahead <n>', 'kvflow prefetches agents at most this many steps away', (v) => parseInteger(v, 0), SERVING_DEFAULTS.loadAhead)
     .option('--time-scale <x>', 'multiply open-loop arrival times by x', (v) => parseNumber(v, 0), SERVING_DEFAULTS.timeScale)
-    .option('--seed <n>', 'seed for workload generation', (v) => parseInteger(v, 0), 1)
+    .option('--seed <n>', 'seed for workload generation and --sessions-start poisson', (v) => parseInteger(v, 0), 1)
     .option('--config <file>', 'hardware/cost-model JSON (see workloads/configs/); flags win over it')
     .option('--mfu <x>', 'model FLOPs utilisation in (0, 1]', parseFraction)
     .option('--bandwidth-efficiency <x>', 'share of peak HBM bandwidth reached, in (0, 1]', parseFraction)

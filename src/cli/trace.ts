@@ -11,7 +11,8 @@ import { EmptyTraceError, FORMAT_CHOICES, readTrace, streamTrace, type TraceStat
 import { traceStats, type TraceStatsReport } from '../workload/stats.js';
 import { learnGraph, type LearnedGraph } from '../graph/learner.js';
 import { replayOrder } from '../replay/replay.js';
-import { parseInteger, parseName } from './flags.js';
+import { parseInteger, parseName, parseSessionsStartFlag } from './flags.js';
+import { SESSIONS_START_HELP, type SessionsStart } from '../workload/sessions-start.js';
 import { emit, EXIT, runCommand } from './run.js';
 
 type FormatChoice = (typeof FORMAT_CHOICES)[number];
@@ -25,6 +26,8 @@ interface ConvertFlags extends ReadFlags {
   from: FormatChoice;
   to: 'kvflow';
   out?: string;
+  sessionsStart?: SessionsStart;
+  seed: number;
 }
 
 interface ValidateFlags extends ReadFlags {
@@ -53,6 +56,8 @@ export function registerTrace(program: Command): void {
         .default('kvflow'),
     )
     .option('--out <file>', 'write here (replaced only once complete) instead of stdout')
+    .option('--sessions-start <mode>', `re-time sessions, each keeping its own gaps and order: ${SESSIONS_START_HELP} (reads the whole trace; docs/sessions-start.md)`, parseSessionsStartFlag)
+    .option('--seed <n>', 'seed for --sessions-start poisson', (v) => parseInteger(v, 0), 1)
     .addOption(blockSizeOption())
     .addOption(skipInvalidOption())
     .action((file: string, flags: ConvertFlags) => runCommand(() => convertCommand(file, flags)));
@@ -135,7 +140,10 @@ function readOptions(format: FormatChoice, flags: ReadFlags): ReadTraceOptions {
 }
 
 async function convertCommand(file: string, flags: ConvertFlags): Promise<void> {
-  const options = readOptions(flags.from, flags);
+  const options = {
+    ...readOptions(flags.from, flags),
+    ...(flags.sessionsStart && { sessionsStart: flags.sessionsStart, seed: flags.seed }),
+  };
   if (flags.out === undefined) {
     try {
       const { skipped } = await convertTrace(file, process.stdout, options);

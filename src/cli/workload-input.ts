@@ -5,6 +5,7 @@ import { WorkflowSte } from '../graph/workflow-ste.js';
 import type { SteSource, TraceFormat, TraceRequest } from '../types.js';
 import type { WorkflowSpec } from '../workload/spec.js';
 import { readTrace } from '../workload/trace.js';
+import { retimeSessions, sessionsStartName, type SessionsStart } from '../workload/sessions-start.js';
 
 /** Requests to run, where they came from, and the declared step graph if there is one. */
 export interface LoadedWorkload {
@@ -23,10 +24,22 @@ export interface WorkloadFlags {
   blockSize?: number;
   skipInvalid?: boolean;
   seed: number;
+  /** Re-times the sessions of the workload (`--sessions-start`). */
+  sessionsStart?: SessionsStart;
 }
 
-/** A workflow spec expanded with the seed, or a trace file read whole. */
+/** A workflow spec expanded with the seed, or a trace file read whole; sessions re-timed if asked. */
 export async function loadWorkload(flags: WorkloadFlags): Promise<LoadedWorkload> {
+  const workload = await loadUntimed(flags);
+  if (!flags.sessionsStart) return workload;
+  return {
+    ...workload,
+    requests: retimeSessions(workload.requests, flags.sessionsStart, flags.seed),
+    description: { ...workload.description, sessionsStart: sessionsStartName(flags.sessionsStart) },
+  };
+}
+
+async function loadUntimed(flags: WorkloadFlags): Promise<LoadedWorkload> {
   if (flags.workload !== undefined) {
     // Loaded only for a spec: they bring zod, which a trace needs only for a bad line.
     const [{ loadWorkflowSpec }, { generateRequests }] = await Promise.all([

@@ -6,7 +6,8 @@ export function renderReplayTable(report: ReplayReport): string {
   const { trace, results } = report;
   const header =
     `${trace.path}: ${count(trace.requests)} requests, ${count(trace.inputTokens)} input tokens, ` +
-    `${count(trace.pages)} page references`;
+    `${count(trace.pages)} page references` +
+    (trace.sessionsStart ? `, sessions started ${trace.sessionsStart}` : '');
   const rows = results.map((result) => [
     formatTokenCount(result.capacityTokens),
     result.policy,

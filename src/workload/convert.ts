@@ -10,6 +10,14 @@ import { pipeline } from 'node:stream/promises';
 import type { TraceFormat, TraceRequest } from '../types.js';
 import { formatRequestJsonl, HEADER_KEY } from './canonical.js';
 import { streamTrace, type StreamTraceOptions, type TraceStats } from './read.js';
+import { retimeSessions, type SessionsStart } from './sessions-start.js';
+
+export interface ConvertOptions extends StreamTraceOptions {
+  /** Re-times sessions (which needs the whole trace in memory: the output is sorted by the new times). */
+  sessionsStart?: SessionsStart;
+  /** Seed for `poisson` session starts. */
+  seed?: number;
+}
 
 /** What a conversion read and wrote. */
 export interface ConvertSummary {
@@ -33,11 +41,13 @@ const CANONICAL_VERSION = 1;
 export async function convertTrace(
   path: string,
   destination: Writable,
-  opts: StreamTraceOptions = {},
+  opts: ConvertOptions = {},
 ): Promise<ConvertSummary> {
   const stats: TraceStats = opts.stats ?? { format: undefined, skipped: 0 };
   const counter = { requests: 0 };
-  const source = Readable.from(canonicalChunks(streamTrace(path, { ...opts, stats }), counter));
+  const read = streamTrace(path, { ...opts, stats });
+  const requests = opts.sessionsStart ? retimed(read, opts.sessionsStart, opts.seed ?? 1) : read;
+  const source = Readable.from(canonicalChunks(requests, counter));
   await pipeline(source, destination, { end: false });
   return { format: stats.format, requests: counter.requests, skipped: stats.skipped };
 }
@@ -49,7 +59,7 @@ export async function convertTrace(
 export async function convertTraceToFile(
   path: string,
   outPath: string,
-  opts: StreamTraceOptions = {},
+  opts: ConvertOptions = {},
 ): Promise<ConvertSummary> {
   const partial = join(dirname(outPath), `.${basename(outPath)}.${process.pid}.partial`);
   const file = createWriteStream(partial);
@@ -63,6 +73,12 @@ export async function convertTraceToFile(
     await rm(partial, { force: true });
     throw err;
   }
+}
+
+async function* retimed(requests: AsyncIterable<TraceRequest>, start: SessionsStart, seed: number): AsyncGenerator<TraceRequest> {
+  const all: TraceRequest[] = [];
+  for await (const request of requests) all.push(request);
+  yield* retimeSessions(all, start, seed);
 }
 
 async function* canonicalChunks(

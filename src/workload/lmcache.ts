@@ -9,7 +9,8 @@
  * session's calls. So only the first request of each session is open loop (`t` = seconds since the
  * file's first timestamp); every later one is closed loop, `after` the session's previous request,
  * with no think time. Replay then keeps file order, and a simulation runs each session's calls in
- * file order, one after the other, with sessions starting at their logged times.
+ * file order, one after the other, with sessions starting at their logged times. Every request keeps
+ * its logged time in `loggedT`, which `--sessions-start` re-times sessions by (sessions-start.ts).
  */
 import type { z } from 'zod';
 import { InputError } from '../errors.js';
@@ -97,6 +98,7 @@ export class LmcacheLineParser implements LineParser<TraceRequest> {
       blockSize: this.blockSize,
       inputLength: tokens.length,
       outputLength: this.tokenizer.count(fields.output),
+      loggedT: (timestamp - origin.timestamp) / MICROS_PER_SECOND,
     };
     if (previous === undefined) request.t = (timestamp - origin.timestamp) / MICROS_PER_SECOND;
     else request.after = [previous];
