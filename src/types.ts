@@ -31,7 +31,7 @@ export interface TraceRequest {
   fixedBlocks?: number;
   /**
    * Seconds since the trace's start at which the call was logged, kept by importers whose timestamps may
-   * go backwards within a session (LMCache), for `--sessions-start`. Not part of the canonical format.
+   * go backwards within a session (LMCache), for `--sessions-start` (canonical field `logged_t`).
    */
   loggedT?: number;
 }

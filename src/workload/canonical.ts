@@ -52,6 +52,7 @@ export const requestSchema = lazySchema((z) =>
       input_length: positiveInt(),
       output_length: nonNegativeInt(),
       fixed_blocks: nonNegativeInt().optional(),
+      logged_t: z.number(expecting('a number (seconds)')).optional(),
     },
     expecting('a JSON object'),
   ),
@@ -82,7 +83,8 @@ export function isRequestLine(value: unknown): value is RequestLine {
     optional(value.block_size, isPositiveInt) &&
     isPositiveInt(value.input_length) &&
     isNonNegativeInt(value.output_length) &&
-    optional(value.fixed_blocks, isNonNegativeInt)
+    optional(value.fixed_blocks, isNonNegativeInt) &&
+    optional(value.logged_t, Number.isFinite)
   );
 }
 
@@ -169,6 +171,7 @@ export class CanonicalLineParser implements LineParser<TraceRequest> {
     if (fields.workflow !== undefined) request.workflow = fields.workflow;
     if (fields.agent !== undefined) request.agent = fields.agent;
     if (fields.fixed_blocks !== undefined) request.fixedBlocks = fields.fixed_blocks;
+    if (fields.logged_t !== undefined) request.loggedT = fields.logged_t;
     return request;
   }
 }
@@ -197,6 +200,7 @@ export function formatRequestJsonl(request: TraceRequest): string {
     input_length: request.inputLength,
     output_length: request.outputLength,
     fixed_blocks: request.fixedBlocks,
+    logged_t: request.loggedT,
     blocks: request.blocks,
   };
   return JSON.stringify(line); // JSON.stringify drops the undefined fields
