@@ -221,7 +221,12 @@ export class RadixCache implements PageStats, PriorityOwner {
    * The access counts as the page's first (`tick`, `nextUse`).
    */
   insertGpu(parent: number, block: number, tick: number, nextUse = Infinity): number {
-    if (!this.#makeGpuRoom(1, Infinity)) return -1;
+    if (parent !== ROOT && (this.#state[parent]! & (PageState.gpu | PageState.loading)) === 0) {
+      throw new Error(`block ${block} is inserted under page ${parent}, which is off the GPU`);
+    }
+    if (this.#gpuUsed >= this.gpuSlots && !this.#withParentHeld(parent, () => this.#makeGpuRoom(1, Infinity))) {
+      return -1;
+    }
     let page = this.#edges.get(parent, block);
     if (page < 0) page = this.#allocate(parent, block);
     else if (this.#state[page]! & (PageState.gpu | PageState.loading)) {
@@ -303,10 +308,9 @@ export class RadixCache implements PageStats, PriorityOwner {
     if (parent !== ROOT && (this.#state[parent]! & (PageState.gpu | PageState.loading)) === 0) {
       throw new Error(`page ${page} loads before its parent`);
     }
-    if (parent !== ROOT) this.lock(parent); // making room must not evict the path the page hangs from
-    const room = this.#makeGpuRoom(1, priorityBelow);
-    if (parent !== ROOT) this.unlock(parent);
-    if (!room) return false;
+    if (this.#gpuUsed >= this.gpuSlots && !this.#withParentHeld(parent, () => this.#makeGpuRoom(1, priorityBelow))) {
+      return false;
+    }
     this.#state[page]! |= PageState.loading;
     this.#movingPages++;
     this.#gpuUsed++;
@@ -349,14 +353,7 @@ export class RadixCache implements PageStats, PriorityOwner {
     if (parent !== ROOT && (this.#state[parent]! & (PageState.cpu | PageState.writing)) === 0) {
       throw new Error(`page ${page} is written before its parent`);
     }
-    this.lock(page);
-    while (this.#cpuUsed >= this.cpuSlots) {
-      if (this.evictCpu() < 0) {
-        this.unlock(page);
-        return false;
-      }
-    }
-    this.unlock(page);
+    if (this.#cpuUsed >= this.cpuSlots && !this.#withParentHeld(parent, () => this.#makeCpuRoom())) return false;
     this.#state[page]! |= PageState.writing;
     this.#movingPages++;
     this.#cpuUsed++;
@@ -476,6 +473,29 @@ export class RadixCache implements PageStats, PriorityOwner {
     if (gpu || cpu) this.#priority[page] = this.policy.priority(page, this);
     place(this.#candidates, page, gpu);
     place(this.#cpuCandidates, page, cpu);
+  }
+
+  /**
+   * Runs `makeRoom` with `parent` locked, so eviction cannot take the page a new, loading or written child
+   * hangs from: that would break prefix closure of the tier being filled. Callers skip it when a slot is
+   * free, so the common path pays no heap updates for the lock.
+   */
+  #withParentHeld(parent: number, makeRoom: () => boolean): boolean {
+    if (parent === ROOT) return makeRoom();
+    this.lock(parent);
+    try {
+      return makeRoom();
+    } finally {
+      this.unlock(parent);
+    }
+  }
+
+  /** Evicts CPU candidates until one CPU slot is free; false when it cannot. */
+  #makeCpuRoom(): boolean {
+    while (this.#cpuUsed >= this.cpuSlots) {
+      if (this.evictCpu() < 0) return false;
+    }
+    return true;
   }
 
   /** Evicts GPU candidates below `priorityBelow` until `slots` are free; false when it cannot. */
