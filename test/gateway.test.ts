@@ -158,14 +158,15 @@ describe('building blocks', () => {
 
   it('forwards each upstream kind the hints it understands, and untouched bytes when nothing changes', () => {
     const value = { model: 'm', messages: [], agent_hints: { workflow_id: 'w1', agent_id: 'coder', step_id: '3' } };
-    const input = { raw: Buffer.from(JSON.stringify(value)), value, hints: { workflow: 'w1', agent: 'coder', step: '3' }, tagKey: 'coder' };
+    const input = { raw: Buffer.from(JSON.stringify(value)), value, hints: { workflow: 'w1', agent: 'coder', step: '3' }, tagKey: 'coder', forkAgentId: '0', outgoingHints: undefined };
     expect(bodyFor('kvflow', input)).toBe(input.raw);
     expect(JSON.parse(String(bodyFor('kvflow', { ...input, tagKey: 'w1/coder' }))).agent_hints.agent_id).toBe('w1/coder');
-    expect(JSON.parse(String(bodyFor('kvflow-sglang', input)))).toEqual({ model: 'm', messages: [], agent_id: 'coder' });
+    expect(JSON.parse(String(bodyFor('kvflow-sglang', input)))).toEqual({ model: 'm', messages: [], agent_id: '0' });
     expect(JSON.parse(String(bodyFor('openai', { ...input, value: { ...value, agent_id: 'x' } })))).toEqual({ model: 'm', messages: [] });
     const plain = { model: 'm', messages: [] };
-    const untouched = { raw: Buffer.from('{"model":"m","messages":[]}'), value: plain, hints: {}, tagKey: undefined };
-    for (const kind of ['kvflow', 'kvflow-sglang', 'openai'] as const) expect(bodyFor(kind, untouched)).toBe(untouched.raw);
+    const untouched = { raw: Buffer.from('{"model":"m","messages":[]}'), value: plain, hints: {}, tagKey: undefined, forkAgentId: '-1', outgoingHints: undefined };
+    for (const kind of ['kvflow', 'sglang-hints', 'openai'] as const) expect(bodyFor(kind, untouched)).toBe(untouched.raw);
+    expect(JSON.parse(String(bodyFor('kvflow-sglang', untouched)))).toEqual({ ...plain, agent_id: '-1' });
     const client = { host: 'gw', 'content-length': '10', connection: 'keep-alive', authorization: 'Bearer k', 'x-kvflow-agent': 'coder' };
     expect(headersFor('openai', client, input)).toEqual({ authorization: 'Bearer k', 'content-type': 'application/json' });
     expect(headersFor('kvflow', client, { ...input, tagKey: 'w1/coder' })).toMatchObject({ 'x-kvflow-agent': 'w1/coder', 'x-kvflow-workflow': 'w1', 'x-kvflow-step': '3' });

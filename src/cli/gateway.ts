@@ -94,6 +94,7 @@ async function gatewayCommand(flags: GatewayFlags): Promise<void> {
     idleSeconds: flags.instanceIdle,
     graph: flags.graph,
     log: flags.log ?? false,
+    logLine: (line) => process.stderr.write(`${line}\n`),
   });
   for (const spec of specs) gateway.registry.register(spec);
   const list = upstreams.map((u) => `${u.url} (${u.kind})`).join(', ');

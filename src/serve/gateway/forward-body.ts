@@ -29,6 +29,10 @@ export interface ForwardInput {
   hints: WorkflowHints;
   /** The key STE is published under for this request's agent. */
   tagKey: string | undefined;
+  /** What a KVFlow fork gets as `agent_id`: the agent's integer id, or `'-1'` without an agent. */
+  forkAgentId: string;
+  /** The `agent_hints` an SGLang upstream with agent hints gets (the client's, completed by the gateway). */
+  outgoingHints: Record<string, unknown> | undefined;
 }
 
 /** The request body for an upstream of `kind`. */
@@ -41,14 +45,16 @@ export function bodyFor(kind: UpstreamKind, input: ForwardInput): Buffer | strin
       const { agent_hints: _hints, agent_id: _agent, ...rest } = value;
       return JSON.stringify(rest);
     }
+    case 'sglang-hints': {
+      const { agent_hints: _hints, agent_id: _agent, ...rest } = value;
+      if (input.outgoingHints === undefined) return hasHints || value.agent_id !== undefined ? JSON.stringify(rest) : input.raw;
+      return JSON.stringify({ ...rest, agent_hints: input.outgoingHints });
+    }
     case 'kvflow-sglang': {
-      if (tagKey === undefined) {
-        if (!hasHints) return input.raw;
-        const { agent_hints: _hints, ...rest } = value;
-        return JSON.stringify(rest);
-      }
+      // Always an agent_id: the fork tags cache nodes with it and, with --enable-holding, its eviction
+      // path raises on None (agent_manager.py get_agent_hold_priority); '-1' is its "no agent".
       const { agent_hints: _hints, ...rest } = value;
-      return JSON.stringify({ ...rest, agent_id: tagKey });
+      return JSON.stringify({ ...rest, agent_id: input.forkAgentId });
     }
     case 'kvflow': {
       // The engine reads x-kvflow-* headers; the body needs rewriting only when its own hints disagree.

@@ -79,7 +79,7 @@ export class GatewayMetrics {
     });
     this.steUpdates = new Counter({
       name: 'kvflow_gateway_ste_updates_total',
-      help: 'STE snapshots pushed to upstreams (KVFlow /v1/update), by outcome',
+      help: 'STE push attempts to upstreams (KVFlow /v1/update), by outcome: ok, error (2xx saying status error), rejected (other HTTP status), failed (no answer)',
       labelNames: ['upstream', 'outcome'],
       registers,
     });

@@ -22,7 +22,9 @@ import { MAX_INDEXED_UPSTREAMS, PrefixIndex } from './prefix-index.js';
 import { PromptTokenizer } from '../http/prompt-tokens.js';
 import { Proxy } from './proxy.js';
 import { CacheAwareRouting, type CacheAwareOptions } from './routing.js';
-import { StePublisher } from './ste-publisher.js';
+import { StePublisher, type StePublisherOptions } from './ste-publisher.js';
+import { AgentIdTable, NO_AGENT_ID } from './agent-ids.js';
+import { outgoingHints } from './outgoing-hints.js';
 import { Upstream, type UpstreamKind, type UpstreamTimeouts } from './upstream.js';
 import { WorkflowRegistry } from './workflow-registry.js';
 
@@ -54,6 +56,10 @@ export interface GatewayOptions {
   graph?: 'declared' | 'learned';
   /** fastify's request log on stderr. */
   log?: boolean;
+  /** Operational lines (agent ids assigned, failed STE pushes); default: none. The CLI writes them to stderr. */
+  logLine?: (line: string) => void;
+  /** Retry schedule of failed STE pushes (tests shorten it). */
+  steRetry?: Pick<StePublisherOptions, 'backoffMs' | 'maxBackoffMs' | 'maxAttempts'>;
 }
 
 export const GATEWAY_DEFAULTS = {
@@ -72,6 +78,8 @@ export interface GatewayServer {
   readonly app: FastifyInstance;
   readonly upstreams: readonly Upstream[];
   readonly registry: WorkflowRegistry;
+  /** Integer ids of agent keys, as KVFlow fork upstreams see them. */
+  readonly agentIds: AgentIdTable;
   /** Resolves when no STE push is queued or in flight (for tests). */
   steSettled(): Promise<void>;
   close(): Promise<void>;
@@ -102,6 +110,8 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
       }),
   );
   const metrics = new GatewayMetrics(upstreams);
+  const hasFork = upstreams.some((upstream) => upstream.kind === 'kvflow-sglang');
+  const hasHintsKind = upstreams.some((upstream) => upstream.kind === 'sglang-hints');
   const registry = new WorkflowRegistry({
     idleSeconds: options.idleSeconds,
     ...(options.graph === 'learned' && { learner: new OnlineGraphLearner() }),
@@ -116,24 +126,33 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
     blockSize: options.blockSize,
     ...(prefixIndex && { prefixIndex }),
   });
+  const logLine = options.logLine ?? (() => {});
+  const agentIds = new AgentIdTable({ onAssign: ({ key, id }) => logLine(`kvflow gateway: agent "${key}" is agent_id ${id} on kvflow-sglang upstreams`) });
   const publishers = upstreams
     .filter((upstream) => upstream.receivesSte && policy.forwardsSte)
-    .map(
-      (upstream) =>
-        new StePublisher(upstream, {
-          timeoutMs: STE_PUSH_TIMEOUT_MS,
-          onOutcome: (outcome) => metrics.steUpdates.inc({ upstream: upstream.url, outcome }),
-        }),
-    );
+    .map((upstream) => ({
+      upstream,
+      publisher: new StePublisher(upstream, {
+        ...options.steRetry,
+        timeoutMs: STE_PUSH_TIMEOUT_MS,
+        onOutcome: (outcome) => metrics.steUpdates.inc({ upstream: upstream.url, outcome }),
+        onFailure: (outcome, message, attempt) => logLine(`kvflow gateway: STE push to ${upstream.url} ${outcome} (attempt ${attempt}): ${message}`),
+      }),
+    }));
   let steCount = 0;
-  /** After workflow progress: re-rank shadow pages and push the new snapshot. */
+  /** After workflow progress: re-rank shadow pages and push the new snapshot (under integer ids to a KVFlow fork). */
   const publishSte = () => {
     const changes = registry.takeChanges();
     if (!changes) return;
     for (const upstream of upstreams) upstream.shadow.applySte(changes);
     if (publishers.length === 0) return;
-    const body = steUpdateBody(registry.snapshot(), steCount++);
-    for (const publisher of publishers) publisher.publish(body);
+    const count = steCount++;
+    const body = steUpdateBody(registry.snapshot(), count);
+    let forkBody: typeof body | undefined;
+    for (const { upstream, publisher } of publishers) {
+      if (upstream.kind === 'kvflow-sglang') publisher.publish((forkBody ??= steUpdateBody(agentIds.translate(registry.snapshot()), count)));
+      else publisher.publish(body);
+    }
   };
   const seconds = () => performance.now() / 1000;
   const idleSweep = setInterval(() => {
@@ -178,6 +197,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
     return reply.status(204).send();
   });
   app.get('/v1/ste', async () => steUpdateBody(registry.snapshot(), steCount));
+  app.get('/v1/gateway/agents', async () => ({ no_agent_id: NO_AGENT_ID, data: agentIds.entries() }));
   app.get('/v1/gateway/state', async () => ({
     policy: policy.name,
     graph: options.graph ?? 'declared',
@@ -204,11 +224,35 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
     const ticket = registry.begin(hints, seconds());
     const tagKey = ticket?.tagKey ?? registry.tagKey(hints);
     const fixedBlocks = tagKey === undefined ? 0 : fixedPrefixes.observe(tagKey, prompt.blocks, prompt.systemTokens, options.blockSize);
+    const forkAgentId = hasFork ? agentIds.wireId(tagKey) : NO_AGENT_ID;
+    const hinted = hasHintsKind
+      ? outgoingHints({
+          given: (value as { agent_hints?: Record<string, unknown> | null }).agent_hints ?? undefined,
+          hints,
+          tagKey,
+          ticket,
+          context: ticket && registry.context(ticket),
+          fixedPrefixBlock: fixedBlocks > 0 ? prompt.blocks[fixedBlocks - 1] : undefined,
+        })
+      : undefined;
     if (ticket) publishSte();
     reply.hijack();
     try {
       await proxy.forward(
-        { endpoint, model: body.model, prompt, fixedBlocks, tagKey, hints, raw, value: value as Record<string, unknown>, clientHeaders: request.headers, receivedAt },
+        {
+          endpoint,
+          model: body.model,
+          prompt,
+          fixedBlocks,
+          tagKey,
+          hints,
+          forkAgentId,
+          outgoingHints: hinted,
+          raw,
+          value: value as Record<string, unknown>,
+          clientHeaders: request.headers,
+          receivedAt,
+        },
         reply.raw,
       );
     } finally {
@@ -228,11 +272,13 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
     app,
     upstreams,
     registry,
+    agentIds,
     steSettled: async () => {
-      await Promise.all(publishers.map((publisher) => publisher.idle()));
+      await Promise.all(publishers.map(({ publisher }) => publisher.idle()));
     },
     close: async () => {
       clearInterval(idleSweep);
+      for (const { publisher } of publishers) publisher.close();
       await app.close();
       await Promise.all(upstreams.map((upstream) => upstream.close()));
     },

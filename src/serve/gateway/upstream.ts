@@ -5,11 +5,14 @@ import { ShadowCache, type ShadowCacheOptions } from './shadow-cache.js';
 
 /**
  * - `kvflow`: a `kvflow engine`; hints go in `agent_hints`, STE is pushed to `/v1/update`.
- * - `kvflow-sglang`: the KVFlow SGLang fork; the agent goes in the top-level `agent_id`, STE to `/v1/update`.
+ * - `kvflow-sglang`: the KVFlow SGLang fork (PanZaifeng/KVFlow); every request carries a top-level
+ *   `agent_id` (the agent's integer id, `'-1'` without one) and STE goes to `/v1/update` under the same ids.
+ * - `sglang-hints`: SGLang with agent hints (sgl-project/sglang PR #24993); the body carries `agent_hints`
+ *   filled from the workflow the gateway tracks; no STE push (that SGLang has no `/v1/update`).
  * - `openai`: any OpenAI-compatible server (vLLM, SGLang, a hosted API); the body is passed through
  *   (gateway-only fields removed) and no STE is sent.
  */
-export const UPSTREAM_KINDS = ['kvflow', 'kvflow-sglang', 'openai'] as const;
+export const UPSTREAM_KINDS = ['kvflow', 'kvflow-sglang', 'sglang-hints', 'openai'] as const;
 export type UpstreamKind = (typeof UPSTREAM_KINDS)[number];
 
 export interface UpstreamTimeouts {
@@ -66,7 +69,7 @@ export class Upstream implements RouteCandidate {
 
   /** Whether STE snapshots are pushed to it. */
   get receivesSte(): boolean {
-    return this.kind !== 'openai';
+    return this.kind === 'kvflow' || this.kind === 'kvflow-sglang';
   }
 
   get cachedPages(): number {

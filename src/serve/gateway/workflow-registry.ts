@@ -13,10 +13,12 @@ import type { OnlineGraphLearner } from '../../graph/learner.js';
 import { WorkflowSte } from '../../graph/workflow-ste.js';
 import type { WorkflowSpec } from '../../workload/spec.js';
 import type { WorkflowHints } from '../http/hints.js';
+import { StepOutlook } from './step-outlook.js';
 
 interface RegisteredWorkflow {
   spec: WorkflowSpec;
   ste: WorkflowSte;
+  outlook: StepOutlook;
 }
 
 interface LiveInstance {
@@ -24,6 +26,11 @@ interface LiveInstance {
   lastSeen: number;
   /** Requests in flight per step id: a retried step begins once and ends with its last request. */
   steps: Map<string, number>;
+  /** Steps begun so far (the next step's 0-based index). */
+  begun: number;
+  /** The step that ended last, else the one that began last: the next step's parent. */
+  lastEnded: string | undefined;
+  lastBegun: string | undefined;
 }
 
 /** A request's place in a registered workflow, returned by `begin` and handed back to `end`. */
@@ -35,6 +42,24 @@ export interface StepTicket {
   tagKey: string;
   /** Tracked by the learned graph rather than a registered spec. */
   learned: boolean;
+  /** The step's id: the client's, else `agent#index` (registered workflows only). */
+  stepId?: string;
+  /** 0-based position of the step in its instance (registered workflows only). */
+  stepIndex?: number;
+  /** The step before it in its instance, if any. */
+  parentStep?: string;
+  /** `now` when it began. */
+  startedAt?: number;
+}
+
+/** What the graph says about a step's surroundings (see StepOutlook). */
+export interface StepContext {
+  children: string[];
+  totalSteps: number | undefined;
+  /** Steps until the agent's next step in this instance once this one ends (the graph's loop distance; Infinity: never). */
+  steAfter: number;
+  /** Mean seconds a step of any registered workflow took so far (undefined before the first ended). */
+  meanStepSeconds: number | undefined;
 }
 
 export class WorkflowRegistry {
@@ -46,6 +71,8 @@ export class WorkflowRegistry {
   readonly #published = new Map<string, number>();
   /** Keys of replaced workflows, which must be re-read on the next `takeChanges`. */
   readonly #dropped = new Set<string>();
+  /** Exponentially weighted mean step duration in seconds. */
+  #meanStepSeconds: number | undefined;
 
   constructor(options: { idleSeconds: number; learner?: OnlineGraphLearner }) {
     this.#idleSeconds = options.idleSeconds;
@@ -59,7 +86,11 @@ export class WorkflowRegistry {
       for (const [id, live] of this.#instances) if (live.workflow === previous) this.#instances.delete(id);
       for (const key of previous.ste.snapshot().keys()) this.#dropped.add(key);
     }
-    this.#workflows.set(spec.name, { spec, ste: new WorkflowSte(AgentStepGraph.fromSpec(spec), { shareAgents: spec.shareAgents }) });
+    this.#workflows.set(spec.name, {
+      spec,
+      ste: new WorkflowSte(AgentStepGraph.fromSpec(spec), { shareAgents: spec.shareAgents }),
+      outlook: new StepOutlook(spec),
+    });
   }
 
   /** Registered specs, in registration order. */
@@ -91,14 +122,34 @@ export class WorkflowRegistry {
     if (!workflow) return this.#learner ? this.#beginLearned(instance, agent, step) : undefined;
     let live = this.#instances.get(instance);
     if (!live || live.workflow !== workflow) {
-      live = { workflow, lastSeen: now, steps: new Map() };
+      live = { workflow, lastSeen: now, steps: new Map(), begun: 0, lastEnded: undefined, lastBegun: undefined };
       this.#instances.set(instance, live);
     }
     live.lastSeen = now;
     const inFlight = step === undefined ? 0 : (live.steps.get(step) ?? 0);
     if (step !== undefined) live.steps.set(step, inFlight + 1);
-    if (inFlight === 0) workflow.ste.begin(instance, agent);
-    return { instance, agent, step, tagKey: workflow.ste.tagKey(instance, agent), learned: false };
+    const tagKey = workflow.ste.tagKey(instance, agent);
+    const ticket: StepTicket = { instance, agent, step, tagKey, learned: false, stepId: step ?? `${agent}#${live.begun}`, startedAt: now };
+    const parent = live.lastEnded ?? live.lastBegun;
+    if (parent !== undefined && parent !== ticket.stepId) ticket.parentStep = parent;
+    ticket.stepIndex = inFlight === 0 ? live.begun : Math.max(0, live.begun - 1);
+    if (inFlight === 0) {
+      live.begun++;
+      live.lastBegun = ticket.stepId;
+      workflow.ste.begin(instance, agent);
+    }
+    return ticket;
+  }
+
+  /** The graph's view of a registered workflow's step (undefined for learned or finished instances). */
+  context(ticket: StepTicket): StepContext | undefined {
+    const live = ticket.learned ? undefined : this.#instances.get(ticket.instance);
+    if (!live) return undefined;
+    const { outlook } = live.workflow;
+    // Within this instance only: with shared agents another instance may reach the agent sooner, which
+    // the STE pushes (kvflow kinds) capture and these per-request hints do not.
+    const steAfter = outlook.returnSteps(ticket.agent);
+    return { children: outlook.children(ticket.agent), totalSteps: outlook.totalSteps, steAfter, meanStepSeconds: this.#meanStepSeconds };
   }
 
   /** The learner has no notion of retries or instances ending: it sees each request begin and end. */
@@ -116,6 +167,11 @@ export class WorkflowRegistry {
     const live = this.#instances.get(ticket.instance);
     if (!live) return;
     live.lastSeen = now;
+    if (ticket.startedAt !== undefined) {
+      const seconds = Math.max(0, now - ticket.startedAt);
+      this.#meanStepSeconds = this.#meanStepSeconds === undefined ? seconds : this.#meanStepSeconds * 0.9 + seconds * 0.1;
+    }
+    if (ticket.stepId !== undefined) live.lastEnded = ticket.stepId;
     if (ticket.step !== undefined) {
       const left = (live.steps.get(ticket.step) ?? 1) - 1;
       if (left > 0) {
