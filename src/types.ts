@@ -65,7 +65,7 @@ export interface ReadTraceOptions {
 }
 
 /** Eviction policy names understood by `kvflow replay` and the simulator. */
-export const POLICY_NAMES = ['lru', 'lfu', 'belady', 'ste'] as const;
+export const POLICY_NAMES = ['lru', 'lfu', 'belady', 'ste', 'reuse'] as const;
 export type PolicyName = (typeof POLICY_NAMES)[number];
 
 /** The result of replaying one trace with one (policy, capacity). Field names are the JSON contract. */

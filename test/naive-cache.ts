@@ -82,6 +82,8 @@ export class NaiveCache {
     switch (this.policy) {
       case 'lru':
         return 0;
+      case 'reuse':
+        return 0; // before its first training round (256 requests) reuse keys pages by last access: LRU
       case 'lfu':
         return page.accesses;
       case 'belady': {

@@ -16,6 +16,21 @@ export interface PriorityOwner {
   reprioritize(page: number): void;
 }
 
+/** One request's use of the cache, told to policies that learn from traffic (before its path is unlocked). */
+export interface RequestAccess {
+  /** The prompt as block ids. */
+  blocks: ArrayLike<number>;
+  /** Page ids of the prompt's first `held` blocks in the cache. */
+  pages: ArrayLike<number>;
+  /** Leading pages that were already cached (the hit). */
+  matched: number;
+  /** Leading pages the request holds (matched plus inserted). */
+  held: number;
+  inputLength: number;
+  outputLength: number;
+  blockSize: number;
+}
+
 /**
  * An eviction policy is one priority key, as in SGLang's `evict_policy.py`: among unlocked leaf pages the
  * cache evicts the smallest priority first, and equal priorities go to the least recently used page.
@@ -28,6 +43,8 @@ export interface EvictionPolicy {
   bind?(owner: PriorityOwner): void;
   /** Called when a page leaves the cache; its id may be reused for another path. */
   forget?(page: number): void;
+  /** Called by drivers once per request, in request order, while its path is still locked. */
+  observe?(access: RequestAccess): void;
 }
 
 /** Least recently used: every page has the same priority, so the LRU tie-break decides alone. */

@@ -153,7 +153,7 @@ class PrefixEncoding {
 
   replayBelady(capacityTokens: number | null, blockSize: number, nextUse: Int32Array): ReplayResult {
     const replayer = new CacheReplayer([], { policy: 'belady', capacityTokens, blockSize });
-    const request: ReplayRequest = { id: '', blocks: this.#ids.subarray(0, 0), blockSize, inputLength: 0 };
+    const request: ReplayRequest = { id: '', blocks: this.#ids.subarray(0, 0), blockSize, inputLength: 0, outputLength: 0 };
     const started = performance.now();
     for (let r = 0; r < this.#requests; r++) {
       const from = this.#offsets[r]!;

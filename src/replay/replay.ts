@@ -5,9 +5,10 @@ import { computeNextUse, type NextUseIndex } from '../cache/next-use.js';
 import { createPolicy } from '../cache/policies.js';
 import { RadixCache, ROOT } from '../cache/radix-cache.js';
 import { StePolicy } from '../cache/ste-policy.js';
+import type { EvictionPolicy } from '../cache/policy.js';
 
 /** What the replay reads of a request: its prompt as block ids and its lengths (and tags for STE). */
-export type ReplayRequest = Pick<TraceRequest, 'id' | 'blockSize' | 'inputLength' | 'workflow' | 'agent' | 'fixedBlocks'> & {
+export type ReplayRequest = Pick<TraceRequest, 'id' | 'blockSize' | 'inputLength' | 'outputLength' | 'workflow' | 'agent' | 'fixedBlocks'> & {
   blocks: ArrayLike<number>;
 };
 
@@ -47,6 +48,7 @@ export function replayTrace(requests: readonly TraceRequest[], options: ReplayOp
 /** Replays a trace request by request, so tests can look at the cache between requests. */
 export class CacheReplayer {
   readonly cache: RadixCache;
+  readonly #policy: EvictionPolicy;
   readonly #requests: readonly TraceRequest[];
   readonly #options: ReplayOptions;
   readonly #nextUse: NextUseIndex | undefined;
@@ -64,6 +66,7 @@ export class CacheReplayer {
     const slots = capacityTokens === null ? Infinity : Math.floor(capacityTokens / blockSize);
     const policy = createPolicy(options.policy);
     this.cache = new RadixCache({ gpuSlots: slots, policy });
+    this.#policy = policy;
     this.#requests = requests;
     this.#options = options;
     this.#nextUse = options.policy === 'belady' && requests.length > 0 ? (options.nextUse ?? computeNextUse(requests)) : undefined;
@@ -117,6 +120,15 @@ export class CacheReplayer {
       const tagged = Math.min(request.fixedBlocks, held);
       for (let i = 0; i < tagged; i++) this.#stePolicy.tag(path[i]!, key);
     }
+    this.#policy.observe?.({
+      blocks,
+      pages: path,
+      matched,
+      held,
+      inputLength: request.inputLength,
+      outputLength: request.outputLength,
+      blockSize: request.blockSize,
+    });
     for (let i = 0; i < held; i++) cache.unlock(path[i]!);
 
     const hit = prefixTokens(request, matched);

@@ -5,6 +5,7 @@
  * scripts, which fails offline or when npm does not run them; the package then is missing, or present
  * without its binding, and importing it throws. Every attempt is recorded so `kvflow doctor` can say why.
  */
+import { createRequire } from 'node:module';
 import { cpus, totalmem } from 'node:os';
 import { InputError } from '../errors.js';
 
@@ -115,4 +116,17 @@ function describeDevices(name: BackendName, tf: Tf): string[] {
   const memory = `${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM`;
   const cpu = `${cores[0]?.model.trim() ?? 'CPU'} x${cores.length}, ${memory}`;
   return [name === 'tfjs-node' ? `${cpu} through libtensorflow` : `${cpu} (pure JavaScript kernels)`];
+}
+
+/**
+ * The pure-JavaScript CPU backend, loaded synchronously, for models whose results must repeat bit for bit
+ * (libtensorflow's threaded kernels may sum in a different order each run). Its backend initialises
+ * synchronously, so `setBackend` has taken effect when it returns.
+ */
+export function cpuTfSync(): Tf {
+  const tf = createRequire(import.meta.url)(PACKAGES['tfjs-cpu']) as Tf;
+  tf.enableProdMode();
+  void tf.setBackend('cpu');
+  if (tf.getBackend() !== 'cpu') throw new Error('the tfjs CPU backend did not initialise');
+  return tf;
 }

@@ -1,0 +1,98 @@
+/**
+ * Features of one page reference, computed from the past only: the request that touches the page and the
+ * prefix history before it. Each is scaled to about [0, 1] by a fixed transform (no running statistics, so
+ * a feature means the same at request 10 and at request 10 million, and replays are reproducible).
+ *
+ * Chosen by ablation on the Mooncake conversation trace (docs/results.md, "reuse"): each feature's row
+ * there says how much the hit rate loses without it.
+ */
+export const FEATURE_NAMES = [
+  /** 1 for the prompt's last block when it is partial: the next turn rewrites it, so it is rarely reused. */
+  'last_partial',
+  /** 1 when the prefix was seen before this request (a conversation's history rather than new text). */
+  'seen_before',
+  /** log2(1 + earlier accesses of the prefix) / 8. */
+  'access_count',
+  /** log2(1 + requests between the prefix's last two accesses) / 16; 0 if it had fewer than two. */
+  'prefix_gap',
+  /** log2(1 + requests since this conversation's previous turn) / 16; 0 for a new conversation. */
+  'turn_gap',
+  /** 1 when the request continues no earlier prefix beyond its first block (a new conversation). */
+  'new_conversation',
+  /** log2(1 + accesses of the deepest prefix seen before, i.e. the turn number) / 8. */
+  'turns',
+  /** Share of the request's blocks seen before. */
+  'seen_share',
+  /** log2(prompt tokens) / 20. */
+  'prompt_length',
+  /** log2(1 + output tokens) / 16. */
+  'output_length',
+  /** min(blocks after this one, 16) / 16. */
+  'from_end',
+  /** log2(1 + position of the block in the prompt) / 16. */
+  'depth',
+  /** log2(1 + distinct continuations of the prefix seen) / 8. */
+  'children',
+] as const;
+
+export type FeatureName = (typeof FEATURE_NAMES)[number];
+export const FEATURE_COUNT = FEATURE_NAMES.length;
+
+/** What a request says about all its pages at once. */
+export interface RequestFeatures {
+  blocks: number;
+  lastPartial: boolean;
+  /** Blocks of the request whose prefix was seen before (a prefix of the prompt). */
+  seen: number;
+  /** Requests since the conversation's previous turn; -1 for a new conversation. */
+  turnGap: number;
+  /** Accesses of the deepest prefix seen before (0 for a new conversation). */
+  turns: number;
+  inputLength: number;
+  outputLength: number;
+}
+
+/** What the history says about one page's prefix before this access. */
+export interface PrefixFeatures {
+  count: number;
+  lastGap: number;
+  children: number;
+}
+
+/** Writes the features of block `i` of a request into `row[offset ..)`; disabled features stay 0. */
+export function writeFeatures(
+  row: Float32Array,
+  offset: number,
+  request: RequestFeatures,
+  i: number,
+  prefix: PrefixFeatures,
+  enabled: Uint8Array,
+): void {
+  const values = [
+    i === request.blocks - 1 && request.lastPartial ? 1 : 0,
+    i < request.seen ? 1 : 0,
+    Math.log2(1 + prefix.count) / 8,
+    prefix.count >= 2 ? Math.log2(1 + prefix.lastGap) / 16 : 0,
+    request.turnGap >= 0 ? Math.log2(1 + request.turnGap) / 16 : 0,
+    request.turnGap < 0 ? 1 : 0,
+    Math.log2(1 + request.turns) / 8,
+    request.blocks > 0 ? request.seen / request.blocks : 0,
+    Math.log2(Math.max(1, request.inputLength)) / 20,
+    Math.log2(1 + request.outputLength) / 16,
+    Math.min(request.blocks - 1 - i, 16) / 16,
+    Math.log2(1 + i) / 16,
+    Math.log2(1 + prefix.children) / 8,
+  ];
+  for (let f = 0; f < FEATURE_COUNT; f++) row[offset + f] = enabled[f] ? values[f]! : 0;
+}
+
+/** The enabled mask for a set of feature names to leave out (for ablations); unknown names throw. */
+export function featureMask(without: readonly string[] = []): Uint8Array {
+  const mask = new Uint8Array(FEATURE_COUNT).fill(1);
+  for (const name of without) {
+    const index = (FEATURE_NAMES as readonly string[]).indexOf(name);
+    if (index < 0) throw new RangeError(`unknown reuse feature ${JSON.stringify(name)} (known: ${FEATURE_NAMES.join(', ')})`);
+    mask[index] = 0;
+  }
+  return mask;
+}
