@@ -16,6 +16,9 @@ import { emit, runCommand } from './run.js';
 
 import { GRAPH_SOURCES, loadSteSource } from './workload-input.js';
 
+/** Policies replayed when --policy is not given: the learned `reuse` trains a model, so it is asked for by name. */
+const DEFAULT_POLICIES: PolicyName[] = POLICY_NAMES.filter((name) => name !== 'reuse');
+
 interface ReplayFlags {
   trace: string;
   format: (typeof FORMAT_CHOICES)[number];
@@ -45,7 +48,7 @@ export function registerReplay(program: Command): void {
     .addOption(
       new Option('--policy <list>', `eviction policies, comma list of ${POLICY_NAMES.join(', ')}`)
         .argParser((v) => parseNameList(v, POLICY_NAMES))
-        .default([...POLICY_NAMES], POLICY_NAMES.join(',')),
+        .default(DEFAULT_POLICIES, DEFAULT_POLICIES.join(',')),
     )
     .option('--workflow <spec>', 'workflow spec whose step graph gives STE values to the ste policy')
     .option('--graph <source>', 'where ste gets its step graph: declared (--workflow), learned (online, from the trace itself), none; default: declared with --workflow, else none', (v) => parseName(v, GRAPH_SOURCES))

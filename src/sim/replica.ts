@@ -539,6 +539,9 @@ export class Replica {
   }
 
   #complete(request: SimRequest): void {
+    const { blocks, inputLength, outputLength, blockSize } = request.request;
+    const matched = Math.floor(request.hitTokens / blockSize);
+    this.policy.observe?.({ blocks, pages: request.pages, matched, held: request.held, inputLength, outputLength, blockSize });
     this.#release(request);
     this.#running.splice(this.#running.indexOf(request), 1);
     request.phase = 'done';

@@ -16,7 +16,7 @@ export interface Setup {
   statusAware: boolean;
 }
 
-export const SETUP_NAMES = ['sglang', 'hicache', 'kvflow-evict', 'kvflow', 'lfu', 'belady'] as const;
+export const SETUP_NAMES = ['sglang', 'hicache', 'kvflow-evict', 'kvflow', 'lfu', 'belady', 'reuse'] as const;
 export type SetupName = (typeof SETUP_NAMES)[number];
 
 const SETUPS: Record<SetupName, Omit<Setup, 'name'>> = {
@@ -32,6 +32,8 @@ const SETUPS: Record<SetupName, Omit<Setup, 'name'>> = {
   lfu: { policy: 'lfu', cpuTier: false, prefetch: false, statusAware: false },
   /** Belady's offline oracle (next use in request order), GPU only. */
   belady: { policy: 'belady', cpuTier: false, prefetch: false, statusAware: false },
+  /** The learned reuse predictor (docs/results.md), GPU only: compare with sglang. */
+  reuse: { policy: 'reuse', cpuTier: false, prefetch: false, statusAware: false },
 };
 
 export function setupByName(name: SetupName): Setup {

@@ -7,12 +7,13 @@
 import { LruPolicy, type EvictionPolicy } from '../../cache/policy.js';
 import { RadixCache, ROOT } from '../../cache/radix-cache.js';
 import { StePolicy } from '../../cache/ste-policy.js';
+import { createPolicy } from '../../cache/policies.js';
 
 export interface ShadowCacheOptions {
   /** Pages the estimate may hold (the upstream's KV pool in pages, if known). */
   slots: number;
-  /** `ste`: evict by steps-to-execution (KVFlow); `lru`: least recently used. */
-  eviction: 'lru' | 'ste';
+  /** `ste`: evict by steps-to-execution (KVFlow); `lru`: least recently used; `reuse`: the learned predictor. */
+  eviction: 'lru' | 'ste' | 'reuse';
   /** Told of every page entering (true) or leaving (false) the tree, by its block id. */
   onPage?: (block: number, present: boolean) => void;
 }
@@ -30,7 +31,8 @@ export class ShadowCache {
   #tick = 0;
 
   constructor(options: ShadowCacheOptions) {
-    const policy: EvictionPolicy = options.eviction === 'ste' ? new StePolicy() : new LruPolicy();
+    const policy: EvictionPolicy =
+      options.eviction === 'ste' ? new StePolicy() : options.eviction === 'reuse' ? createPolicy('reuse') : new LruPolicy();
     this.#ste = policy instanceof StePolicy ? policy : undefined;
     const onPage = options.onPage;
     this.#onPage = onPage;
@@ -73,6 +75,8 @@ export class ShadowCache {
     if (this.#ste && agentKey !== undefined) {
       for (let i = 0; i < Math.min(fixedBlocks, held); i++) this.#ste.tag(path[i]!, agentKey);
     }
+    // The gateway sees pages, not token counts: lengths are in blocks, so no last block counts as partial.
+    cache.policy.observe?.({ blocks, pages: path, matched, held, inputLength: blocks.length, outputLength: 0, blockSize: 1 });
     const pages = path.slice(0, held);
     let released = false;
     return {
