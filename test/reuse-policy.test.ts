@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CacheReplayer, replayTrace } from '../src/cache/replay.js';
+import { CacheReplayer, replayTrace } from '../src/replay/replay.js';
 import { ReusePolicy } from '../src/cache/reuse/reuse-policy.js';
 import { readTrace } from '../src/workload/trace.js';
 import type { TraceRequest } from '../src/types.js';
