@@ -156,9 +156,60 @@ export interface SimTimeline {
   /** Latency of every workflow instance, keyed by instance id. */
   workflowLatency: { workflow: string; seconds: number }[];
   /** Sampled over simulated time. `gpuPages`/`cpuPages` are occupied slots; bytes are cumulative. */
-  samples: { t: number; gpuPages: number; cpuPages: number; h2dBytes: number; d2hBytes: number }[];
+  samples: SimSample[];
   gpuSlots: number;
   cpuSlots: number;
+  /** Engine replicas: link busy seconds add up over this many links per direction. */
+  replicas?: number;
+  /** Time-to-first-token and time-per-output-token of every request, seconds (TPOT: requests with > 1 output token). */
+  ttft?: number[];
+  tpot?: number[];
+  /** The phases of the first few workflow instances' requests, for the agent timeline. */
+  steps?: StepSpan[];
+  /** When those instances' agents' fixed prompts were prefetched onto or evicted from the GPU. */
+  promptEvents?: PromptEvent[];
+}
+
+/** One sample of a simulation's state; the bytes and busy seconds are cumulative since the start. */
+export interface SimSample {
+  t: number;
+  gpuPages: number;
+  cpuPages: number;
+  h2dBytes: number;
+  d2hBytes: number;
+  /** Link busy seconds so far, summed over replicas. */
+  h2dBusy?: number;
+  d2hBusy?: number;
+  /** Requests prefilling or decoding, and requests queued, summed over replicas. */
+  running?: number;
+  waiting?: number;
+}
+
+/**
+ * One request's life, in simulated seconds: queued from `arrival`, loading its prefix from the CPU tier
+ * on demand from `loadStart` (NaN: never), prefilling from `admitted`, decoding from `firstToken` to `done`.
+ */
+export interface StepSpan {
+  workflow: string;
+  agent: string;
+  request: string;
+  arrival: number;
+  loadStart: number;
+  admitted: number;
+  firstToken: number;
+  done: number;
+  hitTokens: number;
+  loadedTokens: number;
+  inputTokens: number;
+}
+
+/** An agent's fixed prompt landed on the GPU by prefetch, or one of its pages was evicted from it. */
+export interface PromptEvent {
+  t: number;
+  kind: 'prefetched' | 'evicted';
+  /** The workflow instance the event is drawn on. */
+  workflow: string;
+  agent: string;
 }
 
 /** The document `kvflow simulate --json` prints. */

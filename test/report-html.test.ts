@@ -2,6 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { bestRows, flattenConfig, formatSeconds, renderHtmlReport } from '../src/report/html.js';
 import type { SimReport, SimResult, SimTimeline } from '../src/types.js';
 
+/** Charts of the simulate report: three CDFs, workflows, agent timeline, queue, occupancy, utilisation, traffic, hit rates. */
+const CHARTS = 10;
+
 const latency = (base: number) => ({ mean: base, p50: base * 0.9, p90: base * 1.6, p99: base * 2.4 });
 
 function result(setup: string, base: number, baselines: string[]): SimResult {
@@ -37,9 +40,32 @@ function timeline(setup: string, base: number): SimTimeline {
       cpuPages: i * 40,
       h2dBytes: i * 2 ** 28,
       d2hBytes: i * 2 ** 27,
+      h2dBusy: i * 0.5 * base,
+      d2hBusy: i * 0.25 * base,
+      running: i % 4,
+      waiting: (i * 3) % 5,
     })),
     gpuSlots: 100,
     cpuSlots: 400,
+    ttft: Array.from({ length: 12 }, (_, i) => base * (0.01 + i * 0.02)),
+    tpot: Array.from({ length: 12 }, (_, i) => 0.02 + i * 0.001),
+    steps: Array.from({ length: 6 }, (_, i) => ({
+      workflow: `wf-${i % 2}`,
+      agent: `agent-${i}`,
+      request: `r${i}`,
+      arrival: i * base,
+      loadStart: i === 3 ? i * base + 0.1 : Number.NaN,
+      admitted: i * base + 0.2,
+      firstToken: i * base + 0.5,
+      done: i * base + 0.9,
+      hitTokens: 32,
+      loadedTokens: i === 3 ? 16 : 0,
+      inputTokens: 64,
+    })),
+    promptEvents: [
+      { t: 1.5 * base, kind: 'prefetched', workflow: 'wf-1', agent: 'agent-3' },
+      { t: 2.5 * base, kind: 'evicted', workflow: 'wf-0', agent: 'agent-2' },
+    ],
   };
 }
 
@@ -54,13 +80,13 @@ function fixture(setups: string[]): { report: SimReport; timelines: SimTimeline[
 }
 
 describe('renderHtmlReport', () => {
-  it('renders one self-contained HTML document with five inline SVG charts', async () => {
+  it('renders one self-contained HTML document with every chart as inline SVG', async () => {
     const { report, timelines } = fixture(['sglang', 'hicache', 'kvflow']);
     const html = await renderHtmlReport(report, timelines, { title: 'Demo' });
     expect(html.startsWith('<!doctype html>')).toBe(true);
     expect(html.match(/<html[\s>]/g)).toHaveLength(1);
     expect(html.match(/<\/html>/g)).toHaveLength(1);
-    expect(html.match(/<svg[\s>]/g)).toHaveLength(5);
+    expect(html.match(/<svg[\s>]/g)).toHaveLength(CHARTS);
     expect(html).not.toMatch(/<script/i);
     expect(html).not.toMatch(/<link[\s>]/i);
     expect(html).not.toMatch(/\b(?:src|href)\s*=\s*["']?\s*https?:\/\//i);
@@ -98,7 +124,7 @@ describe('renderHtmlReport', () => {
   it('handles a single setup', async () => {
     const { report, timelines } = fixture(['kvflow']);
     const html = await renderHtmlReport(report, timelines);
-    expect(html.match(/<svg[\s>]/g)).toHaveLength(5);
+    expect(html.match(/<svg[\s>]/g)).toHaveLength(CHARTS);
     expect(html).not.toContain('class="best"');
   });
 
@@ -113,9 +139,9 @@ describe('renderHtmlReport', () => {
       cpuSlots: 0,
     }));
     const withResults = await renderHtmlReport(report, empty);
-    expect(withResults.match(/<svg[\s>]/g)).toHaveLength(5);
+    expect(withResults.match(/<svg[\s>]/g)).toHaveLength(CHARTS);
     const nothing = await renderHtmlReport({ config: {}, results: [] }, []);
-    expect(nothing.match(/<svg[\s>]/g)).toHaveLength(5);
+    expect(nothing.match(/<svg[\s>]/g)).toHaveLength(CHARTS);
     expect(nothing).toContain('No results.');
   });
 
@@ -129,6 +155,47 @@ describe('renderHtmlReport', () => {
     // kvflow has the higher speedup (2x vs 1x), sglang the lower makespan (40 s vs 80 s).
     expect(html).toMatch(/<td class="best">2\.00×<\/td>/);
     expect(html).toContain('<td class="best">40 s</td>');
+  });
+});
+
+describe('report layout', () => {
+  it('names what ran in the header, puts the summary first and folds the configuration last', async () => {
+    const { report, timelines } = fixture(['sglang', 'hicache', 'kvflow']);
+    report.config = {
+      workload: { name: 'sequential-8192', requests: 10 },
+      hardware: { gpu: 'A10G', model: 'Llama-3.1-8B', gpuCount: 1, engineProfile: 'sglang-0.4' },
+    };
+    const html = await renderHtmlReport(report, timelines);
+    const header = html.slice(html.indexOf('<header>'), html.indexOf('</header>'));
+    for (const fact of ['sequential-8192, 10 requests', 'A10G', 'Llama-3.1-8B', 'sglang-0.4']) expect(header).toContain(fact);
+    const summary = html.indexOf('id="summary"');
+    const firstChart = html.indexOf('class="chart"');
+    const config = html.indexOf('id="configuration"');
+    expect(summary).toBeGreaterThan(0);
+    expect(summary).toBeLessThan(firstChart);
+    expect(firstChart).toBeLessThan(config);
+    expect(html.slice(config)).toMatch(/^id="configuration">\n<details>/);
+  });
+
+  it('gives every data mark a hover title and keeps legends off the axes', async () => {
+    const { report, timelines } = fixture(['sglang', 'kvflow']);
+    const html = await renderHtmlReport(report, timelines);
+    for (const svg of html.match(/<svg[\s\S]*?<\/svg>/g) ?? []) {
+      expect(svg).toMatch(/role-axis/);
+      expect(svg).toMatch(/<title>[^<]+<\/title>/);
+    }
+  });
+
+  it('says which setups are identical and dashes their lines', async () => {
+    const { report, timelines } = fixture(['sglang', 'hicache', 'kvflow']);
+    const { setup: _s, speedup, ...metrics } = report.results[0]!;
+    report.results[1] = { ...metrics, setup: 'hicache', speedup };
+    timelines[1] = { ...timelines[0]!, setup: 'hicache' };
+    const html = await renderHtmlReport(report, timelines);
+    expect(html).toContain('sglang and hicache produced identical results');
+    expect(html).toMatch(/stroke-dasharray="7,4"/);
+    const distinct = fixture(['sglang', 'hicache']);
+    expect(await renderHtmlReport(distinct.report, distinct.timelines)).not.toContain('identical results');
   });
 });
 

@@ -39,7 +39,16 @@ export function hitRateSpec(results: readonly SimResult[], setups: readonly stri
     data: { values: rows },
     encoding,
     layer: [
-      { mark: { type: 'bar', cornerRadiusEnd: 2 } },
+      {
+        mark: { type: 'bar', cornerRadiusEnd: 2 },
+        encoding: {
+          tooltip: [
+            { field: 'setup', type: 'nominal', title: 'Setup' },
+            { field: 'metric', type: 'nominal', title: 'Tier' },
+            { field: 'rate', type: 'quantitative', title: 'Hit rate', format: '.2%' },
+          ],
+        },
+      },
       {
         mark: { type: 'text', baseline: 'bottom', dy: -3, fontSize: 10 },
         encoding: { color: { value: '#374151' }, text: { field: 'rate', type: 'quantitative', format: '.1%' } },

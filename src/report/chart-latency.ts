@@ -4,9 +4,11 @@ import {
   CHART_CONFIG,
   CHART_WIDTH,
   downsample,
+  legendColumns,
   NUMBER_FORMAT,
   placeholderSpec,
   setupColorEncoding,
+  setupDashEncoding,
 } from './chart-theme.js';
 
 /** Above this many workflow instances the per-workflow chart switches from dots to a box-and-strip plot. */
@@ -48,38 +50,78 @@ function secondsScale(values: readonly number[]): { log: boolean; scale: Record<
   return { log, scale: log ? { type: 'log' } : { zero: false, nice: true } };
 }
 
-/** Latency CDF: one step line per setup over every request's end-to-end latency. */
-export function latencyCdfSpec(timelines: readonly SimTimeline[], setups: readonly string[]): TopLevelSpec {
-  const all = timelines.flatMap((t) => t.e2e);
+/** Points per setup that carry a tooltip on a line chart (invisible dots on the line). */
+export const MAX_TOOLTIP_POINTS = 120;
+
+/** Which latency a CDF shows. */
+export interface CdfMetric {
+  /** Axis title, e.g. 'End-to-end request latency'. */
+  label: string;
+  values: (timeline: SimTimeline) => readonly number[];
+}
+
+/**
+ * A CDF: one step line per setup, dashed where a setup is identical to an earlier one (`sameAs`), with
+ * invisible dots along each line that show the value on hover.
+ */
+export function cdfSpec(
+  timelines: readonly SimTimeline[],
+  setups: readonly string[],
+  metric: CdfMetric,
+  sameAs?: ReadonlyMap<string, string>,
+): TopLevelSpec {
+  const all = timelines.flatMap((t) => metric.values(t));
   const { log, scale } = secondsScale(all);
   const points = timelines
-    .flatMap((t) => empiricalCdf(t.setup, t.e2e))
+    .flatMap((t) => empiricalCdf(t.setup, metric.values(t)))
     .filter((p) => !log || p.seconds > 0);
-  if (points.length === 0) return placeholderSpec('No request latencies recorded.');
+  if (points.length === 0) return placeholderSpec(`No ${metric.label.toLowerCase()} recorded.`);
+  const hoverPoints = setups.flatMap((setup) => downsample(points.filter((p) => p.setup === setup), MAX_TOOLTIP_POINTS));
+  const x = {
+    field: 'seconds',
+    type: 'quantitative',
+    title: log ? `${metric.label} (s, log scale)` : `${metric.label} (s)`,
+    scale,
+    axis: { format: NUMBER_FORMAT },
+  } as const;
+  const y = {
+    field: 'fraction',
+    type: 'quantitative',
+    title: 'Share of requests at or below',
+    scale: { domain: [0, 1] as number[] },
+    axis: { format: '.0%' },
+  } as const;
   return {
     config: CHART_CONFIG,
     width: CHART_WIDTH,
-    height: 280,
-    data: { values: points },
-    mark: { type: 'line', interpolate: 'step-after' },
-    encoding: {
-      x: {
-        field: 'seconds',
-        type: 'quantitative',
-        title: log ? 'End-to-end request latency (s, log scale)' : 'End-to-end request latency (s)',
-        scale,
-        axis: { format: NUMBER_FORMAT },
+    height: 260,
+    layer: [
+      {
+        data: { values: points },
+        mark: { type: 'line', interpolate: 'step-after' },
+        encoding: { x, y, color: setupColorEncoding(setups), strokeDash: setupDashEncoding(setups, sameAs) },
       },
-      y: {
-        field: 'fraction',
-        type: 'quantitative',
-        title: 'Requests completed within latency',
-        scale: { domain: [0, 1] },
-        axis: { format: '.0%' },
+      {
+        data: { values: hoverPoints },
+        mark: { type: 'point', filled: true, size: 60, opacity: 0 },
+        encoding: {
+          x,
+          y,
+          color: { ...setupColorEncoding(setups), legend: null },
+          tooltip: [
+            { field: 'setup', type: 'nominal', title: 'Setup' },
+            { field: 'seconds', type: 'quantitative', title: `${metric.label} (s)`, format: '.4~r' },
+            { field: 'fraction', type: 'quantitative', title: 'Share at or below', format: '.1%' },
+          ],
+        },
       },
-      color: setupColorEncoding(setups),
-    },
+    ],
   };
+}
+
+/** End-to-end latency CDF (kept for callers of the single-chart API). */
+export function latencyCdfSpec(timelines: readonly SimTimeline[], setups: readonly string[]): TopLevelSpec {
+  return cdfSpec(timelines, setups, { label: 'End-to-end request latency', values: (t) => t.e2e });
 }
 
 /** One workflow instance's latency under one setup. */
@@ -132,6 +174,12 @@ export function workflowLatencySpec(timelines: readonly SimTimeline[], setups: r
     : workflowBoxSpec(points, setups);
 }
 
+const WORKFLOW_TOOLTIP: { field: string; type: 'nominal' | 'quantitative'; title: string; format?: string }[] = [
+  { field: 'workflow', type: 'nominal', title: 'Workflow' },
+  { field: 'setup', type: 'nominal', title: 'Setup' },
+  { field: 'seconds', type: 'quantitative', title: 'Latency (s)', format: '.4~r' },
+];
+
 function workflowDotSpec(points: WorkflowPoint[], workflows: string[], setups: readonly string[]): TopLevelSpec {
   return {
     config: CHART_CONFIG,
@@ -149,6 +197,8 @@ function workflowDotSpec(points: WorkflowPoint[], workflows: string[], setups: r
       },
       y: { field: 'seconds', type: 'quantitative', title: 'Workflow latency (s)', axis: { format: NUMBER_FORMAT } },
       color: setupColorEncoding(setups),
+      shape: { field: 'setup', type: 'nominal', sort: [...setups], title: 'Setup', legend: { columns: legendColumns(setups.length) } },
+      tooltip: WORKFLOW_TOOLTIP,
     },
   };
 }
@@ -186,7 +236,7 @@ function workflowBoxSpec(points: WorkflowPoint[], setups: readonly string[]): To
       {
         data: { values: thinStrip(plotted, setups) },
         mark: { type: 'tick', opacity: 0.45, thickness: 1, size: 34 },
-        encoding: shared,
+        encoding: { ...shared, tooltip: WORKFLOW_TOOLTIP },
       },
       {
         mark: {

@@ -4,6 +4,8 @@ import type { TopLevelSpec } from 'vega-lite';
  * Renders a vega-lite spec to an SVG string headlessly (vega-lite -> vega -> `View.toSVG`). Vega numbers
  * clip paths and gradients with process-wide counters, so ids are renamed to `idPrefix-N` in order of
  * appearance: the output is then the same on every call and unique among several SVGs on one page.
+ * Every data mark's description becomes an SVG `<title>`, which browsers show on hover: tooltips with
+ * no script, so the page stays viewable offline.
  * Vega is loaded here, on the first chart: it takes longer to load than most commands take to run.
  */
 export async function renderSvg(spec: TopLevelSpec, idPrefix: string): Promise<string> {
@@ -11,7 +13,7 @@ export async function renderSvg(spec: TopLevelSpec, idPrefix: string): Promise<s
   const compiled = compile(spec, { logger: vega.logger(vega.None) }).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
   try {
-    return scopeSvgIds(await view.toSVG(), idPrefix);
+    return addMarkTitles(scopeSvgIds(await view.toSVG(), idPrefix));
   } finally {
     view.finalize();
   }
@@ -33,3 +35,22 @@ export function scopeSvgIds(svg: string, prefix: string): string {
     });
 }
 
+/** Vega's role descriptions of chart furniture, which get no tooltip. */
+const FURNITURE = /aria-roledescription="(?:axis|legend|title|[a-z]+ mark container)"/;
+
+/**
+ * Gives every data mark (an element vega labelled with `aria-label` and `role="graphics-symbol"`) a
+ * `<title>` child with the same text. The label is already attribute-escaped, which is also valid content.
+ */
+export function addMarkTitles(svg: string): string {
+  return svg.replace(
+    /<(path|rect|line|circle|text|g)(\s[^>]*?role="graphics-symbol"[^>]*?)(\/?)>/g,
+    (whole, tag: string, attributes: string, selfClosing: string) => {
+      if (FURNITURE.test(attributes)) return whole;
+      const label = /\saria-label="([^"]*)"/.exec(attributes)?.[1];
+      if (label === undefined) return whole;
+      const title = `<title>${label}</title>`;
+      return selfClosing ? `<${tag}${attributes}>${title}</${tag}>` : `<${tag}${attributes}>${title}`;
+    },
+  );
+}

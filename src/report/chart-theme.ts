@@ -1,20 +1,54 @@
 import type { TopLevelSpec } from 'vega-lite';
 
-/** Plot-area width of every chart, in pixels; the y axis adds about 60 px. */
-export const CHART_WIDTH = 720;
+/**
+ * Plot-area width of every chart, in pixels. With the y axis (about 70 px) and padding the SVG is about
+ * as wide as the page's content column at 1280 px, and the page scales it to that column exactly.
+ */
+export const CHART_WIDTH = 980;
+
+/** Longest legend label, in pixels; longer ones are cut with an ellipsis (the full text is in the tooltip). */
+const LEGEND_LABEL_LIMIT = 210;
+
+/** Legend columns that fit in the plot width, so a legend with many series grows down, never sideways. */
+export function legendColumns(series: number, width = CHART_WIDTH): number {
+  return Math.max(1, Math.min(series, Math.floor(width / (LEGEND_LABEL_LIMIT + 40))));
+}
 
 /** d3 format for plain-number axes: `0.1`, `20`, `1,200` (no SI prefixes, no exponents). */
 export const NUMBER_FORMAT = ',~r';
 
-/** Fixed categorical palette (Tableau 10) for setups; setup `i` in report order gets colour `i`, cycling. */
+/**
+ * Categorical palette for setups (Tableau 20's dark and light pairs, dark first): 20 distinct colours
+ * before any repeats; past 20 the line dash pattern tells repeated colours apart.
+ */
 export const SETUP_COLORS = [
-  '#4c78a8', '#f58518', '#54a24b', '#e45756', '#72b7b2',
-  '#b279a2', '#eeca3b', '#ff9da6', '#9d755d', '#bab0ac',
+  '#4c78a8', '#f58518', '#54a24b', '#e45756', '#72b7b2', '#b279a2', '#eeca3b', '#9d755d', '#ff9da6', '#79706e',
+  '#9ecae9', '#ffbf79', '#88d27a', '#ff9d98', '#83bcb6', '#d6a5c9', '#f2cf5b', '#d8b5a5', '#fcbfd2', '#bab0ac',
 ] as const;
 
 /** The colour of the setup at `index` in report order. */
 export function setupColor(index: number): string {
   return SETUP_COLORS[index % SETUP_COLORS.length] ?? SETUP_COLORS[0];
+}
+
+/** Dash patterns: solid first; a setup drawn over an identical one, or a repeated colour, gets the next. */
+const DASHES: number[][] = [[1, 0], [7, 4], [2, 3], [10, 3, 2, 3]];
+
+/**
+ * The dash of every setup: a setup identical to an earlier one (`sameAs`) gets a different dash than that
+ * one, so both lines stay visible; otherwise setups past the palette's length dash by palette cycle.
+ */
+export function setupDashes(setups: readonly string[], sameAs: ReadonlyMap<string, string> = new Map()): number[][] {
+  const membersSoFar = new Map<string, number>();
+  return setups.map((setup, i) => {
+    const first = sameAs.get(setup);
+    let rank = Math.floor(i / SETUP_COLORS.length);
+    if (first !== undefined) {
+      rank = (membersSoFar.get(first) ?? 0) + 1;
+      membersSoFar.set(first, rank);
+    }
+    return DASHES[rank % DASHES.length]!;
+  });
 }
 
 /** Vega-lite config shared by all charts: fonts, sizes and a quiet frame. */
@@ -31,7 +65,17 @@ export const CHART_CONFIG = {
     titleColor: '#374151',
     gridColor: '#eef0f3',
   },
-  legend: { labelFontSize: 11, titleFontSize: 12, titleFontWeight: 'normal', orient: 'top', labelLimit: 200 },
+  legend: {
+    labelFontSize: 11,
+    titleFontSize: 12,
+    titleFontWeight: 'normal',
+    orient: 'top',
+    direction: 'horizontal',
+    labelLimit: LEGEND_LABEL_LIMIT,
+    symbolStrokeWidth: 2.5,
+    symbolSize: 160,
+  },
+  aria: true,
   header: { labelFontSize: 12, labelColor: '#374151', labelFontWeight: 'bold' },
   line: { strokeWidth: 1.75 },
 } as const;
@@ -44,6 +88,19 @@ export function setupColorEncoding(setups: readonly string[]) {
     title: 'Setup',
     sort: [...setups],
     scale: { domain: [...setups], range: setups.map((_, i) => setupColor(i)) },
+    legend: { columns: legendColumns(setups.length) },
+  } as const;
+}
+
+/** The `strokeDash` channel for a `setup` field, sharing the colour legend (see {@link setupDashes}). */
+export function setupDashEncoding(setups: readonly string[], sameAs?: ReadonlyMap<string, string>) {
+  return {
+    field: 'setup',
+    type: 'nominal',
+    title: 'Setup',
+    sort: [...setups],
+    scale: { domain: [...setups], range: setupDashes(setups, sameAs) },
+    legend: { columns: legendColumns(setups.length) },
   } as const;
 }
 

@@ -1,143 +1,82 @@
 import type { SimReport, SimResult, SimTimeline } from '../types.js';
-import { setupColor } from './chart-theme.js';
-import { renderCharts, setupOrder, type RenderedChart } from './charts.js';
+import { setupColor, setupDashes } from './chart-theme.js';
+import { identicalSetups, renderCharts, setupOrder } from './charts.js';
+import { escapeHtml, formatSeconds, renderPage, section } from './page.js';
 import { count, percent } from './table.js';
+
+export { escapeHtml, flattenConfig, formatSeconds } from './page.js';
 
 /** Options for {@link renderHtmlReport}. */
 export interface HtmlReportOptions {
-  /** Page title and heading; defaults to "kvflow simulation report". */
+  /** Page title and heading; defaults to "kvflow simulate: WORKLOAD". */
   title?: string;
 }
 
-const DEFAULT_TITLE = 'kvflow simulation report';
-
 /**
- * Renders a simulation report as one self-contained HTML page: config, summary tables and five inline
- * SVG charts, with inline CSS and no scripts or external resources. Deterministic: the same input gives
- * byte-identical output.
+ * Renders a simulation report as one self-contained HTML page: a header naming the workload, GPU, model
+ * and engine profile, the summary, the charts, and the configuration folded at the end. Inline CSS and
+ * SVG, no scripts or external resources. Deterministic: the same input gives byte-identical output.
  */
 export async function renderHtmlReport(
   report: SimReport,
   timelines: SimTimeline[],
   options: HtmlReportOptions = {},
 ): Promise<string> {
-  const title = options.title ?? DEFAULT_TITLE;
   const setups = setupOrder(report, timelines);
-  const charts = await renderCharts(report, timelines);
-  return [
-    '<!doctype html>',
-    '<html lang="en">',
-    '<head>',
-    '<meta charset="utf-8">',
-    '<meta name="viewport" content="width=device-width, initial-scale=1">',
-    `<title>${escapeHtml(title)}</title>`,
-    `<style>${STYLE}</style>`,
-    '</head>',
-    '<body>',
-    '<main>',
-    '<header>',
-    `<h1>${escapeHtml(title)}</h1>`,
-    setupLegendHtml(setups),
-    '</header>',
-    section('Configuration', configHtml(report.config)),
-    section('Summary', summaryHtml(report.results, setups)),
-    ...charts.map(chartHtml),
-    '</main>',
-    '</body>',
-    '</html>',
-    '',
-  ].join('\n');
+  const sameAs = identicalSetups(report.results, timelines);
+  const facts = runFacts(report.config);
+  const title = options.title ?? `kvflow simulate: ${facts.workload ?? 'simulation report'}`;
+  const charts = await renderCharts(report, timelines, sameAs);
+  return renderPage({
+    title,
+    facts: [
+      ['Workload', facts.workload],
+      ['GPU', facts.gpu],
+      ['Model', facts.model],
+      ['Engine profile', facts.engineProfile],
+      ['Setups', setups.join(', ')],
+    ],
+    summary: [section('Summary', summaryHtml(report.results, setups, sameAs), 'summary')],
+    charts,
+    config: report.config,
+  });
 }
 
-// ---------------------------------------------------------------------------------------------------
-// Text and number formatting
-
-/** Escapes text for HTML element content and double-quoted attribute values. */
-export function escapeHtml(text: string): string {
-  return text
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;');
+/** What ran, read from a simulate report's config (every field optional: sweeps and tests pass less). */
+export function runFacts(config: Record<string, unknown>): {
+  workload?: string;
+  gpu?: string;
+  model?: string;
+  engineProfile?: string;
+} {
+  const workload = asRecord(config.workload);
+  const hardware = asRecord(config.hardware);
+  const engine = asRecord(config.engine);
+  const text = (value: unknown): string | undefined =>
+    typeof value === 'string' && value !== '' ? value : typeof value === 'number' ? String(value) : undefined;
+  const workloadName = text(workload?.name) ?? text(workload?.trace) ?? text(workload?.spec) ?? text(config.workload);
+  const requests = typeof workload?.requests === 'number' ? `${count(workload.requests)} requests` : undefined;
+  const gpuCount = typeof hardware?.gpuCount === 'number' && hardware.gpuCount > 1 ? `${hardware.gpuCount}× ` : '';
+  const gpu = text(hardware?.gpu) ?? text(asRecord(config.gpu)?.name) ?? text(config.gpu);
+  const result: ReturnType<typeof runFacts> = {};
+  const named = [workloadName, requests].filter((part) => part !== undefined).join(', ');
+  if (named) result.workload = named;
+  if (gpu) result.gpu = `${gpuCount}${gpu}`;
+  const model = text(hardware?.model) ?? text(config.model);
+  if (model) result.model = model;
+  const profile =
+    text(hardware?.engineProfile) ?? text(config.engineProfile) ?? text(engine?.profile) ?? text(engine?.name);
+  if (profile) result.engineProfile = profile;
+  return result;
 }
 
-/** Up to three significant digits without trailing zeros: 123, 45.6, 1.23. */
-function threeDigits(value: number): string {
-  const abs = Math.abs(value);
-  const digits = abs >= 100 ? 0 : abs >= 10 ? 1 : 2;
-  return String(Number(value.toFixed(digits)));
-}
-
-/** A duration for people: `850 µs`, `12.3 ms`, `4.56 s`, `1,234 s`; `—` when unknown. */
-export function formatSeconds(seconds: number): string {
-  if (!Number.isFinite(seconds)) return '—';
-  const abs = Math.abs(seconds);
-  if (abs === 0) return '0 s';
-  if (abs < 1e-3) return `${threeDigits(seconds * 1e6)} µs`;
-  if (abs < 1) return `${threeDigits(seconds * 1e3)} ms`;
-  if (abs < 100) return `${threeDigits(seconds)} s`;
-  return `${count(seconds)} s`;
+function asRecord(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
 }
 
 const formatPercent = (ratio: number): string => (Number.isFinite(ratio) ? percent(ratio, 1) : '—');
 const formatCount = (value: number): string => (Number.isFinite(value) ? count(value) : '—');
 const formatSpeedup = (ratio: number): string => (Number.isFinite(ratio) ? `${ratio.toFixed(2)}×` : '—');
-
-// ---------------------------------------------------------------------------------------------------
-// Configuration
-
-/**
- * Flattens a config object to `[key, value]` rows in insertion order: nested objects (and arrays of
- * objects) become dotted keys, arrays of plain values are listed inline.
- */
-export function flattenConfig(config: Record<string, unknown>, prefix = ''): [string, string][] {
-  const rows: [string, string][] = [];
-  for (const [key, value] of Object.entries(config)) {
-    const path = prefix ? `${prefix}.${key}` : key;
-    if (value === undefined) continue;
-    if (Array.isArray(value) && value.some(isObject)) {
-      rows.push(...flattenConfig(Object.fromEntries(value.entries()), path));
-    } else if (isObject(value) && Object.keys(value).length > 0) {
-      rows.push(...flattenConfig(value, path));
-    } else {
-      rows.push([path, configValue(value)]);
-    }
-  }
-  return rows;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** A leaf config value as text; big integers get thousands separators. */
-function configValue(value: unknown): string {
-  if (typeof value === 'number') {
-    return Number.isInteger(value) && Math.abs(value) >= 10_000 ? count(value) : String(value);
-  }
-  if (typeof value === 'string') return value;
-  if (Array.isArray(value)) return `[${value.map(configValue).join(', ')}]`;
-  if (isObject(value)) return '{}';
-  return String(value);
-}
-
-/** The config as key/value tables, split into up to three side-by-side columns. */
-function configHtml(config: Record<string, unknown>): string {
-  const rows = flattenConfig(config);
-  if (rows.length === 0) return '<p class="empty">No configuration recorded.</p>';
-  const columns = Math.min(3, Math.ceil(rows.length / 6));
-  const perColumn = Math.ceil(rows.length / columns);
-  const tables: string[] = [];
-  for (let start = 0; start < rows.length; start += perColumn) {
-    const body = rows
-      .slice(start, start + perColumn)
-      .map(([key, value]) => `<tr><th scope="row">${escapeHtml(key)}</th><td>${escapeHtml(value)}</td></tr>`)
-      .join('');
-    tables.push(`<table class="config"><tbody>${body}</tbody></table>`);
-  }
-  return `<div class="config-grid">${tables.join('')}</div>`;
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Summary tables
@@ -240,18 +179,13 @@ function tableHeadHtml(columns: readonly Column[]): string {
   return `<thead><tr>${groupRow.join('')}</tr><tr>${labelRow.join('')}</tr></thead>`;
 }
 
-/** A setup's name behind a swatch of its chart colour. */
-function setupLabelHtml(setup: string, setups: readonly string[]): string {
-  const swatch = `<span class="swatch" style="background:${setupColor(Math.max(0, setups.indexOf(setup)))}"></span>`;
-  return `${swatch}${escapeHtml(setup)}`;
-}
-
 /** One summary table: a row per setup, best value per column highlighted. */
 function summaryTableHtml(
   caption: string,
   results: readonly SimResult[],
   columns: readonly Column[],
   setups: readonly string[],
+  sameAs?: ReadonlyMap<string, string>,
 ): string {
   const values = columns.map((column) => results.map((r) => column.value(r)));
   const best = columns.map((column, c) => bestRows(values[c] ?? [], column.better));
@@ -262,7 +196,7 @@ function summaryTableHtml(
         const text = value === undefined ? '—' : column.format(value);
         return best[c]?.has(row) ? `<td class="best">${escapeHtml(text)}</td>` : `<td>${escapeHtml(text)}</td>`;
       });
-      return `<tr><th scope="row">${setupLabelHtml(result.setup, setups)}</th>${cells.join('')}</tr>`;
+      return `<tr><th scope="row">${setupLabelHtml(result.setup, setups, sameAs)}</th>${cells.join('')}</tr>`;
     })
     .join('\n');
   return (
@@ -271,64 +205,62 @@ function summaryTableHtml(
   );
 }
 
-function summaryHtml(results: readonly SimResult[], setups: readonly string[]): string {
-  if (results.length === 0) return '<p class="empty">No results.</p>';
-  return [
-    summaryTableHtml('Latency and speedup', results, latencyColumns(speedupBases(results, setups)), setups),
-    summaryTableHtml('Cache and transfers', results, CACHE_COLUMNS, setups),
-    '<p class="note">Highlighted: the best value in its column. ' +
-      'Speedup vs X is X’s mean workflow latency divided by this setup’s.</p>',
-  ].join('\n');
-}
-
 // ---------------------------------------------------------------------------------------------------
-// Page structure
+// Summary
 
-function section(title: string, body: string): string {
-  return `<section>\n<h2>${escapeHtml(title)}</h2>\n${body}\n</section>`;
+/** A setup's name behind its chart colour and dash, as in the charts' legends. */
+function setupLabelHtml(setup: string, setups: readonly string[], sameAs?: ReadonlyMap<string, string>): string {
+  const index = Math.max(0, setups.indexOf(setup));
+  const dash = setupDashes(setups, sameAs)[index] ?? [1, 0];
+  const style = dash[1] === 0 ? 'solid' : dash[0]! <= 2 ? 'dotted' : 'dashed';
+  const swatch = `<span class="dash" style="border-top-color:${setupColor(index)};border-top-style:${style}"></span>`;
+  return `${swatch}${escapeHtml(setup)}`;
 }
 
-/** The setups in report order with their chart colours. */
-function setupLegendHtml(setups: readonly string[]): string {
-  if (setups.length === 0) return '';
-  const items = setups.map((setup) => `<li>${setupLabelHtml(setup, setups)}</li>`).join('');
-  return `<ul class="setups" aria-label="Setups">${items}</ul>`;
-}
-
-/** A chart as a figure; the SVG comes from vega, which escapes its own text. */
-function chartHtml(chart: RenderedChart): string {
+/** One sentence with the headline: the fastest setup and how it compares with the first one. */
+function findingHtml(results: readonly SimResult[]): string {
+  const latency = (r: SimResult) => (r.workflows > 0 ? r.workflowLatency.mean : r.e2e.mean);
+  const what = results.some((r) => r.workflows > 0) ? 'mean workflow latency' : 'mean request latency';
+  const first = results[0];
+  if (!first) return '';
+  const best = results.reduce((a, b) => (latency(b) < latency(a) ? b : a));
+  const ratio = best.speedup[first.setup];
+  const versus =
+    best.setup === first.setup || ratio === undefined
+      ? ''
+      : `, ${ratio.toFixed(2)}× faster than ${first.setup} (${formatSeconds(latency(first))})`;
   return (
-    `<section id="${escapeHtml(chart.id)}">\n<h2>${escapeHtml(chart.title)}</h2>\n` +
-    `<figure>\n${chart.svg}\n<figcaption>${escapeHtml(chart.caption)}</figcaption>\n</figure>\n</section>`
+    `<p class="finding"><strong>${escapeHtml(best.setup)}</strong> has the lowest ${what}: ` +
+    `${escapeHtml(formatSeconds(latency(best)))}${escapeHtml(versus)}.</p>`
   );
 }
 
-const STYLE = `
-:root { color-scheme: light; }
-body { margin: 0; background: #f6f7f9; color: #1f2937; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; }
-main { max-width: 1120px; margin: 0 auto; padding: 24px 28px 48px; }
-h1 { font-size: 24px; margin: 0 0 8px; }
-h2 { font-size: 17px; margin: 0 0 12px; }
-section { background: #fff; border: 1px solid #e5e7eb; border-radius: 8px; padding: 16px 20px; margin: 16px 0; }
-.setups { list-style: none; display: flex; flex-wrap: wrap; gap: 4px 18px; padding: 0; margin: 0; color: #374151; }
-.swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 6px; vertical-align: baseline; }
-table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
-th, td { padding: 4px 8px; }
-.config-grid { display: flex; flex-wrap: wrap; gap: 0 32px; align-items: flex-start; }
-.config th { text-align: left; font-weight: normal; color: #6b7280; white-space: nowrap; }
-.config td { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: 13px; overflow-wrap: anywhere; }
-.config tr + tr > * { border-top: 1px solid #f1f2f4; }
-.table-wrap { overflow-x: auto; margin-bottom: 12px; }
-.summary { width: 100%; font-size: 13px; }
-.summary caption { text-align: left; font-weight: 600; padding: 4px 0 6px; }
-.summary thead th { font-weight: 600; color: #4b5563; text-align: right; white-space: normal; border-bottom: 1px solid #d1d5db; }
-.summary thead th.group { text-align: center; border-bottom: 1px solid #e5e7eb; }
-.summary thead th:first-child, .summary tbody th { text-align: left; }
-.summary tbody th { font-weight: 600; white-space: nowrap; }
-.summary td { text-align: right; white-space: nowrap; }
-.summary tbody tr + tr > * { border-top: 1px solid #f1f2f4; }
-.summary td.best { background: #e7f5ec; color: #14532d; font-weight: 600; }
-.note, .empty, figcaption { color: #6b7280; font-size: 13px; margin: 4px 0 0; }
-figure { margin: 0; }
-figure svg { display: block; max-width: 100%; height: auto; }
-`.trim();
+/** Says which setups produced identical results, and how the charts tell them apart. */
+function identicalHtml(sameAs: ReadonlyMap<string, string>): string {
+  if (sameAs.size === 0) return '';
+  const groups = new Map<string, string[]>();
+  for (const [setup, first] of sameAs) groups.set(first, [...(groups.get(first) ?? [first]), setup]);
+  const sentences = [...groups.values()].map(
+    (members) => `${members.join(' and ')} produced identical results on this workload`,
+  );
+  return (
+    `<p class="identical">${escapeHtml(sentences.join('; '))}: their lines coincide, so the later ones are drawn ` +
+    'dashed or dotted over the first.</p>'
+  );
+}
+
+function summaryHtml(
+  results: readonly SimResult[],
+  setups: readonly string[],
+  sameAs: ReadonlyMap<string, string>,
+): string {
+  if (results.length === 0) return '<p class="empty">No results.</p>';
+  return [
+    findingHtml(results),
+    identicalHtml(sameAs),
+    summaryTableHtml('Latency and speedup', results, latencyColumns(speedupBases(results, setups)), setups, sameAs),
+    summaryTableHtml('Cache and transfers', results, CACHE_COLUMNS, setups, sameAs),
+    '<p class="note">Highlighted: the best value in its column. ' +
+      'Speedup vs X is X’s mean workflow latency divided by this setup’s (above 1: this setup is faster).</p>',
+  ].join('\n');
+}

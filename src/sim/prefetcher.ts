@@ -118,7 +118,7 @@ export class Prefetcher {
           this.#unused.add(page);
         }
         this.stats.prefetchedPages += pages.length;
-        this.onLanded?.();
+        this.onLanded?.(agent);
       },
     };
     this.#planned.set(agent, { agent, pages, transfer });
@@ -126,6 +126,6 @@ export class Prefetcher {
     return 'loading';
   }
 
-  /** Called after a prefetch landed (the engine re-schedules requests that waited on it). */
-  onLanded: (() => void) | undefined;
+  /** Called after a prefetch of `agent`'s prompt landed (the engine re-schedules requests that waited on it). */
+  onLanded: ((agent: string) => void) | undefined;
 }

@@ -42,6 +42,8 @@ export interface ReplicaOptions {
 export interface ReplicaHooks {
   onFirstToken(request: SimRequest): void;
   onComplete(request: SimRequest): void;
+  /** For the report's agent timeline: an agent's fixed prompt was prefetched (landed) or left the GPU. */
+  onPromptEvent?(kind: 'prefetched' | 'evicted', agentKey: string): void;
 }
 
 interface ScheduledWork {
@@ -102,7 +104,10 @@ export class Replica {
       gpuSlots: options.gpuSlots,
       cpuSlots: options.setup.cpuTier ? options.cpuSlots : 0,
       policy: this.policy,
-      onGpuEvict: (page) => this.prefetcher?.noteEvicted(page),
+      onGpuEvict: (page) => {
+        this.prefetcher?.noteEvicted(page);
+        this.#notePromptEvicted(page);
+      },
     });
     this.h2d = new Link(events, options.h2d);
     this.d2h = new Link(events, options.d2h);
@@ -111,7 +116,8 @@ export class Replica {
         pageBytes: options.cost.pageBytes,
         loadAhead: options.loadAhead,
       });
-      this.prefetcher.onLanded = () => {
+      this.prefetcher.onLanded = (agent) => {
+        this.#hooks.onPromptEvent?.('prefetched', agent);
         this.#holdForPrefetch = false;
         this.#kick();
       };
@@ -121,6 +127,16 @@ export class Replica {
   /** Requests waiting or running here: the router's load signal. */
   get load(): number {
     return this.#waiting.length + this.#running.length;
+  }
+
+  /** Requests queued, not yet admitted (or preempted back to the queue). */
+  get waitingCount(): number {
+    return this.#waiting.length;
+  }
+
+  /** Requests prefilling or decoding. */
+  get runningCount(): number {
+    return this.#running.length;
   }
 
   /** Prefix pages of `blocks` this replica holds in any tier: the router's cache signal. */
@@ -280,6 +296,7 @@ export class Replica {
     }
     request.loadedPages.clear();
     request.computed = prefixTokens(request, gpu);
+    if (Number.isNaN(request.admitted)) request.admitted = this.#events.now;
     request.phase = 'prefill';
     this.#tagFixedPrompt(request);
     this.#waiting.splice(this.#waiting.indexOf(request), 1);
@@ -315,6 +332,7 @@ export class Replica {
       started.push(page);
     }
     if (started.length === 0) return;
+    if (Number.isNaN(request.loadStart)) request.loadStart = this.#events.now;
     request.loadsPending++;
     this.#blockingLoads++;
     this.h2d.submit({
@@ -329,6 +347,22 @@ export class Replica {
         this.#kick();
       },
     });
+  }
+
+  /** Fixed-prompt pages by owning agent, kept only when someone listens for prompt events. */
+  readonly #promptOwner = new Map<number, string>();
+
+  #notePromptOwner(request: SimRequest): void {
+    if (!this.#hooks.onPromptEvent || request.agentKey === undefined) return;
+    const fixed = Math.min(request.request.fixedBlocks ?? 0, request.held);
+    for (let i = 0; i < fixed; i++) this.#promptOwner.set(request.pages[i]!, request.agentKey);
+  }
+
+  #notePromptEvicted(page: number): void {
+    const agent = this.#promptOwner.get(page);
+    if (agent === undefined) return;
+    this.#promptOwner.delete(page);
+    this.#hooks.onPromptEvent?.('evicted', agent);
   }
 
   /** Tags the fixed-prompt pages the request holds and has not tagged yet with its agent (for STE). */
@@ -539,6 +573,7 @@ export class Replica {
   }
 
   #complete(request: SimRequest): void {
+    this.#notePromptOwner(request);
     const { blocks, inputLength, outputLength, blockSize } = request.request;
     const matched = Math.floor(request.hitTokens / blockSize);
     this.policy.observe?.({ blocks, pages: request.pages, matched, held: request.held, inputLength, outputLength, blockSize });

@@ -14,6 +14,10 @@ export class SimRequest {
   arrival = NaN;
   firstToken = NaN;
   done = NaN;
+  /** When it first left the queue to prefill (NaN until then); later re-admissions after preemption keep it. */
+  admitted = NaN;
+  /** When its first on-demand load-back from the CPU tier started (NaN when it never loaded on demand). */
+  loadStart = NaN;
   /** Replica serving it. */
   replica = -1;
 

@@ -1,7 +1,15 @@
 import { computeNextUse } from '../cache/next-use.js';
 import { SteChangeFeed } from '../graph/ste-feed.js';
 import { InputError } from '../errors.js';
-import { GLOBAL_SESSION, type SimResult, type SimTimeline, type SteSource, type TraceRequest } from '../types.js';
+import {
+  GLOBAL_SESSION,
+  type PromptEvent,
+  type SimResult,
+  type SimTimeline,
+  type StepSpan,
+  type SteSource,
+  type TraceRequest,
+} from '../types.js';
 import { EventQueue } from './event-queue.js';
 import { summarize, thin } from './metrics.js';
 import { Replica, type ReplicaOptions } from './replica.js';
@@ -32,6 +40,14 @@ export interface SimulationRun {
 }
 
 const MAX_SAMPLES = 400;
+/** Workflow instances (first by position in the request list) whose steps the agent timeline draws. */
+export const TIMELINE_WORKFLOWS = 8;
+/** Agent steps drawn per workflow instance (its first ones), so single steps stay visible. */
+export const TIMELINE_STEPS = 12;
+/** Requests drawn on the agent timeline when the workload has no workflows. */
+const TIMELINE_REQUESTS = 40;
+/** Prompt events kept for the agent timeline (collected until the drawn steps are done). */
+const MAX_PROMPT_EVENTS = 1500;
 
 /**
  * Replays requests through engine replicas on one logical clock. Open-loop requests arrive at `t`;
@@ -52,7 +68,20 @@ export function runSimulation(requests: readonly TraceRequest[], options: Simula
   requests.forEach((request, index) => lastOfWorkflow.set(request.workflow ?? GLOBAL_SESSION, index));
 
   const nextUse = options.setup.policy === 'belady' ? computeNextUse(requests) : undefined;
-  const hooks = { onFirstToken: () => {}, onComplete: (request: SimRequest) => complete(request) };
+  const featured = featuredAgents(sims);
+  const promptEvents: PromptEvent[] = [];
+  const onPromptEvent = (kind: PromptEvent['kind'], agentKey: string): void => {
+    for (const { workflow, agent } of featured.get(agentKey) ?? []) {
+      const last = promptEvents[promptEvents.length - 1];
+      if (last && last.t === events.now && last.kind === kind && last.workflow === workflow && last.agent === agent) continue;
+      if (promptEvents.length < MAX_PROMPT_EVENTS) promptEvents.push({ t: events.now, kind, workflow, agent });
+    }
+  };
+  const hooks = {
+    onFirstToken: () => {},
+    onComplete: (request: SimRequest) => complete(request),
+    ...(featured.size > 0 && { onPromptEvent }),
+  };
   const replicas = Array.from(
     { length: options.replicas },
     (_, id) => new Replica(id, events, hooks, { ...options.engine, setup: options.setup, ...(nextUse && { nextUse }) }),
@@ -71,13 +100,21 @@ export function runSimulation(requests: readonly TraceRequest[], options: Simula
     let cpuPages = 0;
     let h2dBytes = 0;
     let d2hBytes = 0;
+    let h2dBusy = 0;
+    let d2hBusy = 0;
+    let running = 0;
+    let waiting = 0;
     for (const replica of replicas) {
       gpuPages += replica.cache.gpuUsed;
       cpuPages += replica.cache.cpuUsed;
       h2dBytes += replica.h2d.bytes;
       d2hBytes += replica.d2h.bytes;
+      h2dBusy += replica.h2d.busySeconds;
+      d2hBusy += replica.d2h.busySeconds;
+      running += replica.runningCount;
+      waiting += replica.waitingCount;
     }
-    samples.push({ t: events.now, gpuPages, cpuPages, h2dBytes, d2hBytes });
+    samples.push({ t: events.now, gpuPages, cpuPages, h2dBytes, d2hBytes, h2dBusy, d2hBusy, running, waiting });
   };
   const arrive = (request: SimRequest): void => {
     request.arrival = events.now;
@@ -118,7 +155,58 @@ export function runSimulation(requests: readonly TraceRequest[], options: Simula
     const stuck = sims.find((request) => request.phase !== 'done');
     throw new Error(`simulation ended with ${requests.length - completed} requests unfinished (first: ${stuck?.request.id})`);
   }
-  return summarizeRun(options, sims, replicas, samples);
+  const run = summarizeRun(options, sims, replicas, samples);
+  run.timeline.steps = stepSpans(sims);
+  const drawnUntil = Math.max(0, ...run.timeline.steps.map((step) => step.done));
+  run.timeline.promptEvents = promptEvents.filter((event) => event.t <= drawnUntil);
+  return run;
+}
+
+/** The requests the agent timeline draws: those of the first few workflow instances, or the first requests. */
+function featuredRequests(sims: readonly SimRequest[]): SimRequest[] {
+  const withWorkflow = sims.filter((sim) => sim.request.workflow !== undefined);
+  if (withWorkflow.length === 0) return sims.slice(0, TIMELINE_REQUESTS);
+  const steps = new Map<string, number>();
+  const featured: SimRequest[] = [];
+  for (const sim of withWorkflow) {
+    const workflow = sim.request.workflow!;
+    const seen = steps.get(workflow);
+    if (seen === undefined && steps.size >= TIMELINE_WORKFLOWS) continue;
+    if ((seen ?? 0) >= TIMELINE_STEPS) continue;
+    steps.set(workflow, (seen ?? 0) + 1);
+    featured.push(sim);
+  }
+  return featured;
+}
+
+/** The featured requests' agents by STE key, each with the workflow instances whose rows show its events. */
+function featuredAgents(sims: readonly SimRequest[]): Map<string, { workflow: string; agent: string }[]> {
+  const byKey = new Map<string, { workflow: string; agent: string }[]>();
+  for (const sim of featuredRequests(sims)) {
+    const { agentKey } = sim;
+    if (agentKey === undefined) continue;
+    const workflow = sim.request.workflow ?? GLOBAL_SESSION;
+    const rows = byKey.get(agentKey) ?? [];
+    if (!rows.some((row) => row.workflow === workflow)) rows.push({ workflow, agent: sim.request.agent ?? agentKey });
+    byKey.set(agentKey, rows);
+  }
+  return byKey;
+}
+
+function stepSpans(sims: readonly SimRequest[]): StepSpan[] {
+  return featuredRequests(sims).map((sim) => ({
+    workflow: sim.request.workflow ?? 'requests',
+    agent: sim.request.agent ?? sim.request.id,
+    request: sim.request.id,
+    arrival: sim.arrival,
+    loadStart: sim.loadStart,
+    admitted: sim.admitted,
+    firstToken: sim.firstToken,
+    done: sim.done,
+    hitTokens: sim.hitTokens,
+    loadedTokens: sim.loadedTokens,
+    inputTokens: sim.inputLength,
+  }));
 }
 
 function tagKey(ste: SteSource | undefined, request: TraceRequest): string {
@@ -205,6 +293,9 @@ function summarizeRun(
     e2e,
     workflowLatency,
     samples: thin(samples, MAX_SAMPLES),
+    ttft,
+    tpot,
+    replicas: replicas.length,
     gpuSlots: options.engine.gpuSlots * replicas.length,
     cpuSlots: (options.setup.cpuTier ? options.engine.cpuSlots : 0) * replicas.length,
   };
