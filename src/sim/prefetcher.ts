@@ -1,6 +1,9 @@
 import { PageState, type RadixCache } from '../cache/radix-cache.js';
 import type { Link, Transfer } from './link.js';
 
+/** What the prefetcher needs of a link: submit a transfer, and cancel one not yet issued. */
+export type TransferQueue = Pick<Link, 'submit' | 'cancel'>;
+
 /** Counters the prefetcher keeps for the metrics. */
 export interface PrefetchStats {
   /** Pages moved CPU -> GPU ahead of their request. */
@@ -26,7 +29,7 @@ interface PlannedLoad {
 export class Prefetcher {
   readonly stats: PrefetchStats = { prefetchedPages: 0, wastedPages: 0, cancelled: 0 };
   readonly #cache: RadixCache;
-  readonly #link: Link;
+  readonly #link: TransferQueue;
   readonly #pageBytes: number;
   readonly #loadAhead: number;
   /** The fixed prompt's blocks of each agent, as its latest request declared them. */
@@ -38,7 +41,7 @@ export class Prefetcher {
   readonly #unused = new Set<number>();
   #path = new Int32Array(64);
 
-  constructor(cache: RadixCache, link: Link, options: { pageBytes: number; loadAhead: number }) {
+  constructor(cache: RadixCache, link: TransferQueue, options: { pageBytes: number; loadAhead: number }) {
     this.#cache = cache;
     this.#link = link;
     this.#pageBytes = options.pageBytes;
