@@ -233,12 +233,13 @@ describe('building blocks', () => {
     );
   });
 
-  it('IndexedHeap pops in order after updates and deletes', () => {
+  it('IndexedHeap pops in (primary, secondary, id) order after re-keys and deletes', () => {
+    const entry = fc.tuple(fc.integer({ min: 0, max: 20 }), fc.integer({ min: 0, max: 20 }));
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: 0, max: 1000 }), { minLength: 1, maxLength: 200 }), fc.array(fc.nat(), { maxLength: 50 }), (keys, deletes) => {
-        const key = [...keys];
-        const heap = new IndexedHeap((a, b) => key[a]! < key[b]! || (key[a] === key[b] && a < b), 2);
-        key.forEach((_, id) => heap.push(id));
+      fc.property(fc.array(entry, { minLength: 1, maxLength: 200 }), fc.array(fc.nat(), { maxLength: 50 }), (keys, deletes) => {
+        const key = keys.map(([primary, secondary]) => ({ primary, secondary }));
+        const heap = new IndexedHeap(2);
+        key.forEach(({ primary, secondary }, id) => heap.set(id, primary, secondary));
         const deleted = new Set<number>();
         for (const d of deletes) {
           const id = d % key.length;
@@ -246,15 +247,17 @@ describe('building blocks', () => {
           deleted.add(id);
         }
         for (let id = 0; id < key.length; id += 3) {
-          key[id] = 1000 - key[id]!;
-          heap.update(id);
+          key[id] = { primary: 20 - key[id]!.primary, secondary: key[id]!.secondary };
+          if (!deleted.has(id)) heap.set(id, key[id]!.primary, key[id]!.secondary);
         }
-        const expected = key.map((k, id) => ({ k, id })).filter(({ id }) => !deleted.has(id));
-        expected.sort((a, b) => a.k - b.k || a.id - b.id);
+        const expected = key.map((k, id) => ({ ...k, id })).filter(({ id }) => !deleted.has(id));
+        expected.sort((a, b) => a.primary - b.primary || a.secondary - b.secondary || a.id - b.id);
+        expect(heap.peekPrimary()).toBe(expected[0]?.primary ?? Infinity);
         const popped: number[] = [];
         while (heap.size > 0) popped.push(heap.pop());
         expect(popped).toEqual(expected.map(({ id }) => id));
       }),
+      { seed: 14 },
     );
   });
 });

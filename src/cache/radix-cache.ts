@@ -1,4 +1,4 @@
-import { ChildIndex } from './child-index.js';
+import { edgeHash } from './child-index.js';
 import { IndexedHeap } from './indexed-heap.js';
 import type { EvictionPolicy, PageStats, PriorityOwner } from './policy.js';
 
@@ -33,7 +33,9 @@ export interface RadixCacheOptions {
  * by construction; a page's identity is its path from the root, found through one hash table of edges.
  *
  * Node fields live in typed arrays indexed by page id; ids of removed pages are reused, so memory follows
- * the number of cached pages, not the length of the trace. Eviction candidates (unlocked, not moving,
+ * the number of cached pages, not the length of the trace. The edge table is chained through the pages
+ * themselves (a bucket holds its first child page, each page the next one of its bucket), so an edge costs
+ * one slot and finding or dropping one compares the page's own parent and block. Eviction candidates (unlocked, not moving,
  * GPU-resident, no GPU-resident child) sit in an indexed heap ordered by the policy's priority, then by
  * last access, so choosing a victim is O(log n).
  *
@@ -59,7 +61,9 @@ export class RadixCache implements PageStats, PriorityOwner {
   #evictions = 0;
   #pageCount = 1; // the root
 
-  #edges = new ChildIndex();
+  /** Edge hash table: first page of each bucket (0: empty, the root is nobody's child), then #chain. */
+  #buckets = new Int32Array(0);
+  #chain = new Int32Array(0);
   #free: number[] = [];
   #capacity = 0;
   #next = 1; // first never-used page id
@@ -75,7 +79,6 @@ export class RadixCache implements PageStats, PriorityOwner {
   #lastAccess = new Float64Array(0);
   #accesses = new Float64Array(0);
   #nextUse = new Float64Array(0);
-  #priority = new Float64Array(0);
   #candidates: IndexedHeap;
   #cpuCandidates: IndexedHeap;
 
@@ -85,11 +88,14 @@ export class RadixCache implements PageStats, PriorityOwner {
     this.gpuSlots = options.gpuSlots;
     this.cpuSlots = options.cpuSlots ?? 0;
     this.#onGpuEvict = options.onGpuEvict;
-    this.#ensureCapacity(1024);
+    // Room for every page a bounded cache can hold (up to 2^17), so a run does not keep regrowing its arrays.
+    const slots = this.gpuSlots + this.cpuSlots + 1;
+    const pages = Number.isFinite(slots) ? Math.min(slots, 2 ** 17) : 1024;
+    this.#ensureCapacity(Math.max(1024, 2 ** Math.ceil(Math.log2(pages))));
     this.#state[ROOT] = PageState.gpu;
     this.#parent[ROOT] = -1;
-    this.#candidates = new IndexedHeap((a, b) => this.#evictsBefore(a, b));
-    this.#cpuCandidates = new IndexedHeap((a, b) => this.#evictsBefore(a, b));
+    this.#candidates = new IndexedHeap(this.#capacity);
+    this.#cpuCandidates = new IndexedHeap(this.cpuSlots > 0 ? this.#capacity : 16);
     this.policy.bind?.(this);
   }
 
@@ -150,7 +156,7 @@ export class RadixCache implements PageStats, PriorityOwner {
     return this.#locks[page]!;
   }
   childOf(page: number, block: number): number {
-    return this.#edges.get(page, block);
+    return this.#child(page, block);
   }
 
   /**
@@ -162,7 +168,7 @@ export class RadixCache implements PageStats, PriorityOwner {
     let n = 0;
     const limit = Math.min(blocks.length, out.length);
     while (n < limit) {
-      const child = this.#edges.get(page, blocks[n]!);
+      const child = this.#child(page, blocks[n]!);
       if (child < 0 || (this.#state[child]! & PageState.gpu) === 0) break;
       out[n++] = child;
       page = child;
@@ -182,7 +188,7 @@ export class RadixCache implements PageStats, PriorityOwner {
     let loading = 0;
     const limit = Math.min(blocks.length, out.length);
     while (n < limit) {
-      const child = this.#edges.get(page, blocks[n]!);
+      const child = this.#child(page, blocks[n]!);
       if (child < 0) break;
       const state = this.#state[child]!;
       if (state & PageState.loading) loading++;
@@ -198,21 +204,29 @@ export class RadixCache implements PageStats, PriorityOwner {
     this.#lastAccess[page] = tick;
     this.#accesses[page]! += 1;
     this.#nextUse[page] = nextUse;
-    this.#refresh(page);
+    // A locked page is no candidate: its keys are read when the last lock goes.
+    if (this.#locks[page] === 0) this.#refresh(page);
   }
 
   /** Pins a page: a locked page is never evicted. Locks count, so nested users are fine. */
   lock(page: number): void {
-    if (this.#locks[page]! === 0) this.#lockedPages++;
-    this.#locks[page]! += 1;
-    this.#refresh(page);
+    const locks = this.#locks[page]!;
+    this.#locks[page] = locks + 1;
+    if (locks === 0) {
+      this.#lockedPages++;
+      this.#candidates.delete(page);
+      this.#cpuCandidates.delete(page);
+    }
   }
 
   unlock(page: number): void {
-    if (this.#locks[page]! <= 0) throw new Error(`unlock of page ${page} that is not locked`);
-    this.#locks[page]! -= 1;
-    if (this.#locks[page]! === 0) this.#lockedPages--;
-    this.#refresh(page);
+    const locks = this.#locks[page]!;
+    if (locks <= 0) throw new Error(`unlock of page ${page} that is not locked`);
+    this.#locks[page] = locks - 1;
+    if (locks === 1) {
+      this.#lockedPages--;
+      this.#refresh(page);
+    }
   }
 
   /**
@@ -221,13 +235,25 @@ export class RadixCache implements PageStats, PriorityOwner {
    * The access counts as the page's first (`tick`, `nextUse`).
    */
   insertGpu(parent: number, block: number, tick: number, nextUse = Infinity): number {
+    const page = this.#insertGpu(parent, block, tick, nextUse, false);
+    if (page >= 0) this.#refresh(page);
+    return page;
+  }
+
+  /**
+   * `insertGpu` then `lock` of the new page, in one step: the page never becomes an eviction candidate
+   * in between (what cache-only replay does for every block it inserts).
+   */
+  insertGpuLocked(parent: number, block: number, tick: number, nextUse = Infinity): number {
+    return this.#insertGpu(parent, block, tick, nextUse, true);
+  }
+
+  #insertGpu(parent: number, block: number, tick: number, nextUse: number, locked: boolean): number {
     if (parent !== ROOT && (this.#state[parent]! & (PageState.gpu | PageState.loading)) === 0) {
       throw new Error(`block ${block} is inserted under page ${parent}, which is off the GPU`);
     }
-    if (this.#gpuUsed >= this.gpuSlots && !this.#withParentHeld(parent, () => this.#makeGpuRoom(1, Infinity))) {
-      return -1;
-    }
-    let page = this.#edges.get(parent, block);
+    if (this.#gpuUsed >= this.gpuSlots && !this.#makeGpuRoomUnder(parent, Infinity)) return -1;
+    let page = this.#child(parent, block);
     if (page < 0) page = this.#allocate(parent, block);
     else if (this.#state[page]! & (PageState.gpu | PageState.loading)) {
       throw new Error(`block ${block} is already on the GPU or loading`);
@@ -238,8 +264,9 @@ export class RadixCache implements PageStats, PriorityOwner {
     this.#lastAccess[page] = tick;
     this.#accesses[page] = 1;
     this.#nextUse[page] = nextUse;
-    this.#refresh(page);
-    this.#refresh(parent);
+    if (locked) this.lock(page);
+    // The parent has a GPU child now: no GPU candidate any more (a CPU one may stay).
+    this.#candidates.delete(parent);
     return page;
   }
 
@@ -248,8 +275,7 @@ export class RadixCache implements PageStats, PriorityOwner {
    * priority is not below `priorityBelow` (prefetch only displaces less urgent pages).
    */
   evictGpu(priorityBelow = Infinity): number {
-    const first = this.#candidates.peek();
-    if (first < 0 || !(this.#priority[first]! < priorityBelow)) return -1;
+    if (this.#candidates.size === 0 || !(this.#candidates.peekPrimary() < priorityBelow)) return -1;
     const victim = this.#candidates.pop();
     const parent = this.#parent[victim]!;
     this.#state[victim]! &= ~PageState.gpu;
@@ -308,7 +334,7 @@ export class RadixCache implements PageStats, PriorityOwner {
     if (parent !== ROOT && (this.#state[parent]! & (PageState.gpu | PageState.loading)) === 0) {
       throw new Error(`page ${page} loads before its parent`);
     }
-    if (this.#gpuUsed >= this.gpuSlots && !this.#withParentHeld(parent, () => this.#makeGpuRoom(1, priorityBelow))) {
+    if (this.#gpuUsed >= this.gpuSlots && !this.#makeGpuRoomUnder(parent, priorityBelow)) {
       return false;
     }
     this.#state[page]! |= PageState.loading;
@@ -353,7 +379,7 @@ export class RadixCache implements PageStats, PriorityOwner {
     if (parent !== ROOT && (this.#state[parent]! & (PageState.cpu | PageState.writing)) === 0) {
       throw new Error(`page ${page} is written before its parent`);
     }
-    if (this.#cpuUsed >= this.cpuSlots && !this.#withParentHeld(parent, () => this.#makeCpuRoom())) return false;
+    if (this.#cpuUsed >= this.cpuSlots && !this.#makeCpuRoomUnder(parent)) return false;
     this.#state[page]! |= PageState.writing;
     this.#movingPages++;
     this.#cpuUsed++;
@@ -375,9 +401,9 @@ export class RadixCache implements PageStats, PriorityOwner {
     const onGpu = this.#candidates.has(page);
     const onCpu = this.#cpuCandidates.has(page);
     if (!onGpu && !onCpu) return;
-    this.#priority[page] = this.policy.priority(page, this);
-    if (onGpu) this.#candidates.update(page);
-    if (onCpu) this.#cpuCandidates.update(page);
+    const priority = this.policy.priority(page, this);
+    if (onGpu) this.#candidates.set(page, priority, this.#lastAccess[page]!);
+    if (onCpu) this.#cpuCandidates.set(page, priority, this.#lastAccess[page]!);
   }
 
   /** Block ids from the root to `page`. */
@@ -410,7 +436,7 @@ export class RadixCache implements PageStats, PriorityOwner {
       const parent = this.#parent[page]!;
       const state = this.#state[page]!;
       const parentState = parent === ROOT ? PageState.gpu | PageState.cpu : this.#state[parent]!;
-      if (this.#edges.get(parent, this.#block[page]!) !== page) fail(`edge index misses page ${page}`);
+      if (this.#child(parent, this.#block[page]!) !== page) fail(`edge index misses page ${page}`);
       if (parentState === 0) fail(`page ${page} has a removed parent`);
       if ((state & PageState.gpu) && (state & PageState.loading)) fail(`page ${page} is on GPU and loading`);
       if ((state & PageState.cpu) && (state & PageState.writing)) fail(`page ${page} is on CPU and being written`);
@@ -432,7 +458,9 @@ export class RadixCache implements PageStats, PriorityOwner {
     const moving = [...this.pageIds()].filter((p) => this.#state[p]! & (PageState.loading | PageState.writing)).length;
     if (locked !== this.#lockedPages) fail(`${this.#lockedPages} locked pages counted, ${locked} found`);
     if (moving !== this.#movingPages) fail(`${this.#movingPages} moving pages counted, ${moving} found`);
-    if (this.#edges.size !== pages) fail(`edge index has ${this.#edges.size} edges for ${pages} pages`);
+    let edges = 0;
+    for (const first of this.#buckets) for (let page = first; page !== 0; page = this.#chain[page]!) edges++;
+    if (edges !== pages) fail(`edge index has ${edges} edges for ${pages} pages`);
     if (gpu + this.#gpuReserved !== this.#gpuUsed) fail(`gpuUsed ${this.#gpuUsed} but ${gpu} pages + ${this.#gpuReserved} reserved`);
     if (cpu !== this.#cpuUsed) fail(`cpuUsed ${this.#cpuUsed} but ${cpu} pages on CPU`);
     if (this.#gpuUsed > this.gpuSlots) fail(`GPU holds ${this.#gpuUsed} slots over capacity ${this.gpuSlots}`);
@@ -449,7 +477,7 @@ export class RadixCache implements PageStats, PriorityOwner {
   #isCandidate(page: number): boolean {
     return (
       page !== ROOT &&
-      this.#state[page] !== undefined &&
+      page < this.#capacity &&
       (this.#state[page]! & (PageState.gpu | PageState.loading | PageState.writing)) === PageState.gpu &&
       this.#gpuChildren[page] === 0 &&
       this.#locks[page] === 0
@@ -466,25 +494,47 @@ export class RadixCache implements PageStats, PriorityOwner {
     );
   }
 
-  /** Puts a page into, or takes it out of, the candidate heaps after anything about it changed. */
+  /**
+   * Puts a page into, or takes it out of, the candidate heaps after anything about it changed. The
+   * policy's priority is read only for a candidate; the CPU heap is left alone when there is no CPU tier.
+   */
   #refresh(page: number): void {
     const gpu = this.#isCandidate(page);
     const cpu = this.cpuSlots > 0 && this.#isCpuCandidate(page);
-    if (gpu || cpu) this.#priority[page] = this.policy.priority(page, this);
-    place(this.#candidates, page, gpu);
-    place(this.#cpuCandidates, page, cpu);
+    if (!gpu && !cpu) {
+      this.#candidates.delete(page);
+      if (this.cpuSlots > 0) this.#cpuCandidates.delete(page);
+      return;
+    }
+    const priority = this.policy.priority(page, this);
+    const tick = this.#lastAccess[page]!;
+    if (gpu) this.#candidates.set(page, priority, tick);
+    else this.#candidates.delete(page);
+    if (cpu) this.#cpuCandidates.set(page, priority, tick);
+    else this.#cpuCandidates.delete(page);
   }
 
   /**
-   * Runs `makeRoom` with `parent` locked, so eviction cannot take the page a new, loading or written child
+   * Makes one GPU slot free with `parent` locked, so eviction cannot take the page a new or loading child
    * hangs from: that would break prefix closure of the tier being filled. Callers skip it when a slot is
-   * free, so the common path pays no heap updates for the lock.
+   * free, so the common path pays no heap updates for the lock (nor when the parent is already held).
    */
-  #withParentHeld(parent: number, makeRoom: () => boolean): boolean {
-    if (parent === ROOT) return makeRoom();
+  #makeGpuRoomUnder(parent: number, priorityBelow: number): boolean {
+    if (parent === ROOT || this.#locks[parent]! > 0) return this.#makeGpuRoom(1, priorityBelow);
     this.lock(parent);
     try {
-      return makeRoom();
+      return this.#makeGpuRoom(1, priorityBelow);
+    } finally {
+      this.unlock(parent);
+    }
+  }
+
+  /** `#makeGpuRoomUnder` for a CPU slot: a page being written keeps the parent's CPU copy. */
+  #makeCpuRoomUnder(parent: number): boolean {
+    if (parent === ROOT || this.#locks[parent]! > 0) return this.#makeCpuRoom();
+    this.lock(parent);
+    try {
+      return this.#makeCpuRoom();
     } finally {
       this.unlock(parent);
     }
@@ -506,16 +556,6 @@ export class RadixCache implements PageStats, PriorityOwner {
     return true;
   }
 
-  #evictsBefore(a: number, b: number): boolean {
-    const pa = this.#priority[a]!;
-    const pb = this.#priority[b]!;
-    if (pa !== pb) return pa < pb;
-    const ta = this.#lastAccess[a]!;
-    const tb = this.#lastAccess[b]!;
-    if (ta !== tb) return ta < tb;
-    return a < b;
-  }
-
   #allocate(parent: number, block: number): number {
     let page = this.#free.pop();
     if (page === undefined) {
@@ -531,7 +571,7 @@ export class RadixCache implements PageStats, PriorityOwner {
     this.#state[page] = 0;
     this.#accesses[page] = 0;
     this.#nextUse[page] = Infinity;
-    this.#edges.set(parent, block, page);
+    this.#link(page);
     this.#children[parent]! += 1;
     this.#pageCount++;
     return page;
@@ -540,7 +580,7 @@ export class RadixCache implements PageStats, PriorityOwner {
   #remove(page: number): void {
     if (this.#children[page] !== 0) throw new Error(`removing page ${page} that still has children`);
     const parent = this.#parent[page]!;
-    this.#edges.delete(parent, this.#block[page]!);
+    this.#unlink(page);
     this.#children[parent]! -= 1;
     this.#state[page] = 0;
     this.#candidates.delete(page);
@@ -550,6 +590,36 @@ export class RadixCache implements PageStats, PriorityOwner {
     this.#pageCount--;
   }
 
+  /** The child of `parent` reached by `block`, or -1. */
+  #child(parent: number, block: number): number {
+    const parents = this.#parent;
+    const blocks = this.#block;
+    const chain = this.#chain;
+    for (let page = this.#buckets[edgeHash(parent, block) & (this.#capacity - 1)]!; page !== 0; page = chain[page]!) {
+      if (parents[page] === parent && blocks[page] === block) return page;
+    }
+    return -1;
+  }
+
+  /** Adds the edge to `page` (its parent and block set). */
+  #link(page: number): void {
+    const bucket = edgeHash(this.#parent[page]!, this.#block[page]!) & (this.#capacity - 1);
+    this.#chain[page] = this.#buckets[bucket]!;
+    this.#buckets[bucket] = page;
+  }
+
+  #unlink(page: number): void {
+    const bucket = edgeHash(this.#parent[page]!, this.#block[page]!) & (this.#capacity - 1);
+    let before = this.#buckets[bucket]!;
+    if (before === page) {
+      this.#buckets[bucket] = this.#chain[page]!;
+      return;
+    }
+    while (this.#chain[before] !== page) before = this.#chain[before]!;
+    this.#chain[before] = this.#chain[page]!;
+  }
+
+  /** Grows every per-page array to `capacity` (a power of two), and the edge table with them. */
   #ensureCapacity(capacity: number): void {
     const grow = <T extends Int32Array | Float64Array | Uint8Array>(array: T, make: (n: number) => T): T => {
       const next = make(capacity);
@@ -566,15 +636,11 @@ export class RadixCache implements PageStats, PriorityOwner {
     this.#lastAccess = grow(this.#lastAccess, (n) => new Float64Array(n));
     this.#accesses = grow(this.#accesses, (n) => new Float64Array(n));
     this.#nextUse = grow(this.#nextUse, (n) => new Float64Array(n));
-    this.#priority = grow(this.#priority, (n) => new Float64Array(n));
+    this.#chain = new Int32Array(capacity);
+    this.#buckets = new Int32Array(capacity);
     this.#capacity = capacity;
+    for (let page = 1; page < this.#next; page++) if (this.#state[page] !== 0) this.#link(page);
   }
-}
-
-function place(heap: IndexedHeap, page: number, member: boolean): void {
-  if (!member) heap.delete(page);
-  else if (heap.has(page)) heap.update(page);
-  else heap.push(page);
 }
 
 function fail(message: string): never {

@@ -109,9 +109,8 @@ export class CacheReplayer {
     let held = matched;
     let parent = matched > 0 ? path[matched - 1]! : ROOT;
     for (let i = matched; i < blocks.length; i++) {
-      const page = cache.insertGpu(parent, blocks[i]!, r, nextUse ? nextUse[base + i]! : Infinity);
+      const page = cache.insertGpuLocked(parent, blocks[i]!, r, nextUse ? nextUse[base + i]! : Infinity);
       if (page < 0) break;
-      cache.lock(page);
       path[held++] = page;
       parent = page;
     }
