@@ -1,18 +1,29 @@
 /**
- * Replay benchmark (issue 2): the Mooncake conversation trace (12,031 requests, 288,500 page references)
- * with lru and belady at 1M and 16M tokens, timed by tinybench; then whole runs of parse + replay.
+ * Replay benchmark (issues 2 and 14) on the Mooncake conversation trace (12,031 requests, 288,500 page
+ * references): the kernel warm per policy and capacity, in page references per CPU second, beside the C
+ * reference of lru replay (bench/lru-replay.c) run on the same trace in the same run; the CLI's reported
+ * `seconds` against the warm wall time; parsing in lines per second; Belady's next-use index.
  */
-import { Bench } from 'tinybench';
 import { computeNextUse } from '../src/cache/next-use.js';
 import { replayTrace } from '../src/replay/replay.js';
 import type { PolicyName } from '../src/types.js';
 import { readTrace } from '../src/workload/trace.js';
-import { sharedTrace } from './paths.js';
+import { median, medianTiming, processSeconds, rate, ms, type Timing } from './measure.js';
+import { nativeLruReplay } from './native-replay.js';
+import { repoRoot, sharedTrace } from './paths.js';
 
 export interface BenchLine {
   name: string;
   value: string;
+  /** The issue's target, when there is one. */
+  target?: string;
+  /** What the figure is compared with, measured in the same run. */
+  baseline?: string;
 }
+
+const RUNS = 15;
+const BLOCK_SIZE = 512;
+const M = 2 ** 20;
 
 export async function benchReplay(): Promise<BenchLine[]> {
   const path = sharedTrace('mooncake_conversation_trace.jsonl');
@@ -20,38 +31,59 @@ export async function benchReplay(): Promise<BenchLine[]> {
   const requests = trace.requests;
   const pages = requests.reduce((sum, r) => sum + r.blocks.length, 0);
   const nextUse = computeNextUse(requests);
-  const blockSize = 512;
-
-  const bench = new Bench({ time: 1500, warmupTime: 300 });
-  const cases: [PolicyName, number][] = [['lru', 2 ** 20], ['lru', 2 ** 24], ['belady', 2 ** 20], ['belady', 2 ** 24]];
-  for (const [policy, capacityTokens] of cases) {
-    bench.add(`replay ${policy} ${capacityTokens / 2 ** 20}M`, () => {
-      replayTrace(requests, { policy, capacityTokens, blockSize, ...(policy === 'belady' && { nextUse }) });
-    });
-  }
-  bench.add('belady next-use index', () => {
-    computeNextUse(requests);
-  });
-  bench.add('parse mooncake (12,031 lines)', async () => {
-    await readTrace(path);
-  });
-  bench.add('parse + replay lru 1M', async () => {
-    const t = await readTrace(path);
-    replayTrace(t.requests, { policy: 'lru', capacityTokens: 2 ** 20, blockSize });
-  });
-  await bench.run();
-
   const lines: BenchLine[] = [];
-  for (const task of bench.tasks) {
-    const latency = task.result?.state === 'completed' ? task.result.latency : undefined;
-    if (!latency) continue;
-    const ms = latency.mean;
-    const perSecond = task.name.startsWith('replay') ? `, ${fmt(requests.length / (ms / 1000))} req/s, ${fmt(pages / (ms / 1000))} pages/s` : '';
-    lines.push({ name: task.name, value: `${ms.toFixed(2)} ms mean (p99 ${latency.p99.toFixed(2)} ms)${perSecond}` });
-  }
-  return lines;
-}
 
-function fmt(n: number): string {
-  return n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : n.toFixed(0);
+  const native = nativeLruReplay(requests, BLOCK_SIZE);
+  const warm = new Map<string, Timing>();
+  const cases: [PolicyName, number, number][] = [['lru', 1, 10], ['lru', 16, 10], ['lfu', 1, 7], ['belady', 1, 7], ['ste', 1, 7]];
+  for (const [policy, capacity, targetM] of cases) {
+    let evictions = 0;
+    const timing = medianTiming(RUNS, () => {
+      evictions = replayTrace(requests, { policy, capacityTokens: capacity * M, blockSize: BLOCK_SIZE, ...(policy === 'belady' && { nextUse }) }).evictions;
+    });
+    warm.set(`${policy} ${capacity}`, timing);
+    const line: BenchLine = {
+      name: `replay kernel ${policy} ${capacity}M (warm)`,
+      value: `${rate(pages / timing.cpu)} pages/s CPU, ${rate(pages / timing.wall)}/s wall (${ms(timing.cpu)} CPU)`,
+      target: `>= ${targetM}M pages/s`,
+    };
+    if (policy === 'lru' && typeof native !== 'string') {
+      const reference = native(capacity * M, RUNS + 1);
+      const nativeCpu = median(reference.cpuSeconds.slice(1));
+      const same = evictions === reference.evictions ? 'same results' : `RESULTS DIFFER (evictions ${evictions} vs ${reference.evictions})`;
+      line.baseline = `C reference ${rate(pages / nativeCpu)} pages/s CPU; kvflow/native ${(timing.cpu / nativeCpu).toFixed(2)}x (goal <= 3x), ${same}`;
+    } else if (policy === 'lru') {
+      line.baseline = native as string;
+    }
+    lines.push(line);
+  }
+
+  // The CLI's own `seconds` for one config, against the warm in-process wall time of the same replay.
+  const cli = `${repoRoot}dist/src/cli/main.js`;
+  const reported: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const { stdout } = processSeconds(process.execPath, [cli, 'replay', '--trace', path, '--capacity', '1M', '--policy', 'lru', '--json']);
+    reported.push((JSON.parse(stdout) as { results: { seconds: number }[] }).results[0]!.seconds);
+  }
+  const warmWall = warm.get('lru 1')!.wall;
+  lines.push({
+    name: 'replay CLI reported seconds (lru 1M)',
+    value: `${ms(median(reported))}, ${(median(reported) / warmWall).toFixed(2)}x the warm wall time`,
+    target: '<= 1.5x warm',
+    baseline: `warm ${ms(warmWall)} wall`,
+  });
+
+  const parseTimes: number[] = [];
+  await readTrace(path); // warm-up
+  for (let i = 0; i < 5; i++) {
+    const started = performance.now();
+    await readTrace(path);
+    parseTimes.push((performance.now() - started) / 1000);
+  }
+  const parseSeconds = median(parseTimes);
+  lines.push({ name: 'parse mooncake (12,031 lines)', value: `${rate(requests.length / parseSeconds)} lines/s (${ms(parseSeconds)} wall)`, target: '>= 1M lines/s' });
+
+  const index = medianTiming(5, () => computeNextUse(requests));
+  lines.push({ name: 'belady next-use index', value: `${ms(index.wall)} wall, ${rate(pages / index.wall)} pages/s` });
+  return lines;
 }

@@ -105,7 +105,7 @@ function slotOf(parent: number, block: number, mask: number): number {
 /** A 32-bit hash of an edge: a multiplicative mix of the parent and both 32-bit halves of the block id. */
 export function edgeHash(parent: number, block: number): number {
   const lo = block >>> 0;
-  const hi = (block / 4294967296) >>> 0;
+  const hi = (block * 2.3283064365386963e-10) >>> 0; // block / 2^32, exact, without a division
   let h = Math.imul(parent ^ 0x27d4eb2f, 0x9e3779b1) ^ Math.imul(lo, 0x85ebca77) ^ Math.imul(hi, 0xc2b2ae3d);
   h ^= h >>> 15;
   h = Math.imul(h, 0x2c1b3c6d);

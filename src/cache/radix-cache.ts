@@ -215,7 +215,7 @@ export class RadixCache implements PageStats, PriorityOwner {
     if (locks === 0) {
       this.#lockedPages++;
       this.#candidates.delete(page);
-      this.#cpuCandidates.delete(page);
+      if (this.cpuSlots > 0) this.#cpuCandidates.delete(page);
     }
   }
 
@@ -584,7 +584,7 @@ export class RadixCache implements PageStats, PriorityOwner {
     this.#children[parent]! -= 1;
     this.#state[page] = 0;
     this.#candidates.delete(page);
-    this.#cpuCandidates.delete(page);
+    if (this.cpuSlots > 0) this.#cpuCandidates.delete(page);
     this.policy.forget?.(page);
     this.#free.push(page);
     this.#pageCount--;
