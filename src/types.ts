@@ -146,6 +146,21 @@ export interface SimResult {
   linkUtilization: { h2d: number; d2h: number };
   /** `speedup.X` = X's mean workflow latency / this setup's (mean e2e for traces without workflows). */
   speedup: Record<string, number>;
+  /**
+   * True when the latency figures and `speedup` above leave out the warm-up rounds (`--warmup-rounds`);
+   * `all` then has them over every request.
+   */
+  warm: boolean;
+  all: SimLatencies;
+}
+
+/** The latency figures of a result, over a chosen set of requests. */
+export interface SimLatencies {
+  workflowLatency: LatencySummary;
+  e2e: LatencySummary;
+  ttft: LatencySummary;
+  tpot: LatencySummary;
+  speedup: Record<string, number>;
 }
 
 /** What the HTML report plots besides the summary: raw samples and time series per setup. */
@@ -216,6 +231,8 @@ export interface PromptEvent {
 export interface SimReport {
   config: Record<string, unknown>;
   results: SimResult[];
+  /** Sizes that make the comparison less meaningful than it looks, with the flag that changes them. */
+  warnings?: string[];
   /** With `--tensors`: each setup's transfer plan run on real KV blocks, measured against the model. */
   tensors?: TensorPlanReport[];
 }

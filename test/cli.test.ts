@@ -32,6 +32,8 @@ const SIM_RESULT_KEYS = [
   'stallSeconds',
   'linkUtilization',
   'speedup',
+  'warm',
+  'all',
 ];
 const LATENCY_KEYS = ['mean', 'p50', 'p90', 'p99'];
 
@@ -209,7 +211,7 @@ describe('kvflow simulate', () => {
   });
 
   it('prints one JSON document with config and results for sglang, hicache, kvflow', () => {
-    expect(keysOf(doc)).toEqual(['config', 'results']);
+    expect(keysOf(doc)).toEqual(['config', 'results', 'warnings']);
     expect(doc.config).toBeTypeOf('object');
     expect(doc.results.map((r) => r.setup)).toEqual(['sglang', 'hicache', 'kvflow']);
   });
@@ -223,7 +225,10 @@ describe('kvflow simulate', () => {
       expect(result.requests).toBe(110);
       expect(result.workflows).toBe(1);
       expect((result.speedup as Record<string, number>)[result.setup as string]).toBe(1);
-      for (const key of SIM_RESULT_KEYS.filter((k) => k !== 'setup')) {
+      // The paper workload warms up one round: the figures above leave it out, `all` keeps every request.
+      expect(result.warm).toBe(true);
+      expect(keysOf(result.all)).toEqual(['e2e', 'speedup', 'tpot', 'ttft', 'workflowLatency']);
+      for (const key of SIM_RESULT_KEYS.filter((k) => k !== 'setup' && k !== 'warm' && k !== 'all')) {
         const values = typeof result[key] === 'object' ? Object.values(result[key] as object) : [result[key]];
         for (const value of values) expect(Number.isFinite(value), `${String(result.setup)}.${key}`).toBe(true);
       }

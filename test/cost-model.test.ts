@@ -10,7 +10,7 @@ const LLAMA_8B_PARAMS = 8_030_261_248;
 
 /** Llama-3.1-8B on one A10G with every default: the paper's headline setup. */
 function a10gLlama8b(overrides: Record<string, unknown> = {}): CostModel {
-  return new CostModel(resolveHardware({ gpu: 'A10G', model: 'Llama-3.1-8B', overrides }));
+  return new CostModel(resolveHardware({ engine: 'ideal', gpu: 'A10G', model: 'Llama-3.1-8B', overrides }));
 }
 
 describe('KV and weight sizes', () => {
@@ -23,7 +23,7 @@ describe('KV and weight sizes', () => {
   });
 
   it('keeps the per-token total under tensor parallelism (the heads are split, not the bytes)', () => {
-    const costs = new CostModel(resolveHardware({ gpu: 'H100-SXM', model: 'Llama-3.1-70B' }));
+    const costs = new CostModel(resolveHardware({ engine: 'ideal', gpu: 'H100-SXM', model: 'Llama-3.1-70B' }));
     expect(costs.hardware.gpuCount).toBe(4);
     expect(costs.kvBytesPerToken).toBe(327680);
     expect(costs.weightBytes).toBe(70_553_706_496 * 2);
@@ -44,6 +44,22 @@ describe('memory pools', () => {
     expect(costs.gpuPoolPages).toBe(2129); // 34064 tokens: about four of the paper's 8192-token agents
   });
 
+  it('sizes the sglang-0.4 pool as SGLang does: CUDA-reported memory x mem_fraction_static - weights', () => {
+    const costs = new CostModel(resolveHardware({ engine: 'sglang-0.4', gpu: 'A10G', model: 'Llama-3.1-8B' }));
+    const poolBytes = 23028 * 2 ** 20 * 0.88 - LLAMA_8B_PARAMS * 2; // 5.19 GB
+    expect(costs.gpuPoolBytes).toBe(poolBytes);
+    expect(costs.gpuPoolPages).toBe(2474); // 39584 tokens
+  });
+
+  it('charges a CUDA-graph decode under sglang-0.4 no launch overhead, up to cuda_graph_max_bs', () => {
+    const costs = new CostModel(resolveHardware({ engine: 'sglang-0.4' }));
+    const decode = (n: number) => ({ prefill: [], decode: Array.from({ length: n }, () => ({ contextTokens: 1000 })) });
+    expect(costs.iterationSeconds(decode(8))).toBe(costs.forwardSeconds(decode(8)));
+    expect(costs.iterationSeconds(decode(9))).toBeCloseTo(costs.forwardSeconds(decode(9)) + 0.004, 12);
+    const prefill = { prefill: [{ newTokens: 100, contextTokens: 0 }], decode: [] };
+    expect(costs.iterationSeconds(prefill)).toBeCloseTo(costs.forwardSeconds(prefill) + 0.004, 12);
+  });
+
   it('gives the CPU pool twice the GPU pool by default (HiCache ratio 2)', () => {
     const costs = a10gLlama8b();
     expect(costs.cpuPoolPages).toBe(Math.floor((2 * costs.gpuPoolBytes) / costs.pageBytes));
@@ -51,7 +67,7 @@ describe('memory pools', () => {
   });
 
   it('splits nothing when the model does not fit', () => {
-    const tooSmall = { ...resolveHardware(), model: MODELS['Llama-3.1-70B'] };
+    const tooSmall = { ...resolveHardware({ engine: 'ideal' }), model: MODELS['Llama-3.1-70B'] };
     expect(() => new CostModel(tooSmall)).toThrow(InputError);
     expect(() => new CostModel(tooSmall)).toThrow(/^model Llama-3\.1-70B does not fit on 1 x A10G: 141\.1 GB of weights/);
   });
@@ -111,7 +127,7 @@ describe('iteration time (roofline)', () => {
   });
 
   it('scales both rates with the GPU count under tensor parallelism', () => {
-    const costs = new CostModel(resolveHardware({ gpu: 'H100-SXM', model: 'Llama-3.1-70B' }));
+    const costs = new CostModel(resolveHardware({ engine: 'ideal', gpu: 'H100-SXM', model: 'Llama-3.1-70B' }));
     const decode = costs.iterationSeconds({ prefill: [], decode: [{ contextTokens: 0 }] });
     const bytes = 70_553_706_496 * 2 + 327680;
     expect(decode).toBeCloseTo(bytes / (3350e9 * 4 * 0.8) + OVERHEAD, 12);

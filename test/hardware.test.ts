@@ -42,8 +42,18 @@ describe('presets', () => {
 });
 
 describe('resolveHardware', () => {
-  it('defaults to the paper setup: Llama-3.1-8B on one A10G behind a 2 GB/s link', () => {
+  it('defaults to the sglang-0.4 engine: SGLang v0.4 pool formula and small-GPU defaults on the A10G', () => {
     const hw = resolveHardware();
+    expect(hw.engine).toBe('sglang-0.4');
+    // server_args.py: mem_fraction_static 0.88 at TP 1, no reserve beyond it; CUDA reports 23028 MiB.
+    expect(hw).toMatchObject({ memoryFraction: 0.88, activationReserveBytes: 0, cudaGraphMaxBs: 8 });
+    expect(hw.cpuPoolBytes).toBe(2 * (23028 * 2 ** 20 * 0.88 - 8_030_261_248 * 2));
+    expect(resolveHardware({ gpu: 'H100-SXM' }).cudaGraphMaxBs).toBe(160);
+    expect(resolveHardware({ gpu: 'H100-SXM', model: 'Llama-3.1-70B' }).memoryFraction).toBe(0.85);
+  });
+
+  it('defaults to the paper setup: Llama-3.1-8B on one A10G behind a 2 GB/s link (ideal engine)', () => {
+    const hw = resolveHardware({ engine: 'ideal' });
     expect(hw.model).toEqual(MODELS['Llama-3.1-8B']);
     expect(hw.gpu).toEqual(GPUS.A10G);
     expect(hw).toMatchObject({
@@ -89,7 +99,7 @@ describe('resolveHardware', () => {
     expect(hw.d2h).toEqual({ bandwidth: 64e9, latency: 7e-6, concurrency: 4 });
     expect(hw.blockSize).toBe(64);
     expect(hw.cpuPoolBytes).toBe(1e11);
-    expect(hw.memoryFraction).toBe(HARDWARE_DEFAULTS.memoryFraction);
+    expect(hw.memoryFraction).toBe(0.87); // SGLang's default at TP 2
   });
 
   it('lets a gpuPreset override pick another default link', () => {
@@ -119,7 +129,7 @@ describe('resolveHardware', () => {
 
 describe('bad config documents', () => {
   const cases: [string, unknown, string][] = [
-    ['an unknown top-level key', { mfuu: 0.5 }, 'cfg.json: mfuu: unknown field (accepted: description, gpu, model, gpuCount, '],
+    ['an unknown top-level key', { mfuu: 0.5 }, 'cfg.json: mfuu: unknown field (accepted: description, engine, gpu, model, gpuCount, '],
     ['an unknown nested key', { h2d: { bw: 1 } }, 'cfg.json: h2d.bw: unknown field (accepted: bandwidth, latency, concurrency)'],
     ['a negative bandwidth', { h2d: { bandwidth: -1 } }, 'cfg.json: h2d.bandwidth: expected a number > 0, got -1'],
     ['a negative overhead', { iterationOverhead: -0.001 }, 'cfg.json: iterationOverhead: expected a number >= 0, got -0.001'],

@@ -26,6 +26,14 @@ function result(setup: string, base: number, baselines: string[]): SimResult {
     stallSeconds: 0.25 * base,
     linkUtilization: { h2d: 0.1, d2h: 0.05 },
     speedup: Object.fromEntries(baselines.map((b) => [b, base])),
+    warm: false,
+    all: {
+      workflowLatency: latency(base * 3),
+      e2e: latency(base),
+      ttft: latency(base / 10),
+      tpot: latency(0.02),
+      speedup: Object.fromEntries(baselines.map((b) => [b, base])),
+    },
   };
 }
 

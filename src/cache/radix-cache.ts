@@ -276,7 +276,23 @@ export class RadixCache implements PageStats, PriorityOwner {
    */
   evictGpu(priorityBelow = Infinity): number {
     if (this.#candidates.size === 0 || !(this.#candidates.peekPrimary() < priorityBelow)) return -1;
-    const victim = this.#candidates.pop();
+    return this.#evictGpuPage(this.#candidates.pop());
+  }
+
+  /** The page `evictGpu` would take next, or -1 when there is none. */
+  gpuVictim(): number {
+    return this.#candidates.peek();
+  }
+
+  /** Evicts `page` from the GPU tier if it is a candidate (a whole radix node is evicted page by page). */
+  evictGpuPage(page: number): boolean {
+    if (!this.#candidates.has(page)) return false;
+    this.#candidates.delete(page);
+    this.#evictGpuPage(page);
+    return true;
+  }
+
+  #evictGpuPage(victim: number): number {
     const parent = this.#parent[victim]!;
     this.#state[victim]! &= ~PageState.gpu;
     this.#gpuUsed--;

@@ -6,7 +6,7 @@ import { renderHtmlReport } from '../report/html.js';
 import { renderReplayTable } from '../report/replay-table.js';
 import { renderSimTable } from '../report/sim-table.js';
 import { resolveHardware } from '../sim/hardware.js';
-import { SERVING_DEFAULTS, simulate } from '../sim/simulate.js';
+import { servingOptions, simulate } from '../sim/simulate.js';
 import { emit, runCommand } from './run.js';
 import { loadWorkload } from './workload-input.js';
 
@@ -36,8 +36,9 @@ async function demoCommand(reportPath: string): Promise<void> {
     requests: workload.requests,
     setups: ['sglang', 'hicache', 'kvflow'],
     hardware,
-    serving: SERVING_DEFAULTS,
+    serving: servingOptions({}, { hardware, workload: 'spec' }),
     ...(workload.steSource && { steSource: workload.steSource }),
+    ...(workload.rounds && { rounds: workload.rounds }),
     workload: workload.description,
   });
   await writeFile(reportPath, await renderHtmlReport(report, timelines, { title: 'kvflow demo: sequential-8192 on A10G, Llama-3.1-8B' }));

@@ -4,6 +4,7 @@ import { InputError } from '../errors.js';
 import { renderHtmlReport } from '../report/html.js';
 import { createProgress } from '../report/progress.js';
 import { renderSimTable } from '../report/sim-table.js';
+import { ENGINE_NAMES, EVICT_GRANULARITIES, LOAD_MODES, WRITE_POLICIES, type LoadMode } from '../sim/engine-profile.js';
 import { hardwareFor } from '../sim/hardware.js';
 import { GPU_NAMES, MODEL_NAMES } from '../sim/presets.js';
 import { ROUTER_NAMES } from '../sim/router.js';
@@ -19,7 +20,11 @@ import { FORMAT_CHOICES } from '../workload/read.js';
 import { emit, runCommand } from './run.js';
 import { GRAPH_SOURCES, loadWorkload, withGraph, type GraphSource } from './workload-input.js';
 
-interface SimulateFlags extends ServingOptions {
+/** Serving flags whose defaults depend on the engine, the GPU or the workload: filled by `servingOptions`. */
+type ResolvedLater = 'tokenBudget' | 'mixedChunk' | 'writePolicy' | 'evictGranularity' | 'warmupRounds';
+type ServingFlags = Omit<ServingOptions, ResolvedLater> & Partial<Pick<ServingOptions, ResolvedLater>>;
+
+interface SimulateFlags extends ServingFlags {
   workload?: string;
   trace?: string;
   format: (typeof FORMAT_CHOICES)[number];
@@ -43,6 +48,11 @@ interface SimulateFlags extends ServingOptions {
   linkConcurrency?: number;
   activationReserveBytes?: number;
   gpuCount?: number;
+  engine?: string;
+  loadMode?: LoadMode;
+  hostCopyBandwidth?: number;
+  syncLatency?: number;
+  cudaGraphMaxBs?: number;
   json?: boolean;
   report?: string;
   tensors?: boolean;
@@ -71,7 +81,17 @@ export function registerSimulate(program: Command): void {
     .option('--replicas <n>', 'engine replicas', (v) => parseInteger(v, 1), SERVING_DEFAULTS.replicas)
     .option('--router <name>', `request routing across replicas: ${ROUTER_NAMES.join(', ')}`, (v) => parseName(v, ROUTER_NAMES), SERVING_DEFAULTS.router)
     .option('--schedule <name>', 'admission order: fcfs | lpm (longest prefix match first)', (v) => parseName(v, ['fcfs', 'lpm'] as const), SERVING_DEFAULTS.schedule)
-    .option('--token-budget <n>', 'most prompt tokens prefilled per iteration (chunked prefill)', (v) => parseTokens(v, 1), SERVING_DEFAULTS.tokenBudget)
+    .option('--engine <name>', `engine profile: ${ENGINE_NAMES.join(' | ')} (default sglang-0.4: SGLang v0.4's scheduler and HiCache; ideal: kvflow's idealised engine)`, (v) => parseName(v, ENGINE_NAMES))
+    .option('--token-budget <n>', 'most prompt tokens prefilled per iteration (chunked prefill; default sglang-0.4: SGLang\'s chunked_prefill_size for the GPU, ideal: 8192)', (v) => parseTokens(v, 1))
+    .option('--mixed-chunk', 'prefill chunks and decodes share an iteration (default for ideal)')
+    .option('--no-mixed-chunk', 'separate prefill and decode batches (default for sglang-0.4)')
+    .option('--write-policy <name>', `CPU tier fill: ${WRITE_POLICIES.join(' | ')} (default sglang-0.4: write_through_selective, ideal: write_through)`, (v) => parseName(v, WRITE_POLICIES))
+    .option('--evict-granularity <name>', `GPU eviction unit: ${EVICT_GRANULARITIES.join(' | ')} (default sglang-0.4: node, ideal: page)`, (v) => parseName(v, EVICT_GRANULARITIES))
+    .option('--warmup-rounds <n>', 'leading rounds of every workflow left out of the latency figures and speedups (default 1 for --workload, 0 for --trace)', (v) => parseInteger(v, 0))
+    .option('--load-mode <name>', `sglang-0.4 host load path: ${LOAD_MODES.join(' | ')} (direct: v0.4's CPU gather + pageable copy per layer; kernel: PR #7313's gather kernel)`, (v) => parseName(v, LOAD_MODES))
+    .option('--host-copy-bandwidth <bytes/s>', 'bytes/s one CPU thread gathers host KV at (sglang-0.4 direct load path)', (v) => parseNumber(v, 0))
+    .option('--sync-latency <s>', 'seconds of each layer\'s copy call and synchronisation (sglang-0.4)', (v) => parseNumber(v, 0))
+    .option('--cuda-graph-max-bs <n>', 'largest decode batch replayed as a CUDA graph (sglang-0.4; default SGLang\'s for the GPU)', (v) => parseInteger(v, 1))
     .option('--max-running <n>', 'most requests running at once per replica', (v) => parseInteger(v, 1), SERVING_DEFAULTS.maxRunning)
     .option('--load-ahead <n>', 'kvflow prefetches agents at most this many steps away', (v) => parseInteger(v, 0), SERVING_DEFAULTS.loadAhead)
     .option('--time-scale <x>', 'multiply open-loop arrival times by x', (v) => parseNumber(v, 0), SERVING_DEFAULTS.timeScale)
@@ -104,7 +124,7 @@ async function simulateCommand(flags: SimulateFlags): Promise<void> {
   const plans = flags.tensors ? new Map<string, TransferRecorder>() : undefined;
   const workload = withGraph(await loadWorkload(flags), flags.graph);
   const hardware = await hardwareFor(flags, workload.blockSize, 'flags');
-  const serving = servingOptions(flags);
+  const serving = servingOptions(flags, { hardware, workload: flags.workload !== undefined ? 'spec' : 'trace' });
   const total = workload.requests.length * flags.setups.length;
   const progress = createProgress('simulate', total, { quiet: flags.json ?? false });
   const { report, timelines } = simulate({
@@ -113,11 +133,13 @@ async function simulateCommand(flags: SimulateFlags): Promise<void> {
     hardware,
     serving,
     ...(workload.steSource && { steSource: workload.steSource }),
+    ...(workload.rounds && { rounds: workload.rounds }),
     workload: workload.description,
     onProgress: (done, setupIndex) => progress.update(setupIndex * workload.requests.length + done),
     ...(plans && { observeTransfers: (setup: string) => plans.set(setup, new TransferRecorder()).get(setup)! }),
   });
   progress.stop();
+  for (const warning of report.warnings ?? []) process.stderr.write(`kvflow: warning: ${warning}\n`);
   const tensors =
     plans && (await runTensorPlans(plans, { hardware, backend, ...(flags.tensorScale !== undefined && { tensorScale: flags.tensorScale }) }));
   if (tensors) report.tensors = tensors;

@@ -13,6 +13,8 @@ export interface LoadedWorkload {
   blockSize: number;
   /** A fresh STE source per run, from the declared workflow graph. */
   steSource?: () => SteSource;
+  /** Per request, its workflow round (specs only): what `--warmup-rounds` leaves out. */
+  rounds?: number[];
   /** For the report's config. */
   description: Record<string, unknown>;
 }
@@ -42,9 +44,10 @@ export async function loadWorkload(flags: WorkloadFlags): Promise<LoadedWorkload
 async function loadUntimed(flags: WorkloadFlags): Promise<LoadedWorkload> {
   if (flags.workload !== undefined) {
     // Loaded only for a spec: they bring zod, which a trace needs only for a bad line.
-    const [{ loadWorkflowSpec }, { generateRequests }] = await Promise.all([
+    const [{ loadWorkflowSpec }, { generateRequests }, { stepRound }] = await Promise.all([
       import('../workload/spec.js'),
       import('../workload/generate.js'),
+      import('../workload/instance-run.js'),
     ]);
     const spec = await loadWorkflowSpec(flags.workload);
     const requests = generateRequests(spec, { seed: flags.seed });
@@ -52,6 +55,7 @@ async function loadUntimed(flags: WorkloadFlags): Promise<LoadedWorkload> {
       requests,
       blockSize: spec.blockSize,
       steSource: steSourceFor(spec),
+      rounds: requests.map((request) => stepRound(request.id)),
       description: { spec: flags.workload, name: spec.name, seed: flags.seed, requests: requests.length },
     };
   }

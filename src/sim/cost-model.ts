@@ -27,7 +27,7 @@ export interface IterationBatch {
 export type TransferDirection = 'h2d' | 'd2h';
 
 /** The fields that decide how much GPU memory is left for the KV pool. */
-export type MemoryBudget = Pick<HardwareConfig, 'model' | 'gpu' | 'gpuCount' | 'memoryFraction' | 'activationReserveBytes'>;
+export type MemoryBudget = Pick<HardwareConfig, 'engine' | 'model' | 'gpu' | 'gpuCount' | 'memoryFraction' | 'activationReserveBytes'>;
 
 /** Floating-point work and memory traffic of a batch, before deciding which one bounds it. */
 interface Work {
@@ -47,11 +47,14 @@ export function weightBytes(model: ModelPreset): number {
 /**
  * GPU memory left for the KV pool, as SGLang sizes it: the `memoryFraction` share of all GPUs' memory,
  * minus the weights and a per-GPU reserve for activations and runtime buffers. Throws `InputError` when
- * nothing is left, since no request could run.
+ * nothing is left, since no request could run. `sglang-0.4` starts from the memory CUDA reports
+ * (model_executor/model_runner.py profile_max_num_token: memory after loading the weights, less
+ * (1 - mem_fraction_static) of the total); `ideal` from the datasheet's decimal GB.
  */
 export function gpuKvPoolBytes(budget: MemoryBudget): number {
   const { model, gpu, gpuCount, memoryFraction, activationReserveBytes } = budget;
-  const usable = gpuCount * gpu.memoryBytes * memoryFraction;
+  const memoryBytes = poolMemoryBytes(budget);
+  const usable = gpuCount * memoryBytes * memoryFraction;
   const reserved = gpuCount * activationReserveBytes;
   const pool = usable - weightBytes(model) - reserved;
   if (pool <= 0) {
@@ -61,6 +64,11 @@ export function gpuKvPoolBytes(budget: MemoryBudget): number {
     );
   }
   return pool;
+}
+
+/** Per-GPU memory the pool formula starts from: CUDA's figure under `sglang-0.4`, the datasheet's under `ideal`. */
+export function poolMemoryBytes(budget: Pick<HardwareConfig, 'engine' | 'gpu'>): number {
+  return budget.engine === 'ideal' ? budget.gpu.memoryBytes : budget.gpu.cudaMemoryBytes;
 }
 
 export class CostModel {
@@ -98,7 +106,26 @@ export class CostModel {
   iterationSeconds(batch: IterationBatch): number {
     if (batch.prefill.length === 0 && batch.decode.length === 0) return 0;
     const work = this.batchWork(batch);
-    return this.roofline({ flops: work.flops, bytes: work.bytes + this.weightBytes }) + this.hardware.iterationOverhead;
+    return this.roofline({ flops: work.flops, bytes: work.bytes + this.weightBytes }) + this.overheadSeconds(batch);
+  }
+
+  /** The iteration's compute and memory time alone, without the fixed overhead (what layers split). */
+  forwardSeconds(batch: IterationBatch): number {
+    if (batch.prefill.length === 0 && batch.decode.length === 0) return 0;
+    const work = this.batchWork(batch);
+    return this.roofline({ flops: work.flops, bytes: work.bytes + this.weightBytes });
+  }
+
+  /**
+   * The fixed cost of an iteration: scheduling and kernel launches. Under `sglang-0.4` a decode-only batch
+   * of at most `cudaGraphMaxBs` requests replays a CUDA graph (model_executor/cuda_graph_runner.py), so no
+   * kernel is launched one by one, and the overlap scheduler (managers/scheduler.py, v0.4's "zero-overhead
+   * batch scheduler") prepares the next batch while this one runs: only the roofline remains.
+   */
+  overheadSeconds(batch: IterationBatch): number {
+    const { engine, cudaGraphMaxBs, iterationOverhead } = this.hardware;
+    if (engine !== 'ideal' && batch.prefill.length === 0 && batch.decode.length <= cudaGraphMaxBs) return 0;
+    return iterationOverhead;
   }
 
   /** One iteration holding a single request's prefill of `tokens` after `contextTokens` cached. */

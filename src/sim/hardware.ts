@@ -11,7 +11,18 @@ import { readInputJson } from '../input-files.js';
 import { describeValue, expecting } from '../workload/problem.js';
 import { CostModel, gpuKvPoolBytes } from './cost-model.js';
 import {
+  DEFAULT_ENGINE,
+  ENGINE_NAMES,
+  LOAD_MODES,
+  sglangCudaGraphMaxBs,
+  sglangMemoryFraction,
+  type EngineName,
+  type LoadMode,
+} from './engine-profile.js';
+import {
   DEFAULT_GPU,
+  HOST_COPY_BANDWIDTH,
+  LAYER_SYNC_SECONDS,
   DEFAULT_MODEL,
   GPU_NAMES,
   GPUS,
@@ -34,7 +45,19 @@ export interface LinkConfig {
   concurrency: number;
 }
 
+/** The host load path of the `sglang-0.4` engine (engine-profile.ts): what one layer's copy costs. */
+export interface LoadPathConfig {
+  /** `direct` (SGLang v0.4: CPU gather + pageable copy per layer) or `kernel` (PR #7313: one GPU gather kernel, pinned). */
+  mode: LoadMode;
+  /** Bytes/s one CPU thread gathers host rows at; also bounds pageable copies. */
+  hostCopyBandwidth: number;
+  /** Seconds of each layer's copy call and synchronisation. */
+  syncLatency: number;
+}
+
 export interface HardwareConfig {
+  /** The engine profile: whose scheduling, memory and transfer rules the replica follows. */
+  engine: EngineName;
   model: ModelPreset;
   gpu: GpuPreset;
   /** GPUs in one replica; the model is split over them (tensor parallelism). */
@@ -55,10 +78,15 @@ export interface HardwareConfig {
   cpuPoolBytes: number;
   /** Tokens per KV page. */
   blockSize: number;
+  loadPath: LoadPathConfig;
+  /** Largest decode batch that replays a CUDA graph (SGLang's `cuda_graph_max_bs`; `sglang-0.4` only). */
+  cudaGraphMaxBs: number;
 }
 
 /** What callers know: flag values, and the parsed JSON of a `--config` file with its name. */
 export interface HardwareInput {
+  /** `--engine` flag; wins over the config file's `engine`. */
+  engine?: string;
   /** `--gpu` flag; wins over the config file's `gpu`. */
   gpu?: string;
   /** `--model` flag; wins over the config file's `model`. */
@@ -132,6 +160,13 @@ const gpuPresetOverrides = strictObject({
   peakFlops: positiveNumber.optional(),
   hbmBandwidth: positiveNumber.optional(),
   defaultLink: presetName(LINK_NAMES).optional(),
+  cudaMemoryBytes: positiveNumber.optional(),
+});
+
+const loadPathOverrides = strictObject({
+  mode: presetName(LOAD_MODES).optional(),
+  hostCopyBandwidth: positiveNumber.optional(),
+  syncLatency: nonNegativeNumber.optional(),
 });
 
 const modelPresetOverrides = strictObject({
@@ -149,6 +184,7 @@ const modelPresetOverrides = strictObject({
 const overridesSchema = strictObject({
   /** Free text (a string, or lines) saying where the values come from; ignored. */
   description: z.union([z.string(), z.array(z.string())], expecting('a string or a list of strings')).optional(),
+  engine: presetName(ENGINE_NAMES).optional(),
   gpu: presetName(GPU_NAMES).optional(),
   model: presetName(MODEL_NAMES).optional(),
   gpuCount: positiveInt.optional(),
@@ -161,6 +197,8 @@ const overridesSchema = strictObject({
   d2h: linkOverrides.optional(),
   cpuPoolBytes: nonNegativeNumber.optional(),
   blockSize: positiveInt.optional(),
+  loadPath: loadPathOverrides.optional(),
+  cudaGraphMaxBs: positiveInt.optional(),
   gpuPreset: gpuPresetOverrides.optional(),
   modelPreset: modelPresetOverrides.optional(),
 });
@@ -191,16 +229,21 @@ export async function readHardwareConfigFile(path: string): Promise<unknown> {
  */
 export function resolveHardware(input: HardwareInput = {}): HardwareConfig {
   const file = input.overrides === undefined ? {} : parseHardwareOverrides(input.overrides, input.source);
+  const engine = input.engine === undefined ? (file.engine ?? DEFAULT_ENGINE) : flagName('--engine', input.engine, ENGINE_NAMES);
+  const ideal = engine === 'ideal';
   const gpuName = input.gpu === undefined ? (file.gpu ?? DEFAULT_GPU) : flagName('--gpu', input.gpu, GPU_NAMES);
   const modelName = input.model === undefined ? (file.model ?? DEFAULT_MODEL) : flagName('--model', input.model, MODEL_NAMES);
   const gpu: GpuPreset = { ...GPUS[gpuName], ...file.gpuPreset };
   const model: ModelPreset = { ...MODELS[modelName], ...file.modelPreset };
+  const gpuCount = file.gpuCount ?? model.tensorParallel;
+  // sglang-0.4: server_args.py's mem_fraction_static by TP size, and its 1 - fraction is the only reserve.
   const memory = {
+    engine,
     model,
     gpu,
-    gpuCount: file.gpuCount ?? model.tensorParallel,
-    memoryFraction: file.memoryFraction ?? HARDWARE_DEFAULTS.memoryFraction,
-    activationReserveBytes: file.activationReserveBytes ?? HARDWARE_DEFAULTS.activationReserveBytes,
+    gpuCount,
+    memoryFraction: file.memoryFraction ?? (ideal ? HARDWARE_DEFAULTS.memoryFraction : sglangMemoryFraction(gpuCount)),
+    activationReserveBytes: file.activationReserveBytes ?? (ideal ? HARDWARE_DEFAULTS.activationReserveBytes : 0),
   };
   // Computed even when cpuPoolBytes is given: a model that does not fit is reported here, up front.
   const gpuPoolBytes = gpuKvPoolBytes(memory);
@@ -214,6 +257,12 @@ export function resolveHardware(input: HardwareInput = {}): HardwareConfig {
     d2h: linkConfig(link, file.d2h),
     cpuPoolBytes: file.cpuPoolBytes ?? HARDWARE_DEFAULTS.cpuPoolRatio * gpuPoolBytes,
     blockSize: file.blockSize ?? HARDWARE_DEFAULTS.blockSize,
+    loadPath: {
+      mode: file.loadPath?.mode ?? 'direct',
+      hostCopyBandwidth: file.loadPath?.hostCopyBandwidth ?? HOST_COPY_BANDWIDTH,
+      syncLatency: file.loadPath?.syncLatency ?? LAYER_SYNC_SECONDS,
+    },
+    cudaGraphMaxBs: file.cudaGraphMaxBs ?? sglangCudaGraphMaxBs(gpu.cudaMemoryBytes, gpuCount),
   };
 }
 
@@ -225,6 +274,7 @@ export function resolveHardware(input: HardwareInput = {}): HardwareConfig {
 export function describeHardware(hw: HardwareConfig): Record<string, unknown> {
   const costs = new CostModel(hw);
   return {
+    engine: hw.engine,
     gpu: hw.gpu.name,
     model: hw.model.name,
     gpuCount: hw.gpuCount,
@@ -237,6 +287,8 @@ export function describeHardware(hw: HardwareConfig): Record<string, unknown> {
     d2h: { ...hw.d2h },
     cpuPoolBytes: hw.cpuPoolBytes,
     blockSize: hw.blockSize,
+    loadPath: { ...hw.loadPath },
+    cudaGraphMaxBs: hw.cudaGraphMaxBs,
     gpuPreset: { ...hw.gpu },
     modelPreset: { ...hw.model },
     derived: {
@@ -282,6 +334,11 @@ export interface CoefficientOverrides {
   linkLatency?: number;
   /** Transfers in flight per direction. */
   linkConcurrency?: number;
+  engine?: string;
+  loadMode?: LoadMode;
+  hostCopyBandwidth?: number;
+  syncLatency?: number;
+  cudaGraphMaxBs?: number;
 }
 
 /**
@@ -296,7 +353,7 @@ export function layerOverrides(file: unknown, coefficients: CoefficientOverrides
     throw InputError.atPath(source, 'blockSize', `must equal the workload's block size ${blockSize}`);
   }
   const merged: Record<string, unknown> = { ...base, blockSize };
-  const keys = ['mfu', 'bandwidthEfficiency', 'iterationOverhead', 'memoryFraction', 'activationReserveBytes', 'gpuCount', 'cpuPoolBytes'] as const;
+  const keys = ['engine', 'mfu', 'bandwidthEfficiency', 'iterationOverhead', 'memoryFraction', 'activationReserveBytes', 'gpuCount', 'cpuPoolBytes', 'cudaGraphMaxBs'] as const;
   for (const key of keys) {
     if (coefficients[key] !== undefined) merged[key] = coefficients[key];
   }
@@ -311,6 +368,12 @@ export function layerOverrides(file: unknown, coefficients: CoefficientOverrides
   };
   link('h2d', coefficients.h2dBandwidth);
   link('d2h', coefficients.d2hBandwidth);
+  const loadPath = {
+    ...(coefficients.loadMode !== undefined && { mode: coefficients.loadMode }),
+    ...(coefficients.hostCopyBandwidth !== undefined && { hostCopyBandwidth: coefficients.hostCopyBandwidth }),
+    ...(coefficients.syncLatency !== undefined && { syncLatency: coefficients.syncLatency }),
+  };
+  if (Object.keys(loadPath).length > 0) merged.loadPath = { ...(base.loadPath as object | undefined), ...loadPath };
   return merged;
 }
 

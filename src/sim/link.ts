@@ -6,6 +6,8 @@ export interface Transfer {
   bytes: number;
   /** Called when the last byte has arrived (not called for cancelled transfers). */
   onDone: () => void;
+  /** Called when the transfer is issued, with the time its first byte moves. */
+  onStart?: (start: number) => void;
 }
 
 export interface LinkOptions {
@@ -17,6 +19,8 @@ export interface LinkOptions {
   concurrency: number;
   /** Told of every transfer issued or cancelled (`kvflow simulate --tensors` records the plan). */
   observer?: TransferObserver;
+  /** Seconds a transfer holds the wire (default bytes / bandwidth); the layer-wise load path sets it. */
+  wireSeconds?: (bytes: number) => number;
 }
 
 /**
@@ -67,19 +71,20 @@ export class Link {
 
   /** Seconds a transfer of `bytes` submitted now would take if the link were idle. */
   idleSeconds(bytes: number): number {
-    return this.options.latency + bytes / this.options.bandwidth;
+    return this.options.latency + (this.options.wireSeconds ? this.options.wireSeconds(bytes) : bytes / this.options.bandwidth);
   }
 
   #pump(): void {
     while (this.#inFlight < this.options.concurrency && this.#queue.length > 0) {
       const transfer = this.#queue.shift()!;
-      const wire = transfer.bytes / this.options.bandwidth;
+      const wire = this.options.wireSeconds ? this.options.wireSeconds(transfer.bytes) : transfer.bytes / this.options.bandwidth;
       const start = Math.max(this.#events.now, this.#wireFreeAt);
       this.#wireFreeAt = start + wire;
       this.#busySeconds += wire;
       this.#bytes += transfer.bytes;
       this.#inFlight++;
       this.options.observer?.issued(transfer.bytes, start, this.#wireFreeAt + this.options.latency);
+      transfer.onStart?.(start);
       this.#events.at(this.#wireFreeAt + this.options.latency, () => {
         this.#inFlight--;
         transfer.onDone();

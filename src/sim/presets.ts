@@ -26,8 +26,10 @@ export interface ModelPreset {
 /** One GPU. Rates are peaks from the datasheet; the cost model derates them (mfu, bandwidth efficiency). */
 export interface GpuPreset {
   name: string;
-  /** Device memory in bytes. */
+  /** Device memory in bytes, as the datasheet gives it (decimal GB). */
   memoryBytes: number;
+  /** Device memory as CUDA reports it (nvidia-smi's total), which SGLang sizes its pool from. */
+  cudaMemoryBytes: number;
   /** Dense (no sparsity) BF16 tensor-core FLOP/s. */
   peakFlops: number;
   /** Device memory bandwidth, bytes/s. */
@@ -65,25 +67,39 @@ export const LINKS = {
 } as const satisfies Record<string, LinkPreset>;
 
 export type LinkName = keyof typeof LINKS;
+
+/**
+ * The host-side costs of SGLang's load path (engine-profile.ts). One CPU thread gathers scattered KV rows
+ * into a new tensor: one server core streams about 12 GB/s (AnandTech, "Intel Skylake-EP vs AMD EPYC
+ * 7000", memory subsystem: STREAM with one thread on Skylake-SP), and pageable copies are staged through
+ * the driver's pinned buffer at that same rate (CUDA C++ Best Practices Guide, "Pinned Memory").
+ */
+export const HOST_COPY_BANDWIDTH = 12 * GB;
+/** Seconds of each per-layer copy call and its synchronisation: the per-call cost above (DualPath). */
+export const LAYER_SYNC_SECONDS = COPY_LATENCY_SECONDS;
 export const LINK_NAMES = Object.keys(LINKS) as LinkName[];
 
 // Memory sizes use NVIDIA's decimal GB; CUDA reports slightly more (e.g. A10 23028 MiB = 24.15e9 B,
-// H100 81559 MiB = 85.5e9 B; modal-labs/modal-client PR #2797), so pools come out slightly conservative.
+// H100 81559 MiB = 85.5e9 B; modal-labs/modal-client PR #2797), so the `ideal` engine's pools come out
+// slightly conservative. `cudaMemoryBytes` is nvidia-smi's total, what SGLang's pool formula starts from:
+// A10G (AWS g5) 23028 MiB like the A10, L4 23034 MiB, A100 80GB 81920 MiB, H100 SXM 81559 MiB,
+// H200 143771 MiB.
+const MIB = 2 ** 20;
 export const GPUS = {
   // AWS's A10G (g5 instances) has no public NVIDIA datasheet. 24 GB GDDR6 at 600 GB/s, and 70 TFLOPS
   // dense BF16 tensor (the A10 has 125): Baseten, "NVIDIA A10 vs A10G for ML model inference".
-  A10G: { name: 'A10G', memoryBytes: 24 * GB, peakFlops: 70 * TERA, hbmBandwidth: 600 * GB, defaultLink: 'pcie-gen1-a10g' },
+  A10G: { name: 'A10G', memoryBytes: 24 * GB, cudaMemoryBytes: 23028 * MIB, peakFlops: 70 * TERA, hbmBandwidth: 600 * GB, defaultLink: 'pcie-gen1-a10g' },
   // NVIDIA L4 datasheet: 24 GB GDDR6, 300 GB/s, BF16 tensor 242 TFLOPS with sparsity = 121 dense;
   // PCIe Gen4 x16 host interface.
-  L4: { name: 'L4', memoryBytes: 24 * GB, peakFlops: 121 * TERA, hbmBandwidth: 300 * GB, defaultLink: 'pcie-gen4' },
+  L4: { name: 'L4', memoryBytes: 24 * GB, cudaMemoryBytes: 23034 * MIB, peakFlops: 121 * TERA, hbmBandwidth: 300 * GB, defaultLink: 'pcie-gen4' },
   // NVIDIA A100 datasheet (80GB SXM): 80 GB HBM2e, 2039 GB/s, BF16 tensor 312 TFLOPS dense; PCIe Gen4.
-  'A100-80G': { name: 'A100-80G', memoryBytes: 80 * GB, peakFlops: 312 * TERA, hbmBandwidth: 2039 * GB, defaultLink: 'pcie-gen4' },
+  'A100-80G': { name: 'A100-80G', memoryBytes: 80 * GB, cudaMemoryBytes: 81920 * MIB, peakFlops: 312 * TERA, hbmBandwidth: 2039 * GB, defaultLink: 'pcie-gen4' },
   // NVIDIA H100 datasheet (SXM): 80 GB HBM3, 3.35 TB/s, BF16 tensor 1979 TFLOPS with sparsity = 989 dense;
   // the KVFlow paper's H100 testbed has a 64 GB/s PCIe Gen5 host link.
-  'H100-SXM': { name: 'H100-SXM', memoryBytes: 80 * GB, peakFlops: 989 * TERA, hbmBandwidth: 3350 * GB, defaultLink: 'pcie-gen5' },
+  'H100-SXM': { name: 'H100-SXM', memoryBytes: 80 * GB, cudaMemoryBytes: 81559 * MIB, peakFlops: 989 * TERA, hbmBandwidth: 3350 * GB, defaultLink: 'pcie-gen5' },
   // NVIDIA H200 datasheet (SXM): 141 GB HBM3e, 4.8 TB/s, BF16 tensor 1979 TFLOPS with sparsity = 989
   // dense (same GH100 die as H100); PCIe Gen5.
-  H200: { name: 'H200', memoryBytes: 141 * GB, peakFlops: 989 * TERA, hbmBandwidth: 4800 * GB, defaultLink: 'pcie-gen5' },
+  H200: { name: 'H200', memoryBytes: 141 * GB, cudaMemoryBytes: 143771 * MIB, peakFlops: 989 * TERA, hbmBandwidth: 4800 * GB, defaultLink: 'pcie-gen5' },
 } as const satisfies Record<string, GpuPreset>;
 
 export type GpuName = keyof typeof GPUS;

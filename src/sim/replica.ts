@@ -6,14 +6,21 @@ import { StePolicy } from '../cache/ste-policy.js';
 import { InputError } from '../errors.js';
 import { Prefetcher } from './prefetcher.js';
 import type { IterationBatch } from './cost-model.js';
+import { SELECTIVE_WRITE_HITS } from './engine-profile.js';
+import type { EngineRules } from './engine-rules.js';
 import type { Clock } from './event-queue.js';
-import { Link, type LinkOptions } from './link.js';
+import { Link, type LinkOptions, type Transfer } from './link.js';
+import { overlappedEnd } from './load-path.js';
+import { GpuEvictor } from './gpu-evictor.js';
 import type { Setup } from './setups.js';
 import type { SimRequest } from './sim-request.js';
 
 /** The parts of the cost model an engine replica needs. */
 export interface EngineCost {
   iterationSeconds(batch: IterationBatch): number;
+  /** The iteration without its fixed overhead: the part a layer-wise load overlaps with. */
+  forwardSeconds(batch: IterationBatch): number;
+  overheadSeconds(batch: IterationBatch): number;
   /** Bytes of one page of KV. */
   readonly pageBytes: number;
   /** Whether loading `pages` from the CPU beats recomputing them after `contextTokens` of context. */
@@ -36,6 +43,8 @@ export interface ReplicaOptions {
   cost: EngineCost;
   /** Belady's look-ahead, indexed by request index. */
   nextUse?: NextUseIndex;
+  /** The engine profile's rules; without them the replica is the `ideal` engine. */
+  rules?: EngineRules;
 }
 
 /** What a replica tells the simulation. */
@@ -93,6 +102,12 @@ export class Replica {
   #stallSince = NaN;
   /** Page ids of prefix matches whose result is only a length. */
   #scratch = new Int32Array(256);
+  /** Batched load-backs started this pass, merged into one load when the batch launches (sglang-0.4). */
+  #passLoads: number[] = [];
+  /** Engine seconds that write-throughs started during the last iteration add to the next one. */
+  #writeDebt = 0;
+  readonly #batched: boolean;
+  readonly #evictor: GpuEvictor | undefined;
 
   constructor(id: number, events: Clock, hooks: ReplicaHooks, options: ReplicaOptions) {
     this.id = id;
@@ -109,8 +124,23 @@ export class Replica {
         this.#notePromptEvicted(page);
       },
     });
-    this.h2d = new Link(events, options.h2d);
+    const layerwise = options.rules?.h2d;
+    // One load thread walks the layers of one merged load at a time (managers/cache_controller.py).
+    this.h2d = new Link(events, layerwise ? { ...options.h2d, latency: 0, concurrency: 1, wireSeconds: layerwise.loadSeconds } : options.h2d);
     this.d2h = new Link(events, options.d2h);
+    this.#batched = options.rules?.profile.loadBacks === 'batched';
+    const rules = options.rules;
+    if (rules && (rules.evictGranularity === 'node' || (rules.writePolicy === 'write_back' && options.setup.cpuTier))) {
+      this.#evictor = new GpuEvictor(this.cache, {
+        byNode: rules.evictGranularity === 'node',
+        writeBack: rules.writePolicy === 'write_back',
+        writeBackSeconds: (pages) => {
+          const bytes = pages * options.cost.pageBytes;
+          return this.d2h.idleSeconds(bytes) + rules.writeSeconds(bytes);
+        },
+        charge: (seconds) => (this.#writeDebt += seconds),
+      });
+    }
     if (options.setup.prefetch) {
       this.prefetcher = new Prefetcher(this.cache, this.h2d, {
         pageBytes: options.cost.pageBytes,
@@ -175,12 +205,32 @@ export class Replica {
     if (this.#busy) return;
     if (this.#blockingLoads > 0 || this.#holdForPrefetch) return this.#markStall(true);
     const batch = this.#schedule();
+    const load = this.#flushPassLoads();
     if (batch.length === 0) {
+      if (load) this.h2d.submit(load);
       this.#markStall(this.#waiting.length > 0 && this.h2d.pending > 0);
       return;
     }
     this.#markStall(false);
-    this.#run(batch);
+    this.#run(batch, load);
+  }
+
+  /**
+   * Submits the load-backs started this pass as one merged load (cache_controller.py merges the queued
+   * operations when the batch launches). Its pages become usable when it lands.
+   */
+  #flushPassLoads(): Transfer | undefined {
+    if (this.#passLoads.length === 0) return undefined;
+    const pages = this.#passLoads;
+    this.#passLoads = [];
+    const transfer: Transfer = {
+      bytes: pages.length * this.#options.cost.pageBytes,
+      onDone: () => {
+        for (const page of pages) this.cache.finishLoad(page);
+        this.#kick();
+      },
+    };
+    return transfer;
   }
 
   #markStall(stalled: boolean): void {
@@ -214,13 +264,26 @@ export class Replica {
   }
 
   #buildIteration(): ScheduledWork[] {
-    const work: ScheduledWork[] = [];
-    // Decode first: every running request past prefill makes one token.
+    if (this.#options.rules?.mixed === false) {
+      // managers/scheduler.py get_next_batch_to_run: a new prefill batch when one can be formed, else decode.
+      const prefill = this.#prefillWork([]);
+      return prefill.length > 0 ? prefill : this.#decodeWork([]);
+    }
+    return this.#prefillWork(this.#decodeWork([]));
+  }
+
+  /** Every running request past prefill makes one token. */
+  #decodeWork(work: ScheduledWork[]): ScheduledWork[] {
     // Preemption may remove later requests from #running while we walk it: iterate a copy.
     for (const request of this.#running.slice()) {
       if (request.phase !== 'decode') continue; // waiting again if preempted meanwhile
       if (this.#ensureOutputSlot(request)) work.push({ request, kind: 'decode', progress: 0, tokens: 1 });
     }
+    return work;
+  }
+
+  /** Prefill chunks fill the token budget: requests already prefilling, then waiting ones in schedule order. */
+  #prefillWork(work: ScheduledWork[]): ScheduledWork[] {
     let budget = this.#options.tokenBudget;
     for (const request of this.#running) {
       if (request.phase !== 'prefill' || budget <= 0) continue;
@@ -272,30 +335,35 @@ export class Replica {
     // The prefetcher is bringing this prefix in (a blocking load-back would hold the whole engine).
     // Status-aware scheduling skips the request for now; otherwise the engine waits for the prefetch.
     if (loading > 0) {
-      if (!this.#options.setup.statusAware) this.#holdForPrefetch = true;
+      // sglang-0.4 just leaves it for a later pass: only the batch that needs a load waits for it.
+      if (!this.#options.setup.statusAware && !this.#batched) this.#holdForPrefetch = true;
       return 'skip';
     }
     if (!this.#fits(request, path.subarray(0, gpu))) return 'full';
-    if (other > 0 && this.#options.cost.loadIsCheaper(other, prefixTokens(request, gpu))) {
+    let loaded = 0;
+    if (other > 0 && this.#batched) {
+      if (this.#shouldLoad(other, gpu, request)) loaded = this.#startBatchedLoad(path.subarray(gpu, gpu + other));
+    } else if (other > 0 && this.#options.cost.loadIsCheaper(other, prefixTokens(request, gpu))) {
       this.#loadBack(request, path.subarray(gpu, gpu + other));
       if (request.loadsPending > 0) return 'skip';
     }
+    const prefix = gpu + loaded;
     // Pin the cached prefix, then reserve the page of the first output token up front, so finishing the
     // prompt never waits on memory (and never preempts anyone).
-    for (let i = 0; i < gpu; i++) this.cache.lock(path[i]!);
-    request.held = gpu;
+    for (let i = 0; i < prefix; i++) this.cache.lock(path[i]!);
+    request.held = prefix;
     if (!this.#ensureOutputSlot(request)) {
       this.#release(request);
       return 'full';
     }
-    for (let i = 0; i < gpu; i++) {
+    for (let i = 0; i < prefix; i++) {
       const page = path[i]!;
       this.#touch(request, page, i);
-      if (request.loadedPages.has(page)) request.loadedTokens += request.blockTokens(i);
+      if (i >= gpu || request.loadedPages.has(page)) request.loadedTokens += request.blockTokens(i);
       else request.hitTokens += request.blockTokens(i);
     }
     request.loadedPages.clear();
-    request.computed = prefixTokens(request, gpu);
+    request.computed = prefixTokens(request, prefix);
     if (Number.isNaN(request.admitted)) request.admitted = this.#events.now;
     request.phase = 'prefill';
     this.#tagFixedPrompt(request);
@@ -319,6 +387,31 @@ export class Replica {
     for (const page of cached) if (this.cache.locksOf(page) > 0) shared++;
     const needed = request.request.blocks.length - shared + outputPages(request);
     return needed <= this.cache.gpuSlots - this.cache.pinnedGpu - committed;
+  }
+
+  /**
+   * mem_cache/hiradix_cache.py load_back: a host hit of at least load_back_threshold tokens is loaded,
+   * whatever recomputing it would cost.
+   */
+  #shouldLoad(pages: number, gpu: number, request: SimRequest): boolean {
+    const rules = this.#options.rules!;
+    if (rules.profile.loadDecision === 'cheaper') return this.#options.cost.loadIsCheaper(pages, prefixTokens(request, gpu));
+    return prefixTokens(request, gpu + pages) - prefixTokens(request, gpu) >= rules.profile.loadBackThreshold;
+  }
+
+  /**
+   * Starts loading CPU-only prefix pages all or nothing (hiradix_cache.py load_back: "load it all or not at
+   * all"); they join this pass's merged load. Returns the pages started.
+   */
+  #startBatchedLoad(pages: Int32Array): number {
+    let started = 0;
+    while (started < pages.length && this.#makeRoom(1) && this.cache.startLoad(pages[started]!)) started++;
+    if (started < pages.length) {
+      for (let i = started - 1; i >= 0; i--) this.cache.cancelLoad(pages[i]!);
+      return 0;
+    }
+    for (const page of pages) this.#passLoads.push(page);
+    return started;
   }
 
   /**
@@ -426,6 +519,7 @@ export class Replica {
     const nextUse = this.#options.nextUse;
     const base = nextUse ? nextUse.offsets[request.index]! : 0;
     let parent = request.held > 0 ? request.pages[request.held - 1]! : ROOT;
+    const segment = this.#evictor ? this.#evictor.startSegment() : 0;
     while (request.held < lastBlock) {
       const i = request.held;
       const existing = this.cache.childOf(parent, blocks[i]!);
@@ -436,9 +530,11 @@ export class Replica {
         this.#use(request, existing, i);
         page = existing;
       } else {
+        if (!this.#makeRoom(1)) break;
         page = this.cache.insertGpu(parent, blocks[i]!, now, nextUse ? nextUse.nextUse[base + i]! : Infinity);
         if (page < 0) break;
         this.cache.lock(page);
+        if (this.#evictor) this.#evictor.noteInserted(page, segment);
       }
       request.pages[request.held++] = page;
       parent = page;
@@ -455,13 +551,21 @@ export class Replica {
    */
   #ensureOutputSlot(request: SimRequest): boolean {
     if (request.generated % this.#options.blockSize !== 0) return true;
-    while (!this.cache.reserveGpu(1)) {
+    while (!(this.#makeRoom(1) && this.cache.reserveGpu(1))) {
       const victim = this.#leastProgressedOtherThan(request);
       if (!victim) return false;
       this.#preempt(victim);
     }
     request.reserved++;
     return true;
+  }
+
+  /**
+   * Frees `slots` GPU slots ahead of an allocation when eviction is by radix node; page-granular eviction
+   * is the cache's own, during the allocation. False when not enough can be evicted.
+   */
+  #makeRoom(slots: number): boolean {
+    return this.#evictor ? this.#evictor.makeRoom(slots) : true;
   }
 
   #leastProgressedOtherThan(request: SimRequest): SimRequest | undefined {
@@ -497,7 +601,8 @@ export class Replica {
     request.reserved = 0;
   }
 
-  #run(work: ScheduledWork[]): void {
+  /** Runs one iteration; with `load`, its forward pass overlaps that load layer by layer. */
+  #run(work: ScheduledWork[], load: Transfer | undefined): void {
     const prefill: IterationBatch['prefill'][number][] = [];
     const decode: IterationBatch['decode'][number][] = [];
     for (const { request, kind, tokens } of work) {
@@ -507,7 +612,26 @@ export class Replica {
     const batch: IterationBatch = { prefill, decode };
     this.#busy = true;
     this.iterations++;
-    this.#events.after(this.#options.cost.iterationSeconds(batch), () => this.#finishIteration(work));
+    const { cost, rules } = this.#options;
+    const finish = () => this.#finishIteration(work);
+    if (!rules) {
+      this.#events.after(cost.iterationSeconds(batch), finish);
+      return;
+    }
+    const debt = this.#writeDebt;
+    this.#writeDebt = 0;
+    const start = this.#events.now;
+    const forward = cost.forwardSeconds(batch);
+    const fixed = cost.overheadSeconds(batch) + debt;
+    if (!load) {
+      this.#events.after(forward + fixed, finish);
+      return;
+    }
+    const layerSeconds = rules.h2d ? rules.h2d.layerSeconds(load.bytes) : this.h2d.idleSeconds(load.bytes) / rules.layers;
+    load.onStart = (loadStart) => {
+      this.#events.at(overlappedEnd(start, forward, rules.layers, loadStart, layerSeconds) + fixed, finish);
+    };
+    this.h2d.submit(load);
   }
 
   #finishIteration(work: ScheduledWork[]): void {
@@ -524,7 +648,7 @@ export class Replica {
         request.generated = 1;
         if (Number.isNaN(request.firstToken)) request.firstToken = now;
         this.#hooks.onFirstToken(request);
-        if (this.#options.setup.cpuTier) this.#writeThrough(request);
+        if (this.#options.setup.cpuTier && this.#options.rules?.writePolicy !== 'write_back') this.#writeThrough(request);
       } else {
         request.generated++;
       }
@@ -534,17 +658,25 @@ export class Replica {
     this.#kick();
   }
 
-  /** HiCache write-through: back the prompt's pages up to the CPU in the background, in path order. */
+  /**
+   * HiCache write-through: back the prompt's pages up to the CPU, in path order; the copy runs in the
+   * background, its gather and synchronisation cost the engine (sglang-0.4). Under write_through_selective
+   * a page is backed up only once hit often enough (hiradix_cache.py inc_hit_count).
+   */
   #writeThrough(request: SimRequest): void {
+    const selective = this.#options.rules?.writePolicy === 'write_through_selective';
     const pages: number[] = [];
     for (let i = 0; i < request.held; i++) {
       const page = request.pages[i]!;
       const state = this.cache.stateOf(page);
       if (state & (PageState.cpu | PageState.writing)) continue;
+      // The insert is the first access; every later one is a hit.
+      if (selective && this.cache.accessCount(page) - 1 < SELECTIVE_WRITE_HITS) break;
       if (!this.cache.startWrite(page)) break;
       pages.push(page);
     }
     if (pages.length === 0) return;
+    if (this.#options.rules) this.#writeDebt += this.#options.rules.writeSeconds(pages.length * this.#options.cost.pageBytes);
     this.d2h.submit({
       bytes: pages.length * this.#options.cost.pageBytes,
       onDone: () => {

@@ -1,10 +1,13 @@
-import type { SimReport, SimResult, SimTimeline, SteSource, TraceRequest } from '../types.js';
+import type { SimLatencies, SimReport, SimResult, SimTimeline, SteSource, TraceRequest } from '../types.js';
 import { CostModel } from './cost-model.js';
+import { engineProfile, sglangChunkedPrefill, type EvictGranularity, type WritePolicy } from './engine-profile.js';
+import { engineRules } from './engine-rules.js';
 import { describeHardware, type HardwareConfig } from './hardware.js';
+import { workloadWarnings } from './warnings.js';
 import type { TransferObservers } from '../tensor/transfer-plan.js';
 import type { RouterName } from './router.js';
 import { setupByName, type SetupName } from './setups.js';
-import { runSimulation, type SimulationRun } from './simulation.js';
+import { runSimulation, type RunLatencies, type SimulationRun } from './simulation.js';
 
 /** Engine knobs that are not hardware (DESIGN.md section 5). */
 export interface ServingOptions {
@@ -19,8 +22,17 @@ export interface ServingOptions {
   loadAhead: number;
   /** Multiplies open-loop arrival times. */
   timeScale: number;
+  /** Prefill chunks and decodes share an iteration (SGLang's `--enable-mixed-chunk`). */
+  mixedChunk: boolean;
+  /** How the CPU tier is filled (SGLang's `--hicache-write-policy`). */
+  writePolicy: WritePolicy;
+  /** What one GPU eviction removes: a radix node or a page. */
+  evictGranularity: EvictGranularity;
+  /** Leading rounds of every workflow that run but stay out of the latency figures and speedups. */
+  warmupRounds: number;
 }
 
+/** Defaults that do not depend on the engine, the GPU or the workload (`ideal`'s, for the rest). */
 export const SERVING_DEFAULTS: ServingOptions = {
   replicas: 1,
   router: 'cache-aware',
@@ -29,18 +41,41 @@ export const SERVING_DEFAULTS: ServingOptions = {
   maxRunning: 256,
   loadAhead: 2,
   timeScale: 1,
+  mixedChunk: true,
+  writePolicy: 'write_through',
+  evictGranularity: 'page',
+  warmupRounds: 0,
 };
 
-/** Serving options with every setting not given taken from `SERVING_DEFAULTS`. */
-export function servingOptions(settings: Partial<ServingOptions>): ServingOptions {
+/** What serving defaults depend on: the engine and GPU, and whether the workload is a spec (which has rounds). */
+export interface ServingContext {
+  hardware?: Pick<HardwareConfig, 'engine' | 'gpu'>;
+  /** Workflow specs warm up one round by default, traces none. */
+  workload?: 'spec' | 'trace';
+}
+
+/**
+ * Serving options with every setting not given taken from the engine profile (`sglang-0.4`: SGLang's
+ * chunked_prefill_size for the GPU, separate prefill and decode batches, write_through_selective, node
+ * eviction) and otherwise from `SERVING_DEFAULTS`.
+ */
+export function servingOptions(settings: Partial<ServingOptions>, context: ServingContext = {}): ServingOptions {
+  const hardware = context.hardware;
+  const profile = engineProfile(hardware?.engine ?? 'ideal');
+  const sglang = hardware !== undefined && hardware.engine !== 'ideal';
   return {
     replicas: settings.replicas ?? SERVING_DEFAULTS.replicas,
     router: settings.router ?? SERVING_DEFAULTS.router,
     schedule: settings.schedule ?? SERVING_DEFAULTS.schedule,
-    tokenBudget: settings.tokenBudget ?? SERVING_DEFAULTS.tokenBudget,
+    // server_args.py: chunked_prefill_size by GPU memory.
+    tokenBudget: settings.tokenBudget ?? (sglang ? sglangChunkedPrefill(hardware.gpu.cudaMemoryBytes) : SERVING_DEFAULTS.tokenBudget),
     maxRunning: settings.maxRunning ?? SERVING_DEFAULTS.maxRunning,
     loadAhead: settings.loadAhead ?? SERVING_DEFAULTS.loadAhead,
     timeScale: settings.timeScale ?? SERVING_DEFAULTS.timeScale,
+    mixedChunk: settings.mixedChunk ?? profile.mixedByDefault,
+    writePolicy: settings.writePolicy ?? profile.writePolicy,
+    evictGranularity: settings.evictGranularity ?? profile.evictGranularity,
+    warmupRounds: settings.warmupRounds ?? (context.workload === 'spec' ? 1 : 0),
   };
 }
 
@@ -56,6 +91,8 @@ export interface SimulateInput {
   onProgress?: (completedInSetup: number, setupIndex: number) => void;
   /** Per setup run: observers of its links' transfers (`kvflow simulate --tensors`). */
   observeTransfers?: (setup: SetupName) => TransferObservers;
+  /** Per request, its workflow round (counted from 0), for `serving.warmupRounds`; none: no warm-up. */
+  rounds?: readonly number[];
 }
 
 export interface SimulateOutput {
@@ -70,6 +107,9 @@ export interface SimulateOutput {
 export function simulate(input: SimulateInput): SimulateOutput {
   const cost = new CostModel(input.hardware);
   const { serving, hardware } = input;
+  const rules = engineRules(hardware, serving);
+  const rounds = input.rounds;
+  const warmup = rounds && serving.warmupRounds > 0 ? rounds.map((round) => round < serving.warmupRounds) : undefined;
   const runs: SimulationRun[] = input.setups.map((name, setupIndex) => {
     const ste = input.steSource?.();
     const observers = input.observeTransfers?.(name);
@@ -86,20 +126,26 @@ export function simulate(input: SimulateInput): SimulateOutput {
         d2h: observers ? { ...hardware.d2h, observer: observers.d2h } : hardware.d2h,
         loadAhead: serving.loadAhead,
         cost,
+        rules,
       },
       replicas: serving.replicas,
       router: serving.router,
       timeScale: serving.timeScale,
       ...(ste && { ste }),
       onProgress: (completed) => input.onProgress?.(completed, setupIndex),
+      ...(warmup && { warmup }),
     });
   });
-  const latency = (result: SimulationRun['result']) =>
-    result.workflows > 0 ? result.workflowLatency.mean : result.e2e.mean;
-  const results: SimResult[] = runs.map(({ result }) => ({
-    ...result,
-    speedup: Object.fromEntries(runs.map(({ result: other }) => [other.setup, ratio(latency(other), latency(result))])),
-  }));
+  const latency = (figures: RunLatencies) => (figures.workflows > 0 ? figures.workflowLatency.mean : figures.e2e.mean);
+  const speedups = (pick: (run: SimulationRun) => RunLatencies, run: SimulationRun) =>
+    Object.fromEntries(runs.map((other) => [other.result.setup, ratio(latency(pick(other)), latency(pick(run)))]));
+  const warm = runs.every((run) => run.latencies.warm !== undefined);
+  const shown = (run: SimulationRun) => (warm ? run.latencies.warm! : run.latencies.all);
+  const results: SimResult[] = runs.map((run) => {
+    const { workflows: _workflows, ...all } = run.latencies.all;
+    const allFigures: SimLatencies = { ...all, speedup: speedups((r) => r.latencies.all, run) };
+    return { ...run.result, speedup: speedups(shown, run), warm, all: allFigures };
+  });
   return {
     report: {
       config: {
@@ -110,6 +156,7 @@ export function simulate(input: SimulateInput): SimulateOutput {
         setups: [...input.setups],
       },
       results,
+      warnings: workloadWarnings(input.requests, input.setups, cost, hardware),
     },
     timelines: runs.map(({ timeline }) => timeline),
   };

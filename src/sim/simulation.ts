@@ -3,6 +3,7 @@ import { SteChangeFeed } from '../graph/ste-feed.js';
 import { InputError } from '../errors.js';
 import {
   GLOBAL_SESSION,
+  type LatencySummary,
   type PromptEvent,
   type SimResult,
   type SimTimeline,
@@ -31,11 +32,24 @@ export interface SimulationOptions {
   ste?: SteSource;
   /** Called as requests complete. */
   onProgress?: (completed: number) => void;
+  /** Per request, whether it belongs to a warm-up round: it runs but stays out of the latency figures. */
+  warmup?: readonly boolean[];
+}
+
+/** Latency figures over one set of requests. */
+export interface RunLatencies {
+  workflows: number;
+  workflowLatency: LatencySummary;
+  e2e: LatencySummary;
+  ttft: LatencySummary;
+  tpot: LatencySummary;
 }
 
 export interface SimulationRun {
-  /** The setup's result without `speedup`, which needs the other setups. */
-  result: Omit<SimResult, 'speedup'>;
+  /** The setup's result without `speedup`, `warm` and `all`, which need the other setups. */
+  result: Omit<SimResult, 'speedup' | 'warm' | 'all'>;
+  /** Latencies over every request, and over warm requests only when warm-up rounds were left out. */
+  latencies: { all: RunLatencies; warm: RunLatencies | undefined };
   timeline: SimTimeline;
 }
 
@@ -239,10 +253,6 @@ function summarizeRun(
   let hit = 0;
   let loaded = 0;
   let recomputed = 0;
-  const e2e: number[] = [];
-  const ttft: number[] = [];
-  const tpot: number[] = [];
-  const spans = new Map<string, { start: number; end: number }>();
   for (const request of sims) {
     first = Math.min(first, request.arrival);
     last = Math.max(last, request.done);
@@ -250,32 +260,26 @@ function summarizeRun(
     hit += request.hitTokens;
     loaded += request.loadedTokens;
     recomputed += request.recomputedTokens;
-    e2e.push(request.done - request.arrival);
-    ttft.push(request.firstToken - request.arrival);
-    const output = request.request.outputLength;
-    if (output > 1) tpot.push((request.done - request.firstToken) / (output - 1));
-    const workflow = request.request.workflow;
-    if (workflow !== undefined) {
-      const span = spans.get(workflow) ?? { start: Infinity, end: 0 };
-      span.start = Math.min(span.start, request.arrival);
-      span.end = Math.max(span.end, request.done);
-      spans.set(workflow, span);
-    }
   }
+  const all = collectLatencies(sims, () => true);
+  const warmup = options.warmup;
+  const warmCount = warmup ? sims.reduce((count, request) => count + (warmup[request.index] ? 0 : 1), 0) : sims.length;
+  const warm = warmup && warmCount > 0 && warmCount < sims.length ? collectLatencies(sims, (request) => !warmup[request.index]) : undefined;
   const makespan = sims.length > 0 ? last - first : 0;
-  const workflowLatency = [...spans].map(([workflow, span]) => ({ workflow, seconds: span.end - span.start }));
+  const { e2e, ttft, tpot, workflowLatency } = all;
   const sum = (pick: (replica: Replica) => number) => replicas.reduce((total, replica) => total + pick(replica), 0);
   const blockSize = options.engine.blockSize;
   const linkSeconds = makespan * replicas.length;
-  const result: Omit<SimResult, 'speedup'> = {
+  const shown = warm?.summary ?? all.summary;
+  const result: Omit<SimResult, 'speedup' | 'warm' | 'all'> = {
     setup: options.setup.name,
     requests: sims.length,
-    workflows: spans.size,
+    workflows: all.summary.workflows,
     makespan,
-    workflowLatency: summarize(workflowLatency.map((w) => w.seconds)),
-    e2e: summarize(e2e),
-    ttft: summarize(ttft),
-    tpot: summarize(tpot),
+    workflowLatency: shown.workflowLatency,
+    e2e: shown.e2e,
+    ttft: shown.ttft,
+    tpot: shown.tpot,
     gpuHitRate: input > 0 ? hit / input : 0,
     cpuHitRate: input > 0 ? loaded / input : 0,
     recomputedTokens: recomputed,
@@ -299,5 +303,36 @@ function summarizeRun(
     gpuSlots: options.engine.gpuSlots * replicas.length,
     cpuSlots: (options.setup.cpuTier ? options.engine.cpuSlots : 0) * replicas.length,
   };
-  return { result, timeline };
+  return { result, latencies: { all: all.summary, warm: warm?.summary }, timeline };
+}
+
+/** Latency samples and summaries over the requests `include` picks; a workflow spans its picked requests. */
+function collectLatencies(sims: readonly SimRequest[], include: (request: SimRequest) => boolean) {
+  const e2e: number[] = [];
+  const ttft: number[] = [];
+  const tpot: number[] = [];
+  const spans = new Map<string, { start: number; end: number }>();
+  for (const request of sims) {
+    if (!include(request)) continue;
+    e2e.push(request.done - request.arrival);
+    ttft.push(request.firstToken - request.arrival);
+    const output = request.request.outputLength;
+    if (output > 1) tpot.push((request.done - request.firstToken) / (output - 1));
+    const workflow = request.request.workflow;
+    if (workflow !== undefined) {
+      const span = spans.get(workflow) ?? { start: Infinity, end: 0 };
+      span.start = Math.min(span.start, request.arrival);
+      span.end = Math.max(span.end, request.done);
+      spans.set(workflow, span);
+    }
+  }
+  const workflowLatency = [...spans].map(([workflow, span]) => ({ workflow, seconds: span.end - span.start }));
+  const summary: RunLatencies = {
+    workflows: spans.size,
+    workflowLatency: summarize(workflowLatency.map((w) => w.seconds)),
+    e2e: summarize(e2e),
+    ttft: summarize(ttft),
+    tpot: summarize(tpot),
+  };
+  return { e2e, ttft, tpot, workflowLatency, summary };
 }

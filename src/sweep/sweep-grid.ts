@@ -8,6 +8,7 @@ import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../errors.js';
 import { readInputJson } from '../input-files.js';
+import { ENGINE_NAMES, EVICT_GRANULARITIES, LOAD_MODES, WRITE_POLICIES } from '../sim/engine-profile.js';
 import { GPU_NAMES, MODEL_NAMES } from '../sim/presets.js';
 import { ROUTER_NAMES } from '../sim/router.js';
 import { SETUP_NAMES } from '../sim/setups.js';
@@ -49,6 +50,19 @@ const simulateFields = {
   h2dBandwidth: z.number().gt(0),
   d2hBandwidth: z.number().gt(0),
   cpuPoolBytes: nonNegative,
+  linkLatency: nonNegative,
+  linkConcurrency: positiveInt,
+  activationReserveBytes: nonNegative,
+  gpuCount: positiveInt,
+  engine: z.enum(ENGINE_NAMES),
+  mixedChunk: z.boolean(),
+  writePolicy: z.enum(WRITE_POLICIES),
+  evictGranularity: z.enum(EVICT_GRANULARITIES),
+  warmupRounds: z.number().int().min(0),
+  loadMode: z.enum(LOAD_MODES),
+  hostCopyBandwidth: z.number().gt(0),
+  syncLatency: nonNegative,
+  cudaGraphMaxBs: positiveInt,
   graph,
 };
 

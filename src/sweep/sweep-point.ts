@@ -35,8 +35,9 @@ async function runSimulatePoint(point: SimulatePoint): Promise<{ report: SimRepo
     requests: workload.requests,
     setups: point.setups ?? ['sglang', 'hicache', 'kvflow'],
     hardware,
-    serving: servingOptions(point),
+    serving: servingOptions(point, { hardware, workload: point.workload !== undefined ? 'spec' : 'trace' }),
     ...(workload.steSource && { steSource: workload.steSource }),
+    ...(workload.rounds && { rounds: workload.rounds }),
     workload: workload.description,
   });
 }

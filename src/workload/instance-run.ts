@@ -17,6 +17,12 @@ export interface WorkflowStep {
   after: string[];
 }
 
+/** The round of a step id made by `InstanceRun` (`${workflow}:${round}:${step}:${agent}`; workflow ids have no colon). */
+export function stepRound(id: string): number {
+  const first = id.indexOf(':');
+  return Number(id.slice(first + 1, id.indexOf(':', first + 1)));
+}
+
 /** How control leaves an agent: at most one loop edge and one other edge (the spec rules ensure it). */
 interface AgentExits {
   loop?: LoopEdge;

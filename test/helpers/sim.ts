@@ -5,10 +5,11 @@
 import { fileURLToPath } from 'node:url';
 import { AgentStepGraph } from '../../src/graph/graph.js';
 import { WorkflowSte } from '../../src/graph/workflow-ste.js';
-import { CostModel } from '../../src/sim/cost-model.js';
+import { CostModel, poolMemoryBytes } from '../../src/sim/cost-model.js';
+import { engineRules } from '../../src/sim/engine-rules.js';
 import { resolveHardware, type HardwareConfig } from '../../src/sim/hardware.js';
 import type { EngineOptions } from '../../src/sim/simulation.js';
-import { SERVING_DEFAULTS, simulate, type ServingOptions, type SimulateOutput } from '../../src/sim/simulate.js';
+import { SERVING_DEFAULTS, servingOptions, simulate, type ServingOptions, type SimulateOutput } from '../../src/sim/simulate.js';
 import type { SetupName } from '../../src/sim/setups.js';
 import type { SimResult, SteSource, TraceRequest } from '../../src/types.js';
 import { generateRequests } from '../../src/workload/generate.js';
@@ -97,6 +98,8 @@ export function accountingGap(result: Pick<SimResult, 'gpuHitRate' | 'loadedToke
 }
 
 export interface HardwareChoice {
+  /** Engine profile (default `ideal`: most tests here pin down the idealised engine's documented rules). */
+  engine?: string;
   gpu?: string;
   model?: string;
   blockSize: number;
@@ -106,6 +109,7 @@ export interface HardwareChoice {
 
 export function hardwareOf(choice: HardwareChoice): HardwareConfig {
   return resolveHardware({
+    engine: choice.engine ?? 'ideal',
     ...(choice.gpu !== undefined && { gpu: choice.gpu }),
     ...(choice.model !== undefined && { model: choice.model }),
     overrides: { ...choice.overrides, blockSize: choice.blockSize },
@@ -121,7 +125,7 @@ export function memoryFractionForPages(pages: number, choice: Omit<HardwareChoic
   const base = hardwareOf(choice);
   const cost = new CostModel(base);
   const fixedBytes = cost.weightBytes + base.gpuCount * base.activationReserveBytes;
-  return (fixedBytes + (pages + 0.5) * cost.pageBytes) / (base.gpuCount * base.gpu.memoryBytes);
+  return (fixedBytes + (pages + 0.5) * cost.pageBytes) / (base.gpuCount * poolMemoryBytes(base));
 }
 
 /** Engine options for `runSimulation` from a hardware config, with pool sizes chosen by the test. */
@@ -142,6 +146,7 @@ export function engineOf(
     d2h: hardware.d2h,
     loadAhead: settings.loadAhead,
     cost: new CostModel(hardware),
+    rules: engineRules(hardware, settings),
   };
 }
 
@@ -163,7 +168,7 @@ export function simulateSpec(spec: WorkflowSpec, options: RunSpecOptions): Simul
     requests,
     setups: options.setups,
     hardware: options.hardware,
-    serving: { ...SERVING_DEFAULTS, ...options.serving },
+    serving: servingOptions(options.serving ?? {}, { hardware: options.hardware }),
     ...(options.withGraph !== false && { steSource: steSourceOf(spec) }),
     workload: { name: spec.name, seed },
     ...(options.onProgress && { onProgress: options.onProgress }),

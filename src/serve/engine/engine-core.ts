@@ -4,6 +4,7 @@
  * requests take the time the cost model says, scaled by `speed`. HTTP concerns live in engine-server.ts.
  */
 import { CostModel } from '../../sim/cost-model.js';
+import { engineRules } from '../../sim/engine-rules.js';
 import type { HardwareConfig } from '../../sim/hardware.js';
 import { Replica } from '../../sim/replica.js';
 import { setupByName, type SetupName } from '../../sim/setups.js';
@@ -124,6 +125,7 @@ export class EngineCore {
         d2h: options.transfers ? { ...hardware.d2h, observer: options.transfers.d2h } : hardware.d2h,
         loadAhead: options.loadAhead,
         cost: this.cost,
+        rules: engineRules(hardware),
       },
     );
   }

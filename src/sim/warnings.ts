@@ -1,0 +1,51 @@
+/**
+ * Warnings about sizes that decide a comparison before any policy does: a GPU pool that cannot hold even
+ * one workflow's fixed prompts, or a CPU tier that cannot hold the fixed prompts the workflows cycle
+ * through (then HiCache's write-through thrashes the CPU tier too). Each names the sizes and the flag.
+ */
+import { GLOBAL_SESSION, type TraceRequest } from '../types.js';
+import type { CostModel } from './cost-model.js';
+import type { HardwareConfig } from './hardware.js';
+import { setupByName, type SetupName } from './setups.js';
+
+export function workloadWarnings(
+  requests: readonly TraceRequest[],
+  setups: readonly SetupName[],
+  cost: CostModel,
+  hardware: HardwareConfig,
+): string[] {
+  const all = new Set<number>();
+  const perWorkflow = new Map<string, Set<number>>();
+  for (const request of requests) {
+    const fixed = request.fixedBlocks ?? 0;
+    if (fixed === 0) continue;
+    const workflow = request.workflow ?? GLOBAL_SESSION;
+    let own = perWorkflow.get(workflow);
+    if (!own) perWorkflow.set(workflow, (own = new Set()));
+    for (let i = 0; i < fixed; i++) {
+      all.add(request.blocks[i]!);
+      own.add(request.blocks[i]!);
+    }
+  }
+  const warnings: string[] = [];
+  const tokens = (pages: number) => pages * hardware.blockSize;
+  const gb = (pages: number) => `${((pages * cost.pageBytes) / 1e9).toFixed(1)} GB`;
+  let largest = 0;
+  for (const own of perWorkflow.values()) largest = Math.max(largest, own.size);
+  if (largest > cost.gpuPoolPages) {
+    warnings.push(
+      `the GPU KV pool (${tokens(cost.gpuPoolPages)} tokens, ${gb(cost.gpuPoolPages)}) cannot hold one workflow's fixed prompts ` +
+        `(${tokens(largest)} tokens, ${gb(largest)}): every setup reloads or recomputes them each round ` +
+        `(--gpu, --gpu-count or --memory-fraction give a larger pool)`,
+    );
+  }
+  const tiered = setups.some((name) => setupByName(name).cpuTier);
+  if (tiered && all.size > cost.cpuPoolPages) {
+    warnings.push(
+      `the CPU tier (${tokens(cost.cpuPoolPages)} tokens, ${gb(cost.cpuPoolPages)}) cannot hold the fixed prompts the workflows ` +
+        `cycle through (${tokens(all.size)} tokens, ${gb(all.size)}): under lru the CPU tier thrashes too ` +
+        `(--cpu-pool-bytes sets its size; SGLang's --hicache-size)`,
+    );
+  }
+  return warnings;
+}
