@@ -55,9 +55,13 @@ export function rowBatch(row: CalibrationRow): IterationBatch {
   return { prefill: [], decode: Array.from({ length: row.batchTokens }, () => ({ contextTokens: row.contextTokens })) };
 }
 
-/** Seconds the cost model gives a row's iteration at the given coefficients. */
+/**
+ * Seconds the cost model gives a row's iteration at the given coefficients, as an eager iteration (the
+ * fit's form: every measured row pays `iterationOverhead`, whatever the engine profile does for CUDA-graph
+ * decodes).
+ */
 export function modelledSeconds(row: CalibrationRow, hardware: HardwareConfig): number {
-  return new CostModel(hardware).iterationSeconds(rowBatch(row));
+  return new CostModel(hardware).forwardSeconds(rowBatch(row)) + hardware.iterationOverhead;
 }
 
 /**

@@ -125,7 +125,9 @@ export class EngineCore {
         d2h: options.transfers ? { ...hardware.d2h, observer: options.transfers.d2h } : hardware.d2h,
         loadAhead: options.loadAhead,
         cost: this.cost,
-        rules: engineRules(hardware),
+        // The hardware's engine profile; the emulator backs every prompt up (write_through) so its CPU tier,
+        // load-backs and tensor plans are exercised whatever the profile's default write policy.
+        rules: engineRules(hardware, { writePolicy: 'write_through' }),
       },
     );
   }
