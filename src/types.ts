@@ -67,10 +67,16 @@ export interface ReadTraceOptions {
 /** Eviction policy names understood by `kvflow replay` and the simulator. */
 export const POLICY_NAMES = ['lru', 'lfu', 'belady', 'ste', 'reuse'] as const;
 export type PolicyName = (typeof POLICY_NAMES)[number];
+/**
+ * What `kvflow replay` compares: the cache policies plus `ste-learned`, the learned step-graph policy
+ * that follows requests (docs/learned-policy.md).
+ */
+export const REPLAY_POLICY_NAMES = [...POLICY_NAMES, 'ste-learned'] as const;
+export type ReplayPolicyName = (typeof REPLAY_POLICY_NAMES)[number];
 
 /** The result of replaying one trace with one (policy, capacity). Field names are the JSON contract. */
 export interface ReplayResult {
-  policy: PolicyName;
+  policy: ReplayPolicyName;
   /** `null` means unbounded. */
   capacityTokens: number | null;
   requests: number;

@@ -1,4 +1,4 @@
-import type { PolicyName } from '../types.js';
+import type { ReplayPolicyName } from '../types.js';
 
 /** What a policy may read about a page. Ticks are request numbers in replay and seconds in simulation. */
 export interface PageStats {
@@ -37,7 +37,7 @@ export interface RequestAccess {
  * A page's priority is read when it becomes an eviction candidate and again on `reprioritize`.
  */
 export interface EvictionPolicy {
-  readonly name: PolicyName;
+  readonly name: ReplayPolicyName;
   priority(page: number, pages: PageStats): number;
   /** Called by the cache it serves, once, so the policy can ask for re-reads. */
   bind?(owner: PriorityOwner): void;

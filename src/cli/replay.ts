@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { replaySuite, type ReplayReport } from '../replay/replay-suite.js';
 import { NeedsSortError, replayStream } from '../replay/replay-stream.js';
 import { replayOrder } from '../replay/replay.js';
-import { POLICY_NAMES, type PolicyName, type ReadTraceOptions, type SteSource, type TraceRequest } from '../types.js';
+import { POLICY_NAMES, REPLAY_POLICY_NAMES, type ReplayPolicyName, type ReadTraceOptions, type SteSource, type TraceRequest } from '../types.js';
 import { readTrace, streamTrace, type TraceStats } from '../workload/trace.js';
 import { estimateLineCount } from '../workload/estimate.js';
 import { InputError } from '../errors.js';
@@ -17,14 +17,14 @@ import { emit, runCommand } from './run.js';
 import { GRAPH_SOURCES, loadSteSource } from './workload-input.js';
 
 /** Policies replayed when --policy is not given: the learned `reuse` trains a model, so it is asked for by name. */
-const DEFAULT_POLICIES: PolicyName[] = POLICY_NAMES.filter((name) => name !== 'reuse');
+const DEFAULT_POLICIES: ReplayPolicyName[] = POLICY_NAMES.filter((name) => name !== 'reuse');
 
 interface ReplayFlags {
   trace: string;
   format: (typeof FORMAT_CHOICES)[number];
   blockSize?: number;
   capacity: (number | null)[];
-  policy: PolicyName[];
+  policy: ReplayPolicyName[];
   workflow?: string;
   graph?: 'declared' | 'learned' | 'none';
   skipInvalid?: boolean;
@@ -46,8 +46,8 @@ export function registerReplay(program: Command): void {
         .default(parseTokenCountList('1M,16M,inf'), '1M,16M,inf'),
     )
     .addOption(
-      new Option('--policy <list>', `eviction policies, comma list of ${POLICY_NAMES.join(', ')}`)
-        .argParser((v) => parseNameList(v, POLICY_NAMES))
+      new Option('--policy <list>', `eviction policies, comma list of ${REPLAY_POLICY_NAMES.join(', ')}`)
+        .argParser((v) => parseNameList(v, REPLAY_POLICY_NAMES))
         .default(DEFAULT_POLICIES, DEFAULT_POLICIES.join(',')),
     )
     .option('--workflow <spec>', 'workflow spec whose step graph gives STE values to the ste policy')
@@ -102,7 +102,7 @@ async function replayInOnePass(
 ): Promise<{ report: ReplayReport; skipped: number }> {
   const stats: TraceStats = { format: undefined, skipped: 0 };
   const stream = streamTrace(flags.trace, { ...readOptions, stats });
-  const requests = learned ? annotateStream(stream) : stream;
+  const requests = learned || learnsAgents(flags) ? annotateStream(stream) : stream;
   const progress = createProgress('replay', await estimateLineCount(flags.trace), { quiet });
   try {
     const report = await replayStream(flags.trace, requests, {
@@ -127,7 +127,7 @@ async function replayInMemory(
 ): Promise<{ report: ReplayReport; skipped: number }> {
   const read = await readTrace(flags.trace, readOptions);
   const timed = flags.sessionsStart ? { ...read, requests: retimeSessions(read.requests, flags.sessionsStart, flags.seed) } : read;
-  const trace = learned ? { ...timed, requests: new AgentAnnotator().annotateAll(replayOrder(timed.requests)) } : timed;
+  const trace = learned || learnsAgents(flags) ? { ...timed, requests: new AgentAnnotator().annotateAll(replayOrder(timed.requests)) } : timed;
   const runs = flags.capacity.length * flags.policy.length;
   const progress = createProgress('replay', runs * trace.requests.length, { quiet });
   try {
@@ -141,6 +141,11 @@ async function replayInMemory(
   } finally {
     progress.stop();
   }
+}
+
+/** `ste-learned` identifies agents itself (from requests before each one), whatever `--graph` says. */
+function learnsAgents(flags: ReplayFlags): boolean {
+  return flags.policy.includes('ste-learned');
 }
 
 async function* annotateStream(requests: AsyncIterable<TraceRequest>): AsyncGenerator<TraceRequest> {

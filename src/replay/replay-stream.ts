@@ -1,5 +1,5 @@
 import { InputError } from '../errors.js';
-import type { PolicyName, ReplayResult, SteSource, TraceRequest, TraceSummary } from '../types.js';
+import type { ReplayPolicyName, ReplayResult, SteSource, TraceRequest, TraceSummary } from '../types.js';
 import { ChildIndex } from '../cache/child-index.js';
 import type { ReplayReport } from './replay-suite.js';
 import { CacheReplayer, type ReplayRequest } from './replay.js';
@@ -8,7 +8,7 @@ import { CacheReplayer, type ReplayRequest } from './replay.js';
 const NEVER_INDEX = 0x7fffffff;
 
 export interface StreamReplayOptions {
-  policies: readonly PolicyName[];
+  policies: readonly ReplayPolicyName[];
   capacities: readonly (number | null)[];
   /** A fresh STE source per `ste` run. Its instances are never told they finished (that needs the future). */
   steSource?: () => SteSource;

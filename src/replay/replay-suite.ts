@@ -1,9 +1,9 @@
-import type { PolicyName, ReplayResult, SteSource, Trace, TraceSummary } from '../types.js';
+import type { ReplayPolicyName, ReplayResult, SteSource, Trace, TraceSummary } from '../types.js';
 import { computeNextUse } from '../cache/next-use.js';
 import { replayOrder, replayTrace } from './replay.js';
 
 export interface ReplaySuiteOptions {
-  policies: readonly PolicyName[];
+  policies: readonly ReplayPolicyName[];
   /** Token capacities; `null` is unbounded. */
   capacities: readonly (number | null)[];
   /** A fresh STE source per `ste` run (each replay starts from an empty workflow state). */

@@ -1,11 +1,12 @@
 import { InputError } from '../errors.js';
 import { SteChangeFeed } from '../graph/ste-feed.js';
-import { GLOBAL_SESSION, type PolicyName, type ReplayResult, type SteSource, type TraceRequest } from '../types.js';
+import { GLOBAL_SESSION, type ReplayPolicyName, type ReplayResult, type SteSource, type TraceRequest } from '../types.js';
 import { computeNextUse, type NextUseIndex } from '../cache/next-use.js';
 import { createPolicy } from '../cache/policies.js';
 import { RadixCache, ROOT } from '../cache/radix-cache.js';
 import { StePolicy } from '../cache/ste-policy.js';
 import type { EvictionPolicy } from '../cache/policy.js';
+import { LearnedStePolicy, observesRequests, type RequestObserver } from '../graph/learned-ste-policy.js';
 
 /** What the replay reads of a request: its prompt as block ids and its lengths (and tags for STE). */
 export type ReplayRequest = Pick<TraceRequest, 'id' | 'blockSize' | 'inputLength' | 'outputLength' | 'workflow' | 'agent' | 'fixedBlocks'> & {
@@ -13,7 +14,7 @@ export type ReplayRequest = Pick<TraceRequest, 'id' | 'blockSize' | 'inputLength
 };
 
 export interface ReplayOptions {
-  policy: PolicyName;
+  policy: ReplayPolicyName;
   /** Capacity in tokens; `null` is unbounded. */
   capacityTokens: number | null;
   /** Turns the capacity into `floor(capacityTokens / blockSize)` page slots. */
@@ -56,6 +57,7 @@ export class CacheReplayer {
   readonly #stePolicy: StePolicy | undefined;
   readonly #lastOfWorkflow: Map<string, number> | undefined;
   readonly #steFeed: SteChangeFeed | undefined;
+  readonly #observer: RequestObserver | undefined;
   #path = new Int32Array(256);
   #inputTokens = 0;
   #hitTokens = 0;
@@ -64,9 +66,10 @@ export class CacheReplayer {
   constructor(requests: readonly TraceRequest[], options: ReplayOptions) {
     const { capacityTokens, blockSize } = options;
     const slots = capacityTokens === null ? Infinity : Math.floor(capacityTokens / blockSize);
-    const policy = createPolicy(options.policy);
+    const policy = options.policy === 'ste-learned' ? new LearnedStePolicy(slots) : createPolicy(options.policy);
     this.cache = new RadixCache({ gpuSlots: slots, policy });
     this.#policy = policy;
+    this.#observer = observesRequests(policy) ? policy : undefined;
     this.#requests = requests;
     this.#options = options;
     this.#nextUse = options.policy === 'belady' && requests.length > 0 ? (options.nextUse ?? computeNextUse(requests)) : undefined;
@@ -100,6 +103,7 @@ export class CacheReplayer {
     const path = this.#path;
     const tracked = this.#ste !== undefined && agent !== undefined;
     if (tracked) this.#begin(workflow, agent!);
+    this.#observer?.beforeRequest(request, r);
 
     const matched = cache.matchGpu(blocks, path);
     for (let i = 0; i < matched; i++) {
@@ -128,6 +132,7 @@ export class CacheReplayer {
       outputLength: request.outputLength,
       blockSize: request.blockSize,
     });
+    this.#observer?.afterRequest(request, r, path, held);
     for (let i = 0; i < held; i++) cache.unlock(path[i]!);
 
     const hit = prefixTokens(request, matched);
