@@ -115,9 +115,9 @@ export class LearnedStePolicy implements EvictionPolicy, RequestObserver {
 }
 
 /** Per-request weight left to older shadow hits (a memory of about 50 requests). */
-const DISCOUNT = 0.98;
+const DISCOUNT = 0.9;
 /** The forecast must lead LRU by this share before the real cache follows it. */
-const SWITCH_MARGIN = 0.02;
+const SWITCH_MARGIN = 0;
 
 /** A cache of the same size replaying the same requests under one policy, only to count its hits. */
 class Shadow {
