@@ -7,7 +7,9 @@ import { readTrace, streamTrace, type TraceStats } from '../workload/trace.js';
 import { estimateLineCount } from '../workload/estimate.js';
 import { InputError } from '../errors.js';
 import { AgentAnnotator, OnlineGraphLearner } from '../graph/learner.js';
-import { renderReplayTable } from '../report/replay-table.js';
+import { renderExplainTable, renderReplayTable } from '../report/replay-table.js';
+import { explainReplay } from '../replay/explain.js';
+import { computeNextUse } from '../cache/next-use.js';
 import { createProgress } from '../report/progress.js';
 import { parseInteger, parseName, parseNameList, parseSessionsStartFlag, parseTokenCountList } from './flags.js';
 import { retimeSessions, SESSIONS_START_HELP, sessionsStartName, type SessionsStart } from '../workload/sessions-start.js';
@@ -28,6 +30,7 @@ interface ReplayFlags {
   workflow?: string;
   graph?: 'declared' | 'learned' | 'none';
   skipInvalid?: boolean;
+  explain?: boolean;
   sessionsStart?: SessionsStart;
   seed: number;
   json?: boolean;
@@ -55,6 +58,7 @@ export function registerReplay(program: Command): void {
     .option('--skip-invalid', 'skip and count invalid trace lines instead of stopping at the first')
     .option('--sessions-start <mode>', `re-time sessions, each keeping its own gaps and order: ${SESSIONS_START_HELP} (docs/sessions-start.md)`, parseSessionsStartFlag)
     .option('--seed <n>', 'seed for --sessions-start poisson', (v) => parseInteger(v, 0), 1)
+    .option('--explain', "attribute each policy's misses to its eviction decisions against Belady, per session and agent (docs/replay-explain.md)")
     .option('--json', 'print one JSON document on stdout')
     .action((flags: ReplayFlags) => runCommand(() => replayCommand(flags)));
 }
@@ -71,9 +75,9 @@ async function replayCommand(flags: ReplayFlags): Promise<void> {
   const quiet = flags.json ?? false;
   let report: ReplayReport;
   let skipped: number;
-  if (declared || flags.sessionsStart) {
-    // A declared graph is told when each workflow ends, and re-timing sorts the whole trace: both need
-    // it in memory.
+  if (declared || flags.sessionsStart || flags.explain) {
+    // A declared graph is told when each workflow ends, re-timing sorts the whole trace, and --explain
+    // compares every policy with Belady request by request: all need it in memory.
     const learned = graph === 'learned' ? () => new OnlineGraphLearner() : undefined;
     ({ report, skipped } = await replayInMemory(flags, readOptions, declared ?? learned, quiet, graph === 'learned'));
   } else {
@@ -87,7 +91,7 @@ async function replayCommand(flags: ReplayFlags): Promise<void> {
   }
   if (flags.skipInvalid) Object.assign(report.trace, { skippedLines: skipped });
   if (flags.sessionsStart) report.trace.sessionsStart = sessionsStartName(flags.sessionsStart);
-  emit(flags.json ? JSON.stringify(report) : renderReplayTable(report));
+  emit(flags.json ? JSON.stringify(report) : renderReplayTable(report) + (report.explain ? `\n${renderExplainTable(report.explain)}` : ''));
 }
 
 /**
@@ -137,6 +141,16 @@ async function replayInMemory(
       ...(steSource && { steSource }),
       onProgress: (done) => progress.update(done),
     });
+    if (flags.explain) {
+      const ordered = replayOrder(trace.requests);
+      report.explain = explainReplay(ordered, {
+        policies: flags.policy,
+        capacities: flags.capacity,
+        blockSize: ordered[0]!.blockSize,
+        nextUse: computeNextUse(ordered),
+        ...(steSource && { steSource }),
+      });
+    }
     return { report, skipped: read.skipped };
   } finally {
     progress.stop();

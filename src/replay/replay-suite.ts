@@ -1,5 +1,6 @@
 import type { ReplayPolicyName, ReplayResult, SteSource, Trace, TraceSummary } from '../types.js';
 import { computeNextUse } from '../cache/next-use.js';
+import type { ExplainRun } from './explain.js';
 import { replayOrder, replayTrace } from './replay.js';
 
 export interface ReplaySuiteOptions {
@@ -16,6 +17,8 @@ export interface ReplaySuiteOptions {
 export interface ReplayReport {
   trace: TraceSummary;
   results: ReplayResult[];
+  /** With `--explain`: each (capacity, policy) run's misses attributed (docs/replay-explain.md). */
+  explain?: ExplainRun[];
 }
 
 /**

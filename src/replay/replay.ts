@@ -26,6 +26,16 @@ export interface ReplayOptions {
   /** Called every `progressEvery` requests with the number done. */
   onProgress?: (done: number) => void;
   progressEvery?: number;
+  /** Watches every request's pages and every eviction (`replay --explain`). Gives every page its next use. */
+  probe?: ReplayProbe;
+}
+
+/** Sees what a replay does, without changing it: `replay --explain` attributes misses with it. */
+export interface ReplayProbe {
+  /** Request `r` holds `path[0..held)` (matched, then inserted), before they are unlocked. */
+  afterRequest(request: ReplayRequest, r: number, path: ArrayLike<number>, held: number, matched: number): void;
+  /** `page` left the GPU; `cache.nextUse(page)` is its next use. */
+  onEvict(page: number, cache: RadixCache): void;
 }
 
 /**
@@ -67,12 +77,13 @@ export class CacheReplayer {
     const { capacityTokens, blockSize } = options;
     const slots = capacityTokens === null ? Infinity : Math.floor(capacityTokens / blockSize);
     const policy = options.policy === 'ste-learned' ? new LearnedStePolicy(slots) : createPolicy(options.policy);
-    this.cache = new RadixCache({ gpuSlots: slots, policy });
+    const probe = options.probe;
+    this.cache = new RadixCache({ gpuSlots: slots, policy, ...(probe && { onGpuEvict: (page: number) => probe.onEvict(page, this.cache) }) });
     this.#policy = policy;
     this.#observer = observesRequests(policy) ? policy : undefined;
     this.#requests = requests;
     this.#options = options;
-    this.#nextUse = options.policy === 'belady' && requests.length > 0 ? (options.nextUse ?? computeNextUse(requests)) : undefined;
+    this.#nextUse = (options.policy === 'belady' || options.probe) && requests.length > 0 ? (options.nextUse ?? computeNextUse(requests)) : undefined;
     this.#stePolicy = policy instanceof StePolicy ? policy : undefined;
     this.#ste = this.#stePolicy ? options.ste : undefined;
     this.#lastOfWorkflow = this.#ste ? lastRequestOfEachWorkflow(requests) : undefined;
@@ -133,6 +144,7 @@ export class CacheReplayer {
       blockSize: request.blockSize,
     });
     this.#observer?.afterRequest(request, r, path, held);
+    this.#options.probe?.afterRequest(request, r, path, held, matched);
     for (let i = 0; i < held; i++) cache.unlock(path[i]!);
 
     const hit = prefixTokens(request, matched);

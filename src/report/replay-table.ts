@@ -1,4 +1,5 @@
 import type { ReplayReport } from '../replay/replay-suite.js';
+import type { ExplainGroup, ExplainRun } from '../replay/explain.js';
 import { count, formatTokenCount, percent, renderTable } from './table.js';
 
 /** The terminal view of a replay: one row per (capacity, policy), with the gap to Belady where known. */
@@ -17,4 +18,26 @@ export function renderReplayTable(report: ReplayReport): string {
     `${(result.seconds * 1000).toFixed(1)} ms`,
   ]);
   return `${header}\n${renderTable(['capacity', 'policy', 'hit rate', 'hit tokens', 'evictions', 'replay time'], rows)}`;
+}
+
+/** The terminal view of `--explain`: misses split into cold and eviction misses, the excess over Belady. */
+export function renderExplainTable(runs: readonly ExplainRun[]): string {
+  const top = (groups: readonly ExplainGroup[]) => {
+    const worst = groups[0];
+    if (!worst) return '-';
+    return `${worst.name.slice(0, 16)} ${count(worst.evictionMissTokens - worst.beladyEvictionMissTokens)}`;
+  };
+  const rows = runs.map((run) => [
+    formatTokenCount(run.capacityTokens),
+    run.policy,
+    percent(run.hitRate),
+    count(run.coldMissTokens),
+    count(run.evictionMissTokens),
+    count(run.excessMissTokens),
+    `${count(run.liveEvictions)} / ${count(run.deadEvictions)}`,
+    top(run.sessions),
+    top(run.agents),
+  ]);
+  const head = ['capacity', 'policy', 'hit rate', 'cold miss', 'eviction miss', 'excess over belady', 'evictions live / dead', 'worst session (excess)', 'worst agent (excess)'];
+  return `misses explained (tokens; --json lists every session and agent)\n${renderTable(head, rows)}`;
 }
