@@ -1,52 +1,143 @@
 /**
- * Simulator benchmark (issue 3): concurrent-1024 at 1x, 4x and 16x its length (more rounds), kvflow
- * setup, whole-run wall time. Cost must grow linearly; the target is >= 10,000x real time.
+ * Simulator benchmark (issues 3 and 14), whole runs in one process, each with the share of its wall time
+ * spent in garbage collection (from `gc` performance entries):
+ * - concurrent-1024 on A10G at 1x, 4x and 16x its length (cost must grow linearly), and on H100-SXM, per
+ *   setup, warm (target >= 2,000x real time);
+ * - the Mooncake conversation trace on 8 replicas (H100-SXM), three setups: its first 3,000 requests, then all
+ *   12,031 (target: cost per request within 1.2x of the first 3,000's, the whole run under 1.2 s).
  */
 import { readFile } from 'node:fs/promises';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { AgentStepGraph } from '../src/graph/graph.js';
 import { WorkflowSte } from '../src/graph/workflow-ste.js';
-import { resolveHardware } from '../src/sim/hardware.js';
-import { SERVING_DEFAULTS, simulate } from '../src/sim/simulate.js';
+import { resolveHardware, type HardwareConfig } from '../src/sim/hardware.js';
+import { SERVING_DEFAULTS, servingOptions, simulate } from '../src/sim/simulate.js';
 import type { SetupName } from '../src/sim/setups.js';
+import type { SteSource, TraceRequest } from '../src/types.js';
 import { generateRequests } from '../src/workload/generate.js';
 import { parseWorkflowSpec } from '../src/workload/spec.js';
+import { readTrace } from '../src/workload/trace.js';
 import type { BenchLine } from './replay.js';
-import { repoRoot } from './paths.js';
+import { repoRoot, sharedTrace } from './paths.js';
+
+const SETUPS: SetupName[] = ['sglang', 'hicache', 'kvflow'];
 
 export async function benchSimulate(): Promise<BenchLine[]> {
+  const gc = gcClock();
+  try {
+    return [...(await concurrentLines(gc)), ...(await mooncakeLines(gc))];
+  } finally {
+    gc.stop();
+  }
+}
+
+interface Run {
+  wall: number;
+  gcShare: number;
+  makespan: number;
+}
+
+async function run(gc: GcClock, requests: readonly TraceRequest[], setups: SetupName[], hardware: HardwareConfig, replicas: number, steSource?: () => SteSource): Promise<Run> {
+  const gcBefore = gc.total();
+  const started = performance.now();
+  const { report } = simulate({
+    requests: requests as TraceRequest[],
+    setups,
+    hardware,
+    serving: replicas === 1 ? SERVING_DEFAULTS : servingOptions({ replicas }),
+    ...(steSource && { steSource }),
+    workload: {},
+  });
+  const wallMs = performance.now() - started;
+  await gc.settle();
+  return { wall: wallMs / 1000, gcShare: (gc.total() - gcBefore) / wallMs, makespan: Math.max(...report.results.map((r) => r.makespan)) };
+}
+
+async function concurrentLines(gc: GcClock): Promise<BenchLine[]> {
   const path = `${repoRoot}workloads/paper/concurrent-1024.json`;
   const base = parseWorkflowSpec(JSON.parse(await readFile(path, 'utf8')), path);
-  const hardware = resolveHardware({ gpu: 'A10G', model: 'Llama-3.1-8B' });
   const lines: BenchLine[] = [];
+  const a10g = resolveHardware({ gpu: 'A10G', model: 'Llama-3.1-8B' });
   let firstPerRequest = 0;
   // One untimed run first, so the 1x numbers measure the simulator rather than the JIT warming up.
   for (const scale of [0, 1, 4, 16]) {
     const spec = { ...base, rounds: base.rounds * Math.max(scale, 1) };
     const requests = generateRequests(spec, { seed: 1 });
     const graph = AgentStepGraph.fromSpec(spec);
-    for (const setup of ['sglang', 'kvflow'] as SetupName[]) {
-      const started = performance.now();
-      const { report } = simulate({
-        requests,
-        setups: [setup],
-        hardware,
-        serving: SERVING_DEFAULTS,
-        steSource: () => new WorkflowSte(graph, { shareAgents: spec.shareAgents }),
-        workload: {},
-      });
-      const wall = (performance.now() - started) / 1000;
-      if (scale === 0) continue;
-      const simulated = report.results[0]!.makespan;
-      const perRequest = (wall / requests.length) * 1e6;
-      if (scale === 1 && setup === 'kvflow') firstPerRequest = perRequest;
-      lines.push({
-        name: `concurrent-1024 x${scale} ${setup}`,
-        value:
-          `${requests.length} req, ${wall.toFixed(2)} s wall, ${(simulated / wall).toFixed(0)}x real time, ` +
-          `${(requests.length / wall).toFixed(0)} req/s, ${perRequest.toFixed(0)} us/req` +
-          (setup === 'kvflow' && scale > 1 ? ` (${(perRequest / firstPerRequest).toFixed(2)}x the x1 cost per request)` : ''),
-      });
-    }
+    const result = await run(gc, requests, ['kvflow'], a10g, 1, () => new WorkflowSte(graph, { shareAgents: spec.shareAgents }));
+    if (scale === 0) continue;
+    const perRequest = (result.wall / requests.length) * 1e6;
+    if (scale === 1) firstPerRequest = perRequest;
+    lines.push({
+      name: `concurrent-1024 x${scale} kvflow A10G`,
+      value: `${requests.length} req, ${result.wall.toFixed(2)} s wall, ${(result.makespan / result.wall).toFixed(0)}x real time, ${perRequest.toFixed(0)} us/req, GC ${pct(result.gcShare)}`,
+      ...(scale > 1 && { baseline: `x1: ${firstPerRequest.toFixed(0)} us/req; this is ${(perRequest / firstPerRequest).toFixed(2)}x the x1 cost per request` }),
+    });
+  }
+  const h100 = resolveHardware({ gpu: 'H100-SXM', model: 'Llama-3.1-8B' });
+  const requests = generateRequests(base, { seed: 1 });
+  const graph = AgentStepGraph.fromSpec(base);
+  for (const setup of SETUPS) {
+    const ste = () => new WorkflowSte(graph, { shareAgents: base.shareAgents });
+    await run(gc, requests, [setup], h100, 1, ste); // warm
+    const result = await run(gc, requests, [setup], h100, 1, ste);
+    lines.push({
+      name: `concurrent-1024 ${setup} H100-SXM (warm)`,
+      value: `${result.wall.toFixed(3)} s wall, ${(result.makespan / result.wall).toFixed(0)}x real time, GC ${pct(result.gcShare)}`,
+      target: '>= 2,000x real time',
+    });
   }
   return lines;
+}
+
+async function mooncakeLines(gc: GcClock): Promise<BenchLine[]> {
+  const trace = await readTrace(sharedTrace('mooncake_conversation_trace.jsonl'));
+  // An A10G's KV pool (66 pages of 512 tokens) cannot hold the trace's longest prompts: H100-SXM.
+  const hardware = resolveHardware({ gpu: 'H100-SXM', model: 'Llama-3.1-8B', overrides: { blockSize: 512 } });
+  const first = trace.requests.slice(0, 3000);
+  await run(gc, first, SETUPS, hardware, 8); // warm
+  const head = await run(gc, first, SETUPS, hardware, 8);
+  const whole = await run(gc, trace.requests, SETUPS, hardware, 8);
+  const headPer = (head.wall / first.length) * 1e6;
+  const wholePer = (whole.wall / trace.requests.length) * 1e6;
+  return [
+    { name: 'mooncake 8 replicas, first 3,000 (3 setups)', value: `${head.wall.toFixed(2)} s wall, ${headPer.toFixed(0)} us/req, GC ${pct(head.gcShare)}` },
+    {
+      name: 'mooncake 8 replicas, all 12,031 (3 setups)',
+      value: `${whole.wall.toFixed(2)} s wall, ${wholePer.toFixed(0)} us/req (${(wholePer / headPer).toFixed(2)}x the first 3,000's), GC ${pct(whole.gcShare)}`,
+      target: '<= 1.2x the first 3,000 per request; < 1.2 s',
+      baseline: `first 3,000: ${headPer.toFixed(0)} us/req`,
+    },
+  ];
+}
+
+interface GcClock {
+  /** Milliseconds spent in GC pauses since the clock started (call settle() first). */
+  total(): number;
+  /** Lets the entries of GC pauses so far arrive: they are delivered on later turns of the event loop. */
+  settle(): Promise<void>;
+  stop(): void;
+}
+
+/** Sums GC pause durations as `gc` performance entries report them. */
+function gcClock(): GcClock {
+  let total = 0;
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) total += entry.duration;
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return {
+    total: () => {
+      for (const entry of observer.takeRecords()) total += entry.duration;
+      return total;
+    },
+    settle: async () => {
+      for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
+    },
+    stop: () => observer.disconnect(),
+  };
+}
+
+function pct(share: number): string {
+  return `${(share * 100).toFixed(0)}%`;
 }

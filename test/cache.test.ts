@@ -257,7 +257,6 @@ describe('building blocks', () => {
         while (heap.size > 0) popped.push(heap.pop());
         expect(popped).toEqual(expected.map(({ id }) => id));
       }),
-      { seed: 14 },
     );
   });
 });

@@ -1,5 +1,5 @@
 import type { TraceRequest } from '../types.js';
-import { ChildIndex } from './child-index.js';
+import { PrefixInterner } from './prefix-interner.js';
 
 /** Request index standing for "never used again". */
 export const NEVER = Infinity;
@@ -8,7 +8,7 @@ export const NEVER = Infinity;
  * For every block reference of a trace (request r, position i), the index of the next request after r
  * whose blocks contain the same prefix `blocks[0..i]`, or NEVER. This is the future Belady's oracle sees.
  *
- * Prefixes are interned to dense ids through a trie of edges (one hash table), then one backward pass
+ * Prefixes are interned to dense ids (prefix-interner.ts), then one backward pass
  * fills the answer from a "last seen" array. Result arrays are flat, indexed by `offsets[r] + i`.
  */
 export interface NextUseIndex {
@@ -23,21 +23,16 @@ export function computeNextUse(requests: readonly TraceRequest[]): NextUseIndex 
   const total = offsets[requests.length]!;
 
   const prefixIds = new Int32Array(total);
-  const trie = new ChildIndex(Math.min(total, 1 << 20));
-  let prefixCount = 1; // 0 is the empty prefix
+  const interner = new PrefixInterner(Math.min(total, 1 << 20));
   for (let r = 0; r < requests.length; r++) {
     const blocks = requests[r]!.blocks;
     let prefix = 0;
     for (let i = 0; i < blocks.length; i++) {
-      let child = trie.get(prefix, blocks[i]!);
-      if (child < 0) {
-        child = prefixCount++;
-        trie.set(prefix, blocks[i]!, child);
-      }
-      prefixIds[offsets[r]! + i] = child;
-      prefix = child;
+      prefix = interner.intern(prefix, blocks[i]!);
+      prefixIds[offsets[r]! + i] = prefix;
     }
   }
+  const prefixCount = interner.size;
 
   const lastSeen = new Float64Array(prefixCount).fill(NEVER);
   const nextUse = new Float64Array(total);

@@ -1,7 +1,8 @@
 import { InputError } from '../errors.js';
 import type { ReplayPolicyName, ReplayResult, SteSource, TraceRequest, TraceSummary } from '../types.js';
-import { ChildIndex } from '../cache/child-index.js';
+import { PrefixInterner } from '../cache/prefix-interner.js';
 import type { ReplayReport } from './replay-suite.js';
+import { Int32Chunks } from './int32-chunks.js';
 import { CacheReplayer, type ReplayRequest } from './replay.js';
 
 /** "Never used again" in an Int32 next-use index. */
@@ -98,81 +99,75 @@ export async function replayStream(
 }
 
 /**
- * A trace as dense prefix ids: the path `blocks[0..i]` of every request, interned through one edge
- * table, so equal prefixes share an id. Ids stand in for block ids in the replay (a child is still
- * identified by its parent and its id), and Belady's next-use index is one backward pass over them.
+ * A trace as dense prefix ids: the path `blocks[0..i]` of every request, interned, so equal prefixes share
+ * an id. Ids stand in for block ids in the replay (a child is still identified by its parent and its id),
+ * and Belady's next-use index is one backward pass over them. Memory is about 4 bytes per page reference
+ * for the ids and 4 more for their next uses, plus the interner's ~13 bytes per distinct prefix, which is
+ * dropped before the next uses are computed.
  */
 class PrefixEncoding {
-  #edges = new ChildIndex(1 << 16);
-  #prefixes = 1; // 0 is the empty prefix
-  #ids = new Int32Array(1 << 16);
-  #refs = 0;
-  #offsets = new Float64Array(1 << 12);
-  #inputLength = new Int32Array(1 << 12);
-  #requests = 0;
+  #interner: PrefixInterner | undefined = new PrefixInterner(1 << 16);
+  #prefixes = 1;
+  #ids = new Int32Chunks();
+  #lengths = new Int32Chunks();
+  #inputLength = new Int32Chunks();
 
   add(request: TraceRequest): void {
     const { blocks } = request;
-    if (this.#requests + 2 > this.#offsets.length) {
-      this.#offsets = growFloat(this.#offsets);
-      this.#inputLength = growInt(this.#inputLength);
-    }
-    while (this.#refs + blocks.length > this.#ids.length) this.#ids = growInt(this.#ids);
+    const interner = this.#interner!;
     let prefix = 0;
-    for (const block of blocks) {
-      let child = this.#edges.get(prefix, block);
-      if (child < 0) {
-        child = this.#prefixes++;
-        this.#edges.set(prefix, block, child);
-      }
-      this.#ids[this.#refs++] = child;
-      prefix = child;
+    for (let i = 0; i < blocks.length; i++) {
+      prefix = interner.intern(prefix, blocks[i]!);
+      this.#ids.push(prefix);
     }
-    this.#inputLength[this.#requests] = request.inputLength;
-    this.#requests++;
-    this.#offsets[this.#requests] = this.#refs;
+    this.#lengths.push(blocks.length);
+    this.#inputLength.push(request.inputLength);
   }
 
   /**
    * For every page reference, the next request that uses the same prefix; never is 2^31 - 1, which
    * orders exactly like Infinity (request indices stay below it) at half the memory.
    */
-  nextUse(): Int32Array {
-    this.#edges = new ChildIndex(16); // the interner is no longer needed
+  nextUse(): Int32Chunks {
+    this.#prefixes = this.#interner!.size;
+    this.#interner = undefined; // no longer needed: let it go before allocating the index
     const lastSeen = new Int32Array(this.#prefixes).fill(NEVER_INDEX);
-    const nextUse = new Int32Array(this.#refs);
-    for (let r = this.#requests - 1; r >= 0; r--) {
-      for (let at = this.#offsets[r]!; at < this.#offsets[r + 1]!; at++) {
-        const prefix = this.#ids[at]!;
-        nextUse[at] = lastSeen[prefix]!;
+    const nextUse = new Int32Chunks();
+    nextUse.resize(this.#ids.length);
+    let at = this.#ids.length;
+    for (let r = this.#lengths.length - 1; r >= 0; r--) {
+      for (let end = at - this.#lengths.get(r); at > end; ) {
+        at--;
+        const prefix = this.#ids.get(at);
+        nextUse.set(at, lastSeen[prefix]!);
         lastSeen[prefix] = r;
       }
     }
     return nextUse;
   }
 
-  replayBelady(capacityTokens: number | null, blockSize: number, nextUse: Int32Array): ReplayResult {
+  replayBelady(capacityTokens: number | null, blockSize: number, nextUse: Int32Chunks): ReplayResult {
     const replayer = new CacheReplayer([], { policy: 'belady', capacityTokens, blockSize });
-    const request: ReplayRequest = { id: '', blocks: this.#ids.subarray(0, 0), blockSize, inputLength: 0, outputLength: 0 };
+    let blocks = new Int32Array(256);
+    let uses = new Int32Array(256);
+    const request: ReplayRequest = { id: '', blocks, blockSize, inputLength: 0, outputLength: 0 };
     const started = performance.now();
-    for (let r = 0; r < this.#requests; r++) {
-      const from = this.#offsets[r]!;
-      request.blocks = this.#ids.subarray(from, this.#offsets[r + 1]!);
-      request.inputLength = this.#inputLength[r]!;
-      replayer.step(request, r, nextUse, from, false);
+    let from = 0;
+    for (let r = 0; r < this.#lengths.length; r++) {
+      const length = this.#lengths.get(r);
+      if (length > blocks.length) {
+        blocks = new Int32Array(length * 2);
+        uses = new Int32Array(length * 2);
+      }
+      const requestBlocks = blocks.subarray(0, length);
+      const requestUses = uses.subarray(0, length);
+      this.#ids.copyTo(from, requestBlocks);
+      nextUse.copyTo(from, requestUses);
+      request.blocks = requestBlocks;
+      request.inputLength = this.#inputLength.get(r);
+      replayer.step(request, r, requestUses, 0, false);
+      from += length;
     }
     return { ...replayer.totals(), seconds: (performance.now() - started) / 1000 };
   }
-}
-
-function growInt(array: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
-  const next = new Int32Array(array.length * 2);
-  next.set(array);
-  return next;
-}
-
-function growFloat(array: Float64Array<ArrayBuffer>): Float64Array<ArrayBuffer> {
-  const next = new Float64Array(array.length * 2);
-  next.set(array);
-  return next;
 }
