@@ -225,17 +225,17 @@ describe.skipIf(!HAVE_TRACES)('LMCache agent traces: the real traces', () => {
     expect(shared).toBeGreaterThan(first.blocks.length - 4);
   });
 
-  it('magagent: prompts logged empty are invalid lines; skipped, the session chains past them', async () => {
-    expect(await inputErrorOf(readTrace(MAGAGENT))).toBe(
-      `${MAGAGENT}:4: input: expected a non-empty string (the prompt), got ""`,
-    );
-    const trace = await readTrace(MAGAGENT, { skipInvalid: true });
-    expect(trace.skipped).toBe(46);
-    expect(trace.requests).toHaveLength(665);
+  it('magagent: prompts logged empty are zero-token requests, not invalid lines (issue 15)', async () => {
+    const trace = await readTrace(MAGAGENT);
+    expect(trace.skipped).toBe(0);
+    expect(trace.requests).toHaveLength(711);
+    const empty = trace.requests.filter((r) => r.inputLength === 0);
+    expect(empty).toHaveLength(46);
+    expect(empty.every((r) => r.blocks.length === 0)).toBe(true);
     expect(new Set(trace.requests.map((r) => r.workflow)).size).toBe(24);
     expect(trace.requests.slice(2, 4).map((r) => [r.id, r.after])).toEqual([
       ['lm-3', ['lm-2']],
-      ['lm-5', ['lm-3']], // line 4 was skipped
+      ['lm-4', ['lm-3']],
     ]);
   });
 });
@@ -268,7 +268,6 @@ describe('LMCache agent traces: edge cases', () => {
   });
 
   const cases: [string, string, string][] = [
-    ['empty prompt', line({ input: '' }), '1: input: expected a non-empty string (the prompt), got ""'],
     ['missing session', line({ session_id: undefined }), '1: session_id: missing, expected a non-empty string'],
     ['timestamp in seconds', line({ timestamp: 1.5 }), '1: timestamp: expected a non-negative integer, got 1.5'],
     ['output not text', line({ output: 3 }), '1: output: expected a string, got 3'],

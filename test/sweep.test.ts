@@ -133,6 +133,18 @@ describe('kvflow sweep determinism', () => {
     const outcome = await runSweep(grid, { workers: 0, timelines: true });
     const html = await renderSweepHtml(grid, outcome);
     expect(html.startsWith('<!doctype html>')).toBe(true);
-    expect(html).toContain('kvflow [seed=2 cpuPoolBytes=4000000000]');
+    // Short labels from the swept values, one small-multiple panel per setup, every run in the table.
+    expect(html).toContain('seed 2 · cpu pool 4 GB · kvflow');
+    expect(html).not.toContain('cpuPoolBytes=4000000000');
+    expect(html.match(/<svg[\s>]/g)).toHaveLength(4);
+  });
+
+  it('renders one HTML report for a replay grid, a panel per point and the LRU-to-Belady gap shaded', async () => {
+    const grid = await loadSweepGrid(join(dir, 'replay.json'));
+    const outcome = await runSweep(grid, { workers: 0, timelines: false });
+    const html = await renderSweepHtml(grid, outcome);
+    expect(html).toContain('Hit rate against cache capacity');
+    expect(html).toContain('graph learned');
+    expect(html).toMatch(/role-mark[^"]*"[^>]*aria-roledescription="area mark container"/);
   });
 });

@@ -28,6 +28,7 @@ const STATS_KEYS = [
   'format',
   'skippedLines',
   'requests',
+  'emptyPrompts',
   'sessions',
   'blockSize',
   'inputTokens',

@@ -1,4 +1,6 @@
 import { Option, type Command } from 'commander';
+import { writeFile } from 'node:fs/promises';
+import { formatTokenCount } from '../report/table.js';
 import { replaySuite, type ReplayReport } from '../replay/replay-suite.js';
 import { NeedsSortError, replayStream } from '../replay/replay-stream.js';
 import { replayOrder } from '../replay/replay.js';
@@ -34,6 +36,7 @@ interface ReplayFlags {
   sessionsStart?: SessionsStart;
   seed: number;
   json?: boolean;
+  report?: string;
 }
 
 export function registerReplay(program: Command): void {
@@ -60,6 +63,7 @@ export function registerReplay(program: Command): void {
     .option('--seed <n>', 'seed for --sessions-start poisson', (v) => parseInteger(v, 0), 1)
     .option('--explain', "attribute each policy's misses to its eviction decisions against Belady, per session and agent (docs/replay-explain.md)")
     .option('--json', 'print one JSON document on stdout')
+    .option('--report <file.html>', 'also write a self-contained HTML report: hit rate against capacity per policy, evictions')
     .action((flags: ReplayFlags) => runCommand(() => replayCommand(flags)));
 }
 
@@ -91,7 +95,12 @@ async function replayCommand(flags: ReplayFlags): Promise<void> {
   }
   if (flags.skipInvalid) Object.assign(report.trace, { skippedLines: skipped });
   if (flags.sessionsStart) report.trace.sessionsStart = sessionsStartName(flags.sessionsStart);
-  emit(flags.json ? JSON.stringify(report) : renderReplayTable(report) + (report.explain ? `\n${renderExplainTable(report.explain)}` : ''));
+  if (flags.report !== undefined) {
+    const { renderReplayHtml } = await import('../report/replay-html.js');
+    await writeFile(flags.report, await renderReplayHtml(report, { policies: flags.policy, capacities: flags.capacity.map(formatTokenCount), graph }));
+  }
+  const table = renderReplayTable(report) + (report.explain ? `\n${renderExplainTable(report.explain)}` : '');
+  emit(flags.json ? JSON.stringify(report) : flags.report ? `${table}\nreport: ${flags.report}` : table);
 }
 
 /**

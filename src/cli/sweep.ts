@@ -5,11 +5,14 @@ import { createProgress } from '../report/progress.js';
 import { seconds } from '../report/sim-table.js';
 import { formatTokenCount, percent, renderTable } from '../report/table.js';
 import type { SimReport } from '../types.js';
-import { loadSweepGrid, runLabel, type SweepGrid } from '../sweep/sweep-grid.js';
+import { loadSweepGrid, type SweepGrid } from '../sweep/sweep-grid.js';
+import { shortLabel, varyingKeys } from '../report/sweep-labels.js';
 import { renderSweepHtml, runSweep, type SweepDocument } from '../sweep/sweep.js';
 import { defaultWorkers } from '../worker-script.js';
 import { parseInteger } from './flags.js';
 import { emit, runCommand } from './run.js';
+import { SweepOutFile } from '../sweep/sweep-out.js';
+import { preflightSweep } from '../sweep/sweep-preflight.js';
 
 interface SweepFlags {
   workers?: number;
@@ -27,33 +30,54 @@ export function registerSweep(program: Command): void {
     .description('run a grid of simulate or replay configurations on worker threads; deterministic JSON, optional HTML report')
     .argument('<grid>', 'grid file (JSON): kind, base, axes, points (see the README)')
     .option('--workers <n>', 'worker threads (default: one per core, at most one per run; 0: this thread)', (v) => parseInteger(v, 0))
-    .option('--out <file.json>', 'write the JSON document here and print a summary table instead')
-    .option('--report <file.html>', 'write a self-contained HTML report (simulate grids)')
+    .option('--out <file.json>', 'write the JSON document here, run by run as they finish, and print a summary table instead')
+    .option('--report <file.html>', 'write a self-contained HTML report: each metric against the swept values')
     .action((grid: string, flags: SweepFlags) => runCommand(() => sweepCommand(grid, flags)));
 }
 
 async function sweepCommand(path: string, flags: SweepFlags): Promise<void> {
   const grid = await loadSweepGrid(path);
+  await preflightSweep(grid, [
+    { flag: '--out', path: flags.out },
+    { flag: '--report', path: flags.report },
+  ]);
+  const out = flags.out === undefined ? undefined : new SweepOutFile(flags.out, grid);
+  await out?.start();
   const progress = createProgress('sweep', grid.runs.length, { quiet: flags.out === undefined });
-  const outcome = await runSweep(grid, {
-    workers: flags.workers ?? defaultWorkers(grid.runs.length),
-    timelines: flags.report !== undefined,
-    onProgress: (done) => progress.update(done),
-  });
+  let outcome;
+  try {
+    outcome = await runSweep(grid, {
+      workers: flags.workers ?? defaultWorkers(grid.runs.length),
+      timelines: false,
+      onProgress: (done) => progress.update(done),
+      ...(out && { onRunDone: (output) => out.add(output) }),
+    });
+  } catch (error) {
+    progress.stop();
+    await out?.fail(error);
+    if (out && error instanceof Error) error.message += ` (finished runs are in ${flags.out})`;
+    throw error;
+  }
   progress.stop();
+  await out?.finish(outcome.document);
   if (flags.report !== undefined) await writeFile(flags.report, await renderSweepHtml(grid, outcome));
-  const json = JSON.stringify(outcome.document);
   if (flags.out === undefined) {
-    emit(json);
+    emit(JSON.stringify(outcome.document));
     return;
   }
-  await writeFile(flags.out, `${json}\n`);
   const written = [`results: ${flags.out}`, ...(flags.report ? [`report: ${flags.report}`] : [])].join('\n');
   emit(`${renderSweepTable(grid, outcome.document)}\n${written}`);
 }
 
 /** One row per (run, setup) for simulate grids, per (run, capacity, policy) for replay grids. */
 export function renderSweepTable(grid: SweepGrid, document: SweepDocument): string {
+  const heading = `sweep ${grid.name} (${grid.file}): ${grid.runs.length} ${grid.kind} runs`;
+  return `${heading}\n${sweepRows(grid, document)}`;
+}
+
+function sweepRows(grid: SweepGrid, document: SweepDocument): string {
+  const keys = varyingKeys(grid.runs);
+  const runLabel = (run: SweepGrid['runs'][number]) => shortLabel(run.params, keys, run.index);
   if (grid.kind === 'simulate') {
     const rows = document.runs.flatMap((run) => {
       const report = run.report as SimReport;

@@ -191,7 +191,7 @@ export function renderStats(report: TraceStatsReport): string {
     ['trace', report.path],
     [
       ['format', report.format + (report.skippedLines > 0 ? ` (${skippedNote(report.skippedLines)})` : '')],
-      ['requests', count(report.requests)],
+      ['requests', count(report.requests) + (report.emptyPrompts > 0 ? ` (${count(report.emptyPrompts)} with an empty prompt)` : '')],
       ['sessions', count(report.sessions)],
       ['block size', report.blockSize === null ? 'mixed' : `${report.blockSize} tokens`],
       ['input tokens', count(report.inputTokens)],

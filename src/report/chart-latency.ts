@@ -197,7 +197,7 @@ function workflowDotSpec(points: WorkflowPoint[], workflows: string[], setups: r
       },
       y: { field: 'seconds', type: 'quantitative', title: 'Workflow latency (s)', axis: { format: NUMBER_FORMAT } },
       color: setupColorEncoding(setups),
-      shape: { field: 'setup', type: 'nominal', sort: [...setups], title: 'Setup', legend: { columns: legendColumns(setups.length) } },
+      shape: { field: 'setup', type: 'nominal', sort: [...setups], title: 'Setup', legend: { columns: legendColumns(setups) } },
       tooltip: WORKFLOW_TOOLTIP,
     },
   };

@@ -9,9 +9,13 @@ export const CHART_WIDTH = 980;
 /** Longest legend label, in pixels; longer ones are cut with an ellipsis (the full text is in the tooltip). */
 const LEGEND_LABEL_LIMIT = 210;
 
-/** Legend columns that fit in the plot width, so a legend with many series grows down, never sideways. */
-export function legendColumns(series: number, width = CHART_WIDTH): number {
-  return Math.max(1, Math.min(series, Math.floor(width / (LEGEND_LABEL_LIMIT + 40))));
+/**
+ * Legend columns that fit in the plot width, so a legend with many series grows down, never sideways.
+ * Vega sizes every column to the widest label, estimated here at 6.5 px per character (11 px font).
+ */
+export function legendColumns(labels: readonly string[], width = CHART_WIDTH): number {
+  const widest = Math.min(LEGEND_LABEL_LIMIT, Math.max(24, ...labels.map((label) => label.length * 6.5)));
+  return Math.max(1, Math.min(labels.length, Math.floor(width / (widest + 44))));
 }
 
 /** d3 format for plain-number axes: `0.1`, `20`, `1,200` (no SI prefixes, no exponents). */
@@ -88,7 +92,7 @@ export function setupColorEncoding(setups: readonly string[]) {
     title: 'Setup',
     sort: [...setups],
     scale: { domain: [...setups], range: setups.map((_, i) => setupColor(i)) },
-    legend: { columns: legendColumns(setups.length) },
+    legend: { columns: legendColumns(setups) },
   } as const;
 }
 
@@ -100,7 +104,7 @@ export function setupDashEncoding(setups: readonly string[], sameAs?: ReadonlyMa
     title: 'Setup',
     sort: [...setups],
     scale: { domain: [...setups], range: setupDashes(setups, sameAs) },
-    legend: { columns: legendColumns(setups.length) },
+    legend: { columns: legendColumns(setups) },
   } as const;
 }
 

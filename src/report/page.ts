@@ -206,3 +206,26 @@ details > summary h2 { display: inline; margin: 0; }
 figure { margin: 0; }
 figure svg { display: block; width: 100%; height: auto; }
 `.trim();
+
+/**
+ * A plain summary table in a box that scrolls sideways by itself (the page never does), its first
+ * column (the row labels) fixed while the rest scrolls. Cells are text; `best` marks highlighted cells.
+ */
+export function simpleTableHtml(
+  caption: string,
+  head: readonly string[],
+  rows: readonly { cells: readonly string[]; best?: ReadonlySet<number> }[],
+): string {
+  const headHtml = head.map((label) => `<th scope="col">${escapeHtml(label)}</th>`).join('');
+  const body = rows
+    .map(({ cells, best }) => {
+      const [first = '', ...rest] = cells;
+      const tds = rest.map((cell, i) => (best?.has(i + 1) ? `<td class="best">${escapeHtml(cell)}</td>` : `<td>${escapeHtml(cell)}</td>`));
+      return `<tr><th scope="row">${escapeHtml(first)}</th>${tds.join('')}</tr>`;
+    })
+    .join('\n');
+  return (
+    `<div class="table-wrap"><table class="summary"><caption>${escapeHtml(caption)}</caption>` +
+    `<thead><tr>${headHtml}</tr></thead><tbody>\n${body}\n</tbody></table></div>`
+  );
+}

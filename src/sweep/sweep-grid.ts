@@ -105,6 +105,7 @@ export interface SweepRun {
 
 export interface SweepGrid {
   name: string;
+  description?: string;
   kind: SweepKind;
   file: string;
   runs: SweepRun[];
@@ -164,7 +165,7 @@ export function parseSweepGrid(json: unknown, file: string): SweepGrid {
     }
   });
   for (const run of runs) checkRun(run, file);
-  return { name: grid.name, kind, file, runs };
+  return { name: grid.name, ...(grid.description !== undefined && { description: grid.description }), kind, file, runs };
 }
 
 export async function loadSweepGrid(file: string): Promise<SweepGrid> {

@@ -5,10 +5,9 @@
  */
 import { Piscina } from 'piscina';
 import { InputError } from '../errors.js';
-import { renderHtmlReport } from '../report/html.js';
 import type { ReplayReport } from '../replay/replay-suite.js';
-import type { SimReport, SimResult, SimTimeline } from '../types.js';
-import { runLabel, type SweepGrid } from './sweep-grid.js';
+import type { SimReport, SimTimeline } from '../types.js';
+import type { SweepGrid } from './sweep-grid.js';
 import { runSweepPoint, type SweepRunOutput } from './sweep-point.js';
 import type { SweepTaskResult } from './sweep-task.js';
 import { workerScript } from '../worker-script.js';
@@ -16,9 +15,11 @@ import { workerScript } from '../worker-script.js';
 export interface SweepOptions {
   /** Worker threads; 0 runs every point in this thread. */
   workers: number;
-  /** Keep simulate timelines (for the HTML report). */
+  /** Keep simulate timelines. */
   timelines: boolean;
   onProgress?: (done: number) => void;
+  /** Called as each run finishes, in completion order (to stream results before the sweep ends). */
+  onRunDone?: (output: SweepRunOutput) => void | Promise<void>;
 }
 
 /** The JSON document of `kvflow sweep`. */
@@ -47,7 +48,9 @@ export async function runSweep(grid: SweepGrid, options: SweepOptions): Promise<
 async function runInProcess(grid: SweepGrid, options: SweepOptions): Promise<SweepRunOutput[]> {
   const outputs: SweepRunOutput[] = [];
   for (const run of grid.runs) {
-    outputs.push(await runSweepPoint(run, { timelines: options.timelines }));
+    const output = await runSweepPoint(run, { timelines: options.timelines });
+    outputs.push(output);
+    await options.onRunDone?.(output);
     options.onProgress?.(outputs.length);
   }
   return outputs;
@@ -62,16 +65,19 @@ async function runOnPool(grid: SweepGrid, options: SweepOptions): Promise<SweepR
   });
   let done = 0;
   try {
-    const results = await Promise.all(
+    // Every run settles before the sweep reports a failure, so finished runs still reach onRunDone.
+    const settled = await Promise.allSettled(
       grid.runs.map(async (run) => {
         const result = await pool.run({ run, timelines: options.timelines });
+        if (result.ok) await options.onRunDone?.(result.output);
         options.onProgress?.(++done);
         return result;
       }),
     );
-    return results.map((result) => {
-      if (!result.ok) throw new InputError(result.inputError);
-      return result.output;
+    return settled.map((outcome) => {
+      if (outcome.status === 'rejected') throw outcome.reason;
+      if (!outcome.value.ok) throw new InputError(outcome.value.inputError);
+      return outcome.value.output;
     });
   } finally {
     await pool.destroy();
@@ -79,24 +85,13 @@ async function runOnPool(grid: SweepGrid, options: SweepOptions): Promise<SweepR
 }
 
 /**
- * One HTML report for a simulate sweep: every run's setups as rows and series named
- * `setup [axis=value ...]`; "speedup vs X" compares with setup X of the same run.
+ * One HTML report for a sweep, simulate or replay grid: each metric against the swept values in small
+ * multiples, and a table of every run (src/report/sweep-html.ts).
  */
 export async function renderSweepHtml(grid: SweepGrid, outcome: SweepOutcome): Promise<string> {
-  if (grid.kind !== 'simulate') throw new InputError('--report: HTML reports are for simulate grids');
-  const results: SimResult[] = [];
-  const timelines: SimTimeline[] = [];
-  outcome.document.runs.forEach((run, i) => {
-    const label = runLabel(grid.runs[run.index]!);
-    const name = (setup: string) => (grid.runs.length > 1 ? `${setup} [${label}]` : setup);
-    for (const result of (run.report as SimReport).results) results.push({ ...result, setup: name(result.setup) });
-    for (const timeline of outcome.timelines?.[i] ?? []) timelines.push({ ...timeline, setup: name(timeline.setup) });
+  const { renderSweepReport } = await import('../report/sweep-html.js');
+  return renderSweepReport({
+    grid: { name: grid.name, kind: grid.kind, file: grid.file, ...(grid.description && { description: grid.description }) },
+    runs: outcome.document.runs,
   });
-  const config = {
-    grid: grid.name,
-    file: grid.file,
-    runs: grid.runs.map((run) => runLabel(run)),
-    note: 'speedup vs X compares with setup X in the same run',
-  };
-  return renderHtmlReport({ config, results }, timelines, { title: `kvflow sweep: ${grid.name}` });
 }

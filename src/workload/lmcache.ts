@@ -32,9 +32,9 @@ export const lmcacheSchema = lazySchema((z) =>
   z.object(
     {
       timestamp: nonNegativeInt(),
-      // An empty prompt has no tokens, and a request needs at least one (some Magentic-One WebSurfer
-      // calls were logged with an empty prompt: skip them with skipInvalid).
-      input: z.string(expecting('a non-empty string (the prompt)')).min(1),
+      // An empty prompt is a real call with no prompt tokens (Magentic-One logged 46 WebSurfer calls so):
+      // it becomes a zero-token request, counted by `trace stats` as emptyPrompts.
+      input: z.string(expecting('a string (the prompt)')),
       output: z.string(expecting('a string')),
       session_id: z.string(expecting('a non-empty string')).min(1),
     },
@@ -50,7 +50,7 @@ export function isLmcacheLine(value: unknown): value is LmcacheLine {
   return (
     isJsonObject(value) &&
     isNonNegativeInt(value.timestamp) &&
-    isNonEmptyString(value.input) &&
+    typeof value.input === 'string' &&
     typeof value.output === 'string' &&
     isNonEmptyString(value.session_id)
   );

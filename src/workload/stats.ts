@@ -14,6 +14,8 @@ export interface TraceStatsReport {
   /** Invalid lines skipped under `--skip-invalid` (0 without it). */
   skippedLines: number;
   requests: number;
+  /** Requests with an empty prompt (zero input tokens): real calls, counted so they are not a surprise. */
+  emptyPrompts: number;
   /** Distinct `workflow` ids; requests without one belong to no session. */
   sessions: number;
   /** Tokens per block, `null` when requests differ. */
@@ -88,6 +90,7 @@ export function traceStats(trace: Trace): TraceStatsReport {
     format: trace.format,
     skippedLines: trace.skipped,
     requests: requests.length,
+    emptyPrompts: requests.filter((request) => request.inputLength === 0).length,
     sessions: sessions.size,
     blockSize: commonBlockSize(requests),
     inputTokens,
