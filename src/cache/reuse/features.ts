@@ -68,22 +68,23 @@ export function writeFeatures(
   prefix: PrefixFeatures,
   enabled: Uint8Array,
 ): void {
-  const values = [
-    i === request.blocks - 1 && request.lastPartial ? 1 : 0,
-    i < request.seen ? 1 : 0,
-    Math.log2(1 + prefix.count) / 8,
-    prefix.count >= 2 ? Math.log2(1 + prefix.lastGap) / 16 : 0,
-    request.turnGap >= 0 ? Math.log2(1 + request.turnGap) / 16 : 0,
-    request.turnGap < 0 ? 1 : 0,
-    Math.log2(1 + request.turns) / 8,
-    request.blocks > 0 ? request.seen / request.blocks : 0,
-    Math.log2(Math.max(1, request.inputLength)) / 20,
-    Math.log2(1 + request.outputLength) / 16,
-    Math.min(request.blocks - 1 - i, 16) / 16,
-    Math.log2(1 + i) / 16,
-    Math.log2(1 + prefix.children) / 8,
-  ];
-  for (let f = 0; f < FEATURE_COUNT; f++) row[offset + f] = enabled[f] ? values[f]! : 0;
+  const last = request.blocks - 1;
+  const e = enabled;
+  const r = row;
+  const o = offset;
+  r[o] = e[0]! && i === last && request.lastPartial ? 1 : 0;
+  r[o + 1] = e[1]! && i < request.seen ? 1 : 0;
+  r[o + 2] = e[2]! ? Math.log2(1 + prefix.count) / 8 : 0;
+  r[o + 3] = e[3]! && prefix.count >= 2 ? Math.log2(1 + prefix.lastGap) / 16 : 0;
+  r[o + 4] = e[4]! && request.turnGap >= 0 ? Math.log2(1 + request.turnGap) / 16 : 0;
+  r[o + 5] = e[5]! && request.turnGap < 0 ? 1 : 0;
+  r[o + 6] = e[6]! ? Math.log2(1 + request.turns) / 8 : 0;
+  r[o + 7] = e[7]! && request.blocks > 0 ? request.seen / request.blocks : 0;
+  r[o + 8] = e[8]! ? Math.log2(Math.max(1, request.inputLength)) / 20 : 0;
+  r[o + 9] = e[9]! ? Math.log2(1 + request.outputLength) / 16 : 0;
+  r[o + 10] = e[10]! ? Math.min(last - i, 16) / 16 : 0;
+  r[o + 11] = e[11]! ? Math.log2(1 + i) / 16 : 0;
+  r[o + 12] = e[12]! ? Math.log2(1 + prefix.children) / 8 : 0;
 }
 
 /** The enabled mask for a set of feature names to leave out (for ablations); unknown names throw. */

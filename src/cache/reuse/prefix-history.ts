@@ -1,15 +1,23 @@
+import { ChildIndex } from '../child-index.js';
+
+/** The empty prefix: the parent of every prompt's first block. */
+export const EMPTY_PREFIX = -1;
+
 /**
- * What the past says about every prefix seen recently, keyed by the prefix itself (a chained hash of its
- * blocks), not by cache page: labels and features must survive eviction, since "was this prefix asked for
- * again" is a fact about the trace, whatever the cache held. Entries idle for longer than `horizon`
- * requests are dropped in periodic sweeps, so memory follows the horizon, not the trace.
+ * What the past says about every prefix seen recently: a trie of its own, apart from the cache, since
+ * "was this prefix asked for again" is a fact about the trace whatever the cache held, and must survive
+ * eviction. Nodes idle for longer than `horizon` requests are dropped in periodic sweeps, so memory
+ * follows the horizon, not the trace. (A prefix is touched whenever a longer one is, so a stale node's
+ * descendants are stale too and go in the same sweep: no edge ever hangs from a reused id.)
  */
 export class PrefixHistory {
   readonly horizon: number;
-  #slots = new Map<number, number>();
+  #edges = new ChildIndex(1 << 12);
   #free: number[] = [];
   #next = 0;
-  #lastRequest = new Float64Array(1024);
+  #parent = new Int32Array(1024);
+  #block = new Float64Array(1024);
+  #lastRequest = new Float64Array(1024).fill(-1);
   #count = new Float64Array(1024);
   #lastGap = new Float64Array(1024);
   #children = new Float64Array(1024);
@@ -21,104 +29,91 @@ export class PrefixHistory {
     this.horizon = horizon;
   }
 
+  /** Prefixes held. */
   get size(): number {
-    return this.#slots.size;
+    return this.#edges.size;
   }
 
-  /** The slot of prefix `key`, or -1 if it was not seen within the horizon. */
-  find(key: number): number {
-    return this.#slots.get(key) ?? -1;
+  /** The node of `parent`'s child by `block` (parent EMPTY_PREFIX for a first block), or -1. */
+  find(parent: number, block: number): number {
+    return this.#edges.get(parent + 1, block);
   }
 
-  /** The slot of prefix `key`, creating it (and counting it as a child of `parentSlot`) when new. */
-  findOrAdd(key: number, parentSlot: number): number {
-    const found = this.#slots.get(key);
-    if (found !== undefined) return found;
-    let slot = this.#free.pop();
-    if (slot === undefined) {
+  /** The node of `parent`'s child by `block`, created (unseen: count 0) when missing. */
+  findOrAdd(parent: number, block: number): number {
+    const found = this.#edges.get(parent + 1, block);
+    if (found >= 0) return found;
+    let node = this.#free.pop();
+    if (node === undefined) {
       if (this.#next === this.#count.length) this.#grow();
-      slot = this.#next++;
+      node = this.#next++;
     }
-    this.#slots.set(key, slot);
-    this.#lastRequest[slot] = -1;
-    this.#count[slot] = 0;
-    this.#lastGap[slot] = 0;
-    this.#children[slot] = 0;
-    this.#pending[slot] = -1;
-    if (parentSlot >= 0) this.#children[parentSlot]! += 1;
-    return slot;
+    this.#edges.set(parent + 1, block, node);
+    this.#parent[node] = parent;
+    this.#block[node] = block;
+    this.#lastRequest[node] = -1;
+    this.#count[node] = 0;
+    this.#lastGap[node] = 0;
+    this.#children[node] = 0;
+    this.#pending[node] = -1;
+    if (parent >= 0) this.#children[parent]! += 1;
+    return node;
   }
 
   /** Records an access by request `r`. */
-  access(slot: number, r: number): void {
-    const last = this.#lastRequest[slot]!;
-    if (last >= 0) this.#lastGap[slot] = r - last;
-    this.#lastRequest[slot] = r;
-    this.#count[slot]! += 1;
+  access(node: number, r: number): void {
+    const last = this.#lastRequest[node]!;
+    if (last >= 0) this.#lastGap[node] = r - last;
+    this.#lastRequest[node] = r;
+    this.#count[node]! += 1;
   }
 
-  lastRequest(slot: number): number {
-    return this.#lastRequest[slot]!;
+  lastRequest(node: number): number {
+    return this.#lastRequest[node]!;
   }
-  count(slot: number): number {
-    return this.#count[slot]!;
+  count(node: number): number {
+    return this.#count[node]!;
   }
-  lastGap(slot: number): number {
-    return this.#lastGap[slot]!;
+  lastGap(node: number): number {
+    return this.#lastGap[node]!;
   }
-  children(slot: number): number {
-    return this.#children[slot]!;
+  children(node: number): number {
+    return this.#children[node]!;
   }
-  pending(slot: number): number {
-    return this.#pending[slot]!;
+  pending(node: number): number {
+    return this.#pending[node]!;
   }
-  setPending(slot: number, sample: number): void {
-    this.#pending[slot] = sample;
+  setPending(node: number, sample: number): void {
+    this.#pending[node] = sample;
   }
 
-  /** Drops prefixes idle for more than the horizon; cheap enough to call every request (it runs rarely). */
+  /** Drops prefixes idle for more than the horizon; call it every request (it works once per horizon). */
   sweep(r: number): void {
     if (r - this.#sweptAt < this.horizon) return;
     this.#sweptAt = r;
-    for (const [key, slot] of this.#slots) {
-      if (r - this.#lastRequest[slot]! > this.horizon) {
-        this.#slots.delete(key);
-        this.#free.push(slot);
-      }
+    for (let node = 0; node < this.#next; node++) {
+      const last = this.#lastRequest[node]!;
+      if (last < 0 || r - last <= this.horizon) continue;
+      this.#edges.delete(this.#parent[node]! + 1, this.#block[node]!);
+      this.#lastRequest[node] = -1;
+      this.#free.push(node);
     }
   }
 
   #grow(): void {
     const length = this.#count.length * 2;
-    const grow = (array: Float64Array) => {
-      const next = new Float64Array(length);
+    const grow = <T extends Float64Array | Int32Array>(array: T, make: (n: number) => T, fill = 0): T => {
+      const next = make(length);
+      if (fill !== 0) next.fill(fill);
       next.set(array);
       return next;
     };
-    this.#lastRequest = grow(this.#lastRequest);
-    this.#count = grow(this.#count);
-    this.#lastGap = grow(this.#lastGap);
-    this.#children = grow(this.#children);
-    const pending = new Int32Array(length).fill(-1);
-    pending.set(this.#pending);
-    this.#pending = pending;
+    this.#parent = grow(this.#parent, (n) => new Int32Array(n));
+    this.#block = grow(this.#block, (n) => new Float64Array(n));
+    this.#lastRequest = grow(this.#lastRequest, (n) => new Float64Array(n), -1);
+    this.#count = grow(this.#count, (n) => new Float64Array(n));
+    this.#lastGap = grow(this.#lastGap, (n) => new Float64Array(n));
+    this.#children = grow(this.#children, (n) => new Float64Array(n));
+    this.#pending = grow(this.#pending, (n) => new Int32Array(n), -1);
   }
-}
-
-/**
- * The key of prefix `blocks[0..i]` from its parent's key and block i: two 32-bit multiplicative hashes
- * folded into one 53-bit integer, so a JS Map keys it exactly. Collisions need ~2^26 live prefixes.
- */
-export function childKey(parentKey: number, block: number): number {
-  const lo = block >>> 0;
-  const hi = Math.floor(block / 4294967296) >>> 0;
-  const p0 = parentKey >>> 0;
-  const p1 = Math.floor(parentKey / 4294967296) >>> 0;
-  let a = Math.imul(p0 ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(lo, 0xc2b2ae35) ^ Math.imul(hi + p1, 0x27d4eb2f);
-  a = Math.imul(a ^ (a >>> 15), 0x2c1b3c6d);
-  a ^= a >>> 13;
-  let b = Math.imul(p1 ^ 0x7f4a7c15, 0x165667b1) ^ Math.imul(lo ^ p0, 0xd3a2646c) ^ Math.imul(hi, 0xfd7046c5);
-  b = Math.imul(b ^ (b >>> 16), 0x297a2d39);
-  b ^= b >>> 12;
-  return (a >>> 0) * 2097152 + (b >>> 11);
 }

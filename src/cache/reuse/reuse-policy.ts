@@ -1,8 +1,8 @@
 import type { Tf } from '../../tensor/backend.js';
 import type { EvictionPolicy, PriorityOwner, RequestAccess } from '../policy.js';
-import { FEATURE_COUNT, featureMask, writeFeatures, type RequestFeatures } from './features.js';
+import { FEATURE_COUNT, featureMask, writeFeatures, type PrefixFeatures, type RequestFeatures } from './features.js';
 import { ReuseModel } from './model.js';
-import { childKey, PrefixHistory } from './prefix-history.js';
+import { EMPTY_PREFIX, PrefixHistory } from './prefix-history.js';
 import { SampleStore } from './samples.js';
 
 export interface ReuseOptions {
@@ -13,6 +13,8 @@ export interface ReuseOptions {
    * so a page the model gives up on ages like LRU and a likely one outlives its neighbours.
    */
   lifetime: number;
+  /** How P becomes extra life: `linear` lifetime * P, or `logit` lifetime * ln(P / (1 - P)). */
+  shape: 'linear' | 'logit';
   /** Requests between training rounds; after each, cached predictions of cached pages are refreshed. */
   retrainEvery: number;
   /** Labelled samples needed before the first round. */
@@ -31,16 +33,17 @@ export interface ReuseOptions {
 }
 
 export const REUSE_DEFAULTS: ReuseOptions = {
-  horizon: 2000,
-  lifetime: 2000,
+  horizon: 1000,
+  lifetime: 700,
+  shape: 'logit',
   retrainEvery: 256,
   minSamples: 512,
   sampleEvery: 2,
   trainWindow: 1 << 15,
-  hidden: 0,
+  hidden: 16,
   learningRate: 0.02,
   batchSize: 256,
-  stepsPerFit: 4,
+  stepsPerFit: 16,
   seed: 1,
   without: [],
 };
@@ -64,7 +67,9 @@ export class ReusePolicy implements EvictionPolicy {
   readonly #samples: SampleStore;
   #model: ReuseModel | undefined;
   #owner: PriorityOwner | undefined;
-  #request = 0;
+  #requests = 0;
+  readonly #request: RequestFeatures = { blocks: 0, lastPartial: false, seen: 0, turnGap: -1, turns: 0, inputLength: 0, outputLength: 0 };
+  readonly #prefix: PrefixFeatures = { count: 0, lastGap: 0, children: 0 };
   // Per cached page: its key, the request of its last access, and the features of that access.
   #key = new Float64Array(1024);
   #tick = new Float64Array(1024);
@@ -74,8 +79,7 @@ export class ReusePolicy implements EvictionPolicy {
   #liveAt = new Int32Array(1024).fill(-1);
   #liveCount = 0;
   // Per-request scratch.
-  #keys = new Float64Array(256);
-  #slots = new Int32Array(256);
+  #nodes = new Int32Array(256);
   #row = new Float32Array(FEATURE_COUNT);
   #refs = 0;
 
@@ -99,7 +103,7 @@ export class ReusePolicy implements EvictionPolicy {
 
   priority(page: number): number {
     // A page never observed (inserted but not yet released by its request) is as fresh as can be.
-    return page < this.#liveAt.length && this.#liveAt[page]! >= 0 ? this.#key[page]! : this.#request + this.options.lifetime / 2;
+    return page < this.#liveAt.length && this.#liveAt[page]! >= 0 ? this.#key[page]! : this.#requests + this.#life(0.5);
   }
 
   forget(page: number): void {
@@ -113,59 +117,59 @@ export class ReusePolicy implements EvictionPolicy {
   }
 
   observe(access: RequestAccess): void {
-    const r = this.#request++;
+    const r = this.#requests++;
     const { blocks, pages, held } = access;
     const n = blocks.length;
-    if (this.#keys.length < n) {
-      this.#keys = new Float64Array(n * 2);
-      this.#slots = new Int32Array(n * 2);
-    }
+    if (this.#nodes.length < n) this.#nodes = new Int32Array(n * 2);
     const history = this.#history;
     const samples = this.#samples;
     samples.expire(r);
     history.sweep(r);
 
-    // The prompt's prefixes, and how far it continues what came before.
-    let key = 0;
+    // How far the prompt continues prefixes seen before (the history holds prefix-closed paths).
     let seen = 0;
-    for (let i = 0; i < n; i++) {
-      key = childKey(key, blocks[i]!);
-      this.#keys[i] = key;
-      const slot = history.find(key);
-      this.#slots[i] = slot;
-      if (slot >= 0 && seen === i && history.count(slot) > 0) seen = i + 1;
+    let node = EMPTY_PREFIX;
+    while (seen < n) {
+      const child = history.find(node, blocks[seen]!);
+      if (child < 0) break;
+      this.#nodes[seen++] = child;
+      node = child;
     }
-    const deepest = seen >= 2 ? this.#slots[seen - 1]! : -1;
-    const request: RequestFeatures = {
-      blocks: n,
-      lastPartial: access.inputLength % access.blockSize !== 0,
-      seen,
-      turnGap: deepest >= 0 ? r - history.lastRequest(deepest) : -1,
-      turns: deepest >= 0 ? history.count(deepest) : 0,
-      inputLength: access.inputLength,
-      outputLength: access.outputLength,
-    };
+    for (let i = seen; i < n; i++) {
+      node = history.findOrAdd(node, blocks[i]!);
+      this.#nodes[i] = node;
+    }
+    const deepest = seen >= 2 ? this.#nodes[seen - 1]! : -1;
+    const request = this.#request;
+    request.blocks = n;
+    request.lastPartial = access.inputLength % access.blockSize !== 0;
+    request.seen = seen;
+    request.turnGap = deepest >= 0 ? r - history.lastRequest(deepest) : -1;
+    request.turns = deepest >= 0 ? history.count(deepest) : 0;
+    request.inputLength = access.inputLength;
+    request.outputLength = access.outputLength;
 
     const row = this.#row;
-    let parentSlot = -1;
+    const prefix = this.#prefix;
     for (let i = 0; i < n; i++) {
-      let slot = this.#slots[i]!;
-      if (slot < 0) slot = history.findOrAdd(this.#keys[i]!, parentSlot);
+      const node = this.#nodes[i]!;
       // The prefix came back: its waiting sample, if any, is a positive.
-      const waiting = history.pending(slot);
+      const waiting = history.pending(node);
       if (waiting >= 0) {
-        samples.reused(waiting, history.lastRequest(slot), r);
-        history.setPending(slot, -1);
+        samples.reused(waiting, history.lastRequest(node), r);
+        history.setPending(node, -1);
       }
-      writeFeatures(row, 0, request, i, { count: history.count(slot), lastGap: history.lastGap(slot), children: history.children(slot) }, this.#enabled);
+      prefix.count = history.count(node);
+      prefix.lastGap = history.lastGap(node);
+      prefix.children = history.children(node);
+      writeFeatures(row, 0, request, i, prefix, this.#enabled);
       if (this.#refs++ % this.options.sampleEvery === 0) {
         const sample = samples.add(r);
-        samples.features.set(row, sample.offset);
-        history.setPending(slot, sample.id);
+        samples.features.set(row, sample * FEATURE_COUNT);
+        history.setPending(node, sample);
       }
       if (i < held) this.#remember(pages[i]!, r, row);
-      history.access(slot, r);
-      parentSlot = slot;
+      history.access(node, r);
     }
 
     if ((r + 1) % this.options.retrainEvery === 0 && samples.trainCount >= this.options.minSamples) this.#retrain();
@@ -180,7 +184,13 @@ export class ReusePolicy implements EvictionPolicy {
     }
     this.#tick[page] = r;
     this.#features.set(row, page * FEATURE_COUNT);
-    this.#key[page] = r + this.options.lifetime * this.#predict(this.#features, page * FEATURE_COUNT);
+    this.#key[page] = r + this.#life(this.#predict(this.#features, page * FEATURE_COUNT));
+  }
+
+  #life(p: number): number {
+    if (this.options.shape === 'linear') return this.options.lifetime * p;
+    const clamped = Math.min(Math.max(p, 1e-4), 1 - 1e-4);
+    return this.options.lifetime * Math.log(clamped / (1 - clamped));
   }
 
   #predict(features: Float32Array, offset: number): number {
@@ -200,7 +210,7 @@ export class ReusePolicy implements EvictionPolicy {
     this.#model.fit(this.#samples.trainFeatures, this.#samples.trainLabels, this.#samples.trainCount);
     for (let k = 0; k < this.#liveCount; k++) {
       const page = this.#live[k]!;
-      this.#key[page] = this.#tick[page]! + o.lifetime * this.#model.predict(this.#features, page * FEATURE_COUNT);
+      this.#key[page] = this.#tick[page]! + this.#life(this.#model.predict(this.#features, page * FEATURE_COUNT));
       this.#owner?.reprioritize(page);
     }
   }

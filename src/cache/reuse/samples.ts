@@ -47,10 +47,11 @@ export class SampleStore {
   }
 
   /**
-   * A new waiting sample created by request `r`; write its features into `features` at the returned
-   * offset. When the ring is full the oldest waiting sample is dropped unlabelled (never mislabelled).
+   * A new waiting sample created by request `r`; write its features into `features` at
+   * `id * FEATURE_COUNT`. When the ring is full the oldest waiting sample is dropped unlabelled (never
+   * mislabelled).
    */
-  add(r: number): { id: number; offset: number } {
+  add(r: number): number {
     if (this.#size === this.#capacity) {
       this.#state[this.#tail] = 0;
       this.#tail = (this.#tail + 1) % this.#capacity;
@@ -61,7 +62,7 @@ export class SampleStore {
     this.#state[id] = 1;
     this.#createdAt[id] = r;
     this.#head = (this.#head + 1) % this.#capacity;
-    return { id, offset: id * FEATURE_COUNT };
+    return id;
   }
 
   get features(): Float32Array {
