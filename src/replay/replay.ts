@@ -19,6 +19,8 @@ export interface ReplayOptions {
   capacityTokens: number | null;
   /** Turns the capacity into `floor(capacityTokens / blockSize)` page slots. */
   blockSize: number;
+  /** A policy object to use instead of the built-in named by `policy` (ablations, plug-ins). */
+  policyObject?: EvictionPolicy;
   /** Next-use index of `requests` for `belady`; computed when absent. Share it across runs. */
   nextUse?: NextUseIndex;
   /** Steps-to-execution for `ste`, advanced as requests run. Without it `ste` is exactly LRU. */
@@ -76,7 +78,8 @@ export class CacheReplayer {
   constructor(requests: readonly TraceRequest[], options: ReplayOptions) {
     const { capacityTokens, blockSize } = options;
     const slots = capacityTokens === null ? Infinity : Math.floor(capacityTokens / blockSize);
-    const policy = options.policy === 'ste-learned' ? new LearnedStePolicy(slots) : createPolicy(options.policy);
+    const policy =
+      options.policyObject ?? (options.policy === 'ste-learned' ? new LearnedStePolicy(slots) : createPolicy(options.policy));
     const probe = options.probe;
     this.cache = new RadixCache({ gpuSlots: slots, policy, ...(probe && { onGpuEvict: (page: number) => probe.onEvict(page, this.cache) }) });
     this.#policy = policy;
