@@ -5,10 +5,10 @@
  * throughput line, which is a ratio to LRU in the same process.
  */
 import { computeNextUse, type NextUseIndex } from '../src/cache/next-use.js';
-import { ReusePolicy } from '../src/cache/reuse/reuse-policy.js';
+import { REUSE_DEFAULTS, ReusePolicy } from '../src/cache/reuse/reuse-policy.js';
 import { FEATURE_NAMES } from '../src/cache/reuse/features.js';
 import { cpuTfSync } from '../src/tensor/backend.js';
-import { CacheReplayer, replayTrace } from '../src/replay/replay.js';
+import { CacheReplayer, replayOrder, replayTrace } from '../src/replay/replay.js';
 import type { PolicyName, TraceRequest } from '../src/types.js';
 import { readTrace } from '../src/workload/trace.js';
 import { sharedTrace } from './paths.js';
@@ -27,10 +27,13 @@ const closed = (lru: number, x: number, belady: number) => (belady > lru ? `${((
 
 async function tables(): Promise<void> {
   for (const { file, capacities } of TRACES) {
-    const requests = (await readTrace(sharedTrace(file))).requests;
+    // LMCache's magagent has lines with an empty prompt: skipped (and counted), as `replay --skip-invalid` does.
+    const trace = await readTrace(sharedTrace(file), { skipInvalid: true });
+    const requests = replayOrder(trace.requests);
     const blockSize = requests[0]!.blockSize;
     const nextUse = computeNextUse(requests);
-    console.log(`\n#### ${file} (${requests.length} requests, block ${blockSize} tokens)\n`);
+    const skipped = trace.skipped > 0 ? `, ${trace.skipped} invalid lines skipped` : '';
+    console.log(`\n#### ${file} (${requests.length} requests, block ${blockSize} tokens${skipped})\n`);
     console.log('| capacity | lru | lfu | reuse | belady | gap closed by reuse |');
     console.log('|---|---|---|---|---|---|');
     for (const capacityTokens of capacities) {
@@ -72,15 +75,21 @@ async function curve(): Promise<void> {
 async function ablation(): Promise<void> {
   const requests = (await readTrace(sharedTrace('mooncake_conversation_trace.jsonl'))).requests;
   const blockSize = requests[0]!.blockSize;
-  const rate = (capacityTokens: number, without: string[]) =>
+  const rate = (capacityTokens: number, without: readonly string[]) =>
     replayTrace(requests, { policy: 'reuse', policyObject: new ReusePolicy(cpuTfSync, { without }), capacityTokens, blockSize }).hitRate;
-  const full = [rate(M, []), rate(4 * M, [])];
+  const base = [...REUSE_DEFAULTS.without];
+  const full = [rate(M, base), rate(4 * M, base)];
   console.log('\n| left out | hit rate 1M | change | hit rate 4M | change |');
   console.log('|---|---|---|---|---|');
-  console.log(`| (none: all ${FEATURE_NAMES.length}) | ${pct(full[0]!)} | | ${pct(full[1]!)} | |`);
+  console.log(`| (none; default set, without ${base.join(', ') || 'nothing'}) | ${pct(full[0]!)} | | ${pct(full[1]!)} | |`);
   for (const name of FEATURE_NAMES) {
-    const a = rate(M, [name]);
-    const b = rate(4 * M, [name]);
+    const without = base.includes(name) ? base.filter((n) => n !== name) : [...base, name];
+    const a = rate(M, without);
+    const b = rate(4 * M, without);
+    if (base.includes(name)) {
+      console.log(`| (put back) ${name} | ${pct(a)} | ${sign(a - full[0]!)} | ${pct(b)} | ${sign(b - full[1]!)} |`);
+      continue;
+    }
     console.log(`| ${name} | ${pct(a)} | ${sign(a - full[0]!)} | ${pct(b)} | ${sign(b - full[1]!)} |`);
   }
 }
