@@ -23,7 +23,7 @@ const TRACES: { file: string; capacities: number[] }[] = [
 ];
 
 const pct = (x: number) => (100 * x).toFixed(2);
-const closed = (lru: number, x: number, belady: number) => (belady > lru ? `${((100 * (x - lru)) / (belady - lru)).toFixed(1)}%` : 'n/a');
+const closed = (lru: number, x: number, belady: number) => (belady - lru > 1e-3 ? `${((100 * (x - lru)) / (belady - lru)).toFixed(1)}%` : 'n/a');
 
 async function tables(): Promise<void> {
   for (const { file, capacities } of TRACES) {
