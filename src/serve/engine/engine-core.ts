@@ -59,7 +59,11 @@ export interface EngineState {
   setup: SetupName;
   speed: number;
   modelSeconds: number;
+  /** Requests accepted and not finished (queued or in the batch). */
   running: number;
+  /** Of those, requests in the batch (prefilling or decoding), and requests queued for admission. */
+  batch: number;
+  waiting: number;
   gpuPages: number;
   gpuSlots: number;
   cpuPages: number;
@@ -71,6 +75,10 @@ export interface EngineState {
   disconnects: number;
   promptTokens: number;
   cachedTokens: number;
+  /** Prompt tokens of finished requests looked up in the prefix cache (vLLM's prefix_cache_queries). */
+  queriedTokens: number;
+  /** Times the prefix cache was emptied (`/reset_prefix_cache`, `/flush_cache`). */
+  cacheResets: number;
   prefetchedPages: number;
   steUpdates: number;
   ste: Record<string, number>;
@@ -98,6 +106,8 @@ export class EngineCore {
   #disconnects = 0;
   #promptTokens = 0;
   #cachedTokens = 0;
+  #queriedTokens = 0;
+  #cacheResets = 0;
 
   constructor(options: EngineCoreOptions) {
     this.#options = options;
@@ -198,6 +208,8 @@ export class EngineCore {
       speed: this.#options.speed,
       modelSeconds: this.#clock.now,
       running: this.#active.size,
+      batch: this.#replica.runningCount,
+      waiting: this.#replica.waitingCount,
       gpuPages: cache.gpuUsed,
       gpuSlots: cache.gpuSlots,
       cpuPages: cache.cpuUsed,
@@ -207,10 +219,28 @@ export class EngineCore {
       disconnects: this.#disconnects,
       promptTokens: this.#promptTokens,
       cachedTokens: this.#cachedTokens,
+      queriedTokens: this.#queriedTokens,
+      cacheResets: this.#cacheResets,
       prefetchedPages: this.#replica.prefetcher?.stats.prefetchedPages ?? 0,
       steUpdates: this.#steUpdates,
       ste: Object.fromEntries([...this.#ste].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
     };
+  }
+
+  /**
+   * Empties the prefix cache, GPU and CPU tiers, as vLLM's `/reset_prefix_cache` and SGLang's
+   * `/flush_cache` do. Refused (false) while any request is queued or running, as the engines refuse.
+   * Pages still moving between tiers finish their transfer and stay.
+   */
+  resetPrefixCache(): boolean {
+    if (this.#active.size > 0 || !this.#replica.idle) return false;
+    const cache = this.#replica.cache;
+    this.#clock.run(() => {
+      while (cache.evictGpu() >= 0);
+      while (cache.evictCpu() >= 0);
+    });
+    this.#cacheResets++;
+    return true;
   }
 
   /** Stops the clock; pending generations never finish. */
@@ -226,11 +256,13 @@ export class EngineCore {
     const active = this.#active.get(request);
     this.#active.delete(request);
     this.#completed++;
-    this.#cachedTokens += request.hitTokens;
+    const cachedTokens = reportedCachedTokens(request.hitTokens, request.inputLength, this.blockSize);
+    this.#cachedTokens += cachedTokens;
+    this.#queriedTokens += request.inputLength;
     if (!active) return;
     this.#streaming.delete(active);
     if (active.sent < request.generated) active.observer.onTokens?.(request.generated);
-    active.observer.onDone({ cachedTokens: request.hitTokens, loadedTokens: request.loadedTokens });
+    active.observer.onDone({ cachedTokens, loadedTokens: request.loadedTokens });
   }
 
   /** After the clock advanced: tell every stream how many tokens exist now. */
@@ -246,3 +278,13 @@ export class EngineCore {
 }
 
 const DROPPED: GenerationObserver = { onDone() {} };
+
+/**
+ * Cached prompt tokens as vLLM reports them (`usage.prompt_tokens_details.cached_tokens`): whole blocks
+ * only, and never the whole prompt, since the engine always computes at least the last prompt token.
+ */
+export function reportedCachedTokens(hitTokens: number, promptTokens: number, blockSize: number): number {
+  const wholeBlocks = Math.floor(hitTokens / blockSize) * blockSize;
+  const belowPrompt = promptTokens > 0 ? Math.floor((promptTokens - 1) / blockSize) * blockSize : 0;
+  return Math.max(0, Math.min(wholeBlocks, belowPrompt));
+}

@@ -6,7 +6,9 @@
  * `POST /v1/update` STE snapshots, which drive StePolicy eviction and the prefetcher.
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { engineMetrics } from './engine-metrics.js';
 import { EngineCore, type EngineCoreOptions, type GenerationOutcome } from './engine-core.js';
 import { EngineTensorRecorder, type EngineTensorOptions } from './engine-tensors.js';
 import { FixedPrefixTracker } from '../http/fixed-prefix.js';
@@ -62,7 +64,7 @@ export async function startEngineServer(options: EngineServerOptions): Promise<E
   installJsonBodyParser(app);
   installErrorHandlers(app);
   const created = () => Math.floor(Date.now() / 1000);
-  let nextId = 0;
+  const metrics = engineMetrics(core, options.modelName);
 
   app.get('/health', async () => ({ status: 'ok' }));
   app.get('/v1/models', async () => ({
@@ -70,6 +72,18 @@ export async function startEngineServer(options: EngineServerOptions): Promise<E
     data: [{ id: options.modelName, object: 'model', created: 0, owned_by: 'kvflow' }],
   }));
   app.get('/v1/engine/state', async () => core.state());
+  app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.scrape()));
+  // vLLM's POST /reset_prefix_cache and SGLang's POST /flush_cache: empty the prefix cache, refused while
+  // requests run (vLLM and SGLang refuse too).
+  const resetPrefixCache = (engine: 'vllm' | 'sglang') => async (_request: FastifyRequest, reply: FastifyReply) => {
+    if (!core.resetPrefixCache()) {
+      const { running } = core.state();
+      throw new ApiError(409, `cannot reset the prefix cache while ${running} request(s) are queued or running`, 'invalid_request_error', 'requests_running');
+    }
+    return engine === 'vllm' ? reply.send({ status: 'ok' }) : reply.type('text/plain').send('Cache flushed.\n');
+  };
+  app.post('/reset_prefix_cache', resetPrefixCache('vllm'));
+  app.post('/flush_cache', resetPrefixCache('sglang'));
   app.get('/v1/engine/tensors', async () => {
     if (!tensors) throw new ApiError(404, 'start the engine with --tensors to record and run its transfer plan', 'invalid_request_error', 'not_enabled');
     return tensors.execute();
@@ -101,7 +115,8 @@ export async function startEngineServer(options: EngineServerOptions): Promise<E
     };
     const meta: ResponseMeta = {
       kind,
-      id: `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${(nextId++).toString(36)}`,
+      // Unique across engines and restarts, so ids never collide behind a gateway (vLLM uses random ids too).
+      id: `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomUUID().replaceAll('-', '')}`,
       created: created(),
       model: options.modelName,
       seed: prompt.blocks[prompt.blocks.length - 1]!,
