@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- OpenAI response bodies, checked field by field */
 /**
  * The engine emulator's operational API: vLLM-named Prometheus metrics scraped as llm-d's scorers scrape
  * them (text exposition, one gauge per engine read by name), prefix-cache reset (vLLM) and flush (SGLang)
@@ -35,7 +36,7 @@ describe('engine operational API', () => {
     await engine.close();
   });
 
-  const chat = (user: string, maxTokens = 4) =>
+  const chat = (user: string, maxTokens = 4): Promise<{ json(): Promise<any> }> =>
     fetch(`${engine.url}/v1/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -89,7 +90,7 @@ describe('engine operational API', () => {
     for (const path of ['/reset_prefix_cache', '/flush_cache']) {
       const refused = await fetch(`${engine.url}${path}`, { method: 'POST' });
       expect(refused.status).toBe(409);
-      expect((await refused.json()).error.code).toBe('requests_running');
+      expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('requests_running');
     }
     await (await running).json();
     expect(engine.core.state().gpuPages).toBeGreaterThan(0);
