@@ -3,6 +3,7 @@ import type { NextUseIndex } from '../cache/next-use.js';
 import { createPolicy } from '../cache/policies.js';
 import type { EvictionPolicy } from '../cache/policy.js';
 import { StePolicy } from '../cache/ste-policy.js';
+import { LearnedStePolicy, observesRequests, type RequestObserver } from '../graph/learned-ste-policy.js';
 import { InputError } from '../errors.js';
 import { Prefetcher } from './prefetcher.js';
 import type { IterationBatch } from './cost-model.js';
@@ -108,13 +109,18 @@ export class Replica {
   #writeDebt = 0;
   readonly #batched: boolean;
   readonly #evictor: GpuEvictor | undefined;
+  /** A policy that follows requests (ste-learned): told of each arrival and completion. */
+  readonly #observer: RequestObserver | undefined;
+  #arrivals = 0;
 
   constructor(id: number, events: Clock, hooks: ReplicaHooks, options: ReplicaOptions) {
     this.id = id;
     this.#events = events;
     this.#hooks = hooks;
     this.#options = options;
-    this.policy = createPolicy(options.setup.policy);
+    const policyName = options.setup.policy;
+    this.policy = policyName === 'ste-learned' ? new LearnedStePolicy(options.gpuSlots) : createPolicy(policyName);
+    this.#observer = observesRequests(this.policy) ? this.policy : undefined;
     this.cache = new RadixCache({
       gpuSlots: options.gpuSlots,
       cpuSlots: options.setup.cpuTier ? options.cpuSlots : 0,
@@ -192,6 +198,7 @@ export class Replica {
     if (this.prefetcher && request.agentKey !== undefined && fixedBlocks) {
       this.prefetcher.notePrompt(request.agentKey, blocks.slice(0, fixedBlocks));
     }
+    this.#observer?.beforeRequest(request.request, this.#arrivals++);
     this.#waiting.push(request);
     this.#kick();
   }
@@ -709,6 +716,7 @@ export class Replica {
     const { blocks, inputLength, outputLength, blockSize } = request.request;
     const matched = Math.floor(request.hitTokens / blockSize);
     this.policy.observe?.({ blocks, pages: request.pages, matched, held: request.held, inputLength, outputLength, blockSize });
+    this.#observer?.afterRequest(request.request, this.#arrivals, request.pages, request.held);
     this.#release(request);
     this.#running.splice(this.#running.indexOf(request), 1);
     request.phase = 'done';

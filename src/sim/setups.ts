@@ -1,10 +1,10 @@
-import type { PolicyName } from '../types.js';
+import type { ReplayPolicyName } from '../types.js';
 
 /** A named serving configuration compared by `kvflow simulate` (DESIGN.md section 5). */
 export interface Setup {
   name: SetupName;
   /** GPU (and CPU) eviction order. */
-  policy: PolicyName;
+  policy: ReplayPolicyName;
   /** HiCache-style CPU tier: write-through backup, CPU-only pages, load-back. */
   cpuTier: boolean;
   /** Loads the fixed prompts of agents due soon (STE <= load-ahead) in the background. */
@@ -16,7 +16,7 @@ export interface Setup {
   statusAware: boolean;
 }
 
-export const SETUP_NAMES = ['sglang', 'hicache', 'kvflow-evict', 'kvflow', 'lfu', 'belady', 'reuse'] as const;
+export const SETUP_NAMES = ['sglang', 'hicache', 'kvflow-evict', 'kvflow', 'lfu', 'belady', 'reuse', 'kvflow-learned'] as const;
 export type SetupName = (typeof SETUP_NAMES)[number];
 
 const SETUPS: Record<SetupName, Omit<Setup, 'name'>> = {
@@ -34,6 +34,11 @@ const SETUPS: Record<SetupName, Omit<Setup, 'name'>> = {
   belady: { policy: 'belady', cpuTier: false, prefetch: false, statusAware: false },
   /** The learned reuse predictor (docs/results.md), GPU only: compare with sglang. */
   reuse: { policy: 'reuse', cpuTier: false, prefetch: false, statusAware: false },
+  /**
+   * `ste-learned` eviction (docs/learned-policy.md) with HiCache's CPU tier. No prefetch: the prefetcher
+   * displaces pages ranked below an agent's STE, and ste-learned ranks by forecast ticks, not STE.
+   */
+  'kvflow-learned': { policy: 'ste-learned', cpuTier: true, prefetch: false, statusAware: false },
 };
 
 export function setupByName(name: SetupName): Setup {
