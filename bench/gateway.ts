@@ -11,6 +11,7 @@
  *    hold similar prompts; also the per-request work around it (hashing, memoized tokenization, lease).
  * Targets: added p99 < 0.5 ms at 1,000 req/s; a routing decision < 20 us.
  */
+import { StePolicy } from '../src/cache/ste-policy.js';
 import { Worker } from 'node:worker_threads';
 import { Bench } from 'tinybench';
 import { Pool } from 'undici';
@@ -227,7 +228,7 @@ async function routingLines(): Promise<BenchLine[]> {
         kind: 'kvflow',
         timeouts: { connectMs: 1000, headersMs: 1000, bodyMs: 1000 },
         connections: 1,
-        shadow: { slots: SHADOW_SLOTS, eviction: 'ste', onPage: (block, present) => prefixIndex.update(index, block, present) },
+        shadow: { slots: SHADOW_SLOTS, policy: new StePolicy(), blockSize: 16, onPage: (block, present) => prefixIndex.update(index, block, present) },
       }),
   );
   // Each shadow tree holds prompts sharing the system prompt with different suffixes (upstream 3 holds

@@ -4,6 +4,7 @@
  * reference of lru replay (bench/lru-replay.c) run on the same trace in the same run; the CLI's reported
  * `seconds` against the warm wall time; parsing in lines per second; Belady's next-use index.
  */
+import { policyFactory } from '../src/cache/policy-registry.js';
 import { computeNextUse } from '../src/cache/next-use.js';
 import { replayTrace } from '../src/replay/replay.js';
 import type { PolicyName } from '../src/types.js';
@@ -39,7 +40,7 @@ export async function benchReplay(): Promise<BenchLine[]> {
   for (const [policy, capacity, targetM] of cases) {
     let evictions = 0;
     const timing = medianTiming(RUNS, () => {
-      evictions = replayTrace(requests, { policy, capacityTokens: capacity * M, blockSize: BLOCK_SIZE, ...(policy === 'belady' && { nextUse }) }).evictions;
+      evictions = replayTrace(requests, { policy: policyFactory(policy), capacityTokens: capacity * M, blockSize: BLOCK_SIZE, ...(policy === 'belady' && { nextUse }) }).evictions;
     });
     warm.set(`${policy} ${capacity}`, timing);
     const line: BenchLine = {

@@ -5,6 +5,7 @@
  * throughput line, which is a ratio to LRU in the same process.
  */
 import { computeNextUse, type NextUseIndex } from '../src/cache/next-use.js';
+import { policyFactory } from '../src/cache/policy-registry.js';
 import { REUSE_DEFAULTS, ReusePolicy } from '../src/cache/reuse/reuse-policy.js';
 import { FEATURE_NAMES } from '../src/cache/reuse/features.js';
 import { cpuTfSync } from '../src/tensor/backend.js';
@@ -37,7 +38,7 @@ async function tables(): Promise<void> {
     console.log('| capacity | lru | lfu | reuse | belady | gap closed by reuse |');
     console.log('|---|---|---|---|---|---|');
     for (const capacityTokens of capacities) {
-      const rate = (policy: PolicyName) => replayTrace(requests, { policy, capacityTokens, blockSize, nextUse }).hitRate;
+      const rate = (policy: PolicyName) => replayTrace(requests, { policy: policyFactory(policy), capacityTokens, blockSize, nextUse }).hitRate;
       const [lru, lfu, reuse, belady] = POLICIES.map(rate) as [number, number, number, number];
       console.log(`| ${label(capacityTokens)} | ${pct(lru)} | ${pct(lfu)} | ${pct(reuse)} | ${pct(belady)} | ${closed(lru, reuse, belady)} |`);
     }
@@ -46,7 +47,7 @@ async function tables(): Promise<void> {
 
 /** Hits per request for one policy, so any slice of the trace can be scored. */
 function hitsPerRequest(requests: readonly TraceRequest[], policy: PolicyName, capacityTokens: number, nextUse: NextUseIndex): Float64Array {
-  const replayer = new CacheReplayer(requests, { policy, capacityTokens, blockSize: requests[0]!.blockSize, nextUse });
+  const replayer = new CacheReplayer(requests, { policy: policyFactory(policy), capacityTokens, blockSize: requests[0]!.blockSize, nextUse });
   const hits = new Float64Array(requests.length);
   for (let r = 0; r < requests.length; r++) hits[r] = replayer.run(r);
   return hits;
@@ -76,7 +77,7 @@ async function ablation(): Promise<void> {
   const requests = (await readTrace(sharedTrace('mooncake_conversation_trace.jsonl'))).requests;
   const blockSize = requests[0]!.blockSize;
   const rate = (capacityTokens: number, without: readonly string[]) =>
-    replayTrace(requests, { policy: 'reuse', policyObject: new ReusePolicy(cpuTfSync, { without }), capacityTokens, blockSize }).hitRate;
+    replayTrace(requests, { policy: new ReusePolicy(cpuTfSync, { without }), capacityTokens, blockSize }).hitRate;
   const base = [...REUSE_DEFAULTS.without];
   const full = [rate(M, base), rate(4 * M, base)];
   console.log('\n| left out | hit rate 1M | change | hit rate 4M | change |');
@@ -97,7 +98,7 @@ async function ablation(): Promise<void> {
 async function checks(): Promise<void> {
   const requests = (await readTrace(sharedTrace('mooncake_conversation_trace.jsonl'))).requests;
   const blockSize = requests[0]!.blockSize;
-  const run = () => JSON.stringify({ ...replayTrace(requests, { policy: 'reuse', capacityTokens: M, blockSize }), seconds: 0 });
+  const run = () => JSON.stringify({ ...replayTrace(requests, { policy: policyFactory('reuse'), capacityTokens: M, blockSize }), seconds: 0 });
   console.log(`\ndeterminism (two runs, 1M, JSON without timing): ${run() === run() ? 'byte-identical' : 'DIFFERENT'}`);
   // Causality: replace every request from `cut` on by a shuffled copy; hits before `cut` must not move.
   const cut = Math.floor(requests.length / 2);
@@ -108,8 +109,8 @@ async function checks(): Promise<void> {
   let same = 0;
   for (let r = 0; r < cut; r++) if (original[r] === after[r]) same++;
   console.log(`causality (requests ${cut}.. reversed): ${same} of ${cut} earlier requests have identical hits`);
-  const lru = replayTrace(requests, { policy: 'lru', capacityTokens: M, blockSize });
-  const reuse = replayTrace(requests, { policy: 'reuse', capacityTokens: M, blockSize });
+  const lru = replayTrace(requests, { policy: policyFactory('lru'), capacityTokens: M, blockSize });
+  const reuse = replayTrace(requests, { policy: policyFactory('reuse'), capacityTokens: M, blockSize });
   const pages = requests.reduce((s, r) => s + r.blocks.length, 0);
   console.log(
     `throughput at 1M: lru ${(pages / lru.seconds / 1e6).toFixed(2)}M page refs/s, reuse ${(pages / reuse.seconds / 1e6).toFixed(3)}M page refs/s (${(reuse.seconds / lru.seconds).toFixed(0)}x lru's time)`,

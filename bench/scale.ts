@@ -4,6 +4,7 @@
  * throughput and the process's peak RSS, which must stay bounded: no per-request objects are kept.
  * Runs only when asked (`npm run bench -- scale`): writing and reading the 800 MB file takes a minute.
  */
+import { policyFactory } from '../src/cache/policy-registry.js';
 import { createWriteStream, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +23,7 @@ export async function benchScale(): Promise<BenchLine[]> {
   let peak = rssBefore;
   const started = performance.now();
   const report = await replayStream(path, streamTrace(path, { format: 'mooncake' }), {
-    policies: ['lru', 'belady'],
+    policies: ['lru', 'belady'].map(policyFactory),
     capacities: [2 ** 20],
     onProgress: () => (peak = Math.max(peak, process.memoryUsage().rss)),
   });

@@ -12,7 +12,7 @@ import { AgentStepGraph } from '../src/graph/graph.js';
 import { WorkflowSte } from '../src/graph/workflow-ste.js';
 import { resolveHardware, type HardwareConfig } from '../src/sim/hardware.js';
 import { SERVING_DEFAULTS, servingOptions, simulate } from '../src/sim/simulate.js';
-import type { SetupName } from '../src/sim/setups.js';
+import { setupByName, type SetupName } from '../src/sim/setups.js';
 import type { SteSource, TraceRequest } from '../src/types.js';
 import { generateRequests } from '../src/workload/generate.js';
 import { parseWorkflowSpec } from '../src/workload/spec.js';
@@ -42,7 +42,7 @@ async function run(gc: GcClock, requests: readonly TraceRequest[], setups: Setup
   const started = performance.now();
   const { report } = simulate({
     requests: requests as TraceRequest[],
-    setups,
+    setups: setups.map(setupByName),
     hardware,
     serving: replicas === 1 ? SERVING_DEFAULTS : servingOptions({ replicas }),
     ...(steSource && { steSource }),

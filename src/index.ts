@@ -3,9 +3,21 @@ export * from './types.js';
 export { InputError } from './errors.js';
 
 export { RadixCache, PageState, ROOT, type RadixCacheOptions } from './cache/radix-cache.js';
-export { LruPolicy, LfuPolicy, BeladyPolicy, type EvictionPolicy, type PageStats, type PriorityOwner } from './cache/policy.js';
+export {
+  LruPolicy,
+  LfuPolicy,
+  BeladyPolicy,
+  type EvictionPolicy,
+  type PolicyFactory,
+  type PolicyPrompt,
+  type SteChanges,
+  type PageStats,
+  type PriorityOwner,
+} from './cache/policy.js';
 export { StePolicy } from './cache/ste-policy.js';
-export { createPolicy, isPolicyName } from './cache/policies.js';
+export { PolicyRegistry, policyRegistry, createPolicy, policyFactory, isPolicyName, type PolicyEntry } from './cache/policy-registry.js';
+export { resolvePolicy, resolvePolicies, isPolicyPath, type PolicyChoice, type ResolveOptions } from './config/policy-spec.js';
+export { parseSetupSpec, resolveSetup, resolveSetups, setupDefinitionSchema, type SetupDefinition, type SetupSpec } from './config/setup-spec.js';
 export { computeNextUse, NEVER, type NextUseIndex } from './cache/next-use.js';
 export { replayTrace, replayOrder, prefixTokens, CacheReplayer, type ReplayOptions } from './replay/replay.js';
 export { replaySuite, summarizeTrace, type ReplaySuiteOptions, type ReplayReport } from './replay/replay-suite.js';
@@ -44,7 +56,7 @@ export { CostModel, type IterationBatch } from './sim/cost-model.js';
 export { EventQueue } from './sim/event-queue.js';
 export { Link, type LinkOptions, type Transfer } from './sim/link.js';
 export { Replica, type ReplicaOptions, type EngineCost } from './sim/replica.js';
-export { SETUP_NAMES, setupByName, type Setup, type SetupName } from './sim/setups.js';
+export { SETUP_NAMES, SETUP_PRESETS, setupByName, policySetup, isSetupName, type Setup, type SetupName, type SetupParts } from './sim/setups.js';
 export { ROUTER_NAMES, createRouter, type Router, type RouterName } from './sim/router.js';
 export { runSimulation, type SimulationOptions, type SimulationRun } from './sim/simulation.js';
 export { simulate, SERVING_DEFAULTS, type ServingOptions, type SimulateInput, type SimulateOutput } from './sim/simulate.js';
@@ -65,6 +77,7 @@ export { readCalibrationCsv } from './sim/calibration-csv.js';
 
 export { startEngineServer, type EngineServer, type EngineServerOptions } from './serve/engine/engine-server.js';
 export { startGateway, GATEWAY_DEFAULTS, type GatewayServer, type GatewayOptions } from './serve/gateway/gateway-server.js';
+export { GATEWAY_MODE_NAMES, gatewayMode, type GatewayMode, type GatewayModeName } from './serve/gateway/gateway-mode.js';
 export { CacheAwareRouting, type RoutingPolicy, type RouteCandidate, type RouteQuery } from './serve/gateway/routing.js';
 export { RealTimeClock } from './sim/real-time-clock.js';
 export { runEmulation, type EmulateOptions, type EmulateResult } from './loadgen/emulate.js';

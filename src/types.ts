@@ -64,7 +64,7 @@ export interface ReadTraceOptions {
   skipInvalid?: boolean;
 }
 
-/** Eviction policy names understood by `kvflow replay` and the simulator. */
+/** The built-in eviction policies' names (cache/policy-registry.ts registers them; user policies join). */
 export const POLICY_NAMES = ['lru', 'lfu', 'belady', 'ste', 'reuse'] as const;
 export type PolicyName = (typeof POLICY_NAMES)[number];
 /**
@@ -76,7 +76,8 @@ export type ReplayPolicyName = (typeof REPLAY_POLICY_NAMES)[number];
 
 /** The result of replaying one trace with one (policy, capacity). Field names are the JSON contract. */
 export interface ReplayResult {
-  policy: ReplayPolicyName;
+  /** The policy's `name`. */
+  policy: string;
   /** `null` means unbounded. */
   capacityTokens: number | null;
   requests: number;

@@ -1,3 +1,4 @@
+import { policyFactory } from '../src/cache/policy-registry.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ChildIndex } from '../src/cache/child-index.js';
@@ -79,7 +80,7 @@ describe('radix cache against a naive model', () => {
             const trace = toTrace(raw);
             const ste = new ScriptedSte(script);
             const replayer = new CacheReplayer(trace, {
-              policy,
+              policy: policyFactory(policy),
               capacityTokens: slots * BLOCK,
               blockSize: BLOCK,
               ste,
@@ -105,10 +106,10 @@ describe('radix cache against a naive model', () => {
       fc.property(fc.array(requestArb, { minLength: 1, maxLength: 60 }), (raw) => {
         const trace = toTrace(raw);
         const rates = POLICY_NAMES.map(
-          (policy) => replayTrace(trace, { policy, capacityTokens: null, blockSize: BLOCK }).hitTokens,
+          (policy) => replayTrace(trace, { policy: policyFactory(policy), capacityTokens: null, blockSize: BLOCK }).hitTokens,
         );
         expect(new Set(rates).size).toBe(1);
-        const results = replayTrace(trace, { policy: 'lru', capacityTokens: null, blockSize: BLOCK });
+        const results = replayTrace(trace, { policy: policyFactory('lru'), capacityTokens: null, blockSize: BLOCK });
         expect(results.evictions).toBe(0);
       }),
       { numRuns: 100 },
@@ -120,8 +121,8 @@ describe('radix cache against a naive model', () => {
       fc.property(fc.array(requestArb, { minLength: 1, maxLength: 60 }), fc.integer({ min: 1, max: 12 }), (raw, slots) => {
         const trace = toTrace(raw);
         const options = { capacityTokens: slots * BLOCK, blockSize: BLOCK };
-        const lru = replayTrace(trace, { ...options, policy: 'lru' });
-        const ste = replayTrace(trace, { ...options, policy: 'ste' });
+        const lru = replayTrace(trace, { ...options, policy: policyFactory('lru') });
+        const ste = replayTrace(trace, { ...options, policy: policyFactory('ste') });
         expect({ ...ste, seconds: 0, policy: 'lru' }).toEqual({ ...lru, seconds: 0 });
       }),
       { numRuns: 100 },

@@ -9,6 +9,7 @@ import { engineCoreOptions } from '../src/serve/engine/engine-config.js';
 import { reportedCachedTokens } from '../src/serve/engine/engine-core.js';
 import { startEngineServer, type EngineServer } from '../src/serve/engine/engine-server.js';
 import { resolveHardware } from '../src/sim/hardware.js';
+import { setupByName } from '../src/sim/setups.js';
 
 const MODEL = 'Llama-3.1-8B';
 const hardware = resolveHardware({ gpu: 'A10G', model: MODEL });
@@ -30,7 +31,7 @@ function parseMetrics(text: string): Map<string, { labels: Record<string, string
 describe('engine operational API', () => {
   let engine: EngineServer;
   beforeAll(async () => {
-    engine = await startEngineServer({ ...engineCoreOptions(hardware, { speed: 50, setup: 'kvflow' }), modelName: MODEL });
+    engine = await startEngineServer({ ...engineCoreOptions(hardware, { speed: 50, setup: setupByName('kvflow') }), modelName: MODEL });
   });
   afterAll(async () => {
     await engine.close();

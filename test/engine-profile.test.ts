@@ -35,7 +35,7 @@ describe('ideal engine: today\'s results, byte for byte', () => {
     const hardware = await hardwareFor({ engine: 'ideal' }, workload.blockSize, 'test');
     const { report } = simulate({
       requests: workload.requests,
-      setups: ['sglang', 'hicache', 'kvflow', 'kvflow-evict', 'lfu', 'belady'],
+      setups: (['sglang', 'hicache', 'kvflow', 'kvflow-evict', 'lfu', 'belady'] as const).map(setupByName),
       hardware,
       serving: servingOptions({ warmupRounds: 0 }, { hardware, workload: 'spec' }),
       ...(workload.steSource && { steSource: workload.steSource }),

@@ -3,6 +3,8 @@
  * routing under concurrent load, and faults (bad input, upstream down, killed mid-stream, timing out,
  * client gone). Every server is closed in afterAll/finally; every load is bounded in count and time.
  */
+import { setupByName } from '../src/sim/setups.js';
+import { LruPolicy } from '../src/cache/policy.js';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFile } from 'node:fs/promises';
@@ -25,7 +27,7 @@ const MODEL = 'Llama-3.1-8B';
 const hardware = resolveHardware({ gpu: 'A10G', model: MODEL });
 
 function startEngine(speed = 200): Promise<EngineServer> {
-  return startEngineServer({ ...engineCoreOptions(hardware, { speed, setup: 'kvflow' }), modelName: MODEL });
+  return startEngineServer({ ...engineCoreOptions(hardware, { speed, setup: setupByName('kvflow') }), modelName: MODEL });
 }
 
 function gatewayOptions(upstreams: GatewayOptions['upstreams'], extra: Partial<GatewayOptions> = {}): GatewayOptions {
@@ -130,7 +132,7 @@ describe('building blocks', () => {
   it('the shared prefix index agrees with matching every shadow tree, through inserts and evictions', () => {
     const rng = new Rng(7);
     const index = new PrefixIndex();
-    const shadows = Array.from({ length: 5 }, (_, u) => new ShadowCache({ slots: 40, eviction: 'lru', onPage: (block, present) => index.update(u, block, present) }));
+    const shadows = Array.from({ length: 5 }, (_, u) => new ShadowCache({ slots: 40, policy: new LruPolicy(), blockSize: 16, onPage: (block, present) => index.update(u, block, present) }));
     // Prompts from a few shared prefixes with random tails, chained so equal ids mean equal prefixes.
     const prompt = () => hashTokenBlocks(Array.from({ length: 16 * (1 + Math.floor(rng.next() * 12)) }, (_, i) => (i < 64 ? Math.floor(rng.next() * 3) * 1000 + (i % 7) : Math.floor(rng.next() * 1e6))), 16);
     const held: { release(): void }[] = [];
@@ -261,7 +263,7 @@ describe('kvflow engine', () => {
 describe('kvflow engine --tensors', () => {
   it('records its KV transfers and runs them on real blocks on request', async () => {
     const engine = await startEngineServer({
-      ...engineCoreOptions(hardware, { speed: 200, setup: 'hicache' }),
+      ...engineCoreOptions(hardware, { speed: 200, setup: setupByName('hicache') }),
       modelName: MODEL,
       tensors: { backend: 'tfjs-cpu', tensorScale: 1 / 64 },
     });

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { computeNextUse } from '../src/cache/next-use.js';
+import { policyFactory } from '../src/cache/policy-registry.js';
 import { AgentAnnotator } from '../src/graph/learner.js';
 import { LearnedStePolicy } from '../src/graph/learned-ste-policy.js';
 import { steSourceFor } from '../src/cli/workload-input.js';
@@ -51,7 +52,7 @@ function decisions(requests: readonly TraceRequest[], capacityTokens: number, up
     afterRequest: (_request, r) => void (current = r + 1),
     onEvict: (page, cache) => void log[current]?.push(cache.pathOf(page).join('.')),
   };
-  const replayer = new CacheReplayer(requests, { policy: 'ste-learned', capacityTokens, blockSize: BLOCK, probe });
+  const replayer = new CacheReplayer(requests, { policy: policyFactory('ste-learned'), capacityTokens, blockSize: BLOCK, probe });
   const out: string[] = [];
   for (let r = 0; r < upTo; r++) out.push(`${replayer.run(r)}:${log[r]!.join(',')}`);
   return out;
@@ -76,7 +77,7 @@ describe('ste-learned', () => {
 
   it('is deterministic: the same requests give the same results', async () => {
     const requests = await concurrentUndeclared();
-    const run = () => replayTrace(requests, { policy: 'ste-learned', capacityTokens: 64 * 1024, blockSize: BLOCK });
+    const run = () => replayTrace(requests, { policy: policyFactory('ste-learned'), capacityTokens: 64 * 1024, blockSize: BLOCK });
     const { seconds: _a, ...one } = run();
     const { seconds: _b, ...two } = run();
     expect(two).toEqual(one);
@@ -89,8 +90,8 @@ describe('ste-learned', () => {
       inputLength: (r + 1) * BLOCK, outputLength: 1,
     }));
     const options = { capacityTokens: 20 * BLOCK, blockSize: BLOCK };
-    const learned = replayTrace(requests, { ...options, policy: 'ste-learned' });
-    const lru = replayTrace(requests, { ...options, policy: 'lru' });
+    const learned = replayTrace(requests, { ...options, policy: policyFactory('ste-learned') });
+    const lru = replayTrace(requests, { ...options, policy: policyFactory('lru') });
     expect(learned.hitTokens).toBe(lru.hitTokens);
     expect(learned.evictions).toBe(lru.evictions);
     const policy = new LearnedStePolicy(20);
@@ -107,7 +108,7 @@ describe('ste with a declared graph is unchanged', () => {
       const requests = generateRequests(spec, { seed: 1 });
       const total = requests.reduce((n, r) => n + r.blocks.length, 0);
       const capacities = [1 / 16, 1 / 8, 1 / 4].map((f) => Math.floor(total * spec.blockSize * f));
-      const report = replaySuite({ path: name, format: 'kvflow', requests, skipped: 0 }, { policies: ['lru', 'ste', 'belady'], capacities, steSource: steSourceFor(spec) });
+      const report = replaySuite({ path: name, format: 'kvflow', requests, skipped: 0 }, { policies: ['lru', 'ste', 'belady'].map(policyFactory), capacities, steSource: steSourceFor(spec) });
       actual[name] = report.results.map(({ seconds: _s, ...rest }) => rest);
     }
     expect(JSON.stringify(actual)).toBe(JSON.stringify(expected));
@@ -123,7 +124,7 @@ describe.runIf(HAVE_TRACES)('on the LMCache agent traces, sessions started toget
       const requests = new AgentAnnotator().annotateAll(retimeSessions(trace.requests, { kind: 'together' }));
       const nextUse = computeNextUse(requests);
       for (const capacityTokens of capacities) {
-        const rate = (policy: 'lru' | 'belady' | 'ste-learned') => replayTrace(requests, { policy, capacityTokens, blockSize: BLOCK, nextUse }).hitRate * 100;
+        const rate = (policy: 'lru' | 'belady' | 'ste-learned') => replayTrace(requests, { policy: policyFactory(policy), capacityTokens, blockSize: BLOCK, nextUse }).hitRate * 100;
         const [lru, belady, learned] = [rate('lru'), rate('belady'), rate('ste-learned')];
         const where = `${path.split('/').pop()} ${capacityTokens / 1024}k: lru ${lru.toFixed(2)} ste-learned ${learned.toFixed(2)} belady ${belady.toFixed(2)}`;
         if (learned < lru - 0.2) failures.push(`unsafe: ${where}`);
@@ -138,7 +139,7 @@ describe('replay --explain', () => {
   it('splits misses into cold and eviction misses that add up, and Belady has no excess', async () => {
     const requests = new AgentAnnotator().annotateAll(strip(await generated('fanout-barrier.json')));
     const runs = explainReplay(requests, {
-      policies: ['lru', 'ste-learned', 'belady'],
+      policies: ['lru', 'ste-learned', 'belady'].map(policyFactory),
       capacities: [4 * 1024],
       blockSize: BLOCK,
       nextUse: computeNextUse(requests),

@@ -1,3 +1,4 @@
+import { policyFactory } from '../src/cache/policy-registry.js';
 import fc from 'fast-check';
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
@@ -70,9 +71,9 @@ describe('online graph learner', () => {
   it('closes most of the lru-to-belady gap on a stripped workflow trace', async () => {
     const requests = new AgentAnnotator().annotateAll(strip(await generated('sequential-10.json')));
     const options = { capacityTokens: 12 * 1024, blockSize: 16 };
-    const lru = replayTrace(requests, { ...options, policy: 'lru' }).hitRate;
-    const belady = replayTrace(requests, { ...options, policy: 'belady' }).hitRate;
-    const ste = replayTrace(requests, { ...options, policy: 'ste', ste: new OnlineGraphLearner() }).hitRate;
+    const lru = replayTrace(requests, { ...options, policy: policyFactory('lru') }).hitRate;
+    const belady = replayTrace(requests, { ...options, policy: policyFactory('belady') }).hitRate;
+    const ste = replayTrace(requests, { ...options, policy: policyFactory('ste'), ste: new OnlineGraphLearner() }).hitRate;
     expect(belady - lru).toBeGreaterThan(0.3);
     expect((ste - lru) / (belady - lru)).toBeGreaterThan(0.6);
   });

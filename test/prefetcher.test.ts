@@ -72,7 +72,7 @@ function setup(prompts: Record<string, number[]>, options: { gpuSlots: number; l
   for (const page of held) cache.unlock(page);
   while (cache.evictGpu() >= 0); // every page is CPU-only now
   const link = new FakeLink();
-  prefetcher = new Prefetcher(cache, link, { pageBytes: PAGE_BYTES, loadAhead: options.loadAhead ?? 1 });
+  prefetcher = new Prefetcher(cache, link, { policy, pageBytes: PAGE_BYTES, loadAhead: options.loadAhead ?? 1 });
   for (const [agent, blocks] of Object.entries(prompts)) prefetcher.notePrompt(agent, blocks);
   return { cache, link, prefetcher, policy, pages };
 }

@@ -1,3 +1,4 @@
+import { policyFactory } from '../src/cache/policy-registry.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { NeedsSortError, replayStream } from '../src/replay/replay-stream.js';
@@ -16,7 +17,7 @@ const withoutSeconds = (results: { seconds: number }[]) => results.map((r) => ({
 describe('one-pass streaming replay', () => {
   it('gives exactly the in-memory results on the Mooncake trace', async () => {
     // reuse is covered by the random traces below and by test/reuse-policy.test.ts; here it would triple the time.
-    const options = { policies: POLICY_NAMES.filter((p) => p !== 'reuse'), capacities: [2 ** 20, 2 ** 24, null] };
+    const options = { policies: POLICY_NAMES.filter((p) => p !== 'reuse').map(policyFactory), capacities: [2 ** 20, 2 ** 24, null] };
     const streamed = await replayStream(MOONCAKE, streamTrace(MOONCAKE), options);
     const inMemory = replaySuite(await readTrace(MOONCAKE), options);
     expect(streamed.trace).toEqual(inMemory.trace);
@@ -38,7 +39,7 @@ describe('one-pass streaming replay', () => {
           inputLength: (r.blocks.length - 1) * 4 + r.last,
           outputLength: 1,
         }));
-        const options = { policies: POLICY_NAMES, capacities: [slots * 4, null] };
+        const options = { policies: POLICY_NAMES.map(policyFactory), capacities: [slots * 4, null] };
         const streamed = await replayStream('x', each(requests), options);
         const inMemory = replaySuite({ path: 'x', format: 'kvflow', requests, skipped: 0 }, options);
         expect(withoutSeconds(streamed.results)).toEqual(withoutSeconds(inMemory.results));
@@ -49,6 +50,6 @@ describe('one-pass streaming replay', () => {
 
   it('refuses a stream whose arrival times go backwards (the replay order needs a sort)', async () => {
     const request = (id: string, t: number): TraceRequest => ({ id, t, blocks: [1], blockSize: 16, inputLength: 16, outputLength: 1 });
-    await expect(replayStream('x', each([request('a', 2), request('b', 1)]), { policies: ['lru'], capacities: [null] })).rejects.toBeInstanceOf(NeedsSortError);
+    await expect(replayStream('x', each([request('a', 2), request('b', 1)]), { policies: [policyFactory('lru')], capacities: [null] })).rejects.toBeInstanceOf(NeedsSortError);
   });
 });

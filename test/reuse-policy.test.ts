@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { policyFactory } from '../src/cache/policy-registry.js';
 import { CacheReplayer, replayTrace } from '../src/replay/replay.js';
 import { ReusePolicy } from '../src/cache/reuse/reuse-policy.js';
 import { readTrace } from '../src/workload/trace.js';
@@ -11,7 +12,7 @@ const LENGTH = 2500;
 
 /** Hits of every request and the cache's contents after request `checkpoint - 1`. */
 function decisions(requests: readonly TraceRequest[], checkpoint: number): { hits: number[]; contents: string[]; fits: number } {
-  const replayer = new CacheReplayer(requests, { policy: 'reuse', capacityTokens: CAPACITY, blockSize: 512 });
+  const replayer = new CacheReplayer(requests, { policy: policyFactory('reuse'), capacityTokens: CAPACITY, blockSize: 512 });
   const hits: number[] = [];
   let contents: string[] = [];
   for (let r = 0; r < requests.length; r++) {
@@ -55,15 +56,15 @@ describe('reuse policy', async () => {
   });
 
   it('is deterministic: the same trace gives byte-identical results', () => {
-    const run = () => JSON.stringify({ ...replayTrace(requests, { policy: 'reuse', capacityTokens: CAPACITY, blockSize: 512 }), seconds: 0 });
+    const run = () => JSON.stringify({ ...replayTrace(requests, { policy: policyFactory('reuse'), capacityTokens: CAPACITY, blockSize: 512 }), seconds: 0 });
     expect(run()).toBe(run());
   });
 
   it('is exactly lru before its first training round', () => {
     const short = requests.slice(0, 200);
     const options = { capacityTokens: 2 ** 18, blockSize: 512 };
-    const lru = replayTrace(short, { ...options, policy: 'lru' });
-    const reuse = replayTrace(short, { ...options, policy: 'reuse' });
+    const lru = replayTrace(short, { ...options, policy: policyFactory('lru') });
+    const reuse = replayTrace(short, { ...options, policy: policyFactory('reuse') });
     expect({ ...reuse, seconds: 0, policy: 'lru' }).toEqual({ ...lru, seconds: 0 });
   });
 

@@ -2,6 +2,7 @@
  * `kvflow trace` (convert, validate, stats) end to end on the built command, and the library functions
  * behind it: stats agree with replay at unbounded capacity, conversions read back as the same requests.
  */
+import { policyFactory } from '../src/cache/policy-registry.js';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -62,7 +63,7 @@ async function tempFile(content: string, extension = 'jsonl'): Promise<string> {
 
 /** The hit tokens of a replay at unbounded capacity: the number stats must reproduce. */
 function unboundedHitTokens(trace: Trace): number {
-  return replaySuite(trace, { policies: ['lru'], capacities: [null] }).results[0]!.hitTokens;
+  return replaySuite(trace, { policies: [policyFactory('lru')], capacities: [null] }).results[0]!.hitTokens;
 }
 
 const request = (id: string, blocks: number[], extra: Partial<TraceRequest> = {}): TraceRequest => ({

@@ -1,5 +1,3 @@
-import type { ReplayPolicyName } from '../types.js';
-
 /** What a policy may read about a page. Ticks are request numbers in replay and seconds in simulation. */
 export interface PageStats {
   /** Tick of the page's last access (match or insert). */
@@ -31,13 +29,34 @@ export interface RequestAccess {
   blockSize: number;
 }
 
+/** A request's prompt as a policy sees it (a trace request, a simulated one, or one the gateway routes). */
+export interface PolicyPrompt {
+  readonly id: string;
+  readonly workflow?: string | undefined;
+  readonly agent?: string | undefined;
+  /** Tokens per page. */
+  readonly blockSize: number;
+  /** Prompt tokens. */
+  readonly inputLength: number;
+  /** How many leading pages are the agent's fixed prompt. */
+  readonly fixedBlocks?: number | undefined;
+}
+
+/** Steps-to-execution changes per agent key (undefined: the agent's future is no longer known). */
+export type SteChanges = ReadonlyMap<string, number | undefined>;
+
 /**
  * An eviction policy is one priority key, as in SGLang's `evict_policy.py`: among unlocked leaf pages the
  * cache evicts the smallest priority first, and equal priorities go to the least recently used page.
  * A page's priority is read when it becomes an eviction candidate and again on `reprioritize`.
+ *
+ * The optional members are how a policy asks the drivers (replay, simulator, engine emulator, gateway)
+ * for more than page statistics; a driver calls only the members a policy has. `StePolicy`
+ * (ste-policy.ts) uses all of them except `usesNextUse`; docs/policies.md shows a user policy.
  */
 export interface EvictionPolicy {
-  readonly name: ReplayPolicyName;
+  /** Names the policy in results and reports; unique among the policies of one run. */
+  readonly name: string;
   priority(page: number, pages: PageStats): number;
   /** Called by the cache it serves, once, so the policy can ask for re-reads. */
   bind?(owner: PriorityOwner): void;
@@ -45,11 +64,44 @@ export interface EvictionPolicy {
   forget?(page: number): void;
   /** Called by drivers once per request, in request order, while its path is still locked. */
   observe?(access: RequestAccess): void;
+  /**
+   * Pages `pages[from..to)` hold positions `from..to-1` of `prompt` and are in use by it now (matched or
+   * just inserted, locked). `agentKey` is the key its agent's STE is published under (see `applySte`),
+   * undefined when the request names no agent. Each position is reported once per admission.
+   */
+  notePrompt?(prompt: PolicyPrompt, agentKey: string | undefined, pages: ArrayLike<number>, from: number, to: number): void;
+  /**
+   * Takes changed steps-to-execution values of agent keys. A driver feeds workflow progress (a declared or
+   * learned step graph) only to policies that have this member.
+   */
+  applySte?(changes: SteChanges): void;
+  /**
+   * The priority this policy gives the fixed-prompt pages of an agent due in `ste` steps. The prefetcher
+   * displaces only pages whose priority is below it; without this member a prefetch only fills free slots.
+   */
+  stePriority?(ste: number): number;
+  /**
+   * True when the policy reads `PageStats.nextUse` (the future): offline drivers then compute next-use
+   * ticks, and online ones (engine, gateway) refuse it.
+   */
+  readonly usesNextUse?: boolean;
 }
+
+/** What a driver tells a factory about the cache the policy will serve. */
+export interface PolicyContext {
+  /** GPU pages of the cache (Infinity: unbounded). */
+  readonly gpuSlots: number;
+}
+
+/**
+ * Makes a fresh policy: drivers that build several caches (one per run, replica or upstream) take one.
+ * The context is absent when a driver only asks what kind of policy it makes (its name, `usesNextUse`).
+ */
+export type PolicyFactory = (context?: PolicyContext) => EvictionPolicy;
 
 /** Least recently used: every page has the same priority, so the LRU tie-break decides alone. */
 export class LruPolicy implements EvictionPolicy {
-  readonly name = 'lru' as const;
+  readonly name = 'lru';
   priority(): number {
     return 0;
   }
@@ -57,7 +109,7 @@ export class LruPolicy implements EvictionPolicy {
 
 /** Least frequently used: fewest accesses first, then LRU. */
 export class LfuPolicy implements EvictionPolicy {
-  readonly name = 'lfu' as const;
+  readonly name = 'lfu';
   priority(page: number, pages: PageStats): number {
     return pages.accessCount(page);
   }
@@ -68,7 +120,8 @@ export class LfuPolicy implements EvictionPolicy {
  * (next use Infinity) go before all others, among themselves by LRU. Needs next-use ticks from the driver.
  */
 export class BeladyPolicy implements EvictionPolicy {
-  readonly name = 'belady' as const;
+  readonly name = 'belady';
+  readonly usesNextUse = true;
   priority(page: number, pages: PageStats): number {
     return -pages.nextUse(page);
   }

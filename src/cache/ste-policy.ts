@@ -1,4 +1,4 @@
-import type { EvictionPolicy, PageStats, PriorityOwner } from './policy.js';
+import type { EvictionPolicy, PageStats, PolicyPrompt, PriorityOwner, SteChanges } from './policy.js';
 
 /**
  * KVFlow's workflow-aware eviction (DESIGN.md section 1). Pages of an agent's fixed prompt carry that
@@ -6,9 +6,12 @@ import type { EvictionPolicy, PageStats, PriorityOwner } from './policy.js';
  * with no STE (dynamic suffixes, agents with unknown future) go first, then the largest STE; ties by LRU.
  *
  * Without any STE values every page has the same priority and this is exactly LRU.
+ *
+ * Drivers tag pages through `notePrompt` (the fixed-prompt pages of a request that names an agent) and feed
+ * STE through `applySte`; the prefetcher compares `stePriority` with the priorities of pages it displaces.
  */
 export class StePolicy implements EvictionPolicy {
-  readonly name = 'ste' as const;
+  readonly name: string = 'ste';
   #owner: PriorityOwner | undefined;
   #agentIds = new Map<string, number>();
   /** STE per interned agent; NaN = unknown. */
@@ -44,6 +47,18 @@ export class StePolicy implements EvictionPolicy {
     return valueOrUndefined(best);
   }
 
+  /** Tags the fixed-prompt pages among `pages[from..to)` with the request's agent key. */
+  notePrompt(prompt: PolicyPrompt, agentKey: string | undefined, pages: ArrayLike<number>, from: number, to: number): void {
+    if (agentKey === undefined || !prompt.fixedBlocks) return;
+    const end = Math.min(prompt.fixedBlocks, to);
+    for (let i = from; i < end; i++) this.tag(pages[i]!, agentKey);
+  }
+
+  /** Pages of an agent due in `ste` steps have priority `-ste`. */
+  stePriority(ste: number): number {
+    return -ste;
+  }
+
   /** Marks `page` as part of `agent`'s fixed prompt. */
   tag(page: number, agent: string): void {
     const id = this.#intern(agent);
@@ -72,7 +87,7 @@ export class StePolicy implements EvictionPolicy {
   }
 
   /** Applies changed STE values (undefined: unknown). */
-  applyChanges(changes: ReadonlyMap<string, number | undefined>): void {
+  applySte(changes: SteChanges): void {
     for (const [agent, ste] of changes) this.setSte(agent, ste);
   }
 

@@ -1,3 +1,5 @@
+import { policyFactory } from '../cache/policy-registry.js';
+import { setupByName } from '../sim/setups.js';
 import type { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -29,12 +31,12 @@ async function demoCommand(reportPath: string): Promise<void> {
   const workload = await loadWorkload({ workload: SPEC, seed: 1 });
   const replay = replaySuite(
     { path: 'workloads/paper/sequential-8192.json (generated, seed 1)', format: 'kvflow', requests: workload.requests, skipped: 0 },
-    { policies: ['lru', 'ste', 'belady'], capacities: [2 ** 15], ...(workload.steSource && { steSource: workload.steSource }) },
+    { policies: ['lru', 'ste', 'belady'].map(policyFactory), capacities: [2 ** 15], ...(workload.steSource && { steSource: workload.steSource }) },
   );
   const hardware = resolveHardware({ gpu: 'A10G', model: 'Llama-3.1-8B', overrides: { blockSize: workload.blockSize } });
   const { report, timelines } = simulate({
     requests: workload.requests,
-    setups: ['sglang', 'hicache', 'kvflow'],
+    setups: (['sglang', 'hicache', 'kvflow'] as const).map(setupByName),
     hardware,
     serving: servingOptions({}, { hardware, workload: 'spec' }),
     ...(workload.steSource && { steSource: workload.steSource }),

@@ -1,7 +1,10 @@
 import { Option, type Command } from 'commander';
 import { InputError } from '../errors.js';
-import { ENGINE_DEFAULTS, ENGINE_SETUPS, resolveEngineHardware, type EngineSetup } from '../serve/engine/engine-config.js';
-import { GATEWAY_POLICY_NAMES, type GatewayPolicyName } from '../serve/gateway/gateway-policy.js';
+import { ENGINE_DEFAULTS, ENGINE_SETUPS, resolveEngineHardware } from '../serve/engine/engine-config.js';
+import { GATEWAY_MODE_NAMES, type GatewayModeName } from '../serve/gateway/gateway-mode.js';
+import { resolvePolicy } from '../config/policy-spec.js';
+import { engineSetup, parseEngineSetup } from './engine-setup.js';
+import type { SetupSpec } from '../config/setup-spec.js';
 import { seconds } from '../report/sim-table.js';
 import { percent, renderTable } from '../report/table.js';
 import { GPU_NAMES, MODEL_NAMES } from '../sim/presets.js';
@@ -30,9 +33,12 @@ interface EmulateFlags {
   engines: number;
   gpu?: string;
   config?: string;
-  setup: EngineSetup;
+  setup: SetupSpec;
+  policy?: string;
+  shadowPolicy?: string;
   speed: number;
-  policies: GatewayPolicyName[];
+  modes?: GatewayModeName[];
+  policies?: GatewayModeName[];
 }
 
 /**
@@ -59,17 +65,20 @@ export function registerEmulate(program: Command): void {
     .option('--engines <n>', 'with --compare: engines behind the gateway', (v) => parseInteger(v, 1), 1)
     .option('--gpu <name>', `with --compare: engines' GPU preset: ${GPU_NAMES.join(', ')} (default A10G)`)
     .option('--config <file>', "with --compare: engines' hardware config file")
-    .addOption(
-      new Option('--setup <name>', `with --compare: engines' cache setup: ${ENGINE_SETUPS.join(', ')}`)
-        .choices(ENGINE_SETUPS)
-        .default(ENGINE_DEFAULTS.setup),
+    .option(
+      '--setup <setup>',
+      `with --compare: engines' cache setup: ${ENGINE_SETUPS.join(', ')}, or name=...,policy=...,cpu=on,prefetch=ste`,
+      (v) => parseEngineSetup(v),
+      ENGINE_DEFAULTS.setup,
     )
+    .option('--policy <name>', "with --compare: the engines' eviction policy, a registered name or a policy file (./my-policy.js); default the setup's")
+    .option('--shadow-policy <name>', "with --compare: the gateway shadow trees' eviction policy (default each mode's)")
     .option('--speed <x>', "with --compare: engines' model seconds per wall second", parsePositive, 20)
     .addOption(
-      new Option('--policies <list>', `with --compare: gateway policies, the first is the reference (${GATEWAY_POLICY_NAMES.join(', ')})`)
-        .argParser((v) => parseNameList(v, GATEWAY_POLICY_NAMES))
-        .default([...GATEWAY_POLICY_NAMES], GATEWAY_POLICY_NAMES.join(',')),
+      new Option('--modes <list>', `with --compare: gateway modes, the first is the reference (${GATEWAY_MODE_NAMES.join(', ')}) (default: ${GATEWAY_MODE_NAMES.join(',')})`)
+        .argParser((v) => parseNameList(v, GATEWAY_MODE_NAMES)),
     )
+    .addOption(new Option('--policies <list>', 'old name of --modes').argParser((v) => parseNameList(v, GATEWAY_MODE_NAMES)).hideHelp())
     .action((flags: EmulateFlags) => runCommand(() => emulateCommand(flags)));
 }
 
@@ -103,18 +112,21 @@ async function emulateCommand(flags: EmulateFlags): Promise<void> {
   };
   if (flags.compare) {
     const hardware = await resolveEngineHardware({ ...flags, blockSize: spec.blockSize });
+    const setup = await engineSetup(flags.setup, flags.policy);
+    const shadowPolicy = flags.shadowPolicy === undefined ? undefined : await resolvePolicy(flags.shadowPolicy, { where: '--shadow-policy', online: true });
     const comparison = await runComparison({
       ...base,
       hardware,
       engines: flags.engines,
-      engineSetup: flags.setup,
+      engineSetup: setup,
       speed: flags.speed,
-      policies: flags.policies,
-      onPolicy: (policy) => {
-        if (!flags.json && process.stderr.isTTY) process.stderr.write(`emulate: gateway policy ${policy}...\n`);
+      modes: flags.modes ?? flags.policies ?? [...GATEWAY_MODE_NAMES],
+      ...(shadowPolicy && { shadowPolicy: shadowPolicy.create }),
+      onMode: (mode) => {
+        if (!flags.json && process.stderr.isTTY) process.stderr.write(`emulate: gateway mode ${mode}...\n`);
       },
     });
-    const compareConfig = { ...config, engines: flags.engines, gpu: hardware.gpu.name, model: hardware.model.name, setup: flags.setup, speed: flags.speed };
+    const compareConfig = { ...config, engines: flags.engines, gpu: hardware.gpu.name, model: hardware.model.name, setup: setup.name, speed: flags.speed };
     emit(flags.json ? JSON.stringify({ config: compareConfig, ...comparison }) : renderComparison(comparison, flags.speed));
     return;
   }
@@ -149,12 +161,12 @@ function renderResults(results: readonly EmulateResult[], labelHead: string[], l
 }
 
 function renderComparison(comparison: Comparison, speed: number): string {
-  const reference = comparison.results[0]!.policy;
+  const reference = comparison.results[0]!.mode;
   const table = renderResults(
     comparison.results,
-    ['gateway policy'],
-    comparison.results.map((r) => [r.policy]),
-    { head: `speedup vs ${reference}`, cells: comparison.results.map((r) => `${comparison.ratio[r.policy]!.workflowLatency.toFixed(2)}x`) },
+    ['gateway mode'],
+    comparison.results.map((r) => [r.mode]),
+    { head: `speedup vs ${reference}`, cells: comparison.results.map((r) => `${comparison.ratio[r.mode]!.workflowLatency.toFixed(2)}x`) },
   );
-  return `${table}\nwall-clock times; engines run at ${speed}x, so model seconds = wall seconds x ${speed}. speedup = ${reference}'s mean workflow latency / this policy's.`;
+  return `${table}\nwall-clock times; engines run at ${speed}x, so model seconds = wall seconds x ${speed}. speedup = ${reference}'s mean workflow latency / this mode's.`;
 }

@@ -1,5 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { ENGINE_DEFAULTS, ENGINE_SETUPS, engineCoreOptions, resolveEngineHardware, type EngineSetup } from '../serve/engine/engine-config.js';
+import { ENGINE_DEFAULTS, ENGINE_SETUPS, engineCoreOptions, resolveEngineHardware } from '../serve/engine/engine-config.js';
+import type { SetupSpec } from '../config/setup-spec.js';
+import { engineSetup, parseEngineSetup } from './engine-setup.js';
 import { startEngineServer } from '../serve/engine/engine-server.js';
 import { closeOnSignal } from '../serve/http/shutdown.js';
 import { GPU_NAMES, MODEL_NAMES } from '../sim/presets.js';
@@ -11,7 +13,8 @@ interface EngineFlags {
   gpu?: string;
   model?: string;
   config?: string;
-  setup: EngineSetup;
+  setup: SetupSpec;
+  policy?: string;
   speed: number;
   host: string;
   port: number;
@@ -41,7 +44,8 @@ export function registerEngine(program: Command): void {
     .option('--gpu <name>', `GPU preset: ${GPU_NAMES.join(', ')} (default A10G)`)
     .option('--model <name>', `model preset: ${MODEL_NAMES.join(', ')} (default Llama-3.1-8B); also the served model id`)
     .option('--config <file>', 'hardware/cost-model JSON (see workloads/configs/); flags win over it')
-    .option('--setup <name>', `cache setup: ${ENGINE_SETUPS.join(', ')}`, (v) => parseName(v, ENGINE_SETUPS), ENGINE_DEFAULTS.setup)
+    .option('--setup <setup>', `cache setup: ${ENGINE_SETUPS.join(', ')}, or name=...,policy=...,cpu=on,prefetch=ste`, parseEngineSetup, ENGINE_DEFAULTS.setup)
+    .option('--policy <name>', "eviction policy replacing the setup's: a registered name or a policy file (./my-policy.js)")
     .option('--speed <x>', 'model seconds per wall-clock second (10 = ten times faster than the modelled GPU)', parsePositive, ENGINE_DEFAULTS.speed)
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--port <n>', 'port to listen on; 0 picks a free one', (v) => parseInteger(v, 0), 8000)
@@ -63,8 +67,9 @@ export function registerEngine(program: Command): void {
 
 async function engineCommand(flags: EngineFlags): Promise<void> {
   const hardware = await resolveEngineHardware(flags);
+  const setup = await engineSetup(flags.setup, flags.policy);
   const engine = await startEngineServer({
-    ...engineCoreOptions(hardware, flags),
+    ...engineCoreOptions(hardware, { ...flags, setup }),
     modelName: flags.servedModelName ?? hardware.model.name,
     host: flags.host,
     port: flags.port,
@@ -78,7 +83,7 @@ async function engineCommand(flags: EngineFlags): Promise<void> {
   const pool = engine.core.cost.gpuPoolPages * hardware.blockSize;
   emit(
     `kvflow engine listening on ${engine.url} (model ${flags.servedModelName ?? hardware.model.name} on ${hardware.gpu.name}, ` +
-      `setup ${flags.setup}, speed ${flags.speed}x, KV pool ${pool} tokens)`,
+      `setup ${setup.name}, policy ${engine.core.state().policy}, speed ${flags.speed}x, KV pool ${pool} tokens)`,
   );
   await closeOnSignal(() => engine.close());
 }

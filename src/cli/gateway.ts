@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { InputError } from '../errors.js';
-import { GATEWAY_POLICY_NAMES, type GatewayPolicyName } from '../serve/gateway/gateway-policy.js';
+import { GATEWAY_MODE_NAMES, type GatewayModeName } from '../serve/gateway/gateway-mode.js';
+import { resolvePolicy } from '../config/policy-spec.js';
 import { GATEWAY_DEFAULTS, startGateway } from '../serve/gateway/gateway-server.js';
 import { CACHE_AWARE_DEFAULTS } from '../serve/gateway/routing.js';
 import { closeOnSignal } from '../serve/http/shutdown.js';
@@ -12,7 +13,8 @@ import { emit, runCommand } from './run.js';
 interface GatewayFlags {
   upstream?: string[];
   upstreamKind?: UpstreamKind[];
-  policy: GatewayPolicyName;
+  mode?: GatewayModeName;
+  policy?: string;
   host: string;
   port: number;
   blockSize: number;
@@ -48,7 +50,8 @@ export function registerGateway(program: Command): void {
       `${UPSTREAM_KINDS.join(' | ')}; once for all upstreams, or once per --upstream in the same order (default openai)`,
       collect((v) => parseName(v, UPSTREAM_KINDS)),
     )
-    .option('--policy <name>', `${GATEWAY_POLICY_NAMES.join(' | ')}: shadow-tree eviction and whether STE is pushed`, (v) => parseName(v, GATEWAY_POLICY_NAMES), GATEWAY_DEFAULTS.policy)
+    .option('--mode <name>', `${GATEWAY_MODE_NAMES.join(' | ')}: kvflow orders shadow trees by STE and pushes STE upstream; lru does neither (default: ${GATEWAY_DEFAULTS.mode})`, (v) => parseName(v, GATEWAY_MODE_NAMES))
+    .option('--policy <name>', "the shadow trees' eviction policy: a registered name (lru, lfu, ste) or a policy file (./my-policy.js); default the mode's (the old values lru and kvflow still select a mode)")
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--port <n>', 'port to listen on; 0 picks a free one', (v) => parseInteger(v, 0), 8080)
     .option('--block-size <n>', 'tokens per page of the shadow trees (the upstreams\' page size)', (v) => parseInteger(v, 1), GATEWAY_DEFAULTS.blockSize)
@@ -78,9 +81,11 @@ export function registerGateway(program: Command): void {
 async function gatewayCommand(flags: GatewayFlags): Promise<void> {
   const upstreams = pairKinds(flags.upstream ?? [], flags.upstreamKind ?? []);
   const specs = await Promise.all((flags.workflow ?? []).map((path) => loadWorkflowSpec(path)));
+  const { mode, shadowPolicy } = await modeAndPolicy(flags);
   const gateway = await startGateway({
     upstreams,
-    policy: flags.policy,
+    mode,
+    ...(shadowPolicy && { shadowPolicy: shadowPolicy.create }),
     host: flags.host,
     port: flags.port,
     blockSize: flags.blockSize,
@@ -98,8 +103,24 @@ async function gatewayCommand(flags: GatewayFlags): Promise<void> {
   });
   for (const spec of specs) gateway.registry.register(spec);
   const list = upstreams.map((u) => `${u.url} (${u.kind})`).join(', ');
-  emit(`kvflow gateway listening on ${gateway.url} (policy ${flags.policy}; upstreams ${list})`);
+  const policyNote = shadowPolicy ? `, shadow policy ${shadowPolicy.name}` : '';
+  emit(`kvflow gateway listening on ${gateway.url} (mode ${mode}${policyNote}; upstreams ${list})`);
   await closeOnSignal(() => gateway.close());
+}
+
+/**
+ * `--mode` and the shadow trees' `--policy`. Before modes had their own flag, `--policy lru|kvflow` chose
+ * the mode: `--policy kvflow` still does, and `--policy lru` alone means mode lru (LRU trees, no STE).
+ */
+async function modeAndPolicy(flags: GatewayFlags): Promise<{ mode: GatewayModeName; shadowPolicy?: Awaited<ReturnType<typeof resolvePolicy>> }> {
+  if (flags.policy === 'kvflow') {
+    if (flags.mode !== undefined && flags.mode !== 'kvflow') throw InputError.flag('--policy', 'kvflow is a mode; it contradicts --mode');
+    return { mode: 'kvflow' };
+  }
+  if (flags.policy === 'lru' && flags.mode === undefined) return { mode: 'lru' };
+  const mode = flags.mode ?? GATEWAY_DEFAULTS.mode;
+  if (flags.policy === undefined) return { mode };
+  return { mode, shadowPolicy: await resolvePolicy(flags.policy, { where: '--policy', online: true }) };
 }
 
 /** One kind for all upstreams, or one per upstream in order. */

@@ -4,7 +4,10 @@ import { formatTokenCount } from '../report/table.js';
 import { replaySuite, type ReplayReport } from '../replay/replay-suite.js';
 import { NeedsSortError, replayStream } from '../replay/replay-stream.js';
 import { replayOrder } from '../replay/replay.js';
-import { POLICY_NAMES, REPLAY_POLICY_NAMES, type ReplayPolicyName, type ReadTraceOptions, type SteSource, type TraceRequest } from '../types.js';
+import { POLICY_NAMES, type ReadTraceOptions, type SteSource, type TraceRequest } from '../types.js';
+import type { PolicyFactory } from '../cache/policy.js';
+import { resolvePolicies } from '../config/policy-spec.js';
+import { policyListHelp } from './policy-flags.js';
 import { readTrace, streamTrace, type TraceStats } from '../workload/trace.js';
 import { estimateLineCount } from '../workload/estimate.js';
 import { InputError } from '../errors.js';
@@ -13,7 +16,7 @@ import { renderExplainTable, renderReplayTable } from '../report/replay-table.js
 import { explainReplay } from '../replay/explain.js';
 import { computeNextUse } from '../cache/next-use.js';
 import { createProgress } from '../report/progress.js';
-import { parseInteger, parseName, parseNameList, parseSessionsStartFlag, parseTokenCountList } from './flags.js';
+import { parseInteger, parseName, parseSessionsStartFlag, parseTokenCountList } from './flags.js';
 import { retimeSessions, SESSIONS_START_HELP, sessionsStartName, type SessionsStart } from '../workload/sessions-start.js';
 import { FORMAT_CHOICES } from '../workload/read.js';
 import { emit, runCommand } from './run.js';
@@ -21,14 +24,14 @@ import { emit, runCommand } from './run.js';
 import { GRAPH_SOURCES, loadSteSource } from './workload-input.js';
 
 /** Policies replayed when --policy is not given: the learned `reuse` trains a model, so it is asked for by name. */
-const DEFAULT_POLICIES: ReplayPolicyName[] = POLICY_NAMES.filter((name) => name !== 'reuse');
+const DEFAULT_POLICIES: string[] = POLICY_NAMES.filter((name) => name !== 'reuse');
 
 interface ReplayFlags {
   trace: string;
   format: (typeof FORMAT_CHOICES)[number];
   blockSize?: number;
   capacity: (number | null)[];
-  policy: ReplayPolicyName[];
+  policy: string[];
   workflow?: string;
   graph?: 'declared' | 'learned' | 'none';
   skipInvalid?: boolean;
@@ -52,8 +55,8 @@ export function registerReplay(program: Command): void {
         .default(parseTokenCountList('1M,16M,inf'), '1M,16M,inf'),
     )
     .addOption(
-      new Option('--policy <list>', `eviction policies, comma list of ${REPLAY_POLICY_NAMES.join(', ')}`)
-        .argParser((v) => parseNameList(v, REPLAY_POLICY_NAMES))
+      new Option('--policy <list>', `eviction policies: ${policyListHelp()}`)
+        .argParser((v) => v.split(','))
         .default(DEFAULT_POLICIES, DEFAULT_POLICIES.join(',')),
     )
     .option('--workflow <spec>', 'workflow spec whose step graph gives STE values to the ste policy')
@@ -71,6 +74,7 @@ async function replayCommand(flags: ReplayFlags): Promise<void> {
   const graph = flags.graph ?? (flags.workflow ? 'declared' : 'none');
   if (graph === 'declared' && !flags.workflow) throw InputError.flag('--graph', 'declared needs --workflow SPEC');
   const declared = graph === 'declared' ? await loadSteSource(flags.workflow!) : undefined;
+  const policies = (await resolvePolicies(flags.policy, { where: '--policy' })).map((choice) => choice.create);
   const readOptions = {
     format: flags.format,
     ...(flags.blockSize !== undefined && { blockSize: flags.blockSize }),
@@ -83,14 +87,14 @@ async function replayCommand(flags: ReplayFlags): Promise<void> {
     // A declared graph is told when each workflow ends, re-timing sorts the whole trace, and --explain
     // compares every policy with Belady request by request: all need it in memory.
     const learned = graph === 'learned' ? () => new OnlineGraphLearner() : undefined;
-    ({ report, skipped } = await replayInMemory(flags, readOptions, declared ?? learned, quiet, graph === 'learned'));
+    ({ report, skipped } = await replayInMemory(flags, policies, readOptions, declared ?? learned, quiet, graph === 'learned'));
   } else {
     try {
-      ({ report, skipped } = await replayInOnePass(flags, readOptions, graph === 'learned', quiet));
+      ({ report, skipped } = await replayInOnePass(flags, policies, readOptions, graph === 'learned', quiet));
     } catch (error) {
       if (!(error instanceof NeedsSortError)) throw error;
       const learned = graph === 'learned' ? () => new OnlineGraphLearner() : undefined;
-      ({ report, skipped } = await replayInMemory(flags, readOptions, learned, quiet, graph === 'learned'));
+      ({ report, skipped } = await replayInMemory(flags, policies, readOptions, learned, quiet, graph === 'learned'));
     }
   }
   if (flags.skipInvalid) Object.assign(report.trace, { skippedLines: skipped });
@@ -109,6 +113,7 @@ async function replayCommand(flags: ReplayFlags): Promise<void> {
  */
 async function replayInOnePass(
   flags: ReplayFlags,
+  policies: PolicyFactory[],
   readOptions: ReadTraceOptions,
   learned: boolean,
   quiet: boolean,
@@ -119,7 +124,7 @@ async function replayInOnePass(
   const progress = createProgress('replay', await estimateLineCount(flags.trace), { quiet });
   try {
     const report = await replayStream(flags.trace, requests, {
-      policies: flags.policy,
+      policies,
       capacities: flags.capacity,
       ...(learned && { steSource: () => new OnlineGraphLearner() }),
       onProgress: (done) => progress.update(done),
@@ -133,6 +138,7 @@ async function replayInOnePass(
 /** The whole trace in memory: needed for a declared graph and for traces whose `t` is out of order. */
 async function replayInMemory(
   flags: ReplayFlags,
+  policies: PolicyFactory[],
   readOptions: ReadTraceOptions,
   steSource: (() => SteSource) | undefined,
   quiet: boolean,
@@ -141,11 +147,11 @@ async function replayInMemory(
   const read = await readTrace(flags.trace, readOptions);
   const timed = flags.sessionsStart ? { ...read, requests: retimeSessions(read.requests, flags.sessionsStart, flags.seed) } : read;
   const trace = learned || learnsAgents(flags) ? { ...timed, requests: new AgentAnnotator().annotateAll(replayOrder(timed.requests)) } : timed;
-  const runs = flags.capacity.length * flags.policy.length;
+  const runs = flags.capacity.length * policies.length;
   const progress = createProgress('replay', runs * trace.requests.length, { quiet });
   try {
     const report = replaySuite(trace, {
-      policies: flags.policy,
+      policies,
       capacities: flags.capacity,
       ...(steSource && { steSource }),
       onProgress: (done) => progress.update(done),
@@ -153,7 +159,7 @@ async function replayInMemory(
     if (flags.explain) {
       const ordered = replayOrder(trace.requests);
       report.explain = explainReplay(ordered, {
-        policies: flags.policy,
+        policies,
         capacities: flags.capacity,
         blockSize: ordered[0]!.blockSize,
         nextUse: computeNextUse(ordered),

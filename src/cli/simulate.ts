@@ -9,6 +9,8 @@ import { hardwareFor } from '../sim/hardware.js';
 import { GPU_NAMES, MODEL_NAMES } from '../sim/presets.js';
 import { ROUTER_NAMES } from '../sim/router.js';
 import { SETUP_NAMES, type SetupName } from '../sim/setups.js';
+import { parseSetupSpec, resolveSetups, type SetupSpec } from '../config/setup-spec.js';
+import { policyListHelp } from './policy-flags.js';
 import { SERVING_DEFAULTS, servingOptions, simulate, type ServingOptions } from '../sim/simulate.js';
 import { parseBackendChoice } from '../tensor/backend.js';
 import { DEFAULT_TENSOR_SCALE } from '../tensor/block-shape.js';
@@ -33,6 +35,8 @@ interface SimulateFlags extends ServingFlags {
   graph?: GraphSource;
   sessionsStart?: SessionsStart;
   setups: SetupName[];
+  setup?: SetupSpec[];
+  policy?: string[];
   gpu?: string;
   model?: string;
   seed: number;
@@ -76,6 +80,12 @@ export function registerSimulate(program: Command): void {
         .argParser((v) => parseNameList(v, SETUP_NAMES))
         .default(['sglang', 'hicache', 'kvflow'], 'sglang,hicache,kvflow'),
     )
+    .option(
+      '--setup <definition>',
+      'one more setup from parts, e.g. name=mine,policy=./p.js,cpu=on,prefetch=ste[,status-aware=on][,base=kvflow] (repeatable)',
+      (v: string, previous: SetupSpec[] | undefined) => [...(previous ?? []), parseSetupSpec(v, '--setup')],
+    )
+    .option('--policy <list>', `one more GPU-only setup per eviction policy, named after it: ${policyListHelp()}`, (v: string) => v.split(','))
     .option('--gpu <name>', `GPU preset: ${GPU_NAMES.join(', ')} (default A10G)`)
     .option('--model <name>', `model preset: ${MODEL_NAMES.join(', ')} (default Llama-3.1-8B)`)
     .option('--replicas <n>', 'engine replicas', (v) => parseInteger(v, 1), SERVING_DEFAULTS.replicas)
@@ -125,11 +135,15 @@ async function simulateCommand(flags: SimulateFlags): Promise<void> {
   const workload = withGraph(await loadWorkload(flags), flags.graph);
   const hardware = await hardwareFor(flags, workload.blockSize, 'flags');
   const serving = servingOptions(flags, { hardware, workload: flags.workload !== undefined ? 'spec' : 'trace' });
-  const total = workload.requests.length * flags.setups.length;
+  const setups = await resolveSetups([...flags.setups, ...(flags.setup ?? [])], flags.policy ?? [], {
+    where: '--setup',
+    policyWhere: '--policy',
+  });
+  const total = workload.requests.length * setups.length;
   const progress = createProgress('simulate', total, { quiet: flags.json ?? false });
   const { report, timelines } = simulate({
     requests: workload.requests,
-    setups: flags.setups,
+    setups,
     hardware,
     serving,
     ...(workload.steSource && { steSource: workload.steSource }),

@@ -1,14 +1,16 @@
 /**
- * `kvflow emulate --compare`: the same emulated load through a gateway with each policy (`lru`, then
+ * `kvflow emulate --compare`: the same emulated load through a gateway in each mode (`lru`, then
  * `kvflow`), each time in front of fresh emulated engines on loopback, all in this process (the load
  * itself runs on worker threads). The engines run the same setup both times; what differs is only the
  * gateway: with `lru` it routes by an LRU shadow tree and sends no STE, so the engines' StePolicy has no
  * STE and evicts by LRU; with `kvflow` it pushes STE from the spec's graph, which drives eviction and
  * prefetch inside the engines.
  */
-import { engineCoreOptions, type EngineSetup } from '../serve/engine/engine-config.js';
+import { engineCoreOptions } from '../serve/engine/engine-config.js';
 import { startEngineServer, type EngineServer } from '../serve/engine/engine-server.js';
-import type { GatewayPolicyName } from '../serve/gateway/gateway-policy.js';
+import type { GatewayModeName } from '../serve/gateway/gateway-mode.js';
+import type { PolicyFactory } from '../cache/policy.js';
+import type { Setup } from '../sim/setups.js';
 import { GATEWAY_DEFAULTS, startGateway } from '../serve/gateway/gateway-server.js';
 import type { HardwareConfig } from '../sim/hardware.js';
 import { runEmulation, type EmulateOptions, type EmulateResult } from './emulate.js';
@@ -17,38 +19,43 @@ export interface CompareOptions extends Omit<EmulateOptions, 'url' | 'model'> {
   hardware: HardwareConfig;
   /** Engines behind the gateway. */
   engines: number;
-  engineSetup: EngineSetup;
+  engineSetup: Setup;
   /** Engine model seconds per wall second. */
   speed: number;
-  policies: readonly GatewayPolicyName[];
-  /** Called before each policy's run (progress). */
-  onPolicy?: (policy: GatewayPolicyName) => void;
+  /** Gateway modes to compare; the first is the reference. */
+  modes: readonly GatewayModeName[];
+  /** The gateway shadow trees' policy (default each mode's). */
+  shadowPolicy?: PolicyFactory;
+  /** Called before each mode's run (progress). */
+  onMode?: (mode: GatewayModeName) => void;
 }
 
 export interface ComparedResult extends EmulateResult {
-  policy: GatewayPolicyName;
+  mode: GatewayModeName;
+  /** The mode under its old name, kept in the JSON for scripts written before `mode`. */
+  policy: GatewayModeName;
 }
 
 export interface Comparison {
   results: ComparedResult[];
   /**
-   * Latencies: the first policy's over each policy's (> 1: faster than the first); throughput: each
-   * policy's over the first's.
+   * Latencies: the first mode's over each mode's (> 1: faster than the first); throughput: each
+   * mode's over the first's.
    */
   ratio: Record<string, { workflowLatency: number; ttft: number; e2e: number; makespan: number; throughput: number }>;
 }
 
 export async function runComparison(options: CompareOptions): Promise<Comparison> {
   const results: ComparedResult[] = [];
-  for (const policy of options.policies) {
-    options.onPolicy?.(policy);
-    results.push({ policy, ...(await runBehindGateway(policy, options)) });
+  for (const mode of options.modes) {
+    options.onMode?.(mode);
+    results.push({ mode, policy: mode, ...(await runBehindGateway(mode, options)) });
   }
   const base = results[0]!;
   const over = (a: number, b: number) => (b > 0 ? a / b : 1);
   const ratio = Object.fromEntries(
     results.map((result) => [
-      result.policy,
+      result.mode,
       {
         workflowLatency: over(base.workflowLatency.mean, result.workflowLatency.mean),
         ttft: over(base.ttft.mean, result.ttft.mean),
@@ -61,7 +68,7 @@ export async function runComparison(options: CompareOptions): Promise<Comparison
   return { results, ratio };
 }
 
-async function runBehindGateway(policy: GatewayPolicyName, options: CompareOptions): Promise<EmulateResult> {
+async function runBehindGateway(mode: GatewayModeName, options: CompareOptions): Promise<EmulateResult> {
   const { hardware } = options;
   const modelName = hardware.model.name;
   const engines: EngineServer[] = [];
@@ -73,7 +80,8 @@ async function runBehindGateway(policy: GatewayPolicyName, options: CompareOptio
     const gateway = await startGateway({
       ...GATEWAY_DEFAULTS,
       upstreams: engines.map((engine) => ({ url: engine.url, kind: 'kvflow' as const })),
-      policy,
+      mode,
+      ...(options.shadowPolicy && { shadowPolicy: options.shadowPolicy }),
       blockSize: hardware.blockSize,
       shadowCapacityTokens: pool,
       models: [modelName],
@@ -81,7 +89,7 @@ async function runBehindGateway(policy: GatewayPolicyName, options: CompareOptio
     try {
       gateway.registry.register(options.spec);
       const result = await runEmulation({ ...options, url: gateway.url, model: modelName });
-      return { ...result, target: `gateway ${policy} -> ${options.engines} x engine ${options.engineSetup}` };
+      return { ...result, target: `gateway ${mode} -> ${options.engines} x engine ${options.engineSetup.name}` };
     } finally {
       await gateway.close();
     }

@@ -9,7 +9,9 @@
  * the request that missed them, evictions per session and agent of the request that last used the
  * victim (its owner) and of the request whose insertion evicted it.
  */
-import { GLOBAL_SESSION, type ReplayPolicyName, type SteSource, type TraceRequest } from '../types.js';
+import { GLOBAL_SESSION, type SteSource, type TraceRequest } from '../types.js';
+import type { PolicyFactory } from '../cache/policy.js';
+import { policyFactory } from '../cache/policy-registry.js';
 import type { NextUseIndex } from '../cache/next-use.js';
 import type { RadixCache } from '../cache/radix-cache.js';
 import { CacheReplayer, type ReplayProbe, type ReplayRequest } from './replay.js';
@@ -34,7 +36,7 @@ export interface ExplainGroup {
 
 /** One (capacity, policy) run explained. Field names are the JSON contract. */
 export interface ExplainRun {
-  policy: ReplayPolicyName;
+  policy: string;
   capacityTokens: number | null;
   hitRate: number;
   inputTokens: number;
@@ -59,23 +61,25 @@ export interface ExplainRun {
 export function explainReplay(
   requests: readonly TraceRequest[],
   options: {
-    policies: readonly ReplayPolicyName[];
+    /** One factory per policy; results name each by its `name`. */
+    policies: readonly PolicyFactory[];
     capacities: readonly (number | null)[];
     blockSize: number;
     nextUse: NextUseIndex;
-    /** A fresh STE source for each `ste` run. */
+    /** A fresh STE source for each run of a policy that takes STE (`applySte`). */
     steSource?: () => SteSource;
   },
 ): ExplainRun[] {
-  const unbounded = replayWithProbe(requests, 'lru', { capacityTokens: null, blockSize: options.blockSize, nextUse: options.nextUse });
+  const unbounded = replayWithProbe(requests, policyFactory('lru'), { capacityTokens: null, blockSize: options.blockSize, nextUse: options.nextUse });
   const runs: ExplainRun[] = [];
   for (const capacityTokens of options.capacities) {
     const common = { capacityTokens, blockSize: options.blockSize, nextUse: options.nextUse };
-    const belady = replayWithProbe(requests, 'belady', common);
-    for (const policy of options.policies) {
-      const ste = policy === 'ste' ? options.steSource?.() : undefined;
-      const probe = policy === 'belady' ? belady : replayWithProbe(requests, policy, { ...common, ...(ste && { ste }) });
-      runs.push(summarize(requests, policy, capacityTokens, probe, belady, unbounded));
+    const belady = replayWithProbe(requests, policyFactory('belady'), common);
+    for (const makePolicy of options.policies) {
+      const { name, applySte } = makePolicy();
+      const ste = applySte ? options.steSource?.() : undefined;
+      const probe = name === 'belady' ? belady : replayWithProbe(requests, makePolicy, { ...common, ...(ste && { ste }) });
+      runs.push(summarize(requests, name, capacityTokens, probe, belady, unbounded));
     }
   }
   return runs;
@@ -100,7 +104,7 @@ interface GroupCounts {
 
 function replayWithProbe(
   requests: readonly TraceRequest[],
-  policy: ReplayPolicyName,
+  policy: PolicyFactory,
   options: { capacityTokens: number | null; blockSize: number; nextUse: NextUseIndex; ste?: SteSource },
 ): ProbeResult {
   const probe = new EvictionProbe(requests);
@@ -172,7 +176,7 @@ function groupKeys(request: Pick<TraceRequest, 'workflow' | 'agent'>): string[] 
 
 function summarize(
   requestList: readonly TraceRequest[],
-  policy: ReplayPolicyName, capacityTokens: number | null, run: ProbeResult, belady: ProbeResult, unbounded: ProbeResult): ExplainRun {
+  policy: string, capacityTokens: number | null, run: ProbeResult, belady: ProbeResult, unbounded: ProbeResult): ExplainRun {
   // Per request: misses beyond the unbounded ones are eviction misses (replay order is the same in all runs).
   const requests = run.hits.length;
   const missByGroup = new Map<string, { own: number; belady: number }>();

@@ -1,6 +1,7 @@
 import { InputError } from '../errors.js';
-import type { ReplayPolicyName, ReplayResult, SteSource, TraceRequest, TraceSummary } from '../types.js';
+import type { ReplayResult, SteSource, TraceRequest, TraceSummary } from '../types.js';
 import { PrefixInterner } from '../cache/prefix-interner.js';
+import type { PolicyFactory } from '../cache/policy.js';
 import type { ReplayReport } from './replay-suite.js';
 import { Int32Chunks } from './int32-chunks.js';
 import { CacheReplayer, type ReplayRequest } from './replay.js';
@@ -9,11 +10,15 @@ import { CacheReplayer, type ReplayRequest } from './replay.js';
 const NEVER_INDEX = 0x7fffffff;
 
 export interface StreamReplayOptions {
-  policies: readonly ReplayPolicyName[];
+  /** One factory per policy: every (capacity, policy) run gets a fresh object. */
+  policies: readonly PolicyFactory[];
   capacities: readonly (number | null)[];
-  /** A fresh STE source per `ste` run. Its instances are never told they finished (that needs the future). */
+  /**
+   * A fresh STE source per run of a policy with `applySte`. Its instances are never told they finished
+   * (that needs the future).
+   */
   steSource?: () => SteSource;
-  /** Called every 4096 requests read, and once per Belady run. */
+  /** Called every 4096 requests read, and once per run of a policy that reads the future. */
   onProgress?: (requestsDone: number) => void;
 }
 
@@ -23,10 +28,11 @@ export class NeedsSortError extends Error {
 }
 
 /**
- * Replays a trace in one pass without holding it: every (capacity, policy) pair except Belady runs as
- * requests stream by, so memory follows the caches, not the trace. Belady needs the future: the pass also
- * records each request's pages as dense prefix ids (4 bytes per page reference, no objects), then one
- * backward pass over them gives every reference its next use, and Belady replays from that encoding.
+ * Replays a trace in one pass without holding it: every (capacity, policy) pair except those that read the
+ * future (`usesNextUse`, e.g. Belady) runs as requests stream by, so memory follows the caches, not the
+ * trace. For the others the pass also records each request's pages as dense prefix ids (4 bytes per page
+ * reference, no objects), then one backward pass over them gives every reference its next use, and they
+ * replay from that encoding.
  *
  * Results equal `replaySuite`'s on the same trace. Replay order is file order, which is the replay
  * semantics' stable sort by `t` whenever `t` never decreases; if it does, this throws `NeedsSortError`.
@@ -37,8 +43,8 @@ export async function replayStream(
   options: StreamReplayOptions,
 ): Promise<ReplayReport> {
   const onlineRuns: { replayer: CacheReplayer; seconds: number }[] = [];
-  const wantsBelady = options.policies.includes('belady');
-  const encoding = wantsBelady ? new PrefixEncoding() : undefined;
+  const offline = options.policies.map((makePolicy) => makePolicy().usesNextUse === true);
+  const encoding = offline.includes(true) ? new PrefixEncoding() : undefined;
   const summary: TraceSummary = { path, requests: 0, inputTokens: 0, pages: 0 };
   let blockSize = 0;
   let lastT = -Infinity;
@@ -49,9 +55,10 @@ export async function replayStream(
     if (r === 0) {
       blockSize = request.blockSize;
       for (const capacityTokens of options.capacities) {
-        for (const policy of options.policies) {
-          if (policy === 'belady') continue;
-          const ste = policy === 'ste' ? options.steSource?.() : undefined;
+        for (const [p, makePolicy] of options.policies.entries()) {
+          if (offline[p]) continue;
+          const policy = makePolicy();
+          const ste = policy.applySte ? options.steSource?.() : undefined;
           const replayer = new CacheReplayer([], { policy, capacityTokens, blockSize, ...(ste && { ste }) });
           onlineRuns.push({ replayer, seconds: 0 });
         }
@@ -76,19 +83,23 @@ export async function replayStream(
     if (summary.requests % 4096 === 0) options.onProgress?.(summary.requests);
   }
 
-  const belady = new Map<number | null, ReplayResult>();
+  const offlineResults: ReplayResult[] = [];
   if (encoding) {
     const nextUse = encoding.nextUse();
     for (const capacityTokens of options.capacities) {
-      belady.set(capacityTokens, encoding.replayBelady(capacityTokens, blockSize, nextUse));
-      options.onProgress?.(summary.requests);
+      for (const [p, makePolicy] of options.policies.entries()) {
+        if (!offline[p]) continue;
+        offlineResults.push(encoding.replay(makePolicy, capacityTokens, blockSize, nextUse));
+        options.onProgress?.(summary.requests);
+      }
     }
   }
   const results: ReplayResult[] = [];
   let online = 0;
+  let offlineDone = 0;
   for (const capacityTokens of options.capacities) {
-    for (const policy of options.policies) {
-      if (policy === 'belady') results.push(belady.get(capacityTokens)!);
+    for (const p of options.policies.keys()) {
+      if (offline[p]) results.push(offlineResults[offlineDone++]!);
       else {
         const run = onlineRuns[online++]!;
         results.push({ ...run.replayer.totals(), seconds: run.seconds / 1000 });
@@ -146,8 +157,9 @@ class PrefixEncoding {
     return nextUse;
   }
 
-  replayBelady(capacityTokens: number | null, blockSize: number, nextUse: Int32Chunks): ReplayResult {
-    const replayer = new CacheReplayer([], { policy: 'belady', capacityTokens, blockSize });
+  /** Replays the encoded trace with a policy that reads the future. */
+  replay(policy: PolicyFactory, capacityTokens: number | null, blockSize: number, nextUse: Int32Chunks): ReplayResult {
+    const replayer = new CacheReplayer([], { policy, capacityTokens, blockSize });
     let blocks = new Int32Array(256);
     let uses = new Int32Array(256);
     const request: ReplayRequest = { id: '', blocks, blockSize, inputLength: 0, outputLength: 0 };

@@ -1,13 +1,15 @@
-import type { ReplayPolicyName, ReplayResult, SteSource, Trace, TraceSummary } from '../types.js';
-import { computeNextUse } from '../cache/next-use.js';
+import type { ReplayResult, SteSource, Trace, TraceSummary } from '../types.js';
+import { computeNextUse, type NextUseIndex } from '../cache/next-use.js';
+import type { PolicyFactory } from '../cache/policy.js';
 import type { ExplainRun } from './explain.js';
 import { replayOrder, replayTrace } from './replay.js';
 
 export interface ReplaySuiteOptions {
-  policies: readonly ReplayPolicyName[];
+  /** One factory per policy: every (capacity, policy) run gets a fresh object. */
+  policies: readonly PolicyFactory[];
   /** Token capacities; `null` is unbounded. */
   capacities: readonly (number | null)[];
-  /** A fresh STE source per `ste` run (each replay starts from an empty workflow state). */
+  /** A fresh STE source per run of a policy with `applySte` (each replay starts from an empty workflow state). */
   steSource?: () => SteSource;
   /** Called after each request of each run with (runs done, requests done in this run). */
   onProgress?: (requestsDone: number) => void;
@@ -28,12 +30,14 @@ export interface ReplayReport {
 export function replaySuite(trace: Trace, options: ReplaySuiteOptions): ReplayReport {
   const requests = replayOrder(trace.requests);
   const blockSize = requests[0]?.blockSize ?? 16;
-  const nextUse = options.policies.includes('belady') ? computeNextUse(requests) : undefined;
+  let nextUse: NextUseIndex | undefined;
   const results: ReplayResult[] = [];
   let done = 0;
   for (const capacityTokens of options.capacities) {
-    for (const policy of options.policies) {
-      const ste = policy === 'ste' ? options.steSource?.() : undefined;
+    for (const makePolicy of options.policies) {
+      const policy = makePolicy();
+      if (policy.usesNextUse) nextUse ??= computeNextUse(requests);
+      const ste = policy.applySte ? options.steSource?.() : undefined;
       const base = done;
       results.push(
         replayTrace(requests, {

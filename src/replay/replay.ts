@@ -1,12 +1,10 @@
 import { InputError } from '../errors.js';
 import { SteChangeFeed } from '../graph/ste-feed.js';
-import { GLOBAL_SESSION, type ReplayPolicyName, type ReplayResult, type SteSource, type TraceRequest } from '../types.js';
+import { GLOBAL_SESSION, type ReplayResult, type SteSource, type TraceRequest } from '../types.js';
 import { computeNextUse, type NextUseIndex } from '../cache/next-use.js';
-import { createPolicy } from '../cache/policies.js';
+import type { EvictionPolicy, PolicyFactory } from '../cache/policy.js';
 import { RadixCache, ROOT } from '../cache/radix-cache.js';
-import { StePolicy } from '../cache/ste-policy.js';
-import type { EvictionPolicy } from '../cache/policy.js';
-import { LearnedStePolicy, observesRequests, type RequestObserver } from '../graph/learned-ste-policy.js';
+import { observesRequests, type RequestObserver } from '../graph/learned-ste-policy.js';
 
 /** What the replay reads of a request: its prompt as block ids and its lengths (and tags for STE). */
 export type ReplayRequest = Pick<TraceRequest, 'id' | 'blockSize' | 'inputLength' | 'outputLength' | 'workflow' | 'agent' | 'fixedBlocks'> & {
@@ -14,16 +12,18 @@ export type ReplayRequest = Pick<TraceRequest, 'id' | 'blockSize' | 'inputLength
 };
 
 export interface ReplayOptions {
-  policy: ReplayPolicyName;
+  /** The policy of this run's cache: an object (used once) or a factory. */
+  policy: EvictionPolicy | PolicyFactory;
   /** Capacity in tokens; `null` is unbounded. */
   capacityTokens: number | null;
   /** Turns the capacity into `floor(capacityTokens / blockSize)` page slots. */
   blockSize: number;
-  /** A policy object to use instead of the built-in named by `policy` (ablations, plug-ins). */
-  policyObject?: EvictionPolicy;
-  /** Next-use index of `requests` for `belady`; computed when absent. Share it across runs. */
+  /** Next-use index of `requests` for a policy that `usesNextUse`; computed when absent. Share it across runs. */
   nextUse?: NextUseIndex;
-  /** Steps-to-execution for `ste`, advanced as requests run. Without it `ste` is exactly LRU. */
+  /**
+   * Steps-to-execution, advanced as requests run, for a policy with `applySte` (others never see it).
+   * Without it `ste` is exactly LRU.
+   */
   ste?: SteSource;
   /** Called every `progressEvery` requests with the number done. */
   onProgress?: (done: number) => void;
@@ -66,7 +66,6 @@ export class CacheReplayer {
   readonly #options: ReplayOptions;
   readonly #nextUse: NextUseIndex | undefined;
   readonly #ste: SteSource | undefined;
-  readonly #stePolicy: StePolicy | undefined;
   readonly #lastOfWorkflow: Map<string, number> | undefined;
   readonly #steFeed: SteChangeFeed | undefined;
   readonly #observer: RequestObserver | undefined;
@@ -78,17 +77,15 @@ export class CacheReplayer {
   constructor(requests: readonly TraceRequest[], options: ReplayOptions) {
     const { capacityTokens, blockSize } = options;
     const slots = capacityTokens === null ? Infinity : Math.floor(capacityTokens / blockSize);
-    const policy =
-      options.policyObject ?? (options.policy === 'ste-learned' ? new LearnedStePolicy(slots) : createPolicy(options.policy));
+    const policy = typeof options.policy === 'function' ? options.policy({ gpuSlots: slots }) : options.policy;
     const probe = options.probe;
     this.cache = new RadixCache({ gpuSlots: slots, policy, ...(probe && { onGpuEvict: (page: number) => probe.onEvict(page, this.cache) }) });
     this.#policy = policy;
     this.#observer = observesRequests(policy) ? policy : undefined;
     this.#requests = requests;
     this.#options = options;
-    this.#nextUse = (options.policy === 'belady' || options.probe) && requests.length > 0 ? (options.nextUse ?? computeNextUse(requests)) : undefined;
-    this.#stePolicy = policy instanceof StePolicy ? policy : undefined;
-    this.#ste = this.#stePolicy ? options.ste : undefined;
+    this.#nextUse = (policy.usesNextUse || options.probe) && requests.length > 0 ? (options.nextUse ?? computeNextUse(requests)) : undefined;
+    this.#ste = policy.applySte ? options.ste : undefined;
     this.#lastOfWorkflow = this.#ste ? lastRequestOfEachWorkflow(requests) : undefined;
     this.#steFeed = this.#ste ? new SteChangeFeed(this.#ste) : undefined;
   }
@@ -132,10 +129,9 @@ export class CacheReplayer {
       path[held++] = page;
       parent = page;
     }
-    if (this.#stePolicy && agent !== undefined && request.fixedBlocks) {
-      const key = this.#ste?.tagKey ? this.#ste.tagKey(workflow, agent) : agent;
-      const tagged = Math.min(request.fixedBlocks, held);
-      for (let i = 0; i < tagged; i++) this.#stePolicy.tag(path[i]!, key);
+    if (this.#policy.notePrompt) {
+      const key = agent === undefined ? undefined : this.#ste?.tagKey ? this.#ste.tagKey(workflow, agent) : agent;
+      this.#policy.notePrompt(request, key, path, 0, held);
     }
     this.#policy.observe?.({
       blocks,
@@ -164,7 +160,7 @@ export class CacheReplayer {
   /** Totals so far, without timing. */
   totals(): Omit<ReplayResult, 'seconds'> {
     return {
-      policy: this.#options.policy,
+      policy: this.#policy.name,
       capacityTokens: this.#options.capacityTokens,
       requests: this.#done,
       inputTokens: this.#inputTokens,
@@ -177,7 +173,7 @@ export class CacheReplayer {
   #begin(workflow: string, agent: string): void {
     this.#ste!.begin(workflow, agent);
     const changes = this.#steFeed!.take();
-    if (changes) this.#stePolicy!.applyChanges(changes);
+    if (changes) this.#policy.applySte!(changes);
   }
 }
 

@@ -1,3 +1,4 @@
+import type { EvictionPolicy } from '../cache/policy.js';
 import { PageState, type RadixCache } from '../cache/radix-cache.js';
 import type { Link, Transfer } from './link.js';
 
@@ -32,6 +33,7 @@ export class Prefetcher {
   readonly #link: TransferQueue;
   readonly #pageBytes: number;
   readonly #loadAhead: number;
+  readonly #policy: EvictionPolicy;
   /** The fixed prompt's blocks of each agent, as its latest request declared them. */
   readonly #prompts = new Map<string, readonly number[]>();
   readonly #planned = new Map<string, PlannedLoad>();
@@ -41,8 +43,10 @@ export class Prefetcher {
   readonly #unused = new Set<number>();
   #path = new Int32Array(64);
 
-  constructor(cache: RadixCache, link: TransferQueue, options: { pageBytes: number; loadAhead: number }) {
+  /** `policy` is the cache's: a load displaces only pages it ranks below `policy.stePriority(ste)`. */
+  constructor(cache: RadixCache, link: TransferQueue, options: { policy: EvictionPolicy; pageBytes: number; loadAhead: number }) {
     this.#cache = cache;
+    this.#policy = options.policy;
     this.#link = link;
     this.#pageBytes = options.pageBytes;
     this.#loadAhead = options.loadAhead;
@@ -100,12 +104,13 @@ export class Prefetcher {
     if (this.#path.length < blocks.length) this.#path = new Int32Array(blocks.length * 2);
     const { gpu, other } = this.#cache.matchTiers(blocks, this.#path);
     const pages: number[] = [];
+    const threshold = this.#policy.stePriority ? this.#policy.stePriority(ste) : -Infinity;
     let room = true;
     for (let i = gpu; i < gpu + other; i++) {
       const page = this.#path[i]!;
       if (this.#cache.stateOf(page) & PageState.loading) break; // someone else is already loading the rest
-      // Displace only pages the policy ranks below this agent (priority < -STE: larger STE or none).
-      if (!this.#cache.startLoad(page, -ste)) {
+      // Displace only pages the policy ranks below this agent (StePolicy: larger STE or none).
+      if (!this.#cache.startLoad(page, threshold)) {
         room = false;
         break;
       }

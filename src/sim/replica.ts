@@ -1,9 +1,7 @@
 import { PageState, RadixCache, ROOT } from '../cache/radix-cache.js';
 import type { NextUseIndex } from '../cache/next-use.js';
-import { createPolicy } from '../cache/policies.js';
 import type { EvictionPolicy } from '../cache/policy.js';
-import { StePolicy } from '../cache/ste-policy.js';
-import { LearnedStePolicy, observesRequests, type RequestObserver } from '../graph/learned-ste-policy.js';
+import { observesRequests, type RequestObserver } from '../graph/learned-ste-policy.js';
 import { InputError } from '../errors.js';
 import { Prefetcher } from './prefetcher.js';
 import type { IterationBatch } from './cost-model.js';
@@ -30,6 +28,8 @@ export interface EngineCost {
 
 export interface ReplicaOptions {
   setup: Setup;
+  /** This replica's policy object; default a fresh one from the setup's factory. */
+  policy?: EvictionPolicy;
   gpuSlots: number;
   cpuSlots: number;
   blockSize: number;
@@ -118,8 +118,7 @@ export class Replica {
     this.#events = events;
     this.#hooks = hooks;
     this.#options = options;
-    const policyName = options.setup.policy;
-    this.policy = policyName === 'ste-learned' ? new LearnedStePolicy(options.gpuSlots) : createPolicy(policyName);
+    this.policy = options.policy ?? options.setup.policy({ gpuSlots: options.gpuSlots });
     this.#observer = observesRequests(this.policy) ? this.policy : undefined;
     this.cache = new RadixCache({
       gpuSlots: options.gpuSlots,
@@ -149,6 +148,7 @@ export class Replica {
     }
     if (options.setup.prefetch) {
       this.prefetcher = new Prefetcher(this.cache, this.h2d, {
+        policy: this.policy,
         pageBytes: options.cost.pageBytes,
         loadAhead: options.loadAhead,
       });
@@ -184,7 +184,7 @@ export class Replica {
 
   /** STE values that changed in the step graph (undefined: unknown): re-order eviction, re-plan prefetch. */
   updateSte(changes: ReadonlyMap<string, number | undefined>): void {
-    if (this.policy instanceof StePolicy) this.policy.applyChanges(changes);
+    this.policy.applySte?.(changes);
     if (this.prefetcher) {
       this.prefetcher.update(changes);
       this.#kick();
@@ -373,7 +373,7 @@ export class Replica {
     request.computed = prefixTokens(request, prefix);
     if (Number.isNaN(request.admitted)) request.admitted = this.#events.now;
     request.phase = 'prefill';
-    this.#tagFixedPrompt(request);
+    this.#notePrompt(request);
     this.#waiting.splice(this.#waiting.indexOf(request), 1);
     this.#running.push(request);
     return 'admitted';
@@ -465,12 +465,11 @@ export class Replica {
     this.#hooks.onPromptEvent?.('evicted', agent);
   }
 
-  /** Tags the fixed-prompt pages the request holds and has not tagged yet with its agent (for STE). */
-  #tagFixedPrompt(request: SimRequest): void {
-    if (!(this.policy instanceof StePolicy) || request.agentKey === undefined) return;
-    const fixed = Math.min(request.request.fixedBlocks ?? 0, request.held);
-    for (let i = request.tagged; i < fixed; i++) this.policy.tag(request.pages[i]!, request.agentKey);
-    request.tagged = Math.max(request.tagged, fixed);
+  /** Shows the policy the prompt pages the request holds that it has not seen yet (StePolicy tags them). */
+  #notePrompt(request: SimRequest): void {
+    if (!this.policy.notePrompt || request.tagged >= request.held) return;
+    this.policy.notePrompt(request.request, request.agentKey, request.pages, request.tagged, request.held);
+    request.tagged = request.held;
   }
 
   /** The next prefill chunk of `request` within `budget` tokens, or undefined when memory is short. */
@@ -496,7 +495,7 @@ export class Replica {
       request.hitTokens += request.blockTokens(request.held);
       request.computed += request.blockTokens(request.held);
       request.pages[request.held++] = page;
-      this.#tagFixedPrompt(request);
+      this.#notePrompt(request);
       parent = page;
     }
   }
@@ -546,7 +545,7 @@ export class Replica {
       request.pages[request.held++] = page;
       parent = page;
     }
-    this.#tagFixedPrompt(request);
+    this.#notePrompt(request);
     const reachable = Math.min(goal, request.held * blockSize);
     return Math.max(0, reachable - request.computed);
   }

@@ -1,10 +1,16 @@
-import type { ReplayPolicyName } from '../types.js';
+import type { PolicyFactory } from '../cache/policy.js';
+import { policyFactory } from '../cache/policy-registry.js';
 
-/** A named serving configuration compared by `kvflow simulate` (DESIGN.md section 5). */
+/**
+ * A serving configuration compared by `kvflow simulate`: an eviction policy plus the tiers and mechanisms
+ * around it. The named setups below are presets of it; `--setup name=...,policy=...` builds others
+ * (config/setup-spec.ts), and every driver treats them alike.
+ */
 export interface Setup {
-  name: SetupName;
-  /** GPU (and CPU) eviction order. */
-  policy: ReplayPolicyName;
+  /** Names the setup in results, reports and speedups. */
+  name: string;
+  /** GPU (and CPU) eviction order: a fresh policy per replica. */
+  policy: PolicyFactory;
   /** HiCache-style CPU tier: write-through backup, CPU-only pages, load-back. */
   cpuTier: boolean;
   /** Loads the fixed prompts of agents due soon (STE <= load-ahead) in the background. */
@@ -16,10 +22,13 @@ export interface Setup {
   statusAware: boolean;
 }
 
+/** A setup's parts with the policy by registered name, as presets and setup definitions write them. */
+export type SetupParts = Omit<Setup, 'name' | 'policy'> & { policy: string };
+
 export const SETUP_NAMES = ['sglang', 'hicache', 'kvflow-evict', 'kvflow', 'lfu', 'belady', 'reuse', 'kvflow-learned'] as const;
 export type SetupName = (typeof SETUP_NAMES)[number];
 
-const SETUPS: Record<SetupName, Omit<Setup, 'name'>> = {
+export const SETUP_PRESETS: Readonly<Record<SetupName, Readonly<SetupParts>>> = {
   /** SGLang's radix cache: LRU, GPU only. */
   sglang: { policy: 'lru', cpuTier: false, prefetch: false, statusAware: false },
   /** SGLang HiCache: LRU with a CPU tier, load on demand blocking that request. */
@@ -41,6 +50,17 @@ const SETUPS: Record<SetupName, Omit<Setup, 'name'>> = {
   'kvflow-learned': { policy: 'ste-learned', cpuTier: true, prefetch: false, statusAware: false },
 };
 
+export function isSetupName(name: string): name is SetupName {
+  return (SETUP_NAMES as readonly string[]).includes(name);
+}
+
+/** A preset as a setup. */
 export function setupByName(name: SetupName): Setup {
-  return { name, ...SETUPS[name] };
+  const { policy, ...parts } = SETUP_PRESETS[name];
+  return { name, policy: policyFactory(policy), ...parts };
+}
+
+/** A GPU-only setup named after its policy, as the `lfu` and `belady` presets are (`simulate --policy`). */
+export function policySetup(name: string, policy: PolicyFactory): Setup {
+  return { name, policy, cpuTier: false, prefetch: false, statusAware: false };
 }

@@ -24,7 +24,7 @@ export class SimRequest {
   /** Pages of the prompt this request holds locked, in path order. */
   pages: Int32Array;
   held = 0;
-  /** Leading held pages already tagged with the agent. */
+  /** Leading held pages the policy has already been shown (`EvictionPolicy.notePrompt`). */
   tagged = 0;
   /** Prompt tokens already on the GPU for this request (hit, loaded, or prefilled). */
   computed = 0;

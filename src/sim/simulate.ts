@@ -6,7 +6,7 @@ import { describeHardware, type HardwareConfig } from './hardware.js';
 import { workloadWarnings } from './warnings.js';
 import type { TransferObservers } from '../tensor/transfer-plan.js';
 import type { RouterName } from './router.js';
-import { setupByName, type SetupName } from './setups.js';
+import type { Setup } from './setups.js';
 import { runSimulation, type RunLatencies, type SimulationRun } from './simulation.js';
 
 /** Engine knobs that are not hardware (DESIGN.md section 5). */
@@ -81,7 +81,8 @@ export function servingOptions(settings: Partial<ServingOptions>, context: Servi
 
 export interface SimulateInput {
   requests: readonly TraceRequest[];
-  setups: readonly SetupName[];
+  /** Setups to compare, each run on the same requests; names must differ. */
+  setups: readonly Setup[];
   hardware: HardwareConfig;
   serving: ServingOptions;
   /** A fresh STE source per setup run (the declared workflow graph), if any. */
@@ -90,7 +91,7 @@ export interface SimulateInput {
   workload: Record<string, unknown>;
   onProgress?: (completedInSetup: number, setupIndex: number) => void;
   /** Per setup run: observers of its links' transfers (`kvflow simulate --tensors`). */
-  observeTransfers?: (setup: SetupName) => TransferObservers;
+  observeTransfers?: (setup: string) => TransferObservers;
   /** Per request, its workflow round (counted from 0), for `serving.warmupRounds`; none: no warm-up. */
   rounds?: readonly number[];
 }
@@ -110,11 +111,11 @@ export function simulate(input: SimulateInput): SimulateOutput {
   const rules = engineRules(hardware, serving);
   const rounds = input.rounds;
   const warmup = rounds && serving.warmupRounds > 0 ? rounds.map((round) => round < serving.warmupRounds) : undefined;
-  const runs: SimulationRun[] = input.setups.map((name, setupIndex) => {
+  const runs: SimulationRun[] = input.setups.map((setup, setupIndex) => {
     const ste = input.steSource?.();
-    const observers = input.observeTransfers?.(name);
+    const observers = input.observeTransfers?.(setup.name);
     return runSimulation(input.requests, {
-      setup: setupByName(name),
+      setup,
       engine: {
         gpuSlots: cost.gpuPoolPages,
         cpuSlots: cost.cpuPoolPages,
@@ -153,7 +154,7 @@ export function simulate(input: SimulateInput): SimulateOutput {
         hardware: describeHardware(hardware),
         kvPool: { gpuPages: cost.gpuPoolPages, cpuPages: cost.cpuPoolPages, pageBytes: cost.pageBytes },
         serving,
-        setups: [...input.setups],
+        setups: input.setups.map((setup) => setup.name),
       },
       results,
       warnings: workloadWarnings(input.requests, input.setups, cost, hardware),

@@ -19,7 +19,7 @@ import type { Setup } from './setups.js';
 import { SimRequest } from './sim-request.js';
 
 /** Everything about one engine replica except the setup, which varies per run. */
-export type EngineOptions = Omit<ReplicaOptions, 'setup' | 'nextUse'>;
+export type EngineOptions = Omit<ReplicaOptions, 'setup' | 'nextUse' | 'policy'>;
 
 export interface SimulationOptions {
   setup: Setup;
@@ -81,7 +81,8 @@ export function runSimulation(requests: readonly TraceRequest[], options: Simula
   const lastOfWorkflow = new Map<string, number>();
   requests.forEach((request, index) => lastOfWorkflow.set(request.workflow ?? GLOBAL_SESSION, index));
 
-  const nextUse = options.setup.policy === 'belady' ? computeNextUse(requests) : undefined;
+  const policies = Array.from({ length: options.replicas }, () => options.setup.policy());
+  const nextUse = policies[0]!.usesNextUse ? computeNextUse(requests) : undefined;
   const featured = featuredAgents(sims);
   const promptEvents: PromptEvent[] = [];
   const onPromptEvent = (kind: PromptEvent['kind'], agentKey: string): void => {
@@ -96,9 +97,8 @@ export function runSimulation(requests: readonly TraceRequest[], options: Simula
     onComplete: (request: SimRequest) => complete(request),
     ...(featured.size > 0 && { onPromptEvent }),
   };
-  const replicas = Array.from(
-    { length: options.replicas },
-    (_, id) => new Replica(id, events, hooks, { ...options.engine, setup: options.setup, ...(nextUse && { nextUse }) }),
+  const replicas = policies.map(
+    (policy, id) => new Replica(id, events, hooks, { ...options.engine, setup: options.setup, policy, ...(nextUse && { nextUse }) }),
   );
   const router = createRouter(options.router);
   const samples: SimTimeline['samples'] = [];

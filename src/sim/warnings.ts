@@ -6,11 +6,11 @@
 import { GLOBAL_SESSION, type TraceRequest } from '../types.js';
 import type { CostModel } from './cost-model.js';
 import type { HardwareConfig } from './hardware.js';
-import { setupByName, type SetupName } from './setups.js';
+import type { Setup } from './setups.js';
 
 export function workloadWarnings(
   requests: readonly TraceRequest[],
-  setups: readonly SetupName[],
+  setups: readonly Setup[],
   cost: CostModel,
   hardware: HardwareConfig,
 ): string[] {
@@ -39,7 +39,7 @@ export function workloadWarnings(
         `(--gpu, --gpu-count or --memory-fraction give a larger pool)`,
     );
   }
-  const tiered = setups.some((name) => setupByName(name).cpuTier);
+  const tiered = setups.some((setup) => setup.cpuTier);
   if (tiered && all.size > cost.cpuPoolPages) {
     warnings.push(
       `the CPU tier (${tokens(cost.cpuPoolPages)} tokens, ${gb(cost.cpuPoolPages)}) cannot hold the fixed prompts the workflows ` +

@@ -12,7 +12,8 @@ import { ENGINE_NAMES, EVICT_GRANULARITIES, LOAD_MODES, WRITE_POLICIES } from '.
 import { GPU_NAMES, MODEL_NAMES } from '../sim/presets.js';
 import { ROUTER_NAMES } from '../sim/router.js';
 import { SETUP_NAMES } from '../sim/setups.js';
-import { POLICY_NAMES } from '../types.js';
+import { isPolicyPath } from '../config/policy-spec.js';
+import { parseSetupText, setupDefinitionSchema, type SetupSpec } from '../config/setup-spec.js';
 import { parseTokenCount } from '../cli/flags.js';
 import { GRAPH_SOURCES } from '../cli/workload-input.js';
 import { FORMAT_CHOICES } from '../workload/trace.js';
@@ -24,6 +25,16 @@ const path = z.string().min(1);
 const format = z.enum(FORMAT_CHOICES);
 const graph = z.enum(GRAPH_SOURCES);
 
+/** A `--setup` definition written as text (`name=mine,policy=./p.js,cpu=on`). */
+const setupText = z.string().transform((text, context) => {
+  try {
+    return parseSetupText(text, 'setup');
+  } catch (error) {
+    context.addIssue({ code: 'custom', message: (error as Error).message.replace(/^setup: /, '') });
+    return z.NEVER;
+  }
+});
+
 /** One simulate run's fields: `kvflow simulate`'s flags. */
 const simulateFields = {
   workload: path,
@@ -31,7 +42,9 @@ const simulateFields = {
   format,
   blockSize: positiveInt,
   skipInvalid: z.boolean(),
-  setups: z.array(z.enum(SETUP_NAMES)).min(1),
+  setups: z.array(z.union([z.enum(SETUP_NAMES), setupDefinitionSchema])).min(1),
+  setup: z.array(z.union([setupText, setupDefinitionSchema])),
+  policy: z.array(z.string().min(1)),
   gpu: z.enum(GPU_NAMES as [string, ...string[]]),
   model: z.enum(MODEL_NAMES as [string, ...string[]]),
   replicas: positiveInt,
@@ -84,7 +97,8 @@ const replayFields = {
   blockSize: positiveInt,
   skipInvalid: z.boolean(),
   capacity: z.array(capacity).min(1),
-  policy: z.array(z.enum(POLICY_NAMES)).min(1),
+  /** Registered names or policy files (relative to the grid). */
+  policy: z.array(z.string().min(1)).min(1),
   workflow: path,
   graph,
 };
@@ -161,6 +175,7 @@ export function parseSweepGrid(json: unknown, file: string): SweepGrid {
         const value = merged[field];
         if (typeof value === 'string') merged[field] = displayPath(resolve(folder, value));
       }
+      resolvePolicyPaths(merged, folder);
       runs.push({ index: runs.length, kind, params, config: merged as SweepRun['config'] });
     }
   });
@@ -187,6 +202,18 @@ function checkRun(run: SweepRun, file: string): void {
   if (run.kind === 'replay' && config.trace === undefined) throw InputError.atPath(file, where, 'give a trace (in base, points or axes)');
   if (run.kind === 'replay' && config.graph === 'declared' && config.workflow === undefined) {
     throw InputError.atPath(file, where, 'graph "declared" needs a workflow spec (workflow)');
+  }
+}
+
+/** Policy files named in `policy` lists and setup definitions are relative to the grid, like other paths. */
+function resolvePolicyPaths(config: Record<string, unknown>, folder: string): void {
+  const fix = (spec: string) => (isPolicyPath(spec) ? resolve(folder, spec) : spec);
+  if (Array.isArray(config.policy)) config.policy = (config.policy as string[]).map(fix);
+  for (const field of ['setups', 'setup'] as const) {
+    if (!Array.isArray(config[field])) continue;
+    config[field] = (config[field] as SetupSpec[]).map((spec) =>
+      typeof spec === 'object' && spec.policy !== undefined ? { ...spec, policy: fix(spec.policy) } : spec,
+    );
   }
 }
 

@@ -12,6 +12,8 @@ import { servingOptions, simulate } from '../sim/simulate.js';
 import type { SimReport, SimTimeline, Trace } from '../types.js';
 import { readTrace } from '../workload/trace.js';
 import type { SimulatePoint, SweepRun, ReplayPoint } from './sweep-grid.js';
+import { resolvePolicies } from '../config/policy-spec.js';
+import { resolveSetups } from '../config/setup-spec.js';
 
 export interface SweepRunOutput {
   index: number;
@@ -21,19 +23,24 @@ export interface SweepRunOutput {
 }
 
 export async function runSweepPoint(run: SweepRun, options: { timelines: boolean }): Promise<SweepRunOutput> {
+  const where = `runs.${run.index}`;
   if (run.kind === 'simulate') {
-    const { report, timelines } = await runSimulatePoint(run.config);
+    const { report, timelines } = await runSimulatePoint(run.config, where);
     return { index: run.index, report, ...(options.timelines && { timelines }) };
   }
-  return { index: run.index, report: await runReplayPoint(run.config) };
+  return { index: run.index, report: await runReplayPoint(run.config, where) };
 }
 
-async function runSimulatePoint(point: SimulatePoint): Promise<{ report: SimReport; timelines: SimTimeline[] }> {
+async function runSimulatePoint(point: SimulatePoint, where: string): Promise<{ report: SimReport; timelines: SimTimeline[] }> {
   const workload = withGraph(await cachedWorkload(point), point.graph);
   const hardware = await hardwareFor(point, workload.blockSize, 'grid');
+  const setups = await resolveSetups([...(point.setups ?? ['sglang', 'hicache', 'kvflow']), ...(point.setup ?? [])], point.policy ?? [], {
+    where: `${where}: setups`,
+    policyWhere: `${where}: policy`,
+  });
   return simulate({
     requests: workload.requests,
-    setups: point.setups ?? ['sglang', 'hicache', 'kvflow'],
+    setups,
     hardware,
     serving: servingOptions(point, { hardware, workload: point.workload !== undefined ? 'spec' : 'trace' }),
     ...(workload.steSource && { steSource: workload.steSource }),
@@ -42,15 +49,16 @@ async function runSimulatePoint(point: SimulatePoint): Promise<{ report: SimRepo
   });
 }
 
-async function runReplayPoint(point: ReplayPoint): Promise<ReplayReport> {
+async function runReplayPoint(point: ReplayPoint, where: string): Promise<ReplayReport> {
   const read = await cachedTrace(point);
   const graph = point.graph ?? (point.workflow !== undefined ? 'declared' : 'none');
   // A learned graph gives each request the agent the learner infers from the requests before it.
   const trace = graph === 'learned' ? { ...read, requests: new AgentAnnotator().annotateAll(read.requests) } : read;
   const steSource =
     graph === 'declared' ? await loadSteSource(point.workflow!) : graph === 'learned' ? () => new OnlineGraphLearner() : undefined;
+  const policies = await resolvePolicies(point.policy ?? ['lru', 'lfu', 'belady', 'ste'], { where: `${where}: policy` });
   const report = replaySuite(trace, {
-    policies: point.policy ?? ['lru', 'lfu', 'belady', 'ste'],
+    policies: policies.map((choice) => choice.create),
     capacities: point.capacity ?? [2 ** 20, 2 ** 24, null],
     ...(steSource && { steSource }),
   });

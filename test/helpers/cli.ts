@@ -77,3 +77,45 @@ export function keysOf(value: unknown): string[] {
   expect(value).not.toBeNull();
   return Object.keys(value as object).sort();
 }
+
+/** A `kvflow engine` or `kvflow gateway` process, up and listening. */
+export interface CliServer {
+  url: string;
+  /** Everything it printed on stderr so far. */
+  stderr(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a serving command (`engine`, `gateway`) with `--port 0` and waits for its "listening on URL" line.
+ * Rejects with its stderr if it exits first.
+ */
+export function startCliServer(args: readonly string[], env: Record<string, string> = {}): Promise<CliServer> {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first (npx tsc -p tsconfig.build.json)`);
+  const child = spawn(process.execPath, [CLI, ...args, '--port', '0'], {
+    cwd: REPO,
+    env: { ...process.env, ...env, NO_COLOR: '1', FORCE_COLOR: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  return new Promise((resolve, reject) => {
+    child.on('close', (status) => reject(new Error(`kvflow ${args.join(' ')} exited (${status}) before listening: ${stderr}`)));
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      const match = /listening on (http:\/\/\S+)/.exec(stdout);
+      if (match) {
+        resolve({
+          url: match[1]!,
+          stderr: () => stderr,
+          stop: async () => {
+            child.kill('SIGTERM');
+            await exited;
+          },
+        });
+      }
+    });
+  });
+}

@@ -10,7 +10,7 @@ import { engineRules } from '../../src/sim/engine-rules.js';
 import { resolveHardware, type HardwareConfig } from '../../src/sim/hardware.js';
 import type { EngineOptions } from '../../src/sim/simulation.js';
 import { SERVING_DEFAULTS, servingOptions, simulate, type ServingOptions, type SimulateOutput } from '../../src/sim/simulate.js';
-import type { SetupName } from '../../src/sim/setups.js';
+import { setupByName, type SetupName } from '../../src/sim/setups.js';
 import type { SimResult, SteSource, TraceRequest } from '../../src/types.js';
 import { generateRequests } from '../../src/workload/generate.js';
 import { parseWorkflowSpec, type EdgeSpec, type WorkflowSpec } from '../../src/workload/spec.js';
@@ -166,7 +166,7 @@ export function simulateSpec(spec: WorkflowSpec, options: RunSpecOptions): Simul
   const requests = generateRequests(spec, { seed });
   const output = simulate({
     requests,
-    setups: options.setups,
+    setups: options.setups.map(setupByName),
     hardware: options.hardware,
     serving: servingOptions(options.serving ?? {}, { hardware: options.hardware }),
     ...(options.withGraph !== false && { steSource: steSourceOf(spec) }),

@@ -1,7 +1,7 @@
 /** Defaults and hardware resolution shared by `kvflow engine` and the emulators that start engines in-process. */
 import { InputError } from '../../errors.js';
 import { readHardwareConfigFile, resolveHardware, type HardwareConfig } from '../../sim/hardware.js';
-import type { SetupName } from '../../sim/setups.js';
+import { setupByName, type SetupName } from '../../sim/setups.js';
 import { SERVING_DEFAULTS } from '../../sim/simulate.js';
 import type { EngineCoreOptions } from './engine-core.js';
 
@@ -51,7 +51,7 @@ export async function resolveEngineHardware(flags: EngineHardwareFlags): Promise
 export function engineCoreOptions(hardware: HardwareConfig, options: Partial<Omit<EngineCoreOptions, 'hardware'>> = {}): EngineCoreOptions {
   return {
     hardware,
-    setup: options.setup ?? ENGINE_DEFAULTS.setup,
+    setup: options.setup ?? setupByName(ENGINE_DEFAULTS.setup),
     speed: options.speed ?? ENGINE_DEFAULTS.speed,
     tokenBudget: options.tokenBudget ?? ENGINE_DEFAULTS.tokenBudget,
     maxRunning: options.maxRunning ?? ENGINE_DEFAULTS.maxRunning,

@@ -7,7 +7,7 @@ import { CostModel } from '../../sim/cost-model.js';
 import { engineRules } from '../../sim/engine-rules.js';
 import type { HardwareConfig } from '../../sim/hardware.js';
 import { Replica } from '../../sim/replica.js';
-import { setupByName, type SetupName } from '../../sim/setups.js';
+import type { Setup } from '../../sim/setups.js';
 import { SimRequest } from '../../sim/sim-request.js';
 import type { TransferObservers } from '../../tensor/transfer-plan.js';
 import { diffSnapshots } from '../http/kvflow-update.js';
@@ -16,7 +16,8 @@ import { RealTimeClock } from '../../sim/real-time-clock.js';
 
 export interface EngineCoreOptions {
   hardware: HardwareConfig;
-  setup: SetupName;
+  /** The cache setup; its policy factory makes the engine's one policy object. */
+  setup: Setup;
   /** Model seconds per wall-clock second. */
   speed: number;
   tokenBudget: number;
@@ -56,7 +57,9 @@ export interface GenerationOutcome {
 
 /** Counters for `/v1/engine/state` and tests. */
 export interface EngineState {
-  setup: SetupName;
+  setup: string;
+  /** The eviction policy's name. */
+  policy: string;
   speed: number;
   modelSeconds: number;
   /** Requests accepted and not finished (queued or in the batch). */
@@ -124,7 +127,7 @@ export class EngineCore {
       this.#clock,
       { onFirstToken: (request) => this.#firstToken(request), onComplete: (request) => this.#complete(request) },
       {
-        setup: setupByName(options.setup),
+        setup: options.setup,
         gpuSlots: this.cost.gpuPoolPages,
         cpuSlots: this.cost.cpuPoolPages,
         blockSize: hardware.blockSize,
@@ -204,7 +207,8 @@ export class EngineCore {
   state(): EngineState {
     const cache = this.#replica.cache;
     return {
-      setup: this.#options.setup,
+      setup: this.#options.setup.name,
+      policy: this.#replica.policy.name,
       speed: this.#options.speed,
       modelSeconds: this.#clock.now,
       running: this.#active.size,

@@ -56,7 +56,7 @@ type Kind = 'chat' | 'completion';
 
 /** Starts an engine and resolves once it listens; `url` is the bound address (port 0 resolved). */
 export async function startEngineServer(options: EngineServerOptions): Promise<EngineServer> {
-  const tensors = options.tensors ? new EngineTensorRecorder(options.setup, options.hardware, options.tensors) : undefined;
+  const tensors = options.tensors ? new EngineTensorRecorder(options.setup.name, options.hardware, options.tensors) : undefined;
   const core = new EngineCore({ ...options, ...(tensors && { transfers: tensors }) });
   const tokenizer = await PromptTokenizer.create({ blockSize: core.blockSize });
   const fixedPrefixes = new FixedPrefixTracker();

@@ -11,7 +11,8 @@ import { InputError } from '../../errors.js';
 import { parseWorkflowSpec } from '../../workload/spec.js';
 import { OnlineGraphLearner } from '../../graph/learner.js';
 import { FixedPrefixTracker } from '../http/fixed-prefix.js';
-import { gatewayPolicy, type GatewayPolicyName } from './gateway-policy.js';
+import { gatewayMode, type GatewayModeName } from './gateway-mode.js';
+import type { PolicyFactory } from '../../cache/policy.js';
 import { GatewayMetrics } from './gateway-metrics.js';
 import { readHints } from '../http/hints.js';
 import { installJsonBodyParser, jsonBodyOf } from '../http/json-body.js';
@@ -30,7 +31,10 @@ import { WorkflowRegistry } from './workflow-registry.js';
 
 export interface GatewayOptions {
   upstreams: { url: string; kind: UpstreamKind }[];
-  policy: GatewayPolicyName;
+  /** `kvflow`: STE-ordered shadow trees and STE pushed upstream; `lru`: neither. */
+  mode: GatewayModeName;
+  /** The shadow trees' eviction policy (one object per upstream); default the mode's. */
+  shadowPolicy?: PolicyFactory;
   host?: string;
   /** 0 picks a free port. */
   port?: number;
@@ -63,7 +67,7 @@ export interface GatewayOptions {
 }
 
 export const GATEWAY_DEFAULTS = {
-  policy: 'kvflow' as GatewayPolicyName,
+  mode: 'kvflow' as GatewayModeName,
   blockSize: 16,
   shadowCapacityTokens: 2 ** 20,
   timeouts: { connectMs: 2_000, headersMs: 600_000, bodyMs: 300_000 } satisfies UpstreamTimeouts,
@@ -91,7 +95,8 @@ const IDLE_SWEEP_MS = 5_000;
 
 export async function startGateway(options: GatewayOptions): Promise<GatewayServer> {
   if (options.upstreams.length === 0) throw new InputError('--upstream: give at least one upstream URL');
-  const policy = gatewayPolicy(options.policy);
+  const mode = gatewayMode(options.mode);
+  const shadowPolicy = options.shadowPolicy ?? mode.shadowPolicy;
   const slots = Math.max(1, Math.floor(options.shadowCapacityTokens / options.blockSize));
   const prefixIndex = options.upstreams.length <= MAX_INDEXED_UPSTREAMS ? new PrefixIndex() : undefined;
   const upstreams = options.upstreams.map(
@@ -104,7 +109,8 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
         connections: options.connections,
         shadow: {
           slots,
-          eviction: policy.shadowEviction,
+          policy: shadowPolicy(),
+          blockSize: options.blockSize,
           ...(prefixIndex && { onPage: (block: number, present: boolean) => prefixIndex.update(index, block, present) }),
         },
       }),
@@ -129,7 +135,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
   const logLine = options.logLine ?? (() => {});
   const agentIds = new AgentIdTable({ onAssign: ({ key, id }) => logLine(`kvflow gateway: agent "${key}" is agent_id ${id} on kvflow-sglang upstreams`) });
   const publishers = upstreams
-    .filter((upstream) => upstream.receivesSte && policy.forwardsSte)
+    .filter((upstream) => upstream.receivesSte && mode.forwardsSte)
     .map((upstream) => ({
       upstream,
       publisher: new StePublisher(upstream, {
@@ -199,7 +205,10 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
   app.get('/v1/ste', async () => steUpdateBody(registry.snapshot(), steCount));
   app.get('/v1/gateway/agents', async () => ({ no_agent_id: NO_AGENT_ID, data: agentIds.entries() }));
   app.get('/v1/gateway/state', async () => ({
-    policy: policy.name,
+    mode: mode.name,
+    /** The mode under its old name, kept for clients written before `mode` existed. */
+    policy: mode.name,
+    shadowPolicy: upstreams[0]!.shadow.policyName,
     graph: options.graph ?? 'declared',
     instances: registry.instanceCount,
     workflows: registry.list().map((spec) => spec.name),

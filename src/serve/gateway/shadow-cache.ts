@@ -1,19 +1,19 @@
 /**
  * The gateway's estimate of one upstream's prefix cache: a bounded `RadixCache` that sees every prompt the
- * gateway routes there, with the same eviction policy objects replay and the simulator use (LRU, or
- * KVFlow's STE order when the gateway forwards STE). Routing reads how much of a prompt it holds; a
+ * gateway routes there, with the same eviction policy objects replay and the simulator use (by default LRU,
+ * or KVFlow's STE order when the gateway forwards STE). Routing reads how much of a prompt it holds; a
  * routed request locks its path until the response ends, as the engine locks pages of running requests.
  */
-import { LruPolicy, type EvictionPolicy } from '../../cache/policy.js';
+import type { EvictionPolicy, SteChanges } from '../../cache/policy.js';
 import { RadixCache, ROOT } from '../../cache/radix-cache.js';
-import { StePolicy } from '../../cache/ste-policy.js';
-import { createPolicy } from '../../cache/policies.js';
 
 export interface ShadowCacheOptions {
   /** Pages the estimate may hold (the upstream's KV pool in pages, if known). */
   slots: number;
-  /** `ste`: evict by steps-to-execution (KVFlow); `lru`: least recently used; `reuse`: the learned predictor. */
-  eviction: 'lru' | 'ste' | 'reuse';
+  /** This tree's own eviction policy object (one per upstream). */
+  policy: EvictionPolicy;
+  /** Tokens per page (what a policy reads as the prompt's page size). */
+  blockSize: number;
   /** Told of every page entering (true) or leaving (false) the tree, by its block id. */
   onPage?: (block: number, present: boolean) => void;
 }
@@ -25,15 +25,16 @@ export interface ShadowLease {
 
 export class ShadowCache {
   readonly cache: RadixCache;
-  readonly #ste: StePolicy | undefined;
+  readonly #policy: EvictionPolicy;
+  readonly #blockSize: number;
   readonly #onPage: ((block: number, present: boolean) => void) | undefined;
   #scratch = new Int32Array(512);
   #tick = 0;
 
   constructor(options: ShadowCacheOptions) {
-    const policy: EvictionPolicy =
-      options.eviction === 'ste' ? new StePolicy() : options.eviction === 'reuse' ? createPolicy('reuse') : new LruPolicy();
-    this.#ste = policy instanceof StePolicy ? policy : undefined;
+    const policy = options.policy;
+    this.#policy = policy;
+    this.#blockSize = options.blockSize;
     const onPage = options.onPage;
     this.#onPage = onPage;
     this.cache = new RadixCache({
@@ -50,8 +51,8 @@ export class ShadowCache {
 
   /**
    * Records a routed prompt: touches the cached prefix, inserts the rest (evicting by policy; a full tree
-   * of locked pages keeps the tail out), locks the whole path and tags the first `fixedBlocks` pages with
-   * `agentKey`'s STE.
+   * of locked pages keeps the tail out), locks the whole path and shows it to the policy (StePolicy tags
+   * the first `fixedBlocks` pages with `agentKey`'s STE).
    */
   admit(blocks: readonly number[], fixedBlocks: number, agentKey: string | undefined): ShadowLease {
     const cache = this.cache;
@@ -72,8 +73,9 @@ export class ShadowCache {
       path[held++] = page;
       parent = page;
     }
-    if (this.#ste && agentKey !== undefined) {
-      for (let i = 0; i < Math.min(fixedBlocks, held); i++) this.#ste.tag(path[i]!, agentKey);
+    if (this.#policy.notePrompt) {
+      const prompt = { id: '', blockSize: this.#blockSize, inputLength: blocks.length * this.#blockSize, fixedBlocks };
+      this.#policy.notePrompt(prompt, agentKey, path, 0, held);
     }
     // The gateway sees pages, not token counts: lengths are in blocks, so no last block counts as partial.
     cache.policy.observe?.({ blocks, pages: path, matched, held, inputLength: blocks.length, outputLength: 0, blockSize: 1 });
@@ -88,9 +90,14 @@ export class ShadowCache {
     };
   }
 
-  /** New STE values (undefined: unknown); ignored under LRU. */
-  applySte(changes: ReadonlyMap<string, number | undefined>): void {
-    this.#ste?.applyChanges(changes);
+  /** New STE values (undefined: unknown), for a policy that takes them. */
+  applySte(changes: SteChanges): void {
+    this.#policy.applySte?.(changes);
+  }
+
+  /** The eviction policy's name. */
+  get policyName(): string {
+    return this.#policy.name;
   }
 
   /** Pages held. */
