@@ -4,6 +4,7 @@ import { InputError } from '../errors.js';
 import { renderTable } from '../report/table.js';
 import { fitRoofline, type RooflineFit } from '../sim/calibrate.js';
 import { readCalibrationCsv } from '../sim/calibration-csv.js';
+import { fitLoadPath, readLoadRows, type LoadPathFit } from '../sim/load-calibration.js';
 import { readHardwareConfigFile, resolveHardware, type LinkConfig } from '../sim/hardware.js';
 import { GPU_NAMES, MODEL_NAMES } from '../sim/presets.js';
 import { calibrateLink } from '../tensor/bandwidth.js';
@@ -15,6 +16,7 @@ import { emit, runCommand } from './run.js';
 export interface CalibrateFlags {
   link?: boolean;
   from?: string;
+  loadFrom?: string;
   gpu?: string;
   model?: string;
   config?: string;
@@ -63,6 +65,7 @@ export function registerCalibrate(program: Command): void {
     .description('measure the host link (--link) or fit the cost model to measured iterations (--from rows.csv); --out writes a --config file')
     .option('--link', 'measure host<->device bandwidth, latency and concurrency by moving real KV blocks (tfjs)')
     .option('--from <rows.csv>', 'fit mfu, bandwidthEfficiency and iterationOverhead to measured iterations (columns batch_tokens, context_tokens, seconds[, kind])')
+    .option('--load-from <rows.csv>', 'fit the layer-wise host load path (gather, copy, per-layer sync) to measured loads (columns bytes, layers, seconds[, stage]; bench/gpu/)')
     .option('--gpu <name>', `GPU preset the rows were measured on: ${GPU_NAMES.join(', ')} (default A10G)`)
     .option('--model <name>', `model preset: ${MODEL_NAMES.join(', ')} (default Llama-3.1-8B); with --link it shapes the blocks`)
     .option('--config <file>', 'hardware config to start from (its gpu, model and presets)')
@@ -72,9 +75,13 @@ export function registerCalibrate(program: Command): void {
     .option('--json', 'print one JSON document on stdout')
     .action((flags: CalibrateFlags) =>
       runCommand(async () => {
-        const { from } = flags;
-        if (Boolean(flags.link) === (from !== undefined)) throw InputError.flag('--link/--from', 'give exactly one of --link or --from FILE');
-        if (from === undefined) {
+        const { from, loadFrom } = flags;
+        const modes = [flags.link, from, loadFrom].filter((given) => given !== undefined && given !== false).length;
+        if (modes !== 1) throw InputError.flag('--link/--from/--load-from', 'give exactly one of --link, --from FILE or --load-from FILE');
+        if (loadFrom !== undefined) {
+          const result = await calibrateLoadPath({ ...flags, loadFrom });
+          emit(flags.json ? JSON.stringify(result) : renderLoadPath(result));
+        } else if (from === undefined) {
           const result = await calibrateLinkCommand(flags);
           emit(flags.json ? JSON.stringify(result) : renderLink(result));
         } else {
@@ -126,6 +133,62 @@ export async function calibrateFromRows(flags: CalibrateFlags & { from: string }
     out: flags.out ?? null,
     warnings,
   };
+}
+
+/** `kvflow calibrate --load-from` result; field names are the `--json` contract. */
+export interface LoadPathCalibration {
+  source: string;
+  gpu: string;
+  fit: LoadPathFit;
+  /** The config document written to `out`. */
+  config: Record<string, unknown>;
+  out: string | null;
+  warnings: string[];
+}
+
+/**
+ * Fits the load path to the rows of `flags.loadFrom` and writes `flags.out` if given. With `load` rows
+ * only, the gather and the copy are not separated: the host copy bandwidth written is the one that gives
+ * the fitted total under the model's pageable copy (the link, capped by the host copy bandwidth).
+ */
+export async function calibrateLoadPath(flags: CalibrateFlags & { loadFrom: string }): Promise<LoadPathCalibration> {
+  const hardware = await hardwareFor(flags);
+  const fit = fitLoadPath(await readLoadRows(flags.loadFrom), flags.loadFrom);
+  const warnings: string[] = [];
+  let loadPath: Record<string, number>;
+  if (fit.hostCopyBandwidth !== undefined && fit.copyBandwidth !== undefined) {
+    loadPath = { hostCopyBandwidth: fit.hostCopyBandwidth, pageableBandwidth: fit.copyBandwidth, syncLatency: fit.syncLatency };
+  } else {
+    const link = hardware.h2d.bandwidth;
+    const perByte = 1 / fit.combinedBandwidth;
+    // 1/H + 1/min(link, H) = perByte: H <= link gives H = 2 / perByte, otherwise 1/H = perByte - 1/link.
+    const host = 2 / perByte <= link ? 2 / perByte : 1 / (perByte - 1 / link);
+    warnings.push('only whole-load rows: gather and copy are not separated (add stage gather/copy rows); hostCopyBandwidth assumes the pageable copy runs at min(link, host copy)');
+    loadPath = Number.isFinite(host) && host > 0 ? { hostCopyBandwidth: host, syncLatency: fit.syncLatency } : { syncLatency: fit.syncLatency };
+  }
+  const config = {
+    description: `kvflow calibrate --load-from ${flags.loadFrom}: ${fit.rows} rows on ${hardware.gpu.name}`,
+    gpu: hardware.gpu.name,
+    loadPath,
+  };
+  if (flags.out !== undefined) await writeFile(flags.out, `${JSON.stringify(config, null, 2)}\n`);
+  return { source: flags.loadFrom, gpu: hardware.gpu.name, fit, config, out: flags.out ?? null, warnings };
+}
+
+function renderLoadPath(result: LoadPathCalibration): string {
+  const { fit } = result;
+  const rate = (bytesPerSecond: number | undefined) => (bytesPerSecond === undefined ? 'not separated' : `${(bytesPerSecond / 1e9).toFixed(2)} GB/s`);
+  const table = renderTable(
+    ['term', 'fitted'],
+    [
+      ['host gather', rate(fit.hostCopyBandwidth)],
+      ['per-layer copy', rate(fit.copyBandwidth)],
+      ['gather + copy', rate(fit.combinedBandwidth)],
+      ['per-layer sync', `${(fit.syncLatency * 1e6).toFixed(1)} us`],
+      ['mean / max relative error', `${(fit.error.meanRelativeError * 100).toFixed(2)}% / ${(fit.error.maxRelativeError * 100).toFixed(2)}%`],
+    ],
+  );
+  return [`${result.source}: ${fit.rows} rows on ${result.gpu}`, table, ...result.warnings.map((w) => `warning: ${w}`), ...(result.out ? [`wrote ${result.out}`] : [])].join('\n');
 }
 
 /** Measures the link with real blocks and writes `flags.out` if given. */

@@ -102,10 +102,12 @@ export function engineProfile(name: EngineName): EngineProfile {
 }
 
 /**
- * mem_cache/hiradix_cache.py: under write_through every inserted node is backed up at once; under
- * write_through_selective only once it has been hit this many times (write_through_threshold).
+ * mem_cache/hiradix_cache.py (v0.4): under write_through every inserted node is backed up at once; under
+ * write_through_selective once `hit_count > write_through_threshold` (1), where a node's hit count grows at
+ * every match and every insert that passes it: a prompt is backed up on its first reuse by a later request.
+ * (Later releases raised the threshold: `1 if write_through else 3`.)
  */
-export const SELECTIVE_WRITE_HITS = 3;
+export const SELECTIVE_WRITE_HITS = 1;
 
 /**
  * server_args.py (v0.4): mem_fraction_static by tensor-parallel size, for a run that does not set it.

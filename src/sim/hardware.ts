@@ -53,6 +53,8 @@ export interface LoadPathConfig {
   hostCopyBandwidth: number;
   /** Seconds of each layer's copy call and synchronisation. */
   syncLatency: number;
+  /** Bytes/s of a pageable per-layer copy (default: the link, capped by the host copy bandwidth); calibrate --load-from sets it. */
+  pageableBandwidth?: number;
 }
 
 export interface HardwareConfig {
@@ -167,6 +169,7 @@ const loadPathOverrides = strictObject({
   mode: presetName(LOAD_MODES).optional(),
   hostCopyBandwidth: positiveNumber.optional(),
   syncLatency: nonNegativeNumber.optional(),
+  pageableBandwidth: positiveNumber.optional(),
 });
 
 const modelPresetOverrides = strictObject({
@@ -261,6 +264,7 @@ export function resolveHardware(input: HardwareInput = {}): HardwareConfig {
       mode: file.loadPath?.mode ?? 'direct',
       hostCopyBandwidth: file.loadPath?.hostCopyBandwidth ?? HOST_COPY_BANDWIDTH,
       syncLatency: file.loadPath?.syncLatency ?? LAYER_SYNC_SECONDS,
+      ...(file.loadPath?.pageableBandwidth !== undefined && { pageableBandwidth: file.loadPath.pageableBandwidth }),
     },
     cudaGraphMaxBs: file.cudaGraphMaxBs ?? sglangCudaGraphMaxBs(gpu.cudaMemoryBytes, gpuCount),
   };

@@ -22,7 +22,7 @@ export interface LayerwiseTiming {
 }
 
 export function layerwiseTiming(path: LoadPathConfig, linkBandwidth: number, layers: number): LayerwiseTiming {
-  const pageable = Math.min(linkBandwidth, path.hostCopyBandwidth);
+  const pageable = path.pageableBandwidth ?? Math.min(linkBandwidth, path.hostCopyBandwidth);
   const perByte = path.mode === 'kernel' ? 1 / linkBandwidth : 1 / path.hostCopyBandwidth + 1 / pageable;
   const layerSeconds = (bytes: number) => (bytes / layers) * perByte + path.syncLatency;
   return { layerSeconds, loadSeconds: (bytes) => layers * layerSeconds(bytes) };
