@@ -49,6 +49,18 @@ export class GpuEvictor {
     this.#segment[page] = segment;
   }
 
+  /**
+   * A request matched a prefix ending at `page` and goes on differently: SGLang splits the node there
+   * (radix_cache.py _split_node), so the matched part becomes a node of its own. Relabels `page` and the
+   * ancestors of its insertion.
+   */
+  splitAt(page: number): void {
+    const segment = this.#segment[page];
+    if (segment === undefined || segment === 0) return;
+    const fresh = this.#nextSegment++;
+    for (let p = page; p !== ROOT && this.#segment[p] === segment; p = this.#cache.parentOf(p)) this.#segment[p] = fresh;
+  }
+
   /** Evicts until `slots` GPU slots are free; false when the candidates run out first. */
   makeRoom(slots: number): boolean {
     const cache = this.#cache;

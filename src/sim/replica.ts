@@ -355,6 +355,7 @@ export class Replica {
       if (request.loadsPending > 0) return 'skip';
     }
     const prefix = gpu + loaded;
+    if (this.#evictor && prefix > 0 && prefix < blocks.length) this.#evictor.splitAt(path[prefix - 1]!);
     // Pin the cached prefix, then reserve the page of the first output token up front, so finishing the
     // prompt never waits on memory (and never preempts anyone).
     for (let i = 0; i < prefix; i++) this.cache.lock(path[i]!);
