@@ -8,8 +8,10 @@ import { GPU_NAMES, MODEL_NAMES } from '../sim/presets.js';
 import { parseBackendChoice } from '../tensor/backend.js';
 import { parseByteCount, parseInteger, parseName, parseNumber, parseTokens } from './flags.js';
 import { emit, runCommand } from './run.js';
+import { addServerFlags, keysFrom, limitsFrom, type ServerFlags } from './server-flags.js';
+import { exposureWarning } from '../serve/http/auth.js';
 
-interface EngineFlags {
+interface EngineFlags extends ServerFlags {
   gpu?: string;
   model?: string;
   config?: string;
@@ -38,7 +40,7 @@ interface EngineFlags {
  * and policy inside. Prints its URL, serves until SIGINT/SIGTERM.
  */
 export function registerEngine(program: Command): void {
-  program
+  const command = program
     .command('engine')
     .description('OpenAI-compatible engine emulator: simulator timing in real time, real cache and policy inside')
     .option('--gpu <name>', `GPU preset: ${GPU_NAMES.join(', ')} (default A10G)`)
@@ -61,8 +63,8 @@ export function registerEngine(program: Command): void {
     .option('--log', 'log every request on stderr (fastify JSON log)')
     .option('--tensors', 'record the KV transfer plan; GET /v1/engine/tensors runs it on real KV blocks (tfjs) and compares with the model')
     .option('--tensor-scale <x>', "with --tensors: share of a real KV block's elements to move, in (0, 1]", (v) => parseNumber(v, 0))
-    .option('--backend <name>', 'with --tensors: auto | tfjs-node-gpu | tfjs-node | tfjs-cpu', 'auto')
-    .action((flags: EngineFlags) => runCommand(() => engineCommand(flags)));
+    .option('--backend <name>', 'with --tensors: auto | tfjs-node-gpu | tfjs-node | tfjs-cpu', 'auto');
+  addServerFlags(command).action((flags: EngineFlags) => runCommand(() => engineCommand(flags)));
 }
 
 async function engineCommand(flags: EngineFlags): Promise<void> {
@@ -76,10 +78,14 @@ async function engineCommand(flags: EngineFlags): Promise<void> {
     bodyLimit: flags.maxBodyBytes,
     defaultMaxTokens: flags.defaultMaxTokens,
     log: flags.log ?? false,
+    keys: keysFrom(flags),
+    limits: limitsFrom(flags),
     ...(flags.tensors && {
       tensors: { backend: parseBackendChoice(flags.backend), ...(flags.tensorScale !== undefined && { tensorScale: flags.tensorScale }) },
     }),
   });
+  const warning = exposureWarning('engine', flags.host, keysFrom(flags));
+  if (warning) process.stderr.write(`${warning}\n`);
   const pool = engine.core.cost.gpuPoolPages * hardware.blockSize;
   emit(
     `kvflow engine listening on ${engine.url} (model ${flags.servedModelName ?? hardware.model.name} on ${hardware.gpu.name}, ` +

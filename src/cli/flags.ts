@@ -91,3 +91,10 @@ export function parseSessionsStartFlag(text: string): SessionsStart {
     throw new InvalidArgumentError((error as Error).message);
   }
 }
+
+/** A TCP port: 0 (pick a free one) to 65535. */
+export function parsePort(text: string): number {
+  const port = parseInteger(text, 0);
+  if (port > 65535) throw new InvalidArgumentError(`"${text}" is not a port (0 to 65535; 0 picks a free one)`);
+  return port;
+}

@@ -7,10 +7,18 @@ import { CACHE_AWARE_DEFAULTS } from '../serve/gateway/routing.js';
 import { closeOnSignal } from '../serve/http/shutdown.js';
 import { UPSTREAM_KINDS, type UpstreamKind } from '../serve/gateway/upstream.js';
 import { loadWorkflowSpec } from '../workload/spec.js';
-import { parseByteCount, parseInteger, parseName, parseNumber, parseTokenCount } from './flags.js';
+import { parseByteCount, parseInteger, parseName, parseNumber, parsePort, parseTokenCount } from './flags.js';
 import { emit, runCommand } from './run.js';
+import { addServerFlags, keysFrom, limitsFrom, type ServerFlags } from './server-flags.js';
+import { REGISTRY_LIMIT_DEFAULTS, RegistryRefusal } from '../serve/gateway/workflow-registry.js';
+import { HEALTH_CHECK_DEFAULTS } from '../serve/gateway/health-check.js';
 
-interface GatewayFlags {
+interface GatewayFlags extends ServerFlags {
+  upstreamApiKey?: string;
+  maxWorkflows: number;
+  maxInstances: number;
+  healthInterval: number;
+  healthTimeout: number;
   upstream?: string[];
   upstreamKind?: UpstreamKind[];
   mode?: GatewayModeName;
@@ -41,7 +49,7 @@ interface GatewayFlags {
  */
 export function registerGateway(program: Command): void {
   const collect = <T>(parse: (text: string) => T) => (text: string, previous: T[] | undefined) => [...(previous ?? []), parse(text)];
-  program
+  const command = program
     .command('gateway')
     .description('OpenAI-compatible workflow-aware gateway: prefix-aware routing over shadow radix trees, STE pushed to upstreams')
     .option('--upstream <url>', 'upstream server base URL, e.g. http://127.0.0.1:30000 (repeatable)', collect(parseUrl))
@@ -53,7 +61,7 @@ export function registerGateway(program: Command): void {
     .option('--mode <name>', `${GATEWAY_MODE_NAMES.join(' | ')}: kvflow orders shadow trees by STE and pushes STE upstream; lru does neither (default: ${GATEWAY_DEFAULTS.mode})`, (v) => parseName(v, GATEWAY_MODE_NAMES))
     .option('--policy <name>', "the shadow trees' eviction policy: a registered name (lru, lfu, ste) or a policy file (./my-policy.js); default the mode's (the old values lru and kvflow still select a mode)")
     .option('--host <address>', 'address to listen on', '127.0.0.1')
-    .option('--port <n>', 'port to listen on; 0 picks a free one', (v) => parseInteger(v, 0), 8080)
+    .option('--port <n>', 'port to listen on; 0 picks a free one', parsePort, 8080)
     .option('--block-size <n>', 'tokens per page of the shadow trees (the upstreams\' page size)', (v) => parseInteger(v, 1), GATEWAY_DEFAULTS.blockSize)
     .option('--shadow-capacity <tokens>', 'tokens each upstream\'s shadow tree holds (its KV pool size: 686,320 or 512k)', parseCapacity, GATEWAY_DEFAULTS.shadowCapacityTokens)
     .option('--balance-abs <n>', 'loads are imbalanced when max - min exceeds this', (v) => parseInteger(v, 0), CACHE_AWARE_DEFAULTS.balanceAbs)
@@ -75,13 +83,19 @@ export function registerGateway(program: Command): void {
     )
     .option('--instance-idle <s>', 'seconds without traffic after which a workflow instance is over', (v) => parseNumber(v, 0), GATEWAY_DEFAULTS.idleSeconds)
     .option('--log', 'log every request on stderr (fastify JSON log)')
-    .action((flags: GatewayFlags) => runCommand(() => gatewayCommand(flags)));
+    .option('--upstream-api-key <key>', 'sent to every upstream as Authorization: Bearer (or KVFLOW_UPSTREAM_API_KEY)')
+    .option('--max-workflows <n>', 'most registered workflows; then 429', (v) => parseInteger(v, 1), REGISTRY_LIMIT_DEFAULTS.maxWorkflows)
+    .option('--max-instances <n>', 'most live workflow instances tracked; then 429', (v) => parseInteger(v, 1), REGISTRY_LIMIT_DEFAULTS.maxInstances)
+    .option('--health-interval <ms>', 'probe each upstream\'s /health this often; 0: no active checks', (v) => parseInteger(v, 0), HEALTH_CHECK_DEFAULTS.intervalMs)
+    .option('--health-timeout <ms>', 'an upstream that does not answer its probe in this time leaves routing', (v) => parseInteger(v, 1), HEALTH_CHECK_DEFAULTS.timeoutMs);
+  addServerFlags(command).action((flags: GatewayFlags) => runCommand(() => gatewayCommand(flags)));
 }
 
 async function gatewayCommand(flags: GatewayFlags): Promise<void> {
   const upstreams = pairKinds(flags.upstream ?? [], flags.upstreamKind ?? []);
   const specs = await Promise.all((flags.workflow ?? []).map((path) => loadWorkflowSpec(path)));
   const { mode, shadowPolicy } = await modeAndPolicy(flags);
+  const upstreamApiKey = flags.upstreamApiKey || process.env.KVFLOW_UPSTREAM_API_KEY || undefined;
   const gateway = await startGateway({
     upstreams,
     mode,
@@ -100,8 +114,19 @@ async function gatewayCommand(flags: GatewayFlags): Promise<void> {
     graph: flags.graph,
     log: flags.log ?? false,
     logLine: (line) => process.stderr.write(`${line}\n`),
+    keys: keysFrom(flags),
+    ...(upstreamApiKey && { upstreamApiKey }),
+    limits: limitsFrom(flags),
+    registryLimits: { maxWorkflows: flags.maxWorkflows, maxInstances: flags.maxInstances },
+    healthCheck: { intervalMs: flags.healthInterval, timeoutMs: flags.healthTimeout },
   });
-  for (const spec of specs) gateway.registry.register(spec);
+  try {
+    for (const spec of specs) gateway.registry.register(spec);
+  } catch (error) {
+    await gateway.close();
+    if (error instanceof RegistryRefusal) throw InputError.flag('--workflow', error.message);
+    throw error;
+  }
   const list = upstreams.map((u) => `${u.url} (${u.kind})`).join(', ');
   const policyNote = shadowPolicy ? `, shadow policy ${shadowPolicy.name}` : '';
   emit(`kvflow gateway listening on ${gateway.url} (mode ${mode}${policyNote}; upstreams ${list})`);

@@ -204,6 +204,20 @@ export class EngineCore {
     if (changes.size > 0) this.#clock.run(() => this.#replica.updateSte(changes));
   }
 
+  /** Merges a partial update (undefined: no longer known); returns how many agents have an STE now. */
+  applySteChanges(changes: ReadonlyMap<string, number | undefined>): number {
+    const moved = new Map<string, number | undefined>();
+    for (const [key, value] of changes) {
+      if (this.#ste.get(key) === value) continue;
+      moved.set(key, value);
+      if (value === undefined) this.#ste.delete(key);
+      else this.#ste.set(key, value);
+    }
+    this.#steUpdates++;
+    if (moved.size > 0) this.#clock.run(() => this.#replica.updateSte(moved));
+    return this.#ste.size;
+  }
+
   state(): EngineState {
     const cache = this.#replica.cache;
     return {

@@ -14,8 +14,10 @@ import { EngineTensorRecorder, type EngineTensorOptions } from './engine-tensors
 import { FixedPrefixTracker } from '../http/fixed-prefix.js';
 import { readHints } from '../http/hints.js';
 import { installJsonBodyParser, jsonBodyOf } from '../http/json-body.js';
-import { snapshotOfUpdate } from '../http/kvflow-update.js';
+import { changesOfUpdate, snapshotOfUpdate } from '../http/kvflow-update.js';
 import { ApiError, installErrorHandlers } from '../http/openai-errors.js';
+import { installAuth, type AccessKeys, type RouteAccess } from '../http/auth.js';
+import { applyServerLimits, serverOptions, SERVER_LIMIT_DEFAULTS, type ServerLimits } from '../http/server-limits.js';
 import {
   chatRequestSchema,
   completionRequestSchema,
@@ -41,6 +43,10 @@ export interface EngineServerOptions extends EngineCoreOptions {
   defaultMaxTokens?: number;
   /** fastify's request log on stderr. */
   log?: boolean;
+  /** Bearer keys for `/v1` routes, state-changing routes and `/metrics` (none: open). */
+  keys?: AccessKeys;
+  /** Client timeouts and the connection cap. */
+  limits?: ServerLimits;
   /** Record the KV transfer plan and serve `GET /v1/engine/tensors` (real tfjs blocks). */
   tensors?: EngineTensorOptions;
 }
@@ -60,7 +66,15 @@ export async function startEngineServer(options: EngineServerOptions): Promise<E
   const core = new EngineCore({ ...options, ...(tensors && { transfers: tensors }) });
   const tokenizer = await PromptTokenizer.create({ blockSize: core.blockSize });
   const fixedPrefixes = new FixedPrefixTracker();
-  const app = Fastify({ logger: options.log ?? false, bodyLimit: options.bodyLimit ?? 8 * 2 ** 20, forceCloseConnections: true });
+  const limits = options.limits ?? SERVER_LIMIT_DEFAULTS;
+  const app = Fastify({
+    logger: options.log ? { redact: ['req.headers.authorization'] } : false,
+    bodyLimit: options.bodyLimit ?? 8 * 2 ** 20,
+    forceCloseConnections: true,
+    ...serverOptions(limits),
+  });
+  applyServerLimits(app.server, limits);
+  installAuth(app, options.keys ?? {}, engineAccess);
   installJsonBodyParser(app);
   installErrorHandlers(app);
   const created = () => Math.floor(Date.now() / 1000);
@@ -90,6 +104,10 @@ export async function startEngineServer(options: EngineServerOptions): Promise<E
   });
   app.post('/v1/update', async (request) => {
     const update = parseRequest(steUpdateSchema, jsonBodyOf(request.body).value);
+    if (update.partial) {
+      const agents = core.applySteChanges(changesOfUpdate(update));
+      return { success: true, timestep_cnt: update.timestep_cnt ?? null, agents };
+    }
     const snapshot = snapshotOfUpdate(update);
     core.updateSte(snapshot);
     return { success: true, timestep_cnt: update.timestep_cnt ?? null, agents: snapshot.size };
@@ -238,4 +256,12 @@ function streamGeneration(
 
 function formatHost(address: string): string {
   return address.includes(':') ? `[${address}]` : address;
+}
+
+/** The engine's routes by who may call them: state changes need the admin key. */
+export function engineAccess(method: string, path: string): RouteAccess {
+  if (path === '/health') return 'open';
+  if (path === '/metrics') return 'metrics';
+  if (method === 'POST' && (path === '/v1/update' || path === '/reset_prefix_cache' || path === '/flush_cache')) return 'admin';
+  return 'api';
 }

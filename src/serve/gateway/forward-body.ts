@@ -4,7 +4,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { WorkflowHints } from '../http/hints.js';
-import { HINT_HEADERS } from '../http/hints.js';
+import { encodeHintHeader, HINT_HEADERS } from '../http/hints.js';
 import type { UpstreamKind } from './upstream.js';
 
 /** Hop-by-hop and framing headers never forwarded as they are (RFC 9110 section 7.6.1, plus host and length). */
@@ -73,19 +73,30 @@ export function bodyFor(kind: UpstreamKind, input: ForwardInput): Buffer | strin
   }
 }
 
+/**
+ * Whose credentials reach the upstream: its own API key when the gateway has one for it, else the
+ * client's `Authorization` unless that was the gateway's own key (which must not leak upstream).
+ */
+export interface UpstreamAuth {
+  apiKey?: string | undefined;
+  forwardClientAuthorization: boolean;
+}
+
 /** The client's end-to-end headers, plus the hint headers a kvflow engine reads. */
-export function headersFor(kind: UpstreamKind, client: IncomingHttpHeaders, input: ForwardInput): Record<string, string> {
+export function headersFor(kind: UpstreamKind, client: IncomingHttpHeaders, input: ForwardInput, auth?: UpstreamAuth): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(client)) {
     if (value === undefined || HOP_BY_HOP.has(name)) continue;
+    if (name === 'authorization' && auth && !auth.forwardClientAuthorization) continue;
     if (kind !== 'kvflow' && name.startsWith('x-kvflow-')) continue;
     headers[name] = Array.isArray(value) ? value.join(', ') : value;
   }
   headers['content-type'] = 'application/json';
+  if (auth?.apiKey !== undefined) headers.authorization = `Bearer ${auth.apiKey}`;
   if (kind === 'kvflow') {
-    if (input.tagKey !== undefined) headers[HINT_HEADERS.agent] = input.tagKey;
-    if (input.hints.workflow !== undefined) headers[HINT_HEADERS.workflow] = input.hints.workflow;
-    if (input.hints.step !== undefined) headers[HINT_HEADERS.step] = input.hints.step;
+    if (input.tagKey !== undefined) headers[HINT_HEADERS.agent] = encodeHintHeader(input.tagKey);
+    if (input.hints.workflow !== undefined) headers[HINT_HEADERS.workflow] = encodeHintHeader(input.hints.workflow);
+    if (input.hints.step !== undefined) headers[HINT_HEADERS.step] = encodeHintHeader(input.hints.step);
   }
   return headers;
 }

@@ -27,7 +27,10 @@ import { StePublisher, type StePublisherOptions } from './ste-publisher.js';
 import { AgentIdTable, NO_AGENT_ID } from './agent-ids.js';
 import { outgoingHints } from './outgoing-hints.js';
 import { Upstream, type UpstreamKind, type UpstreamTimeouts } from './upstream.js';
-import { WorkflowRegistry } from './workflow-registry.js';
+import { RegistryRefusal, WorkflowRegistry, type RegistryLimits } from './workflow-registry.js';
+import { exposureWarning, installAuth, type AccessKeys, type RouteAccess } from '../http/auth.js';
+import { applyServerLimits, serverOptions, SERVER_LIMIT_DEFAULTS, type ServerLimits } from '../http/server-limits.js';
+import { HEALTH_CHECK_DEFAULTS, HealthChecker } from './health-check.js';
 
 export interface GatewayOptions {
   upstreams: { url: string; kind: UpstreamKind }[];
@@ -64,6 +67,20 @@ export interface GatewayOptions {
   logLine?: (line: string) => void;
   /** Retry schedule of failed STE pushes (tests shorten it). */
   steRetry?: Pick<StePublisherOptions, 'backoffMs' | 'maxBackoffMs' | 'maxAttempts'>;
+  /** Bearer keys for `/v1` routes, state-changing routes and `/metrics` (none: open). */
+  keys?: AccessKeys;
+  /** Sent to every upstream as `Authorization: Bearer` (their `--api-key`). */
+  upstreamApiKey?: string;
+  /** Client timeouts and the connection cap. */
+  limits?: ServerLimits;
+  /** Most registered workflows and live instances (then 429). */
+  registryLimits?: Partial<RegistryLimits>;
+  /** Active `/health` probes of the upstreams; intervalMs 0 turns them off. */
+  healthCheck?: { intervalMs: number; timeoutMs: number };
+  /** Least milliseconds between two full STE snapshots pushed to one upstream. */
+  steSnapshotIntervalMs?: number;
+  /** Where warnings go (default stderr). */
+  warn?: (message: string) => void;
 }
 
 export const GATEWAY_DEFAULTS = {
@@ -75,6 +92,7 @@ export const GATEWAY_DEFAULTS = {
   retryCooldownMs: 2_000,
   bodyLimit: 8 * 2 ** 20,
   idleSeconds: 300,
+  steSnapshotIntervalMs: 100,
 };
 
 export interface GatewayServer {
@@ -107,6 +125,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
         kind,
         timeouts: options.timeouts,
         connections: options.connections,
+        apiKey: options.upstreamApiKey,
         shadow: {
           slots,
           policy: shadowPolicy(),
@@ -120,6 +139,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
   const hasHintsKind = upstreams.some((upstream) => upstream.kind === 'sglang-hints');
   const registry = new WorkflowRegistry({
     idleSeconds: options.idleSeconds,
+    ...(options.registryLimits && { limits: options.registryLimits }),
     ...(options.graph === 'learned' && { learner: new OnlineGraphLearner() }),
   });
   const tokenizer = await PromptTokenizer.create({ blockSize: options.blockSize });
@@ -131,6 +151,8 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
     retryCooldownMs: options.retryCooldownMs,
     blockSize: options.blockSize,
     ...(prefixIndex && { prefixIndex }),
+    // With keys of its own, the client's Authorization is the gateway's key and stays here.
+    forwardClientAuthorization: !(options.keys?.api || options.keys?.admin),
   });
   const logLine = options.logLine ?? (() => {});
   const agentIds = new AgentIdTable({ onAssign: ({ key, id }) => logLine(`kvflow gateway: agent "${key}" is agent_id ${id} on kvflow-sglang upstreams`) });
@@ -143,23 +165,25 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
         timeoutMs: STE_PUSH_TIMEOUT_MS,
         onOutcome: (outcome) => metrics.steUpdates.inc({ upstream: upstream.url, outcome }),
         onFailure: (outcome, message, attempt) => logLine(`kvflow gateway: STE push to ${upstream.url} ${outcome} (attempt ${attempt}): ${message}`),
+        // The fork replaces its table on every update: it gets whole snapshots, spaced; kvflow engines merge diffs.
+        mode: upstream.kind === 'kvflow' ? 'diff' : 'snapshot',
+        snapshotIntervalMs: options.steSnapshotIntervalMs ?? GATEWAY_DEFAULTS.steSnapshotIntervalMs,
+        snapshot: () => (upstream.kind === 'kvflow-sglang' ? agentIds.translate(registry.snapshot()) : registry.snapshot()),
       }),
     }));
-  let steCount = 0;
-  /** After workflow progress: re-rank shadow pages and push the new snapshot (under integer ids to a KVFlow fork). */
+  /** After workflow progress: re-rank the shadow pages and push what changed (whole tables, spaced, to a KVFlow fork). */
   const publishSte = () => {
     const changes = registry.takeChanges();
     if (!changes) return;
     for (const upstream of upstreams) upstream.shadow.applySte(changes);
-    if (publishers.length === 0) return;
-    const count = steCount++;
-    const body = steUpdateBody(registry.snapshot(), count);
-    let forkBody: typeof body | undefined;
-    for (const { upstream, publisher } of publishers) {
-      if (upstream.kind === 'kvflow-sglang') publisher.publish((forkBody ??= steUpdateBody(agentIds.translate(registry.snapshot()), count)));
-      else publisher.publish(body);
-    }
+    for (const { publisher } of publishers) publisher.publish(changes);
   };
+  const health = new HealthChecker(upstreams, {
+    ...(options.healthCheck ?? HEALTH_CHECK_DEFAULTS),
+    apiKey: options.upstreamApiKey,
+    onChange: (upstream, healthy) =>
+      (options.warn ?? defaultWarn)(`kvflow gateway: upstream ${upstream.url} ${healthy ? 'answers its health check again' : 'failed its health check; out of routing'}`),
+  });
   const seconds = () => performance.now() / 1000;
   const idleSweep = setInterval(() => {
     if (registry.expireIdle(seconds()) > 0) publishSte();
@@ -168,7 +192,15 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
 
   const models = options.models ? new Set(options.models) : await discoverModels(upstreams);
 
-  const app = Fastify({ logger: options.log ?? false, bodyLimit: options.bodyLimit, forceCloseConnections: true });
+  const limits = options.limits ?? SERVER_LIMIT_DEFAULTS;
+  const app = Fastify({
+    logger: options.log ? { redact: ['req.headers.authorization'] } : false,
+    bodyLimit: options.bodyLimit,
+    forceCloseConnections: true,
+    ...serverOptions(limits),
+  });
+  applyServerLimits(app.server, limits);
+  installAuth(app, options.keys ?? {}, gatewayAccess);
   installJsonBodyParser(app);
   installErrorHandlers(app);
 
@@ -189,9 +221,22 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
       if (error instanceof InputError) throw ApiError.invalid(error.message, null, 'invalid_workflow');
       throw error;
     }
-    registry.register(spec);
+    const replace = (request.query as { replace?: string }).replace;
+    let outcome;
+    try {
+      outcome = registry.register(spec, { replace: replace === 'true' || replace === '1' });
+    } catch (error) {
+      throw refusalToApiError(error);
+    }
     publishSte();
-    return reply.status(201).send({ name: spec.name, agents: Object.keys(spec.agents), shareAgents: spec.shareAgents, registered: true });
+    return reply.status(outcome.replaced ? 200 : 201).send({
+      name: spec.name,
+      agents: Object.keys(spec.agents),
+      shareAgents: spec.shareAgents,
+      registered: true,
+      replaced: outcome.replaced,
+      droppedInstances: outcome.droppedInstances,
+    });
   });
   app.get('/v1/workflows', async () => ({
     data: registry.list().map((spec) => ({ name: spec.name, agents: Object.keys(spec.agents), edges: spec.edges.length, shareAgents: spec.shareAgents })),
@@ -202,7 +247,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
     publishSte();
     return reply.status(204).send();
   });
-  app.get('/v1/ste', async () => steUpdateBody(registry.snapshot(), steCount));
+  app.get('/v1/ste', async () => steUpdateBody(registry.snapshot(), 0));
   app.get('/v1/gateway/agents', async () => ({ no_agent_id: NO_AGENT_ID, data: agentIds.entries() }));
   app.get('/v1/gateway/state', async () => ({
     mode: mode.name,
@@ -211,11 +256,12 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
     shadowPolicy: upstreams[0]!.shadow.policyName,
     graph: options.graph ?? 'declared',
     instances: registry.instanceCount,
-    workflows: registry.list().map((spec) => spec.name),
+    workflows: registry.workflowCount,
     upstreams: upstreams.map((u) => ({
       url: u.url,
       kind: u.kind,
       up: u.isUp(Date.now()),
+      healthy: u.healthy,
       load: u.load,
       models: u.models ? [...u.models] : null,
       shadowPages: u.shadow.pages,
@@ -230,7 +276,12 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
     if (models.size > 0 && !models.has(body.model)) throw ApiError.unknownModel(body.model, [...models]);
     const prompt = kind === 'chat' ? tokenizer.chat((body as ChatRequest).messages) : tokenizer.completion((body as CompletionRequest).prompt);
     const hints = readHints(request.headers, body);
-    const ticket = registry.begin(hints, seconds());
+    let ticket;
+    try {
+      ticket = registry.begin(hints, seconds());
+    } catch (error) {
+      throw refusalToApiError(error);
+    }
     const tagKey = ticket?.tagKey ?? registry.tagKey(hints);
     const fixedBlocks = tagKey === undefined ? 0 : fixedPrefixes.observe(tagKey, prompt.blocks, prompt.systemTokens, options.blockSize);
     const forkAgentId = hasFork ? agentIds.wireId(tagKey) : NO_AGENT_ID;
@@ -274,7 +325,15 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
   app.post('/v1/chat/completions', completion('chat', '/v1/chat/completions'));
   app.post('/v1/completions', completion('completion', '/v1/completions'));
 
-  await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
+  try {
+    await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
+  } catch (error) {
+    await health.close();
+    await Promise.all(upstreams.map((upstream) => upstream.close()));
+    throw error;
+  }
+  const warning = exposureWarning('gateway', options.host ?? '127.0.0.1', options.keys ?? {});
+  if (warning) (options.warn ?? defaultWarn)(warning);
   const address = app.server.address() as AddressInfo;
   return {
     url: `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`,
@@ -288,6 +347,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
     close: async () => {
       clearInterval(idleSweep);
       for (const { publisher } of publishers) publisher.close();
+      await health.close();
       await app.close();
       await Promise.all(upstreams.map((upstream) => upstream.close()));
     },
@@ -316,4 +376,25 @@ async function discoverModels(upstreams: readonly Upstream[]): Promise<Set<strin
     }),
   );
   return all;
+}
+
+function defaultWarn(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
+
+/** The registry's refusals as HTTP answers: a limit is 429 (retry later), a taken name 409. */
+function refusalToApiError(error: unknown): unknown {
+  if (!(error instanceof RegistryRefusal)) return error;
+  return error.reason === 'full'
+    ? new ApiError(429, error.message, 'rate_limit_error', 'gateway_full')
+    : new ApiError(409, error.message, 'invalid_request_error', 'workflow_exists');
+}
+
+/** The gateway's routes by who may call them: registering or deleting workflows needs the admin key. */
+export function gatewayAccess(method: string, path: string): RouteAccess {
+  if (path === '/health') return 'open';
+  if (path === '/metrics') return 'metrics';
+  if ((method === 'POST' || method === 'DELETE' || method === 'PUT') && path.startsWith('/v1/workflows')) return 'admin';
+  if (method === 'POST' && path === '/v1/update') return 'admin';
+  return 'api';
 }

@@ -40,6 +40,8 @@ export interface ProxyOptions {
   blockSize: number;
   /** All upstreams' shadow pages by block id (absent beyond 31 upstreams). */
   prefixIndex?: PrefixIndex;
+  /** Pass the client's `Authorization` on (false when it carried the gateway's own key). */
+  forwardClientAuthorization: boolean;
 }
 
 export class Proxy {
@@ -95,7 +97,10 @@ export class Proxy {
           answer = await upstream.pool.request({
             method: 'POST',
             path: `${upstream.basePath}${request.endpoint}`,
-            headers: headersFor(upstream.kind, request.clientHeaders, request),
+            headers: headersFor(upstream.kind, request.clientHeaders, request, {
+              apiKey: upstream.apiKey,
+              forwardClientAuthorization: this.#options.forwardClientAuthorization,
+            }),
             body,
             signal,
           });

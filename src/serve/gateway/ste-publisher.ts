@@ -1,4 +1,4 @@
-import type { SteUpdateBody } from '../http/kvflow-update.js';
+import { steDiffBody, steUpdateBody, type SteUpdateBody } from '../http/kvflow-update.js';
 import type { Upstream } from './upstream.js';
 
 /**
@@ -18,32 +18,49 @@ export interface StePublisherOptions {
   backoffMs?: number;
   /** Default 5000. */
   maxBackoffMs?: number;
-  /** Attempts for one snapshot before waiting for the next change (default 6). */
+  /** Attempts for one push before waiting for the next change (default 6). */
   maxAttempts?: number;
+  /**
+   * `diff`: send only the keys that changed (`partial: true`; `kvflow engine` merges them), a full
+   * snapshot first and after any failed push. `snapshot`: every push is the whole table, as KVFlow's
+   * SGLang fork expects (its `AgentManager.update_agent_timestep` replaces what it had).
+   */
+  mode: 'diff' | 'snapshot';
+  /** Least milliseconds between two full snapshots, whose cost grows with the gateway's state (default 100). */
+  snapshotIntervalMs?: number;
+  /** The current table (keys as this upstream names agents), read when a full snapshot is sent. */
+  snapshot: () => ReadonlyMap<string, number>;
 }
 
 /**
- * Pushes STE snapshots to one upstream's `/v1/update` (KVFlow's format), at most one in flight: while a
- * push is under way, later snapshots collapse into the newest, which goes next. Snapshots are complete,
- * so skipping the intermediate ones loses nothing. A failed push is retried after a growing delay, unless
- * a newer snapshot replaces it first; after `maxAttempts` it waits for the next change.
+ * Pushes STE to one upstream's `/v1/update` (KVFlow's format), at most one push in flight: changes that
+ * arrive meanwhile collapse into the next push. A request so costs the keys it changed, never a copy of
+ * the whole table; only full snapshots (the first push, resyncs after a failure, every push to the fork)
+ * cost the table, and those are spaced by `snapshotIntervalMs`. A failed push is retried after a growing
+ * delay with everything known by then; after `maxAttempts` it waits for the next change.
  */
 export class StePublisher {
   readonly #upstream: Upstream;
   readonly #options: Required<Omit<StePublisherOptions, 'onFailure'>> & Pick<StePublisherOptions, 'onFailure'>;
   #sending: Promise<void> | undefined;
-  #next: SteUpdateBody | undefined;
+  /** Keys changed since the last push was built (undefined value: no longer known). */
+  readonly #pending = new Map<string, number | undefined>();
+  #needsSnapshot = true;
+  #lastSnapshotAt = -Infinity;
+  #count = 0;
   #closed = false;
   #wake: (() => void) | undefined;
 
   constructor(upstream: Upstream, options: StePublisherOptions) {
     this.#upstream = upstream;
-    this.#options = { backoffMs: 100, maxBackoffMs: 5_000, maxAttempts: 6, ...options };
+    this.#options = { backoffMs: 100, maxBackoffMs: 5_000, maxAttempts: 6, snapshotIntervalMs: 100, ...options };
   }
 
-  publish(body: SteUpdateBody): void {
+  /** Schedules `changes` (keys as the gateway names them) for the next push. */
+  publish(changes: ReadonlyMap<string, number | undefined>): void {
     if (this.#closed) return;
-    this.#next = body;
+    if (this.#options.mode === 'snapshot') this.#needsSnapshot = true;
+    else if (!this.#needsSnapshot) for (const [key, value] of changes) this.#pending.set(key, value);
     this.#wake?.();
     if (!this.#sending) this.#sending = this.#drain();
   }
@@ -56,25 +73,42 @@ export class StePublisher {
   /** Stops retrying; pushes in flight finish. */
   close(): void {
     this.#closed = true;
-    this.#next = undefined;
+    this.#pending.clear();
     this.#wake?.();
   }
 
   async #drain(): Promise<void> {
-    while (this.#next && !this.#closed) {
-      const body = this.#next;
-      this.#next = undefined;
+    drain: while ((this.#needsSnapshot || this.#pending.size > 0) && !this.#closed) {
       for (let attempt = 1; ; attempt++) {
+        const body = await this.#nextBody();
         const { outcome, message } = await this.#send(body);
         this.#options.onOutcome(outcome);
         if (outcome === 'ok') break;
+        // The upstream may have missed what this push carried: the retry sends the whole table.
+        this.#needsSnapshot = true;
+        this.#pending.clear();
         this.#options.onFailure?.(outcome, message, attempt);
-        if (attempt >= this.#options.maxAttempts || this.#closed) break;
+        if (attempt >= this.#options.maxAttempts || this.#closed) break drain; // the next change retries
         await this.#pause(Math.min(this.#options.maxBackoffMs, this.#options.backoffMs * 2 ** (attempt - 1)));
-        if (this.#next || this.#closed) break; // a newer snapshot supersedes this one
+        if (this.#closed) break drain;
       }
     }
     this.#sending = undefined;
+  }
+
+  /** A full snapshot when one is due (waiting out the spacing), else the pending changes. */
+  async #nextBody(): Promise<SteUpdateBody> {
+    if (!this.#needsSnapshot) {
+      const body = steDiffBody(this.#pending, this.#count++);
+      this.#pending.clear();
+      return body;
+    }
+    const wait = this.#lastSnapshotAt + this.#options.snapshotIntervalMs - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    this.#needsSnapshot = false;
+    this.#pending.clear();
+    this.#lastSnapshotAt = performance.now();
+    return steUpdateBody(this.#options.snapshot(), this.#count++);
   }
 
   /** Waits `ms`, or less if a newer snapshot arrives or the publisher closes. */
@@ -96,7 +130,10 @@ export class StePublisher {
       const response = await this.#upstream.pool.request({
         method: 'POST',
         path: `${this.#upstream.basePath}/v1/update`,
-        headers: { 'content-type': 'application/json' },
+        headers: {
+          'content-type': 'application/json',
+          ...(this.#upstream.apiKey !== undefined && { authorization: `Bearer ${this.#upstream.apiKey}` }),
+        },
         body: JSON.stringify(body),
         headersTimeout: this.#options.timeoutMs,
         bodyTimeout: this.#options.timeoutMs,

@@ -32,6 +32,8 @@ export interface UpstreamOptions {
   /** Most connections to this upstream. */
   connections: number;
   shadow: ShadowCacheOptions;
+  /** The upstream's own API key, sent as `Authorization: Bearer` instead of the client's. */
+  apiKey?: string | undefined;
 }
 
 export class Upstream implements RouteCandidate {
@@ -49,12 +51,17 @@ export class Upstream implements RouteCandidate {
   downUntil = 0;
   /** Model ids it serves, once discovered (undefined: unknown, so any). */
   models: Set<string> | undefined;
+  /** Whether the last active health check was answered (true until a probe says otherwise). */
+  healthy = true;
+  /** Bearer token the gateway sends it (its `--api-key`), if any. */
+  readonly apiKey: string | undefined;
 
   constructor(options: UpstreamOptions) {
     const parsed = new URL(options.url);
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new RangeError(`${options.url}: only http and https upstreams`);
     this.index = options.index;
     this.kind = options.kind;
+    this.apiKey = options.apiKey;
     this.basePath = parsed.pathname.replace(/\/+$/, '');
     this.url = `${parsed.origin}${this.basePath}`;
     this.pool = new Pool(parsed.origin, {
@@ -77,7 +84,7 @@ export class Upstream implements RouteCandidate {
   }
 
   isUp(nowMs: number): boolean {
-    return nowMs >= this.downUntil;
+    return this.healthy && nowMs >= this.downUntil;
   }
 
   serves(model: string): boolean {

@@ -19,6 +19,35 @@ interface RegisteredWorkflow {
   spec: WorkflowSpec;
   ste: WorkflowSte;
   outlook: StepOutlook;
+  /** Live instances of this workflow, so replacing it costs what it holds, not what the gateway holds. */
+  instances: Set<string>;
+}
+
+/** Why the registry refused: it is at a limit (HTTP 429), or the name is taken (HTTP 409). */
+export class RegistryRefusal extends Error {
+  override readonly name = 'RegistryRefusal';
+  constructor(
+    readonly reason: 'full' | 'exists',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface RegistryLimits {
+  /** Most registered workflows. */
+  maxWorkflows: number;
+  /** Most live instances of registered workflows. */
+  maxInstances: number;
+}
+
+export const REGISTRY_LIMIT_DEFAULTS: RegistryLimits = { maxWorkflows: 1_000, maxInstances: 100_000 };
+
+/** What `register` did. */
+export interface Registration {
+  replaced: boolean;
+  /** Live instances of the replaced spec, which are dropped (they hold no STE any more). */
+  droppedInstances: number;
 }
 
 interface LiveInstance {
@@ -73,24 +102,76 @@ export class WorkflowRegistry {
   readonly #dropped = new Set<string>();
   /** Exponentially weighted mean step duration in seconds. */
   #meanStepSeconds: number | undefined;
+  /** Workflows whose STE may have moved since the last `takeChanges`. */
+  readonly #dirty = new Set<RegisteredWorkflow>();
+  /** The workflows that currently give each key a value (a shared agent name may be in several). */
+  readonly #owners = new Map<string, Set<RegisteredWorkflow>>();
+  /** The first registered workflow declaring each agent (for requests naming no spec). */
+  readonly #declaring = new Map<string, RegisteredWorkflow>();
+  readonly #limits: RegistryLimits;
 
-  constructor(options: { idleSeconds: number; learner?: OnlineGraphLearner }) {
+  constructor(options: { idleSeconds: number; learner?: OnlineGraphLearner; limits?: Partial<RegistryLimits> }) {
     this.#idleSeconds = options.idleSeconds;
     this.#learner = options.learner;
+    this.#limits = { ...REGISTRY_LIMIT_DEFAULTS, ...options.limits };
   }
 
-  /** Registers (or replaces) a workflow by its spec's name; live instances of a replaced spec are dropped. */
-  register(spec: WorkflowSpec): void {
+  /**
+   * Registers a workflow by its spec's name. An existing name is refused unless `replace` is set; a
+   * replaced spec's live instances are dropped, and their STE with them.
+   */
+  register(spec: WorkflowSpec, options: { replace?: boolean } = {}): Registration {
     const previous = this.#workflows.get(spec.name);
-    if (previous) {
-      for (const [id, live] of this.#instances) if (live.workflow === previous) this.#instances.delete(id);
-      for (const key of previous.ste.snapshot().keys()) this.#dropped.add(key);
+    if (previous && !options.replace) {
+      throw new RegistryRefusal(
+        'exists',
+        `workflow "${spec.name}" is already registered (${previous.instances.size} live instances); ` +
+          'register it with replace to swap the spec (its live instances are dropped)',
+      );
     }
-    this.#workflows.set(spec.name, {
+    if (!previous && this.#workflows.size >= this.#limits.maxWorkflows) {
+      throw new RegistryRefusal('full', `the gateway holds its limit of ${this.#limits.maxWorkflows} workflows (--max-workflows)`);
+    }
+    let droppedInstances = 0;
+    if (previous) {
+      for (const id of previous.instances) {
+        this.#instances.delete(id);
+        droppedInstances++;
+      }
+      for (const key of previous.ste.snapshot().keys()) {
+        this.#dropped.add(key);
+        this.#owners.get(key)?.delete(previous);
+      }
+      this.#dirty.delete(previous);
+      this.#workflows.delete(spec.name);
+    }
+    const workflow: RegisteredWorkflow = {
       spec,
       ste: new WorkflowSte(AgentStepGraph.fromSpec(spec), { shareAgents: spec.shareAgents }),
       outlook: new StepOutlook(spec),
-    });
+      instances: new Set(),
+    };
+    this.#workflows.set(spec.name, workflow);
+    if (previous) this.#reindexDeclaring();
+    else for (const agent of Object.keys(spec.agents)) if (!this.#declaring.has(agent)) this.#declaring.set(agent, workflow);
+    return { replaced: previous !== undefined, droppedInstances };
+  }
+
+  /** Whether a spec of this name is registered. */
+  has(name: string): boolean {
+    return this.#workflows.has(name);
+  }
+
+  get workflowCount(): number {
+    return this.#workflows.size;
+  }
+
+  /** Rebuilds the agent index after a replacement (registration order decides, as before). */
+  #reindexDeclaring(): void {
+    this.#declaring.clear();
+    for (const workflow of this.#workflows.values()) {
+      for (const agent of Object.keys(workflow.spec.agents)) if (!this.#declaring.has(agent)) this.#declaring.set(agent, workflow);
+    }
   }
 
   /** Registered specs, in registration order. */
@@ -122,8 +203,13 @@ export class WorkflowRegistry {
     if (!workflow) return this.#learner ? this.#beginLearned(instance, agent, step) : undefined;
     let live = this.#instances.get(instance);
     if (!live || live.workflow !== workflow) {
+      if (!live && this.#instances.size >= this.#limits.maxInstances) {
+        throw new RegistryRefusal('full', `the gateway tracks its limit of ${this.#limits.maxInstances} live workflow instances (--max-instances)`);
+      }
+      if (live) live.workflow.instances.delete(instance);
       live = { workflow, lastSeen: now, steps: new Map(), begun: 0, lastEnded: undefined, lastBegun: undefined };
       this.#instances.set(instance, live);
+      workflow.instances.add(instance);
     }
     live.lastSeen = now;
     const inFlight = step === undefined ? 0 : (live.steps.get(step) ?? 0);
@@ -137,6 +223,7 @@ export class WorkflowRegistry {
       live.begun++;
       live.lastBegun = ticket.stepId;
       workflow.ste.begin(instance, agent);
+      this.#dirty.add(workflow);
     }
     return ticket;
   }
@@ -181,6 +268,7 @@ export class WorkflowRegistry {
       live.steps.delete(ticket.step);
     }
     live.workflow.ste.end(ticket.instance, ticket.agent);
+    this.#dirty.add(live.workflow);
   }
 
   /** The instance is over: it no longer holds any agent's STE. Returns whether it was live. */
@@ -188,7 +276,9 @@ export class WorkflowRegistry {
     const live = this.#instances.get(instance);
     if (!live) return false;
     this.#instances.delete(instance);
+    live.workflow.instances.delete(instance);
     live.workflow.ste.finish(instance);
+    this.#dirty.add(live.workflow);
     return true;
   }
 
@@ -208,17 +298,31 @@ export class WorkflowRegistry {
 
   /**
    * Keys whose STE changed since the last call (undefined: no longer known), or undefined if none moved.
-   * Costs O(changed keys x workflows), not O(all keys): each workflow's tracker says what moved.
+   * Costs O(changed keys x workflows giving that key a value): only workflows that moved are asked,
+   * and each key is resolved against its own owners, not against every registered workflow.
    */
   takeChanges(): Map<string, number | undefined> | undefined {
     const keys = this.#dropped;
-    for (const { ste } of this.#workflows.values()) for (const key of ste.takeChanges().keys()) keys.add(key);
+    for (const workflow of this.#dirty) {
+      for (const [key, value] of workflow.ste.takeChanges()) {
+        keys.add(key);
+        let owners = this.#owners.get(key);
+        if (value !== undefined) {
+          if (!owners) this.#owners.set(key, (owners = new Set()));
+          owners.add(workflow);
+        } else if (owners) {
+          owners.delete(workflow);
+          if (owners.size === 0) this.#owners.delete(key);
+        }
+      }
+    }
+    this.#dirty.clear();
     if (this.#learner) for (const key of this.#learner.takeChanges().keys()) keys.add(key);
     if (keys.size === 0) return undefined;
     const changes = new Map<string, number | undefined>();
     for (const key of keys) {
       let value = this.#learner?.snapshot().get(key);
-      for (const { ste } of this.#workflows.values()) {
+      for (const { ste } of this.#owners.get(key) ?? []) {
         const own = ste.snapshot().get(key);
         if (own !== undefined && !(own >= (value ?? Infinity))) value = own;
       }
@@ -236,9 +340,6 @@ export class WorkflowRegistry {
     if (hints.spec !== undefined) return this.#workflows.get(hints.spec);
     const live = this.#instances.get(instance);
     if (live) return live.workflow;
-    for (const workflow of this.#workflows.values()) {
-      if (hints.agent !== undefined && Object.hasOwn(workflow.spec.agents, hints.agent)) return workflow;
-    }
-    return undefined;
+    return hints.agent === undefined ? undefined : this.#declaring.get(hints.agent);
   }
 }

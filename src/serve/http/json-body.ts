@@ -12,7 +12,8 @@ export interface JsonBody {
  * forwards the client's bytes when it changes nothing, instead of paying for a second serialization.
  */
 export function installJsonBodyParser(app: FastifyInstance): void {
-  app.removeContentTypeParser('application/json');
+  // JSON only: any other content type (text/plain included) is a 415, the same as a missing one.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
     const raw = body as Buffer;
     try {

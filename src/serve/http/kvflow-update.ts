@@ -6,9 +6,11 @@
 import type { SteUpdate } from './openai-schema.js';
 
 export interface SteUpdateBody {
-  agent_data: Record<string, number>;
-  timestep_data: Record<string, string[]>;
+  agent_data: Record<string, number | null>;
+  timestep_data?: Record<string, string[]>;
   timestep_cnt: number;
+  /** kvflow's extension: only the keys given changed (null: no longer known); others keep their value. */
+  partial?: true;
 }
 
 /** The body announcing `snapshot` as update number `count`. Keys are sorted, so equal snapshots are equal bytes. */
@@ -26,6 +28,20 @@ export function steUpdateBody(snapshot: ReadonlyMap<string, number>, count: numb
   const timestepData: Record<string, string[]> = {};
   for (const ste of [...byStep.keys()].sort((a, b) => a - b)) timestepData[String(ste)] = byStep.get(ste)!;
   return { agent_data: agentData, timestep_data: timestepData, timestep_cnt: count };
+}
+
+/** A partial update: the changed keys only, null for keys no longer known. Keys sorted for stable bytes. */
+export function steDiffBody(changes: ReadonlyMap<string, number | undefined>, count: number): SteUpdateBody {
+  const agentData: Record<string, number | null> = {};
+  for (const key of [...changes.keys()].sort()) agentData[key] = changes.get(key) ?? null;
+  return { agent_data: agentData, timestep_cnt: count, partial: true };
+}
+
+/** The changes a partial update carries (null: no longer known). */
+export function changesOfUpdate(update: Pick<SteUpdate, 'agent_data'>): Map<string, number | undefined> {
+  const changes = new Map<string, number | undefined>();
+  for (const [agent, ste] of Object.entries(update.agent_data ?? {})) changes.set(agent, ste ?? undefined);
+  return changes;
 }
 
 /** The STE snapshot an update carries (`agent_data`, else `timestep_data` inverted; null values: unknown). */

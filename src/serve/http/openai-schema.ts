@@ -71,6 +71,7 @@ export const steUpdateSchema = z
     agent_data: z.record(z.string(), z.number().min(0).nullable()).optional(),
     timestep_data: z.record(z.string(), z.array(identifier)).optional(),
     timestep_cnt: z.number().int().min(0).optional(),
+    partial: z.boolean().optional(),
   })
   .refine((body) => body.agent_data !== undefined || body.timestep_data !== undefined, {
     error: 'give agent_data or timestep_data',

@@ -1,0 +1,59 @@
+/**
+ * Limits both servers put on their clients, so slow or numerous clients cannot hold them: a whole request
+ * (headers and body) must arrive within `requestTimeoutMs` (then 408), its headers within
+ * `headersTimeoutMs`, an idle keep-alive connection closes after `keepAliveTimeoutMs`, and at most
+ * `maxConnections` sockets are open at once (further ones are closed on accept). Responses are not
+ * bounded here: a streamed generation may take as long as the upstream timeouts allow.
+ */
+import type { FastifyServerOptions } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import { ApiError, errorBody } from './openai-errors.js';
+
+export interface ServerLimits {
+  requestTimeoutMs: number;
+  headersTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxConnections: number;
+}
+
+export const SERVER_LIMIT_DEFAULTS: ServerLimits = {
+  requestTimeoutMs: 30_000,
+  headersTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5_000,
+  maxConnections: 4_096,
+};
+
+/** fastify options applying `limits`, with OpenAI-shaped bodies for errors node raises before routing. */
+export function serverOptions(limits: ServerLimits): Pick<FastifyServerOptions, 'requestTimeout' | 'keepAliveTimeout' | 'clientErrorHandler'> {
+  return {
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    clientErrorHandler: (error: Error & { code?: string }, socket: Socket) => {
+      if (!socket.writable) return void socket.destroy();
+      const [status, message, code] = clientErrorOf(error.code);
+      const body = errorBody(new ApiError(status, message, 'invalid_request_error', code));
+      socket.end(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    },
+  };
+}
+
+/** Settings only the node server takes: header timeout and connection cap. */
+export function applyServerLimits(server: { headersTimeout: number; maxConnections: number; requestTimeout: number }, limits: ServerLimits): void {
+  // node requires headersTimeout <= requestTimeout.
+  server.headersTimeout = Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs || limits.headersTimeoutMs);
+  server.maxConnections = limits.maxConnections;
+}
+
+function clientErrorOf(code: string | undefined): [number, string, string] {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return [431, 'request headers are too large', 'headers_too_large'];
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return [408, 'the request did not arrive in time', 'request_timeout'];
+    default:
+      return [400, 'malformed HTTP request', 'bad_request'];
+  }
+}
