@@ -11,6 +11,7 @@ import { calibrateLink } from '../tensor/bandwidth.js';
 import { parseBackendChoice, selectBackend } from '../tensor/backend.js';
 import { DEFAULT_TENSOR_SCALE, formatShape, kvBlockShape } from '../tensor/block-shape.js';
 import { parseNumber } from './flags.js';
+import { checkWritable } from './output-paths.js';
 import { emit, runCommand } from './run.js';
 
 export interface CalibrateFlags {
@@ -104,6 +105,7 @@ async function hardwareFor(flags: CalibrateFlags) {
 
 /** Fits the rows of `flags.from` and writes `flags.out` if given. */
 export async function calibrateFromRows(flags: CalibrateFlags & { from: string }): Promise<RowsCalibration> {
+  checkWritable(flags.out, '--out');
   const hardware = await hardwareFor(flags);
   const rows = await readCalibrationCsv(flags.from);
   const fit = fitRoofline(rows, hardware, flags.from);
@@ -193,6 +195,7 @@ function renderLoadPath(result: LoadPathCalibration): string {
 
 /** Measures the link with real blocks and writes `flags.out` if given. */
 export async function calibrateLinkCommand(flags: CalibrateFlags): Promise<LinkCalibrationResult> {
+  checkWritable(flags.out, '--out');
   const backend = await selectBackend(parseBackendChoice(flags.backend ?? 'auto'));
   const hardware = await hardwareFor(flags);
   const block = kvBlockShape(hardware.model, hardware.blockSize, flags.tensorScale ?? DEFAULT_TENSOR_SCALE);

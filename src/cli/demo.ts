@@ -9,6 +9,7 @@ import { renderReplayTable } from '../report/replay-table.js';
 import { renderSimTable } from '../report/sim-table.js';
 import { resolveHardware } from '../sim/hardware.js';
 import { servingOptions, simulate } from '../sim/simulate.js';
+import { checkWritable } from './output-paths.js';
 import { emit, runCommand } from './run.js';
 import { loadWorkload } from './workload-input.js';
 
@@ -28,6 +29,7 @@ export function registerDemo(program: Command): void {
 }
 
 async function demoCommand(reportPath: string): Promise<void> {
+  checkWritable(reportPath, '--report');
   const workload = await loadWorkload({ workload: SPEC, seed: 1 });
   const replay = replaySuite(
     { path: 'workloads/paper/sequential-8192.json (generated, seed 1)', format: 'kvflow', requests: workload.requests, skipped: 0 },

@@ -6,7 +6,7 @@ import { startEngineServer } from '../serve/engine/engine-server.js';
 import { closeOnSignal } from '../serve/http/shutdown.js';
 import { GPU_NAMES, MODEL_NAMES } from '../sim/presets.js';
 import { parseBackendChoice } from '../tensor/backend.js';
-import { parseByteCount, parseInteger, parseName, parseNumber, parseTokens } from './flags.js';
+import { parseByteCount, parseInteger, parseName, parseNumber, parseTokens, parsePort } from './flags.js';
 import { emit, runCommand } from './run.js';
 import { addServerFlags, keysFrom, limitsFrom, type ServerFlags } from './server-flags.js';
 import { exposureWarning } from '../serve/http/auth.js';
@@ -50,7 +50,7 @@ export function registerEngine(program: Command): void {
     .option('--policy <name>', "eviction policy replacing the setup's: a registered name or a policy file (./my-policy.js)")
     .option('--speed <x>', 'model seconds per wall-clock second (10 = ten times faster than the modelled GPU)', parsePositive, ENGINE_DEFAULTS.speed)
     .option('--host <address>', 'address to listen on', '127.0.0.1')
-    .option('--port <n>', 'port to listen on; 0 picks a free one', (v) => parseInteger(v, 0), 8000)
+    .option('--port <n>', 'port to listen on; 0 picks a free one', parsePort, 8000)
     .option('--served-model-name <name>', 'model id clients ask for (default: the --model preset name)')
     .option('--block-size <n>', 'tokens per KV page', (v) => parseInteger(v, 1), ENGINE_DEFAULTS.blockSize)
     .option('--token-budget <n>', 'most prompt tokens prefilled per iteration', (v) => parseTokens(v, 1), ENGINE_DEFAULTS.tokenBudget)

@@ -6,7 +6,7 @@
  */
 import { Command } from 'commander';
 import { createRequire } from 'node:module';
-import { reportError } from './run.js';
+import { reportError, setDebug } from './run.js';
 
 type Register = (program: Command) => void;
 
@@ -32,8 +32,16 @@ const program = new Command('kvflow')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
+// `--debug` is taken out before commander parses, so it works in any position and for every command.
+const argv = process.argv.filter((arg) => arg !== '--debug');
+setDebug(argv.length !== process.argv.length || process.env.KVFLOW_DEBUG === '1');
+
 try {
-  const invoked = invokedCommand(process.argv.slice(2));
+  const invoked = invokedCommand(argv.slice(2));
+  if (invoked === undefined && argv.length <= 2) {
+    process.stderr.write(shortUsage());
+    process.exit(2);
+  }
   for (const command of COMMANDS) {
     if (command.name === invoked) {
       (await command.load())(program);
@@ -43,7 +51,7 @@ try {
       program.command(command.name).summary(command.summary);
     }
   }
-  await program.parseAsync(process.argv);
+  await program.parseAsync(argv);
 } catch (error) {
   process.exitCode = reportError(error);
 }
@@ -52,4 +60,11 @@ try {
 function invokedCommand(args: string[]): string | undefined {
   const [first, second] = args.filter((arg) => !arg.startsWith('-'));
   return first === 'help' ? second : first;
+}
+
+/** What a bare `kvflow` prints: the commands in one line each, not the whole help. */
+function shortUsage(): string {
+  const width = Math.max(...COMMANDS.map((command) => command.name.length));
+  const lines = COMMANDS.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`);
+  return `usage: kvflow <command> [options]   (kvflow <command> --help for its flags)\n\n${lines.join('\n')}\n`;
 }

@@ -1,5 +1,13 @@
 import { CommanderError } from 'commander';
 import { InputError } from '../errors.js';
+import { operationalError } from './operational-errors.js';
+
+let debug = false;
+
+/** `--debug` (anywhere on the command line, or KVFLOW_DEBUG=1): print stacks of unexpected errors. */
+export function setDebug(on: boolean): void {
+  debug = on;
+}
 
 /** Exit codes of every kvflow command. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -26,8 +34,14 @@ export function reportError(error: unknown): number {
     process.stderr.write(`kvflow: ${error.message}\n`);
     return EXIT.usage;
   }
-  const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
-  process.stderr.write(`kvflow: internal error: ${detail}\n`);
+  const operational = operationalError(error);
+  if (operational) {
+    process.stderr.write(`kvflow: ${operational.message}\n`);
+    if (debug && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+    return operational.exit;
+  }
+  const detail = error instanceof Error ? (debug ? (error.stack ?? error.message) : error.message) : String(error);
+  process.stderr.write(`kvflow: internal error: ${detail}${debug ? '' : ' (run with --debug for the stack trace)'}\n`);
   return EXIT.failure;
 }
 

@@ -19,6 +19,7 @@ import { TransferRecorder } from '../tensor/transfer-plan.js';
 import { parseByteCount, parseFraction, parseInteger, parseName, parseNameList, parseNumber, parseSessionsStartFlag, parseTokens } from './flags.js';
 import { SESSIONS_START_HELP, type SessionsStart } from '../workload/sessions-start.js';
 import { FORMAT_CHOICES } from '../workload/read.js';
+import { checkWritable } from './output-paths.js';
 import { emit, runCommand } from './run.js';
 import { GRAPH_SOURCES, loadWorkload, withGraph, type GraphSource } from './workload-input.js';
 
@@ -127,6 +128,7 @@ export function registerSimulate(program: Command): void {
 }
 
 async function simulateCommand(flags: SimulateFlags): Promise<void> {
+  checkWritable(flags.report, '--report');
   if ((flags.workload === undefined) === (flags.trace === undefined)) {
     throw InputError.flag('--workload/--trace', 'give exactly one of --workload SPEC or --trace FILE');
   }

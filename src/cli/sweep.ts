@@ -10,6 +10,7 @@ import { shortLabel, varyingKeys } from '../report/sweep-labels.js';
 import { renderSweepHtml, runSweep, type SweepDocument } from '../sweep/sweep.js';
 import { defaultWorkers } from '../worker-script.js';
 import { parseInteger } from './flags.js';
+import { checkWritable } from './output-paths.js';
 import { emit, runCommand } from './run.js';
 import { SweepOutFile } from '../sweep/sweep-out.js';
 import { preflightSweep } from '../sweep/sweep-preflight.js';
@@ -36,6 +37,8 @@ export function registerSweep(program: Command): void {
 }
 
 async function sweepCommand(path: string, flags: SweepFlags): Promise<void> {
+  checkWritable(flags.out, '--out');
+  checkWritable(flags.report, '--report');
   const grid = await loadSweepGrid(path);
   await preflightSweep(grid, [
     { flag: '--out', path: flags.out },

@@ -13,6 +13,7 @@ import { learnGraph, type LearnedGraph } from '../graph/learner.js';
 import { replayOrder } from '../replay/replay.js';
 import { parseInteger, parseName, parseSessionsStartFlag } from './flags.js';
 import { SESSIONS_START_HELP, type SessionsStart } from '../workload/sessions-start.js';
+import { checkWritable } from './output-paths.js';
 import { emit, EXIT, runCommand } from './run.js';
 
 type FormatChoice = (typeof FORMAT_CHOICES)[number];
@@ -44,6 +45,13 @@ const TABLE_SESSIONS = 20;
 
 export function registerTrace(program: Command): void {
   const trace = program.command('trace').description('convert, validate and measure trace files');
+  // A bare `kvflow trace` is a usage error: list the subcommands in a few lines, not the whole help.
+  trace.action(() => {
+    const width = Math.max(...trace.commands.map((command) => command.name().length));
+    const lines = trace.commands.map((command) => `  ${command.name().padEnd(width)}  ${command.description()}`);
+    process.stderr.write(`usage: kvflow trace <subcommand> [options]   (kvflow trace <subcommand> --help)\n\n${lines.join('\n')}\n`);
+    process.exitCode = 2;
+  });
 
   trace
     .command('convert')
@@ -140,6 +148,7 @@ function readOptions(format: FormatChoice, flags: ReadFlags): ReadTraceOptions {
 }
 
 async function convertCommand(file: string, flags: ConvertFlags): Promise<void> {
+  checkWritable(flags.out, '--out');
   const options = {
     ...readOptions(flags.from, flags),
     ...(flags.sessionsStart && { sessionsStart: flags.sessionsStart, seed: flags.seed }),
