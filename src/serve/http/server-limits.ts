@@ -6,7 +6,7 @@
  * bounded here: a streamed generation may take as long as the upstream timeouts allow.
  */
 import type { FastifyServerOptions } from 'fastify';
-import { STATUS_CODES } from 'node:http';
+import { createServer, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { ApiError, errorBody } from './openai-errors.js';
 
@@ -25,10 +25,21 @@ export const SERVER_LIMIT_DEFAULTS: ServerLimits = {
 };
 
 /** fastify options applying `limits`, with OpenAI-shaped bodies for errors node raises before routing. */
-export function serverOptions(limits: ServerLimits): Pick<FastifyServerOptions, 'requestTimeout' | 'keepAliveTimeout' | 'clientErrorHandler'> {
+export function serverOptions(limits: ServerLimits): Pick<FastifyServerOptions, 'requestTimeout' | 'keepAliveTimeout' | 'clientErrorHandler' | 'serverFactory'> {
   return {
     requestTimeout: limits.requestTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // node checks request timeouts every 30 s by default: far too coarse for a timeout of seconds.
+    serverFactory: (handler) =>
+      createServer(
+        {
+          connectionsCheckingInterval: Math.max(100, Math.min(1_000, limits.requestTimeoutMs / 4)),
+          requestTimeout: limits.requestTimeoutMs,
+          headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
+          keepAliveTimeout: limits.keepAliveTimeoutMs,
+        },
+        handler,
+      ),
     clientErrorHandler: (error: Error & { code?: string }, socket: Socket) => {
       if (!socket.writable) return void socket.destroy();
       const [status, message, code] = clientErrorOf(error.code);
