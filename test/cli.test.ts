@@ -154,7 +154,7 @@ describe.concurrent('kvflow replay: bad input exits 2 with one line and no outpu
   });
 
   it('--capacity 12Q, naming the flag and the accepted forms', async () => {
-    expectUsageError(await kvflow(['replay', '--trace', MOONCAKE, '--capacity', '12Q']), '--capacity', '12Q', /k, M, G/, /inf/);
+    expectUsageError(await kvflow(['replay', '--trace', MOONCAKE, '--capacity', '12Q']), '--capacity', '12Q', /512k, 1M/, /inf/);
   });
 
   it('--policy foo, naming the accepted policies', async () => {

@@ -46,6 +46,7 @@ export class FakeKvflowFork {
   }
 
   #handle(path: string, body: Record<string, unknown>): unknown {
+    if (path === '/health') return {}; // http_server.py: GET /health answers 200 while the server is up
     if (path === '/v1/models') return { object: 'list', data: [{ id: 'm', object: 'model' }] };
     if (path === '/v1/update') return this.#update(body);
     this.requests.push(body);

@@ -79,8 +79,11 @@ export class StePublisher {
 
   async #drain(): Promise<void> {
     drain: while ((this.#needsSnapshot || this.#pending.size > 0) && !this.#closed) {
+      let count: number | undefined;
       for (let attempt = 1; ; attempt++) {
-        const body = await this.#nextBody();
+        // A retry keeps the failed push's timestep_cnt: it is the same update, re-read as of now.
+        const body = await this.#nextBody(count);
+        count = body.timestep_cnt;
         const { outcome, message } = await this.#send(body);
         this.#options.onOutcome(outcome);
         if (outcome === 'ok') break;
@@ -97,9 +100,9 @@ export class StePublisher {
   }
 
   /** A full snapshot when one is due (waiting out the spacing), else the pending changes. */
-  async #nextBody(): Promise<SteUpdateBody> {
+  async #nextBody(count = this.#count++): Promise<SteUpdateBody> {
     if (!this.#needsSnapshot) {
-      const body = steDiffBody(this.#pending, this.#count++);
+      const body = steDiffBody(this.#pending, count);
       this.#pending.clear();
       return body;
     }
@@ -108,7 +111,7 @@ export class StePublisher {
     this.#needsSnapshot = false;
     this.#pending.clear();
     this.#lastSnapshotAt = performance.now();
-    return steUpdateBody(this.#options.snapshot(), this.#count++);
+    return steUpdateBody(this.#options.snapshot(), count);
   }
 
   /** Waits `ms`, or less if a newer snapshot arrives or the publisher closes. */
