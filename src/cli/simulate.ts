@@ -11,7 +11,7 @@ import { ROUTER_NAMES } from '../sim/router.js';
 import { SETUP_NAMES, type SetupName } from '../sim/setups.js';
 import { parseSetupSpec, resolveSetups, type SetupSpec } from '../config/setup-spec.js';
 import { policyListHelp } from './policy-flags.js';
-import { SERVING_DEFAULTS, servingOptions, simulate, type ServingOptions } from '../sim/simulate.js';
+import { MAX_REPLICAS, SERVING_DEFAULTS, servingOptions, simulate, type ServingOptions } from '../sim/simulate.js';
 import { parseBackendChoice } from '../tensor/backend.js';
 import { DEFAULT_TENSOR_SCALE } from '../tensor/block-shape.js';
 import { renderTensorTable, runTensorPlans } from '../tensor/run-plans.js';
@@ -20,6 +20,13 @@ import { parseByteCount, parseFraction, parseInteger, parseName, parseNameList, 
 import { SESSIONS_START_HELP, type SessionsStart } from '../workload/sessions-start.js';
 import { FORMAT_CHOICES } from '../workload/read.js';
 import { checkWritable } from './output-paths.js';
+import { InvalidArgumentError } from 'commander';
+
+function parseReplicas(text: string): number {
+  const replicas = parseInteger(text, 1);
+  if (replicas > MAX_REPLICAS) throw new InvalidArgumentError(`"${text}" is more than ${MAX_REPLICAS} replicas`);
+  return replicas;
+}
 import { emit, runCommand } from './run.js';
 import { GRAPH_SOURCES, loadWorkload, withGraph, type GraphSource } from './workload-input.js';
 
@@ -89,7 +96,7 @@ export function registerSimulate(program: Command): void {
     .option('--policy <list>', `one more GPU-only setup per eviction policy, named after it: ${policyListHelp()}`, (v: string) => v.split(','))
     .option('--gpu <name>', `GPU preset: ${GPU_NAMES.join(', ')} (default A10G)`)
     .option('--model <name>', `model preset: ${MODEL_NAMES.join(', ')} (default Llama-3.1-8B)`)
-    .option('--replicas <n>', 'engine replicas', (v) => parseInteger(v, 1), SERVING_DEFAULTS.replicas)
+    .option('--replicas <n>', `engine replicas (1 to ${MAX_REPLICAS})`, parseReplicas, SERVING_DEFAULTS.replicas)
     .option('--router <name>', `request routing across replicas: ${ROUTER_NAMES.join(', ')}`, (v) => parseName(v, ROUTER_NAMES), SERVING_DEFAULTS.router)
     .option('--schedule <name>', 'admission order: fcfs | lpm (longest prefix match first)', (v) => parseName(v, ['fcfs', 'lpm'] as const), SERVING_DEFAULTS.schedule)
     .option('--engine <name>', `engine profile: ${ENGINE_NAMES.join(' | ')} (default sglang-0.4: SGLang v0.4's scheduler and HiCache; ideal: kvflow's idealised engine)`, (v) => parseName(v, ENGINE_NAMES))

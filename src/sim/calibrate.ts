@@ -173,7 +173,8 @@ function fitError(terms: Terms[], c: Coefficients): FitError {
 export function solveLeastSquares(rows: readonly number[][], y: readonly number[], weights?: readonly number[]): number[] | undefined {
   const n = rows[0]?.length ?? 0;
   if (n === 0 || rows.length < n) return undefined;
-  const scale = Array.from({ length: n }, (_, j) => Math.max(...rows.map((row) => Math.abs(row[j]!))) || 1);
+  // Loops rather than Math.max(...array): spreading a large array into arguments overflows the stack.
+  const scale = Array.from({ length: n }, (_, j) => rows.reduce((most, row) => Math.max(most, Math.abs(row[j]!)), 0) || 1);
   const normal = Array.from({ length: n }, () => new Array<number>(n + 1).fill(0));
   rows.forEach((row, i) => {
     const w = weights?.[i] ?? 1;
@@ -183,7 +184,7 @@ export function solveLeastSquares(rows: readonly number[][], y: readonly number[
       normal[j]![n]! += w * xj * y[i]!;
     }
   });
-  const magnitude = Math.max(...normal.map((r) => Math.max(...r.slice(0, n).map(Math.abs))));
+  const magnitude = normal.reduce((most, r) => r.slice(0, n).reduce((m, x) => Math.max(m, Math.abs(x)), most), 0);
   for (let col = 0; col < n; col++) {
     let pivot = col;
     for (let r = col + 1; r < n; r++) if (Math.abs(normal[r]![col]!) > Math.abs(normal[pivot]![col]!)) pivot = r;

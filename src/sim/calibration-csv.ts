@@ -19,6 +19,12 @@ export const CALIBRATION_COLUMNS = ['batch_tokens', 'context_tokens', 'seconds']
 export const OPTIONAL_CALIBRATION_COLUMNS = ['kind'] as const;
 export const ROW_KINDS = ['prefill', 'decode'] as const;
 export type RowKind = (typeof ROW_KINDS)[number];
+/**
+ * Most rows a calibration reads: fitting tries every split of the rows into the two regimes, which
+ * costs rows^2; measured iterations of one engine rarely need more than a few thousand.
+ */
+export const MAX_CALIBRATION_ROWS = 10_000;
+
 /** Three coefficients need at least three rows. */
 export const MIN_CALIBRATION_ROWS = 3;
 
@@ -56,6 +62,9 @@ export function parseCalibrationCsv(text: string, file: string): CalibrationRow[
     }
     if (fields.length !== fieldCount) {
       throw InputError.atLine(file, line, 'row', `expected ${fieldCount} comma-separated fields as in the header, got ${fields.length}`);
+    }
+    if (rows.length === MAX_CALIBRATION_ROWS) {
+      throw InputError.atLine(file, line, 'rows', `more than ${MAX_CALIBRATION_ROWS.toLocaleString('en-US')} data rows; sample them (a few thousand are plenty)`);
     }
     rows.push(parseRow(fields, header, file, line));
   });

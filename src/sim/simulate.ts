@@ -32,6 +32,9 @@ export interface ServingOptions {
   warmupRounds: number;
 }
 
+/** Replicas one simulation may model: each holds its own cache and queues, so memory grows with them. */
+export const MAX_REPLICAS = 1024;
+
 /** Defaults that do not depend on the engine, the GPU or the workload (`ideal`'s, for the rest). */
 export const SERVING_DEFAULTS: ServingOptions = {
   replicas: 1,

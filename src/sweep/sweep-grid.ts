@@ -4,6 +4,7 @@
  * commands' flags in camelCase; file paths are relative to the grid file. Problems read
  * `grid.json: axes.gpu.1: problem`, like every other kvflow document.
  */
+import { MAX_REPLICAS } from '../sim/simulate.js';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../errors.js';
@@ -47,7 +48,7 @@ const simulateFields = {
   policy: z.array(z.string().min(1)),
   gpu: z.enum(GPU_NAMES as [string, ...string[]]),
   model: z.enum(MODEL_NAMES as [string, ...string[]]),
-  replicas: positiveInt,
+  replicas: positiveInt.max(MAX_REPLICAS, { error: `must be <= ${MAX_REPLICAS}` }),
   router: z.enum(ROUTER_NAMES),
   schedule: z.enum(['fcfs', 'lpm']),
   tokenBudget: positiveInt,

@@ -60,9 +60,11 @@ export function retimeSessions(requests: readonly TraceRequest[], start: Session
   const retimed: { request: TraceRequest; index: number }[] = [];
   const sessions = sessionsOf(requests);
   // Logged times before the trace's first line (a session's calls can go backwards) must not give t < 0.
-  const origin = Math.min(0, ...sessions.map(({ logged }) => Math.min(...logged)));
+  // Loops, not Math.min(...array): a session of 100k+ calls would overflow the argument stack.
+  const earliest = (times: readonly number[]) => times.reduce((low, t) => Math.min(low, t), Infinity);
+  const origin = sessions.reduce((low, { logged }) => Math.min(low, earliest(logged)), 0);
   for (const { calls, logged } of sessions) {
-    const first = Math.min(...logged);
+    const first = earliest(logged);
     let begin: number;
     if (start.kind === 'as-logged') begin = first - origin;
     else if (start.kind === 'together') begin = 0;

@@ -49,7 +49,8 @@ function findUnknownAgent(spec: WorkflowSpec): SpecProblem | undefined {
 function findRepeatedAgent(spec: WorkflowSpec): SpecProblem | undefined {
   for (const [index, edge] of spec.edges.entries()) {
     const list = edge.kind === 'fanout' ? { end: 'to', names: edge.to } : edge.kind === 'join' ? { end: 'from', names: edge.from } : undefined;
-    const repeated = list?.names.find((name, position) => list.names.indexOf(name) !== position);
+    const seen = new Set<string>();
+    const repeated = list?.names.find((name) => seen.size === seen.add(name).size);
     if (list !== undefined && repeated !== undefined) {
       return { path: `edges.${index}.${list.end}`, problem: `"${repeated}" is listed twice` };
     }
@@ -111,15 +112,29 @@ function findEndlessAgent(spec: WorkflowSpec): SpecProblem | undefined {
   for (const [index, edge] of spec.edges.entries()) {
     if (edge.kind !== 'loop') for (const agent of edgeSources(edge)) exitOf.set(agent, { edge, index });
   }
+  // Backwards from the agents with no exit edge, in linear time: an agent can end once one target of its
+  // exit edge can (all of them for a fan-out, whose branches all run).
+  const needed = new Map<string, number>();
+  const dependents = new Map<string, string[]>();
+  for (const [agent, { edge }] of exitOf) {
+    const targets = edgeTargets(edge);
+    needed.set(agent, edge.kind === 'fanout' ? targets.length : 1);
+    for (const target of targets) {
+      const list = dependents.get(target);
+      if (list) list.push(agent);
+      else dependents.set(target, [agent]);
+    }
+  }
   const canEnd = new Set(Object.keys(spec.agents).filter((agent) => !exitOf.has(agent)));
-  for (let changed = true; changed; ) {
-    changed = false;
-    for (const [agent, { edge }] of exitOf) {
-      const targets = edgeTargets(edge);
-      const ends = edge.kind === 'fanout' ? targets.every((t) => canEnd.has(t)) : targets.some((t) => canEnd.has(t));
-      if (ends && !canEnd.has(agent)) {
+  const queue = [...canEnd];
+  for (let next = 0; next < queue.length; next++) {
+    for (const agent of dependents.get(queue[next]!) ?? []) {
+      if (canEnd.has(agent)) continue;
+      const left = needed.get(agent)! - 1;
+      needed.set(agent, left);
+      if (left === 0) {
         canEnd.add(agent);
-        changed = true;
+        queue.push(agent);
       }
     }
   }
@@ -136,7 +151,11 @@ function findEndlessAgent(spec: WorkflowSpec): SpecProblem | undefined {
 function reachableInOrder(spec: WorkflowSpec): string[] {
   const successors = new Map<string, string[]>();
   for (const edge of spec.edges) {
-    for (const agent of edgeSources(edge)) successors.set(agent, [...(successors.get(agent) ?? []), ...edgeTargets(edge)]);
+    for (const agent of edgeSources(edge)) {
+      const list = successors.get(agent);
+      if (list) list.push(...edgeTargets(edge));
+      else successors.set(agent, [...edgeTargets(edge)]);
+    }
   }
   const order = [spec.start];
   const seen = new Set(order);

@@ -91,11 +91,30 @@ const expecting = (what: string) => ({
   error: (issue: { input?: unknown }) => (issue.input === undefined ? 'is required' : `must be ${what}`),
 });
 
-const count = (min: number) =>
+/**
+ * Bounds every spec field is checked against before anything is expanded, so a typo such as
+ * `"fixed": 1e12` is a one-line error, not a machine out of memory. Generous for real workflows:
+ * the longest context windows are about 2M tokens.
+ */
+export const SPEC_LIMITS = {
+  /** Tokens of one agent's fixed prompt, dynamic part or output. */
+  tokens: 2 ** 21,
+  agents: 1_000_000,
+  edges: 2_000_000,
+  instances: 1_000_000,
+  rounds: 1_000_000,
+  loopCount: 1_000_000,
+  blockSize: 2 ** 16,
+  /** instances x rounds x agents: the requests a spec may expand to, at most. */
+  requests: 50_000_000,
+} as const;
+
+const count = (min: number, max: number = Number.MAX_SAFE_INTEGER) =>
   z
     .number(expecting('a number'))
     .int({ error: 'must be an integer' })
-    .min(min, { error: `must be >= ${min}` });
+    .min(min, { error: `must be >= ${min}` })
+    .max(max, { error: `must be <= ${max.toLocaleString('en-US')}` });
 const agentName = z.string(expecting('an agent name')).min(1, { error: 'must not be empty' });
 const agentList = z.array(agentName, expecting('a list of agent names')).min(1, { error: 'must not be empty' });
 
@@ -104,7 +123,7 @@ const kindError = (expected: string) => (issue: { input?: unknown }) =>
   isPlainObject(issue.input) ? expected : 'must be an object';
 
 const agentSchema = z
-  .strictObject({ fixed: count(0), dynamic: count(0), output: count(0) })
+  .strictObject({ fixed: count(0, SPEC_LIMITS.tokens), dynamic: count(0, SPEC_LIMITS.tokens), output: count(0, SPEC_LIMITS.tokens) })
   .refine((agent) => agent.fixed + agent.dynamic > 0, { error: 'fixed + dynamic must be > 0' });
 
 const probability = z
@@ -135,7 +154,7 @@ const edgeSchema = z.discriminatedUnion(
         kind: z.literal('loop'),
         from: agentName,
         to: agentName,
-        count: count(1).optional(),
+        count: count(1, SPEC_LIMITS.loopCount).optional(),
         probability: z
           .number(expecting('a number'))
           .gt(0, { error: 'must be in (0, 1)' })
@@ -170,16 +189,20 @@ const arrivalSchema = z.discriminatedUnion(
 const specSchema = z.strictObject({
   name: z.string(expecting('a string')).min(1, { error: 'must not be empty' }),
   description: z.string(expecting('a string')).optional(),
-  blockSize: count(1).default(16),
+  blockSize: count(1, SPEC_LIMITS.blockSize).default(16),
   agents: z
     .record(z.string(), agentSchema, expecting('an object mapping agent names to {fixed, dynamic, output}'))
     .refine((agents) => Object.keys(agents).length > 0, { error: 'must declare at least one agent' })
+    .refine((agents) => Object.keys(agents).length <= SPEC_LIMITS.agents, { error: `must declare at most ${SPEC_LIMITS.agents.toLocaleString('en-US')} agents` })
     .refine((agents) => !Object.hasOwn(agents, ''), { error: 'agent names must not be empty' }),
-  edges: z.array(edgeWithDefaultKind, expecting('a list of edges')).default([]),
+  edges: z
+    .array(edgeWithDefaultKind, expecting('a list of edges'))
+    .max(SPEC_LIMITS.edges, { error: `must list at most ${SPEC_LIMITS.edges.toLocaleString('en-US')} edges` })
+    .default([]),
   start: agentName,
-  rounds: count(1).default(1),
+  rounds: count(1, SPEC_LIMITS.rounds).default(1),
   shareAgents: z.boolean(expecting('true or false')).default(true),
-  instances: count(1).default(1),
+  instances: count(1, SPEC_LIMITS.instances).default(1),
   arrival: arrivalSchema.optional(),
   think: z.number(expecting('a number')).min(0, { error: 'must be >= 0' }).default(0),
 });
@@ -199,6 +222,14 @@ export function parseWorkflowSpec(json: unknown, file: string): WorkflowSpec {
         ? { kind: 'closed', concurrency: arrival?.concurrency ?? rest.instances }
         : arrival,
   };
+  const requests = spec.instances * spec.rounds * Object.keys(spec.agents).length;
+  if (requests > SPEC_LIMITS.requests) {
+    throw InputError.atPath(
+      file,
+      'instances',
+      `instances x rounds x agents = ${requests.toLocaleString('en-US')} requests, more than the ${SPEC_LIMITS.requests.toLocaleString('en-US')} a spec may expand to`,
+    );
+  }
   const problem = findControlFlowProblem(spec);
   if (problem !== undefined) throw InputError.atPath(file, problem.path, problem.problem);
   return spec;
