@@ -265,7 +265,7 @@ describe('a stalled upstream', () => {
           { url: stalled.url, kind: 'openai' },
           { url: healthy.url, kind: 'openai' },
         ],
-        { models: [MODEL], healthCheck: { intervalMs: 200, timeoutMs: 300 }, timeouts: { connectMs: 1000, headersMs: 1500, bodyMs: 1500 } },
+        { models: [MODEL], healthCheck: { intervalMs: 200, timeoutMs: 600 }, timeouts: { connectMs: 1000, headersMs: 1500, bodyMs: 1500 } },
       ),
     );
     try {

@@ -1,7 +1,7 @@
 /**
  * Active health checks: every `intervalMs` each upstream's `/health` is asked on a connection of its
  * own (so a saturated pool does not look like a dead engine), and an upstream that does not answer
- * (or answers 5xx) within `timeoutMs` leaves routing until a later probe succeeds. A stopped process (SIGSTOP) still
+ * (or answers 5xx) within `timeoutMs` twice in a row leaves routing until a later probe succeeds. A stopped process (SIGSTOP) still
  * accepts TCP connections, so only an answer counts; connect failures during forwarding still take an
  * upstream out on their own (`Upstream.downUntil`).
  */
@@ -18,7 +18,10 @@ export interface HealthCheckOptions {
   onChange?: (upstream: Upstream, healthy: boolean) => void;
 }
 
-export const HEALTH_CHECK_DEFAULTS = { intervalMs: 1_000, timeoutMs: 1_000 };
+export const HEALTH_CHECK_DEFAULTS = { intervalMs: 1_000, timeoutMs: 2_000 };
+
+/** Probes in a row that must fail before an upstream leaves routing: one slow answer is not a dead engine. */
+const FAILURES_TO_MARK_DOWN = 2;
 
 export class HealthChecker {
   readonly #upstreams: readonly Upstream[];
@@ -26,11 +29,13 @@ export class HealthChecker {
   readonly #clients: Client[];
   readonly #timer: NodeJS.Timeout | undefined;
   readonly #probing = new Set<number>();
+  readonly #failures: number[];
   #closed = false;
 
   constructor(upstreams: readonly Upstream[], options: HealthCheckOptions) {
     this.#upstreams = upstreams;
     this.#options = options;
+    this.#failures = upstreams.map(() => 0);
     this.#clients = upstreams.map((u) => new Client(new URL(u.url).origin, { connect: { timeout: options.timeoutMs }, pipelining: 0 }));
     if (options.intervalMs > 0) {
       this.#timer = setInterval(() => this.probeAll(), options.intervalMs);
@@ -71,9 +76,11 @@ export class HealthChecker {
       this.#probing.delete(upstream.index);
     }
     if (this.#closed) return;
-    if (upstream.healthy !== healthy) {
-      upstream.healthy = healthy;
-      this.#options.onChange?.(upstream, healthy);
+    this.#failures[upstream.index] = healthy ? 0 : this.#failures[upstream.index]! + 1;
+    const verdict = healthy || this.#failures[upstream.index]! < FAILURES_TO_MARK_DOWN ? upstream.healthy || healthy : false;
+    if (upstream.healthy !== verdict) {
+      upstream.healthy = verdict;
+      this.#options.onChange?.(upstream, verdict);
     }
   }
 }
