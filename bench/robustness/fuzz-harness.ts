@@ -19,6 +19,7 @@ import { engineCoreOptions } from '../../src/serve/engine/engine-config.js';
 import { startEngineServer } from '../../src/serve/engine/engine-server.js';
 import { GATEWAY_DEFAULTS, startGateway } from '../../src/serve/gateway/gateway-server.js';
 import { resolveHardware } from '../../src/sim/hardware.js';
+import { setupByName } from '../../src/sim/setups.js';
 import { readTrace } from '../../src/workload/read.js';
 import { parseWorkflowSpec } from '../../src/workload/spec.js';
 
@@ -95,7 +96,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   process.on('unhandledRejection', uncaught);
 
   const hardware = resolveHardware({ gpu: 'A10G', model: MODEL });
-  const engine = await startEngineServer({ ...engineCoreOptions(hardware, { speed: 10_000, setup: 'kvflow' }), modelName: MODEL });
+  const engine = await startEngineServer({ ...engineCoreOptions(hardware, { speed: 10_000, setup: setupByName('kvflow') }), modelName: MODEL });
   const gateway = await startGateway({ ...GATEWAY_DEFAULTS, upstreams: [{ url: engine.url, kind: 'kvflow' }], models: [MODEL], warn: () => {}, logLine: () => {} });
   const dir = await mkdtemp(join(tmpdir(), 'kvflow-fuzz-'));
   try {
@@ -168,7 +169,7 @@ async function httpCase(
     const response = await fetch(`${base}${route.path}`, {
       method: route.method,
       headers,
-      ...(route.method !== 'GET' && { body }),
+      ...(route.method !== 'GET' && { body: typeof body === 'string' ? body : Buffer.from(body).toString('latin1') }),
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
     const text = await response.text();

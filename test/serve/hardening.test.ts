@@ -13,6 +13,7 @@ import { GATEWAY_DEFAULTS, startGateway, type GatewayOptions } from '../../src/s
 import { WorkflowRegistry } from '../../src/serve/gateway/workflow-registry.js';
 import { decodeHintHeader, encodeHintHeader } from '../../src/serve/http/hints.js';
 import { resolveHardware } from '../../src/sim/hardware.js';
+import { setupByName } from '../../src/sim/setups.js';
 import { parseWorkflowSpec } from '../../src/workload/spec.js';
 import { CLI } from '../helpers/cli.js';
 import { REPO } from '../helpers/sim.js';
@@ -21,7 +22,7 @@ const MODEL = 'Llama-3.1-8B';
 const hardware = resolveHardware({ gpu: 'A10G', model: MODEL });
 
 function startEngine(extra: Partial<EngineServerOptions> = {}): Promise<EngineServer> {
-  return startEngineServer({ ...engineCoreOptions(hardware, { speed: 500, setup: 'kvflow' }), modelName: MODEL, ...extra });
+  return startEngineServer({ ...engineCoreOptions(hardware, { speed: 500, setup: setupByName('kvflow') }), modelName: MODEL, ...extra });
 }
 
 function gatewayOptions(upstreams: GatewayOptions['upstreams'], extra: Partial<GatewayOptions> = {}): GatewayOptions {
