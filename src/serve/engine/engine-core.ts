@@ -261,6 +261,11 @@ export class EngineCore {
     return true;
   }
 
+  /** Leading pages of `blocks` the engine's GPU cache holds now. */
+  cachedPrefixPages(blocks: readonly number[]): number {
+    return this.#replica.cache.matchGpu(blocks, new Int32Array(blocks.length));
+  }
+
   /** Stops the clock; pending generations never finish. */
   close(): void {
     this.#clock.stop();

@@ -27,7 +27,8 @@ import {
   type ChatRequest,
   type CompletionRequest,
 } from '../http/openai-schema.js';
-import { PromptTokenizer, type PromptBlocks } from '../http/prompt-tokens.js';
+import { PromptTokenizer, saltOf, type PromptBlocks, type TokenizerSource } from '../http/prompt-tokens.js';
+import { presetForModel } from '../../workload/model-tokenizer.js';
 import { SseWriter } from '../http/sse.js';
 import { syntheticText } from '../http/synthetic-text.js';
 
@@ -49,11 +50,18 @@ export interface EngineServerOptions extends EngineCoreOptions {
   limits?: ServerLimits;
   /** Record the KV transfer plan and serve `GET /v1/engine/tensors` (real tfjs blocks). */
   tensors?: EngineTensorOptions;
+  /**
+   * Where the served model's tokenizer comes from; default: the preset of `modelName`, else of the
+   * hardware model (e.g. Llama-3.1-8B), else cl100k_base with a warning.
+   */
+  tokenizer?: TokenizerSource;
 }
 
 export interface EngineServer {
   readonly url: string;
   readonly core: EngineCore;
+  /** How it turns prompts into tokens and blocks (the served model's tokenizer and chat template). */
+  readonly tokenizer: PromptTokenizer;
   readonly app: FastifyInstance;
   close(): Promise<void>;
 }
@@ -64,7 +72,10 @@ type Kind = 'chat' | 'completion';
 export async function startEngineServer(options: EngineServerOptions): Promise<EngineServer> {
   const tensors = options.tensors ? new EngineTensorRecorder(options.setup.name, options.hardware, options.tensors) : undefined;
   const core = new EngineCore({ ...options, ...(tensors && { transfers: tensors }) });
-  const tokenizer = await PromptTokenizer.create({ blockSize: core.blockSize });
+  const tokenizerModel = presetForModel(options.modelName) !== undefined ? options.modelName : options.hardware.model.name;
+  const tokenizer = await PromptTokenizer.forModel(tokenizerModel, options.tokenizer ?? { warn: (message) => process.emitWarning(`kvflow engine: ${message}`) }, {
+    blockSize: core.blockSize,
+  });
   const fixedPrefixes = new FixedPrefixTracker();
   const limits = options.limits ?? SERVER_LIMIT_DEFAULTS;
   const app = Fastify({
@@ -117,8 +128,9 @@ export async function startEngineServer(options: EngineServerOptions): Promise<E
     const value = jsonBodyOf(request.body).value;
     const body = kind === 'chat' ? parseRequest(chatRequestSchema, value) : parseRequest(completionRequestSchema, value);
     if (body.model !== options.modelName) throw ApiError.unknownModel(body.model, [options.modelName]);
+    const salt = saltOf(body);
     const prompt: PromptBlocks =
-      kind === 'chat' ? tokenizer.chat((body as ChatRequest).messages) : tokenizer.completion((body as CompletionRequest).prompt);
+      kind === 'chat' ? tokenizer.chat((body as ChatRequest).messages, salt) : tokenizer.completion((body as CompletionRequest).prompt, salt);
     const hints = readHints(request.headers, body);
     const outputTokens = maxTokensOf(body as ChatRequest, options.defaultMaxTokens ?? 16);
     const fixedBlocks =
@@ -165,6 +177,7 @@ export async function startEngineServer(options: EngineServerOptions): Promise<E
   return {
     url: `http://${formatHost(address.address)}:${address.port}`,
     core,
+    tokenizer,
     app,
     close: async () => {
       core.close();

@@ -20,7 +20,8 @@ import { steUpdateBody } from '../http/kvflow-update.js';
 import { ApiError, installErrorHandlers } from '../http/openai-errors.js';
 import { chatRequestSchema, completionRequestSchema, parseRequest, type ChatRequest, type CompletionRequest } from '../http/openai-schema.js';
 import { MAX_INDEXED_UPSTREAMS, PrefixIndex } from './prefix-index.js';
-import { PromptTokenizer } from '../http/prompt-tokens.js';
+import { saltOf, type TokenizerSource } from '../http/prompt-tokens.js';
+import { ModelTokenizers } from './model-tokenizers.js';
 import { Proxy } from './proxy.js';
 import { CacheAwareRouting, type CacheAwareOptions } from './routing.js';
 import { StePublisher, type StePublisherOptions } from './ste-publisher.js';
@@ -65,6 +66,8 @@ export interface GatewayOptions {
   log?: boolean;
   /** Operational lines (agent ids assigned, failed STE pushes); default: none. The CLI writes them to stderr. */
   logLine?: (line: string) => void;
+  /** Where each model's tokenizer comes from (default: its preset, else cl100k_base with a warning). */
+  tokenizer?: TokenizerSource;
   /** Retry schedule of failed STE pushes (tests shorten it). */
   steRetry?: Pick<StePublisherOptions, 'backoffMs' | 'maxBackoffMs' | 'maxAttempts'>;
   /** Bearer keys for `/v1` routes, state-changing routes and `/metrics` (none: open). */
@@ -142,7 +145,6 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
     ...(options.registryLimits && { limits: options.registryLimits }),
     ...(options.graph === 'learned' && { learner: new OnlineGraphLearner() }),
   });
-  const tokenizer = await PromptTokenizer.create({ blockSize: options.blockSize });
   const fixedPrefixes = new FixedPrefixTracker();
   const proxy = new Proxy({
     upstreams,
@@ -191,6 +193,8 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
   idleSweep.unref();
 
   const models = options.models ? new Set(options.models) : await discoverModels(upstreams);
+  const tokenizers = new ModelTokenizers(options.tokenizer ?? { warn: (message) => logLine(`kvflow gateway: ${message}`) }, options.blockSize);
+  await Promise.all([...models].map((model) => tokenizers.forModel(model)));
 
   const limits = options.limits ?? SERVER_LIMIT_DEFAULTS;
   const app = Fastify({
@@ -274,7 +278,10 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
     const { raw, value } = jsonBodyOf(request.body);
     const body = kind === 'chat' ? parseRequest(chatRequestSchema, value) : parseRequest(completionRequestSchema, value);
     if (models.size > 0 && !models.has(body.model)) throw ApiError.unknownModel(body.model, [...models]);
-    const prompt = kind === 'chat' ? tokenizer.chat((body as ChatRequest).messages) : tokenizer.completion((body as CompletionRequest).prompt);
+    const tokenizer = await tokenizers.forModel(body.model);
+    const salt = saltOf(body);
+    const prompt =
+      kind === 'chat' ? tokenizer.chat((body as ChatRequest).messages, salt) : tokenizer.completion((body as CompletionRequest).prompt, salt);
     const hints = readHints(request.headers, body);
     let ticket;
     try {

@@ -42,6 +42,10 @@ const common = {
   agent_hints: agentHintsSchema.nullish(),
   /** KVFlow's per-request agent tag. */
   agent_id: identifier.nullish(),
+  /** vLLM's and SGLang's cache isolation: requests with different salts share no cached prefix. */
+  cache_salt: z.string().min(1, 'cache_salt must be a non-empty string').nullish(),
+  /** SGLang's extra cache key, appended to cache_salt. */
+  extra_key: z.string().nullish(),
 };
 
 export const chatRequestSchema = z.looseObject({

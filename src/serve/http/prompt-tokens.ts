@@ -1,23 +1,30 @@
 /**
- * Prompt text to token ids with the tokenizer the trace importers use (cl100k_base from gpt-tokenizer,
- * bundled, offline), then to block ids with the project's chained block hashing (`hashTokenBlocks`,
- * native when built), so a prompt gets the same blocks here as in an imported trace. Agents resend the
- * same long system prompt on every call, so token ids are memoized per message text: a 4k-token system
- * prompt is tokenized once and then costs a map lookup. A chat is tokenized message by message, which
- * keeps the tokens of a shared leading message identical across requests (and so its blocks).
+ * Prompt text to the token ids the engine will see, then to block ids with the project's chained block
+ * hashing (`hashTokenBlocks`, native when built), so the gateway's shadow blocks are the engine's blocks.
+ *
+ * With the served model's tokenizer (model-tokenizer.ts) a chat is rendered with its chat template and
+ * `add_generation_prompt`, and a text prompt gets the model's leading special tokens, as vLLM and SGLang
+ * do. Unknown models fall back to cl100k_base with a ChatML-style rendering, which only approximates
+ * the engine (a warning says so once per model).
+ *
+ * Agents resend the same long system prompt on every call, so the text between special tokens is
+ * memoized: a 4k-token system prompt is tokenized once and then costs a map lookup. `cache_salt` (vLLM)
+ * and SGLang's `cache_salt` + `extra_key` seed the block hash, so differently salted prompts never share
+ * a block, as in the engines.
  */
 import { hashTokenBlocks } from '../../native.js';
-import { loadTokenizer, type Tokenizer } from '../../workload/tokenize.js';
+import { loadPresetTokenizer, loadTokenizerFile, presetForModel, type ChatTurn, type ModelTokenizer } from '../../workload/model-tokenizer.js';
+import { loadTokenizer, TOKENIZER_NAME, type Tokenizer } from '../../workload/tokenize.js';
 import { ApiError } from './openai-errors.js';
 import type { ChatMessage, CompletionRequest } from './openai-schema.js';
 
 /** A prompt as the cache sees it. */
 export interface PromptBlocks {
-  /** Prompt tokens. */
+  /** Prompt tokens (what the engine reports as `usage.prompt_tokens`). */
   tokens: number;
-  /** Block ids (chained hashes), `ceil(tokens / blockSize)` of them. */
+  /** Block ids (chained hashes, seeded by the salt), `ceil(tokens / blockSize)` of them. */
   blocks: number[];
-  /** Tokens of the leading system/developer messages: the agent's fixed prompt if nothing better is known. */
+  /** Tokens up to the end of the leading system/developer messages: the agent's fixed prompt if nothing better is known. */
   systemTokens: number;
 }
 
@@ -29,57 +36,174 @@ export interface PromptTokenizerOptions {
   memoEntries?: number;
 }
 
+/** How to find a model's tokenizer: a preset by model id, or a tokenizer.json for every model. */
+export interface TokenizerSource {
+  /** A Hugging Face tokenizer.json (its tokenizer_config.json beside it) used for every model. */
+  tokenizerFile?: string;
+  /** A chat template (Jinja, or a tokenizer_config.json) overriding the tokenizer's own. */
+  chatTemplateFile?: string;
+  /** Told once per model that falls back to cl100k_base. */
+  warn?: (message: string) => void;
+}
+
 /** Texts shorter than this are tokenized every time: cheaper than keeping them. */
 const MEMO_MIN_CHARS = 48;
 
+/** The hash seed of a salt: 0 without one, never 0 with one (FNV-1a over UTF-16 units). */
+export function saltSeed(salt: string | undefined): number {
+  if (salt === undefined || salt === '') return 0;
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < salt.length; i++) hash = Math.imul(hash ^ salt.charCodeAt(i), 0x01000193);
+  return hash >>> 0 || 1;
+}
+
+/** The salt of a request body as the engines read it: vLLM's `cache_salt`, SGLang's `cache_salt` + `extra_key`. */
+export function saltOf(body: { cache_salt?: string | null; extra_key?: string | null }): string | undefined {
+  const salt = (body.cache_salt ?? '') + (body.extra_key ?? '');
+  return salt === '' ? undefined : salt;
+}
+
 export class PromptTokenizer {
   readonly blockSize: number;
-  readonly #tokenizer: Tokenizer;
+  /** The tokenizer's name (a preset, a file, or cl100k_base). */
+  readonly name: string;
+  readonly #model: ModelTokenizer | undefined;
+  readonly #fallback: Tokenizer | undefined;
   readonly #memo = new Map<string, Int32Array>();
+  readonly #systemMemo = new Map<string, number>();
   readonly #memoLimit: number;
   readonly #memoEntries: number;
   #memoTokens = 0;
 
-  /** Loads the shared tokenizer (its ranks, once per process) and makes a prompt tokenizer. */
+  /** The prompt tokenizer for `model`: its preset or the given file, else cl100k_base with a warning. */
+  static async forModel(model: string, source: TokenizerSource, options: PromptTokenizerOptions): Promise<PromptTokenizer> {
+    if (source.tokenizerFile !== undefined) {
+      const loaded = await loadTokenizerFile(source.tokenizerFile, source.chatTemplateFile === undefined ? {} : { chatTemplatePath: source.chatTemplateFile });
+      return new PromptTokenizer(loaded, options);
+    }
+    const preset = presetForModel(model);
+    if (preset !== undefined) return new PromptTokenizer(await loadPresetTokenizer(preset), options);
+    source.warn?.(
+      `no tokenizer known for model "${model}": using ${TOKENIZER_NAME} with ChatML rendering, so prompt tokens and blocks only approximate the engine's (give --tokenizer FILE)`,
+    );
+    return PromptTokenizer.create(options);
+  }
+
+  /** The cl100k_base fallback (its ranks loaded once per process). */
   static async create(options: PromptTokenizerOptions): Promise<PromptTokenizer> {
     return new PromptTokenizer(await loadTokenizer(), options);
   }
 
-  constructor(tokenizer: Tokenizer, options: PromptTokenizerOptions) {
-    this.#tokenizer = tokenizer;
+  constructor(tokenizer: ModelTokenizer | Tokenizer, options: PromptTokenizerOptions) {
+    if ('renderChat' in tokenizer) {
+      this.#model = tokenizer;
+      this.name = tokenizer.name;
+    } else {
+      this.#fallback = tokenizer;
+      this.name = TOKENIZER_NAME;
+    }
     this.blockSize = options.blockSize;
     this.#memoLimit = options.memoTokens ?? 4 * 2 ** 20;
     this.#memoEntries = options.memoEntries ?? 65536;
   }
 
-  /** A chat rendered ChatML-style (`<|im_start|>role\ncontent<|im_end|>\n` per message) and hashed. */
-  chat(messages: readonly ChatMessage[]): PromptBlocks {
+  /** A chat as the engine renders it, ready for the assistant's reply. */
+  chat(messages: readonly ChatMessage[], salt?: string): PromptBlocks {
+    if (!this.#model?.hasChatTemplate) return this.#chatMl(messages, salt);
+    const turns = messages.map(toTurn);
+    const tokens = this.#encodePieces(this.#render(turns));
+    return this.#blocks(tokens, this.#systemTokens(turns), salt);
+  }
+
+  /** A text completion's prompt (text, with the model's leading special tokens, or token ids as given). */
+  completion(prompt: CompletionRequest['prompt'], salt?: string): PromptBlocks {
+    const single = Array.isArray(prompt) && prompt.length === 1 && typeof prompt[0] !== 'number' ? prompt[0]! : prompt;
+    if (typeof single !== 'string') return this.#blocks(Int32Array.from(single as number[]), 0, salt);
+    if (!this.#model) return this.#blocks(this.#fallbackTokens(single), 0, salt);
+    const body = this.#encodePieces(single);
+    const prefix = this.#model.prefixIds;
+    if (prefix.length === 0 || body.length === 0) return this.#blocks(body, 0, salt);
+    const tokens = new Int32Array(prefix.length + body.length);
+    tokens.set(prefix);
+    tokens.set(body, prefix.length);
+    return this.#blocks(tokens, 0, salt);
+  }
+
+  #render(turns: readonly ChatTurn[]): string {
+    try {
+      return this.#model!.renderChat(turns);
+    } catch (error) {
+      throw ApiError.invalid(`messages: the chat template of ${this.name} refused them: ${(error as Error).message}`, 'messages');
+    }
+  }
+
+  /** Tokens of the rendered leading system/developer messages (memoized by their text). */
+  #systemTokens(turns: readonly ChatTurn[]): number {
+    let leading = 0;
+    while (leading < turns.length && (turns[leading]!.role === 'system' || turns[leading]!.role === 'developer')) leading++;
+    if (leading === 0) return 0;
+    const key = JSON.stringify(turns.slice(0, leading).map((turn) => [turn.role, turn.content]));
+    let count = this.#systemMemo.get(key);
+    if (count === undefined) {
+      // Templates put the generation prompt last, so the system messages alone without it are a prefix.
+      count = this.#encodePieces(this.#model!.renderChat(turns.slice(0, leading), { add_generation_prompt: false })).length;
+      if (this.#systemMemo.size >= 4096) this.#systemMemo.clear();
+      this.#systemMemo.set(key, count);
+    }
+    return count;
+  }
+
+  /** `text` cut at added tokens, plain pieces memoized. */
+  #encodePieces(text: string): Int32Array {
+    const parts: (Int32Array | number)[] = [];
+    let length = 0;
+    for (const piece of this.#model!.pieces(text)) {
+      if (typeof piece === 'number') {
+        parts.push(piece);
+        length++;
+      } else {
+        const tokens = this.#memoized(piece, (t) => this.#model!.encodePlain(t));
+        parts.push(tokens);
+        length += tokens.length;
+      }
+    }
+    const all = new Int32Array(length);
+    let offset = 0;
+    for (const part of parts) {
+      if (typeof part === 'number') all[offset++] = part;
+      else {
+        all.set(part, offset);
+        offset += part.length;
+      }
+    }
+    return all;
+  }
+
+  /** The cl100k_base path: each message rendered ChatML-style and tokenized on its own. */
+  #chatMl(messages: readonly ChatMessage[], salt: string | undefined): PromptBlocks {
     const parts: Int32Array[] = [];
     let systemTokens = 0;
     let leading = true;
     for (const message of messages) {
-      const tokens = this.#tokens(`<|im_start|>${message.role}${message.name ? ` ${message.name}` : ''}\n${contentText(message)}<|im_end|>\n`);
+      const tokens = this.#fallbackTokens(`<|im_start|>${message.role}${message.name ? ` ${message.name}` : ''}\n${contentText(message)}<|im_end|>\n`);
       parts.push(tokens);
       leading &&= message.role === 'system' || message.role === 'developer';
       if (leading) systemTokens += tokens.length;
     }
-    return this.#blocks(concat(parts), systemTokens);
+    return this.#blocks(concat(parts), systemTokens, salt);
   }
 
-  /** A text completion's prompt (text or token ids). */
-  completion(prompt: CompletionRequest['prompt']): PromptBlocks {
-    const single = Array.isArray(prompt) && prompt.length === 1 && typeof prompt[0] !== 'number' ? prompt[0]! : prompt;
-    if (typeof single === 'string') return this.#blocks(this.#tokens(single), 0);
-    return this.#blocks(Int32Array.from(single as number[]), 0);
+  #fallbackTokens(text: string): Int32Array {
+    return this.#memoized(text, (t) => (this.#fallback ?? { encode: (s: string) => this.#model!.encode(s) }).encode(t));
   }
 
-  #blocks(tokens: Int32Array, systemTokens: number): PromptBlocks {
+  #blocks(tokens: Int32Array, systemTokens: number, salt: string | undefined): PromptBlocks {
     if (tokens.length === 0) throw ApiError.invalid('the prompt is empty', 'prompt');
-    return { tokens: tokens.length, blocks: hashTokenBlocks(tokens, this.blockSize), systemTokens };
+    return { tokens: tokens.length, blocks: hashTokenBlocks(tokens, this.blockSize, saltSeed(salt)), systemTokens };
   }
 
-  #tokens(text: string): Int32Array {
-    if (text.length < MEMO_MIN_CHARS) return new Int32Array(this.#tokenizer.encode(text));
+  #memoized(text: string, encode: (text: string) => number[]): Int32Array {
+    if (text.length < MEMO_MIN_CHARS) return new Int32Array(encode(text));
     const known = this.#memo.get(text);
     if (known) {
       // Least recently used last: re-insert.
@@ -87,7 +211,7 @@ export class PromptTokenizer {
       this.#memo.set(text, known);
       return known;
     }
-    const tokens = new Int32Array(this.#tokenizer.encode(text));
+    const tokens = new Int32Array(encode(text));
     this.#memo.set(text, tokens);
     this.#memoTokens += tokens.length;
     for (const [oldest, value] of this.#memo) {
@@ -97,6 +221,11 @@ export class PromptTokenizer {
     }
     return tokens;
   }
+}
+
+/** An OpenAI message as chat templates expect it: content as text (parts joined), other fields kept. */
+function toTurn(message: ChatMessage): ChatTurn {
+  return { ...message, role: message.role, content: contentText(message) };
 }
 
 function contentText(message: ChatMessage): string {

