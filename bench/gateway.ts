@@ -16,6 +16,8 @@ import { Worker } from 'node:worker_threads';
 import { Bench } from 'tinybench';
 import { Pool } from 'undici';
 import { PromptTokenizer } from '../src/serve/http/prompt-tokens.js';
+import { loadPresetTokenizer } from '../src/workload/model-tokenizer.js';
+import { loadTokenizer, TOKENIZER_NAME } from '../src/workload/tokenize.js';
 import { PrefixIndex } from '../src/serve/gateway/prefix-index.js';
 import { shadowQuery } from '../src/serve/gateway/proxy.js';
 import { CacheAwareRouting } from '../src/serve/gateway/routing.js';
@@ -261,6 +263,20 @@ async function routingLines(): Promise<BenchLine[]> {
   });
   bench.add('tokenize + hash 4k-token chat (memoized system)', () => {
     tokenizer.chat(messages);
+  });
+  // The served model's tokenizer beside cl100k_base: a whole 4k-token text, nothing memoized.
+  const llama = await loadPresetTokenizer('Llama-3.1-8B');
+  const cl100k = await loadTokenizer(TOKENIZER_NAME);
+  const llamaPrompts = new PromptTokenizer(llama, { blockSize });
+  const text = `${systemPrompt}${messages[1]!.content}`;
+  bench.add(`tokenize 4k-token text, ${TOKENIZER_NAME}`, () => {
+    cl100k.encode(text);
+  });
+  bench.add('tokenize 4k-token text, Llama-3.1-8B', () => {
+    llama.encodePlain(text);
+  });
+  bench.add('template + tokenize + hash 4k-token chat, Llama-3.1-8B (memoized system)', () => {
+    llamaPrompts.chat(messages);
   });
   bench.add('shadow admit + release (4k tokens)', () => {
     upstreams[decision.index]!.shadow.admit(prompt.blocks, 240, 'planner').release();

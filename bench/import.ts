@@ -9,7 +9,7 @@ import type { ReadTraceOptions, Trace } from '../src/types.js';
 import { convertTrace } from '../src/workload/convert.js';
 import { readTrace } from '../src/workload/read.js';
 import { traceStats } from '../src/workload/stats.js';
-import { loadTokenizer } from '../src/workload/tokenize.js';
+import { DEFAULT_TEXT_TOKENIZER, loadTokenizer, TOKENIZER_NAME } from '../src/workload/tokenize.js';
 import { sharedTrace } from './paths.js';
 import type { BenchLine } from './replay.js';
 
@@ -47,7 +47,8 @@ export async function benchImport(): Promise<BenchLine[]> {
     lines.push({ name: `import ${name}`, value });
   }
 
-  lines.push(await benchTokenizerOnly('lmcache_agent_miniswe.jsonl'));
+  lines.push(await benchTokenizerOnly('lmcache_agent_miniswe.jsonl', TOKENIZER_NAME));
+  lines.push(await benchTokenizerOnly('lmcache_agent_miniswe.jsonl', DEFAULT_TEXT_TOKENIZER));
 
   const parsed = mooncake!;
   const pages = parsed.requests.reduce((sum, r) => sum + r.blocks.length, 0);
@@ -65,8 +66,8 @@ export async function benchImport(): Promise<BenchLine[]> {
 }
 
 /** The tokenizer's share of an LMCache import: encoding every prompt and counting every output. */
-async function benchTokenizerOnly(name: string): Promise<BenchLine> {
-  const tokenizer = await loadTokenizer();
+async function benchTokenizerOnly(name: string, tokenizerName: string): Promise<BenchLine> {
+  const tokenizer = await loadTokenizer(tokenizerName);
   const texts = (await readFile(sharedTrace(name), 'utf8'))
     .split('\n')
     .filter((line) => line !== '')
@@ -78,7 +79,7 @@ async function benchTokenizerOnly(name: string): Promise<BenchLine> {
     for (const { input, output } of texts) tokens += tokenizer.encode(input).length + tokenizer.count(output);
   });
   return {
-    name: `tokenize only (${name.replace('lmcache_agent_', '').replace('.jsonl', '')})`,
+    name: `tokenize only (${name.replace('lmcache_agent_', '').replace('.jsonl', '')}, ${tokenizerName})`,
     value: `${ms(seconds)}, ${rate(tokens, seconds)} tokens/s, ${rate(chars / 2 ** 20, seconds, 1)} M chars/s`,
   };
 }

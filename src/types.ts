@@ -62,6 +62,8 @@ export interface ReadTraceOptions {
   blockSize?: number;
   /** Skip and count invalid lines instead of stopping at the first. */
   skipInvalid?: boolean;
+  /** Tokenizer of raw-text traces (LMCache): a model preset, a tokenizer.json path, or cl100k_base (default Llama-3.1-8B). */
+  tokenizer?: string;
 }
 
 /** The built-in eviction policies' names (cache/policy-registry.ts registers them; user policies join). */

@@ -7,7 +7,8 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { hashTokenBlocks } from '../src/native.js';
 import { PromptTokenizer, saltOf, saltSeed } from '../src/serve/http/prompt-tokens.js';
-import { loadPresetTokenizer, presetForModel, type ModelTokenizer } from '../src/workload/model-tokenizer.js';
+import { loadPresetTokenizer, type ModelTokenizer } from '../src/workload/model-tokenizer.js';
+import { presetForModel } from '../src/workload/tokenizer-presets.js';
 
 const LLAMA_BOS = 128_000;
 const LLAMA_HEADER = '<|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n';
@@ -132,4 +133,20 @@ describe('salted prefixes', () => {
     expect(saltSeed(undefined)).toBe(0);
     expect(saltSeed('tenant-a')).not.toBe(0);
   });
+});
+
+describe('the fast encoder', () => {
+  it('equals the Hugging Face library on real agent prompts and on random text (seed 13)', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const lines = (await readFile(new URL('../../shared/traces/lmcache_agent_miniswe.jsonl', import.meta.url), 'utf8')).split('\n').filter(Boolean);
+    const prompts = [0, 7, 40, 120, 241].map((i) => (JSON.parse(lines[i]!) as { input: string }).input.slice(0, 6000));
+    for (const tokenizer of [llama, qwen]) for (const text of prompts) expect(tokenizer.encodePlain(text)).toEqual(tokenizer.referenceEncode(text));
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme', maxLength: 200 }), fc.string({ maxLength: 80 }), (a, b) => {
+        const text = `${a} It's 2024-07-26, they'LL see\r\n\t${b}  \u00a0 12345 ünïcödé`;
+        for (const tokenizer of [llama, qwen]) expect(tokenizer.encode(text)).toEqual(tokenizer.referenceEncode(text));
+      }),
+      { seed: 13, numRuns: 80 },
+    );
+  }, 60_000);
 });

@@ -10,6 +10,7 @@ import { parseByteCount, parseInteger, parseName, parseNumber, parseTokens, pars
 import { emit, runCommand } from './run.js';
 import { addServerFlags, keysFrom, limitsFrom, type ServerFlags } from './server-flags.js';
 import { exposureWarning } from '../serve/http/auth.js';
+import { TOKENIZER_OPTIONS, tokenizerSource } from './tokenizer-flags.js';
 
 interface EngineFlags extends ServerFlags {
   gpu?: string;
@@ -33,6 +34,8 @@ interface EngineFlags extends ServerFlags {
   tensors?: boolean;
   tensorScale?: number;
   backend: string;
+  tokenizer?: string;
+  chatTemplate?: string;
 }
 
 /**
@@ -61,6 +64,8 @@ export function registerEngine(program: Command): void {
     .option('--max-body-bytes <n>', 'largest request body accepted (bytes)', (v) => parseByteCount(v, 1), 8 * 2 ** 20)
     .option('--default-max-tokens <n>', 'output tokens when a request gives no max_tokens', (v) => parseTokens(v, 1), 16)
     .option('--log', 'log every request on stderr (fastify JSON log)')
+    .option(...TOKENIZER_OPTIONS.tokenizer)
+    .option(...TOKENIZER_OPTIONS.chatTemplate)
     .option('--tensors', 'record the KV transfer plan; GET /v1/engine/tensors runs it on real KV blocks (tfjs) and compares with the model')
     .option('--tensor-scale <x>', "with --tensors: share of a real KV block's elements to move, in (0, 1]", (v) => parseNumber(v, 0))
     .option('--backend <name>', 'with --tensors: auto | tfjs-node-gpu | tfjs-node | tfjs-cpu', 'auto');
@@ -80,6 +85,7 @@ async function engineCommand(flags: EngineFlags): Promise<void> {
     log: flags.log ?? false,
     keys: keysFrom(flags),
     limits: limitsFrom(flags),
+    tokenizer: tokenizerSource(flags, (line) => process.stderr.write(`kvflow engine: ${line}\n`)),
     ...(flags.tensors && {
       tensors: { backend: parseBackendChoice(flags.backend), ...(flags.tensorScale !== undefined && { tensorScale: flags.tensorScale }) },
     }),

@@ -8,6 +8,7 @@ import { closeOnSignal } from '../serve/http/shutdown.js';
 import { UPSTREAM_KINDS, type UpstreamKind } from '../serve/gateway/upstream.js';
 import { loadWorkflowSpec } from '../workload/spec.js';
 import { parseByteCount, parseInteger, parseName, parseNumber, parsePort, parseTokenCount } from './flags.js';
+import { TOKENIZER_OPTIONS, tokenizerSource } from './tokenizer-flags.js';
 import { emit, runCommand } from './run.js';
 import { addServerFlags, keysFrom, limitsFrom, type ServerFlags } from './server-flags.js';
 import { REGISTRY_LIMIT_DEFAULTS, RegistryRefusal } from '../serve/gateway/workflow-registry.js';
@@ -41,6 +42,8 @@ interface GatewayFlags extends ServerFlags {
   instanceIdle: number;
   graph: 'declared' | 'learned';
   log?: boolean;
+  tokenizer?: string;
+  chatTemplate?: string;
 }
 
 /**
@@ -83,6 +86,8 @@ export function registerGateway(program: Command): void {
     )
     .option('--instance-idle <s>', 'seconds without traffic after which a workflow instance is over', (v) => parseNumber(v, 0), GATEWAY_DEFAULTS.idleSeconds)
     .option('--log', 'log every request on stderr (fastify JSON log)')
+    .option(...TOKENIZER_OPTIONS.tokenizer)
+    .option(...TOKENIZER_OPTIONS.chatTemplate)
     .option('--upstream-api-key <key>', 'sent to every upstream as Authorization: Bearer (or KVFLOW_UPSTREAM_API_KEY)')
     .option('--max-workflows <n>', 'most registered workflows; then 429', (v) => parseInteger(v, 1), REGISTRY_LIMIT_DEFAULTS.maxWorkflows)
     .option('--max-instances <n>', 'most live workflow instances tracked; then 429', (v) => parseInteger(v, 1), REGISTRY_LIMIT_DEFAULTS.maxInstances)
@@ -119,6 +124,7 @@ async function gatewayCommand(flags: GatewayFlags): Promise<void> {
     limits: limitsFrom(flags),
     registryLimits: { maxWorkflows: flags.maxWorkflows, maxInstances: flags.maxInstances },
     healthCheck: { intervalMs: flags.healthInterval, timeoutMs: flags.healthTimeout },
+    tokenizer: tokenizerSource(flags, (line) => process.stderr.write(`kvflow gateway: ${line}\n`)),
   });
   try {
     for (const spec of specs) gateway.registry.register(spec);

@@ -36,6 +36,7 @@ interface ReplayFlags {
   graph?: 'declared' | 'learned' | 'none';
   skipInvalid?: boolean;
   explain?: boolean;
+  tokenizer?: string;
   sessionsStart?: SessionsStart;
   seed: number;
   json?: boolean;
@@ -62,6 +63,7 @@ export function registerReplay(program: Command): void {
     .option('--workflow <spec>', 'workflow spec whose step graph gives STE values to the ste policy')
     .option('--graph <source>', 'where ste gets its step graph: declared (--workflow), learned (online, from the trace itself), none; default: declared with --workflow, else none', (v) => parseName(v, GRAPH_SOURCES))
     .option('--skip-invalid', 'skip and count invalid trace lines instead of stopping at the first')
+    .option('--tokenizer <name>', 'tokenizer of text traces (lmcache): a model preset (Llama-3.1-8B, Llama-3.1-70B, Qwen2.5-32B), a tokenizer.json path, or cl100k_base (default Llama-3.1-8B)')
     .option('--sessions-start <mode>', `re-time sessions, each keeping its own gaps and order: ${SESSIONS_START_HELP} (docs/sessions-start.md)`, parseSessionsStartFlag)
     .option('--seed <n>', 'seed for --sessions-start poisson', (v) => parseInteger(v, 0), 1)
     .option('--explain', "attribute each policy's misses to its eviction decisions against Belady, per session and agent (docs/replay-explain.md)")
@@ -79,6 +81,7 @@ async function replayCommand(flags: ReplayFlags): Promise<void> {
     format: flags.format,
     ...(flags.blockSize !== undefined && { blockSize: flags.blockSize }),
     skipInvalid: flags.skipInvalid ?? false,
+    ...(flags.tokenizer !== undefined && { tokenizer: flags.tokenizer }),
   };
   const quiet = flags.json ?? false;
   let report: ReplayReport;

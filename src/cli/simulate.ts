@@ -40,6 +40,7 @@ interface SimulateFlags extends ServingFlags {
   format: (typeof FORMAT_CHOICES)[number];
   blockSize?: number;
   skipInvalid?: boolean;
+  tokenizer?: string;
   graph?: GraphSource;
   sessionsStart?: SessionsStart;
   setups: SetupName[];
@@ -81,6 +82,7 @@ export function registerSimulate(program: Command): void {
     .option('--format <format>', `trace format: ${FORMAT_CHOICES.join(' | ')}`, (v) => parseName(v, FORMAT_CHOICES), 'auto')
     .option('--block-size <n>', 'tokens per block for trace lines that give none', (v) => parseInteger(v, 1))
     .option('--skip-invalid', 'skip and count invalid trace lines')
+    .option('--tokenizer <name>', 'tokenizer of text traces (lmcache): a model preset (Llama-3.1-8B, Llama-3.1-70B, Qwen2.5-32B), a tokenizer.json path, or cl100k_base (default Llama-3.1-8B)')
     .option('--sessions-start <mode>', `re-time sessions, each keeping its own gaps and order: ${SESSIONS_START_HELP} (docs/sessions-start.md)`, parseSessionsStartFlag)
     .option('--graph <source>', 'STE from: declared (the spec), learned (online from the requests), none; default: declared for --workload, none for --trace', (v) => parseName(v, GRAPH_SOURCES))
     .addOption(

@@ -21,6 +21,7 @@ type FormatChoice = (typeof FORMAT_CHOICES)[number];
 interface ReadFlags {
   blockSize?: number;
   skipInvalid?: boolean;
+  tokenizer?: string;
 }
 
 interface ConvertFlags extends ReadFlags {
@@ -67,6 +68,7 @@ export function registerTrace(program: Command): void {
     .option('--sessions-start <mode>', `re-time sessions, each keeping its own gaps and order: ${SESSIONS_START_HELP} (reads the whole trace; docs/sessions-start.md)`, parseSessionsStartFlag)
     .option('--seed <n>', 'seed for --sessions-start poisson', (v) => parseInteger(v, 0), 1)
     .addOption(blockSizeOption())
+    .addOption(tokenizerOption())
     .addOption(skipInvalidOption())
     .action((file: string, flags: ConvertFlags) => runCommand(() => convertCommand(file, flags)));
 
@@ -76,6 +78,7 @@ export function registerTrace(program: Command): void {
     .argument('<file>', 'trace file')
     .addOption(formatOption('--format <format>', 'format of the trace'))
     .addOption(blockSizeOption())
+    .addOption(tokenizerOption())
     .action((file: string, flags: ValidateFlags) => runCommand(() => validateCommand(file, flags)));
 
   trace
@@ -84,6 +87,7 @@ export function registerTrace(program: Command): void {
     .argument('<file>', 'trace file')
     .addOption(formatOption('--format <format>', 'format of the trace'))
     .addOption(blockSizeOption())
+    .addOption(tokenizerOption())
     .addOption(skipInvalidOption())
     .option('--json', 'print one JSON document on stdout')
     .action((file: string, flags: StatsFlags) => runCommand(() => statsCommand(file, flags)));
@@ -94,6 +98,7 @@ export function registerTrace(program: Command): void {
     .argument('<file>', 'trace file')
     .addOption(formatOption('--format <format>', 'format of the trace'))
     .addOption(blockSizeOption())
+    .addOption(tokenizerOption())
     .addOption(skipInvalidOption())
     .option('--json', 'print one JSON document on stdout')
     .action((file: string, flags: StatsFlags) => runCommand(() => graphCommand(file, flags)));
@@ -135,6 +140,10 @@ function blockSizeOption(): Option {
   ).argParser((value) => parseInteger(value, 1));
 }
 
+function tokenizerOption(): Option {
+  return new Option('--tokenizer <name>', 'tokenizer of text traces (lmcache): a model preset (Llama-3.1-8B, Llama-3.1-70B, Qwen2.5-32B), a tokenizer.json path, or cl100k_base (default Llama-3.1-8B)');
+}
+
 function skipInvalidOption(): Option {
   return new Option('--skip-invalid', 'skip and count invalid lines instead of stopping at the first');
 }
@@ -144,6 +153,7 @@ function readOptions(format: FormatChoice, flags: ReadFlags): ReadTraceOptions {
     format,
     ...(flags.blockSize !== undefined && { blockSize: flags.blockSize }),
     skipInvalid: flags.skipInvalid ?? false,
+    ...(flags.tokenizer !== undefined && { tokenizer: flags.tokenizer }),
   };
 }
 

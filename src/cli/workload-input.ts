@@ -25,6 +25,8 @@ export interface WorkloadFlags {
   format?: TraceFormat | 'auto';
   blockSize?: number;
   skipInvalid?: boolean;
+  /** Tokenizer of text traces (see ReadTraceOptions.tokenizer). */
+  tokenizer?: string;
   seed: number;
   /** Re-times the sessions of the workload (`--sessions-start`). */
   sessionsStart?: SessionsStart;
@@ -63,6 +65,7 @@ async function loadUntimed(flags: WorkloadFlags): Promise<LoadedWorkload> {
     format: flags.format ?? 'auto',
     ...(flags.blockSize !== undefined && { blockSize: flags.blockSize }),
     skipInvalid: flags.skipInvalid ?? false,
+    ...(flags.tokenizer !== undefined && { tokenizer: flags.tokenizer }),
   });
   return {
     requests: trace.requests,

@@ -12,7 +12,7 @@ import { MOONCAKE_MARKER_KEY, MooncakeLineParser } from './mooncake.js';
 import { expectedGot, parseJsonLine, ROOT_FIELD } from './problem.js';
 import { isJsonObject } from './schemas.js';
 import { SERVINGSIM_MARKER_KEY, ServingSimLineParser } from './servingsim.js';
-import { loadTokenizer } from './tokenize.js';
+import { DEFAULT_TEXT_TOKENIZER, loadTokenizer } from './tokenize.js';
 
 /** What a stream learned about its file; filled in as it is read, final once the stream ends. */
 export interface TraceStats {
@@ -63,7 +63,7 @@ export async function* streamTrace(path: string, opts: StreamTraceOptions = {}):
     try {
       if (parser === undefined) {
         stats.format = requested === 'auto' ? detectFormat(path, line) : requested;
-        parser = await createParser(stats.format, path, blockSize);
+        parser = await createParser(stats.format, path, blockSize, opts.tokenizer);
       }
       parsed = parser.parse(line);
     } catch (err) {
@@ -98,7 +98,7 @@ export async function readTrace(path: string, opts: ReadTraceOptions = {}): Prom
   return { path, format: stats.format ?? 'kvflow', requests, skipped: stats.skipped };
 }
 
-async function createParser(format: TraceFormat, path: string, blockSize: number): Promise<RequestParser> {
+async function createParser(format: TraceFormat, path: string, blockSize: number, tokenizer: string | undefined): Promise<RequestParser> {
   switch (format) {
     case 'kvflow':
       return new CanonicalLineParser(path, blockSize);
@@ -107,7 +107,7 @@ async function createParser(format: TraceFormat, path: string, blockSize: number
     case 'azure':
       return new AzureLineParser(path, blockSize);
     case 'lmcache':
-      return new LmcacheLineParser(path, blockSize, await loadTokenizer());
+      return new LmcacheLineParser(path, blockSize, await loadTokenizer(tokenizer ?? DEFAULT_TEXT_TOKENIZER));
     case 'servingsim':
       return new ServingSimLineParser(path, blockSize);
   }

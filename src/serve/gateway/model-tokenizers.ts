@@ -4,7 +4,7 @@
  * one instance, and so its memo of system prompts.
  */
 import { PromptTokenizer, type TokenizerSource } from '../http/prompt-tokens.js';
-import { presetForModel } from '../../workload/model-tokenizer.js';
+import { presetForModel } from '../../workload/tokenizer-presets.js';
 
 export class ModelTokenizers {
   readonly #source: TokenizerSource;
@@ -21,7 +21,7 @@ export class ModelTokenizers {
     let tokenizer = this.#byModel.get(model);
     if (!tokenizer) {
       // One key per distinct tokenizer: a file for all, a preset, or the one fallback (which warns once).
-      const key = this.#source.tokenizerFile ?? presetForModel(model) ?? 'fallback';
+      const key = this.#source.tokenizer ?? presetForModel(model) ?? 'fallback';
       tokenizer = this.#byTokenizer.get(key);
       if (!tokenizer) {
         tokenizer = PromptTokenizer.forModel(model, this.#source, { blockSize: this.#blockSize });

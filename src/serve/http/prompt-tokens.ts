@@ -13,7 +13,8 @@
  * a block, as in the engines.
  */
 import { hashTokenBlocks } from '../../native.js';
-import { loadPresetTokenizer, loadTokenizerFile, presetForModel, type ChatTurn, type ModelTokenizer } from '../../workload/model-tokenizer.js';
+import { loadPresetTokenizer, loadTokenizerFile, type ChatTurn, type ModelTokenizer } from '../../workload/model-tokenizer.js';
+import { presetForModel, TOKENIZER_PRESETS } from '../../workload/tokenizer-presets.js';
 import { loadTokenizer, TOKENIZER_NAME, type Tokenizer } from '../../workload/tokenize.js';
 import { ApiError } from './openai-errors.js';
 import type { ChatMessage, CompletionRequest } from './openai-schema.js';
@@ -38,9 +39,9 @@ export interface PromptTokenizerOptions {
 
 /** How to find a model's tokenizer: a preset by model id, or a tokenizer.json for every model. */
 export interface TokenizerSource {
-  /** A Hugging Face tokenizer.json (its tokenizer_config.json beside it) used for every model. */
-  tokenizerFile?: string;
-  /** A chat template (Jinja, or a tokenizer_config.json) overriding the tokenizer's own. */
+  /** For every model: a preset name (Llama-3.1-8B, ...) or a Hugging Face tokenizer.json (its tokenizer_config.json beside it). */
+  tokenizer?: string;
+  /** With a tokenizer.json: a chat template (Jinja, or a tokenizer_config.json) overriding its own. */
   chatTemplateFile?: string;
   /** Told once per model that falls back to cl100k_base. */
   warn?: (message: string) => void;
@@ -77,11 +78,11 @@ export class PromptTokenizer {
 
   /** The prompt tokenizer for `model`: its preset or the given file, else cl100k_base with a warning. */
   static async forModel(model: string, source: TokenizerSource, options: PromptTokenizerOptions): Promise<PromptTokenizer> {
-    if (source.tokenizerFile !== undefined) {
-      const loaded = await loadTokenizerFile(source.tokenizerFile, source.chatTemplateFile === undefined ? {} : { chatTemplatePath: source.chatTemplateFile });
+    if (source.tokenizer !== undefined && !Object.hasOwn(TOKENIZER_PRESETS, source.tokenizer)) {
+      const loaded = await loadTokenizerFile(source.tokenizer, source.chatTemplateFile === undefined ? {} : { chatTemplatePath: source.chatTemplateFile });
       return new PromptTokenizer(loaded, options);
     }
-    const preset = presetForModel(model);
+    const preset = source.tokenizer ?? presetForModel(model);
     if (preset !== undefined) return new PromptTokenizer(await loadPresetTokenizer(preset), options);
     source.warn?.(
       `no tokenizer known for model "${model}": using ${TOKENIZER_NAME} with ChatML rendering, so prompt tokens and blocks only approximate the engine's (give --tokenizer FILE)`,
