@@ -16,7 +16,7 @@ import type { ReadTraceOptions, TraceRequest } from '../src/types.js';
 import { isLmcacheLine, LmcacheLineParser, lmcacheSchema } from '../src/workload/lmcache.js';
 import { readTrace, streamTrace, type TraceStats } from '../src/workload/read.js';
 import { isServingSimLine, ServingSimLineParser, servingSimSchema } from '../src/workload/servingsim.js';
-import { loadTokenizer } from '../src/workload/tokenize.js';
+import { DEFAULT_TEXT_TOKENIZER, loadTokenizer } from '../src/workload/tokenize.js';
 
 const shared = (name: string) => fileURLToPath(new URL(`../../shared/traces/${name}`, import.meta.url));
 const AZURE_CODE = shared('azure_llm_2023_code.csv');
@@ -210,13 +210,17 @@ describe.skipIf(!HAVE_TRACES)('LMCache agent traces: the real traces', () => {
     expect(requests[0]).toMatchObject({ id: 'lm-1', t: 0, workflow: 'd80534b26b1c83c2c3bcf6be4ca2eb0e', blockSize: 16 });
   });
 
-  it('miniswe: tokens counted with cl100k_base, prompts that grow by appending share their leading blocks', async () => {
-    const tokenizer = await loadTokenizer();
+  it('miniswe: tokens counted with Llama-3.1-8B (begin-of-text included), prompts that grow by appending share their leading blocks', async () => {
+    const tokenizer = await loadTokenizer(DEFAULT_TEXT_TOKENIZER);
     const lines = (await readFile(MINISWE, 'utf8')).split('\n').slice(0, 2);
     const raw = lines.map((line) => JSON.parse(line) as { input: string; output: string });
     const { requests } = await readTrace(await tempFile(lines.join('\n')));
     const [first, second] = requests as [TraceRequest, TraceRequest];
     expect(first.inputLength).toBe(tokenizer.encode(raw[0]!.input).length);
+    expect(tokenizer.encode(raw[0]!.input)[0]).toBe(128_000);
+    // cl100k_base stays available by name.
+    const cl100k = await readTrace(await tempFile(lines.join('\n')), { tokenizer: 'cl100k_base' });
+    expect(cl100k.requests[0]!.inputLength).toBe((await loadTokenizer('cl100k_base')).encode(raw[0]!.input).length);
     expect(first.outputLength).toBe(tokenizer.count(raw[0]!.output));
     expect(first.blocks).toHaveLength(Math.ceil(first.inputLength / 16));
     // The second step's prompt starts with the first's text: all the first's full blocks but the
@@ -258,9 +262,9 @@ describe('LMCache agent traces: edge cases', () => {
     ]);
   });
 
-  it('cuts prompts into --block-size blocks; special-token text is ordinary text', async () => {
+  it("cuts prompts into --block-size blocks; another model's special-token text is ordinary text", async () => {
     const input = 'word '.repeat(40) + '<|endoftext|>';
-    const tokenizer = await loadTokenizer();
+    const tokenizer = await loadTokenizer(DEFAULT_TEXT_TOKENIZER);
     const tokens = tokenizer.encode(input).length;
     const { requests } = await readTrace(await tempFile(line({ input })), { blockSize: 8 });
     expect(requests[0]).toMatchObject({ inputLength: tokens, blockSize: 8 });
