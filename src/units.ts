@@ -39,8 +39,10 @@ function read(text: string, unit: QuantityUnit): number | null | string {
 export function parseQuantity(text: string, unit: QuantityUnit): number | null {
   const value = read(text, unit);
   if (typeof value === 'string') {
-    const example = unit === 'tokens' ? '686,320, 512k, 1M or inf' : '8589934592, 8G, 8GiB or inf';
-    throw new RangeError(`"${text}" is not a ${unit === 'tokens' ? 'token' : 'byte'} count: ${value} (e.g. ${example})`);
+    const example = unit === 'tokens' ? '686,320, 512k, 1M' : '8589934592, 8G, 8GiB';
+    throw new RangeError(
+      `"${text}" is not a ${unit === 'tokens' ? 'token' : 'byte'} count: ${value} (accepted: an integer, thousands separators allowed, with optional suffix k, M, G, T, or inf; e.g. ${example})`,
+    );
   }
   return value;
 }
