@@ -1,6 +1,6 @@
 /**
  * Counts of tokens and bytes as people and engines write them: `4096`, `686,320` (vLLM's log prints KV
- * sizes with thousands separators), `686_320`, `512k`, `1.5M`, `64G`, `64GiB`, or `inf`. Suffixes are
+ * sizes with thousands separators), `686_320`, `512k`, `1.5M`, `64G`, `64GiB`, `5e8`, or `inf`. Suffixes are
  * powers of two (1k = 1024, 1M = 2^20), as KV pools and GPU memory are sized; `i` and a trailing `B` are
  * accepted and change nothing. One parser for every token and byte flag, config field and sweep grid.
  */
@@ -20,6 +20,11 @@ function read(text: string, unit: QuantityUnit): number | null | string {
   // A unit word, as in vLLM's "686,320 tokens".
   if (unit === 'tokens') rest = rest.replace(/\s*tokens?$/i, '');
   else rest = rest.replace(/\s*bytes?$/i, '');
+  // Scientific notation, as configs and scripts write large sizes (5e8).
+  if (/^\d+(\.\d+)?e[+-]?\d+$/i.test(rest)) {
+    const value = Number(rest);
+    return value > Number.MAX_SAFE_INTEGER ? 'too large' : Math.floor(value);
+  }
   const split = /^([\d,_ .]*\d)\s*([A-Za-z]*)$/.exec(rest);
   if (!split) return 'not a number';
   const [, digits, suffix] = split as unknown as [string, string, string];

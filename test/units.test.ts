@@ -19,6 +19,8 @@ describe('parseQuantity', () => {
     expect(parseQuantity('64GiB', 'bytes')).toBe(64 * 2 ** 30);
     expect(parseQuantity('64 GB', 'bytes')).toBe(64 * 2 ** 30);
     expect(parseQuantity('inf', 'tokens')).toBeNull();
+    expect(parseQuantity('5e8', 'bytes')).toBe(5e8);
+    expect(parseQuantity('1.5E3', 'tokens')).toBe(1500);
   });
 
   it('rejects misgrouped separators and unknown suffixes, saying why', () => {
