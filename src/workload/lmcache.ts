@@ -90,7 +90,8 @@ export class LmcacheLineParser implements LineParser<TraceRequest> {
       );
     }
 
-    const tokens = this.tokenizer.encode(fields.input);
+    // A prompt logged empty stays a zero-token request: no begin-of-text without text.
+    const tokens = fields.input === '' ? [] : this.tokenizer.encode(fields.input);
     const request: TraceRequest = {
       id: lmcacheId(line.line),
       workflow: session,
