@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engineCoreOptions } from '../src/serve/engine/engine-config.js';
+import { setupByName } from '../src/sim/setups.js';
 import { startEngineServer, type EngineServer } from '../src/serve/engine/engine-server.js';
 import { GATEWAY_DEFAULTS, startGateway, type GatewayServer } from '../src/serve/gateway/gateway-server.js';
 import { resolveHardware } from '../src/sim/hardware.js';
@@ -28,7 +29,7 @@ describe('Llama-3.1-8B tokens end to end', () => {
   let gateway: GatewayServer;
   beforeAll(async () => {
     const hardware = resolveHardware({ gpu: 'A10G', model: MODEL });
-    engine = await startEngineServer({ ...engineCoreOptions(hardware, { speed: 200, setup: 'sglang' }), modelName: MODEL });
+    engine = await startEngineServer({ ...engineCoreOptions(hardware, { speed: 200, setup: setupByName('sglang') }), modelName: MODEL });
     gateway = await startGateway({ ...GATEWAY_DEFAULTS, upstreams: [{ url: engine.url, kind: 'openai' }] });
   }, 120_000);
   afterAll(async () => {
