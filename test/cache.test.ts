@@ -8,6 +8,7 @@ import { RadixCache, ROOT } from '../src/cache/radix-cache.js';
 import { CacheReplayer, replayTrace } from '../src/replay/replay.js';
 import { POLICY_NAMES, type SteSource, type TraceRequest } from '../src/types.js';
 import { NaiveCache } from './naive-cache.js';
+import { runs } from './helpers/runs.js';
 
 const BLOCK = 4;
 
@@ -96,7 +97,7 @@ describe('radix cache against a naive model', () => {
             expect(replayer.cache.evictions).toBe(model.evictions);
           },
         ),
-        { numRuns: 300 },
+        { numRuns: runs(300) },
       );
     });
   }
@@ -112,7 +113,7 @@ describe('radix cache against a naive model', () => {
         const results = replayTrace(trace, { policy: policyFactory('lru'), capacityTokens: null, blockSize: BLOCK });
         expect(results.evictions).toBe(0);
       }),
-      { numRuns: 100 },
+      { numRuns: runs(100) },
     );
   });
 
@@ -125,7 +126,7 @@ describe('radix cache against a naive model', () => {
         const ste = replayTrace(trace, { ...options, policy: policyFactory('ste') });
         expect({ ...ste, seconds: 0, policy: 'lru' }).toEqual({ ...lru, seconds: 0 });
       }),
-      { numRuns: 100 },
+      { numRuns: runs(100) },
     );
   });
 });
@@ -175,7 +176,7 @@ describe('radix cache invariants', () => {
           expect(cache.gpuUsed).toBeLessThanOrEqual(slots);
         });
       }),
-      { numRuns: 300 },
+      { numRuns: runs(300) },
     );
   });
 
@@ -230,7 +231,7 @@ describe('building blocks', () => {
           }
         },
       ),
-      { numRuns: 60 },
+      { numRuns: runs(60) },
     );
   });
 

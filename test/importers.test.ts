@@ -3,7 +3,6 @@
  * from ../shared/traces, hand-made edge cases with exact messages, auto-detection, skipInvalid, chained
  * block ids, and fuzzing of real lines.
  */
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,15 +16,15 @@ import { isLmcacheLine, LmcacheLineParser, lmcacheSchema } from '../src/workload
 import { readTrace, streamTrace, type TraceStats } from '../src/workload/read.js';
 import { isServingSimLine, ServingSimLineParser, servingSimSchema } from '../src/workload/servingsim.js';
 import { DEFAULT_TEXT_TOKENIZER, loadTokenizer } from '../src/workload/tokenize.js';
+import { requireTrace } from './helpers/requirements.js';
 
-const shared = (name: string) => fileURLToPath(new URL(`../../shared/traces/${name}`, import.meta.url));
-const AZURE_CODE = shared('azure_llm_2023_code.csv');
-const AZURE_CONV = shared('azure_llm_2023_conv.csv');
-const MAGAGENT = shared('lmcache_agent_magagent.jsonl');
-const MINISWE = shared('lmcache_agent_miniswe.jsonl');
-const MOONCAKE = shared('mooncake_conversation_trace.jsonl');
+const AZURE_CODE = requireTrace('azure_llm_2023_code.csv');
+const AZURE_CONV = requireTrace('azure_llm_2023_conv.csv');
+const MAGAGENT = requireTrace('lmcache_agent_magagent.jsonl');
+const MINISWE = requireTrace('lmcache_agent_miniswe.jsonl');
+const MOONCAKE = requireTrace('mooncake_conversation_trace.jsonl');
 const SERVINGSIM = fileURLToPath(new URL('./fixtures/importers/servingsim-sessions.jsonl', import.meta.url));
-const HAVE_TRACES = [AZURE_CODE, AZURE_CONV, MAGAGENT, MINISWE, MOONCAKE].every((path) => existsSync(path));
+const HAVE_TRACES = [AZURE_CODE, AZURE_CONV, MAGAGENT, MINISWE, MOONCAKE].every(Boolean);
 
 let dir: string;
 let fileCount = 0;

@@ -8,6 +8,7 @@ import { PrefixSignatures } from '../src/graph/prefix-signatures.js';
 import type { TraceRequest } from '../src/types.js';
 import { generateRequests } from '../src/workload/generate.js';
 import { parseWorkflowSpec } from '../src/workload/spec.js';
+import { runs } from './helpers/runs.js';
 
 async function generated(name: string): Promise<TraceRequest[]> {
   const path = new URL(`../workloads/${name}`, import.meta.url);
@@ -107,7 +108,7 @@ describe('online graph learner', () => {
         };
         expect(steBefore(b)).toEqual(steBefore(a));
       }),
-      { numRuns: 25 },
+      { numRuns: runs(25) },
     );
   });
 

@@ -1,12 +1,15 @@
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { encode as encodeCl100k } from 'gpt-tokenizer/encoding/cl100k_base';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { blockCount, hashTokenBlocks, hashTokenBlocksTs, loadNative, nativeLoadError, xxh32Words } from '../src/native.js';
+import { blockCount, hashTokenBlocks, hashTokenBlocksTs, xxh32Words } from '../src/native.js';
+import { requireNative, requireTrace } from './helpers/requirements.js';
 
-const TRACES = fileURLToPath(new URL('../../shared/traces/', import.meta.url));
-const native = loadNative();
+const MINISWE = requireTrace('lmcache_agent_miniswe.jsonl');
+const MAGAGENT = requireTrace('lmcache_agent_magagent.jsonl');
+const MOONCAKE = requireTrace('mooncake_conversation_trace.jsonl');
+const HAVE_TRACES = Boolean(MINISWE && MAGAGENT && MOONCAKE);
+const native = requireNative();
 
 /** XXH32 of little-endian int32 words, computed with the reference xxhash library (python-xxhash 3). */
 const XXH32_VECTORS: [number[], number, number][] = [
@@ -35,11 +38,12 @@ const encode = (text: string) => encodeCl100k(text, { disallowedSpecial: new Set
 /** Real prompts: the first lines of both LMCache agent traces, tokenized (cl100k_base), plus Mooncake's hash ids as words. */
 let prompts: Int32Array[] = [];
 beforeAll(async () => {
-  for (const name of ['lmcache_agent_miniswe.jsonl', 'lmcache_agent_magagent.jsonl']) {
-    const lines = (await readFile(`${TRACES}${name}`, 'utf8')).split('\n').slice(0, 12);
+  if (!HAVE_TRACES) return; // the test that uses them is skipped (and says so), or fails under CI
+  for (const path of [MINISWE, MAGAGENT]) {
+    const lines = (await readFile(path, 'utf8')).split('\n').slice(0, 12);
     for (const line of lines) prompts.push(Int32Array.from(encode((JSON.parse(line) as { input: string }).input)));
   }
-  const mooncake = (await readFile(`${TRACES}mooncake_conversation_trace.jsonl`, 'utf8')).split('\n').slice(0, 2000);
+  const mooncake = (await readFile(MOONCAKE, 'utf8')).split('\n').slice(0, 2000);
   for (const line of mooncake) if (line) prompts.push(Int32Array.from((JSON.parse(line) as { hash_ids: number[] }).hash_ids));
 });
 
@@ -72,7 +76,7 @@ describe('TypeScript block hash (the reference)', () => {
     );
   });
 
-  it('shares the leading ids of a growing agent context (miniswe appends every step)', () => {
+  it.skipIf(!HAVE_TRACES)('shares the leading ids of a growing agent context (miniswe appends every step)', () => {
     const [first, second] = prompts;
     let common = 0;
     while (common < first!.length && first![common] === second![common]) common++;
@@ -89,12 +93,12 @@ describe('TypeScript block hash (the reference)', () => {
   });
 });
 
-describe.skipIf(native === undefined)(`native block hash (${native ? 'built' : (nativeLoadError() ?? '')})`, () => {
+describe.skipIf(native === undefined)('native block hash', () => {
   it('computes the same XXH32', () => {
     for (const [words, seed, expected] of XXH32_VECTORS) expect(native!.xxh32(Int32Array.from(words), seed)).toBe(expected);
   });
 
-  it('matches the TypeScript path on real prompts at several block sizes and seeds', () => {
+  it.skipIf(!HAVE_TRACES)('matches the TypeScript path on real prompts at several block sizes and seeds', () => {
     expect(prompts.length).toBeGreaterThan(2000);
     for (const blockSize of [1, 3, 16, 512]) {
       for (const seed of [0, 0xffffffff]) {

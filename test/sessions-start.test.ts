@@ -2,19 +2,18 @@
  * `--sessions-start`: re-timing keeps each session's own gaps and order and moves only its start; the
  * same seed gives the same Poisson starts; the three commands take the flag and refuse a bad one.
  */
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { TraceRequest } from '../src/types.js';
 import { readTrace } from '../src/workload/read.js';
 import { parseSessionsStart, retimeSessions } from '../src/workload/sessions-start.js';
 import { expectJsonDocument, expectUsageError, kvflow } from './helpers/cli.js';
+import { requireTrace } from './helpers/requirements.js';
 
-const MINISWE = fileURLToPath(new URL('../../shared/traces/lmcache_agent_miniswe.jsonl', import.meta.url));
+const MINISWE = requireTrace('lmcache_agent_miniswe.jsonl');
 
 function call(id: string, workflow: string, at: Partial<Pick<TraceRequest, 't' | 'loggedT' | 'after' | 'think'>>): TraceRequest {
   return { id, workflow, blocks: [1], blockSize: 16, inputLength: 16, outputLength: 1, ...at };
@@ -95,7 +94,7 @@ describe('parseSessionsStart', () => {
   });
 });
 
-describe.runIf(existsSync(MINISWE))('--sessions-start on the commands', () => {
+describe.runIf(MINISWE)('--sessions-start on the commands', () => {
   it('replay reports the re-timing and differs from the trace as read', async () => {
     const args = ['replay', '--trace', MINISWE, '--policy', 'lru', '--capacity', '32k', '--json'];
     const asRead = expectJsonDocument(await kvflow(args)) as { results: { hitRate: number }[] };

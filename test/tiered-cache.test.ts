@@ -4,6 +4,7 @@ import { randomInt } from 'node:crypto';
 import { BeladyPolicy, LfuPolicy, LruPolicy } from '../src/cache/policy.js';
 import { PageState, RadixCache, ROOT } from '../src/cache/radix-cache.js';
 import { CPU, GPU, LOADING, NaiveTieredCache, WRITING, type ModelPage, type ModelPolicy } from './naive-tiered-cache.js';
+import { runs } from './helpers/runs.js';
 
 const priorityBelow = fc.constantFrom(Infinity, Infinity, 0, 1, -2, -4);
 const nextUse = fc.constantFrom(Infinity, 1, 2, 4);
@@ -175,7 +176,7 @@ const INTERLEAVING_RUNS = 300;
 
 describe('tiered radix cache', () => {
   it('matches the naive tiered model under random interleavings of insert, lock, touch, load, write and evict', () => {
-    fc.assert(interleavings, { numRuns: INTERLEAVING_RUNS });
+    fc.assert(interleavings, { numRuns: runs(INTERLEAVING_RUNS) });
   });
 
   // Defined only under `npm run test:seeds`, so the everyday suite shows no skipped test for it.

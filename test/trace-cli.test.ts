@@ -15,13 +15,13 @@ import { readTrace } from '../src/workload/read.js';
 import { traceStats } from '../src/workload/stats.js';
 import { writeTrace } from '../src/workload/write.js';
 import { expectJsonDocument, expectUsageError, keysOf, kvflow, type CliRun } from './helpers/cli.js';
+import { requireTrace } from './helpers/requirements.js';
 
-const shared = (name: string) => fileURLToPath(new URL(`../../shared/traces/${name}`, import.meta.url));
-const MOONCAKE = shared('mooncake_conversation_trace.jsonl');
-const MINISWE = shared('lmcache_agent_miniswe.jsonl');
-const AZURE_CODE = shared('azure_llm_2023_code.csv');
+const MOONCAKE = requireTrace('mooncake_conversation_trace.jsonl');
+const MINISWE = requireTrace('lmcache_agent_miniswe.jsonl');
+const AZURE_CODE = requireTrace('azure_llm_2023_code.csv');
 const SERVINGSIM = fileURLToPath(new URL('./fixtures/importers/servingsim-sessions.jsonl', import.meta.url));
-const HAVE_TRACES = [MOONCAKE, MINISWE, AZURE_CODE].every((path) => existsSync(path));
+const HAVE_TRACES = [MOONCAKE, MINISWE, AZURE_CODE].every(Boolean);
 
 /** `kvflow trace stats --json` keys (the JSON contract). */
 const STATS_KEYS = [

@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,8 +18,9 @@ import {
   type Line,
   type TraceStats,
 } from '../src/workload/trace.js';
+import { requireTrace } from './helpers/requirements.js';
 
-const MOONCAKE = fileURLToPath(new URL('../../shared/traces/mooncake_conversation_trace.jsonl', import.meta.url));
+const MOONCAKE = requireTrace('mooncake_conversation_trace.jsonl');
 const FIXTURES = fileURLToPath(new URL('./fixtures/trace/', import.meta.url));
 const CANONICAL_GOOD = join(FIXTURES, 'canonical-good.jsonl');
 const MOONCAKE_CRLF = join(FIXTURES, 'mooncake-crlf.jsonl');
@@ -93,7 +93,7 @@ describe('readLines', () => {
   });
 });
 
-describe.skipIf(!existsSync(MOONCAKE))('the real Mooncake conversation trace', () => {
+describe.skipIf(!MOONCAKE)('the real Mooncake conversation trace', () => {
   it('reads all 12,031 requests with the published totals', async () => {
     const trace = await readTrace(MOONCAKE);
     expect(trace.format).toBe('mooncake');
@@ -569,7 +569,7 @@ describe('quick checks agree with the zod schemas', () => {
   });
 });
 
-describe.skipIf(!existsSync(MOONCAKE))('fuzz: mutated Mooncake lines', () => {
+describe.skipIf(!MOONCAKE)('fuzz: mutated Mooncake lines', () => {
   /** JSON fragments of the wrong type or range for some Mooncake field ('[0]' and '100000' break
    * the hash_ids count). */
   const BAD_VALUES = [

@@ -4,6 +4,7 @@
  */
 import fc from 'fast-check';
 import { afterEach } from 'vitest';
+import { runs } from '../helpers/runs.js';
 
 const DEFAULT_SEED = 20261201;
 
@@ -16,7 +17,7 @@ function seedFromEnv(): number {
 }
 
 const seed = seedFromEnv();
-fc.configureGlobal({ seed, numRuns: 100 });
+fc.configureGlobal({ seed, numRuns: runs(100) });
 
 afterEach((context) => {
   const errors = context.task.result?.errors ?? [];
