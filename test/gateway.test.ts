@@ -50,8 +50,8 @@ async function post(url: string, body: unknown, headers: Record<string, string> 
   return { status: response.status, headers: response.headers, text: await response.text() };
 }
 
-async function json(url: string): Promise<any> {
-  return (await fetch(url, { signal: AbortSignal.timeout(5_000) })).json();
+async function json(url: string, timeoutMs = 5_000): Promise<any> {
+  return (await fetch(url, { signal: AbortSignal.timeout(timeoutMs) })).json();
 }
 
 async function metricValue(gateway: GatewayServer, name: string, labels: Record<string, string> = {}): Promise<number> {
@@ -269,8 +269,10 @@ describe('kvflow engine --tensors', () => {
     });
     try {
       expect((await post(`${engine.url}/v1/chat/completions`, chatBody('tensor', 'write me through'))).status).toBe(200);
-      await new Promise((resolve) => setTimeout(resolve, 50)); // the write-through lands after the answer
-      const report = await json(`${engine.url}/v1/engine/tensors`);
+      // The write-through starts after the answer: wait (bounded) until its pages hold CPU slots, which is
+      // when its transfer is issued, instead of guessing how long that takes.
+      await waitFor(async () => (await json(`${engine.url}/v1/engine/state`)).cpuPages > 0);
+      const report = await json(`${engine.url}/v1/engine/tensors`, 30_000); // runs the plan on real tfjs blocks
       expect(report.setup).toBe('hicache');
       expect(report.d2h.transfers).toBeGreaterThan(0);
       expect(report.d2h.verified).toBe(true);
@@ -450,8 +452,9 @@ describe('gateway faults', () => {
     const dying = await fakeUpstream((response) => {
       response.writeHead(200, { 'content-type': 'text/event-stream' });
       response.write('data: {"choices":[{"index":0,"delta":{"content":" one"}}]}\n\n');
-      response.write('data: {"choices":[{"index":0,"delta":{"content":" two"}}]}\n\n');
-      setTimeout(() => response.socket?.destroy(), 50);
+      // Dies once both chunks are handed to the kernel (they still arrive: the request was read, so the
+      // close is a FIN after the data), not after a guessed delay.
+      response.write('data: {"choices":[{"index":0,"delta":{"content":" two"}}]}\n\n', () => response.socket?.destroy());
     });
     const gw = await startGateway(gatewayOptions([{ url: dying.url, kind: 'openai' }], { models: [MODEL] }));
     try {

@@ -165,7 +165,10 @@ describe('copies: bounded concurrency and cancellation', () => {
     const midway = new AbortController();
     const copy = mover.toHost(range(0, 8), range(16, 8), midway.signal);
     // Abort as soon as the first block has landed in host slot 16.
-    while (hostOf.expected(16) === undefined) await Promise.resolve();
+    for (let spins = 0; hostOf.expected(16) === undefined; spins++) {
+      if (spins > 1_000_000) throw new Error('the first block never landed in host slot 16');
+      await Promise.resolve();
+    }
     midway.abort();
     const result = await copy;
     expect(result.cancelled).toBe(true);
