@@ -14,7 +14,7 @@ import { Stryker } from '@stryker-mutator/core';
 const GROUPS = {
   cache: {
     mutate: ['src/cache/**/*.ts'],
-    tests: ['test/tiered-cache.test.ts', 'test/cache.test.ts', 'test/cache-exact.test.ts'],
+    tests: ['test/tiered-cache.test.ts', 'test/cache.test.ts', 'test/sim-exact.test.ts', 'test/prefetcher.test.ts'],
   },
   graph: {
     mutate: ['src/graph/**/*.ts'],
@@ -22,7 +22,7 @@ const GROUPS = {
   },
   sim: {
     mutate: ['src/sim/prefetcher.ts', 'src/sim/replica.ts'],
-    tests: ['test/prefetcher.test.ts', 'test/sim-exact.test.ts', 'test/replica-abort.test.ts', 'test/sim.test.ts'],
+    tests: ['test/prefetcher.test.ts', 'test/sim-exact.test.ts', 'test/replica-abort.test.ts'],
   },
   routing: {
     mutate: ['src/serve/gateway/routing.ts', 'src/sim/router.ts'],
