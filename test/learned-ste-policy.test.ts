@@ -3,7 +3,6 @@
  * both shared LMCache agent traces safe (never more than 0.2 points below LRU) and good (at least 30% of
  * the LRU-to-Belady gap wherever it is 5 points or more). `ste` with a declared graph is unchanged.
  */
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,10 +24,10 @@ import { writeTrace } from '../src/workload/write.js';
 import { retimeSessions } from '../src/workload/sessions-start.js';
 import { loadWorkflowSpec, parseWorkflowSpec } from '../src/workload/spec.js';
 import { expectJsonDocument, kvflow } from './helpers/cli.js';
+import { requireTrace } from './helpers/requirements.js';
 
-const shared = (name: string) => fileURLToPath(new URL(`../../shared/traces/${name}`, import.meta.url));
-const TRACES = ['lmcache_agent_magagent.jsonl', 'lmcache_agent_miniswe.jsonl'].map(shared);
-const HAVE_TRACES = TRACES.every((path) => existsSync(path));
+const TRACES = ['lmcache_agent_magagent.jsonl', 'lmcache_agent_miniswe.jsonl'].map(requireTrace);
+const HAVE_TRACES = TRACES.every(Boolean);
 const BLOCK = 16;
 
 async function generated(name: string): Promise<TraceRequest[]> {
