@@ -20,9 +20,13 @@ const GROUPS = {
     mutate: ['src/graph/**/*.ts'],
     tests: ['test/graph.test.ts', 'test/learner.test.ts'],
   },
-  sim: {
-    mutate: ['src/sim/prefetcher.ts', 'src/sim/replica.ts'],
-    tests: ['test/prefetcher.test.ts', 'test/sim-exact.test.ts', 'test/replica-abort.test.ts'],
+  prefetcher: {
+    mutate: ['src/sim/prefetcher.ts'],
+    tests: ['test/prefetcher.test.ts', 'test/sim-exact.test.ts'],
+  },
+  replica: {
+    mutate: ['src/sim/replica.ts'],
+    tests: ['test/sim-exact.test.ts', 'test/replica-abort.test.ts', 'test/prefetcher.test.ts'],
   },
   routing: {
     mutate: ['src/serve/gateway/routing.ts', 'src/sim/router.ts'],
