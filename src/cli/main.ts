@@ -16,6 +16,7 @@ const COMMANDS: { name: string; summary: string; load: () => Promise<Register> }
   { name: 'simulate', summary: 'discrete-event serving simulation: compare setups on one workload', load: async () => (await import('./simulate.js')).registerSimulate },
   { name: 'trace', summary: 'convert, validate and measure trace files', load: async () => (await import('./trace.js')).registerTrace },
   { name: 'sweep', summary: 'run a grid of simulate or replay configurations on worker threads', load: async () => (await import('./sweep.js')).registerSweep },
+  { name: 'worker', summary: 'run sweep points from a BullMQ queue on Redis (kvflow sweep --queue)', load: async () => (await import('./worker.js')).registerWorker },
   { name: 'engine', summary: 'OpenAI-compatible engine emulator with a real cache and policy inside', load: async () => (await import('./engine.js')).registerEngine },
   { name: 'gateway', summary: 'OpenAI-compatible workflow-aware gateway: prefix-aware routing, STE pushed upstream', load: async () => (await import('./gateway.js')).registerGateway },
   { name: 'emulate', summary: 'concurrent workflows as real HTTP traffic against a gateway or engine', load: async () => (await import('./emulate.js')).registerEmulate },

@@ -19,6 +19,7 @@ interface SweepFlags {
   workers?: number;
   out?: string;
   report?: string;
+  queue?: string;
 }
 
 /**
@@ -32,6 +33,7 @@ export function registerSweep(program: Command): void {
     .argument('<grid>', 'grid file (JSON): kind, base, axes, points (see the README)')
     .option('--workers <n>', 'worker threads (default: one per core, at most one per run; 0: this thread)', (v) => parseInteger(v, 0))
     .option('--out <file.json>', 'write the JSON document here, run by run as they finish, and print a summary table instead')
+    .option('--queue <redis-url>', 'run the points on `kvflow worker` processes through a BullMQ queue on this Redis (docs/distributed.md)')
     .option('--report <file.html>', 'write a self-contained HTML report: each metric against the swept values')
     .action((grid: string, flags: SweepFlags) => runCommand(() => sweepCommand(grid, flags)));
 }
@@ -51,6 +53,7 @@ async function sweepCommand(path: string, flags: SweepFlags): Promise<void> {
   try {
     outcome = await runSweep(grid, {
       workers: flags.workers ?? defaultWorkers(grid.runs.length),
+      ...(flags.queue !== undefined && { queue: flags.queue }),
       timelines: false,
       onProgress: (done) => progress.update(done),
       ...(out && { onRunDone: (output) => out.add(output) }),

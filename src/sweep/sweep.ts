@@ -15,6 +15,8 @@ import { workerScript } from '../worker-script.js';
 export interface SweepOptions {
   /** Worker threads; 0 runs every point in this thread. */
   workers: number;
+  /** A BullMQ queue on Redis (`redis://HOST:PORT`): points run on `kvflow worker` processes instead. */
+  queue?: string;
   /** Keep simulate timelines. */
   timelines: boolean;
   onProgress?: (done: number) => void;
@@ -35,7 +37,12 @@ export interface SweepOutcome {
 }
 
 export async function runSweep(grid: SweepGrid, options: SweepOptions): Promise<SweepOutcome> {
-  const outputs = options.workers === 0 ? await runInProcess(grid, options) : await runOnPool(grid, options);
+  const outputs =
+    options.queue !== undefined
+      ? await (await import('./sweep-queue.js')).runOnQueue(grid, options.queue, options)
+      : options.workers === 0
+        ? await runInProcess(grid, options)
+        : await runOnPool(grid, options);
   outputs.sort((a, b) => a.index - b.index);
   const document: SweepDocument = {
     grid: { name: grid.name, kind: grid.kind, file: grid.file, runs: grid.runs.length },
