@@ -65,15 +65,21 @@ export interface QueueSweepOptions {
 export async function runOnQueue(grid: SweepGrid, url: string, options: QueueSweepOptions): Promise<SweepRunOutput[]> {
   const connection = parseRedisUrl(url);
   const { Queue, QueueEvents } = await import('bullmq');
-  // Fail fast when Redis is not there rather than retrying forever.
-  const queue = new Queue<SweepJob, SweepTaskResult>(SWEEP_QUEUE, { connection: { ...connection, enableOfflineQueue: false } });
-  const events = new QueueEvents(SWEEP_QUEUE, { connection });
+  // Ride out short Redis blips, but give up (and let the process exit) when Redis stays away.
+  const sweepConnection = { ...connection, retryStrategy: (times: number) => (times > 10 ? null : Math.min(times * 200, 1000)) };
+  const queue = new Queue<SweepJob, SweepTaskResult>(SWEEP_QUEUE, { connection: sweepConnection });
+  const events = new QueueEvents(SWEEP_QUEUE, { connection: sweepConnection });
   queue.on('error', () => {});
   events.on('error', () => {});
   try {
-    await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]).catch((error: Error) => {
-      throw new InputError(`--queue: cannot reach Redis at ${url}: ${error.message}`);
-    });
+    const ready = Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('no answer in 5 s')), 5000)));
+    await Promise.race([ready, timeout])
+      .catch((error: Error) => {
+        throw new InputError(`--queue: cannot reach Redis at ${url}: ${error.message || 'connection refused'}`);
+      })
+      .finally(() => clearTimeout(timer));
     const sweep = randomUUID();
     const jobs = await queue.addBulk(
       grid.runs.map((run) => ({
@@ -81,7 +87,7 @@ export async function runOnQueue(grid: SweepGrid, url: string, options: QueueSwe
         data: { run, timelines: options.timelines, cwd: process.cwd() },
         // A point that fails fails for good (bad input is deterministic); a dead worker's point is retried
         // through stalled-job detection, not through attempts.
-        opts: { jobId: `${sweep}:${run.index}`, attempts: 1, removeOnComplete: { age: 3600 }, removeOnFail: { age: 86_400 } },
+        opts: { jobId: `${sweep}-${run.index}`, attempts: 1, removeOnComplete: { age: 3600 }, removeOnFail: { age: 86_400 } },
       })),
     );
     let done = 0;
@@ -106,7 +112,7 @@ export async function runOnQueue(grid: SweepGrid, url: string, options: QueueSwe
     }
     return outputs;
   } finally {
-    await Promise.allSettled([queue.close(), events.close()]);
+    await Promise.race([Promise.allSettled([queue.close(), events.close()]), new Promise((resolve) => setTimeout(resolve, 2000))]);
   }
 }
 
