@@ -57,7 +57,7 @@ export async function replayStream(
       for (const capacityTokens of options.capacities) {
         for (const [p, makePolicy] of options.policies.entries()) {
           if (offline[p]) continue;
-          const policy = makePolicy();
+          const policy = makePolicy({ gpuSlots: capacityTokens === null ? Infinity : Math.floor(capacityTokens / blockSize) });
           const ste = policy.applySte ? options.steSource?.() : undefined;
           const replayer = new CacheReplayer([], { policy, capacityTokens, blockSize, ...(ste && { ste }) });
           onlineRuns.push({ replayer, seconds: 0 });

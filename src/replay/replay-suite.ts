@@ -35,7 +35,8 @@ export function replaySuite(trace: Trace, options: ReplaySuiteOptions): ReplayRe
   let done = 0;
   for (const capacityTokens of options.capacities) {
     for (const makePolicy of options.policies) {
-      const policy = makePolicy();
+      const slots = capacityTokens === null ? Infinity : Math.floor(capacityTokens / blockSize);
+      const policy = makePolicy({ gpuSlots: slots });
       if (policy.usesNextUse) nextUse ??= computeNextUse(requests);
       const ste = policy.applySte ? options.steSource?.() : undefined;
       const base = done;

@@ -81,7 +81,7 @@ export function runSimulation(requests: readonly TraceRequest[], options: Simula
   const lastOfWorkflow = new Map<string, number>();
   requests.forEach((request, index) => lastOfWorkflow.set(request.workflow ?? GLOBAL_SESSION, index));
 
-  const policies = Array.from({ length: options.replicas }, () => options.setup.policy());
+  const policies = Array.from({ length: options.replicas }, () => options.setup.policy({ gpuSlots: options.engine.gpuSlots }));
   const nextUse = policies[0]!.usesNextUse ? computeNextUse(requests) : undefined;
   const featured = featuredAgents(sims);
   const promptEvents: PromptEvent[] = [];

@@ -131,7 +131,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
         apiKey: options.upstreamApiKey,
         shadow: {
           slots,
-          policy: shadowPolicy(),
+          policy: shadowPolicy({ gpuSlots: slots }),
           blockSize: options.blockSize,
           ...(prefixIndex && { onPage: (block: number, present: boolean) => prefixIndex.update(index, block, present) }),
         },
