@@ -22,6 +22,10 @@ export interface DecodeStep {
 export interface IterationBatch {
   prefill: readonly PrefillChunk[];
   decode: readonly DecodeStep[];
+  /** Leading entries of `prefill` in the batch (default all): lets an engine reuse its arrays. */
+  prefillCount?: number;
+  /** Leading entries of `decode` in the batch (default all). */
+  decodeCount?: number;
 }
 
 export type TransferDirection = 'h2d' | 'd2h';
@@ -104,14 +108,14 @@ export class CostModel {
    * scheduling and launch overhead. Every iteration streams all weights once; an empty batch costs 0.
    */
   iterationSeconds(batch: IterationBatch): number {
-    if (batch.prefill.length === 0 && batch.decode.length === 0) return 0;
+    if (prefillCount(batch) === 0 && decodeCount(batch) === 0) return 0;
     const work = this.batchWork(batch);
     return this.roofline({ flops: work.flops, bytes: work.bytes + this.weightBytes }) + this.overheadSeconds(batch);
   }
 
   /** The iteration's compute and memory time alone, without the fixed overhead (what layers split). */
   forwardSeconds(batch: IterationBatch): number {
-    if (batch.prefill.length === 0 && batch.decode.length === 0) return 0;
+    if (prefillCount(batch) === 0 && decodeCount(batch) === 0) return 0;
     const work = this.batchWork(batch);
     return this.roofline({ flops: work.flops, bytes: work.bytes + this.weightBytes });
   }
@@ -124,7 +128,7 @@ export class CostModel {
    */
   overheadSeconds(batch: IterationBatch): number {
     const { engine, cudaGraphMaxBs, iterationOverhead } = this.hardware;
-    if (engine !== 'ideal' && batch.prefill.length === 0 && batch.decode.length <= cudaGraphMaxBs) return 0;
+    if (engine !== 'ideal' && prefillCount(batch) === 0 && decodeCount(batch) <= cudaGraphMaxBs) return 0;
     return iterationOverhead;
   }
 
@@ -174,12 +178,16 @@ export class CostModel {
     let newTokens = 0;
     let attendedPairs = 0;
     let contextTokens = 0;
-    for (const chunk of batch.prefill) {
+    const prefills = prefillCount(batch);
+    for (let i = 0; i < prefills; i++) {
+      const chunk = batch.prefill[i]!;
       newTokens += chunk.newTokens;
       attendedPairs += chunk.newTokens * (chunk.contextTokens + (chunk.newTokens + 1) / 2);
       contextTokens += chunk.contextTokens;
     }
-    for (const step of batch.decode) {
+    const decodes = decodeCount(batch);
+    for (let i = 0; i < decodes; i++) {
+      const step = batch.decode[i]!;
       newTokens += 1;
       attendedPairs += step.contextTokens;
       contextTokens += step.contextTokens;
@@ -190,6 +198,14 @@ export class CostModel {
       bytes: (contextTokens + newTokens) * this.kvBytesPerToken,
     };
   }
+}
+
+function prefillCount(batch: IterationBatch): number {
+  return batch.prefillCount ?? batch.prefill.length;
+}
+
+function decodeCount(batch: IterationBatch): number {
+  return batch.decodeCount ?? batch.decode.length;
 }
 
 function gigabytes(bytes: number): string {

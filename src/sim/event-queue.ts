@@ -1,5 +1,3 @@
-import { Heap } from 'heap-js';
-
 /**
  * What engine models need from time: the current time and a way to run code later. The simulator's
  * `EventQueue` is one; a wall-clock implementation lets the same engine serve real requests.
@@ -10,20 +8,31 @@ export interface Clock {
   at(time: number, fire: () => void): void;
   /** Runs `fire` after `delay` seconds. */
   after(delay: number, fire: () => void): void;
+  /** Calls `target.onTime(tag)` at absolute time `time`: what hot paths schedule, with no closure to allocate. */
+  wake(time: number, target: Timed, tag: number): void;
 }
 
-interface ScheduledEvent {
-  time: number;
-  seq: number;
-  fire: () => void;
+/** An object an event wakes; `tag` tells its events apart. */
+export interface Timed {
+  onTime(tag: number): void;
 }
 
 /**
  * The simulator's single logical clock: events fire in time order, and events at the same time in the
  * order they were scheduled (a sequence number), so a run is deterministic whatever the heap does.
+ *
+ * The heap holds slot numbers; each slot's time, sequence number, target and tag live in parallel arrays
+ * and slots are reused, so scheduling allocates nothing once the arrays have grown to the run's peak.
  */
 export class EventQueue implements Clock {
-  #heap = new Heap<ScheduledEvent>((a, b) => a.time - b.time || a.seq - b.seq);
+  #heap = new Int32Array(64);
+  #size = 0;
+  #time = new Float64Array(64);
+  #order = new Float64Array(64);
+  #target: (Timed | (() => void) | undefined)[] = new Array<undefined>(64).fill(undefined);
+  #tag = new Int32Array(64);
+  #free: number[] = [];
+  #slots = 0;
   #seq = 0;
   #now = 0;
   #fired = 0;
@@ -35,28 +44,97 @@ export class EventQueue implements Clock {
     return this.#fired;
   }
   get pending(): number {
-    return this.#heap.length;
+    return this.#size;
   }
 
   /** Schedules `fire` at absolute time `time` (never in the past). */
   at(time: number, fire: () => void): void {
-    if (!(time >= this.#now)) throw new Error(`event at ${time} is before now (${this.#now})`);
-    this.#heap.push({ time, seq: this.#seq++, fire });
+    this.#push(time, fire, 0);
   }
 
   /** Schedules `fire` after `delay` seconds. */
   after(delay: number, fire: () => void): void {
-    this.at(this.#now + delay, fire);
+    this.#push(this.#now + delay, fire, 0);
+  }
+
+  wake(time: number, target: Timed, tag: number): void {
+    this.#push(time, target, tag);
   }
 
   /** Fires events until none is left or `limit` events fired; returns whether the queue drained. */
   run(limit = Infinity): boolean {
-    while (this.#heap.length > 0 && this.#fired < limit) {
-      const event = this.#heap.pop()!;
-      this.#now = event.time;
+    while (this.#size > 0 && this.#fired < limit) {
+      const slot = this.#pop();
+      const target = this.#target[slot]!;
+      const tag = this.#tag[slot]!;
+      this.#now = this.#time[slot]!;
+      this.#target[slot] = undefined;
+      this.#free.push(slot);
       this.#fired++;
-      event.fire();
+      if (typeof target === 'function') target();
+      else target.onTime(tag);
     }
-    return this.#heap.length === 0;
+    return this.#size === 0;
   }
+
+  #push(time: number, target: Timed | (() => void), tag: number): void {
+    if (!(time >= this.#now)) throw new Error(`event at ${time} is before now (${this.#now})`);
+    const slot = this.#free.length > 0 ? this.#free.pop()! : this.#newSlot();
+    this.#time[slot] = time;
+    this.#order[slot] = this.#seq++;
+    this.#target[slot] = target;
+    this.#tag[slot] = tag;
+    if (this.#size === this.#heap.length) this.#heap = grow(this.#heap, new Int32Array(this.#heap.length * 2));
+    let i = this.#size++;
+    const heap = this.#heap;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const above = heap[parent]!;
+      if (!this.#before(slot, above)) break;
+      heap[i] = above;
+      i = parent;
+    }
+    heap[i] = slot;
+  }
+
+  #pop(): number {
+    const heap = this.#heap;
+    const top = heap[0]!;
+    const last = heap[--this.#size]!;
+    const size = this.#size;
+    let i = 0;
+    for (;;) {
+      let child = 2 * i + 1;
+      if (child >= size) break;
+      if (child + 1 < size && this.#before(heap[child + 1]!, heap[child]!)) child++;
+      if (!this.#before(heap[child]!, last)) break;
+      heap[i] = heap[child]!;
+      i = child;
+    }
+    if (size > 0) heap[i] = last;
+    return top;
+  }
+
+  #before(a: number, b: number): boolean {
+    const ta = this.#time[a]!;
+    const tb = this.#time[b]!;
+    return ta < tb || (ta === tb && this.#order[a]! < this.#order[b]!);
+  }
+
+  #newSlot(): number {
+    const slot = this.#slots++;
+    if (slot === this.#time.length) {
+      const length = slot * 2;
+      this.#time = grow(this.#time, new Float64Array(length));
+      this.#order = grow(this.#order, new Float64Array(length));
+      this.#tag = grow(this.#tag, new Int32Array(length));
+      for (let i = slot; i < length; i++) this.#target.push(undefined);
+    }
+    return slot;
+  }
+}
+
+function grow<T extends Int32Array | Float64Array>(from: T, to: T): T {
+  to.set(from);
+  return to;
 }

@@ -1,5 +1,5 @@
 import type { TransferObserver } from '../tensor/transfer-plan.js';
-import type { Clock } from './event-queue.js';
+import type { Clock, Timed } from './event-queue.js';
 
 /** One batch of pages moving over a link. */
 export interface Transfer {
@@ -28,10 +28,13 @@ export interface LinkOptions {
  * share the wire one after another), each transfer also pays `latency`, and at most `concurrency`
  * transfers are issued at once. Issued transfers run to completion; queued ones can be cancelled.
  */
-export class Link {
+export class Link implements Timed {
   readonly options: LinkOptions;
   readonly #events: Clock;
   #queue: Transfer[] = [];
+  /** Issued transfers in the order they land (each lands after the one before: the wire is FIFO). */
+  #landing: Transfer[] = [];
+  #landed = 0;
   #inFlight = 0;
   #wireFreeAt = 0;
   #busySeconds = 0;
@@ -85,11 +88,21 @@ export class Link {
       this.#inFlight++;
       this.options.observer?.issued(transfer.bytes, start, this.#wireFreeAt + this.options.latency);
       transfer.onStart?.(start);
-      this.#events.at(this.#wireFreeAt + this.options.latency, () => {
-        this.#inFlight--;
-        transfer.onDone();
-        this.#pump();
-      });
+      this.#landing.push(transfer);
+      this.#events.wake(this.#wireFreeAt + this.options.latency, this, 0);
     }
+  }
+
+  /** The oldest issued transfer has landed. */
+  onTime(): void {
+    const transfer = this.#landing[this.#landed]!;
+    this.#landing[this.#landed++] = undefined!;
+    if (this.#landed === this.#landing.length) {
+      this.#landing.length = 0;
+      this.#landed = 0;
+    }
+    this.#inFlight--;
+    transfer.onDone();
+    this.#pump();
   }
 }

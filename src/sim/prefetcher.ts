@@ -37,8 +37,13 @@ export class Prefetcher {
   /** The fixed prompt's blocks of each agent, as its latest request declared them. */
   readonly #prompts = new Map<string, readonly number[]>();
   readonly #planned = new Map<string, PlannedLoad>();
-  /** Due agents (within the load-ahead window) whose prompt has not been planned since their STE changed. */
-  readonly #toPlan = new Map<string, number>();
+  /**
+   * Due agents (within the load-ahead window) whose prompt has not been planned since their STE changed,
+   * kept in planning order (smallest STE first, then by name) as parallel lists, with each one's STE by name.
+   */
+  readonly #dueAgents: string[] = [];
+  readonly #dueStes: number[] = [];
+  readonly #due = new Map<string, number>();
   /** Prefetched pages no request has used yet. */
   readonly #unused = new Set<number>();
   #path = new Int32Array(64);
@@ -73,20 +78,68 @@ export class Prefetcher {
    */
   update(changes: ReadonlyMap<string, number | undefined>): void {
     for (const [agent, ste] of changes) {
-      if (ste !== undefined && ste <= this.#loadAhead) this.#toPlan.set(agent, ste);
+      if (ste !== undefined && ste <= this.#loadAhead) this.#setDue(agent, ste);
       else {
-        this.#toPlan.delete(agent);
+        this.#unsetDue(agent);
         this.#cancel(agent);
       }
     }
-    if (this.#toPlan.size === 0) return;
-    const due = [...this.#toPlan].sort(([a, x], [b, y]) => x - y || (a < b ? -1 : a > b ? 1 : 0));
-    for (const [agent, ste] of due) {
+    const agents = this.#dueAgents;
+    const stes = this.#dueStes;
+    const count = agents.length;
+    if (count === 0) return;
+    let kept = 0;
+    for (let i = 0; i < count; i++) {
+      const agent = agents[i]!;
+      const ste = stes[i]!;
       // Agents whose prompt is unknown yet, or whose load found no room, are tried again on the next change.
       if (this.#planned.has(agent) || (this.#prompts.has(agent) && this.#plan(agent, ste) !== 'no-room')) {
-        this.#toPlan.delete(agent);
+        this.#due.delete(agent);
+        continue;
       }
+      agents[kept] = agent;
+      stes[kept++] = ste;
     }
+    agents.length = kept;
+    stes.length = kept;
+  }
+
+  /** Puts `agent` in the due list at its place for `ste` (binary search; the list stays in order). */
+  #setDue(agent: string, ste: number): void {
+    const previous = this.#due.get(agent);
+    if (previous === ste) return;
+    if (previous !== undefined) this.#removeDue(agent, previous);
+    const at = this.#duePosition(agent, ste);
+    this.#dueAgents.splice(at, 0, agent);
+    this.#dueStes.splice(at, 0, ste);
+    this.#due.set(agent, ste);
+  }
+
+  #unsetDue(agent: string): void {
+    const previous = this.#due.get(agent);
+    if (previous === undefined) return;
+    this.#removeDue(agent, previous);
+    this.#due.delete(agent);
+  }
+
+  #removeDue(agent: string, ste: number): void {
+    const at = this.#duePosition(agent, ste);
+    this.#dueAgents.splice(at, 1);
+    this.#dueStes.splice(at, 1);
+  }
+
+  /** The first position whose entry does not come before (ste, agent) in planning order. */
+  #duePosition(agent: string, ste: number): number {
+    let low = 0;
+    let high = this.#dueAgents.length;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      const other = this.#dueStes[mid]!;
+      const name = this.#dueAgents[mid]!;
+      if (other < ste || (other === ste && name < agent)) low = mid + 1;
+      else high = mid;
+    }
+    return low;
   }
 
   /** Cancels a planned load that has not been issued yet; an issued one runs to completion. */

@@ -1,5 +1,5 @@
 import { Heap } from 'heap-js';
-import type { Clock } from './event-queue.js';
+import type { Clock, Timed } from './event-queue.js';
 
 interface TimedEvent {
   time: number;
@@ -68,6 +68,10 @@ export class RealTimeClock implements Clock {
 
   after(delay: number, fire: () => void): void {
     this.at(this.#now + delay, fire);
+  }
+
+  wake(time: number, target: Timed, tag: number): void {
+    this.at(time, () => target.onTime(tag));
   }
 
   /** Brings model time up to the wall clock (firing what is due), then runs `body` at that time. */

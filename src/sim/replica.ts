@@ -4,10 +4,10 @@ import type { EvictionPolicy } from '../cache/policy.js';
 import { observesRequests, type RequestObserver } from '../graph/learned-ste-policy.js';
 import { InputError } from '../errors.js';
 import { Prefetcher } from './prefetcher.js';
-import type { IterationBatch } from './cost-model.js';
+import type { DecodeStep, IterationBatch, PrefillChunk } from './cost-model.js';
 import { SELECTIVE_WRITE_HITS } from './engine-profile.js';
 import type { EngineRules } from './engine-rules.js';
-import type { Clock } from './event-queue.js';
+import type { Clock, Timed } from './event-queue.js';
 import { Link, type LinkOptions, type Transfer } from './link.js';
 import { overlappedEnd } from './load-path.js';
 import { GpuEvictor } from './gpu-evictor.js';
@@ -78,7 +78,7 @@ interface ScheduledWork {
  * CPU are loaded back when cheaper than recomputing; a blocking setup holds the engine for the load, a
  * status-aware one skips that request until its pages land.
  */
-export class Replica {
+export class Replica implements Timed {
   readonly id: number;
   readonly cache: RadixCache;
   readonly h2d: Link;
@@ -112,6 +112,27 @@ export class Replica {
   /** A policy that follows requests (ste-learned): told of each arrival and completion. */
   readonly #observer: RequestObserver | undefined;
   #arrivals = 0;
+
+  // Reused every iteration, so the hot path allocates nothing once they have grown to the largest batch.
+  /** The iteration's work records: entries [0, #workCount) are live until the iteration finishes. */
+  readonly #work: ScheduledWork[] = [];
+  #workCount = 0;
+  /** Snapshot of #running that decoding walks (preemption may remove requests from #running meanwhile). */
+  readonly #runningCopy: SimRequest[] = [];
+  /** Waiting requests in admission order (a snapshot: admitting one removes it from #waiting). */
+  readonly #ordered: SimRequest[] = [];
+  /** Positions in #waiting, sorted for lpm, and each one's GPU prefix match. */
+  readonly #positions: number[] = [];
+  readonly #matches: number[] = [];
+  readonly #byLongestMatch = (a: number, b: number): number => this.#matches[b]! - this.#matches[a]! || a - b;
+  readonly #prefillChunks: PrefillChunk[] = [];
+  readonly #decodeSteps: DecodeStep[] = [];
+  readonly #batch: IterationBatch & { prefillCount: number; decodeCount: number } = {
+    prefill: this.#prefillChunks,
+    decode: this.#decodeSteps,
+    prefillCount: 0,
+    decodeCount: 0,
+  };
 
   constructor(id: number, events: Clock, hooks: ReplicaHooks, options: ReplicaOptions) {
     this.id = id;
@@ -211,15 +232,15 @@ export class Replica {
   #kick(): void {
     if (this.#busy) return;
     if (this.#blockingLoads > 0 || this.#holdForPrefetch) return this.#markStall(true);
-    const batch = this.#schedule();
+    const work = this.#schedule();
     const load = this.#flushPassLoads();
-    if (batch.length === 0) {
+    if (work === 0) {
       if (load) this.h2d.submit(load);
       this.#markStall(this.#waiting.length > 0 && this.h2d.pending > 0);
       return;
     }
     this.#markStall(false);
-    this.#run(batch, load);
+    this.#run(load);
   }
 
   /**
@@ -254,10 +275,10 @@ export class Replica {
    * can move and no transfer will free any, the newest is preempted; a lone request that cannot fit is
    * an error rather than a hang.
    */
-  #schedule(): ScheduledWork[] {
+  #schedule(): number {
     for (;;) {
       const work = this.#buildIteration();
-      if (work.length > 0 || this.#running.length === 0) return work;
+      if (work > 0 || this.#running.length === 0) return work;
       if (this.h2d.pending > 0 || this.d2h.pending > 0) return work; // a transfer will change things
       if (this.#running.length === 1) {
         throw new InputError(
@@ -270,63 +291,101 @@ export class Replica {
     }
   }
 
-  #buildIteration(): ScheduledWork[] {
+  /** Builds the next iteration into #work; returns its number of records. */
+  #buildIteration(): number {
+    this.#workCount = 0;
     if (this.#options.rules?.mixed === false) {
       // managers/scheduler.py get_next_batch_to_run: a new prefill batch when one can be formed, else decode.
-      const prefill = this.#prefillWork([]);
-      return prefill.length > 0 ? prefill : this.#decodeWork([]);
+      if (this.#prefillWork() > 0) return this.#workCount;
+      this.#decodeWork();
+      return this.#workCount;
     }
-    return this.#prefillWork(this.#decodeWork([]));
+    this.#decodeWork();
+    return this.#prefillWork();
+  }
+
+  #addWork(request: SimRequest, kind: ScheduledWork['kind'], progress: number, tokens: number): void {
+    const record = this.#work[this.#workCount];
+    if (record) {
+      record.request = request;
+      record.kind = kind;
+      record.progress = progress;
+      record.tokens = tokens;
+    } else this.#work.push({ request, kind, progress, tokens });
+    this.#workCount++;
   }
 
   /** Every running request past prefill makes one token. */
-  #decodeWork(work: ScheduledWork[]): ScheduledWork[] {
+  #decodeWork(): void {
     // Preemption may remove later requests from #running while we walk it: iterate a copy.
-    for (const request of this.#running.slice()) {
+    const copy = this.#runningCopy;
+    const count = this.#running.length;
+    for (let i = 0; i < count; i++) copy[i] = this.#running[i]!;
+    for (let i = 0; i < count; i++) {
+      const request = copy[i]!;
       if (request.phase !== 'decode') continue; // waiting again if preempted meanwhile
-      if (this.#ensureOutputSlot(request)) work.push({ request, kind: 'decode', progress: 0, tokens: 1 });
+      if (this.#ensureOutputSlot(request)) this.#addWork(request, 'decode', 0, 1);
     }
-    return work;
   }
 
-  /** Prefill chunks fill the token budget: requests already prefilling, then waiting ones in schedule order. */
-  #prefillWork(work: ScheduledWork[]): ScheduledWork[] {
+  /**
+   * Prefill chunks fill the token budget: requests already prefilling, then waiting ones in schedule
+   * order. Returns the number of work records (decodes included).
+   */
+  #prefillWork(): number {
     let budget = this.#options.tokenBudget;
     for (const request of this.#running) {
       if (request.phase !== 'prefill' || budget <= 0) continue;
-      const chunk = this.#prefillChunk(request, budget);
-      if (chunk) {
-        work.push(chunk);
-        budget -= chunk.tokens;
-      }
+      budget -= this.#prefillChunk(request, budget);
     }
     if (budget > 0 && this.#waiting.length > 0) {
-      for (const request of this.#admissionOrder()) {
+      const ordered = this.#admissionOrder();
+      for (let i = 0; i < ordered; i++) {
+        const request = this.#ordered[i]!;
         if (budget <= 0 || this.#running.length >= this.#options.maxRunning) break;
         if (this.#blockingLoads > 0 || this.#holdForPrefetch) break;
         const admitted = this.#admit(request);
         if (admitted === 'full') break;
         if (admitted === 'skip') continue;
-        const chunk = this.#prefillChunk(request, budget);
-        if (chunk) {
-          work.push(chunk);
-          budget -= chunk.tokens;
-        }
+        budget -= this.#prefillChunk(request, budget);
       }
     }
     // Decode slots may have preempted requests already in the batch.
-    return work.filter(({ request }) => request.phase === 'decode' || request.phase === 'prefill');
+    let kept = 0;
+    for (let i = 0; i < this.#workCount; i++) {
+      const record = this.#work[i]!;
+      if (record.request.phase !== 'decode' && record.request.phase !== 'prefill') continue;
+      if (kept !== i) {
+        this.#work[i] = this.#work[kept]!;
+        this.#work[kept] = record;
+      }
+      kept++;
+    }
+    this.#workCount = kept;
+    return kept;
   }
 
-  #admissionOrder(): SimRequest[] {
-    if (this.#options.schedule === 'fcfs') return [...this.#waiting];
-    // Longest prefix match first (SGLang's lpm); ties keep arrival order (the sort is stable).
-    const scored = this.#waiting.map((request) => {
-      const blocks = request.request.blocks;
+  /** Fills #ordered with the waiting requests in admission order; returns how many. */
+  #admissionOrder(): number {
+    const waiting = this.#waiting;
+    const count = waiting.length;
+    const ordered = this.#ordered;
+    if (this.#options.schedule === 'fcfs') {
+      for (let i = 0; i < count; i++) ordered[i] = waiting[i]!;
+      return count;
+    }
+    // Longest prefix match first (SGLang's lpm); ties keep arrival order.
+    const positions = this.#positions;
+    positions.length = count;
+    for (let i = 0; i < count; i++) {
+      const blocks = waiting[i]!.request.blocks;
       if (this.#scratch.length < blocks.length) this.#scratch = new Int32Array(blocks.length * 2);
-      return { request, match: this.cache.matchGpu(blocks, this.#scratch) };
-    });
-    return scored.sort((a, b) => b.match - a.match).map(({ request }) => request);
+      this.#matches[i] = this.cache.matchGpu(blocks, this.#scratch);
+      positions[i] = i;
+    }
+    if (count > 1) positions.sort(this.#byLongestMatch);
+    for (let i = 0; i < count; i++) ordered[i] = waiting[positions[i]!]!;
+    return count;
   }
 
   /**
@@ -346,7 +405,7 @@ export class Replica {
       if (!this.#options.setup.statusAware && !this.#batched) this.#holdForPrefetch = true;
       return 'skip';
     }
-    if (!this.#fits(request, path.subarray(0, gpu))) return 'full';
+    if (!this.#fits(request, path, gpu)) return 'full';
     let loaded = 0;
     if (other > 0 && this.#batched) {
       if (this.#shouldLoad(other, gpu, request)) loaded = this.#startBatchedLoad(path.subarray(gpu, gpu + other));
@@ -386,15 +445,18 @@ export class Replica {
    * and will still need. Cached pages nobody pins count as needed: they are evictable until locked.
    * The first request always starts, so one too large for the pool is reported rather than starved.
    */
-  #fits(request: SimRequest, cached: Int32Array): boolean {
+  #fits(request: SimRequest, path: Int32Array, cached: number): boolean {
     if (this.#running.length === 0) return true;
-    const outputPages = (r: SimRequest) => Math.ceil(r.request.outputLength / this.#options.blockSize);
     let committed = 0;
-    for (const r of this.#running) committed += r.request.blocks.length - r.held + outputPages(r) - r.reserved;
+    for (const r of this.#running) committed += r.request.blocks.length - r.held + this.#outputPages(r) - r.reserved;
     let shared = 0;
-    for (const page of cached) if (this.cache.locksOf(page) > 0) shared++;
-    const needed = request.request.blocks.length - shared + outputPages(request);
+    for (let i = 0; i < cached; i++) if (this.cache.locksOf(path[i]!) > 0) shared++;
+    const needed = request.request.blocks.length - shared + this.#outputPages(request);
     return needed <= this.cache.gpuSlots - this.cache.pinnedGpu - committed;
+  }
+
+  #outputPages(request: SimRequest): number {
+    return Math.ceil(request.request.outputLength / this.#options.blockSize);
   }
 
   /**
@@ -450,19 +512,24 @@ export class Replica {
     });
   }
 
-  /** Fixed-prompt pages by owning agent, kept only when someone listens for prompt events. */
-  readonly #promptOwner = new Map<number, string>();
+  /** Fixed-prompt pages' owning agent, by page id, kept only when someone listens for prompt events. */
+  readonly #promptOwner: (string | undefined)[] = [];
 
   #notePromptOwner(request: SimRequest): void {
     if (!this.#hooks.onPromptEvent || request.agentKey === undefined) return;
     const fixed = Math.min(request.request.fixedBlocks ?? 0, request.held);
-    for (let i = 0; i < fixed; i++) this.#promptOwner.set(request.pages[i]!, request.agentKey);
+    const owners = this.#promptOwner;
+    for (let i = 0; i < fixed; i++) {
+      const page = request.pages[i]!;
+      while (owners.length <= page) owners.push(undefined);
+      owners[page] = request.agentKey;
+    }
   }
 
   #notePromptEvicted(page: number): void {
-    const agent = this.#promptOwner.get(page);
+    const agent = this.#promptOwner[page];
     if (agent === undefined) return;
-    this.#promptOwner.delete(page);
+    this.#promptOwner[page] = undefined;
     this.#hooks.onPromptEvent?.('evicted', agent);
   }
 
@@ -473,13 +540,19 @@ export class Replica {
     request.tagged = request.held;
   }
 
-  /** The next prefill chunk of `request` within `budget` tokens, or undefined when memory is short. */
-  #prefillChunk(request: SimRequest, budget: number): ScheduledWork | undefined {
+  /** Adds the next prefill chunk of `request` within `budget` tokens (none when memory is short); returns its tokens. */
+  #prefillChunk(request: SimRequest, budget: number): number {
     this.#adoptResidentPages(request);
     const progress = this.#allocateChunk(request, budget);
-    if (progress > 0) return { request, kind: 'prefill', progress, tokens: progress };
-    if (request.computed >= request.inputLength) return { request, kind: 'prefill', progress: 0, tokens: 1 };
-    return undefined;
+    if (progress > 0) {
+      this.#addWork(request, 'prefill', progress, progress);
+      return progress;
+    }
+    if (request.computed >= request.inputLength) {
+      this.#addWork(request, 'prefill', 0, 1);
+      return 1;
+    }
+    return 0;
   }
 
   /**
@@ -608,42 +681,61 @@ export class Replica {
     request.reserved = 0;
   }
 
-  /** Runs one iteration; with `load`, its forward pass overlaps that load layer by layer. */
-  #run(work: ScheduledWork[], load: Transfer | undefined): void {
-    const prefill: IterationBatch['prefill'][number][] = [];
-    const decode: IterationBatch['decode'][number][] = [];
-    for (const { request, kind, tokens } of work) {
-      if (kind === 'prefill') prefill.push({ newTokens: tokens, contextTokens: request.computed });
-      else decode.push({ contextTokens: request.inputLength + request.generated });
+  /** Runs the iteration in #work; with `load`, its forward pass overlaps that load layer by layer. */
+  #run(load: Transfer | undefined): void {
+    const batch = this.#batch;
+    let prefills = 0;
+    let decodes = 0;
+    for (let i = 0; i < this.#workCount; i++) {
+      const { request, kind, tokens } = this.#work[i]!;
+      if (kind === 'prefill') {
+        const chunk = this.#prefillChunks[prefills];
+        if (chunk) {
+          chunk.newTokens = tokens;
+          chunk.contextTokens = request.computed;
+        } else this.#prefillChunks.push({ newTokens: tokens, contextTokens: request.computed });
+        prefills++;
+      } else {
+        const step = this.#decodeSteps[decodes];
+        if (step) step.contextTokens = request.inputLength + request.generated;
+        else this.#decodeSteps.push({ contextTokens: request.inputLength + request.generated });
+        decodes++;
+      }
     }
-    const batch: IterationBatch = { prefill, decode };
+    batch.prefillCount = prefills;
+    batch.decodeCount = decodes;
     this.#busy = true;
     this.iterations++;
     const { cost, rules } = this.#options;
-    const finish = () => this.#finishIteration(work);
+    const now = this.#events.now;
     if (!rules) {
-      this.#events.after(cost.iterationSeconds(batch), finish);
+      this.#events.wake(now + cost.iterationSeconds(batch), this, 0);
       return;
     }
     const debt = this.#writeDebt;
     this.#writeDebt = 0;
-    const start = this.#events.now;
     const forward = cost.forwardSeconds(batch);
     const fixed = cost.overheadSeconds(batch) + debt;
     if (!load) {
-      this.#events.after(forward + fixed, finish);
+      this.#events.wake(now + (forward + fixed), this, 0);
       return;
     }
     const layerSeconds = rules.h2d ? rules.h2d.layerSeconds(load.bytes) : this.h2d.idleSeconds(load.bytes) / rules.layers;
     load.onStart = (loadStart) => {
-      this.#events.at(overlappedEnd(start, forward, rules.layers, loadStart, layerSeconds) + fixed, finish);
+      this.#events.wake(overlappedEnd(now, forward, rules.layers, loadStart, layerSeconds) + fixed, this, 0);
     };
     this.h2d.submit(load);
   }
 
-  #finishIteration(work: ScheduledWork[]): void {
+  /** The iteration in flight has finished (the only event a replica schedules on itself). */
+  onTime(): void {
+    this.#finishIteration();
+  }
+
+  #finishIteration(): void {
     const now = this.#events.now;
-    for (const { request, kind, progress } of work) {
+    for (let i = 0; i < this.#workCount; i++) {
+      const { request, kind, progress } = this.#work[i]!;
       if (request.phase !== 'decode' && request.phase !== 'prefill') continue; // preempted meanwhile
       if (kind === 'prefill') {
         request.computed += progress;

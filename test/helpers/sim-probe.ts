@@ -18,6 +18,7 @@
  */
 import type * as ReplicaModule from '../../src/sim/replica.js';
 import type { SimRequest } from '../../src/sim/sim-request.js';
+import type { Timed } from '../../src/sim/event-queue.js';
 
 type ReplicaClass = (typeof ReplicaModule)['Replica'];
 type ReplicaInstance = InstanceType<ReplicaClass>;
@@ -86,6 +87,10 @@ function guard(clock: ReplicaClock): ReplicaClock {
     after(delay: number, fire: () => void): void {
       count();
       clock.after(delay, fire);
+    },
+    wake(time: number, target: Timed, tag: number): void {
+      count();
+      clock.wake(time, target, tag);
     },
   };
 }
