@@ -81,6 +81,28 @@ export function xxh32Words(words: Int32Array, seed: number, from = 0, end = word
   return finish((h + (end - from) * 4) | 0, words, p, end);
 }
 
+/** A block-hash chain between blocks: the two XXH32 states `hashTokenBlocks` carries from block to block. */
+export interface BlockChain {
+  lo: number;
+  hi: number;
+}
+
+/** The chain before a prompt's first block, for `seed` (0 unsalted; see `saltSeed`). */
+export function blockChainStart(seed: number): BlockChain {
+  return { lo: seed >>> 0, hi: (seed ^ HIGH_SEED) >>> 0 };
+}
+
+/**
+ * Extends `chain` by the block `words[from..end)`: the next chain and that block's id, equal to what
+ * `hashTokenBlocks` gives the block at this position. Lets a consumer of per-block token ids (KV events)
+ * compute the same ids one block at a time.
+ */
+export function blockChainNext(chain: BlockChain, words: Int32Array, from: number, end: number): BlockChain & { id: number } {
+  const lo = xxh32Words(words, chain.lo, from, end);
+  const hi = xxh32Words(words, chain.hi, from, end);
+  return { lo, hi, id: (hi >>> 11) * TWO_TO_32 + lo };
+}
+
 /** The TypeScript reference: one id per block of `blockSize` tokens, written into `out`. */
 export function hashTokenBlocksTs(tokens: Int32Array, blockSize: number, seed: number, out: Float64Array): void {
   let lo = seed >>> 0;

@@ -24,6 +24,8 @@ export interface RadixCacheOptions {
   cpuSlots?: number;
   /** Told of every page leaving the GPU tier by eviction (for prefetch accounting). */
   onGpuEvict?: (page: number) => void;
+  /** Told of every page becoming usable on the GPU: inserted, or loaded back from the CPU (KV events). */
+  onGpuResident?: (page: number) => void;
   /** Orders eviction candidates. */
   policy: EvictionPolicy;
 }
@@ -52,6 +54,7 @@ export class RadixCache implements PageStats, PriorityOwner {
   readonly gpuSlots: number;
   readonly cpuSlots: number;
   readonly #onGpuEvict: ((page: number) => void) | undefined;
+  readonly #onGpuResident: ((page: number) => void) | undefined;
   #gpuUsed = 0;
   #cpuUsed = 0;
   #gpuReserved = 0;
@@ -88,6 +91,7 @@ export class RadixCache implements PageStats, PriorityOwner {
     this.gpuSlots = options.gpuSlots;
     this.cpuSlots = options.cpuSlots ?? 0;
     this.#onGpuEvict = options.onGpuEvict;
+    this.#onGpuResident = options.onGpuResident;
     // Room for every page a bounded cache can hold (up to 2^17), so a run does not keep regrowing its arrays.
     const slots = this.gpuSlots + this.cpuSlots + 1;
     const pages = Number.isFinite(slots) ? Math.min(slots, 2 ** 17) : 1024;
@@ -267,6 +271,7 @@ export class RadixCache implements PageStats, PriorityOwner {
     if (locked) this.lock(page);
     // The parent has a GPU child now: no GPU candidate any more (a CPU one may stay).
     this.#candidates.delete(parent);
+    this.#onGpuResident?.(page);
     return page;
   }
 
@@ -367,6 +372,7 @@ export class RadixCache implements PageStats, PriorityOwner {
     this.#state[page] = (this.#state[page]! & ~PageState.loading) | PageState.gpu;
     this.#movingPages--;
     this.#refresh(page);
+    this.#onGpuResident?.(page);
   }
 
   /** Abandons a load: the page is CPU-only again. It must have no child on, or loading to, the GPU. */

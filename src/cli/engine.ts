@@ -11,6 +11,10 @@ import { emit, runCommand } from './run.js';
 import { addServerFlags, keysFrom, limitsFrom, type ServerFlags } from './server-flags.js';
 import { exposureWarning } from '../serve/http/auth.js';
 import { TOKENIZER_OPTIONS, tokenizerSource } from './tokenizer-flags.js';
+import { InputError } from '../errors.js';
+import { KV_EVENT_FORMATS, type KvEventFormat } from '../serve/kv-events/wire.js';
+import type { KvEventPublisherOptions } from '../serve/kv-events/publisher.js';
+import { parseVllmKvEventsConfig, parseZmqEndpoint } from '../serve/kv-events/kv-events-config.js';
 
 interface EngineFlags extends ServerFlags {
   gpu?: string;
@@ -36,6 +40,11 @@ interface EngineFlags extends ServerFlags {
   backend: string;
   tokenizer?: string;
   chatTemplate?: string;
+  kvEvents?: string;
+  kvEventsReplay?: string;
+  kvEventsTopic?: string;
+  kvEventsFormat: KvEventFormat;
+  kvEventsConfig?: string;
 }
 
 /**
@@ -68,15 +77,21 @@ export function registerEngine(program: Command): void {
     .option(...TOKENIZER_OPTIONS.chatTemplate)
     .option('--tensors', 'record the KV transfer plan; GET /v1/engine/tensors runs it on real KV blocks (tfjs) and compares with the model')
     .option('--tensor-scale <x>', "with --tensors: share of a real KV block's elements to move, in (0, 1]", (v) => parseNumber(v, 0))
-    .option('--backend <name>', 'with --tensors: auto | tfjs-node-gpu | tfjs-node | tfjs-cpu', 'auto');
+    .option('--backend <name>', 'with --tensors: auto | tfjs-node-gpu | tfjs-node | tfjs-cpu', 'auto')
+    .option('--kv-events <endpoint>', "publish KV cache events as vLLM does (ZMQ PUB, msgpack) on this endpoint, e.g. tcp://*:5557")
+    .option('--kv-events-replay <endpoint>', 'ZMQ ROUTER endpoint answering replay requests for missed batches, e.g. tcp://*:5558')
+    .option('--kv-events-topic <topic>', 'topic frame of every KV event message (vLLM\'s topic; llm-d reads kv@POD@MODEL)')
+    .option('--kv-events-format <format>', 'map (vLLM since its map encoding) | array (older vLLM, positional events)', (v) => parseName(v, KV_EVENT_FORMATS), 'map')
+    .option('--kv-events-config <json>', "vLLM's --kv-events-config JSON (endpoint, replay_endpoint, topic, buffer_steps, hwm); the flags above win");
   addServerFlags(command).action((flags: EngineFlags) => runCommand(() => engineCommand(flags)));
 }
 
 async function engineCommand(flags: EngineFlags): Promise<void> {
+  const kvEventPublisher = kvEventPublisherOptions(flags);
   const hardware = await resolveEngineHardware(flags);
   const setup = await engineSetup(flags.setup, flags.policy);
   const engine = await startEngineServer({
-    ...engineCoreOptions(hardware, { ...flags, setup }),
+    ...engineCoreOptions(hardware, { ...withoutKvEventFlags(flags), setup }),
     modelName: flags.servedModelName ?? hardware.model.name,
     host: flags.host,
     port: flags.port,
@@ -86,6 +101,7 @@ async function engineCommand(flags: EngineFlags): Promise<void> {
     keys: keysFrom(flags),
     limits: limitsFrom(flags),
     tokenizer: tokenizerSource(flags, (line) => process.stderr.write(`kvflow engine: ${line}\n`)),
+    ...(kvEventPublisher && { kvEventPublisher: { ...kvEventPublisher, onError: (line: string) => process.stderr.write(`kvflow engine: ${line}\n`) } }),
     ...(flags.tensors && {
       tensors: { backend: parseBackendChoice(flags.backend), ...(flags.tensorScale !== undefined && { tensorScale: flags.tensorScale }) },
     }),
@@ -97,7 +113,29 @@ async function engineCommand(flags: EngineFlags): Promise<void> {
     `kvflow engine listening on ${engine.url} (model ${flags.servedModelName ?? hardware.model.name} on ${hardware.gpu.name}, ` +
       `setup ${setup.name}, policy ${engine.core.state().policy}, speed ${flags.speed}x, KV pool ${pool} tokens)`,
   );
+  if (engine.kvEvents) {
+    const replay = engine.kvEvents.replayEndpoint;
+    emit(`kvflow engine publishing KV events on ${engine.kvEvents.endpoint}${replay ? ` (replay ${replay})` : ''}`);
+  }
   await closeOnSignal(() => engine.close());
+}
+
+/** `--kv-events-config` (vLLM's JSON) with the `--kv-events*` flags over it; undefined: no events. */
+function kvEventPublisherOptions(flags: EngineFlags): KvEventPublisherOptions | undefined {
+  const config = flags.kvEventsConfig === undefined ? undefined : parseVllmKvEventsConfig(flags.kvEventsConfig);
+  const endpoint = flags.kvEvents === undefined ? config?.endpoint : parseZmqEndpoint(flags.kvEvents, '--kv-events');
+  const replayEndpoint = flags.kvEventsReplay === undefined ? config?.replayEndpoint : parseZmqEndpoint(flags.kvEventsReplay, '--kv-events-replay');
+  if (endpoint === undefined) {
+    if (replayEndpoint !== undefined || flags.kvEventsTopic !== undefined) throw InputError.flag('--kv-events', 'give the PUB endpoint (or --kv-events-config) with --kv-events-replay or --kv-events-topic');
+    return undefined;
+  }
+  return {
+    ...config,
+    endpoint,
+    ...(replayEndpoint !== undefined && { replayEndpoint }),
+    ...((flags.kvEventsTopic ?? config?.topic) !== undefined && { topic: flags.kvEventsTopic ?? config?.topic }),
+    format: flags.kvEventsFormat,
+  };
 }
 
 /** A number > 0 (commander reports the flag with the message). */
@@ -105,4 +143,10 @@ export function parsePositive(text: string): number {
   const value = parseNumber(text, 0);
   if (!(value > 0)) throw new InvalidArgumentError(`"${text}" is not a number > 0`);
   return value;
+}
+
+/** The flags without `--kv-events` (a string here, a publisher in the engine's options). */
+function withoutKvEventFlags(flags: EngineFlags): Omit<EngineFlags, 'kvEvents'> {
+  const { kvEvents: _endpoint, ...rest } = flags;
+  return rest;
 }

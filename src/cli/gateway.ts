@@ -13,6 +13,8 @@ import { emit, runCommand } from './run.js';
 import { addServerFlags, keysFrom, limitsFrom, type ServerFlags } from './server-flags.js';
 import { REGISTRY_LIMIT_DEFAULTS, RegistryRefusal } from '../serve/gateway/workflow-registry.js';
 import { HEALTH_CHECK_DEFAULTS } from '../serve/gateway/health-check.js';
+import type { KvEventFeedSpec } from '../serve/gateway/kv-event-feeds.js';
+import { parseZmqEndpoint } from '../serve/kv-events/kv-events-config.js';
 
 interface GatewayFlags extends ServerFlags {
   upstreamApiKey?: string;
@@ -44,6 +46,9 @@ interface GatewayFlags extends ServerFlags {
   log?: boolean;
   tokenizer?: string;
   chatTemplate?: string;
+  kvEvents?: string[];
+  kvEventsReplay?: string[];
+  kvEventsTopic?: string;
 }
 
 /**
@@ -92,12 +97,20 @@ export function registerGateway(program: Command): void {
     .option('--max-workflows <n>', 'most registered workflows; then 429', (v) => parseInteger(v, 1), REGISTRY_LIMIT_DEFAULTS.maxWorkflows)
     .option('--max-instances <n>', 'most live workflow instances tracked; then 429', (v) => parseInteger(v, 1), REGISTRY_LIMIT_DEFAULTS.maxInstances)
     .option('--health-interval <ms>', 'probe each upstream\'s /health this often; 0: no active checks', (v) => parseInteger(v, 0), HEALTH_CHECK_DEFAULTS.intervalMs)
-    .option('--health-timeout <ms>', 'an upstream that does not answer its probe in this time leaves routing', (v) => parseInteger(v, 1), HEALTH_CHECK_DEFAULTS.timeoutMs);
+    .option('--health-timeout <ms>', 'an upstream that does not answer its probe in this time leaves routing', (v) => parseInteger(v, 1), HEALTH_CHECK_DEFAULTS.timeoutMs)
+    .option(
+      '--kv-events <[upstream=]endpoint>',
+      "an upstream's vLLM KV event publisher, e.g. http://e1:8000=tcp://e1:5557 (repeatable; without upstream=, one per --upstream in order): route it on its exact blocks",
+      collect(String),
+    )
+    .option('--kv-events-replay <[upstream=]endpoint>', "that publisher's replay endpoint (vLLM's replay_endpoint), e.g. http://e1:8000=tcp://e1:5558 (repeatable)", collect(String))
+    .option('--kv-events-topic <prefix>', 'subscribe to KV event topics starting with this (default: all)');
   addServerFlags(command).action((flags: GatewayFlags) => runCommand(() => gatewayCommand(flags)));
 }
 
 async function gatewayCommand(flags: GatewayFlags): Promise<void> {
   const upstreams = pairKinds(flags.upstream ?? [], flags.upstreamKind ?? []);
+  const kvEvents = pairKvEventFeeds(upstreams.map((u) => u.url), flags.kvEvents ?? [], flags.kvEventsReplay ?? []);
   const specs = await Promise.all((flags.workflow ?? []).map((path) => loadWorkflowSpec(path)));
   const { mode, shadowPolicy } = await modeAndPolicy(flags);
   const upstreamApiKey = flags.upstreamApiKey || process.env.KVFLOW_UPSTREAM_API_KEY || undefined;
@@ -125,6 +138,8 @@ async function gatewayCommand(flags: GatewayFlags): Promise<void> {
     registryLimits: { maxWorkflows: flags.maxWorkflows, maxInstances: flags.maxInstances },
     healthCheck: { intervalMs: flags.healthInterval, timeoutMs: flags.healthTimeout },
     tokenizer: tokenizerSource(flags, (line) => process.stderr.write(`kvflow gateway: ${line}\n`)),
+    ...(kvEvents.length > 0 && { kvEvents }),
+    ...(flags.kvEventsTopic !== undefined && { kvEventsTopic: flags.kvEventsTopic }),
   });
   try {
     for (const spec of specs) gateway.registry.register(spec);
@@ -161,6 +176,42 @@ export function pairKinds(urls: readonly string[], kinds: readonly UpstreamKind[
     throw InputError.flag('--upstream-kind', `give one kind for all upstreams or one per --upstream (${urls.length}), got ${kinds.length}`);
   }
   return urls.map((url, i) => ({ url, kind: kinds.length === 0 ? 'openai' : kinds.length === 1 ? kinds[0]! : kinds[i]! }));
+}
+
+/**
+ * `--kv-events` and `--kv-events-replay` values to feeds: `UPSTREAM=ENDPOINT` names the upstream by its
+ * URL (as given to --upstream); bare endpoints go to the upstreams in order, one each.
+ */
+export function pairKvEventFeeds(urls: readonly string[], events: readonly string[], replays: readonly string[]): KvEventFeedSpec[] {
+  const assign = (values: readonly string[], flag: string): Map<number, string> => {
+    const byUpstream = new Map<number, string>();
+    const bare = values.filter((value) => !value.includes('='));
+    if (bare.length > 0 && (bare.length !== values.length || bare.length !== urls.length)) {
+      throw InputError.flag(flag, `without upstream=, give one endpoint per --upstream (${urls.length}) in order; else write UPSTREAM_URL=ENDPOINT`);
+    }
+    values.forEach((value, i) => {
+      const at = value.lastIndexOf('=');
+      const upstream = at < 0 ? i : urls.findIndex((url) => sameUrl(url, value.slice(0, at)));
+      if (upstream < 0) throw InputError.flag(flag, `"${value.slice(0, at)}" is not one of the --upstream URLs`);
+      if (byUpstream.has(upstream)) throw InputError.flag(flag, `two endpoints for upstream ${urls[upstream]}`);
+      byUpstream.set(upstream, parseZmqEndpoint(value.slice(at + 1), flag));
+    });
+    return byUpstream;
+  };
+  const pubs = assign(events, '--kv-events');
+  const replay = assign(replays, '--kv-events-replay');
+  for (const upstream of replay.keys()) {
+    if (!pubs.has(upstream)) throw InputError.flag('--kv-events-replay', `upstream ${urls[upstream]} has a replay endpoint but no --kv-events endpoint`);
+  }
+  return [...pubs].sort(([a], [b]) => a - b).map(([upstream, endpoint]) => ({ upstream, endpoint, ...(replay.has(upstream) && { replayEndpoint: replay.get(upstream)! }) }));
+}
+
+function sameUrl(a: string, b: string): boolean {
+  try {
+    return new URL(a).href.replace(/\/+$/, '') === new URL(b).href.replace(/\/+$/, '');
+  } catch {
+    return false;
+  }
 }
 
 function parseUrl(text: string): string {

@@ -46,6 +46,8 @@ export interface ReplicaOptions {
   nextUse?: NextUseIndex;
   /** The engine profile's rules; without them the replica is the `ideal` engine. */
   rules?: EngineRules;
+  /** Told of every page becoming usable on the GPU and of every GPU eviction (the engine's KV events). */
+  cacheEvents?: { resident(page: number): void; evicted(page: number): void };
 }
 
 /** What a replica tells the simulation. */
@@ -148,7 +150,9 @@ export class Replica implements Timed {
       onGpuEvict: (page) => {
         this.prefetcher?.noteEvicted(page);
         this.#notePromptEvicted(page);
+        options.cacheEvents?.evicted(page);
       },
+      ...(options.cacheEvents && { onGpuResident: options.cacheEvents.resident }),
     });
     const layerwise = options.rules?.h2d;
     // One load thread walks the layers of one merged load at a time (managers/cache_controller.py).

@@ -7,12 +7,17 @@ import { CostModel } from '../../sim/cost-model.js';
 import { engineRules } from '../../sim/engine-rules.js';
 import type { HardwareConfig } from '../../sim/hardware.js';
 import { Replica } from '../../sim/replica.js';
+import { PageState } from '../../cache/radix-cache.js';
 import type { Setup } from '../../sim/setups.js';
 import { SimRequest } from '../../sim/sim-request.js';
 import type { TransferObservers } from '../../tensor/transfer-plan.js';
 import { diffSnapshots } from '../http/kvflow-update.js';
 import { ApiError } from '../http/openai-errors.js';
 import { RealTimeClock } from '../../sim/real-time-clock.js';
+import { EngineKvEvents, type KvEventSink } from './engine-kv-events.js';
+import { reportedCachedTokens } from '../http/cached-tokens.js';
+
+export { reportedCachedTokens };
 
 export interface EngineCoreOptions {
   hardware: HardwareConfig;
@@ -26,6 +31,8 @@ export interface EngineCoreOptions {
   loadAhead: number;
   /** Told of every transfer the engine's links issue (`kvflow engine --tensors` records the plan). */
   transfers?: TransferObservers;
+  /** Where the engine's KV cache events go (`kvflow engine --kv-events`), one batch per step. */
+  kvEvents?: KvEventSink;
 }
 
 /** One generation as the engine model needs it. */
@@ -38,6 +45,10 @@ export interface Generation {
   /** The key the agent's STE is published under (KVFlow's agent id). */
   agentKey?: string;
   workflow?: string;
+  /** The prompt's token ids (for KV events: the engine publishes each stored block's tokens). */
+  tokenIds?: Int32Array;
+  /** The prompt's cache salt, if any (published in the first block's extra keys). */
+  salt?: string;
 }
 
 /** What a caller hears about its generation, in model order. */
@@ -111,6 +122,7 @@ export class EngineCore {
   #cachedTokens = 0;
   #queriedTokens = 0;
   #cacheResets = 0;
+  readonly #kvEvents: EngineKvEvents | undefined;
 
   constructor(options: EngineCoreOptions) {
     this.#options = options;
@@ -122,6 +134,8 @@ export class EngineCore {
       onError: (error) => process.emitWarning(`kvflow engine: event failed: ${(error as Error).stack ?? String(error)}`),
     });
     const { hardware } = options;
+    this.#kvEvents =
+      options.kvEvents && new EngineKvEvents(options.kvEvents, hardware.blockSize, () => [...this.#active.keys()].map((request) => request.request.blocks));
     this.#replica = new Replica(
       0,
       this.#clock,
@@ -141,8 +155,10 @@ export class EngineCore {
         // The hardware's engine profile; the emulator backs every prompt up (write_through) so its CPU tier,
         // load-backs and tensor plans are exercised whatever the profile's default write policy.
         rules: engineRules(hardware, { writePolicy: 'write_through' }),
+        ...(this.#kvEvents && { cacheEvents: this.#kvEvents }),
       },
     );
+    this.#kvEvents?.attach(this.#replica.cache);
   }
 
   /**
@@ -175,6 +191,7 @@ export class EngineCore {
       index,
       generation.agentKey,
     );
+    if (this.#kvEvents && generation.tokenIds) this.#kvEvents.notePrompt(generation.blocks, generation.tokenIds, generation.salt);
     const active: Active = { request, observer, sent: 0 };
     this.#active.set(request, active);
     if (observer.onTokens) this.#streaming.add(active);
@@ -261,6 +278,20 @@ export class EngineCore {
     return true;
   }
 
+  /**
+   * Full blocks usable on the GPU now, by id, sorted (what the KV events published so far add up to);
+   * undefined without KV events.
+   */
+  kvEventBlocks(): number[] | undefined {
+    if (!this.#kvEvents) return undefined;
+    const cache = this.#replica.cache;
+    const blocks: number[] = [];
+    for (const page of cache.pageIds()) {
+      if ((cache.stateOf(page) & PageState.gpu) !== 0 && this.#kvEvents.isFullBlock(cache.blockOf(page))) blocks.push(cache.blockOf(page));
+    }
+    return blocks.sort((a, b) => a - b);
+  }
+
   /** Leading pages of `blocks` the engine's GPU cache holds now. */
   cachedPrefixPages(blocks: readonly number[]): number {
     return this.#replica.cache.matchGpu(blocks, new Int32Array(blocks.length));
@@ -301,13 +332,3 @@ export class EngineCore {
 }
 
 const DROPPED: GenerationObserver = { onDone() {} };
-
-/**
- * Cached prompt tokens as vLLM reports them (`usage.prompt_tokens_details.cached_tokens`): whole blocks
- * only, and never the whole prompt, since the engine always computes at least the last prompt token.
- */
-export function reportedCachedTokens(hitTokens: number, promptTokens: number, blockSize: number): number {
-  const wholeBlocks = Math.floor(hitTokens / blockSize) * blockSize;
-  const belowPrompt = promptTokens > 0 ? Math.floor((promptTokens - 1) / blockSize) * blockSize : 0;
-  return Math.max(0, Math.min(wholeBlocks, belowPrompt));
-}

@@ -30,9 +30,10 @@ import {
 import { PromptTokenizer, saltOf, type PromptBlocks, type TokenizerSource } from '../http/prompt-tokens.js';
 import { presetForModel } from '../../workload/tokenizer-presets.js';
 import { SseWriter } from '../http/sse.js';
+import { KvEventPublisher, type KvEventPublisherOptions } from '../kv-events/publisher.js';
 import { syntheticText } from '../http/synthetic-text.js';
 
-export interface EngineServerOptions extends EngineCoreOptions {
+export interface EngineServerOptions extends Omit<EngineCoreOptions, 'kvEvents'> {
   /** The model id clients must ask for (also listed by `/v1/models`). */
   modelName: string;
   host?: string;
@@ -55,6 +56,8 @@ export interface EngineServerOptions extends EngineCoreOptions {
    * hardware model (e.g. Llama-3.1-8B), else cl100k_base with a warning.
    */
   tokenizer?: TokenizerSource;
+  /** Publish the cache's changes as vLLM KV events (ZMQ PUB, msgpack), with a replay socket if given. */
+  kvEventPublisher?: KvEventPublisherOptions;
 }
 
 export interface EngineServer {
@@ -63,6 +66,8 @@ export interface EngineServer {
   /** How it turns prompts into tokens and blocks (the served model's tokenizer and chat template). */
   readonly tokenizer: PromptTokenizer;
   readonly app: FastifyInstance;
+  /** The KV event publisher, when enabled. */
+  readonly kvEvents: KvEventPublisher | undefined;
   close(): Promise<void>;
 }
 
@@ -71,7 +76,8 @@ type Kind = 'chat' | 'completion';
 /** Starts an engine and resolves once it listens; `url` is the bound address (port 0 resolved). */
 export async function startEngineServer(options: EngineServerOptions): Promise<EngineServer> {
   const tensors = options.tensors ? new EngineTensorRecorder(options.setup.name, options.hardware, options.tensors) : undefined;
-  const core = new EngineCore({ ...options, ...(tensors && { transfers: tensors }) });
+  const kvEvents = options.kvEventPublisher && (await KvEventPublisher.open(options.kvEventPublisher));
+  const core = new EngineCore({ ...options, ...(tensors && { transfers: tensors }), ...(kvEvents && { kvEvents }) });
   const tokenizerModel = presetForModel(options.modelName) !== undefined ? options.modelName : options.hardware.model.name;
   const tokenizer = await PromptTokenizer.forModel(tokenizerModel, options.tokenizer ?? { warn: (message) => process.emitWarning(`kvflow engine: ${message}`) }, {
     blockSize: core.blockSize,
@@ -96,7 +102,15 @@ export async function startEngineServer(options: EngineServerOptions): Promise<E
     object: 'list',
     data: [{ id: options.modelName, object: 'model', created: 0, owned_by: 'kvflow' }],
   }));
-  app.get('/v1/engine/state', async () => core.state());
+  app.get('/v1/engine/state', async () =>
+    kvEvents ? { ...core.state(), kvEvents: { endpoint: kvEvents.endpoint, replayEndpoint: kvEvents.replayEndpoint ?? null, batches: Number(kvEvents.nextSeq) } } : core.state(),
+  );
+  // The full blocks on the GPU now: what a consumer of the KV events should hold (404 without --kv-events).
+  app.get('/v1/engine/kv-blocks', async () => {
+    const blocks = core.kvEventBlocks();
+    if (!kvEvents || !blocks) throw new ApiError(404, 'start the engine with --kv-events to publish and list its KV blocks', 'invalid_request_error', 'not_enabled');
+    return { batches: Number(kvEvents.nextSeq), blocks };
+  });
   app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.scrape()));
   // vLLM's POST /reset_prefix_cache and SGLang's POST /flush_cache: empty the prefix cache, refused while
   // requests run (vLLM and SGLang refuse too).
@@ -138,6 +152,7 @@ export async function startEngineServer(options: EngineServerOptions): Promise<E
     const generation = {
       blocks: prompt.blocks,
       inputTokens: prompt.tokens,
+      ...(kvEvents && { tokenIds: prompt.ids, ...(salt !== undefined && { salt }) }),
       outputTokens,
       fixedBlocks,
       ...(hints.agent !== undefined && { agentKey: hints.agent }),
@@ -172,16 +187,24 @@ export async function startEngineServer(options: EngineServerOptions): Promise<E
   app.post('/v1/chat/completions', generate('chat'));
   app.post('/v1/completions', generate('completion'));
 
-  await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
+  try {
+    await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
+  } catch (error) {
+    kvEvents?.close();
+    core.close();
+    throw error;
+  }
   const address = app.server.address() as AddressInfo;
   return {
     url: `http://${formatHost(address.address)}:${address.port}`,
     core,
     tokenizer,
     app,
+    kvEvents,
     close: async () => {
       core.close();
       await app.close();
+      kvEvents?.close();
     },
   };
 }

@@ -32,6 +32,7 @@ import { RegistryRefusal, WorkflowRegistry, type RegistryLimits } from './workfl
 import { exposureWarning, installAuth, type AccessKeys, type RouteAccess } from '../http/auth.js';
 import { applyServerLimits, serverOptions, SERVER_LIMIT_DEFAULTS, type ServerLimits } from '../http/server-limits.js';
 import { HEALTH_CHECK_DEFAULTS, HealthChecker } from './health-check.js';
+import { startKvEventFeeds, type KvEventFeedSpec } from './kv-event-feeds.js';
 
 export interface GatewayOptions {
   upstreams: { url: string; kind: UpstreamKind }[];
@@ -84,6 +85,10 @@ export interface GatewayOptions {
   steSnapshotIntervalMs?: number;
   /** Where warnings go (default stderr). */
   warn?: (message: string) => void;
+  /** Upstreams publishing vLLM KV events: routed on an exact index of their blocks instead of a shadow tree. */
+  kvEvents?: readonly KvEventFeedSpec[];
+  /** ZMQ subscription prefix for the KV event feeds (default: every topic). */
+  kvEventsTopic?: string;
 }
 
 export const GATEWAY_DEFAULTS = {
@@ -120,6 +125,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
   const shadowPolicy = options.shadowPolicy ?? mode.shadowPolicy;
   const slots = Math.max(1, Math.floor(options.shadowCapacityTokens / options.blockSize));
   const prefixIndex = options.upstreams.length <= MAX_INDEXED_UPSTREAMS ? new PrefixIndex() : undefined;
+  const fed = new Set((options.kvEvents ?? []).map((spec) => spec.upstream));
   const upstreams = options.upstreams.map(
     ({ url, kind }, index) =>
       new Upstream({
@@ -133,11 +139,20 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
           slots,
           policy: shadowPolicy({ gpuSlots: slots }),
           blockSize: options.blockSize,
-          ...(prefixIndex && { onPage: (block: number, present: boolean) => prefixIndex.update(index, block, present) }),
+          ...(prefixIndex && !fed.has(index) && { onPage: (block: number, present: boolean) => prefixIndex.update(index, block, present) }),
         },
       }),
   );
   const metrics = new GatewayMetrics(upstreams);
+  const feeds = await startKvEventFeeds(options.kvEvents ?? [], {
+    blockSize: options.blockSize,
+    topic: options.kvEventsTopic,
+    urls: upstreams.map((upstream) => upstream.url),
+    ...(prefixIndex && { onPage: (upstream: number, block: number, present: boolean) => prefixIndex.update(upstream, block, present) }),
+    registry: metrics.registry,
+    logLine: options.logLine ?? (() => {}),
+  });
+  for (const [index, feed] of feeds) upstreams[index]!.kvIndex = feed.index;
   const hasFork = upstreams.some((upstream) => upstream.kind === 'kvflow-sglang');
   const hasHintsKind = upstreams.some((upstream) => upstream.kind === 'sglang-hints');
   const registry = new WorkflowRegistry({
@@ -270,8 +285,17 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
       models: u.models ? [...u.models] : null,
       shadowPages: u.shadow.pages,
       shadowLockedPages: u.shadow.lockedPages,
+      ...(feeds.has(u.index) && { kvEvents: { ...feeds.get(u.index)!.subscriber.state(), ...feeds.get(u.index)!.index.stats() } }),
     })),
   }));
+  // The exact block index of an upstream with KV events, in the gateway's block ids (for checks and tests).
+  app.get('/v1/gateway/kv-blocks/:upstream', async (request) => {
+    const position = Number((request.params as { upstream: string }).upstream);
+    const feed = Number.isInteger(position) ? feeds.get(position) : undefined;
+    if (!feed) throw new ApiError(404, `upstream ${(request.params as { upstream: string }).upstream} has no KV event feed (positions start at 0)`, 'invalid_request_error', 'not_found');
+    const state = feed.subscriber.state();
+    return { upstream: upstreams[position]!.url, lastSeq: state.lastSeq, exact: state.exact, blocks: feed.index.blockIds() };
+  });
 
   const completion = (kind: 'chat' | 'completion', endpoint: string) => async (request: FastifyRequest, reply: FastifyReply) => {
     const receivedAt = performance.now();
@@ -336,6 +360,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
     await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
   } catch (error) {
     await health.close();
+    await Promise.all([...feeds.values()].map((feed) => feed.subscriber.close()));
     await Promise.all(upstreams.map((upstream) => upstream.close()));
     throw error;
   }
@@ -356,6 +381,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
       for (const { publisher } of publishers) publisher.close();
       await health.close();
       await app.close();
+      await Promise.all([...feeds.values()].map((feed) => feed.subscriber.close()));
       await Promise.all(upstreams.map((upstream) => upstream.close()));
     },
   };

@@ -14,10 +14,16 @@ import type { PromptBlocks } from '../http/prompt-tokens.js';
 import type { RouteQuery, RoutingPolicy } from './routing.js';
 import type { PrefixIndex } from './prefix-index.js';
 import { classifyUpstreamError } from './upstream-errors.js';
+import { reportedCachedTokens } from '../http/cached-tokens.js';
 import type { Upstream, UpstreamKind } from './upstream.js';
 
 /** Response header naming the upstream that answered. */
 export const UPSTREAM_HEADER = 'x-kvflow-upstream';
+/**
+ * Response header with the prompt tokens the gateway expected the upstream to find cached, counted as
+ * vLLM reports `cached_tokens` (whole blocks, never the whole prompt): exact for upstreams with KV events.
+ */
+export const PREDICTED_CACHED_HEADER = 'x-kvflow-predicted-cached-tokens';
 
 /** A validated, tokenized request ready to route. */
 export interface PreparedRequest extends ForwardInput {
@@ -85,9 +91,9 @@ export class Proxy {
       if (candidates.length === 0) {
         return this.#fail(request, response, lastError ?? ApiError.badGateway('no upstream is available', 'no_upstream'), 'none');
       }
-      const upstream = this.#route(request, candidates);
+      const { upstream, predictedCached } = this.#route(request, candidates);
       tried.add(upstream.index);
-      const lease = upstream.shadow.admit(request.prompt.blocks, request.fixedBlocks, request.tagKey);
+      const lease = upstream.admit(request.prompt.blocks, request.fixedBlocks, request.tagKey);
       upstream.load++;
       try {
         let body = bodies.get(upstream.kind);
@@ -120,7 +126,7 @@ export class Proxy {
               : ApiError.badGateway(`upstream ${upstream.url} failed: ${(error as Error).message}`);
           return this.#fail(request, response, apiError, upstream.url);
         }
-        return await this.#relay(request, response, upstream, answer);
+        return await this.#relay(request, response, upstream, answer, predictedCached);
       } finally {
         lease.release();
         upstream.load--;
@@ -128,7 +134,7 @@ export class Proxy {
     }
   }
 
-  #route(request: PreparedRequest, candidates: readonly Upstream[]): Upstream {
+  #route(request: PreparedRequest, candidates: readonly Upstream[]): { upstream: Upstream; predictedCached: number } {
     const { routing, metrics, upstreams, blockSize } = this.#options;
     const started = performance.now();
     const decision = routing.choose(candidates, shadowQuery(candidates, request.prompt.blocks, this.#options.prefixIndex));
@@ -137,14 +143,15 @@ export class Proxy {
     metrics.decisions.inc({ upstream: upstream.url, reason: decision.reason });
     metrics.promptTokens.inc(request.prompt.tokens);
     metrics.predictedHitTokens.inc({ upstream: upstream.url }, Math.min(request.prompt.tokens, decision.matchedBlocks * blockSize));
-    return upstream;
+    return { upstream, predictedCached: reportedCachedTokens(decision.matchedBlocks * blockSize, request.prompt.tokens, blockSize) };
   }
 
   /** Relays status, headers and body unchanged (plus the upstream header). */
-  async #relay(request: PreparedRequest, response: ServerResponse, upstream: Upstream, answer: Dispatcher.ResponseData): Promise<void> {
+  async #relay(request: PreparedRequest, response: ServerResponse, upstream: Upstream, answer: Dispatcher.ResponseData, predictedCached: number): Promise<void> {
     const { metrics } = this.#options;
     const headers = relayHeaders(answer.headers);
     headers[UPSTREAM_HEADER] = upstream.url;
+    headers[PREDICTED_CACHED_HEADER] = String(predictedCached);
     response.writeHead(answer.statusCode, headers);
     const streaming = String(answer.headers['content-type'] ?? '').startsWith('text/event-stream');
     let first = true;
@@ -190,7 +197,7 @@ export function shadowQuery(candidates: readonly Upstream[], blocks: readonly nu
   const match = (): Int32Array => {
     const out = new Int32Array(candidates.length);
     if (index) return index.match(candidates.map((candidate) => candidate.index), blocks, out);
-    candidates.forEach((candidate, i) => (out[i] = candidate.shadow.match(blocks)));
+    candidates.forEach((candidate, i) => (out[i] = candidate.match(blocks)));
     return out;
   };
   return { pages: blocks.length, matches: () => (matched ??= match()) };

@@ -1,7 +1,8 @@
 /** One upstream engine as the gateway sees it: where it is, what it speaks, its load and its shadow cache. */
 import { Pool } from 'undici';
 import type { RouteCandidate } from './routing.js';
-import { ShadowCache, type ShadowCacheOptions } from './shadow-cache.js';
+import { ShadowCache, type ShadowCacheOptions, type ShadowLease } from './shadow-cache.js';
+import type { KvBlockIndex } from '../kv-events/kv-block-index.js';
 
 /**
  * - `kvflow`: a `kvflow engine`; hints go in `agent_hints`, STE is pushed to `/v1/update`.
@@ -55,6 +56,8 @@ export class Upstream implements RouteCandidate {
   healthy = true;
   /** Bearer token the gateway sends it (its `--api-key`), if any. */
   readonly apiKey: string | undefined;
+  /** Its exact block index, when it publishes KV events: routing reads it instead of the shadow tree. */
+  kvIndex: KvBlockIndex | undefined;
 
   constructor(options: UpstreamOptions) {
     const parsed = new URL(options.url);
@@ -80,7 +83,17 @@ export class Upstream implements RouteCandidate {
   }
 
   get cachedPages(): number {
-    return this.shadow.pages;
+    return this.kvIndex ? this.kvIndex.size : this.shadow.pages;
+  }
+
+  /** Leading pages of `blocks` it holds: exactly, from its KV events, else as its shadow tree estimates. */
+  match(blocks: readonly number[]): number {
+    return this.kvIndex ? this.kvIndex.match(blocks) : this.shadow.match(blocks);
+  }
+
+  /** Records a prompt routed here in the shadow tree (nothing to record when KV events say what it holds). */
+  admit(blocks: readonly number[], fixedBlocks: number, agentKey: string | undefined): ShadowLease {
+    return this.kvIndex ? NO_LEASE : this.shadow.admit(blocks, fixedBlocks, agentKey);
   }
 
   isUp(nowMs: number): boolean {
@@ -95,3 +108,5 @@ export class Upstream implements RouteCandidate {
     await this.pool.destroy();
   }
 }
+
+const NO_LEASE: ShadowLease = { release() {} };

@@ -27,6 +27,8 @@ export interface PromptBlocks {
   blocks: number[];
   /** Tokens up to the end of the leading system/developer messages: the agent's fixed prompt if nothing better is known. */
   systemTokens: number;
+  /** The token ids themselves (shared with the tokenizer's memo when the prompt is one memoized piece: read only). */
+  ids: Int32Array;
 }
 
 export interface PromptTokenizerOptions {
@@ -200,7 +202,7 @@ export class PromptTokenizer {
 
   #blocks(tokens: Int32Array, systemTokens: number, salt: string | undefined): PromptBlocks {
     if (tokens.length === 0) throw ApiError.invalid('the prompt is empty', 'prompt');
-    return { tokens: tokens.length, blocks: hashTokenBlocks(tokens, this.blockSize, saltSeed(salt)), systemTokens };
+    return { tokens: tokens.length, blocks: hashTokenBlocks(tokens, this.blockSize, saltSeed(salt)), systemTokens, ids: tokens };
   }
 
   #memoized(text: string, encode: (text: string) => number[]): Int32Array {
