@@ -169,7 +169,7 @@ export class KvEventSubscriber {
     }
     const expected = this.#expected;
     if (expected === undefined || message.seq === expected) {
-      if (expected === undefined && message.seq > 0n && this.#dealer) {
+      if (expected === undefined && message.seq > 0n) {
         // Joined a running engine: its earlier batches are its cache's history.
         this.#waiting.push(message);
         await this.#resync(0n, 'restart', false);
