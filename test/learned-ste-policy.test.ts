@@ -114,26 +114,32 @@ describe('ste with a declared graph is unchanged', () => {
   });
 });
 
+/**
+ * The LMCache importer's default tokenizer (Llama-3.1-8B) in `npm test`; `npm run test:learned-targets`
+ * also checks cl100k_base, the tokenizer of the first measurements (docs/results.md has both).
+ */
+const TOKENIZERS: (string | undefined)[] = process.env.KVFLOW_LEARNED_TOKENIZERS === 'all' ? [undefined, 'cl100k_base'] : [undefined];
+
 describe.runIf(HAVE_TRACES)('on the LMCache agent traces, sessions started together', () => {
-  it('never loses more than 0.2 points to LRU and closes >= 30% of every gap of 5 points or more', { timeout: 300_000 }, async () => {
-    const capacities = [16, 32, 64, 128, 256].map((k) => k * 1024);
-    const failures: string[] = [];
-    for (const path of TRACES) {
-      // The targets were measured with cl100k_base pages (docs/results.md); with the Llama-3.1-8B tokenizer,
-      // now the LMCache default, magagent at 32k closes 29.7% of its gap, just under the 30% target.
-      const trace = await readTrace(path, { skipInvalid: true, tokenizer: 'cl100k_base' });
-      const requests = new AgentAnnotator().annotateAll(retimeSessions(trace.requests, { kind: 'together' }));
-      const nextUse = computeNextUse(requests);
-      for (const capacityTokens of capacities) {
-        const rate = (policy: 'lru' | 'belady' | 'ste-learned') => replayTrace(requests, { policy: policyFactory(policy), capacityTokens, blockSize: BLOCK, nextUse }).hitRate * 100;
-        const [lru, belady, learned] = [rate('lru'), rate('belady'), rate('ste-learned')];
-        const where = `${path.split('/').pop()} ${capacityTokens / 1024}k: lru ${lru.toFixed(2)} ste-learned ${learned.toFixed(2)} belady ${belady.toFixed(2)}`;
-        if (learned < lru - 0.2) failures.push(`unsafe: ${where}`);
-        if (belady - lru >= 5 && learned - lru < 0.3 * (belady - lru)) failures.push(`closes < 30%: ${where}`);
+  for (const tokenizer of TOKENIZERS) {
+    it(`never loses more than 0.2 points to LRU and closes >= 30% of every gap of 5 points or more (${tokenizer ?? 'default tokenizer'})`, { timeout: 300_000 }, async () => {
+      const capacities = [16, 32, 64, 128, 256].map((k) => k * 1024);
+      const failures: string[] = [];
+      for (const path of TRACES) {
+        const trace = await readTrace(path, { skipInvalid: true, ...(tokenizer && { tokenizer }) });
+        const requests = new AgentAnnotator().annotateAll(retimeSessions(trace.requests, { kind: 'together' }));
+        const nextUse = computeNextUse(requests);
+        for (const capacityTokens of capacities) {
+          const rate = (policy: 'lru' | 'belady' | 'ste-learned') => replayTrace(requests, { policy: policyFactory(policy), capacityTokens, blockSize: BLOCK, nextUse }).hitRate * 100;
+          const [lru, belady, learned] = [rate('lru'), rate('belady'), rate('ste-learned')];
+          const where = `${path.split('/').pop()} ${capacityTokens / 1024}k: lru ${lru.toFixed(2)} ste-learned ${learned.toFixed(2)} belady ${belady.toFixed(2)}`;
+          if (learned < lru - 0.2) failures.push(`unsafe: ${where}`);
+          if (belady - lru >= 5 && learned - lru < 0.3 * (belady - lru)) failures.push(`closes < 30%: ${where}`);
+        }
       }
-    }
-    expect(failures).toEqual([]);
-  });
+      expect(failures).toEqual([]);
+    });
+  }
 });
 
 describe('replay --explain', () => {

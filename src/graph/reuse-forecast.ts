@@ -12,11 +12,14 @@ export const NEVER_AGAIN = Infinity;
 
 /**
  * When will each cached page be used next? A causal estimate for concurrent agent sessions, in request
- * ticks, from three signals learned online (issue #12, docs/learned-policy.md):
- * - **the step graph**: a page belongs to the call that last used it (session, agent); that agent runs
- *   again in `STE` steps of its session (the online learner's hops; at least 1, 3 when unknown);
- * - **the session's pace**: a session's steps come `gap` ticks apart (its own moving average, else the
- *   global one), so its next step is due at `last + gap` and the agent's at `last + STE * gap`;
+ * ticks, from signals learned online (docs/learned-policy.md):
+ * - **the caller's own rhythm**: a page belongs to the call that last used it (session, agent); once that
+ *   (session, agent) has called twice, its next call is due `gap` ticks after its last (a moving average
+ *   of its own gaps). A caller past its due date is less likely to come back than one on schedule: its
+ *   pages are forecast at `now + (now - last)`, after every page still due, oldest first (LRU among them);
+ * - **the step graph**, for a caller seen once: its agent runs again in `STE` steps of its session (the
+ *   online learner's hops; at least 1, 3 when unknown), and the session's steps come `gap` ticks apart
+ *   (its own moving average, else the global one), so the forecast is `last + STE * gap`;
  * - **staleness**: once the same (session, agent) has called again without re-using a page, the page
  *   is dead (its prompt was rebuilt, not extended), and a session silent for more than `3 * gap + 8`
  *   ticks has ended: both are never used again.
@@ -37,6 +40,8 @@ export class ReuseForecast {
   #ownerSession: number[] = [];
   #ownerAgent: (string | undefined)[] = [];
   #ownerCalls: number[] = [];
+  #ownerLast: number[] = [];
+  #ownerGap: number[] = [];
   /** Per page: its owner (-1: none) and the owner's call count when the page was last used. */
   #pageOwner = new Int32Array(1024).fill(-1);
   #pageCall = new Float64Array(1024);
@@ -78,6 +83,12 @@ export class ReuseForecast {
       this.#ownerSession.push(session);
       this.#ownerAgent.push(identity.agent);
       this.#ownerCalls.push(0);
+      this.#ownerLast.push(tick);
+      this.#ownerGap.push(0);
+    } else {
+      const gap = tick - this.#ownerLast[owner]!;
+      this.#ownerGap[owner] = this.#ownerCalls[owner] === 1 ? gap : OWNER_GAP_WEIGHT * gap + (1 - OWNER_GAP_WEIGHT) * this.#ownerGap[owner]!;
+      this.#ownerLast[owner] = tick;
     }
     this.#ownerCalls[owner]!++;
     this.#sessionEnded[session] = false;
@@ -126,6 +137,11 @@ export class ReuseForecast {
     if (this.#pageCall[page]! < this.#ownerCalls[owner]!) return NEVER_AGAIN;
     const session = this.#ownerSession[owner]!;
     if (this.#sessionEnded[session]) return NEVER_AGAIN;
+    if (this.#ownerCalls[owner]! >= 2) {
+      const last = this.#ownerLast[owner]!;
+      const due = last + this.#ownerGap[owner]!;
+      return due >= this.#now ? due : this.#now + (this.#now - last);
+    }
     const gap = this.#gapOf(session);
     const last = this.#sessionLast[session]!;
     const agent = this.#ownerAgent[owner];
@@ -154,9 +170,10 @@ export class ReuseForecast {
   }
 }
 
-/** Weight of the newest gap in a session's moving average, and in the global one. */
+/** Weight of the newest gap in a session's moving average, in the global one, and in a caller's. */
 const GAP_WEIGHT = 0.3;
 const GLOBAL_GAP_WEIGHT = 0.1;
+const OWNER_GAP_WEIGHT = 0.5;
 /** A session silent for more than ENDED_GAPS of its gaps (plus ENDED_SLACK ticks) has ended. */
 const ENDED_GAPS = 3;
 const ENDED_SLACK = 8;
