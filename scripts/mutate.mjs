@@ -5,9 +5,18 @@
  * (Stryker then narrows further per mutant by per-test coverage), and incremental mode reuses results
  * of unchanged code and tests from reports/stryker-incremental-<group>.json. Prints the score per folder.
  *
- *   npm run mutate                 all groups
- *   npm run mutate -- cache sim    only these groups
+ * The machine it runs on is shared, so it is frugal by default: one Stryker worker
+ * (KVFLOW_MUTATE_CONCURRENCY raises it), lowered CPU priority (nice 10, inherited by the workers),
+ * fast-check without shrinking (a failing property only has to fail, not explain itself), and one group
+ * at a time.
+ *
+ *   npm run mutate                                  all groups
+ *   npm run mutate -- cache routing                 only these groups
+ *   npm run mutate -- replica --only src/sim/replica.ts:180-200
+ *                                                   only these lines (results kept in a separate
+ *                                                   incremental file, so the group's file stays whole)
  */
+import { getPriority, setPriority } from 'node:os';
 import { dirname } from 'node:path';
 import { Stryker } from '@stryker-mutator/core';
 
@@ -34,7 +43,14 @@ const GROUPS = {
   },
 };
 
-const wanted = process.argv.slice(2);
+const args = process.argv.slice(2);
+const onlyAt = args.indexOf('--only');
+const only = onlyAt >= 0 ? args.splice(onlyAt, 2)[1] : undefined;
+if (onlyAt >= 0 && !only) {
+  console.error('mutate: --only needs a file pattern, e.g. --only src/sim/replica.ts:180-200');
+  process.exit(2);
+}
+const wanted = args;
 for (const name of wanted) {
   if (!(name in GROUPS)) {
     console.error(`mutate: unknown group "${name}" (groups: ${Object.keys(GROUPS).join(', ')})`);
@@ -42,6 +58,20 @@ for (const name of wanted) {
   }
 }
 const groups = wanted.length > 0 ? wanted : Object.keys(GROUPS);
+if (only && groups.length !== 1) {
+  console.error('mutate: --only needs exactly one group (its tests run)');
+  process.exit(2);
+}
+const concurrency = Number(process.env.KVFLOW_MUTATE_CONCURRENCY ?? 1);
+if (!Number.isInteger(concurrency) || concurrency < 1) {
+  console.error(`mutate: KVFLOW_MUTATE_CONCURRENCY must be a positive integer, got "${process.env.KVFLOW_MUTATE_CONCURRENCY}"`);
+  process.exit(2);
+}
+try {
+  setPriority(Math.max(10, getPriority()));
+} catch {
+  // Not permitted here: run at the normal priority.
+}
 
 /** The rows of the score table: the folders and files the issue names. */
 function reportRow(file) {
@@ -52,6 +82,8 @@ function reportRow(file) {
 
 // Properties run at a quarter of their runs per mutant (test/helpers/runs.ts); the exact tests do most killing.
 process.env.KVFLOW_FC_SCALE ??= '0.25';
+// test/setup/fast-check-seed.ts: stop a failing property at its first counterexample (no shrinking).
+process.env.KVFLOW_MUTATE = '1';
 
 const DETECTED = new Set(['Killed', 'Timeout']);
 const VALID = new Set(['Killed', 'Timeout', 'Survived', 'NoCoverage']);
@@ -65,15 +97,16 @@ for (const name of groups) {
     testRunner: 'vitest',
     vitest: { configFile: 'vitest.mutate.config.ts', related: false },
     plugins: ['@stryker-mutator/vitest-runner'],
-    mutate: group.mutate,
+    mutate: only ? [only] : group.mutate,
     coverageAnalysis: 'perTest',
     ignoreStatic: true,
     incremental: true,
-    incrementalFile: `reports/stryker-incremental-${name}.json`,
-    concurrency: 2,
+    incrementalFile: only ? `reports/stryker-incremental-${name}-only.json` : `reports/stryker-incremental-${name}.json`,
+    concurrency,
     timeoutMS: 5_000,
-    reporters: ['clear-text', 'progress', 'html'],
+    reporters: ['clear-text', 'progress', 'html', 'json'],
     htmlReporter: { fileName: `reports/mutation/${name}.html` },
+    jsonReporter: { fileName: `reports/mutation/${name}.json` },
     clearTextReporter: { reportTests: false, reportMutants: true, logTests: false },
     thresholds: { high: 90, low: 80, break: null },
     tempDirName: '.stryker-tmp',
