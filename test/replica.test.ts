@@ -1,0 +1,176 @@
+/**
+ * One engine replica driven directly: requests enqueued one at a time, the event queue run to the end,
+ * then the cache's exact contents, the request's token accounting and the replica's counters checked.
+ * Pools of a few pages make every eviction, load-back and preemption follow by hand.
+ */
+import { describe, expect, it } from 'vitest';
+import { PageState, ROOT } from '../src/cache/radix-cache.js';
+import { StePolicy } from '../src/cache/ste-policy.js';
+import { policyFactory } from '../src/cache/policy-registry.js';
+import { CostModel } from '../src/sim/cost-model.js';
+import { EventQueue } from '../src/sim/event-queue.js';
+import { resolveHardware } from '../src/sim/hardware.js';
+import { Replica, type ReplicaOptions } from '../src/sim/replica.js';
+import type { Setup } from '../src/sim/setups.js';
+import { SimRequest } from '../src/sim/sim-request.js';
+
+const BLOCK = 16;
+const hardware = resolveHardware({ gpu: 'A10G', model: 'Llama-3.1-8B' });
+const cost = new CostModel(hardware);
+
+function setupOf(policy: string, parts: Partial<Omit<Setup, 'name' | 'policy'>> = {}): Setup {
+  return { name: policy, policy: policyFactory(policy), cpuTier: false, prefetch: false, statusAware: false, ...parts };
+}
+
+interface Harness {
+  replica: Replica;
+  events: EventQueue;
+  /** Request ids in completion order. */
+  done: string[];
+  /** Prompt events reported to the hooks, as "kind agent". */
+  promptEvents: string[];
+  /** Enqueues a request and runs the clock until nothing is left. */
+  serve(request: SimRequest): void;
+}
+
+function harness(setup: Setup, options: Partial<ReplicaOptions> = {}): Harness {
+  const events = new EventQueue();
+  const done: string[] = [];
+  const promptEvents: string[] = [];
+  const replica = new Replica(
+    0,
+    events,
+    {
+      onFirstToken: () => {},
+      onComplete: (request) => done.push(request.request.id),
+      onPromptEvent: (kind, agent) => promptEvents.push(`${kind} ${agent}`),
+    },
+    {
+      setup,
+      gpuSlots: 4,
+      cpuSlots: 16,
+      blockSize: BLOCK,
+      tokenBudget: 256,
+      maxRunning: 8,
+      schedule: 'fcfs',
+      h2d: hardware.h2d,
+      d2h: hardware.d2h,
+      loadAhead: 1,
+      cost,
+      ...options,
+    },
+  );
+  return {
+    replica,
+    events,
+    done,
+    promptEvents,
+    serve(request) {
+      replica.enqueue(request);
+      events.run();
+    },
+  };
+}
+
+let nextIndex = 0;
+/** A request of whole blocks, the first `fixed` of them its agent's fixed prompt. */
+function request(id: string, blocks: number[], agent?: string, options: { output?: number; fixed?: number } = {}): SimRequest {
+  return new SimRequest(
+    {
+      id,
+      blocks,
+      blockSize: BLOCK,
+      inputLength: blocks.length * BLOCK,
+      outputLength: options.output ?? 1,
+      ...(agent !== undefined && { agent, fixedBlocks: options.fixed ?? blocks.length }),
+    },
+    nextIndex++,
+    agent,
+  );
+}
+
+/** The blocks of the pages in `state` (GPU by default), sorted. */
+function blocksIn(replica: Replica, state = PageState.gpu): number[] {
+  const cache = replica.cache;
+  return [...cache.pageIds()]
+    .filter((page) => (cache.stateOf(page) & state) !== 0)
+    .map((page) => cache.blockOf(page))
+    .sort((a, b) => a - b);
+}
+
+describe('Replica.updateSte forwards every change to the policy and the prefetcher', () => {
+  /**
+   * Four GPU slots, STE eviction, no CPU tier: x (block 1), then y (block 2), then z (block 3, plus its
+   * output page) leaves room for only one of the two cached pages. Pages without an STE go first; between
+   * equals the older one (x's).
+   */
+  const cycle = (h: Harness) => {
+    h.serve(request('x', [1], 'x'));
+    h.serve(request('y', [2], 'y'));
+    h.serve(request('filler', [3, 4], undefined));
+    return blocksIn(h.replica);
+  };
+
+  it('an STE published before the agent ever reached this replica still orders its pages', () => {
+    const h = harness(setupOf('ste'));
+    h.replica.updateSte(new Map([['x', 1]])); // nothing of x is here yet
+    expect((h.replica.policy as StePolicy).steOfPage(0)).toBeUndefined();
+    // x's page is due in 1 step; y's has no STE and goes.
+    expect(cycle(h)).toEqual([1, 3, 4]);
+    expect(h.done).toEqual(['x', 'y', 'filler']);
+  });
+
+  it('an agent whose STE becomes unknown loses its protection', () => {
+    const h = harness(setupOf('ste'));
+    h.replica.updateSte(new Map([['x', 1]]));
+    h.replica.updateSte(new Map([['x', undefined]]));
+    // Both pages unknown: LRU, x's is older.
+    expect(cycle(h)).toEqual([2, 3, 4]);
+  });
+
+  it('without an update, the same run is LRU', () => {
+    expect(cycle(harness(setupOf('ste')))).toEqual([2, 3, 4]);
+  });
+});
+
+describe('Replica.updateSte re-plans the prefetcher', () => {
+  const kvflow = () => harness(setupOf('ste', { cpuTier: true, prefetch: true, statusAware: true }));
+  /** x's one-page prompt runs and is backed up to the CPU, then a four-page request evicts it from the GPU. */
+  const xOnCpuOnly = (h: Harness) => {
+    h.serve(request('x', [1], 'x'));
+    h.serve(request('filler', [5, 6, 7], undefined));
+    expect(blocksIn(h.replica)).toEqual([5, 6, 7]);
+    expect(blocksIn(h.replica, PageState.cpu)).toEqual([1, 5, 6, 7]);
+  };
+
+  it('an agent due before its prompt was seen is loaded at the next change', () => {
+    const h = kvflow();
+    h.replica.updateSte(new Map([['x', 1]]));
+    xOnCpuOnly(h);
+    h.replica.updateSte(new Map([['w', 5]])); // any change re-plans the agents still waiting for their prompt
+    h.events.run();
+    expect(h.replica.prefetcher!.stats).toEqual({ prefetchedPages: 1, wastedPages: 0, cancelled: 0 });
+    expect(blocksIn(h.replica)).toEqual([1, 5, 6, 7]); // the filler's output page was freed: room without displacing
+    expect(h.promptEvents).toEqual(['evicted x', 'prefetched x']);
+  });
+
+  it('an agent that became unknown before its prompt was seen is not loaded', () => {
+    const h = kvflow();
+    h.replica.updateSte(new Map([['x', 1]]));
+    h.replica.updateSte(new Map([['x', undefined]]));
+    xOnCpuOnly(h);
+    h.replica.updateSte(new Map([['w', 5]]));
+    h.events.run();
+    expect(h.replica.prefetcher!.stats).toEqual({ prefetchedPages: 0, wastedPages: 0, cancelled: 0 });
+    expect(blocksIn(h.replica)).toEqual([5, 6, 7]);
+  });
+
+  it('an agent due once its prompt is only on the CPU is loaded at once', () => {
+    const h = kvflow();
+    xOnCpuOnly(h);
+    h.replica.updateSte(new Map([['x', 1]]));
+    h.events.run();
+    expect(h.replica.prefetcher!.stats.prefetchedPages).toBe(1);
+    expect(blocksIn(h.replica)).toEqual([1, 5, 6, 7]); // the filler's output page was freed: room without displacing
+  });
+});
