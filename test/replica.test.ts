@@ -174,3 +174,115 @@ describe('Replica.updateSte re-plans the prefetcher', () => {
     expect(blocksIn(h.replica)).toEqual([1, 5, 6, 7]); // the filler's output page was freed: room without displacing
   });
 });
+
+const prefill = (newTokens: number, contextTokens: number) => ({ newTokens, contextTokens });
+const seconds = (prefills: { newTokens: number; contextTokens: number }[], decodes: number[] = []) =>
+  cost.iterationSeconds({ prefill: prefills, decode: decodes.map((contextTokens) => ({ contextTokens })) });
+
+describe('Replica scheduling without engine rules (the ideal engine)', () => {
+  it('prefills a prompt in one iteration, then makes one token per iteration', () => {
+    const h = harness(setupOf('lru'), { gpuSlots: 8 });
+    const a = request('a', [1, 2, 3], undefined, { output: 3 });
+    h.serve(a);
+    const t1 = seconds([prefill(48, 0)]);
+    const t2 = seconds([], [49]);
+    const t3 = seconds([], [50]);
+    expect([a.admitted, a.firstToken, a.done]).toEqual([0, t1, t1 + t2 + t3]);
+    expect([a.phase, a.generated, a.hitTokens, a.loadedTokens, a.recomputedTokens]).toEqual(['done', 3, 0, 0, 48]);
+    expect([h.replica.iterations, h.replica.preemptions, h.replica.stallSeconds]).toEqual([3, 0, 0]);
+    expect(blocksIn(h.replica)).toEqual([1, 2, 3]);
+    expect([h.replica.cache.gpuReserved, h.replica.cache.pinnedGpu]).toEqual([0, 0]);
+    expect([h.replica.load, h.replica.waitingCount, h.replica.runningCount, h.replica.idle]).toEqual([0, 0, 0, true]);
+  });
+
+  it('a fully cached prompt still computes its last token', () => {
+    const h = harness(setupOf('lru'), { gpuSlots: 8 });
+    h.serve(request('a', [1, 2, 3]));
+    const start = h.events.now;
+    const b = request('b', [1, 2, 3]);
+    h.serve(b);
+    expect([b.admitted, b.firstToken, b.done]).toEqual([start, start + seconds([prefill(1, 48)]), start + seconds([prefill(1, 48)])]);
+    expect([b.hitTokens, b.loadedTokens, b.recomputedTokens]).toEqual([48, 0, 0]);
+    expect(h.replica.cache.accessCount(h.replica.cache.childOf(ROOT, 1))).toBe(2);
+  });
+
+  it('a prompt sharing a prefix hits it and computes the rest', () => {
+    const h = harness(setupOf('lru'), { gpuSlots: 8 });
+    h.serve(request('a', [1, 2]));
+    const start = h.events.now;
+    const b = request('b', [1, 2, 7]);
+    h.serve(b);
+    expect(b.firstToken).toBe(start + seconds([prefill(16, 32)]));
+    expect([b.hitTokens, b.recomputedTokens]).toEqual([32, 16]);
+    expect(blocksIn(h.replica)).toEqual([1, 2, 7]);
+  });
+
+  it('chunks a prompt longer than the token budget', () => {
+    const h = harness(setupOf('lru'), { gpuSlots: 8, tokenBudget: 32 });
+    const a = request('a', [1, 2, 3, 4]);
+    h.serve(a);
+    expect(a.firstToken).toBe(seconds([prefill(32, 0)]) + seconds([prefill(32, 32)]));
+    expect(h.replica.iterations).toBe(2);
+    expect(a.recomputedTokens).toBe(64);
+  });
+
+  it('a last partial block counts only its tokens', () => {
+    const h = harness(setupOf('lru'), { gpuSlots: 8 });
+    const a = new SimRequest({ id: 'a', blocks: [1, 2], blockSize: BLOCK, inputLength: 20, outputLength: 1 }, nextIndex++, undefined);
+    h.serve(a);
+    expect(a.firstToken).toBe(seconds([prefill(20, 0)]));
+    const b = new SimRequest({ id: 'b', blocks: [1, 2], blockSize: BLOCK, inputLength: 20, outputLength: 1 }, nextIndex++, undefined);
+    h.serve(b);
+    expect([b.hitTokens, b.recomputedTokens]).toEqual([20, 0]);
+  });
+
+  it('batches a decode with the prefill of a request that arrived meanwhile', () => {
+    const h = harness(setupOf('lru'), { gpuSlots: 8 });
+    const a = request('a', [1, 2, 3], undefined, { output: 3 });
+    const b = request('b', [4, 5]);
+    h.replica.enqueue(a);
+    h.replica.enqueue(b); // the engine is busy with a's prefill
+    expect([h.replica.load, h.replica.waitingCount, h.replica.runningCount, h.replica.idle]).toEqual([2, 1, 1, false]);
+    h.events.run();
+    const t1 = seconds([prefill(48, 0)]);
+    const t2 = seconds([prefill(32, 0)], [49]);
+    expect([b.admitted, b.firstToken, b.done]).toEqual([t1, t1 + t2, t1 + t2]);
+    expect(a.done).toBe(t1 + t2 + seconds([], [50]));
+    expect(h.done).toEqual(['b', 'a']);
+  });
+
+  it('admits at most maxRunning requests', () => {
+    const h = harness(setupOf('lru'), { gpuSlots: 8, maxRunning: 1 });
+    const a = request('a', [1], undefined, { output: 2 });
+    const b = request('b', [2]);
+    h.replica.enqueue(a);
+    h.replica.enqueue(b);
+    h.events.run();
+    expect(b.admitted).toBe(a.done);
+    expect(h.done).toEqual(['a', 'b']);
+  });
+
+  it('admits the longest cached prefix first under lpm, in arrival order under fcfs', () => {
+    for (const schedule of ['lpm', 'fcfs'] as const) {
+      const h = harness(setupOf('lru'), { gpuSlots: 12, schedule, maxRunning: 2 });
+      h.serve(request('warm', [1, 2]));
+      const busy = request('busy', [9], undefined, { output: 3 });
+      const c = request('c', [5]);
+      const d = request('d', [1, 2, 3]);
+      const e = request('e', [1, 6]);
+      h.replica.enqueue(busy);
+      for (const r of [c, d, e]) h.replica.enqueue(r);
+      h.events.run();
+      const order = [c, d, e].sort((x, y) => x.admitted - y.admitted).map((r) => r.request.id);
+      expect(order).toEqual(schedule === 'lpm' ? ['d', 'e', 'c'] : ['c', 'd', 'e']);
+    }
+  });
+
+  it('a lone request larger than the pool is an error, not a hang', () => {
+    const h = harness(setupOf('lru'), { gpuSlots: 2 });
+    expect(() => h.serve(request('big', [1, 2, 3]))).toThrow(
+      'the workload cannot fit: request big needs more than the 2 GPU pages (32 tokens) of the KV pool ' +
+        '(a GPU with more memory, more GPUs, or a higher --memory-fraction gives a larger pool)',
+    );
+  });
+});
