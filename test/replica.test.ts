@@ -286,3 +286,44 @@ describe('Replica scheduling without engine rules (the ideal engine)', () => {
     );
   });
 });
+
+describe('Replica with a CPU tier (no engine rules)', () => {
+  const idleLoad = hardware.h2d.latency + cost.pageBytes / hardware.h2d.bandwidth;
+
+  /** x's one-page prompt is backed up, then a two-page request in a three-page pool evicts it from the GPU. */
+  const xOnCpuOnly = (h: Harness) => {
+    h.serve(request('x', [1], 'x'));
+    expect(blocksIn(h.replica, PageState.cpu)).toEqual([1]);
+    h.serve(request('filler', [5, 6]));
+    expect(blocksIn(h.replica)).toEqual([5, 6]);
+    expect(h.promptEvents).toEqual(['evicted x']);
+  };
+
+  it('writes a prompt through to the CPU and loads it back on demand, holding the engine meanwhile', () => {
+    const h = harness(setupOf('lru', { cpuTier: true }), { gpuSlots: 3 });
+    xOnCpuOnly(h);
+    const start = h.events.now;
+    const x2 = request('x2', [1, 2]);
+    h.replica.enqueue(x2);
+    expect([h.replica.waitingCount, h.replica.runningCount, h.replica.idle, h.replica.h2d.pending]).toEqual([1, 0, false, 1]);
+    expect(h.replica.abort(x2)).toBe(false); // its own load is in flight
+    h.events.run();
+    expect(x2.loadStart).toBe(start);
+    expect(x2.admitted).toBeCloseTo(start + idleLoad, 12);
+    expect(x2.firstToken).toBeCloseTo(start + idleLoad + seconds([prefill(16, 16)]), 12);
+    expect([x2.hitTokens, x2.loadedTokens, x2.recomputedTokens]).toEqual([0, 16, 16]);
+    expect(h.replica.stallSeconds).toBeCloseTo(idleLoad, 12);
+    expect(h.replica.h2d.bytes).toBe(cost.pageBytes);
+    expect(blocksIn(h.replica)).toEqual([1, 2]); // with its output page, x2 needed all three
+  });
+
+  it('recomputes instead when loading is dearer than recomputing', () => {
+    const dear = Object.assign(Object.create(cost) as CostModel, { loadIsCheaper: () => false });
+    const h = harness(setupOf('lru', { cpuTier: true }), { gpuSlots: 3, cost: dear });
+    xOnCpuOnly(h);
+    const x2 = request('x2', [1, 2]);
+    h.serve(x2);
+    expect([x2.hitTokens, x2.loadedTokens, x2.recomputedTokens, h.replica.h2d.bytes, h.replica.stallSeconds]).toEqual([0, 0, 32, 0, 0]);
+    expect(Number.isNaN(x2.loadStart)).toBe(true);
+  });
+});
