@@ -10,6 +10,8 @@ import { policyFactory } from '../src/cache/policy-registry.js';
 import { CostModel } from '../src/sim/cost-model.js';
 import { EventQueue } from '../src/sim/event-queue.js';
 import { resolveHardware } from '../src/sim/hardware.js';
+import { engineRules } from '../src/sim/engine-rules.js';
+import { overlappedEnd } from '../src/sim/load-path.js';
 import { Replica, type ReplicaOptions } from '../src/sim/replica.js';
 import type { Setup } from '../src/sim/setups.js';
 import { SimRequest } from '../src/sim/sim-request.js';
@@ -325,5 +327,64 @@ describe('Replica with a CPU tier (no engine rules)', () => {
     h.serve(x2);
     expect([x2.hitTokens, x2.loadedTokens, x2.recomputedTokens, h.replica.h2d.bytes, h.replica.stallSeconds]).toEqual([0, 0, 32, 0, 0]);
     expect(Number.isNaN(x2.loadStart)).toBe(true);
+  });
+});
+
+describe('Replica under SGLang v0.4 engine rules', () => {
+  const rules = engineRules(hardware);
+  /** An iteration's engine time under the rules: its forward pass and fixed overhead, plus write debt. */
+  const ruled = (prefills: { newTokens: number; contextTokens: number }[], decodes: number[] = []) => {
+    const batch = { prefill: prefills, decode: decodes.map((contextTokens) => ({ contextTokens })) };
+    return { forward: cost.forwardSeconds(batch), fixed: cost.overheadSeconds(batch) };
+  };
+  const total = ({ forward, fixed }: { forward: number; fixed: number }) => forward + fixed;
+
+  it('does not mix: a waiting prefill runs alone, decodes wait for it', () => {
+    const h = harness(setupOf('lru'), { gpuSlots: 8, rules });
+    const a = request('a', [1, 2, 3], undefined, { output: 3 });
+    const b = request('b', [4, 5]);
+    h.replica.enqueue(a);
+    h.replica.enqueue(b);
+    h.events.run();
+    const t1 = total(ruled([prefill(48, 0)]));
+    const t2 = total(ruled([prefill(32, 0)]));
+    expect(a.firstToken).toBe(t1);
+    expect(b.firstToken).toBe(t1 + t2);
+    expect(a.done).toBeCloseTo(t1 + t2 + total(ruled([], [49])) + total(ruled([], [50])), 12);
+    expect(h.replica.iterations).toBe(4);
+  });
+
+  it('mixes when the run asks for it', () => {
+    const h = harness(setupOf('lru'), { gpuSlots: 8, rules: { ...rules, mixed: true } });
+    const a = request('a', [1, 2, 3], undefined, { output: 3 });
+    const b = request('b', [4, 5]);
+    h.replica.enqueue(a);
+    h.replica.enqueue(b);
+    h.events.run();
+    expect(h.replica.iterations).toBe(3);
+    expect(b.firstToken).toBe(total(ruled([prefill(48, 0)])) + total(ruled([prefill(32, 0)], [49])));
+  });
+
+  it('backs a prompt up on its first reuse, charges the write to the next iteration, and loads it back with the batch', () => {
+    const h = harness(setupOf('lru', { cpuTier: true }), { gpuSlots: 3, rules });
+    h.serve(request('x', [1], 'x'));
+    expect(blocksIn(h.replica, PageState.cpu)).toEqual([]); // selective: not on first use
+    h.serve(request('x-again', [1], 'x'));
+    expect(blocksIn(h.replica, PageState.cpu)).toEqual([1]);
+    const debt = rules.writeSeconds(cost.pageBytes);
+    const fillerStart = h.events.now;
+    const filler = request('filler', [5, 6]);
+    h.serve(filler);
+    expect(filler.firstToken).toBeCloseTo(fillerStart + total(ruled([prefill(32, 0)])) + debt, 12);
+    expect(blocksIn(h.replica)).toEqual([5, 6]);
+    const start = h.events.now;
+    const x2 = request('x2', [1, 2]);
+    h.serve(x2);
+    // Admitted at once with its host hit; the merged load overlaps the forward pass layer by layer.
+    const { forward, fixed } = ruled([prefill(16, 16)]);
+    const end = overlappedEnd(start, forward, rules.layers, start, rules.h2d!.layerSeconds(cost.pageBytes)) + fixed;
+    expect([x2.admitted, x2.firstToken]).toEqual([start, end]);
+    expect([x2.hitTokens, x2.loadedTokens, x2.recomputedTokens, h.replica.stallSeconds]).toEqual([0, 16, 16, 0]);
+    expect(blocksIn(h.replica)).toEqual([1, 2]);
   });
 });
