@@ -388,3 +388,54 @@ describe('Replica under SGLang v0.4 engine rules', () => {
     expect(blocksIn(h.replica)).toEqual([1, 2]);
   });
 });
+
+describe('Replica tells its policy what requests do', () => {
+  /** LRU plus recorders of every hook a policy may have. */
+  function recordingPolicy(log: string[]) {
+    return Object.assign(policyFactory('lru')({ gpuSlots: 8 }), {
+      observe: (a: { blocks: readonly number[]; matched: number; held: number; inputLength: number; outputLength: number; blockSize: number }) =>
+        log.push(`observe [${a.blocks.join(',')}] matched ${a.matched} held ${a.held} in ${a.inputLength} out ${a.outputLength} block ${a.blockSize}`),
+      beforeRequest: (r: { id: string }, tick: number) => log.push(`before ${r.id} ${tick}`),
+      afterRequest: (r: { id: string }, tick: number, path: ArrayLike<number>, held: number) =>
+        log.push(`after ${r.id} ${tick} held ${held} path ${Array.from(path).slice(0, held).join(',')}`),
+      notePrompt: (_p: unknown, agent: string | undefined, pages: ArrayLike<number>, from: number, to: number) =>
+        log.push(`prompt ${agent} [${Array.from(pages).slice(from, to).join(',')}] ${from}..${to}`),
+    });
+  }
+
+  it('each arrival, each new prompt page once per admission, and each completion, in order', () => {
+    const log: string[] = [];
+    const h = harness(setupOf('lru'), { gpuSlots: 8, tokenBudget: 16, policy: recordingPolicy(log) });
+    h.serve(request('a', [1, 2, 3], 'x', { output: 2, fixed: 2 }));
+    h.serve(request('b', [1, 2, 4], 'x', { fixed: 2 }));
+    const page = (block: number, parent = ROOT) => h.replica.cache.childOf(parent, block);
+    const [p1, p2] = [page(1), page(2, page(1))];
+    const p3 = page(3, p2);
+    const p4 = page(4, p2);
+    expect(log).toEqual([
+      'before a 0',
+      `prompt x [${p1}] 0..1`, // one block per 16-token chunk
+      `prompt x [${p2}] 1..2`,
+      `prompt x [${p3}] 2..3`,
+      `observe [1,2,3] matched 0 held 3 in 48 out 2 block 16`,
+      `after a 1 held 3 path ${p1},${p2},${p3}`,
+      'before b 1',
+      `prompt x [${p1},${p2}] 0..2`, // the cached prefix, at admission
+      `prompt x [${p4}] 2..3`,
+      `observe [1,2,4] matched 2 held 3 in 48 out 1 block 16`,
+      `after b 2 held 3 path ${p1},${p2},${p4}`,
+    ]);
+  });
+
+  it("passes Belady's next use of each position to the cache", () => {
+    const h = harness(setupOf('belady'), {
+      gpuSlots: 8,
+      nextUse: { offsets: Uint32Array.from([0, 0, 0, 2]), nextUse: Float64Array.from([7, 9]) },
+    });
+    // Request index 2: its positions start at offsets[2] = 0.
+    const b = new SimRequest({ id: 'b', blocks: [1, 2], blockSize: BLOCK, inputLength: 32, outputLength: 1 }, 2, undefined);
+    h.serve(b);
+    const p1 = h.replica.cache.childOf(ROOT, 1);
+    expect([h.replica.cache.nextUse(p1), h.replica.cache.nextUse(h.replica.cache.childOf(p1, 2))]).toEqual([7, 9]);
+  });
+});
