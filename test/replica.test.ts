@@ -439,3 +439,40 @@ describe('Replica tells its policy what requests do', () => {
     expect([h.replica.cache.nextUse(p1), h.replica.cache.nextUse(h.replica.cache.childOf(p1, 2))]).toEqual([7, 9]);
   });
 });
+
+describe('Replica and a prefetch in flight', () => {
+  const idleLoad = hardware.h2d.latency + cost.pageBytes / hardware.h2d.bandwidth;
+
+  function prefetching(statusAware: boolean) {
+    const h = harness(setupOf('ste', { cpuTier: true, prefetch: true, statusAware }), { gpuSlots: 5 });
+    h.serve(request('x', [1], 'x'));
+    h.serve(request('filler', [5, 6, 7, 8]));
+    expect(blocksIn(h.replica)).toEqual([5, 6, 7, 8]);
+    const start = h.events.now;
+    h.replica.updateSte(new Map([['x', 1]])); // x's prompt starts loading
+    const x2 = request('x2', [1, 2], 'x', { fixed: 1 });
+    const y = request('y', [9]);
+    h.replica.enqueue(x2);
+    h.replica.enqueue(y);
+    h.events.run();
+    return { h, x2, y, start };
+  }
+
+  it('without status-aware scheduling the engine waits for it', () => {
+    const { h, x2, y, start } = prefetching(false);
+    expect(x2.admitted).toBeCloseTo(start + idleLoad, 12);
+    expect(y.admitted).toBe(x2.admitted);
+    expect(h.replica.stallSeconds).toBeCloseTo(idleLoad, 12);
+    expect([x2.hitTokens, x2.loadedTokens, x2.recomputedTokens]).toEqual([16, 0, 16]);
+    expect(h.promptEvents).toEqual(['evicted x', 'prefetched x']);
+  });
+
+  it('with status-aware scheduling ready requests run meanwhile', () => {
+    const { h, x2, y, start } = prefetching(true);
+    expect(y.admitted).toBe(start);
+    expect(x2.admitted).toBeCloseTo(start + Math.max(idleLoad, seconds([prefill(16, 0)])), 12);
+    expect(h.replica.stallSeconds).toBe(0);
+    expect([x2.hitTokens, x2.loadedTokens]).toEqual([16, 0]);
+    expect(h.replica.prefetcher!.stats).toEqual({ prefetchedPages: 1, wastedPages: 0, cancelled: 0 });
+  });
+});
