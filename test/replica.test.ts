@@ -365,6 +365,30 @@ describe('Replica under SGLang v0.4 engine rules', () => {
     expect(b.firstToken).toBe(total(ruled([prefill(48, 0)])) + total(ruled([prefill(32, 0)], [49])));
   });
 
+  it('evicts whole radix nodes: the victim and the pages its insertion put above it', () => {
+    for (const evictGranularity of ['node', 'page'] as const) {
+      const h = harness(setupOf('lru'), { gpuSlots: 5, rules: { ...rules, evictGranularity } });
+      h.serve(request('a', [1, 2, 3])); // one insertion
+      h.serve(request('b', [9]));
+      h.serve(request('c', [7, 8])); // needs two of the three free-able slots
+      expect(blocksIn(h.replica)).toEqual(evictGranularity === 'node' ? [7, 8, 9] : [1, 7, 8, 9]);
+    }
+  });
+
+  it('under write_back, backs an evicted page up first and charges the engine for it', () => {
+    const h = harness(setupOf('lru', { cpuTier: true }), { gpuSlots: 3, rules: { ...rules, writePolicy: 'write_back', evictGranularity: 'page' } });
+    h.serve(request('x', [1]));
+    h.serve(request('x-again', [1]));
+    expect(blocksIn(h.replica, PageState.cpu)).toEqual([]); // no write-through under write_back
+    const start = h.events.now;
+    const filler = request('filler', [5, 6]);
+    h.serve(filler);
+    expect(blocksIn(h.replica, PageState.cpu)).toEqual([1]);
+    const bytes = cost.pageBytes;
+    const writeBack = hardware.d2h.latency + bytes / hardware.d2h.bandwidth + rules.writeSeconds(bytes);
+    expect(filler.firstToken).toBeCloseTo(start + total(ruled([prefill(32, 0)])) + writeBack, 12);
+  });
+
   it('backs a prompt up on its first reuse, charges the write to the next iteration, and loads it back with the batch', () => {
     const h = harness(setupOf('lru', { cpuTier: true }), { gpuSlots: 3, rules });
     h.serve(request('x', [1], 'x'));
