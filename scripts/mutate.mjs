@@ -27,7 +27,7 @@ const GROUPS = {
   },
   graph: {
     mutate: ['src/graph/**/*.ts'],
-    tests: ['test/graph.test.ts', 'test/learner.test.ts'],
+    tests: ['test/workflow-ste.test.ts', 'test/reuse-forecast.test.ts', 'test/graph.test.ts', 'test/learner.test.ts'],
   },
   prefetcher: {
     mutate: ['src/sim/prefetcher.ts'],
@@ -35,7 +35,7 @@ const GROUPS = {
   },
   replica: {
     mutate: ['src/sim/replica.ts'],
-    tests: ['test/sim-exact.test.ts', 'test/replica-abort.test.ts', 'test/prefetcher.test.ts'],
+    tests: ['test/replica.test.ts', 'test/replica-abort.test.ts', 'test/sim-exact.test.ts'],
   },
   routing: {
     mutate: ['src/serve/gateway/routing.ts', 'src/sim/router.ts'],
