@@ -319,6 +319,20 @@ describe('Replica with a CPU tier (no engine rules)', () => {
     expect(blocksIn(h.replica)).toEqual([1, 2]); // with its output page, x2 needed all three
   });
 
+  it('a request that found no GPU room because its pages were being written goes on when the write lands', () => {
+    const h = harness(setupOf('lru', { cpuTier: true }), { gpuSlots: 3 });
+    const a = request('a', [1, 2]);
+    const b = request('b', [3, 4]);
+    h.replica.enqueue(a);
+    h.replica.enqueue(b); // admitted when a finishes, but a's two pages are still being written
+    h.events.run();
+    expect(h.done).toEqual(['a', 'b']);
+    const written = a.done + hardware.d2h.latency + (2 * cost.pageBytes) / hardware.d2h.bandwidth;
+    expect(b.admitted).toBe(a.done);
+    expect(b.firstToken).toBeCloseTo(written + seconds([prefill(32, 0)]), 12);
+    expect(blocksIn(h.replica, PageState.cpu)).toEqual([1, 2, 3, 4]);
+  });
+
   it('recomputes instead when loading is dearer than recomputing', () => {
     const dear = Object.assign(Object.create(cost) as CostModel, { loadIsCheaper: () => false });
     const h = harness(setupOf('lru', { cpuTier: true }), { gpuSlots: 3, cost: dear });

@@ -784,6 +784,8 @@ export class Replica implements Timed {
       bytes: pages.length * this.#options.cost.pageBytes,
       onDone: () => {
         for (const page of pages) this.cache.finishWrite(page);
+        // A page being written cannot be evicted: a request that found no GPU room may go on now.
+        this.#kick();
       },
     });
   }
