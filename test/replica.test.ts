@@ -92,7 +92,7 @@ function request(id: string, blocks: number[], agent?: string, options: { output
 }
 
 /** The blocks of the pages in `state` (GPU by default), sorted. */
-function blocksIn(replica: Replica, state = PageState.gpu): number[] {
+function blocksIn(replica: Replica, state: number = PageState.gpu): number[] {
   const cache = replica.cache;
   return [...cache.pageIds()]
     .filter((page) => (cache.stateOf(page) & state) !== 0)
