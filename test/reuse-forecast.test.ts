@@ -1,13 +1,16 @@
 /**
- * ReuseForecast by hand: a session's pace (the first gap, then a 0.3-weighted moving average; 8 ticks
- * globally until a session has one), unknown steps counted as 3, dead pages (the owner called again
- * without them) and ended sessions (silent for more than 3 gaps + 8 ticks) never used again.
+ * ReuseForecast by hand: a caller seen twice is due one of its own gaps (the first, then a 0.5-weighted
+ * moving average) after its last call, or, once overdue, as far after now as its last call is before it;
+ * a caller seen once follows its session's pace (the first gap, then a 0.3-weighted moving average; 8
+ * ticks globally until a session has one) times its agent's steps (3 when unknown); dead pages (the
+ * caller called again without them) and ended sessions (silent for more than 3 gaps + 8 ticks) are never
+ * used again.
  */
 import { describe, expect, it } from 'vitest';
 import { NEVER_AGAIN, ReuseForecast } from '../src/graph/reuse-forecast.js';
 
 describe('ReuseForecast', () => {
-  it("forecasts a page at its session's last call plus three of its gaps when the agent's steps are unknown", () => {
+  it("forecasts a page by its caller's own rhythm once the caller has called twice, and overdue callers after now", () => {
     const forecast = new ReuseForecast();
     const first = forecast.call({ workflow: 'w' }, 0);
     expect([...first.changed]).toEqual([]);
@@ -21,11 +24,13 @@ describe('ReuseForecast', () => {
     expect([...second.changed]).toEqual([5]);
     expect(forecast.nextUse(5)).toBe(NEVER_AGAIN); // the owner called again without page 5: dead
     forecast.touch(5, second.owner);
-    expect(forecast.nextUse(5)).toBe(10 + 3 * 10); // the session's first gap
+    expect(forecast.nextUse(5)).toBe(10 + 10); // the caller's first gap
 
     forecast.call({ workflow: 'w' }, 14);
     forecast.touch(5, second.owner);
-    expect(forecast.nextUse(5)).toBeCloseTo(14 + 3 * (0.3 * 4 + 0.7 * 10), 12);
+    expect(forecast.nextUse(5)).toBe(14 + (0.5 * 4 + 0.5 * 10));
+    forecast.call({ workflow: 'w', agent: 'other' }, 30); // another caller: now 30, page 5's caller was due at 21
+    expect(forecast.nextUse(5)).toBe(30 + (30 - 14));
   });
 
   it('takes a session silent for more than three gaps plus eight ticks as ended, until it calls again', () => {
@@ -43,32 +48,35 @@ describe('ReuseForecast', () => {
     expect([...forecast.call({ workflow: 'v' }, 50).changed]).toEqual([2]); // w is reported once
     forecast.call({ workflow: 'w' }, 51);
     forecast.touch(1, w.owner);
-    expect(forecast.nextUse(1)).toBeCloseTo(51 + 3 * (0.3 * 41 + 0.7 * 10), 12);
+    expect(forecast.nextUse(1)).toBe(51 + (0.5 * 41 + 0.5 * 10)); // w's caller has called three times
   });
 
-  it('separates owners by agent, follows the learned steps of an agent, and forgets pages', () => {
+  it('separates callers by agent, follows the learned steps of a caller seen once, and forgets pages', () => {
     const forecast = new ReuseForecast();
-    // Two rounds of plan -> code in one session teach the learner the cycle.
+    // Session w1 runs plan -> code twice: the learner knows the cycle.
     let tick = 0;
-    const owners: Record<string, number> = {};
+    const run = (workflow: string, agent: string, page: number) => {
+      const { owner } = forecast.call({ workflow, agent }, tick);
+      forecast.touch(page, owner);
+      forecast.finished({ workflow, agent });
+      tick += 10;
+      return owner;
+    };
     for (let round = 0; round < 2; round++) {
-      for (const agent of ['plan', 'code']) {
-        const { owner } = forecast.call({ workflow: 'w', agent }, tick);
-        owners[agent] = owner;
-        forecast.touch(agent === 'plan' ? 1 : 2, owner);
-        forecast.finished({ workflow: 'w', agent });
-        tick += 10;
-      }
+      run('w1', 'plan', 1);
+      run('w1', 'code', 2);
     }
-    expect(owners.plan).not.toBe(owners.code);
-    // Last call at 30 (code), gap 10: plan is due in one step, code in two.
-    expect([forecast.nextUse(1), forecast.nextUse(2)]).toEqual([30 + 1 * 10, 30 + 2 * 10]);
-    forecast.forget(1);
-    expect(forecast.nextUse(1)).toBe(30);
-    expect([...forecast.pages()]).toEqual([2]);
-    forecast.forget(1); // twice: nothing
+    // Session w2 calls each agent once (w2's gap: 10): after code, plan is due in one step, code in two.
+    const plan = run('w2', 'plan', 3);
+    const code = run('w2', 'code', 4);
+    expect(plan).not.toBe(code);
+    expect([forecast.nextUse(3), forecast.nextUse(4)]).toEqual([50 + 1 * 10, 50 + 2 * 10]);
+    forecast.forget(3);
+    expect(forecast.nextUse(3)).toBe(50);
+    expect([...forecast.pages()]).toEqual([1, 2, 4]);
+    forecast.forget(3); // twice: nothing
     forecast.forget(100_000); // never seen
-    forecast.touch(5000, owners.code!); // beyond the initial table
-    expect(forecast.nextUse(5000)).toBe(30 + 2 * 10);
+    forecast.touch(5000, code); // beyond the initial table
+    expect(forecast.nextUse(5000)).toBe(50 + 2 * 10);
   });
 });
