@@ -42,7 +42,7 @@ export function parseNameList<T extends string>(text: string, accepted: readonly
   const names = text.split(',').map((name) => name.trim());
   for (const name of names) {
     if (!(accepted as readonly string[]).includes(name)) {
-      throw new InvalidArgumentError(`unknown "${name}" (accepted: ${accepted.join(', ')})`);
+      throw new InvalidArgumentError(unknownName(name, accepted));
     }
   }
   return [...new Set(names)] as T[];
@@ -51,9 +51,32 @@ export function parseNameList<T extends string>(text: string, accepted: readonly
 /** One name from `accepted`. */
 export function parseName<T extends string>(text: string, accepted: readonly T[]): T {
   if (!(accepted as readonly string[]).includes(text)) {
-    throw new InvalidArgumentError(`unknown "${text}" (accepted: ${accepted.join(', ')})`);
+    throw new InvalidArgumentError(unknownName(text, accepted));
   }
   return text as T;
+}
+
+/** `unknown "lfx" (did you mean lfu? accepted: ...)`: the nearest accepted name within two edits. */
+export function unknownName(name: string, accepted: readonly string[]): string {
+  const nearest = accepted
+    .map((candidate) => ({ candidate, distance: editDistance(name.toLowerCase(), candidate.toLowerCase()) }))
+    .filter(({ distance }) => distance <= 2)
+    .sort((a, b) => a.distance - b.distance)[0];
+  const hint = nearest ? `did you mean ${nearest.candidate}? ` : '';
+  return `unknown "${name}" (${hint}accepted: ${accepted.join(', ')})`;
+}
+
+/** Levenshtein distance (insertions, deletions, substitutions). */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
 }
 
 /** An integer >= `min`. */

@@ -31,6 +31,9 @@ const program = new Command('kvflow')
   .description('workflow-aware KV prefix caching for LLM serving: replay traces, simulate serving setups, compare policies')
   .version(version)
   .showHelpAfterError('(run with --help for usage)')
+  // One error style for every command: commander's own messages ("error: unknown option ...", with its
+  // "Did you mean ...?") read `kvflow: ...` like kvflow's. Sub-commands inherit this output setting.
+  .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /gm, 'kvflow: ')) })
   .exitOverride();
 
 // `--debug` is taken out before commander parses, so it works in any position and for every command.
