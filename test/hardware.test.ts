@@ -113,10 +113,26 @@ describe('resolveHardware', () => {
     expect(hw.model.name).toBe('Llama-3.1-8B');
   });
 
-  it('lists the accepted names for an unknown GPU or model flag', () => {
-    expect(problem({ gpu: 'B200', source: 'cfg.json' })).toBe('--gpu: unknown "B200" (accepted: A10G, L4, A100-80G, H100-SXM, H200)');
-    expect(problem({ gpu: 'a10g' })).toMatch(/^--gpu: unknown "a10g" \(accepted: /);
+  it('lists the accepted names for an unknown GPU or model flag, with the nearest one', () => {
+    expect(problem({ gpu: 'B200', source: 'cfg.json' })).toBe('--gpu: unknown "B200" (did you mean H200? accepted: A10G, L4, A100-80G, H100-SXM, H200)');
+    expect(problem({ gpu: 'TPUv5' })).toBe('--gpu: unknown "TPUv5" (accepted: A10G, L4, A100-80G, H100-SXM, H200)');
+    expect(problem({ gpu: 'H101' })).toBe('--gpu: unknown "H101" (did you mean h100? accepted: A10G, L4, A100-80G, H100-SXM, H200)');
     expect(problem({ model: 'llama' })).toBe('--model: unknown "llama" (accepted: Llama-3.1-8B, Qwen2.5-32B, Llama-3.1-70B)');
+    expect(problem({ model: 'Qwen2.5-23B' })).toMatch(/^--model: unknown "Qwen2.5-23B" \(did you mean Qwen2.5-32B\? accepted: /);
+  });
+
+  it('takes GPU and model names in any case, aliases and Hugging Face ids', () => {
+    const names = (gpu: string, model: string) => {
+      const hw = resolveHardware({ gpu, overrides: { model } });
+      return `${hw.gpu.name} ${hw.model.name}`;
+    };
+    expect(names('a10g', 'meta-llama/Llama-3.1-8B-Instruct')).toBe('A10G Llama-3.1-8B');
+    expect(names('H100', 'Qwen/Qwen2.5-32B-Instruct')).toBe('H100-SXM Qwen2.5-32B');
+    expect(resolveHardware({ gpu: 'NVIDIA H100 80GB HBM3', model: 'Qwen/Qwen2.5-32B-Instruct' }).model.name).toBe('Qwen2.5-32B');
+    expect(resolveHardware({ gpu: 'h200', model: 'meta-llama/Meta-Llama-3.1-70B-Instruct' }).model.name).toBe('Llama-3.1-70B');
+    expect(resolveHardware({ overrides: { gpu: 'a100', model: 'llama-3.1-8b' } }).gpu.name).toBe('A100-80G');
+    // A quantised or other model keeps its own shapes: not silently taken for a preset.
+    expect(problem({ model: 'Qwen/Qwen2.5-32B-Instruct-AWQ' })).toMatch(/^--model: unknown "Qwen\/Qwen2.5-32B-Instruct-AWQ"/);
   });
 
   it('reports a model that does not fit', () => {
@@ -129,7 +145,7 @@ describe('resolveHardware', () => {
 
 describe('bad config documents', () => {
   const cases: [string, unknown, string][] = [
-    ['an unknown top-level key', { mfuu: 0.5 }, 'cfg.json: mfuu: unknown field (accepted: description, engine, gpu, model, gpuCount, '],
+    ['an unknown top-level key', { mfuu: 0.5 }, 'cfg.json: mfuu: unknown field (did you mean mfu? accepted: description, engine, gpu, model, gpuCount, '],
     ['an unknown nested key', { h2d: { bw: 1 } }, 'cfg.json: h2d.bw: unknown field (accepted: bandwidth, latency, concurrency)'],
     ['a negative bandwidth', { h2d: { bandwidth: -1 } }, 'cfg.json: h2d.bandwidth: expected a number > 0, got -1'],
     ['a negative overhead', { iterationOverhead: -0.001 }, 'cfg.json: iterationOverhead: expected a number >= 0, got -0.001'],

@@ -6,7 +6,7 @@ import { fitRoofline, type RooflineFit } from '../sim/calibrate.js';
 import { readCalibrationCsv } from '../sim/calibration-csv.js';
 import { fitLoadPath, readLoadRows, type LoadPathFit } from '../sim/load-calibration.js';
 import { readHardwareConfigFile, resolveHardware, type LinkConfig } from '../sim/hardware.js';
-import { GPU_NAMES, MODEL_NAMES } from '../sim/presets.js';
+import { gpuHelp, modelHelp } from '../sim/presets.js';
 import { calibrateLink } from '../tensor/bandwidth.js';
 import { parseBackendChoice, selectBackend } from '../tensor/backend.js';
 import { DEFAULT_TENSOR_SCALE, formatShape, kvBlockShape } from '../tensor/block-shape.js';
@@ -67,8 +67,8 @@ export function registerCalibrate(program: Command): void {
     .option('--link', 'measure host<->device bandwidth, latency and concurrency by moving real KV blocks (tfjs)')
     .option('--from <rows.csv>', 'fit mfu, bandwidthEfficiency and iterationOverhead to measured iterations (columns batch_tokens, context_tokens, seconds[, kind])')
     .option('--load-from <rows.csv>', 'fit the layer-wise host load path (gather, copy, per-layer sync) to measured loads (columns bytes, layers, seconds[, stage]; bench/gpu/)')
-    .option('--gpu <name>', `GPU preset the rows were measured on: ${GPU_NAMES.join(', ')} (default A10G)`)
-    .option('--model <name>', `model preset: ${MODEL_NAMES.join(', ')} (default Llama-3.1-8B); with --link it shapes the blocks`)
+    .option('--gpu <name>', `the GPU the rows were measured on: ${gpuHelp()} (default A10G)`)
+    .option('--model <name>', `${modelHelp()} (default Llama-3.1-8B); with --link it shapes the blocks`)
     .option('--config <file>', 'hardware config to start from (its gpu, model and presets)')
     .option('--backend <name>', 'with --link: auto | tfjs-node-gpu | tfjs-node | tfjs-cpu', 'auto')
     .option('--tensor-scale <x>', `with --link: share of a real KV block's elements to move, in (0, 1] (default ${DEFAULT_TENSOR_SCALE})`, (v) => parseNumber(v, 0))

@@ -7,7 +7,7 @@ import { engineSetup, parseEngineSetup } from './engine-setup.js';
 import type { SetupSpec } from '../config/setup-spec.js';
 import { seconds } from '../report/sim-table.js';
 import { percent, renderTable } from '../report/table.js';
-import { GPU_NAMES, MODEL_NAMES } from '../sim/presets.js';
+import { gpuHelp, modelHelp } from '../sim/presets.js';
 import { loadWorkflowSpec } from '../workload/spec.js';
 import { runComparison, type Comparison } from '../loadgen/emulate-compare.js';
 import { runEmulation, type EmulateOptions, type EmulateResult } from '../loadgen/emulate.js';
@@ -51,7 +51,7 @@ export function registerEmulate(program: Command): void {
     .description('emulate concurrent workflows as real HTTP traffic against a gateway or engine URL, or compare gateway policies')
     .requiredOption('--workload <spec>', 'workflow spec (JSON) whose instances to run')
     .option('--url <url>', 'OpenAI-compatible server to load (kvflow gateway or engine); not with --compare')
-    .option('--model <name>', `model id to request (default: the server's first); with --compare the engines' preset: ${MODEL_NAMES.join(', ')}`)
+    .option('--model <name>', `model id to request (default: the server's first); with --compare the engines' ${modelHelp()}`)
     .option('--workflows <n>', "workflow instances to run (default: the spec's instances)", (v) => parseInteger(v, 1))
     .option('--concurrency <n>', "instances running at once, closed loop (default: the spec's concurrency)", (v) => parseInteger(v, 1))
     .option('--duration <s>', 'stop sending new steps after this many seconds (default: run every instance to the end)', parsePositive)
@@ -63,7 +63,7 @@ export function registerEmulate(program: Command): void {
     .option('--json', 'print one JSON document on stdout')
     .option('--compare', 'start engines and a gateway in-process per gateway policy, run the same load through each, print the ratio')
     .option('--engines <n>', 'with --compare: engines behind the gateway', (v) => parseInteger(v, 1), 1)
-    .option('--gpu <name>', `with --compare: engines' GPU preset: ${GPU_NAMES.join(', ')} (default A10G)`)
+    .option('--gpu <name>', `with --compare: engines' ${gpuHelp()} (default A10G)`)
     .option('--config <file>', "with --compare: engines' hardware config file")
     .option(
       '--setup <setup>',

@@ -4,7 +4,7 @@ import type { SetupSpec } from '../config/setup-spec.js';
 import { engineSetup, parseEngineSetup } from './engine-setup.js';
 import { startEngineServer } from '../serve/engine/engine-server.js';
 import { closeOnSignal } from '../serve/http/shutdown.js';
-import { GPU_NAMES, MODEL_NAMES } from '../sim/presets.js';
+import { gpuHelp, modelHelp } from '../sim/presets.js';
 import { parseBackendChoice } from '../tensor/backend.js';
 import { parseByteCount, parseInteger, parseName, parseNumber, parseTokens, parsePort } from './flags.js';
 import { emit, runCommand } from './run.js';
@@ -55,15 +55,15 @@ export function registerEngine(program: Command): void {
   const command = program
     .command('engine')
     .description('OpenAI-compatible engine emulator: simulator timing in real time, real cache and policy inside')
-    .option('--gpu <name>', `GPU preset: ${GPU_NAMES.join(', ')} (default A10G)`)
-    .option('--model <name>', `model preset: ${MODEL_NAMES.join(', ')} (default Llama-3.1-8B); also the served model id`)
+    .option('--gpu <name>', `${gpuHelp()} (default A10G)`)
+    .option('--model <name>', `${modelHelp()} (default Llama-3.1-8B); a Hugging Face id is also the served model id, as vLLM serves it`)
     .option('--config <file>', 'hardware/cost-model JSON (see workloads/configs/); flags win over it')
     .option('--setup <setup>', `cache setup: ${ENGINE_SETUPS.join(', ')}, or name=...,policy=...,cpu=on,prefetch=ste`, parseEngineSetup, ENGINE_DEFAULTS.setup)
     .option('--policy <name>', "eviction policy replacing the setup's: a registered name or a policy file (./my-policy.js)")
     .option('--speed <x>', 'model seconds per wall-clock second (10 = ten times faster than the modelled GPU)', parsePositive, ENGINE_DEFAULTS.speed)
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--port <n>', 'port to listen on; 0 picks a free one', parsePort, 8000)
-    .option('--served-model-name <name>', 'model id clients ask for (default: the --model preset name)')
+    .option('--served-model-name <name>', 'model id clients ask for (default: --model when it is a Hugging Face id, else the preset name)')
     .option('--block-size <n>', 'tokens per KV page', (v) => parseInteger(v, 1), ENGINE_DEFAULTS.blockSize)
     .option('--token-budget <n>', 'most prompt tokens prefilled per iteration', (v) => parseTokens(v, 1), ENGINE_DEFAULTS.tokenBudget)
     .option('--max-running <n>', 'most requests running at once', (v) => parseInteger(v, 1), ENGINE_DEFAULTS.maxRunning)
@@ -90,9 +90,10 @@ async function engineCommand(flags: EngineFlags): Promise<void> {
   const kvEventPublisher = kvEventPublisherOptions(flags);
   const hardware = await resolveEngineHardware(flags);
   const setup = await engineSetup(flags.setup, flags.policy);
+  const modelName = servedModelName(flags, hardware.model.name);
   const engine = await startEngineServer({
     ...engineCoreOptions(hardware, { ...withoutKvEventFlags(flags), setup }),
-    modelName: flags.servedModelName ?? hardware.model.name,
+    modelName,
     host: flags.host,
     port: flags.port,
     bodyLimit: flags.maxBodyBytes,
@@ -110,7 +111,7 @@ async function engineCommand(flags: EngineFlags): Promise<void> {
   if (warning) process.stderr.write(`${warning}\n`);
   const pool = engine.core.cost.gpuPoolPages * hardware.blockSize;
   emit(
-    `kvflow engine listening on ${engine.url} (model ${flags.servedModelName ?? hardware.model.name} on ${hardware.gpu.name}, ` +
+    `kvflow engine listening on ${engine.url} (model ${modelName} on ${hardware.gpu.name}, ` +
       `setup ${setup.name}, policy ${engine.core.state().policy}, speed ${flags.speed}x, KV pool ${pool} tokens)`,
   );
   if (engine.kvEvents) {
@@ -149,4 +150,10 @@ export function parsePositive(text: string): number {
 function withoutKvEventFlags(flags: EngineFlags): Omit<EngineFlags, 'kvEvents'> {
   const { kvEvents: _endpoint, ...rest } = flags;
   return rest;
+}
+
+/** The model id clients ask for: --served-model-name, else a Hugging Face id as given (vLLM serves that), else the preset. */
+function servedModelName(flags: EngineFlags, preset: string): string {
+  if (flags.servedModelName !== undefined) return flags.servedModelName;
+  return flags.model?.includes('/') ? flags.model : preset;
 }

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { unknownName } from '../did-you-mean.js';
 import { parseQuantity, parseQuantityList } from '../units.js';
 import { parseSessionsStart, type SessionsStart } from '../workload/sessions-start.js';
 
@@ -19,6 +20,16 @@ export function parseTokenCountList(text: string): (number | null)[] {
 export function parseByteCount(text: string, min = 0): number {
   const value = asArgument(() => parseQuantity(text, 'bytes'));
   if (value === null || value < min) throw new InvalidArgumentError(`"${text}" is not a byte count >= ${min}`);
+  return value;
+}
+
+/**
+ * Bytes per second such as `25e9`, `25000000000`, `25G`, `25GiB/s` (suffixes are powers of two, as for
+ * byte counts: 25G/s = 25 GiB/s; write 25e9 for decimal GB/s).
+ */
+export function parseByteRate(text: string): number {
+  const value = asArgument(() => parseQuantity(text.trim().replace(/\/s$/i, ''), 'bytes'));
+  if (value === null || value < 1) throw new InvalidArgumentError(`"${text}" is not a rate > 0 bytes/s`);
   return value;
 }
 
@@ -54,29 +65,6 @@ export function parseName<T extends string>(text: string, accepted: readonly T[]
     throw new InvalidArgumentError(unknownName(text, accepted));
   }
   return text as T;
-}
-
-/** `unknown "lfx" (did you mean lfu? accepted: ...)`: the nearest accepted name within two edits. */
-export function unknownName(name: string, accepted: readonly string[]): string {
-  const nearest = accepted
-    .map((candidate) => ({ candidate, distance: editDistance(name.toLowerCase(), candidate.toLowerCase()) }))
-    .filter(({ distance }) => distance <= 2)
-    .sort((a, b) => a.distance - b.distance)[0];
-  const hint = nearest ? `did you mean ${nearest.candidate}? ` : '';
-  return `unknown "${name}" (${hint}accepted: ${accepted.join(', ')})`;
-}
-
-/** Levenshtein distance (insertions, deletions, substitutions). */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = current;
-  }
-  return previous[b.length]!;
 }
 
 /** An integer >= `min`. */

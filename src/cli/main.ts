@@ -33,7 +33,7 @@ const program = new Command('kvflow')
   .showHelpAfterError('(run with --help for usage)')
   // One error style for every command: commander's own messages ("error: unknown option ...", with its
   // "Did you mean ...?") read `kvflow: ...` like kvflow's. Sub-commands inherit this output setting.
-  .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /gm, 'kvflow: ')) })
+  .configureOutput({ outputError: (text, write) => write(kvflowStyle(text)) })
   .exitOverride();
 
 // `--debug` is taken out before commander parses, so it works in any position and for every command.
@@ -55,9 +55,39 @@ try {
       program.command(command.name).summary(command.summary);
     }
   }
+  rejectUnknownOptions(program, argv.slice(2));
   await program.parseAsync(argv);
 } catch (error) {
   process.exitCode = reportError(error);
+}
+
+/** Commander's `error: unknown option '--x'\n(Did you mean --y?)` as one line in kvflow's style. */
+function kvflowStyle(text: string): string {
+  return text.replace(/^error: /gm, 'kvflow: ').replace(/\n\(Did you mean (.*)\?\)/g, ' (did you mean $1?)');
+}
+
+/**
+ * Commander checks required options before unknown ones, so `--trac` would be answered "required option
+ * --trace not specified". Unknown flags are reported first, with commander's own message and suggestion.
+ */
+function rejectUnknownOptions(root: Command, args: readonly string[]): void {
+  let command = root;
+  for (const arg of args) {
+    if (arg === '--') return;
+    if (!arg.startsWith('-')) {
+      command = command.commands.find((sub) => sub.name() === arg || sub.aliases().includes(arg)) ?? command;
+    } else if (arg.startsWith('--')) {
+      const flag = arg.split('=')[0]!;
+      if (!knowsFlag(command, flag)) (command as unknown as { unknownOption(flag: string): never }).unknownOption(flag);
+    }
+  }
+}
+
+function knowsFlag(command: Command, flag: string): boolean {
+  for (let at: Command | null = command; at; at = at.parent) {
+    if (flag === '--help' || at.options.some((option) => option.long === flag)) return true;
+  }
+  return false;
 }
 
 /** The command the arguments name (`kvflow help <command>` included), before any option is parsed. */

@@ -6,7 +6,7 @@ import { createProgress } from '../report/progress.js';
 import { renderSimTable } from '../report/sim-table.js';
 import { ENGINE_NAMES, EVICT_GRANULARITIES, LOAD_MODES, WRITE_POLICIES, type LoadMode } from '../sim/engine-profile.js';
 import { hardwareFor } from '../sim/hardware.js';
-import { GPU_NAMES, MODEL_NAMES } from '../sim/presets.js';
+import { gpuHelp, modelHelp } from '../sim/presets.js';
 import { ROUTER_NAMES } from '../sim/router.js';
 import { SETUP_NAMES, type SetupName } from '../sim/setups.js';
 import { parseSetupSpec, resolveSetups, type SetupSpec } from '../config/setup-spec.js';
@@ -16,7 +16,7 @@ import { parseBackendChoice } from '../tensor/backend.js';
 import { DEFAULT_TENSOR_SCALE } from '../tensor/block-shape.js';
 import { renderTensorTable, runTensorPlans } from '../tensor/run-plans.js';
 import { TransferRecorder } from '../tensor/transfer-plan.js';
-import { parseByteCount, parseFraction, parseInteger, parseName, parseNameList, parseNumber, parseSessionsStartFlag, parseTokens } from './flags.js';
+import { parseByteCount, parseByteRate, parseFraction, parseInteger, parseName, parseNameList, parseNumber, parseSessionsStartFlag, parseTokens } from './flags.js';
 import { SESSIONS_START_HELP, type SessionsStart } from '../workload/sessions-start.js';
 import { FORMAT_CHOICES } from '../workload/read.js';
 import { checkWritable } from './output-paths.js';
@@ -96,8 +96,8 @@ export function registerSimulate(program: Command): void {
       (v: string, previous: SetupSpec[] | undefined) => [...(previous ?? []), parseSetupSpec(v, '--setup')],
     )
     .option('--policy <list>', `one more GPU-only setup per eviction policy, named after it: ${policyListHelp()}`, (v: string) => v.split(','))
-    .option('--gpu <name>', `GPU preset: ${GPU_NAMES.join(', ')} (default A10G)`)
-    .option('--model <name>', `model preset: ${MODEL_NAMES.join(', ')} (default Llama-3.1-8B)`)
+    .option('--gpu <name>', `${gpuHelp()} (default A10G)`)
+    .option('--model <name>', `${modelHelp()} (default Llama-3.1-8B)`)
     .option('--replicas <n>', `engine replicas (1 to ${MAX_REPLICAS})`, parseReplicas, SERVING_DEFAULTS.replicas)
     .option('--router <name>', `request routing across replicas: ${ROUTER_NAMES.join(', ')}`, (v) => parseName(v, ROUTER_NAMES), SERVING_DEFAULTS.router)
     .option('--schedule <name>', 'admission order: fcfs | lpm (longest prefix match first)', (v) => parseName(v, ['fcfs', 'lpm'] as const), SERVING_DEFAULTS.schedule)
@@ -109,7 +109,7 @@ export function registerSimulate(program: Command): void {
     .option('--evict-granularity <name>', `GPU eviction unit: ${EVICT_GRANULARITIES.join(' | ')} (default sglang-0.4: node, ideal: page)`, (v) => parseName(v, EVICT_GRANULARITIES))
     .option('--warmup-rounds <n>', 'leading rounds of every workflow left out of the latency figures and speedups (default 1 for --workload, 0 for --trace)', (v) => parseInteger(v, 0))
     .option('--load-mode <name>', `sglang-0.4 host load path: ${LOAD_MODES.join(' | ')} (direct: v0.4's CPU gather + pageable copy per layer; kernel: PR #7313's gather kernel)`, (v) => parseName(v, LOAD_MODES))
-    .option('--host-copy-bandwidth <bytes/s>', 'bytes/s one CPU thread gathers host KV at (sglang-0.4 direct load path)', (v) => parseNumber(v, 0))
+    .option('--host-copy-bandwidth <bytes/s>', 'bytes/s one CPU thread gathers host KV at (sglang-0.4 direct load path; 12e9, 12G)', parseByteRate)
     .option('--sync-latency <s>', 'seconds of each layer\'s copy call and synchronisation (sglang-0.4)', (v) => parseNumber(v, 0))
     .option('--cuda-graph-max-bs <n>', 'largest decode batch replayed as a CUDA graph (sglang-0.4; default SGLang\'s for the GPU)', (v) => parseInteger(v, 1))
     .option('--max-running <n>', 'most requests running at once per replica', (v) => parseInteger(v, 1), SERVING_DEFAULTS.maxRunning)
@@ -121,8 +121,8 @@ export function registerSimulate(program: Command): void {
     .option('--bandwidth-efficiency <x>', 'share of peak HBM bandwidth reached, in (0, 1]', parseFraction)
     .option('--iteration-overhead <s>', 'seconds added to every engine iteration', (v) => parseNumber(v, 0))
     .option('--memory-fraction <x>', 'share of GPU memory for weights + KV pool, in (0, 1]', parseFraction)
-    .option('--h2d-bandwidth <bytes/s>', 'host-to-device link bandwidth', (v) => parseNumber(v, 0))
-    .option('--d2h-bandwidth <bytes/s>', 'device-to-host link bandwidth', (v) => parseNumber(v, 0))
+    .option('--h2d-bandwidth <bytes/s>', 'host-to-device link bandwidth (25e9, 25G = 25 GiB/s, 25GB/s)', parseByteRate)
+    .option('--d2h-bandwidth <bytes/s>', 'device-to-host link bandwidth (25e9, 25G = 25 GiB/s, 25GB/s)', parseByteRate)
     .option('--cpu-pool-bytes <bytes>', 'CPU KV tier size (default 2x the GPU KV pool; 64G, 64GiB)', (v) => parseByteCount(v, 0))
     .option('--link-latency <s>', 'seconds added to every host-link transfer, both directions', (v) => parseNumber(v, 0))
     .option('--link-concurrency <n>', 'transfers in flight per link direction', (v) => parseInteger(v, 1))

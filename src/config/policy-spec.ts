@@ -8,6 +8,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { EvictionPolicy, PolicyFactory } from '../cache/policy.js';
 import { policyRegistry } from '../cache/policy-registry.js';
+import { unknownName } from '../did-you-mean.js';
 import { InputError } from '../errors.js';
 
 /** A resolved policy: its name (for results) and a factory making a fresh object per cache. */
@@ -54,7 +55,7 @@ export async function resolvePolicy(spec: string, options: ResolveOptions): Prom
     if (!entry) {
       throw InputError.flag(
         options.where,
-        `unknown policy "${trimmed}" (registered: ${policyRegistry.names().join(', ')}; or a policy file such as ./my-policy.js)`,
+        `${unknownName(trimmed, policyRegistry.names(), 'policy')}; or a policy file such as ./my-policy.js`,
       );
     }
     choice = { name: entry.name, create: entry.create, spec: trimmed, offline: entry.create().usesNextUse === true };

@@ -6,6 +6,7 @@
  * silently leave a default in place.
  */
 import { z } from 'zod';
+import { nearestName, unknownName } from '../did-you-mean.js';
 import { InputError } from '../errors.js';
 import { readInputJson } from '../input-files.js';
 import { describeValue, expecting } from '../workload/problem.js';
@@ -30,6 +31,9 @@ import {
   LINKS,
   MODEL_NAMES,
   MODELS,
+  GPU_ALIASES,
+  gpuPresetName,
+  modelPresetName,
   type GpuPreset,
   type LinkPreset,
   type ModelPreset,
@@ -141,12 +145,23 @@ function presetName<T extends string>(accepted: readonly T[]) {
   });
 }
 
+/** A GPU or model preset under any of its names (presets.ts), stored as the preset name. */
+function aliasedPresetName<T extends string>(accepted: readonly T[], resolve: (text: string) => T | undefined, aliases: readonly string[]) {
+  return z.string(expecting('a name')).transform((text, context) => {
+    const name = resolve(text);
+    if (name === undefined) context.addIssue({ code: 'custom', message: unknownName(text, accepted, '', aliases) });
+    return name ?? (text as T);
+  });
+}
+
 /** An object that rejects unknown fields, naming the fields it does accept. */
 function strictObject<S extends z.ZodRawShape>(shape: S) {
   const fields = Object.keys(shape).join(', ');
   return z.strictObject(shape, {
     error: (issue) =>
-      issue.code === 'unrecognized_keys' ? `unknown field (accepted: ${fields})` : `expected an object, got ${describeValue(issue.input)}`,
+      issue.code === 'unrecognized_keys'
+        ? `unknown field (${didYouMean(issue.keys[0], Object.keys(shape))}accepted: ${fields})`
+        : `expected an object, got ${describeValue(issue.input)}`,
   });
 }
 
@@ -188,8 +203,8 @@ const overridesSchema = strictObject({
   /** Free text (a string, or lines) saying where the values come from; ignored. */
   description: z.union([z.string(), z.array(z.string())], expecting('a string or a list of strings')).optional(),
   engine: presetName(ENGINE_NAMES).optional(),
-  gpu: presetName(GPU_NAMES).optional(),
-  model: presetName(MODEL_NAMES).optional(),
+  gpu: aliasedPresetName(GPU_NAMES, gpuPresetName, Object.keys(GPU_ALIASES)).optional(),
+  model: aliasedPresetName(MODEL_NAMES, modelPresetName, []).optional(),
   gpuCount: positiveInt.optional(),
   memoryFraction: fraction.optional(),
   activationReserveBytes: nonNegativeNumber.optional(),
@@ -234,8 +249,8 @@ export function resolveHardware(input: HardwareInput = {}): HardwareConfig {
   const file = input.overrides === undefined ? {} : parseHardwareOverrides(input.overrides, input.source);
   const engine = input.engine === undefined ? (file.engine ?? DEFAULT_ENGINE) : flagName('--engine', input.engine, ENGINE_NAMES);
   const ideal = engine === 'ideal';
-  const gpuName = input.gpu === undefined ? (file.gpu ?? DEFAULT_GPU) : flagName('--gpu', input.gpu, GPU_NAMES);
-  const modelName = input.model === undefined ? (file.model ?? DEFAULT_MODEL) : flagName('--model', input.model, MODEL_NAMES);
+  const gpuName = input.gpu === undefined ? (file.gpu ?? DEFAULT_GPU) : presetFlag('--gpu', input.gpu, GPU_NAMES, gpuPresetName, Object.keys(GPU_ALIASES));
+  const modelName = input.model === undefined ? (file.model ?? DEFAULT_MODEL) : presetFlag('--model', input.model, MODEL_NAMES, modelPresetName, []);
   const gpu: GpuPreset = { ...GPUS[gpuName], ...file.gpuPreset };
   const model: ModelPreset = { ...MODELS[modelName], ...file.modelPreset };
   const gpuCount = file.gpuCount ?? model.tensorParallel;
@@ -319,8 +334,15 @@ function flagName<T extends string>(flag: string, value: string, accepted: reado
   return value as T;
 }
 
-function unknownName(value: string, accepted: readonly string[]): string {
-  return `unknown ${JSON.stringify(value)} (accepted: ${accepted.join(', ')})`;
+function presetFlag<T extends string>(flag: string, value: string, accepted: readonly T[], resolve: (text: string) => T | undefined, aliases: readonly string[]): T {
+  const name = resolve(value);
+  if (name === undefined) throw InputError.flag(flag, unknownName(value, accepted, '', aliases));
+  return name;
+}
+
+function didYouMean(name: string | undefined, accepted: readonly string[]): string {
+  const nearest = name === undefined ? undefined : nearestName(name, accepted);
+  return nearest === undefined ? '' : `did you mean ${nearest}? `;
 }
 
 /** Cost-model coefficients given one at a time (flags, sweep points), laid over a config file. */

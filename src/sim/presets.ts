@@ -156,3 +156,55 @@ export const MODEL_NAMES = Object.keys(MODELS) as ModelName[];
 /** The paper's headline setup (DESIGN.md section 1): Llama-3.1-8B on one A10G. */
 export const DEFAULT_MODEL: ModelName = 'Llama-3.1-8B';
 export const DEFAULT_GPU: GpuName = 'A10G';
+
+/**
+ * Other names people give these GPUs: cloud instance docs and nvidia-smi say "H100" or "A100", often
+ * with a form factor and memory. Compared without case, spaces or underscores (see `gpuPresetName`).
+ */
+export const GPU_ALIASES: Record<string, GpuName> = {
+  a10: 'A10G',
+  a100: 'A100-80G',
+  'a100-80gb': 'A100-80G',
+  'a100-sxm4-80gb': 'A100-80G',
+  h100: 'H100-SXM',
+  'h100-sxm5': 'H100-SXM',
+  'h100-80gb': 'H100-SXM',
+  'h100-80gb-hbm3': 'H100-SXM',
+  'h200-sxm': 'H200',
+  'h200-141gb': 'H200',
+};
+
+/** `a10g`, `H100`, `NVIDIA H100 80GB HBM3` -> the preset name, or undefined. */
+export function gpuPresetName(text: string): GpuName | undefined {
+  const key = text.trim().toLowerCase().replace(/[\s_]+/g, '-').replace(/^nvidia-/, '');
+  return GPU_NAMES.find((name) => name.toLowerCase() === key) ?? GPU_ALIASES[key];
+}
+
+/**
+ * `llama-3.1-8b`, a Hugging Face id such as `meta-llama/Llama-3.1-8B-Instruct` or
+ * `Qwen/Qwen2.5-32B-Instruct` -> the preset name, or undefined. An instruct model has its base model's
+ * shapes, so the organisation, `-Instruct` and Meta's older `Meta-` prefix are dropped before comparing.
+ */
+export function modelPresetName(text: string): ModelName | undefined {
+  const key = text
+    .trim()
+    .toLowerCase()
+    .replace(/^.*\//, '')
+    .replace(/-instruct$/, '')
+    .replace(/^meta-(?=llama)/, '');
+  return MODEL_NAMES.find((name) => name.toLowerCase() === key);
+}
+
+/** `--gpu` help: the presets, and their aliases in parentheses. */
+export function gpuHelp(): string {
+  const names = GPU_NAMES.map((name) => {
+    const aliases = Object.keys(GPU_ALIASES).filter((alias) => GPU_ALIASES[alias] === name);
+    return aliases.length === 0 ? name : `${name} (${aliases.join(', ')})`;
+  });
+  return `GPU preset, any case: ${names.join(', ')}`;
+}
+
+/** `--model` help: the presets, and that Hugging Face ids of them work. */
+export function modelHelp(): string {
+  return `model preset, any case: ${MODEL_NAMES.join(', ')}, or its Hugging Face id (meta-llama/Llama-3.1-8B-Instruct, Qwen/Qwen2.5-32B-Instruct)`;
+}

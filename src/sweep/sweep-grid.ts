@@ -7,15 +7,16 @@
 import { MAX_REPLICAS } from '../sim/simulate.js';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { z } from 'zod';
+import { nearestName, unknownName } from '../did-you-mean.js';
 import { InputError } from '../errors.js';
 import { readInputJson } from '../input-files.js';
 import { ENGINE_NAMES, EVICT_GRANULARITIES, LOAD_MODES, WRITE_POLICIES } from '../sim/engine-profile.js';
-import { GPU_NAMES, MODEL_NAMES } from '../sim/presets.js';
+import { GPU_ALIASES, GPU_NAMES, MODEL_NAMES, gpuPresetName, modelPresetName } from '../sim/presets.js';
 import { ROUTER_NAMES } from '../sim/router.js';
 import { SETUP_NAMES } from '../sim/setups.js';
 import { isPolicyPath } from '../config/policy-spec.js';
 import { parseSetupText, setupDefinitionSchema, type SetupSpec } from '../config/setup-spec.js';
-import { parseTokenCount } from '../cli/flags.js';
+import { parseByteCount, parseByteRate, parseTokenCount } from '../cli/flags.js';
 import { GRAPH_SOURCES } from '../cli/workload-input.js';
 import { FORMAT_CHOICES } from '../workload/trace.js';
 
@@ -25,6 +26,33 @@ const fraction = z.number().gt(0).max(1);
 const path = z.string().min(1);
 const format = z.enum(FORMAT_CHOICES);
 const graph = z.enum(GRAPH_SOURCES);
+
+/** A GPU or model preset under any name `--gpu`/`--model` take (presets.ts); kept as written, for labels. */
+function presetName(accepted: readonly string[], resolve: (text: string) => string | undefined, aliases: readonly string[] = []) {
+  return z.string().refine((text) => resolve(text) !== undefined, { error: (issue) => unknownName(String(issue.input), accepted, '', aliases) });
+}
+
+/** A byte count as the byte flags take it: a number, or text such as `64G`, `64GiB`, `64e9`. */
+const bytes = z.union([z.number().min(0), z.string()]).transform((value, context) => {
+  if (typeof value === 'number') return value;
+  try {
+    return parseByteCount(value, 0);
+  } catch (error) {
+    context.addIssue({ code: 'custom', message: (error as Error).message });
+    return z.NEVER;
+  }
+});
+
+/** Bytes per second, as the bandwidth flags take it (`25e9`, `25G`, `25GB/s`). */
+const byteRate = z.union([z.number().gt(0), z.string()]).transform((value, context) => {
+  if (typeof value === 'number') return value;
+  try {
+    return parseByteRate(value);
+  } catch (error) {
+    context.addIssue({ code: 'custom', message: (error as Error).message });
+    return z.NEVER;
+  }
+});
 
 /** A `--setup` definition written as text (`name=mine,policy=./p.js,cpu=on`). */
 const setupText = z.string().transform((text, context) => {
@@ -46,8 +74,8 @@ const simulateFields = {
   setups: z.array(z.union([z.enum(SETUP_NAMES), setupDefinitionSchema])).min(1),
   setup: z.array(z.union([setupText, setupDefinitionSchema])),
   policy: z.array(z.string().min(1)),
-  gpu: z.enum(GPU_NAMES as [string, ...string[]]),
-  model: z.enum(MODEL_NAMES as [string, ...string[]]),
+  gpu: presetName(GPU_NAMES, gpuPresetName, Object.keys(GPU_ALIASES)),
+  model: presetName(MODEL_NAMES, modelPresetName),
   replicas: positiveInt.max(MAX_REPLICAS, { error: `must be <= ${MAX_REPLICAS}` }),
   router: z.enum(ROUTER_NAMES),
   schedule: z.enum(['fcfs', 'lpm']),
@@ -61,12 +89,12 @@ const simulateFields = {
   bandwidthEfficiency: fraction,
   iterationOverhead: nonNegative,
   memoryFraction: fraction,
-  h2dBandwidth: z.number().gt(0),
-  d2hBandwidth: z.number().gt(0),
-  cpuPoolBytes: nonNegative,
+  h2dBandwidth: byteRate,
+  d2hBandwidth: byteRate,
+  cpuPoolBytes: bytes,
   linkLatency: nonNegative,
   linkConcurrency: positiveInt,
-  activationReserveBytes: nonNegative,
+  activationReserveBytes: bytes,
   gpuCount: positiveInt,
   engine: z.enum(ENGINE_NAMES),
   mixedChunk: z.boolean(),
@@ -74,7 +102,7 @@ const simulateFields = {
   evictGranularity: z.enum(EVICT_GRANULARITIES),
   warmupRounds: z.number().int().min(0),
   loadMode: z.enum(LOAD_MODES),
-  hostCopyBandwidth: z.number().gt(0),
+  hostCopyBandwidth: byteRate,
   syncLatency: nonNegative,
   cudaGraphMaxBs: positiveInt,
   graph,
@@ -153,7 +181,7 @@ export function parseSweepGrid(json: unknown, file: string): SweepGrid {
   if (!result.success) {
     const issue = result.error.issues[0]!;
     const at = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0] ?? ''] : issue.path;
-    throw InputError.atPath(file, at.map(String).join('.'), issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message);
+    throw InputError.atPath(file, at.map(String).join('.'), gridProblem(issue, json, kind));
   }
   const grid = result.data;
   // Labels and `params` show values as written ("512k"); configs get the parsed ones.
@@ -182,6 +210,20 @@ export function parseSweepGrid(json: unknown, file: string): SweepGrid {
   });
   for (const run of runs) checkRun(run, file);
   return { name: grid.name, ...(grid.description !== undefined && { description: grid.description }), kind, file, runs };
+}
+
+/** Zod's issue in kvflow's words: unknown fields and names say what was probably meant. */
+function gridProblem(issue: z.core.$ZodIssue, json: unknown, kind: 'simulate' | 'replay'): string {
+  if (issue.code === 'unrecognized_keys') {
+    const fields = issue.path.length === 0 ? ['name', 'description', 'kind', 'base', 'axes', 'points'] : Object.keys(kind === 'simulate' ? simulateFields : replayFields);
+    const nearest = nearestName(issue.keys[0] ?? '', fields);
+    return nearest === undefined ? 'unknown field' : `unknown field (did you mean ${nearest}?)`;
+  }
+  if (issue.code === 'invalid_value') {
+    const value = issue.path.reduce<unknown>((at, key) => (at as Record<PropertyKey, unknown> | undefined)?.[key], json);
+    if (typeof value === 'string') return unknownName(value, issue.values.map(String));
+  }
+  return issue.message;
 }
 
 export async function loadSweepGrid(file: string): Promise<SweepGrid> {

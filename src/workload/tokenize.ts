@@ -5,6 +5,8 @@
  * prompt, begin-of-text token included. Any model preset or Hugging Face `tokenizer.json` can be named
  * instead, and `cl100k_base` (OpenAI's BPE from `gpt-tokenizer`, bundled) stays as a named fallback.
  */
+import { existsSync } from 'node:fs';
+import { modelPresetName } from '../sim/presets.js';
 import { TOKENIZER_PRESETS } from './tokenizer-presets.js';
 
 /** The fallback encoding's name. */
@@ -45,10 +47,18 @@ export async function loadTokenizer(name: string = TOKENIZER_NAME): Promise<Toke
   }
   // Loaded on first use: the Hugging Face tokenizer and Jinja code is for commands that read text.
   const { loadPresetTokenizer, loadTokenizerFile } = await import('./model-tokenizer.js');
-  const model = Object.hasOwn(TOKENIZER_PRESETS, name) ? await loadPresetTokenizer(name) : await loadTokenizerFile(name);
+  const preset = tokenizerPreset(name);
+  const model = preset !== undefined ? await loadPresetTokenizer(preset) : await loadTokenizerFile(name);
   return {
     name: model.name,
     encode: (text: string) => model.encodeCompletion(text),
     count: (text: string) => model.encodePlain(text).length,
   };
+}
+
+/** A preset under any name `--model` takes (`llama-3.1-8b`, `meta-llama/Llama-3.1-8B-Instruct`), unless a file has that name. */
+function tokenizerPreset(name: string): string | undefined {
+  if (Object.hasOwn(TOKENIZER_PRESETS, name)) return name;
+  const preset = modelPresetName(name);
+  return preset !== undefined && Object.hasOwn(TOKENIZER_PRESETS, preset) && !existsSync(name) ? preset : undefined;
 }
