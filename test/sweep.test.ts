@@ -49,7 +49,7 @@ describe('sweep grids', () => {
       throw new Error('no problem reported');
     };
     expect(problem({ name: 'g', kind: 'bench' })).toBe('grid.json: kind: must be "simulate" or "replay"');
-    expect(problem({ name: 'g', kind: 'simulate', base: { workload: 'w.json', gpus: ['A10G'] } })).toBe('grid.json: base.gpus: unknown field');
+    expect(problem({ name: 'g', kind: 'simulate', base: { workload: 'w.json', gpus: ['A10G'] } })).toBe('grid.json: base.gpus: unknown field (did you mean gpu?)');
     expect(problem({ name: 'g', kind: 'simulate', base: { workload: 'w.json' }, axes: { gpu: ['A10G', 'B200'] } })).toMatch(/^grid\.json: axes\.gpu\.1: /);
     expect(problem({ name: 'g', kind: 'simulate', axes: { seed: [] } })).toBe('grid.json: axes.seed: list at least one value');
     expect(problem({ name: 'g', kind: 'simulate', base: { seed: 1 } })).toMatch(/give exactly one of workload or trace/);
