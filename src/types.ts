@@ -100,6 +100,8 @@ export interface TraceSummary {
   pages: number;
   /** How sessions were re-timed (`--sessions-start`), when they were. */
   sessionsStart?: string;
+  /** Invalid lines left out, with `--skip-invalid`. */
+  skippedLines?: number;
 }
 
 /** The workflow instance of requests that name none: traffic without sessions is one stream. */

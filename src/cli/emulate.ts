@@ -5,7 +5,7 @@ import { GATEWAY_MODE_NAMES, type GatewayModeName } from '../serve/gateway/gatew
 import { resolvePolicy } from '../config/policy-spec.js';
 import { engineSetup, parseEngineSetup } from './engine-setup.js';
 import type { SetupSpec } from '../config/setup-spec.js';
-import { seconds } from '../report/sim-table.js';
+import { durationColumn } from '../report/sim-table.js';
 import { percent, renderTable } from '../report/table.js';
 import { gpuHelp, modelHelp } from '../sim/presets.js';
 import { loadWorkflowSpec } from '../workload/spec.js';
@@ -135,22 +135,22 @@ async function emulateCommand(flags: EmulateFlags): Promise<void> {
 }
 
 function renderResults(results: readonly EmulateResult[], labelHead: string[], labels: string[][], extra?: { head: string; cells: string[] }): string {
-  const head = [
-    ...labelHead, 'requests', 'workflows', 'errors', 'workflow mean', 'e2e p50', 'e2e p99', 'ttft p50', 'ttft p99', 'tpot p50',
-    'makespan', 'req/s', 'cached', ...(extra ? [extra.head] : []),
+  const times = [
+    durationColumn('workflow mean', results.map((r) => (r.workflows > 0 ? r.workflowLatency.mean : null))),
+    durationColumn('e2e p50', results.map((r) => r.e2e.p50)),
+    durationColumn('e2e p99', results.map((r) => r.e2e.p99)),
+    durationColumn('ttft p50', results.map((r) => r.ttft.p50)),
+    durationColumn('ttft p99', results.map((r) => r.ttft.p99)),
+    durationColumn('tpot p50', results.map((r) => r.tpot.p50)),
+    durationColumn('makespan', results.map((r) => r.makespan)),
   ];
+  const head = [...labelHead, 'requests', 'workflows', 'errors', ...times.map((column) => column.head), 'req/s', 'cached', ...(extra ? [extra.head] : [])];
   const rows = results.map((r, i) => [
     ...labels[i]!,
     r.requests,
     r.incompleteWorkflows > 0 ? `${r.workflows} (+${r.incompleteWorkflows} cut)` : r.workflows,
     r.errors,
-    seconds(r.workflowLatency.mean),
-    seconds(r.e2e.p50),
-    seconds(r.e2e.p99),
-    seconds(r.ttft.p50),
-    seconds(r.ttft.p99),
-    seconds(r.tpot.p50),
-    seconds(r.makespan),
+    ...times.map((column) => column.cells[i]!),
     r.throughput.requestsPerSecond.toFixed(1),
     r.gpuHitRate === null ? '-' : percent(r.gpuHitRate, 1),
     ...(extra ? [extra.cells[i]!] : []),

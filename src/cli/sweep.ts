@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import type { ReplayReport } from '../replay/replay-suite.js';
 import { createProgress } from '../report/progress.js';
-import { seconds } from '../report/sim-table.js';
+import { durationColumn } from '../report/sim-table.js';
 import { formatTokenCount, percent, renderTable } from '../report/table.js';
 import type { SimReport } from '../types.js';
 import { loadSweepGrid, type SweepGrid } from '../sweep/sweep-grid.js';
@@ -85,20 +85,24 @@ function sweepRows(grid: SweepGrid, document: SweepDocument): string {
   const keys = varyingKeys(grid.runs);
   const runLabel = (run: SweepGrid['runs'][number]) => shortLabel(run.params, keys, run.index);
   if (grid.kind === 'simulate') {
-    const rows = document.runs.flatMap((run) => {
+    const lines = document.runs.flatMap((run) => {
       const report = run.report as SimReport;
       const reference = report.results[0]?.setup;
-      return report.results.map((r) => [
-        runLabel(grid.runs[run.index]!),
-        r.setup,
-        seconds(r.workflows > 0 ? r.workflowLatency.mean : r.e2e.mean),
-        seconds(r.ttft.p50),
-        seconds(r.makespan),
-        percent(r.gpuHitRate, 1),
-        reference === undefined ? '' : `${(r.speedup[reference] ?? 1).toFixed(2)}x`,
-      ]);
+      return report.results.map((r) => ({ run, r, reference }));
     });
-    return renderTable(['run', 'setup', 'latency mean', 'ttft p50', 'makespan', 'gpu hit', 'vs first setup'], rows);
+    const latency = durationColumn('latency mean', lines.map(({ r }) => (r.workflows > 0 ? r.workflowLatency.mean : r.e2e.mean)));
+    const ttft = durationColumn('ttft p50', lines.map(({ r }) => r.ttft.p50));
+    const makespan = durationColumn('makespan', lines.map(({ r }) => r.makespan));
+    const rows = lines.map(({ run, r, reference }, i) => [
+      runLabel(grid.runs[run.index]!),
+      r.setup,
+      latency.cells[i]!,
+      ttft.cells[i]!,
+      makespan.cells[i]!,
+      percent(r.gpuHitRate, 1),
+      reference === undefined ? '' : `${(r.speedup[reference] ?? 1).toFixed(2)}x`,
+    ]);
+    return renderTable(['run', 'setup', latency.head, ttft.head, makespan.head, 'gpu hit', 'vs first setup'], rows);
   }
   const rows = document.runs.flatMap((run) =>
     (run.report as ReplayReport).results.map((r) => [runLabel(grid.runs[run.index]!), formatTokenCount(r.capacityTokens), r.policy, percent(r.hitRate)]),

@@ -107,15 +107,18 @@ export function registerTrace(program: Command): void {
 async function graphCommand(file: string, flags: StatsFlags): Promise<void> {
   const trace = await readTrace(file, readOptions(flags.format, flags));
   const graph = learnGraph(replayOrder(trace.requests));
-  emit(flags.json ? JSON.stringify({ path: file, ...graph }) : renderGraph(file, graph));
+  // With --skip-invalid the document says how many lines it left out (as replay's does).
+  const skipped = flags.skipInvalid ? { skippedLines: trace.skipped } : {};
+  emit(flags.json ? JSON.stringify({ path: file, ...graph, ...skipped }) : renderGraph(file, graph, trace.skipped));
 }
 
 /** The terminal view of `graph`: agents by calls, then the most frequent transitions. */
-function renderGraph(file: string, graph: LearnedGraph): string {
+function renderGraph(file: string, graph: LearnedGraph, skipped: number): string {
   const agents = [...graph.agents].sort((a, b) => b.requests - a.requests).slice(0, TABLE_SESSIONS);
   const transitions = graph.transitions.slice(0, TABLE_SESSIONS);
   return [
-    `${file}: ${plural(graph.agents.length, 'agent')} learned over ${plural(graph.sessions, 'session')}, ${plural(graph.transitions.length, 'transition')}`,
+    `${file}: ${plural(graph.agents.length, 'agent')} learned over ${plural(graph.sessions, 'session')}, ${plural(graph.transitions.length, 'transition')}` +
+      (skipped > 0 ? ` (${skippedNote(skipped)})` : ''),
     renderTable(
       ['agent', 'calls', 'signature pages', 'prompt'],
       agents.map((a) => [a.name, count(a.requests), count(a.signaturePages), a.growing ? 'grows by appending' : 'fixed + dynamic']),

@@ -8,7 +8,8 @@ export function renderReplayTable(report: ReplayReport): string {
   const header =
     `${trace.path}: ${count(trace.requests)} requests, ${count(trace.inputTokens)} input tokens, ` +
     `${count(trace.pages)} page references` +
-    (trace.sessionsStart ? `, sessions started ${trace.sessionsStart}` : '');
+    (trace.sessionsStart ? `, sessions started ${trace.sessionsStart}` : '') +
+    skippedNote(trace.skippedLines);
   const rows = results.map((result) => [
     formatTokenCount(result.capacityTokens),
     result.policy,
@@ -40,4 +41,9 @@ export function renderExplainTable(runs: readonly ExplainRun[]): string {
   ]);
   const head = ['capacity', 'policy', 'hit rate', 'cold miss', 'eviction miss', 'excess over belady', 'evictions live / dead', 'worst session (excess)', 'worst agent (excess)'];
   return `misses explained (tokens; --json lists every session and agent)\n${renderTable(head, rows)}`;
+}
+
+/** `, 3 invalid lines skipped` when `--skip-invalid` left lines out (the JSON has it as `trace.skippedLines`). */
+function skippedNote(skipped: number | undefined): string {
+  return skipped === undefined || skipped === 0 ? '' : `, ${count(skipped)} invalid line${skipped === 1 ? '' : 's'} skipped`;
 }
