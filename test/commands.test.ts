@@ -37,6 +37,15 @@ describe('one-shot commands', () => {
     const run = await kvflow(['demo', '--report', report], { timeoutMs: 300_000 });
     expect(run.status, run.stderr).toBe(0);
     for (const word of ['lru', 'ste', 'belady', 'sglang', 'hicache', 'kvflow']) expect(run.stdout).toContain(word);
+    // It says what the workload is, what "vs sglang" divides, and why ste equals belady (it does, here).
+    const text = run.stdout.replace(/\s+/g, ' ');
+    expect(text).toContain("the KVFlow paper's sequential workflow, ten agents a0..a9 called in a fixed cycle");
+    expect(text).toContain("vs sglang = sglang's mean workflow latency / this setup's");
+    expect(text).toContain("that is Belady's choice, so ste equals belady here.");
+    const hitRates = [...run.stdout.matchAll(/│ 32k +│ +(ste|belady) │ +([\d.]+%) │/g)].map((m) => m[2]);
+    expect(hitRates).toHaveLength(2);
+    expect(hitRates[0]).toBe(hitRates[1]);
+    expect(run.stdout).toMatch(/^simulate: workload sequential-8192 \(workloads\/paper\/sequential-8192\.json, seed 1, 110 requests\) on 1 x A10G, Llama-3\.1-8B, engine sglang-0\.4, 1 replica$/m);
     expect(run.stdout).toContain(`report: ${report}`);
     expect(readFileSync(report, 'utf8')).toMatch(/^<!doctype html>/i);
   }, 300_000);

@@ -13,7 +13,8 @@ import { checkWritable } from './output-paths.js';
 import { emit, runCommand } from './run.js';
 import { loadWorkload } from './workload-input.js';
 
-const SPEC = fileURLToPath(new URL('../../../workloads/paper/sequential-8192.json', import.meta.url));
+const SPEC_PATH = 'workloads/paper/sequential-8192.json';
+const SPEC = fileURLToPath(new URL(`../../../${SPEC_PATH}`, import.meta.url));
 
 /**
  * `npm start`: the KVFlow paper's headline experiment on the bundled workload. A cache-only replay of
@@ -43,15 +44,23 @@ async function demoCommand(reportPath: string): Promise<void> {
     serving: servingOptions({}, { hardware, workload: 'spec' }),
     ...(workload.steSource && { steSource: workload.steSource }),
     ...(workload.rounds && { rounds: workload.rounds }),
-    workload: workload.description,
+    workload: { ...workload.description, spec: SPEC_PATH },
   });
   await writeFile(reportPath, await renderHtmlReport(report, timelines, { title: 'kvflow demo: sequential-8192 on A10G, Llama-3.1-8B' }));
+  const hitRate = (policy: string) => replay.results.find((result) => result.policy === policy)?.hitRate;
+  const steIsBelady = hitRate('ste') !== undefined && hitRate('ste') === hitRate('belady');
   emit(
     [
-      'Cache-only replay at a 32k-token GPU cache (kvflow replay):',
+      `Workload (${SPEC_PATH}): the KVFlow paper's sequential workflow, ten agents a0..a9 called in a fixed`,
+      'cycle, each with its own 8192-token prompt (+32 new tokens, 32 generated), 11 rounds; the first warms the cache.',
+      '',
+      'Cache-only replay at a 32k-token GPU cache (kvflow replay): ten prompts (80k tokens) cycle through 32k,',
+      'so LRU always evicts the prompt needed next. ste evicts the agent most steps from running, which in a',
+      `fixed cycle is the one used furthest ahead${steIsBelady ? ": that is Belady's choice, so ste equals belady here." : '.'}`,
       renderReplayTable(replay),
       '',
-      'Serving simulation, one A10G 24 GB, Llama-3.1-8B, SGLang v0.4 engine, warm rounds (kvflow simulate):',
+      'Serving simulation, one A10G 24 GB, Llama-3.1-8B, SGLang v0.4 engine (kvflow simulate). Latencies leave out',
+      "the warm-up round; vs sglang = sglang's mean workflow latency / this setup's (2.00x: twice as fast).",
       renderSimTable(report),
       'hicache equals sglang here: under LRU each 8192-token prompt is evicted before its next use, and SGLang\'s',
       'default write_through_selective backs a prompt up only once it is reused, so the host tier stays empty;',
