@@ -6,8 +6,7 @@
  * instead, and `cl100k_base` (OpenAI's BPE from `gpt-tokenizer`, bundled) stays as a named fallback.
  */
 import { existsSync } from 'node:fs';
-import { modelPresetName } from '../sim/presets.js';
-import { TOKENIZER_PRESETS } from './tokenizer-presets.js';
+import { presetForModel, TOKENIZER_PRESETS } from './tokenizer-presets.js';
 
 /** The fallback encoding's name. */
 export const TOKENIZER_NAME = 'cl100k_base';
@@ -56,9 +55,8 @@ export async function loadTokenizer(name: string = TOKENIZER_NAME): Promise<Toke
   };
 }
 
-/** A preset under any name `--model` takes (`llama-3.1-8b`, `meta-llama/Llama-3.1-8B-Instruct`), unless a file has that name. */
+/** A preset under a model id (`llama-3.1-8b`, `meta-llama/Llama-3.1-8B-Instruct`), unless a file has that name. */
 function tokenizerPreset(name: string): string | undefined {
   if (Object.hasOwn(TOKENIZER_PRESETS, name)) return name;
-  const preset = modelPresetName(name);
-  return preset !== undefined && Object.hasOwn(TOKENIZER_PRESETS, preset) && !existsSync(name) ? preset : undefined;
+  return name.endsWith('.json') || existsSync(name) ? undefined : presetForModel(name);
 }
