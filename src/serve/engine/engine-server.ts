@@ -95,7 +95,7 @@ export async function startEngineServer(options: EngineServerOptions): Promise<E
   installJsonBodyParser(app);
   installErrorHandlers(app);
   const created = () => Math.floor(Date.now() / 1000);
-  const metrics = engineMetrics(core, options.modelName);
+  const metrics = engineMetrics(core, options.modelName, options.hardware);
 
   app.get('/health', async () => ({ status: 'ok' }));
   app.get('/v1/models', async () => ({
