@@ -8,8 +8,8 @@ import { computeNextUse, type NextUseIndex } from '../src/cache/next-use.js';
 import { policyFactory } from '../src/cache/policy-registry.js';
 import { REUSE_DEFAULTS, ReusePolicy } from '../src/cache/reuse/reuse-policy.js';
 import { FEATURE_NAMES } from '../src/cache/reuse/features.js';
-import { cpuTfSync } from '../src/tensor/backend.js';
-import { CacheReplayer, replayOrder, replayTrace } from '../src/replay/replay.js';
+import { CacheReplayer, replayTrace } from '../src/replay/replay.js';
+import { replayOrder } from '../src/workload/request-order.js';
 import type { PolicyName, TraceRequest } from '../src/types.js';
 import { readTrace } from '../src/workload/trace.js';
 import { sharedTrace } from './paths.js';
@@ -77,7 +77,7 @@ async function ablation(): Promise<void> {
   const requests = (await readTrace(sharedTrace('mooncake_conversation_trace.jsonl'))).requests;
   const blockSize = requests[0]!.blockSize;
   const rate = (capacityTokens: number, without: readonly string[]) =>
-    replayTrace(requests, { policy: new ReusePolicy(cpuTfSync, { without }), capacityTokens, blockSize }).hitRate;
+    replayTrace(requests, { policy: new ReusePolicy({ without }), capacityTokens, blockSize }).hitRate;
   const base = [...REUSE_DEFAULTS.without];
   const full = [rate(M, base), rate(4 * M, base)];
   console.log('\n| left out | hit rate 1M | change | hit rate 4M | change |');

@@ -8,7 +8,7 @@ import { calibrateLink, measureBandwidth } from '../src/tensor/bandwidth.js';
 import { selectBackend } from '../src/tensor/backend.js';
 import { formatShape, kvBlockShape } from '../src/tensor/block-shape.js';
 import { executeTransferPlan } from '../src/tensor/plan-executor.js';
-import { TransferRecorder } from '../src/tensor/transfer-plan.js';
+import { TransferRecorder } from '../src/sim/transfer-plan.js';
 import type { BenchLine } from './replay.js';
 
 export async function benchTensor(): Promise<BenchLine[]> {

@@ -3,8 +3,6 @@
  * that the data flow (workload -> graph -> simulator -> cache -> metrics -> report) stays one-way.
  */
 
-import type { TensorPlanReport } from './tensor/plan-executor.js';
-
 /** One request in kvflow's canonical trace form (DESIGN.md section 3), after validation. */
 export interface TraceRequest {
   /** Unique within its trace. */
@@ -246,4 +244,47 @@ export interface SimReport {
   warnings?: string[];
   /** With `--tensors`: each setup's transfer plan run on real KV blocks, measured against the model. */
   tensors?: TensorPlanReport[];
+}
+
+/** `simulate --tensors`: a setup's transfer plan run on real tensor blocks (src/tensor/plan-executor.ts). */
+/** Measured against modelled, for one direction of one setup. Field names are the JSON contract. */
+export interface DirectionReport {
+  /** Transfers the simulated link issued, and their pages. */
+  transfers: number;
+  pages: number;
+  /** Queued transfers the simulation cancelled (stale prefetches): never executed. */
+  cancelled: number;
+  /** Transfers and pages executed on real tensors (fewer than issued beyond `maxPages`). */
+  executedTransfers: number;
+  executedPages: number;
+  /** Bytes of all issued transfers at the model's page size. */
+  modelledBytes: number;
+  /** What the link model charges for them: sum of latency + bytes / bandwidth (idle link). */
+  modelledSeconds: number;
+  /** Bytes of block tensors actually moved (scaled blocks, float32). */
+  measuredBytes: number;
+  /** Wall time of moving them with the link's concurrency. */
+  measuredSeconds: number;
+  /** measuredBytes / measuredSeconds; null when nothing moved. */
+  measuredBandwidth: number | null;
+  /** modelledBytes / measuredBandwidth: the whole plan at full size on this machine. */
+  projectedSeconds: number | null;
+  /** projectedSeconds / modelledSeconds: above 1, this machine's link is slower than the model's. */
+  ratio: number | null;
+  /** Every block copied in this direction read back with the checksum it should have. */
+  verified: boolean;
+}
+
+export interface TensorPlanReport {
+  setup: string;
+  backend: string;
+  tensorScale: number;
+  blockShape: number[];
+  /** Bytes of one block tensor, and of one simulated page. */
+  blockBytes: number;
+  pageBytes: number;
+  h2d: DirectionReport;
+  d2h: DirectionReport;
+  /** `tf.memory().numTensors` after the run minus before: 0 unless something leaked. */
+  leakedTensors: number;
 }

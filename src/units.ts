@@ -65,3 +65,17 @@ export function parseQuantityList(text: string, unit: QuantityUnit): (number | n
   }
   return pieces.map((piece) => parseQuantity(piece, unit));
 }
+
+/** A byte count >= `min` (`8589934592`, `8G`, `8GiB`, `64e9`; no `inf`). Throws a RangeError saying what is wrong. */
+export function parseBytes(text: string, min = 0): number {
+  const value = parseQuantity(text, 'bytes');
+  if (value === null || value < min) throw new RangeError(`"${text}" is not a byte count >= ${min}`);
+  return value;
+}
+
+/** Bytes per second (`25e9`, `25G`, `25GB/s`). Throws a RangeError saying what is wrong. */
+export function parseByteRate(text: string): number {
+  const value = parseQuantity(text.trim().replace(/\/s$/i, ''), 'bytes');
+  if (value === null || value < 1) throw new RangeError(`"${text}" is not a rate > 0 bytes/s`);
+  return value;
+}

@@ -1,7 +1,7 @@
 import { policyFactory } from '../src/cache/policy-registry.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ChildIndex } from '../src/cache/child-index.js';
+import { ChildIndex } from '../src/child-index.js';
 import { IndexedHeap } from '../src/cache/indexed-heap.js';
 import { LruPolicy } from '../src/cache/policy.js';
 import { RadixCache, ROOT } from '../src/cache/radix-cache.js';

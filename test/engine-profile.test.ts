@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { PageState, ROOT, type RadixCache } from '../src/cache/radix-cache.js';
-import { loadWorkload } from '../src/cli/workload-input.js';
+import { loadWorkload } from '../src/config/workload-input.js';
 import { CostModel } from '../src/sim/cost-model.js';
 import { ENGINE_NAMES, EVICT_GRANULARITIES, WRITE_POLICIES } from '../src/sim/engine-profile.js';
 import { engineRules } from '../src/sim/engine-rules.js';

@@ -11,7 +11,7 @@ import { blockChecksum } from '../src/tensor/checksum.js';
 import { Limiter } from '../src/tensor/limiter.js';
 import { executeTransferPlan } from '../src/tensor/plan-executor.js';
 import { renderTensorTable } from '../src/tensor/run-plans.js';
-import { TransferRecorder } from '../src/tensor/transfer-plan.js';
+import { TransferRecorder } from '../src/sim/transfer-plan.js';
 
 const LLAMA = MODELS['Llama-3.1-8B'];
 /** Small blocks keep the suite fast: 1 layer, head_dim 8 -> 2 x 8 x 16 x 8 floats = 8 KiB. */

@@ -1,8 +1,7 @@
 import { BeladyPolicy, LfuPolicy, LruPolicy, type EvictionPolicy, type PolicyFactory } from './policy.js';
 import { StePolicy } from './ste-policy.js';
 import { ReusePolicy } from './reuse/reuse-policy.js';
-import { cpuTfSync } from '../tensor/backend.js';
-import { LearnedStePolicy } from '../graph/learned-ste-policy.js';
+import { LearnedStePolicy } from './learned-ste/learned-ste-policy.js';
 
 
 /** One registered policy: its factory and what a listing says about it. */
@@ -55,8 +54,7 @@ policyRegistry.register('lru', () => new LruPolicy(), 'least recently used', tru
 policyRegistry.register('lfu', () => new LfuPolicy(), 'least frequently used, then LRU', true);
 policyRegistry.register('belady', () => new BeladyPolicy(), "Belady's offline optimum (needs the future)", true);
 policyRegistry.register('ste', () => new StePolicy(), "KVFlow's steps-to-execution order, then LRU", true);
-// The CPU backend: its kernels are single-threaded JavaScript, so a seed gives the same model bit for bit.
-policyRegistry.register('reuse', () => new ReusePolicy(cpuTfSync), 'learned reuse predictor (online model on tfjs CPU)', true);
+policyRegistry.register('reuse', () => new ReusePolicy(), 'learned reuse predictor (online model on tfjs CPU)', true);
 policyRegistry.register(
   'ste-learned',
   (context) => new LearnedStePolicy(context?.gpuSlots ?? Infinity),

@@ -1,4 +1,4 @@
-import { edgeHash } from './child-index.js';
+import { edgeHash } from '../child-index.js';
 
 /** Largest block id kept in 4 bytes; a larger one switches the interner to 8-byte ids. */
 const UINT32_LIMIT = 2 ** 32;

@@ -1,4 +1,4 @@
-import { edgeHash } from './child-index.js';
+import { edgeHash } from '../child-index.js';
 import { IndexedHeap } from './indexed-heap.js';
 import type { EvictionPolicy, PageStats, PriorityOwner } from './policy.js';
 

@@ -11,7 +11,7 @@ import { resolveHardware } from '../sim/hardware.js';
 import { servingOptions, simulate } from '../sim/simulate.js';
 import { checkWritable } from './output-paths.js';
 import { emit, runCommand } from './run.js';
-import { loadWorkload } from './workload-input.js';
+import { loadWorkload } from '../config/workload-input.js';
 
 const SPEC_PATH = 'workloads/paper/sequential-8192.json';
 const SPEC = fileURLToPath(new URL(`../../../${SPEC_PATH}`, import.meta.url));

@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import { unknownName } from '../did-you-mean.js';
-import { parseQuantity, parseQuantityList } from '../units.js';
+import { parseByteRate as parseBytesPerSecond, parseBytes, parseQuantity, parseQuantityList } from '../units.js';
 import { parseSessionsStart, type SessionsStart } from '../workload/sessions-start.js';
 
 /**
@@ -18,9 +18,7 @@ export function parseTokenCountList(text: string): (number | null)[] {
 
 /** A byte count >= `min` such as `8589934592`, `8,589,934,592`, `8G` or `8GiB` (no `inf`). */
 export function parseByteCount(text: string, min = 0): number {
-  const value = asArgument(() => parseQuantity(text, 'bytes'));
-  if (value === null || value < min) throw new InvalidArgumentError(`"${text}" is not a byte count >= ${min}`);
-  return value;
+  return asArgument(() => parseBytes(text, min));
 }
 
 /**
@@ -28,9 +26,7 @@ export function parseByteCount(text: string, min = 0): number {
  * byte counts: 25G/s = 25 GiB/s; write 25e9 for decimal GB/s).
  */
 export function parseByteRate(text: string): number {
-  const value = asArgument(() => parseQuantity(text.trim().replace(/\/s$/i, ''), 'bytes'));
-  if (value === null || value < 1) throw new InvalidArgumentError(`"${text}" is not a rate > 0 bytes/s`);
-  return value;
+  return asArgument(() => parseBytesPerSecond(text));
 }
 
 /** A whole token count >= `min` (no `inf`). */

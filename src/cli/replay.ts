@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { formatTokenCount } from '../report/table.js';
 import { replaySuite, type ReplayReport } from '../replay/replay-suite.js';
 import { NeedsSortError, replayStream } from '../replay/replay-stream.js';
-import { replayOrder } from '../replay/replay.js';
+import { replayOrder } from '../workload/request-order.js';
 import { POLICY_NAMES, type ReadTraceOptions, type SteSource, type TraceRequest } from '../types.js';
 import type { PolicyFactory } from '../cache/policy.js';
 import { resolvePolicies } from '../config/policy-spec.js';
@@ -21,7 +21,7 @@ import { retimeSessions, SESSIONS_START_HELP, sessionsStartName, type SessionsSt
 import { FORMAT_CHOICES } from '../workload/read.js';
 import { emit, runCommand } from './run.js';
 
-import { GRAPH_SOURCES, loadSteSource } from './workload-input.js';
+import { GRAPH_SOURCES, loadSteSource } from '../config/workload-input.js';
 
 /** Policies replayed when --policy is not given: the learned `reuse` trains a model, so it is asked for by name. */
 const DEFAULT_POLICIES: string[] = POLICY_NAMES.filter((name) => name !== 'reuse');

@@ -15,7 +15,7 @@ import { MAX_REPLICAS, SERVING_DEFAULTS, servingOptions, simulate, type ServingO
 import { parseBackendChoice } from '../tensor/backend.js';
 import { DEFAULT_TENSOR_SCALE } from '../tensor/block-shape.js';
 import { renderTensorTable, runTensorPlans } from '../tensor/run-plans.js';
-import { TransferRecorder } from '../tensor/transfer-plan.js';
+import { TransferRecorder } from '../sim/transfer-plan.js';
 import { parseByteCount, parseByteRate, parseFraction, parseInteger, parseName, parseNameList, parseNumber, parseSessionsStartFlag, parseTokens } from './flags.js';
 import { SESSIONS_START_HELP, type SessionsStart } from '../workload/sessions-start.js';
 import { FORMAT_CHOICES } from '../workload/read.js';
@@ -28,7 +28,7 @@ function parseReplicas(text: string): number {
   return replicas;
 }
 import { emit, runCommand } from './run.js';
-import { GRAPH_SOURCES, loadWorkload, withGraph, type GraphSource } from './workload-input.js';
+import { GRAPH_SOURCES, loadWorkload, withGraph, type GraphSource } from '../config/workload-input.js';
 
 /** Serving flags whose defaults depend on the engine, the GPU or the workload: filled by `servingOptions`. */
 type ResolvedLater = 'tokenBudget' | 'mixedChunk' | 'writePolicy' | 'evictGranularity' | 'warmupRounds';

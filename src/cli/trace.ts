@@ -10,7 +10,7 @@ import { convertTrace, convertTraceToFile } from '../workload/convert.js';
 import { EmptyTraceError, FORMAT_CHOICES, readTrace, streamTrace, type TraceStats } from '../workload/read.js';
 import { traceStats, type TraceStatsReport } from '../workload/stats.js';
 import { learnGraph, type LearnedGraph } from '../graph/learner.js';
-import { replayOrder } from '../replay/replay.js';
+import { replayOrder } from '../workload/request-order.js';
 import { parseInteger, parseName, parseSessionsStartFlag } from './flags.js';
 import { SESSIONS_START_HELP, type SessionsStart } from '../workload/sessions-start.js';
 import { checkWritable } from './output-paths.js';

@@ -1,4 +1,4 @@
-import { ChildIndex } from '../cache/child-index.js';
+import { ChildIndex } from '../child-index.js';
 
 /**
  * Identifies agents in traffic that declares none, by the shape of prompt prefixes seen so far.

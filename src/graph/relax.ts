@@ -10,7 +10,7 @@
  * Every rule is monotone and adds at least one step, so sweeping from "unknown" (Infinity) settles at
  * least one more agent per sweep: at most `size` sweeps, usually two or three.
  */
-import type { LoopInfo, Topology } from './topology.js';
+import type { LoopInfo, Topology } from './topology-types.js';
 
 /** What the rules need to know about one instance's progress; counts are per agent or per loop. */
 export interface ProgressView {

@@ -2,7 +2,8 @@ import type { ReplayResult, SteSource, Trace, TraceSummary } from '../types.js';
 import { computeNextUse, type NextUseIndex } from '../cache/next-use.js';
 import type { PolicyFactory } from '../cache/policy.js';
 import type { ExplainRun } from './explain.js';
-import { replayOrder, replayTrace } from './replay.js';
+import { replayOrder } from '../workload/request-order.js';
+import { replayTrace } from './replay.js';
 
 export interface ReplaySuiteOptions {
   /** One factory per policy: every (capacity, policy) run gets a fresh object. */

@@ -1,10 +1,11 @@
+import { prefixTokens } from '../workload/request-order.js';
 import { InputError } from '../errors.js';
 import { SteChangeFeed } from '../graph/ste-feed.js';
 import { GLOBAL_SESSION, type ReplayResult, type SteSource, type TraceRequest } from '../types.js';
 import { computeNextUse, type NextUseIndex } from '../cache/next-use.js';
 import type { EvictionPolicy, PolicyFactory } from '../cache/policy.js';
 import { RadixCache, ROOT } from '../cache/radix-cache.js';
-import { observesRequests, type RequestObserver } from '../graph/learned-ste-policy.js';
+import { observesRequests, type RequestObserver } from '../cache/learned-ste/learned-ste-policy.js';
 
 /** What the replay reads of a request: its prompt as block ids and its lengths (and tags for STE). */
 export type ReplayRequest = Pick<TraceRequest, 'id' | 'blockSize' | 'inputLength' | 'outputLength' | 'workflow' | 'agent' | 'fixedBlocks'> & {
@@ -177,30 +178,6 @@ export class CacheReplayer {
   }
 }
 
-/** Tokens in the first `pages` blocks of a request: full blocks, except that the last one may be partial. */
-export function prefixTokens(request: Pick<ReplayRequest, 'blocks' | 'blockSize' | 'inputLength'>, pages: number): number {
-  if (pages <= 0) return 0;
-  if (pages >= request.blocks.length) return request.inputLength;
-  return pages * request.blockSize;
-}
-
-/**
- * Replay order: a stable sort by arrival time `t` when every request has one, else file order (closed-loop
- * traces are written in a valid dependency order).
- */
-export function replayOrder(requests: readonly TraceRequest[]): readonly TraceRequest[] {
-  let sorted = true;
-  for (let r = 0; r < requests.length; r++) {
-    const t = requests[r]!.t;
-    if (t === undefined) return requests;
-    if (r > 0 && t < requests[r - 1]!.t!) sorted = false;
-  }
-  if (sorted) return requests;
-  return requests
-    .map((request, index) => ({ request, index }))
-    .sort((a, b) => a.request.t! - b.request.t! || a.index - b.index)
-    .map(({ request }) => request);
-}
 
 function lastRequestOfEachWorkflow(requests: readonly TraceRequest[]): Map<string, number> {
   const last = new Map<string, number>();

@@ -4,7 +4,7 @@
  * arithmetic over a resolved `HardwareConfig`, so the simulator, the engine emulator and tests agree.
  */
 import { InputError } from '../errors.js';
-import type { HardwareConfig } from './hardware.js';
+import type { HardwareConfig } from './hardware-config.js';
 import type { ModelPreset } from './presets.js';
 
 /** A chunk of one request's prefill: `newTokens` computed now, after `contextTokens` already in cache. */

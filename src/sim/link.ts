@@ -1,4 +1,4 @@
-import type { TransferObserver } from '../tensor/transfer-plan.js';
+import type { TransferObserver } from './transfer-plan.js';
 import type { Clock, Timed } from './event-queue.js';
 
 /** One batch of pages moving over a link. */

@@ -1,7 +1,7 @@
 import { PageState, RadixCache, ROOT } from '../cache/radix-cache.js';
 import type { NextUseIndex } from '../cache/next-use.js';
 import type { EvictionPolicy } from '../cache/policy.js';
-import { observesRequests, type RequestObserver } from '../graph/learned-ste-policy.js';
+import { observesRequests, type RequestObserver } from '../cache/learned-ste/learned-ste-policy.js';
 import { InputError } from '../errors.js';
 import { Prefetcher } from './prefetcher.js';
 import type { DecodeStep, IterationBatch, PrefillChunk } from './cost-model.js';

@@ -4,7 +4,7 @@ import { engineProfile, sglangChunkedPrefill, type EvictGranularity, type WriteP
 import { engineRules } from './engine-rules.js';
 import { describeHardware, type HardwareConfig } from './hardware.js';
 import { workloadWarnings } from './warnings.js';
-import type { TransferObservers } from '../tensor/transfer-plan.js';
+import type { TransferObservers } from './transfer-plan.js';
 import type { RouterName } from './router.js';
 import type { Setup } from './setups.js';
 import { runSimulation, type RunLatencies, type SimulationRun } from './simulation.js';

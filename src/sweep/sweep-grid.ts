@@ -16,8 +16,8 @@ import { ROUTER_NAMES } from '../sim/router.js';
 import { SETUP_NAMES } from '../sim/setups.js';
 import { isPolicyPath } from '../config/policy-spec.js';
 import { parseSetupText, setupDefinitionSchema, type SetupSpec } from '../config/setup-spec.js';
-import { parseByteCount, parseByteRate, parseTokenCount } from '../cli/flags.js';
-import { GRAPH_SOURCES } from '../cli/workload-input.js';
+import { parseByteRate, parseBytes, parseQuantity } from '../units.js';
+import { GRAPH_SOURCES } from '../config/workload-input.js';
 import { FORMAT_CHOICES } from '../workload/trace.js';
 
 const positiveInt = z.number().int().min(1);
@@ -36,7 +36,7 @@ function presetName(accepted: readonly string[], resolve: (text: string) => stri
 const bytes = z.union([z.number().min(0), z.string()]).transform((value, context) => {
   if (typeof value === 'number') return value;
   try {
-    return parseByteCount(value, 0);
+    return parseBytes(value, 0);
   } catch (error) {
     context.addIssue({ code: 'custom', message: (error as Error).message });
     return z.NEVER;
@@ -112,7 +112,7 @@ const simulateFields = {
 const capacity = z.union([z.number().int().min(1), z.string(), z.null()]).transform((value, context) => {
   if (typeof value !== 'string') return value;
   try {
-    return parseTokenCount(value);
+    return parseQuantity(value, 'tokens');
   } catch {
     context.addIssue({ code: 'custom', message: `"${value}" is not a token count (an integer with optional k, M, G suffix, or inf)` });
     return z.NEVER;

@@ -4,7 +4,7 @@
  * not depend on how many workers ran it. Wall-clock fields (replay's `seconds`) are dropped for that reason.
  */
 import { replaySuite, type ReplayReport } from '../replay/replay-suite.js';
-import { loadSteSource, loadWorkload, withGraph, type LoadedWorkload } from '../cli/workload-input.js';
+import { loadSteSource, loadWorkload, withGraph, type LoadedWorkload } from '../config/workload-input.js';
 import { AgentAnnotator, OnlineGraphLearner } from '../graph/learner.js';
 import { InputError } from '../errors.js';
 import { hardwareFor } from '../sim/hardware.js';

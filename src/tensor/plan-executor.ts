@@ -8,11 +8,12 @@
  */
 import type { LinkConfig } from '../sim/hardware.js';
 import type { TransferDirection } from '../sim/cost-model.js';
+import type { DirectionReport, TensorPlanReport } from '../types.js';
 import type { TensorBackend } from './backend.js';
 import type { KvBlockShape } from './block-shape.js';
 import { BlockMover } from './block-mover.js';
 import { DeviceBlockStore, HostBlockStore } from './block-store.js';
-import type { PlannedTransfer, TransferRecorder } from './transfer-plan.js';
+import type { PlannedTransfer, TransferRecorder } from '../sim/transfer-plan.js';
 
 export interface TensorPlanOptions {
   backend: TensorBackend;
@@ -27,48 +28,6 @@ export interface TensorPlanOptions {
   maxPages?: number;
   /** Stops the execution between blocks. */
   signal?: AbortSignal;
-}
-
-/** Measured against modelled, for one direction of one setup. Field names are the JSON contract. */
-export interface DirectionReport {
-  /** Transfers the simulated link issued, and their pages. */
-  transfers: number;
-  pages: number;
-  /** Queued transfers the simulation cancelled (stale prefetches): never executed. */
-  cancelled: number;
-  /** Transfers and pages executed on real tensors (fewer than issued beyond `maxPages`). */
-  executedTransfers: number;
-  executedPages: number;
-  /** Bytes of all issued transfers at the model's page size. */
-  modelledBytes: number;
-  /** What the link model charges for them: sum of latency + bytes / bandwidth (idle link). */
-  modelledSeconds: number;
-  /** Bytes of block tensors actually moved (scaled blocks, float32). */
-  measuredBytes: number;
-  /** Wall time of moving them with the link's concurrency. */
-  measuredSeconds: number;
-  /** measuredBytes / measuredSeconds; null when nothing moved. */
-  measuredBandwidth: number | null;
-  /** modelledBytes / measuredBandwidth: the whole plan at full size on this machine. */
-  projectedSeconds: number | null;
-  /** projectedSeconds / modelledSeconds: above 1, this machine's link is slower than the model's. */
-  ratio: number | null;
-  /** Every block copied in this direction read back with the checksum it should have. */
-  verified: boolean;
-}
-
-export interface TensorPlanReport {
-  setup: string;
-  backend: string;
-  tensorScale: number;
-  blockShape: number[];
-  /** Bytes of one block tensor, and of one simulated page. */
-  blockBytes: number;
-  pageBytes: number;
-  h2d: DirectionReport;
-  d2h: DirectionReport;
-  /** `tf.memory().numTensors` after the run minus before: 0 unless something leaked. */
-  leakedTensors: number;
 }
 
 const DEFAULT_STORE_BYTES = 256 * 2 ** 20;

@@ -6,8 +6,9 @@ import { renderTable } from '../report/table.js';
 import type { HardwareConfig } from '../sim/hardware.js';
 import { selectBackend, type BackendChoice } from './backend.js';
 import { DEFAULT_TENSOR_SCALE, formatShape, kvBlockShape } from './block-shape.js';
-import { executeTransferPlan, type DirectionReport, type TensorPlanReport } from './plan-executor.js';
-import type { TransferRecorder } from './transfer-plan.js';
+import type { DirectionReport, TensorPlanReport } from '../types.js';
+import { executeTransferPlan } from './plan-executor.js';
+import type { TransferRecorder } from '../sim/transfer-plan.js';
 
 export interface TensorRunOptions {
   hardware: HardwareConfig;

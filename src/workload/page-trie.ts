@@ -3,7 +3,7 @@
  * the same block id under two different prefixes is two pages. Nothing is ever evicted, so this is
  * the radix cache at unbounded capacity without its bookkeeping, for trace statistics.
  */
-import { ChildIndex } from '../cache/child-index.js';
+import { ChildIndex } from '../child-index.js';
 
 const ROOT = 0;
 

@@ -3,7 +3,7 @@
  * each agent continues in one way (plus at most one loop), a join target is entered only through its
  * barrier, every agent is reachable from `start`, and every run of the workflow can end.
  */
-import type { EdgeSpec, WorkflowSpec } from './spec.js';
+import type { EdgeSpec, WorkflowSpec } from './spec-types.js';
 
 /** A problem at a path inside the spec document. */
 export interface SpecProblem {

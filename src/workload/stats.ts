@@ -3,7 +3,7 @@
  * (the hit rate at unbounded capacity, the same number `kvflow replay --capacity inf` gives for every
  * policy), how far apart reuses are, and the same per session. `kvflow trace stats` prints it.
  */
-import { prefixTokens, replayOrder } from '../replay/replay.js';
+import { prefixTokens, replayOrder } from './request-order.js';
 import type { Trace, TraceFormat, TraceRequest } from '../types.js';
 import { PageTrie } from './page-trie.js';
 

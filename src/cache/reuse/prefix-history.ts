@@ -1,4 +1,4 @@
-import { ChildIndex } from '../child-index.js';
+import { ChildIndex } from '../../child-index.js';
 
 /** The empty prefix: the parent of every prompt's first block. */
 export const EMPTY_PREFIX = -1;

@@ -1,4 +1,4 @@
-import type { Tf } from '../../tensor/backend.js';
+import { cpuTfSync, type Tf } from '../../tensor/backend.js';
 import type { EvictionPolicy, PriorityOwner, RequestAccess } from '../policy.js';
 import { FEATURE_COUNT, featureMask, writeFeatures, type PrefixFeatures, type RequestFeatures } from './features.js';
 import { ReuseModel } from './model.js';
@@ -84,10 +84,13 @@ export class ReusePolicy implements EvictionPolicy {
   #row = new Float32Array(FEATURE_COUNT);
   #refs = 0;
 
-  /** `tf` is called once, at the first training round (tests with short traces never load TensorFlow). */
-  constructor(tf: () => Tf, options: Partial<ReuseOptions> = {}) {
+  /**
+   * TensorFlow.js is loaded at the first training round (short traces never load it), on the CPU backend:
+   * its kernels are single-threaded JavaScript, so a seed gives the same model bit for bit.
+   */
+  constructor(options: Partial<ReuseOptions> = {}) {
     this.options = { ...REUSE_DEFAULTS, ...options };
-    this.#tf = tf;
+    this.#tf = cpuTfSync;
     this.#enabled = featureMask(this.options.without);
     this.#history = new PrefixHistory(this.options.horizon * 2);
     this.#samples = new SampleStore(this.options.horizon, 1 << 17, this.options.trainWindow);

@@ -10,7 +10,7 @@ import { Replica } from '../../sim/replica.js';
 import { PageState } from '../../cache/radix-cache.js';
 import type { Setup } from '../../sim/setups.js';
 import { SimRequest } from '../../sim/sim-request.js';
-import type { TransferObservers } from '../../tensor/transfer-plan.js';
+import type { TransferObservers } from '../../sim/transfer-plan.js';
 import { diffSnapshots } from '../http/kvflow-update.js';
 import { ApiError } from '../http/openai-errors.js';
 import { RealTimeClock } from '../../sim/real-time-clock.js';

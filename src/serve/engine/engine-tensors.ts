@@ -6,9 +6,9 @@
  */
 import type { HardwareConfig } from '../../sim/hardware.js';
 import type { BackendChoice } from '../../tensor/backend.js';
-import type { TensorPlanReport } from '../../tensor/plan-executor.js';
+import type { TensorPlanReport } from '../../types.js';
 import { runTensorPlans } from '../../tensor/run-plans.js';
-import { TransferRecorder, type TransferObserver, type TransferObservers } from '../../tensor/transfer-plan.js';
+import { TransferRecorder, type TransferObserver, type TransferObservers } from '../../sim/transfer-plan.js';
 
 export interface EngineTensorOptions {
   backend: BackendChoice;

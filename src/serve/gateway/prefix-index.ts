@@ -4,7 +4,7 @@
  * walk over its blocks, AND-ing upstream bitmasks, instead of one tree walk per upstream. Routing cost so
  * follows the prompt's length, not length x upstreams. Holds up to 31 upstreams (one bit each).
  */
-import { ChildIndex } from '../../cache/child-index.js';
+import { ChildIndex } from '../../child-index.js';
 
 export const MAX_INDEXED_UPSTREAMS = 31;
 

@@ -5,7 +5,7 @@
  * that `executeTransferPlan` then runs on the block stores. Recording first and executing after keeps
  * the simulation deterministic: wall-clock copies never feed back into simulated time.
  */
-import type { TransferDirection } from '../sim/cost-model.js';
+import type { TransferDirection } from './cost-model.js';
 
 /** What a link tells about its transfers, in simulated seconds. */
 export interface TransferObserver {

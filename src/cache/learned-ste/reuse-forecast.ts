@@ -1,5 +1,5 @@
-import { OnlineGraphLearner } from './learner.js';
-import { GLOBAL_SESSION } from '../types.js';
+import { OnlineGraphLearner } from '../../graph/learner.js';
+import { GLOBAL_SESSION } from '../../types.js';
 
 /** What the forecast needs to know of a request: whose call it is. */
 export interface CallIdentity {

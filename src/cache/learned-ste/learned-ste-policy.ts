@@ -1,5 +1,5 @@
-import { LruPolicy, type EvictionPolicy, type PriorityOwner } from '../cache/policy.js';
-import { RadixCache, ROOT } from '../cache/radix-cache.js';
+import { LruPolicy, type EvictionPolicy, type PriorityOwner } from '../policy.js';
+import { RadixCache, ROOT } from '../radix-cache.js';
 import { ReuseForecast, type CallIdentity } from './reuse-forecast.js';
 
 /** What the policy sees of a request: its prompt blocks, lengths and whose call it is. */

@@ -1,0 +1,5 @@
+/** `kvflow/serve`: the HTTP side: the engine emulator and the workflow-aware gateway. This file only re-exports. */
+export { startEngineServer, type EngineServer, type EngineServerOptions } from './engine/engine-server.js';
+export { startGateway, GATEWAY_DEFAULTS, type GatewayServer, type GatewayOptions } from './gateway/gateway-server.js';
+export { GATEWAY_MODE_NAMES, gatewayMode, type GatewayMode, type GatewayModeName } from './gateway/gateway-mode.js';
+export { CacheAwareRouting, type RoutingPolicy, type RouteCandidate, type RouteQuery } from './gateway/routing.js';
