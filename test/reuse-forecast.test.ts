@@ -7,7 +7,7 @@
  * used again.
  */
 import { describe, expect, it } from 'vitest';
-import { NEVER_AGAIN, ReuseForecast } from '../src/graph/reuse-forecast.js';
+import { NEVER_AGAIN, ReuseForecast } from '../src/cache/learned-ste/reuse-forecast.js';
 
 describe('ReuseForecast', () => {
   it("forecasts a page by its caller's own rhythm once the caller has called twice, and overdue callers after now", () => {
