@@ -24,7 +24,7 @@ const GROUPS = {
   cache: {
     // The learned-STE forecast is mutated with the step graph, whose tests exercise it.
     mutate: ['src/cache/**/*.ts', '!src/cache/learned-ste/**', '!src/cache/index.ts'],
-    tests: ['test/tiered-cache.test.ts', 'test/cache.test.ts', 'test/sim-exact.test.ts', 'test/prefetcher.test.ts'],
+    tests: ['test/tiered-cache.test.ts', 'test/cache.test.ts', 'test/cache/ste-policy.test.ts', 'test/sim-exact.test.ts', 'test/prefetcher.test.ts'],
   },
   graph: {
     mutate: ['src/graph/**/*.ts', 'src/cache/learned-ste/reuse-forecast.ts', '!src/graph/index.ts'],

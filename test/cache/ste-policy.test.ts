@@ -1,0 +1,99 @@
+/** `StePolicy` on its own: tagging, the priority key, STE changes and the re-reads they ask of the cache. */
+import { describe, expect, it } from 'vitest';
+import type { PageStats, PolicyPrompt } from '../../src/cache/policy.js';
+import { StePolicy } from '../../src/cache/ste-policy.js';
+
+const stats: PageStats = { lastAccess: () => 0, accessCount: () => 1, nextUse: () => Infinity };
+
+/** A policy bound to an owner that records every page it is asked to re-read. */
+function bound(): { policy: StePolicy; reread: number[] } {
+  const policy = new StePolicy();
+  const reread: number[] = [];
+  policy.bind({ reprioritize: (page) => reread.push(page) });
+  return { policy, reread };
+}
+
+const prompt = (fixedBlocks: number | undefined): PolicyPrompt => ({ id: 'r', blockSize: 16, inputLength: 160, ...(fixedBlocks !== undefined && { fixedBlocks }) });
+
+describe('StePolicy', () => {
+  it('ranks untagged pages first, then the largest STE, and gives the prefetcher the same key', () => {
+    const { policy } = bound();
+    policy.tag(1, 'near');
+    policy.tag(2, 'far');
+    policy.applySte(new Map([['near', 1], ['far', 5]]));
+    expect(policy.priority(0, stats)).toBe(-Infinity);
+    expect(policy.priority(1, stats)).toBe(-1);
+    expect(policy.priority(2, stats)).toBe(-5);
+    expect(policy.stePriority(3)).toBe(-3);
+    // Evicted first = smallest priority: untagged, then far, then near.
+    const order = [1, 2, 0].sort((a, b) => policy.priority(a, stats) - policy.priority(b, stats));
+    expect(order).toEqual([0, 2, 1]);
+  });
+
+  it('tags only the fixed-prompt pages of a request that names an agent, within [from, to)', () => {
+    const { policy, reread } = bound();
+    policy.notePrompt(prompt(3), 'a', [10, 11, 12, 13, 14], 1, 5);
+    expect(reread).toEqual([11, 12]);
+    policy.notePrompt(prompt(3), undefined, [20, 21], 0, 2);
+    policy.notePrompt(prompt(undefined), 'a', [30, 31], 0, 2);
+    policy.applySte(new Map([['a', 2]]));
+    expect([10, 11, 12, 13, 20, 30].map((page) => policy.steOfPage(page))).toEqual([undefined, 2, 2, undefined, undefined, undefined]);
+  });
+
+  it('gives a page shared by several agents the smallest known STE', () => {
+    const { policy } = bound();
+    policy.tag(7, 'a');
+    policy.tag(7, 'b');
+    policy.tag(7, 'c');
+    policy.applySte(new Map([['a', 4], ['b', 2]]));
+    expect(policy.steOfPage(7)).toBe(2);
+    policy.applySte(new Map([['b', undefined]]));
+    expect(policy.steOfPage(7)).toBe(4);
+    policy.applySte(new Map([['c', 0]]));
+    expect(policy.steOfPage(7)).toBe(0);
+  });
+
+  it('asks the cache to re-read exactly the pages of agents whose STE changed', () => {
+    const { policy, reread } = bound();
+    policy.tag(1, 'a');
+    policy.tag(2, 'a');
+    policy.tag(3, 'b');
+    reread.length = 0;
+    policy.applySte(new Map([['a', 1]]));
+    expect(reread.sort()).toEqual([1, 2]);
+    reread.length = 0;
+    policy.applySte(new Map([['a', 1]])); // unchanged: nothing to re-read
+    policy.applySte(new Map([['unknown-agent', undefined]]));
+    expect(reread).toEqual([]);
+    policy.setAll(new Map([['b', 3]])); // a becomes unknown, b changes
+    expect(reread.sort()).toEqual([1, 2, 3]);
+    expect(policy.steOfPage(1)).toBeUndefined();
+    expect(policy.steOfPage(3)).toBe(3);
+  });
+
+  it('forgets a page: its id may come back for another path, untagged', () => {
+    const { policy, reread } = bound();
+    policy.tag(5, 'a');
+    policy.tag(5, 'b');
+    policy.applySte(new Map([['a', 1], ['b', 2]]));
+    policy.forget(5);
+    expect(policy.steOfPage(5)).toBeUndefined();
+    reread.length = 0;
+    policy.applySte(new Map([['a', 9], ['b', 9]]));
+    expect(reread).toEqual([]);
+  });
+
+  it('is LRU without STE values: every page has the same priority', () => {
+    const { policy } = bound();
+    policy.tag(1, 'a');
+    expect(new Set([0, 1, 2].map((page) => policy.priority(page, stats)))).toEqual(new Set([-Infinity]));
+  });
+
+  it('grows its tag table for page ids beyond the initial size', () => {
+    const { policy } = bound();
+    policy.tag(100_000, 'a');
+    policy.applySte(new Map([['a', 6]]));
+    expect(policy.steOfPage(100_000)).toBe(6);
+    expect(policy.steOfPage(99_999)).toBeUndefined();
+  });
+});
