@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { CLI } from './helpers/cli.js';
@@ -16,6 +16,11 @@ const HEAVY = ['zod', 'vega', 'vega-lite', 'fastify', 'undici', 'prom-client', '
 
 /** The npm packages `kvflow ...args` resolves, by name. */
 function packagesLoaded(args: string[]): Set<string> {
+  return packagesLoadedBy([CLI, ...args]);
+}
+
+/** The npm packages `node ...argv` resolves, by name. */
+function packagesLoadedBy(argv: string[]): Set<string> {
   const dir = mkdtempSync(join(tmpdir(), 'kvflow-lazy-'));
   writeFileSync(
     join(dir, 'hooks.mjs'),
@@ -27,7 +32,7 @@ function packagesLoaded(args: string[]): Set<string> {
     }`,
   );
   writeFileSync(join(dir, 'register.mjs'), `import { register } from 'node:module'; register(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)});`);
-  const run = spawnSync(process.execPath, ['--import', pathToFileURL(join(dir, 'register.mjs')).href, CLI, ...args], {
+  const run = spawnSync(process.execPath, ['--import', pathToFileURL(join(dir, 'register.mjs')).href, ...argv], {
     cwd: REPO,
     encoding: 'utf8',
     timeout: 60_000,
@@ -44,5 +49,11 @@ describe('lazy commands', () => {
   it('replay of a valid trace loads no schema, plotting, HTTP or worker library', () => {
     const loaded = packagesLoaded(['replay', '--trace', 'test/fixtures/trace/mooncake-crlf.jsonl', '--capacity', '1M', '--policy', 'lru']);
     expect(HEAVY.filter((name) => loaded.has(name))).toEqual([]);
+  });
+
+  it('hardware from presets and flags loads no zod (only a --config document needs it)', () => {
+    const hardware = pathToFileURL(join(dirname(CLI), '../sim/hardware.js')).href;
+    const script = `const { resolveHardware } = await import(${JSON.stringify(hardware)}); resolveHardware({ gpu: 'H100-SXM', model: 'Llama-3.1-8B', engine: 'ideal' });`;
+    expect(packagesLoadedBy(['--input-type=module', '-e', script]).has('zod')).toBe(false);
   });
 });

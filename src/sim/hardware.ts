@@ -5,11 +5,12 @@
  * flags. Config documents are validated strictly (unknown fields are errors), so a typo cannot
  * silently leave a default in place.
  */
-import { z } from 'zod';
+import type { z as Zod } from 'zod';
 import { nearestName, unknownName } from '../did-you-mean.js';
 import { InputError } from '../errors.js';
 import { readInputJson } from '../input-files.js';
 import { describeValue, expecting } from '../workload/problem.js';
+import { lazySchema, type ZodApi } from '../workload/lazy-zod.js';
 import { CostModel, gpuKvPoolBytes } from './cost-model.js';
 import type { HardwareConfig, LinkConfig, LoadPathConfig } from './hardware-config.js';
 import {
@@ -83,103 +84,112 @@ export const HARDWARE_DEFAULTS = {
 /** Labels config problems when the caller does not name the document. */
 const UNNAMED_SOURCE = 'config';
 
-// Field rules. Messages read "expected a number > 0, got -1", like the trace readers'.
-const positiveNumber = z.number(expecting('a number > 0')).gt(0);
-const nonNegativeNumber = z.number(expecting('a number >= 0')).min(0);
-const positiveInt = z.int(expecting('an integer >= 1')).min(1);
-const fraction = z.number(expecting('a number in (0, 1]')).gt(0).max(1);
-const label = z.string(expecting('a non-empty string')).min(1);
+/**
+ * The `--config` schema, built with zod on first use (zod loads only when a config file is given; a run
+ * from presets and flags never needs it). Field messages read "expected a number > 0, got -1", like the
+ * trace readers'.
+ */
+function buildOverridesSchema(z: ZodApi) {
+  const positiveNumber = z.number(expecting('a number > 0')).gt(0);
+  const nonNegativeNumber = z.number(expecting('a number >= 0')).min(0);
+  const positiveInt = z.int(expecting('an integer >= 1')).min(1);
+  const fraction = z.number(expecting('a number in (0, 1]')).gt(0).max(1);
+  const label = z.string(expecting('a non-empty string')).min(1);
 
-/** A name from `accepted`; anything else is reported with the whole list. */
-function presetName<T extends string>(accepted: readonly T[]) {
-  return z.enum(accepted as [T, ...T[]], {
-    error: (issue) =>
-      typeof issue.input === 'string' ? unknownName(issue.input, accepted) : `expected a name, got ${describeValue(issue.input)}`,
+  /** A name from `accepted`; anything else is reported with the whole list. */
+  function presetName<T extends string>(accepted: readonly T[]) {
+    return z.enum(accepted as [T, ...T[]], {
+      error: (issue) =>
+        typeof issue.input === 'string' ? unknownName(issue.input, accepted) : `expected a name, got ${describeValue(issue.input)}`,
+    });
+  }
+
+  /** A GPU or model preset under any of its names (presets.ts), stored as the preset name. */
+  function aliasedPresetName<T extends string>(accepted: readonly T[], resolve: (text: string) => T | undefined, aliases: readonly string[]) {
+    return z.string(expecting('a name')).transform((text, context) => {
+      const name = resolve(text);
+      if (name === undefined) context.addIssue({ code: 'custom', message: unknownName(text, accepted, '', aliases) });
+      return name ?? (text as T);
+    });
+  }
+
+  /** An object that rejects unknown fields, naming the fields it does accept. */
+  function strictObject<S extends Zod.ZodRawShape>(shape: S) {
+    const fields = Object.keys(shape).join(', ');
+    return z.strictObject(shape, {
+      error: (issue) =>
+        issue.code === 'unrecognized_keys'
+          ? `unknown field (${didYouMean(issue.keys[0], Object.keys(shape))}accepted: ${fields})`
+          : `expected an object, got ${describeValue(issue.input)}`,
+    });
+  }
+
+  const linkOverrides = strictObject({
+    bandwidth: positiveNumber.optional(),
+    latency: nonNegativeNumber.optional(),
+    concurrency: positiveInt.optional(),
   });
+
+  const gpuPresetOverrides = strictObject({
+    name: label.optional(),
+    memoryBytes: positiveNumber.optional(),
+    peakFlops: positiveNumber.optional(),
+    hbmBandwidth: positiveNumber.optional(),
+    defaultLink: presetName(LINK_NAMES).optional(),
+    cudaMemoryBytes: positiveNumber.optional(),
+  });
+
+  const loadPathOverrides = strictObject({
+    mode: presetName(LOAD_MODES).optional(),
+    hostCopyBandwidth: positiveNumber.optional(),
+    syncLatency: nonNegativeNumber.optional(),
+    pageableBandwidth: positiveNumber.optional(),
+  });
+
+  const modelPresetOverrides = strictObject({
+    name: label.optional(),
+    params: positiveNumber.optional(),
+    layers: positiveInt.optional(),
+    hiddenSize: positiveInt.optional(),
+    heads: positiveInt.optional(),
+    kvHeads: positiveInt.optional(),
+    headDim: positiveInt.optional(),
+    dtypeBytes: positiveNumber.optional(),
+    tensorParallel: positiveInt.optional(),
+  });
+
+  const overridesSchema = strictObject({
+    /** Free text (a string, or lines) saying where the values come from; ignored. */
+    description: z.union([z.string(), z.array(z.string())], expecting('a string or a list of strings')).optional(),
+    engine: presetName(ENGINE_NAMES).optional(),
+    gpu: aliasedPresetName(GPU_NAMES, gpuPresetName, Object.keys(GPU_ALIASES)).optional(),
+    model: aliasedPresetName(MODEL_NAMES, modelPresetName, []).optional(),
+    gpuCount: positiveInt.optional(),
+    memoryFraction: fraction.optional(),
+    activationReserveBytes: nonNegativeNumber.optional(),
+    mfu: fraction.optional(),
+    bandwidthEfficiency: fraction.optional(),
+    iterationOverhead: nonNegativeNumber.optional(),
+    h2d: linkOverrides.optional(),
+    d2h: linkOverrides.optional(),
+    cpuPoolBytes: nonNegativeNumber.optional(),
+    blockSize: positiveInt.optional(),
+    loadPath: loadPathOverrides.optional(),
+    cudaGraphMaxBs: positiveInt.optional(),
+    gpuPreset: gpuPresetOverrides.optional(),
+    modelPreset: modelPresetOverrides.optional(),
+  });
+  return overridesSchema;
 }
 
-/** A GPU or model preset under any of its names (presets.ts), stored as the preset name. */
-function aliasedPresetName<T extends string>(accepted: readonly T[], resolve: (text: string) => T | undefined, aliases: readonly string[]) {
-  return z.string(expecting('a name')).transform((text, context) => {
-    const name = resolve(text);
-    if (name === undefined) context.addIssue({ code: 'custom', message: unknownName(text, accepted, '', aliases) });
-    return name ?? (text as T);
-  });
-}
-
-/** An object that rejects unknown fields, naming the fields it does accept. */
-function strictObject<S extends z.ZodRawShape>(shape: S) {
-  const fields = Object.keys(shape).join(', ');
-  return z.strictObject(shape, {
-    error: (issue) =>
-      issue.code === 'unrecognized_keys'
-        ? `unknown field (${didYouMean(issue.keys[0], Object.keys(shape))}accepted: ${fields})`
-        : `expected an object, got ${describeValue(issue.input)}`,
-  });
-}
-
-const linkOverrides = strictObject({
-  bandwidth: positiveNumber.optional(),
-  latency: nonNegativeNumber.optional(),
-  concurrency: positiveInt.optional(),
-});
-
-const gpuPresetOverrides = strictObject({
-  name: label.optional(),
-  memoryBytes: positiveNumber.optional(),
-  peakFlops: positiveNumber.optional(),
-  hbmBandwidth: positiveNumber.optional(),
-  defaultLink: presetName(LINK_NAMES).optional(),
-  cudaMemoryBytes: positiveNumber.optional(),
-});
-
-const loadPathOverrides = strictObject({
-  mode: presetName(LOAD_MODES).optional(),
-  hostCopyBandwidth: positiveNumber.optional(),
-  syncLatency: nonNegativeNumber.optional(),
-  pageableBandwidth: positiveNumber.optional(),
-});
-
-const modelPresetOverrides = strictObject({
-  name: label.optional(),
-  params: positiveNumber.optional(),
-  layers: positiveInt.optional(),
-  hiddenSize: positiveInt.optional(),
-  heads: positiveInt.optional(),
-  kvHeads: positiveInt.optional(),
-  headDim: positiveInt.optional(),
-  dtypeBytes: positiveNumber.optional(),
-  tensorParallel: positiveInt.optional(),
-});
-
-const overridesSchema = strictObject({
-  /** Free text (a string, or lines) saying where the values come from; ignored. */
-  description: z.union([z.string(), z.array(z.string())], expecting('a string or a list of strings')).optional(),
-  engine: presetName(ENGINE_NAMES).optional(),
-  gpu: aliasedPresetName(GPU_NAMES, gpuPresetName, Object.keys(GPU_ALIASES)).optional(),
-  model: aliasedPresetName(MODEL_NAMES, modelPresetName, []).optional(),
-  gpuCount: positiveInt.optional(),
-  memoryFraction: fraction.optional(),
-  activationReserveBytes: nonNegativeNumber.optional(),
-  mfu: fraction.optional(),
-  bandwidthEfficiency: fraction.optional(),
-  iterationOverhead: nonNegativeNumber.optional(),
-  h2d: linkOverrides.optional(),
-  d2h: linkOverrides.optional(),
-  cpuPoolBytes: nonNegativeNumber.optional(),
-  blockSize: positiveInt.optional(),
-  loadPath: loadPathOverrides.optional(),
-  cudaGraphMaxBs: positiveInt.optional(),
-  gpuPreset: gpuPresetOverrides.optional(),
-  modelPreset: modelPresetOverrides.optional(),
-});
+const overridesSchema = lazySchema(buildOverridesSchema);
 
 /** A validated `--config` document: every field optional. */
-export type HardwareOverrides = z.output<typeof overridesSchema>;
+export type HardwareOverrides = Zod.output<ReturnType<typeof buildOverridesSchema>>;
 
 /** Validates the parsed JSON of a config file; problems become `source: path.to.field: problem`. */
 export function parseHardwareOverrides(json: unknown, source: string = UNNAMED_SOURCE): HardwareOverrides {
-  const result = overridesSchema.safeParse(json);
+  const result = overridesSchema().safeParse(json);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   if (issue === undefined) throw InputError.atPath(source, '', 'invalid hardware config');

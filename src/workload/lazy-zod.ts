@@ -1,7 +1,8 @@
 /**
  * zod for the trace line formats, loaded the first time a line fails its quick check (see schemas.ts):
  * valid traces never need it, and loading it takes longer than replaying a small trace. Loaded with
- * `require` because line parsing is synchronous; every line-format schema is built here, on one instance.
+ * `require` because line parsing is synchronous; every schema built through it (line formats, the
+ * hardware `--config` document in src/sim/hardware.ts) uses this one instance.
  */
 import { createRequire } from 'node:module';
 import type { z as Zod } from 'zod';
