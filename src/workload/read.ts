@@ -6,7 +6,7 @@ import { InputError } from '../errors.js';
 import type { ReadTraceOptions, Trace, TraceFormat, TraceRequest } from '../types.js';
 import { AZURE_HEADER, AzureLineParser } from './azure.js';
 import { CanonicalLineParser, DEFAULT_BLOCK_SIZE } from './canonical.js';
-import { readLines, type Line, type LineParser } from './lines.js';
+import { readLineBatches, type Line, type LineParser } from './lines.js';
 import { LMCACHE_MARKER_KEYS, LmcacheLineParser } from './lmcache.js';
 import { MOONCAKE_MARKER_KEY, MooncakeLineParser } from './mooncake.js';
 import { expectedGot, parseJsonLine, ROOT_FIELD } from './problem.js';
@@ -52,34 +52,53 @@ type RequestParser = LineParser<TraceRequest> | LineParser<TraceRequest[]>;
  * `EmptyTraceError` (`<path>: empty trace`) at the end if the file held no request.
  */
 export async function* streamTrace(path: string, opts: StreamTraceOptions = {}): AsyncGenerator<TraceRequest> {
+  for await (const batch of traceBatches(path, opts)) for (const request of batch) yield request;
+}
+
+/**
+ * `streamTrace` a chunk of lines at a time (lines parse synchronously; one await per chunk). A line that
+ * fails ends the stream after the requests of the lines before it are yielded, as line by line.
+ */
+async function* traceBatches(path: string, opts: StreamTraceOptions): AsyncGenerator<TraceRequest[]> {
   const requested = checkFormat(opts.format);
   const blockSize = checkBlockSize(opts.blockSize);
   const stats = opts.stats ?? { format: undefined, skipped: 0 };
   let parser: RequestParser | undefined;
   let requests = 0;
 
-  for await (const line of readLines(path)) {
-    let parsed: TraceRequest | TraceRequest[] | undefined;
-    try {
-      if (parser === undefined) {
-        stats.format = requested === 'auto' ? detectFormat(path, line) : requested;
-        parser = await createParser(stats.format, path, blockSize, opts.tokenizer);
+  for await (const lines of readLineBatches(path)) {
+    const batch: TraceRequest[] = [];
+    let failed = false;
+    let failure: unknown;
+    for (const line of lines) {
+      let parsed: TraceRequest | TraceRequest[] | undefined;
+      try {
+        if (parser === undefined) {
+          stats.format = requested === 'auto' ? detectFormat(path, line) : requested;
+          parser = await createParser(stats.format, path, blockSize, opts.tokenizer);
+        }
+        parsed = parser.parse(line);
+      } catch (err) {
+        if (!(opts.skipInvalid && err instanceof InputError)) {
+          failed = true;
+          failure = err;
+          break;
+        }
+        stats.skipped++;
+        opts.onInvalid?.(err);
+        continue;
       }
-      parsed = parser.parse(line);
-    } catch (err) {
-      if (!(opts.skipInvalid && err instanceof InputError)) throw err;
-      stats.skipped++;
-      opts.onInvalid?.(err);
-      continue;
+      if (parsed === undefined) continue; // a header line
+      if (Array.isArray(parsed)) {
+        requests += parsed.length;
+        for (const request of parsed) batch.push(request);
+      } else {
+        requests++;
+        batch.push(parsed);
+      }
     }
-    if (parsed === undefined) continue; // a header line
-    if (Array.isArray(parsed)) {
-      requests += parsed.length;
-      yield* parsed;
-    } else {
-      requests++;
-      yield parsed;
-    }
+    if (batch.length > 0) yield batch;
+    if (failed) throw failure;
   }
 
   if (requests === 0) {
@@ -93,7 +112,7 @@ export async function* streamTrace(path: string, opts: StreamTraceOptions = {}):
 export async function readTrace(path: string, opts: ReadTraceOptions = {}): Promise<Trace> {
   const stats: TraceStats = { format: undefined, skipped: 0 };
   const requests: TraceRequest[] = [];
-  for await (const request of streamTrace(path, { ...opts, stats })) requests.push(request);
+  for await (const batch of traceBatches(path, { ...opts, stats })) for (const request of batch) requests.push(request);
   // A trace with requests has had a first line, so its format is known.
   return { path, format: stats.format ?? 'kvflow', requests, skipped: stats.skipped };
 }
