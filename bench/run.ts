@@ -35,7 +35,7 @@ const selected = Object.entries({ ...groups, ...onDemand }).filter(([name]) =>
   only.length > 0 ? only.includes(name) : name in groups,
 );
 for (const [name, run] of selected) {
-  console.log(`\n## ${name}`);
+  console.log(`\n## ${name} (load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at start)`);
   for (const line of await run()) console.log(formatLine(line));
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
 }
