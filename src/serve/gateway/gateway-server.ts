@@ -9,8 +9,6 @@ import type { AddressInfo } from 'node:net';
 import { request as undiciRequest } from 'undici';
 import { InputError } from '../../errors.js';
 import { parseWorkflowSpec } from '../../workload/spec.js';
-import { OnlineGraphLearner } from '../../graph/learner.js';
-import { FixedPrefixTracker } from '../http/fixed-prefix.js';
 import { gatewayMode, type GatewayModeName } from './gateway-mode.js';
 import type { PolicyFactory } from '../../cache/policy.js';
 import { GatewayMetrics } from './gateway-metrics.js';
@@ -25,10 +23,12 @@ import { ModelTokenizers } from './model-tokenizers.js';
 import { Proxy } from './proxy.js';
 import { CacheAwareRouting, type CacheAwareOptions } from './routing.js';
 import { StePublisher, type StePublisherOptions } from './ste-publisher.js';
-import { AgentIdTable, NO_AGENT_ID } from './agent-ids.js';
+import { NO_AGENT_ID, type AgentIdTable } from './agent-ids.js';
 import { outgoingHints } from './outgoing-hints.js';
 import { Upstream, type UpstreamKind, type UpstreamTimeouts } from './upstream.js';
-import { RegistryRefusal, WorkflowRegistry, type RegistryLimits } from './workflow-registry.js';
+import { RegistryRefusal, type Registration, type RegistryLimits, type WorkflowRegistry } from './workflow-registry.js';
+import { LocalStateStore, type GatewayStateStore, type SteSink } from './state-store.js';
+import type { WorkflowSpec } from '../../workload/spec.js';
 import { exposureWarning, installAuth, type AccessKeys, type RouteAccess } from '../http/auth.js';
 import { applyServerLimits, serverOptions, SERVER_LIMIT_DEFAULTS, type ServerLimits } from '../http/server-limits.js';
 import { HEALTH_CHECK_DEFAULTS, HealthChecker } from './health-check.js';
@@ -89,6 +89,22 @@ export interface GatewayOptions {
   kvEvents?: readonly KvEventFeedSpec[];
   /** ZMQ subscription prefix for the KV event feeds (default: every topic). */
   kvEventsTopic?: string;
+  /**
+   * Keep the state in Redis, shared with every gateway given the same URL (redis-state-store.ts);
+   * default: in this process only.
+   */
+  redis?: RedisStateOptions;
+}
+
+/** `--redis` and its tuning. */
+export interface RedisStateOptions {
+  url: string;
+  /** Milliseconds between checkpoints (the log is trimmed to what follows one). */
+  checkpointMs?: number;
+  /** Milliseconds between heartbeats; a replica silent for three is gone. */
+  heartbeatMs?: number;
+  /** Past admissions a checkpoint keeps to re-grow the shadow trees. */
+  admissions?: number;
 }
 
 export const GATEWAY_DEFAULTS = {
@@ -110,6 +126,8 @@ export interface GatewayServer {
   readonly registry: WorkflowRegistry;
   /** Integer ids of agent keys, as KVFlow fork upstreams see them. */
   readonly agentIds: AgentIdTable;
+  /** Registers a spec through the state store (shared with the other replicas under `--redis`). */
+  register(spec: WorkflowSpec, options?: { replace?: boolean }): Promise<Registration>;
   /** Resolves when no STE push is queued or in flight (for tests). */
   steSettled(): Promise<void>;
   close(): Promise<void>;
@@ -117,7 +135,6 @@ export interface GatewayServer {
 
 const DISCOVERY_TIMEOUT_MS = 2_000;
 const STE_PUSH_TIMEOUT_MS = 2_000;
-const IDLE_SWEEP_MS = 5_000;
 
 export async function startGateway(options: GatewayOptions): Promise<GatewayServer> {
   if (options.upstreams.length === 0) throw new InputError('--upstream: give at least one upstream URL');
@@ -141,6 +158,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
           blockSize: options.blockSize,
           ...(prefixIndex && !fed.has(index) && { onPage: (block: number, present: boolean) => prefixIndex.update(index, block, present) }),
         },
+        newShadowPolicy: () => shadowPolicy({ gpuSlots: slots }),
       }),
   );
   const metrics = new GatewayMetrics(upstreams);
@@ -155,12 +173,6 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
   for (const [index, feed] of feeds) upstreams[index]!.kvIndex = feed.index;
   const hasFork = upstreams.some((upstream) => upstream.kind === 'kvflow-sglang');
   const hasHintsKind = upstreams.some((upstream) => upstream.kind === 'sglang-hints');
-  const registry = new WorkflowRegistry({
-    idleSeconds: options.idleSeconds,
-    ...(options.registryLimits && { limits: options.registryLimits }),
-    ...(options.graph === 'learned' && { learner: new OnlineGraphLearner() }),
-  });
-  const fixedPrefixes = new FixedPrefixTracker();
   const proxy = new Proxy({
     upstreams,
     routing: new CacheAwareRouting(options.routing),
@@ -168,11 +180,11 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
     retryCooldownMs: options.retryCooldownMs,
     blockSize: options.blockSize,
     ...(prefixIndex && { prefixIndex }),
+    admit: (request, upstream) => store.admit(request.stateId!, upstream.index),
     // With keys of its own, the client's Authorization is the gateway's key and stays here.
     forwardClientAuthorization: !(options.keys?.api || options.keys?.admin),
   });
   const logLine = options.logLine ?? (() => {});
-  const agentIds = new AgentIdTable({ onAssign: ({ key, id }) => logLine(`kvflow gateway: agent "${key}" is agent_id ${id} on kvflow-sglang upstreams`) });
   const publishers = upstreams
     .filter((upstream) => upstream.receivesSte && mode.forwardsSte)
     .map((upstream) => ({
@@ -185,27 +197,43 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
         // The fork replaces its table on every update: it gets whole snapshots, spaced; kvflow engines merge diffs.
         mode: upstream.kind === 'kvflow' ? 'diff' : 'snapshot',
         snapshotIntervalMs: options.steSnapshotIntervalMs ?? GATEWAY_DEFAULTS.steSnapshotIntervalMs,
-        snapshot: () => (upstream.kind === 'kvflow-sglang' ? agentIds.translate(registry.snapshot()) : registry.snapshot()),
+        snapshot: () => {
+          const { registry, agentIds } = store.state;
+          return upstream.kind === 'kvflow-sglang' ? agentIds.translate(registry.snapshot()) : registry.snapshot();
+        },
       }),
     }));
-  /** After workflow progress: re-rank the shadow pages and push what changed (whole tables, spaced, to a KVFlow fork). */
-  const publishSte = () => {
-    const changes = registry.takeChanges();
-    if (!changes) return;
-    for (const upstream of upstreams) upstream.shadow.applySte(changes);
-    for (const { publisher } of publishers) publisher.publish(changes);
+  /** After workflow progress (the shadow trees re-ranked already): push what changed (whole tables, spaced, to a KVFlow fork). */
+  const sink: SteSink = {
+    publish: (changes) => {
+      for (const { publisher } of publishers) publisher.publish(changes);
+    },
+    resync: () => {
+      for (const { publisher } of publishers) publisher.resync();
+    },
   };
+  const stateOptions = {
+    upstreams,
+    blockSize: options.blockSize,
+    idleSeconds: options.idleSeconds,
+    learned: options.graph === 'learned',
+    ...(options.registryLimits && { registryLimits: options.registryLimits }),
+    onAgentId: ({ key, id }: { key: string; id: number }) => logLine(`kvflow gateway: agent "${key}" is agent_id ${id} on kvflow-sglang upstreams`),
+  };
+  const store: GatewayStateStore = options.redis
+    ? await (await import('./redis-state-store.js')).RedisStateStore.connect(stateOptions, sink, {
+        ...options.redis,
+        log: (line: string) => (options.warn ?? defaultWarn)(`kvflow gateway: ${line}`),
+        metrics: metrics.registry,
+        prefixIndex,
+      })
+    : new LocalStateStore(stateOptions, sink);
   const health = new HealthChecker(upstreams, {
     ...(options.healthCheck ?? HEALTH_CHECK_DEFAULTS),
     apiKey: options.upstreamApiKey,
     onChange: (upstream, healthy) =>
       (options.warn ?? defaultWarn)(`kvflow gateway: upstream ${upstream.url} ${healthy ? 'answers its health check again' : 'failed its health check; out of routing'}`),
   });
-  const seconds = () => performance.now() / 1000;
-  const idleSweep = setInterval(() => {
-    if (registry.expireIdle(seconds()) > 0) publishSte();
-  }, IDLE_SWEEP_MS);
-  idleSweep.unref();
 
   const models = options.models ? new Set(options.models) : await discoverModels(upstreams);
   const tokenizers = new ModelTokenizers(options.tokenizer ?? { warn: (message) => logLine(`kvflow gateway: ${message}`) }, options.blockSize);
@@ -243,11 +271,10 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
     const replace = (request.query as { replace?: string }).replace;
     let outcome;
     try {
-      outcome = registry.register(spec, { replace: replace === 'true' || replace === '1' });
+      outcome = await store.register(spec, replace === 'true' || replace === '1');
     } catch (error) {
       throw refusalToApiError(error);
     }
-    publishSte();
     return reply.status(outcome.replaced ? 200 : 201).send({
       name: spec.name,
       agents: Object.keys(spec.agents),
@@ -258,24 +285,23 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
     });
   });
   app.get('/v1/workflows', async () => ({
-    data: registry.list().map((spec) => ({ name: spec.name, agents: Object.keys(spec.agents), edges: spec.edges.length, shareAgents: spec.shareAgents })),
+    data: store.state.registry.list().map((spec) => ({ name: spec.name, agents: Object.keys(spec.agents), edges: spec.edges.length, shareAgents: spec.shareAgents })),
   }));
   app.delete('/v1/workflows/instances/:id', async (request, reply) => {
     const { id } = request.params as { id: string };
-    if (!registry.finish(id)) throw new ApiError(404, `no live workflow instance "${id}"`, 'invalid_request_error', 'not_found');
-    publishSte();
+    if (!(await store.finish(id))) throw new ApiError(404, `no live workflow instance "${id}"`, 'invalid_request_error', 'not_found');
     return reply.status(204).send();
   });
-  app.get('/v1/ste', async () => steUpdateBody(registry.snapshot(), 0));
-  app.get('/v1/gateway/agents', async () => ({ no_agent_id: NO_AGENT_ID, data: agentIds.entries() }));
+  app.get('/v1/ste', async () => steUpdateBody(store.state.registry.snapshot(), 0));
+  app.get('/v1/gateway/agents', async () => ({ no_agent_id: NO_AGENT_ID, data: store.state.agentIds.entries() }));
   app.get('/v1/gateway/state', async () => ({
     mode: mode.name,
     /** The mode under its old name, kept for clients written before `mode` existed. */
     policy: mode.name,
     shadowPolicy: upstreams[0]!.shadow.policyName,
     graph: options.graph ?? 'declared',
-    instances: registry.instanceCount,
-    workflows: registry.workflowCount,
+    instances: store.state.registry.instanceCount,
+    workflows: store.state.registry.workflowCount,
     upstreams: upstreams.map((u) => ({
       url: u.url,
       kind: u.kind,
@@ -287,6 +313,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
       shadowLockedPages: u.shadow.lockedPages,
       ...(feeds.has(u.index) && { kvEvents: { ...feeds.get(u.index)!.subscriber.state(), ...feeds.get(u.index)!.index.stats() } }),
     })),
+    ...store.describe(),
   }));
   // The exact block index of an upstream with KV events, in the gateway's block ids (for checks and tests).
   app.get('/v1/gateway/kv-blocks/:upstream', async (request) => {
@@ -307,26 +334,19 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
     const prompt =
       kind === 'chat' ? tokenizer.chat((body as ChatRequest).messages, salt) : tokenizer.completion((body as CompletionRequest).prompt, salt);
     const hints = readHints(request.headers, body);
-    let ticket;
-    try {
-      ticket = registry.begin(hints, seconds());
-    } catch (error) {
-      throw refusalToApiError(error);
-    }
-    const tagKey = ticket?.tagKey ?? registry.tagKey(hints);
-    const fixedBlocks = tagKey === undefined ? 0 : fixedPrefixes.observe(tagKey, prompt.blocks, prompt.systemTokens, options.blockSize);
-    const forkAgentId = hasFork ? agentIds.wireId(tagKey) : NO_AGENT_ID;
+    const started = await store.begin({ hints, blocks: prompt.blocks, systemTokens: prompt.systemTokens, fork: hasFork, context: hasHintsKind });
+    if (started.refusal) throw refusalToApiError(started.refusal);
+    const { ticket, tagKey, fixedBlocks, forkAgentId } = started;
     const hinted = hasHintsKind
       ? outgoingHints({
           given: (value as { agent_hints?: Record<string, unknown> | null }).agent_hints ?? undefined,
           hints,
           tagKey,
           ticket,
-          context: ticket && registry.context(ticket),
+          context: started.context,
           fixedPrefixBlock: fixedBlocks > 0 ? prompt.blocks[fixedBlocks - 1] : undefined,
         })
       : undefined;
-    if (ticket) publishSte();
     reply.hijack();
     try {
       await proxy.forward(
@@ -343,14 +363,12 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
           value: value as Record<string, unknown>,
           clientHeaders: request.headers,
           receivedAt,
+          stateId: started.id,
         },
         reply.raw,
       );
     } finally {
-      if (ticket) {
-        registry.end(ticket, seconds());
-        publishSte();
-      }
+      store.end(started.id);
     }
   };
   app.post('/v1/chat/completions', completion('chat', '/v1/chat/completions'));
@@ -361,6 +379,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
   } catch (error) {
     await health.close();
     await Promise.all([...feeds.values()].map((feed) => feed.subscriber.close()));
+    await store.close();
     await Promise.all(upstreams.map((upstream) => upstream.close()));
     throw error;
   }
@@ -371,17 +390,22 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
     url: `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`,
     app,
     upstreams,
-    registry,
-    agentIds,
+    get registry() {
+      return store.state.registry;
+    },
+    get agentIds() {
+      return store.state.agentIds;
+    },
+    register: (spec, { replace = false } = {}) => store.register(spec, replace),
     steSettled: async () => {
       await Promise.all(publishers.map(({ publisher }) => publisher.idle()));
     },
     close: async () => {
-      clearInterval(idleSweep);
       for (const { publisher } of publishers) publisher.close();
       await health.close();
       await app.close();
       await Promise.all([...feeds.values()].map((feed) => feed.subscriber.close()));
+      await store.close();
       await Promise.all(upstreams.map((upstream) => upstream.close()));
     },
   };

@@ -10,7 +10,7 @@ export const MAX_INDEXED_UPSTREAMS = 31;
 
 export class PrefixIndex {
   /** Block id -> bitmask of upstreams holding the page; reuses the cache's edge table with one "parent". */
-  readonly #masks = new ChildIndex(1 << 16);
+  #masks = new ChildIndex(1 << 16);
 
   /** Upstream `upstream` now holds (or no longer holds) the page of `block`. */
   update(upstream: number, block: number, present: boolean): void {
@@ -21,6 +21,11 @@ export class PrefixIndex {
     if (after === before) return;
     if (current >= 0) this.#masks.delete(0, block);
     if (after !== 0) this.#masks.set(0, block, after);
+  }
+
+  /** Forgets every page (the shadow trees were replaced by empty ones). */
+  clear(): void {
+    this.#masks = new ChildIndex(1 << 16);
   }
 
   /**

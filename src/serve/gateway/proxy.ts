@@ -13,6 +13,7 @@ import { ApiError, errorBody } from '../http/openai-errors.js';
 import type { PromptBlocks } from '../http/prompt-tokens.js';
 import type { RouteQuery, RoutingPolicy } from './routing.js';
 import type { PrefixIndex } from './prefix-index.js';
+import type { ShadowLease } from './shadow-cache.js';
 import { classifyUpstreamError } from './upstream-errors.js';
 import { reportedCachedTokens } from '../http/cached-tokens.js';
 import type { Upstream, UpstreamKind } from './upstream.js';
@@ -35,6 +36,8 @@ export interface PreparedRequest extends ForwardInput {
   clientHeaders: IncomingHttpHeaders;
   /** `performance.now()` when the request arrived. */
   receivedAt: number;
+  /** The request's id in the gateway's state store (what `admit` locks shadow pages under). */
+  stateId?: string;
 }
 
 export interface ProxyOptions {
@@ -48,6 +51,8 @@ export interface ProxyOptions {
   prefixIndex?: PrefixIndex;
   /** Pass the client's `Authorization` on (false when it carried the gateway's own key). */
   forwardClientAuthorization: boolean;
+  /** Locks the request's prompt into the chosen upstream's shadow tree (default: the tree itself, directly). */
+  admit?: (request: PreparedRequest, upstream: Upstream) => ShadowLease;
 }
 
 export class Proxy {
@@ -93,7 +98,7 @@ export class Proxy {
       }
       const { upstream, predictedCached } = this.#route(request, candidates);
       tried.add(upstream.index);
-      const lease = upstream.admit(request.prompt.blocks, request.fixedBlocks, request.tagKey);
+      const lease = this.#options.admit ? this.#options.admit(request, upstream) : upstream.admit(request.prompt.blocks, request.fixedBlocks, request.tagKey);
       upstream.load++;
       try {
         let body = bodies.get(upstream.kind);

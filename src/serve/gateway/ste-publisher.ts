@@ -65,6 +65,15 @@ export class StePublisher {
     if (!this.#sending) this.#sending = this.#drain();
   }
 
+  /** Schedules a full snapshot: the upstream may hold a table this publisher did not send. */
+  resync(): void {
+    if (this.#closed) return;
+    this.#needsSnapshot = true;
+    this.#pending.clear();
+    this.#wake?.();
+    if (!this.#sending) this.#sending = this.#drain();
+  }
+
   /** Resolves when nothing is queued, in flight or waiting to be retried. */
   async idle(): Promise<void> {
     while (this.#sending) await this.#sending;

@@ -33,6 +33,8 @@ export interface UpstreamOptions {
   /** Most connections to this upstream. */
   connections: number;
   shadow: ShadowCacheOptions;
+  /** A new policy object for `resetShadow` (default: the first one again). */
+  newShadowPolicy?: () => ShadowCacheOptions['policy'];
   /** The upstream's own API key, sent as `Authorization: Bearer` instead of the client's. */
   apiKey?: string | undefined;
 }
@@ -45,7 +47,10 @@ export class Upstream implements RouteCandidate {
   /** Path prefix of the URL (`http://host/openai` forwards `/v1/...` to `/openai/v1/...`). */
   readonly basePath: string;
   readonly pool: Pool;
-  readonly shadow: ShadowCache;
+  /** Replaced (empty) by `resetShadow`. */
+  shadow: ShadowCache;
+  readonly #shadowOptions: ShadowCacheOptions;
+  readonly #shadowPolicy: () => ShadowCacheOptions['policy'];
   /** Requests in flight through this gateway. */
   load = 0;
   /** Wall-clock ms until which a connect failure keeps it out of routing. */
@@ -74,7 +79,14 @@ export class Upstream implements RouteCandidate {
       bodyTimeout: options.timeouts.bodyMs,
       keepAliveTimeout: 30_000,
     });
+    this.#shadowOptions = options.shadow;
+    this.#shadowPolicy = options.newShadowPolicy ?? (() => options.shadow.policy);
     this.shadow = new ShadowCache(options.shadow);
+  }
+
+  /** An empty shadow tree with a fresh policy object (a replica rebuilding its state from a shared store). */
+  resetShadow(): void {
+    this.shadow = new ShadowCache({ ...this.#shadowOptions, policy: this.#shadowPolicy() });
   }
 
   /** Whether STE snapshots are pushed to it. */

@@ -179,6 +179,11 @@ export class WorkflowRegistry {
     return [...this.#workflows.values()].map((workflow) => workflow.spec);
   }
 
+  /** Whether `instance` is a live instance of a registered workflow. */
+  isLive(instance: string): boolean {
+    return this.#instances.has(instance);
+  }
+
   get instanceCount(): number {
     return this.#instances.size;
   }

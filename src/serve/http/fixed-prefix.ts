@@ -28,4 +28,9 @@ export class FixedPrefixTracker {
     }
     return Math.max(shared, Math.min(blocks.length, Math.floor(systemTokens / blockSize)));
   }
+
+  /** Each agent's latest prompt, oldest first (observing them in this order rebuilds the tracker). */
+  entries(): [string, readonly number[]][] {
+    return [...this.#lastBlocks];
+  }
 }
