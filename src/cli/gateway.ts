@@ -2,11 +2,13 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { InputError } from '../errors.js';
 import { GATEWAY_MODE_NAMES, type GatewayModeName } from '../serve/gateway/gateway-mode.js';
 import { resolvePolicy } from '../config/policy-spec.js';
-import { GATEWAY_DEFAULTS, startGateway } from '../serve/gateway/gateway-server.js';
+import { GATEWAY_DEFAULTS, startGateway, type GatewayServer } from '../serve/gateway/gateway-server.js';
+import { REDIS_STATE_DEFAULTS, RedisUnreachable } from '../serve/gateway/redis-errors.js';
+import { isDeepStrictEqual } from 'node:util';
 import { CACHE_AWARE_DEFAULTS } from '../serve/gateway/routing.js';
 import { closeOnSignal } from '../serve/http/shutdown.js';
 import { UPSTREAM_KINDS, type UpstreamKind } from '../serve/gateway/upstream.js';
-import { loadWorkflowSpec } from '../workload/spec.js';
+import { loadWorkflowSpec, type WorkflowSpec } from '../workload/spec.js';
 import { parseByteCount, parseInteger, parseName, parseNumber, parsePort, parseTokenCount } from './flags.js';
 import { TOKENIZER_OPTIONS, tokenizerSource } from './tokenizer-flags.js';
 import { emit, runCommand } from './run.js';
@@ -49,6 +51,10 @@ interface GatewayFlags extends ServerFlags {
   kvEvents?: string[];
   kvEventsReplay?: string[];
   kvEventsTopic?: string;
+  redis?: string;
+  redisCheckpoint: number;
+  redisHeartbeat: number;
+  redisAdmissions: number;
 }
 
 /**
@@ -104,7 +110,11 @@ export function registerGateway(program: Command): void {
       collect(String),
     )
     .option('--kv-events-replay <[upstream=]endpoint>', "that publisher's replay endpoint (vLLM's replay_endpoint), e.g. http://e1:8000=tcp://e1:5558 (repeatable)", collect(String))
-    .option('--kv-events-topic <prefix>', 'subscribe to KV event topics starting with this (default: all)');
+    .option('--kv-events-topic <prefix>', 'subscribe to KV event topics starting with this (default: all)')
+    .option('--redis <url>', 'share workflow state, STE and shadow trees with every gateway given the same Redis: redis://HOST:PORT[/DB] (or KVFLOW_REDIS; docs/distributed.md)')
+    .option('--redis-checkpoint <ms>', 'with --redis: how often the leading replica checkpoints the live state and trims the log (finished and expired instances leave Redis then)', (v) => parseInteger(v, 10), REDIS_STATE_DEFAULTS.checkpointMs)
+    .option('--redis-heartbeat <ms>', 'with --redis: heartbeat period; a replica silent for three is gone and its requests are ended', (v) => parseInteger(v, 10), REDIS_STATE_DEFAULTS.heartbeatMs)
+    .option('--redis-admissions <n>', 'with --redis: past prompts a checkpoint keeps to re-grow the shadow trees of a replica that joins', (v) => parseInteger(v, 1), REDIS_STATE_DEFAULTS.admissions);
   addServerFlags(command).action((flags: GatewayFlags) => runCommand(() => gatewayCommand(flags)));
 }
 
@@ -114,6 +124,8 @@ async function gatewayCommand(flags: GatewayFlags): Promise<void> {
   const specs = await Promise.all((flags.workflow ?? []).map((path) => loadWorkflowSpec(path)));
   const { mode, shadowPolicy } = await modeAndPolicy(flags);
   const upstreamApiKey = flags.upstreamApiKey || process.env.KVFLOW_UPSTREAM_API_KEY || undefined;
+  const redisUrl = flags.redis || process.env.KVFLOW_REDIS || undefined;
+  if (redisUrl !== undefined) (await import('../sweep/sweep-queue.js')).parseRedisUrl(redisUrl, '--redis');
   const gateway = await startGateway({
     upstreams,
     mode,
@@ -140,9 +152,15 @@ async function gatewayCommand(flags: GatewayFlags): Promise<void> {
     tokenizer: tokenizerSource(flags, (line) => process.stderr.write(`kvflow gateway: ${line}\n`)),
     ...(kvEvents.length > 0 && { kvEvents }),
     ...(flags.kvEventsTopic !== undefined && { kvEventsTopic: flags.kvEventsTopic }),
+    ...(redisUrl !== undefined && {
+      redis: { url: redisUrl, checkpointMs: flags.redisCheckpoint, heartbeatMs: flags.redisHeartbeat, admissions: flags.redisAdmissions },
+    }),
+  }).catch((error: unknown) => {
+    if (error instanceof RedisUnreachable) throw InputError.flag('--redis', error.message);
+    throw error;
   });
   try {
-    for (const spec of specs) gateway.registry.register(spec);
+    for (const spec of specs) await registerAtStart(gateway, spec);
   } catch (error) {
     await gateway.close();
     if (error instanceof RegistryRefusal) throw InputError.flag('--workflow', error.message);
@@ -152,6 +170,20 @@ async function gatewayCommand(flags: GatewayFlags): Promise<void> {
   const policyNote = shadowPolicy ? `, shadow policy ${shadowPolicy.name}` : '';
   emit(`kvflow gateway listening on ${gateway.url} (mode ${mode}${policyNote}; upstreams ${list})`);
   await closeOnSignal(() => gateway.close());
+}
+
+/**
+ * A `--workflow` spec. With shared state another replica may have registered the same spec already,
+ * which is fine; a different spec under the name is refused as before.
+ */
+async function registerAtStart(gateway: GatewayServer, spec: WorkflowSpec): Promise<void> {
+  try {
+    await gateway.register(spec);
+  } catch (error) {
+    const registered = gateway.registry.list().find((other) => other.name === spec.name);
+    if (error instanceof RegistryRefusal && error.reason === 'exists' && registered && isDeepStrictEqual(registered, spec)) return;
+    throw error;
+  }
 }
 
 /**

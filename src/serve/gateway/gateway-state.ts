@@ -186,6 +186,11 @@ export class GatewayState {
     for (const [id, request] of this.#open) if (request.origin === replica) this.end(id, now, replica);
   }
 
+  /** Requests begun and not ended. */
+  get openRequests(): number {
+    return this.#open.size;
+  }
+
   /** Replicas that hold open requests or leases here (a dead one among them needs a `gone`). */
   origins(): Set<string> {
     const origins = new Set<string>();

@@ -26,6 +26,7 @@ import type { PrefixIndex } from './prefix-index.js';
 import type { ShadowLease } from './shadow-cache.js';
 import { IDLE_SWEEP_MS, type BeginInput, type GatewayStateStore, type SteSink } from './state-store.js';
 import { RegistryRefusal, type Registration } from './workflow-registry.js';
+import { REDIS_STATE_DEFAULTS, RedisUnreachable } from './redis-errors.js';
 
 export interface RedisStoreOptions {
   url: string;
@@ -38,7 +39,6 @@ export interface RedisStoreOptions {
   prefixIndex: PrefixIndex | undefined;
 }
 
-export const REDIS_STATE_DEFAULTS = { checkpointMs: 10_000, heartbeatMs: 1_000, admissions: 4_096 };
 
 /** Offline ops kept for replay on reconnection; beyond this the oldest are dropped (and said so). */
 const MAX_OFFLINE_OPS = 100_000;
@@ -163,7 +163,7 @@ export class RedisStateStore implements GatewayStateStore {
       store.#closed = true;
       store.#writer.disconnect();
       store.#reader.disconnect();
-      throw new RedisUnreachable(`--redis: cannot use ${redactUrl(options.url)}: ${(error as Error).message}`);
+      throw new RedisUnreachable(`cannot use Redis at ${redactUrl(options.url)}: ${(error as Error).message || 'no answer'}`);
     }
     store.#pump = store.#follow();
     const heartbeat = setInterval(() => void store.#tick(), store.#options.heartbeatMs);
@@ -211,7 +211,9 @@ export class RedisStateStore implements GatewayStateStore {
   }
 
   describe(): Record<string, unknown> {
-    return { redis: { connected: this.#online, leader: this.#leader, replica: this.#replica, offlineOps: this.#offline.length } };
+    return {
+      redis: { connected: this.#online, leader: this.#leader, replica: this.#replica, openRequests: this.#state.openRequests, offlineOps: this.#offline.length },
+    };
   }
 
   async close(): Promise<void> {
@@ -367,7 +369,7 @@ export class RedisStateStore implements GatewayStateStore {
     this.#state = state;
     this.#epoch = existing;
     this.#checkpointedId = checkpoint.upTo;
-    this.#history = checkpoint.ops.length > 0 || entries.length > 0;
+    this.#history = entries.length > 0 || checkpoint.ops.some(({ op }) => op.kind !== 'tables' || op.agents.length > 0);
     // Offline ops go in through the stream like any other: every replica applies them, this one too.
     const offline = this.#offline;
     this.#offline = [];
@@ -433,11 +435,6 @@ export class RedisStateStore implements GatewayStateStore {
       this.#goOffline((error as Error).message);
     }
   }
-}
-
-/** Redis could not be used at start: an operational failure, reported on one line. */
-export class RedisUnreachable extends Error {
-  override readonly name = 'RedisUnreachable';
 }
 
 // --- encoding ------------------------------------------------------------------------------------------
