@@ -9,10 +9,14 @@
  *    Engine and gateway share a worker thread, the load generator has the main one.
  * 2. Routing decision (tinybench): choosing among 8 upstreams for a 4k-token prompt whose shadow trees
  *    hold similar prompts; also the per-request work around it (hashing, memoized tokenization, lease).
+ * 3. `--redis` against the default: the same paired windows, one gateway keeping its state in memory and
+ *    one in a local redis-server.
  * Targets: added p99 < 0.5 ms at 1,000 req/s; a routing decision < 20 us.
  */
 import { StePolicy } from '../src/cache/ste-policy.js';
 import { Worker } from 'node:worker_threads';
+import { spawn } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { Bench } from 'tinybench';
 import { Pool } from 'undici';
 import { PromptTokenizer } from '../src/serve/http/prompt-tokens.js';
@@ -38,7 +42,7 @@ const PAIRS = 8;
 const SHADOW_SLOTS = 2 ** 16;
 
 export async function benchGateway(): Promise<BenchLine[]> {
-  return [...(await overheadLines()), ...(await routingLines())];
+  return [...(await overheadLines()), ...(await redisOverheadLines()), ...(await routingLines())];
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -91,6 +95,81 @@ async function overheadLines(): Promise<BenchLine[]> {
   }
 }
 
+/**
+ * `--redis` against the default: the same load sent in alternating windows to a gateway keeping its state
+ * in memory and to one keeping it in a local redis-server (started here, persistence off), both in front
+ * of the same engine. Each pair of windows gives one sample of the added median and p99, and one ratio of
+ * medians; the figures are the medians over the pairs. Skipped (one line saying so) without redis-server.
+ */
+async function redisOverheadLines(): Promise<BenchLine[]> {
+  const redis = await startRedisServer();
+  if (!redis) return [{ name: 'gateway --redis added latency', value: 'skipped: redis-server is not installed' }];
+  const servers = await startServersThread(redis.url);
+  try {
+    const shared = servers.gatewayRedis!;
+    await openLoop(servers.gateway, 1000, 0.5);
+    await openLoop(shared, 1000, 0.5);
+    const lines: BenchLine[] = [];
+    for (const [rate, windowSeconds] of LOADS) {
+      const added: { p50: number[]; p99: number[]; ratio: number[] } = { p50: [], p99: [], ratio: [] };
+      const local: number[] = [];
+      let errors = 0;
+      for (let pair = 0; pair < PAIRS; pair++) {
+        const order = pair % 2 === 0 ? [servers.gateway, shared] : [shared, servers.gateway];
+        const first = await openLoop(order[0]!, rate, windowSeconds);
+        const second = await openLoop(order[1]!, rate, windowSeconds);
+        const [m, r] = pair % 2 === 0 ? [first, second] : [second, first];
+        errors += m.errors + r.errors;
+        const ms = Float64Array.from(m.latencies).sort();
+        const rs = Float64Array.from(r.latencies).sort();
+        local.push(percentile(ms, 0.5));
+        added.p50.push(percentile(rs, 0.5) - percentile(ms, 0.5));
+        added.p99.push(percentile(rs, 0.99) - percentile(ms, 0.99));
+        added.ratio.push(percentile(rs, 0.5) / percentile(ms, 0.5));
+      }
+      const spread = (xs: number[]) => `${us(Math.min(...xs))} to ${us(Math.max(...xs))}`;
+      const baseline = `gateway with its state in memory: p50 ${us(median(local))} (engine service time ${FIXED_SERVICE_MS} ms)`;
+      lines.push({
+        name: `gateway --redis added p50 @ ${rate}/s`,
+        value: `${us(median(added.p50))}, p50 ratio ${median(added.ratio).toFixed(2)}x (over ${PAIRS} window pairs: ${spread(added.p50)}; ${errors} errors)`,
+        baseline,
+      });
+      lines.push({ name: `gateway --redis added p99 @ ${rate}/s`, value: `${us(median(added.p99))} (over ${PAIRS} window pairs: ${spread(added.p99)})`, baseline });
+    }
+    return lines;
+  } finally {
+    await servers.close();
+    await redis.stop();
+  }
+}
+
+/** A redis-server on a free loopback port without persistence, or undefined when it is not installed. */
+async function startRedisServer(): Promise<{ url: string; stop(): Promise<void> } | undefined> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const ready = await new Promise<boolean>((resolve) => {
+    let out = '';
+    child.once('error', () => resolve(false));
+    child.once('exit', () => resolve(false));
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      out += chunk;
+      if (out.includes('Ready to accept connections')) resolve(true);
+    });
+  });
+  if (!ready) return undefined;
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    stop: async () => {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
 function us(ms: number): string {
   return `${(ms * 1000).toFixed(0)} us`;
 }
@@ -141,6 +220,8 @@ async function openLoop(url: string, rate: number, seconds: number): Promise<{ l
 interface ServersThread {
   engine: string;
   gateway: string;
+  /** The same gateway with its state in Redis (when a Redis URL was given). */
+  gatewayRedis?: string;
   close(): Promise<void>;
 }
 
@@ -149,7 +230,7 @@ interface ServersThread {
  * and a gateway in front of it (an `openai` upstream) on one worker thread: with the load generator on
  * the main thread, two busy threads for two cores.
  */
-async function startServersThread(): Promise<ServersThread> {
+async function startServersThread(redisUrl?: string): Promise<ServersThread> {
   const modules = {
     gateway: new URL('../src/serve/gateway/gateway-server.js', import.meta.url).href,
   };
@@ -157,7 +238,7 @@ async function startServersThread(): Promise<ServersThread> {
     const { parentPort, workerData } = require('node:worker_threads');
     const http = require('node:http');
     (async () => {
-      const { modules, model, serviceMs } = workerData;
+      const { modules, model, serviceMs, redisUrl } = workerData;
       const { startGateway, GATEWAY_DEFAULTS } = await import(modules.gateway);
       const answer = JSON.stringify({
         id: 'chatcmpl-fixed', object: 'chat.completion', created: 0, model,
@@ -175,17 +256,21 @@ async function startServersThread(): Promise<ServersThread> {
       await new Promise((resolve) => engineServer.listen(0, '127.0.0.1', resolve));
       const engineUrl = 'http://127.0.0.1:' + engineServer.address().port;
       const gateway = await startGateway({ ...GATEWAY_DEFAULTS, upstreams: [{ url: engineUrl, kind: 'openai' }], models: [model] });
-      parentPort.postMessage({ engine: engineUrl, gateway: gateway.url });
+      const shared = redisUrl
+        ? await startGateway({ ...GATEWAY_DEFAULTS, upstreams: [{ url: engineUrl, kind: 'openai' }], models: [model], redis: { url: redisUrl }, warn: () => {} })
+        : undefined;
+      parentPort.postMessage({ engine: engineUrl, gateway: gateway.url, gatewayRedis: shared && shared.url });
       parentPort.once('message', async () => {
         await gateway.close();
+        if (shared) await shared.close();
         engineServer.closeAllConnections();
         await new Promise((resolve) => engineServer.close(resolve));
         parentPort.postMessage({ closed: true });
       });
     })().catch((error) => parentPort.postMessage({ error: String((error && error.stack) || error) }));
   `;
-  const worker = new Worker(source, { eval: true, workerData: { modules, model: MODEL, serviceMs: FIXED_SERVICE_MS } });
-  const first = await new Promise<{ engine?: string; gateway?: string; error?: string }>((resolve, reject) => {
+  const worker = new Worker(source, { eval: true, workerData: { modules, model: MODEL, serviceMs: FIXED_SERVICE_MS, redisUrl } });
+  const first = await new Promise<{ engine?: string; gateway?: string; gatewayRedis?: string; error?: string }>((resolve, reject) => {
     worker.once('message', resolve);
     worker.once('error', reject);
   });
@@ -196,6 +281,7 @@ async function startServersThread(): Promise<ServersThread> {
   return {
     engine: first.engine,
     gateway: first.gateway,
+    ...(first.gatewayRedis && { gatewayRedis: first.gatewayRedis }),
     close: async () => {
       const closed = new Promise((resolve) => worker.once('message', resolve));
       worker.postMessage('close');

@@ -78,7 +78,7 @@ async function json(url: string): Promise<any> {
   return (await fetch(url, { signal: AbortSignal.timeout(5_000) })).json();
 }
 
-async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 8_000): Promise<void> {
+async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check().catch(() => false))) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -146,7 +146,7 @@ describe('kvflow gateway --redis (real Redis, replicas as processes)', () => {
     '--health-interval', '0',
     ...extra,
   ];
-  const replicaArgs = () => gatewayArgs(['--redis', redisUrl, '--redis-heartbeat', '150', '--redis-checkpoint', '300', '--redis-admissions', '16']);
+  const replicaArgs = () => gatewayArgs(['--redis', redisUrl, '--redis-heartbeat', '250', '--redis-checkpoint', '300', '--redis-admissions', '16']);
   const startGatewayProc = async (args: string[]) => {
     const gateway = await startKvflow(args);
     gateways.push(gateway);
@@ -182,7 +182,7 @@ describe('kvflow gateway --redis (real Redis, replicas as processes)', () => {
     redisUrl = `redis://127.0.0.1:${redisPort}`;
     redis = await startRedis(redisPort);
     engines.push(...(await Promise.all([0, 1].map(() => startKvflow(['engine', '--port', '0', '--speed', '1000'])))));
-  }, 60_000);
+  }, 180_000);
 
   afterAll(async () => {
     await Promise.all([...gateways, ...engines].map((p) => stop(p.child, 'SIGKILL')));
@@ -203,7 +203,7 @@ describe('kvflow gateway --redis (real Redis, replicas as processes)', () => {
     expect(new Set(single.map((s) => s.upstream)).size).toBe(2);
     expect([...singleDecisions.keys()].some((key) => key.endsWith(' cache'))).toBe(true);
     await stop(gateway.child);
-  }, 60_000);
+  }, 180_000);
 
   it('replicas taking turns, one killed and one joining, push the same STE and route the same way', async () => {
     const [a, b] = await Promise.all([startGatewayProc(replicaArgs()), startGatewayProc(replicaArgs())]);
@@ -231,7 +231,7 @@ describe('kvflow gateway --redis (real Redis, replicas as processes)', () => {
     const [sb, sc] = await Promise.all([json(`${b!.url}/v1/gateway/state`), json(`${c!.url}/v1/gateway/state`)]);
     expect(sb.upstreams.map((u: { shadowPages: number }) => u.shadowPages)).toEqual(sc.upstreams.map((u: { shadowPages: number }) => u.shadowPages));
     expect(await json(`${b!.url}/v1/ste`)).toEqual(await json(`${c!.url}/v1/ste`));
-  }, 60_000);
+  }, 180_000);
 
   it('keeps serving while Redis is down, says so, and resynchronises when it returns empty', async () => {
     const live = gateways.filter((g) => g.child.exitCode === null && g.child.signalCode === null);
@@ -254,7 +254,7 @@ describe('kvflow gateway --redis (real Redis, replicas as processes)', () => {
     expect(live.map((g) => g.log.text).join('')).toMatch(/seeded it with this replica's/);
     expect(live.map((g) => g.log.text).join('')).toMatch(/offline changes replayed/);
     expect(await redisCli(redisPort, 0, 'EXISTS', 'kvflow:gateway:epoch')).toBe('1');
-  }, 30_000);
+  }, 90_000);
 
   it('lets finished and idle instances leave Redis', async () => {
     // A replica of its own (database 1): instances idle after 1 s, checkpoints every 200 ms, 4 admissions kept.
@@ -277,7 +277,7 @@ describe('kvflow gateway --redis (real Redis, replicas as processes)', () => {
     expect(kinds.filter((k) => k === 'seed').length).toBeLessThanOrEqual(4);
     expect(Number(await redisCli(redisPort, 1, 'XLEN', 'kvflow:gateway:log'))).toBeLessThan(20);
     expect((await json(`${replica.url}/v1/gateway/state`)).instances).toBe(0);
-  }, 30_000);
+  }, 90_000);
 
   it('refuses an unreachable or malformed --redis with one line and exit 2', async () => {
     const bad = await kvflow(['gateway', '--upstream', 'http://127.0.0.1:9', '--redis', 'http://x']);
@@ -287,5 +287,5 @@ describe('kvflow gateway --redis (real Redis, replicas as processes)', () => {
     expect(closed.status).toBe(2);
     expect(closed.stderr.trim().split('\n')).toHaveLength(1);
     expect(closed.stderr).toMatch(/--redis: cannot use Redis at redis:\/\/127\.0\.0\.1:\d+/);
-  }, 20_000);
+  }, 60_000);
 });

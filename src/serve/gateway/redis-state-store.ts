@@ -171,7 +171,8 @@ export class RedisStateStore implements GatewayStateStore {
     const sweep = setInterval(() => store.#leader && store.#online && store.#append({ kind: 'expire' }), Math.min(IDLE_SWEEP_MS, Math.max(100, stateOptions.idleSeconds * 500)));
     store.#timers.push(heartbeat, checkpoint, sweep);
     for (const timer of store.#timers) timer.unref();
-    await store.#tick();
+    // The first heartbeat (and a leader's first push) once the gateway holds the store.
+    setImmediate(() => void store.#tick());
     return store;
   }
 
