@@ -159,6 +159,8 @@ export class GatewayState {
     if (!request) return;
     this.#open.delete(id);
     for (const lease of request.leases.values()) lease.release();
+    // A checkpoint replays an ended request's begin without its prompt: do not keep the prompt for it.
+    if (request.begin && request.begin.op.kind === 'begin') request.begin.op = { ...request.begin.op, blocks: [], replay: true };
     if (!request.ticket) return;
     this.registry.end(request.ticket, now);
     this.#history?.noteInstanceOp(request.ticket.instance, request.ticket.learned, { op: { kind: 'end', id }, origin, now });
@@ -248,8 +250,7 @@ export class GatewayState {
         ops.push(applied);
         continue;
       }
-      const open = this.#open.get(applied.op.id);
-      ops.push(open?.begin === applied ? applied : { ...applied, op: { ...applied.op, blocks: [], replay: true } });
+      ops.push(applied);
     }
     for (const admission of history.admissions()) ops.push({ ...at, op: { kind: 'seed', ...seedOf(admission) } });
     // Requests in flight: their prompts (for a retry's admission) and their leases, held until they end.
