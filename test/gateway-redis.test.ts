@@ -105,12 +105,14 @@ async function decisions(url: string): Promise<Map<string, number>> {
 
 const systemPrompt = (agent: string) => `You are agent ${agent}. ${'Work carefully and report what you did. '.repeat(60)}`;
 
-/** Two instances of sequential-10 interleaved: w1 runs 14 steps, w2 10. */
+/** Two instances of sequential-10 interleaved: w1 runs 11 steps (a0 again at the end), w2 5. */
 const STEPS: { instance: string; agent: string }[] = [];
-for (let i = 0; i < 14; i++) {
+for (let i = 0; i < 11; i++) {
   STEPS.push({ instance: 'w1', agent: `a${i % 10}` });
-  if (i < 10) STEPS.push({ instance: 'w2', agent: `a${i}` });
+  if (i < 5) STEPS.push({ instance: 'w2', agent: `a${i}` });
 }
+/** The step before which the first replica is killed and another joins. */
+const KILL_AT = 6;
 
 async function step(gateway: string, s: { instance: string; agent: string }, i: number): Promise<string> {
   const response = await fetch(`${gateway}/v1/chat/completions`, {
@@ -212,12 +214,12 @@ describe('kvflow gateway --redis (real Redis, replicas as processes)', () => {
     const add = (counts: Map<string, number>) => counts.forEach((n, key) => total.set(key, (total.get(key) ?? 0) + n));
     let c: Proc | undefined;
     for (const [i, s] of STEPS.entries()) {
-      if (i === 8) {
+      if (i === KILL_AT) {
         add(await decisions(a!.url));
         await stop(a!.child, 'SIGKILL');
         c = await startGatewayProc(replicaArgs()); // loads the shared state from Redis
       }
-      const live = i < 8 ? [a!, b!] : [b!, c!];
+      const live = i < KILL_AT ? [a!, b!] : [b!, c!];
       const upstream = await step(live[i % 2]!.url, s, i);
       replicated.push({ upstream, tables: await settled(live.map((g) => g.url)) });
       expect(replicated[i], `step ${i} (${s.instance} ${s.agent})`).toEqual(single[i]);

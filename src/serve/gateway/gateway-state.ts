@@ -245,13 +245,7 @@ export class GatewayState {
     const at = { origin: '', now: 0 };
     for (const spec of this.registry.list()) ops.push({ ...at, op: { kind: 'register', spec, replace: true } });
     history.prune((instance) => this.registry.isLive(instance), now, this.#options.idleSeconds);
-    for (const applied of history.instanceOps()) {
-      if (applied.op.kind !== 'begin') {
-        ops.push(applied);
-        continue;
-      }
-      ops.push(applied);
-    }
+    ops.push(...history.instanceOps());
     for (const admission of history.admissions()) ops.push({ ...at, op: { kind: 'seed', ...seedOf(admission) } });
     // Requests in flight: their prompts (for a retry's admission) and their leases, held until they end.
     for (const [id, request] of this.#open) {
