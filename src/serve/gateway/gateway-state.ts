@@ -118,6 +118,7 @@ export class GatewayState {
 
   begin(op: BeginOp, now: number, origin: string): BeginResult {
     const { hints } = op;
+    const wasLive = this.#history === undefined || hints.workflow === undefined || this.registry.isLive(hints.workflow);
     let ticket: StepTicket | undefined;
     try {
       ticket = this.registry.begin(hints, now);
@@ -130,7 +131,14 @@ export class GatewayState {
       tagKey === undefined || op.replay ? 0 : this.#fixedPrefixes.observe(tagKey, op.blocks, op.systemTokens, this.#options.blockSize);
     const forkAgentId = op.fork ? this.agentIds.wireId(tagKey) : NO_AGENT_ID;
     const context = ticket && op.context ? this.registry.context(ticket) : undefined;
-    const applied = this.#history && ticket ? this.#history.noteInstanceOp(ticket.instance, ticket.learned, { op, origin, now }) : undefined;
+    let applied: AppliedOp | undefined;
+    if (this.#history && ticket) {
+      // A new life of an instance whose requests may still be running: a checkpoint ends the old one first.
+      if (!wasLive && !ticket.learned && this.#history.has(ticket.instance)) {
+        this.#history.noteInstanceOp(ticket.instance, false, { op: { kind: 'finish', instance: ticket.instance }, origin, now });
+      }
+      applied = this.#history.noteInstanceOp(ticket.instance, ticket.learned, { op, origin, now });
+    }
     this.#open.set(op.id, { origin, blocks: op.blocks, ticket, tagKey, fixedBlocks, begin: applied, leases: new Map() });
     if (ticket) this.#publishSte();
     return { ticket, tagKey, fixedBlocks, forkAgentId, context };
@@ -244,12 +252,17 @@ export class GatewayState {
     const ops: AppliedOp[] = [];
     const at = { origin: '', now: 0 };
     for (const spec of this.registry.list()) ops.push({ ...at, op: { kind: 'register', spec, replace: true } });
+    // Agent ids first (replayed begins would hand them out in another order), fixed-prefix guesses last.
+    ops.push({ ...at, op: { kind: 'tables', agents: this.agentIds.entries().map((entry) => entry.key), prefixes: [] } });
     history.prune((instance) => this.registry.isLive(instance), now, this.#options.idleSeconds);
-    ops.push(...history.instanceOps());
+    const instanceOps = history.instanceOps();
+    ops.push(...instanceOps);
     for (const admission of history.admissions()) ops.push({ ...at, op: { kind: 'seed', ...seedOf(admission) } });
-    // Requests in flight: their prompts (for a retry's admission) and their leases, held until they end.
+    // Requests in flight outside a live instance: their prompts (for a retry's admission) and their
+    // leases, held until they end.
+    const begun = new Set(instanceOps.map(({ op }) => (op.kind === 'begin' ? op.id : '')));
     for (const [id, request] of this.#open) {
-      if (request.begin) continue;
+      if (begun.has(id)) continue;
       ops.push({ origin: request.origin, now: 0, op: { kind: 'begin', id, hints: {}, blocks: request.blocks, systemTokens: 0, fork: false, context: false, replay: true } });
     }
     for (const [id, request] of this.#open) {
@@ -257,7 +270,7 @@ export class GatewayState {
         ops.push({ origin: request.origin, now: 0, op: { kind: 'seed', upstream, blocks: request.blocks, fixedBlocks: request.fixedBlocks, ...(request.tagKey !== undefined && { tagKey: request.tagKey }), id } });
       }
     }
-    ops.push({ ...at, op: { kind: 'tables', agents: this.agentIds.entries().map((entry) => entry.key), prefixes: this.#fixedPrefixes.entries() } });
+    ops.push({ ...at, op: { kind: 'tables', agents: [], prefixes: this.#fixedPrefixes.entries() } });
     return ops;
   }
 
@@ -310,6 +323,10 @@ class CheckpointHistory {
     entry.lastSeen = applied.now;
     entry.ops.push({ seq: this.#seq++, applied });
     return applied;
+  }
+
+  has(instance: string): boolean {
+    return this.#instances.has(instance);
   }
 
   noteAdmission(admission: Admission): void {
