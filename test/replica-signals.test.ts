@@ -61,3 +61,93 @@ describe('Replica.cachedPrefix', () => {
     expect(replica.cachedPrefix([...blocks, 9999])).toBe(600);
   });
 });
+
+const seconds = (prefills: [newTokens: number, contextTokens: number][], decodes: number[] = []) =>
+  cost.iterationSeconds({
+    prefill: prefills.map(([newTokens, contextTokens]) => ({ newTokens, contextTokens })),
+    decode: decodes.map((contextTokens) => ({ contextTokens })),
+  });
+const gpuOnly: Setup = { name: 'sglang', policy: policyFactory('lru'), cpuTier: false, prefetch: false, statusAware: false };
+
+describe('Replica admission control', () => {
+  /**
+   * a (two pages, 17 output tokens: two output pages, one reserved so far) runs; it pins three slots and
+   * will still need one. A newcomer needs its prompt pages less those a pins, plus its one output page.
+   */
+  function admittedAt(gpuSlots: number, blocks: number[]) {
+    const { replica, events } = replicaOf({ setup: gpuOnly, gpuSlots });
+    const a = request('a', [1, 2], 17);
+    const b = request('b', blocks);
+    replica.enqueue(a);
+    replica.enqueue(b);
+    events.run();
+    return { a, b, firstIteration: seconds([[32, 0]]) };
+  }
+
+  it('admits a request that fits exactly beside what running requests pin and still need', () => {
+    const { b, firstIteration } = admittedAt(6, [3]); // needs 2 of 6 - 3 - 1
+    expect(b.admitted).toBe(firstIteration);
+  });
+
+  it('keeps a request one page short waiting until the running one completes', () => {
+    const { a, b } = admittedAt(6, [3, 4]); // needs 3 of 2
+    expect(b.admitted).toBe(a.done);
+  });
+
+  it('counts prompt pages another request pins as already there', () => {
+    const { b, firstIteration } = admittedAt(6, [1, 2, 5]); // shares a's two pinned pages: needs 2
+    expect(b.admitted).toBe(firstIteration);
+    expect([b.hitTokens, b.recomputedTokens]).toEqual([32, 16]);
+  });
+
+  it('stops admitting when the token budget is spent', () => {
+    const { replica, events } = replicaOf({ setup: gpuOnly, tokenBudget: 32 });
+    const w = request('w', [9], 3);
+    const a = request('a', [1, 2]);
+    const b = request('b', [3]);
+    replica.enqueue(w);
+    replica.enqueue(a);
+    replica.enqueue(b);
+    events.run();
+    const t1 = seconds([[16, 0]]);
+    const t2 = seconds([[32, 0]], [17]); // w decodes, a's prompt takes the whole budget
+    expect([a.admitted, b.admitted]).toEqual([t1, t1 + t2]);
+    expect(b.firstToken).toBe(t1 + t2 + seconds([[16, 0]], [18]));
+  });
+
+  it('takes over pages another request prefills after admission as hits', () => {
+    const { replica, events } = replicaOf({ setup: gpuOnly, tokenBudget: 48, gpuSlots: 16 });
+    const a = request('a', [1, 2, 3, 4]);
+    const b = request('b', [1, 2, 3, 4, 5]);
+    replica.enqueue(a);
+    replica.enqueue(b);
+    events.run();
+    // Iteration 2: a's last page (block 4) goes first; b matches a's first three pages, then takes over
+    // the fourth, and computes only its own fifth.
+    expect([b.hitTokens, b.recomputedTokens]).toEqual([64, 16]);
+    const t1 = seconds([[48, 0]]);
+    expect(b.firstToken).toBe(t1 + seconds([[16, 48], [16, 64]]));
+  });
+});
+
+describe('Replica load-back decisions under SGLang v0.4 rules', () => {
+  it('loads a host hit of at least load_back_threshold (10) tokens, and recomputes a shorter one', async () => {
+    const { engineRules } = await import('../src/sim/engine-rules.js');
+    const rules = engineRules(hardware);
+    for (const tokens of [10, 9]) {
+      const { replica, events } = replicaOf({ gpuSlots: 2, rules });
+      const partial = (id: string) =>
+        new SimRequest({ id, blocks: [1], blockSize: BLOCK, inputLength: tokens, outputLength: 1 }, index++, undefined);
+      for (const id of ['x', 'x-again']) {
+        replica.enqueue(partial(id)); // the second use backs the page up (write_through_selective)
+        events.run();
+      }
+      replica.enqueue(request('filler', [5])); // evicts the host-backed page from the GPU
+      events.run();
+      const x = partial('x-last');
+      replica.enqueue(x);
+      events.run();
+      expect([x.loadedTokens, x.recomputedTokens]).toEqual(tokens === 10 ? [10, 0] : [0, 9]);
+    }
+  });
+});
