@@ -151,3 +151,79 @@ describe('Replica load-back decisions under SGLang v0.4 rules', () => {
     }
   });
 });
+
+describe('Replica odds and ends', () => {
+  it('drops a waiting request: gone from the queue, never run', () => {
+    const { replica, events, done } = replicaOf({ setup: gpuOnly });
+    const a = request('a', [1]);
+    const b = request('b', [2]);
+    replica.enqueue(a);
+    replica.enqueue(b); // waits behind a's prefill
+    expect(replica.abort(b)).toBe(true);
+    expect([b.phase, replica.waitingCount, replica.load]).toEqual(['done', 0, 1]);
+    events.run();
+    expect(done).toEqual(['a']);
+    expect(Number.isNaN(b.admitted)).toBe(true);
+  });
+
+  it("reports the eviction of an agent's fixed-prompt pages only, once each", () => {
+    const events = new EventQueue();
+    const prompts: string[] = [];
+    const replica = new Replica(0, events, { onFirstToken: () => {}, onComplete: () => {}, onPromptEvent: (kind, agent) => prompts.push(`${kind} ${agent}`) }, {
+      setup: gpuOnly, gpuSlots: 3, cpuSlots: 0, blockSize: BLOCK, tokenBudget: 8192, maxRunning: 8, schedule: 'fcfs',
+      h2d: hardware.h2d, d2h: hardware.d2h, loadAhead: 1, cost,
+    });
+    const serve = (r: SimRequest) => {
+      replica.enqueue(r);
+      events.run();
+    };
+    serve(new SimRequest({ id: 'x', agent: 'x', fixedBlocks: 1, blocks: [1, 2], blockSize: BLOCK, inputLength: 32, outputLength: 1 }, index++, 'x'));
+    serve(request('anonymous', [7]));
+    serve(request('filler', [5, 6])); // evicts x's dynamic page 2, then its fixed page 1 (oldest first), then 7
+    expect(prompts).toEqual(['evicted x']);
+  });
+
+  it('under status-aware scheduling, counts a stall only while requests wait on a transfer', () => {
+    const kvflow: Setup = { name: 'kvflow', policy: policyFactory('ste'), cpuTier: true, prefetch: true, statusAware: true };
+    const { replica, events } = replicaOf({ setup: kvflow, gpuSlots: 5 });
+    const agentRequest = (id: string, blocks: number[]) =>
+      new SimRequest({ id, agent: 'x', fixedBlocks: 1, blocks, blockSize: BLOCK, inputLength: blocks.length * BLOCK, outputLength: 1 }, index++, 'x');
+    replica.enqueue(agentRequest('x', [1]));
+    events.run();
+    replica.enqueue(request('filler', [5, 6, 7, 8])); // evicts x's page from the GPU
+    events.run();
+    replica.updateSte(new Map([['x', 3]])); // not due: nothing moves
+    replica.updateSte(new Map([['x', 1]])); // due: its page loads while nothing waits
+    events.run();
+    expect(replica.stallSeconds).toBe(0);
+    replica.enqueue(request('filler2', [9, 10, 11, 12])); // evicts it again
+    events.run();
+    replica.updateSte(new Map([['x', 3]]));
+    replica.updateSte(new Map([['x', 1]]));
+    const start = events.now;
+    const x2 = agentRequest('x2', [1, 3]);
+    replica.enqueue(x2); // only x2 waits, on the prefetch
+    events.run();
+    const idleLoad = hardware.h2d.latency + cost.pageBytes / hardware.h2d.bandwidth;
+    expect(replica.stallSeconds).toBeCloseTo(idleLoad, 12);
+    expect(x2.admitted).toBeCloseTo(start + idleLoad, 12);
+  });
+
+  it("under a 'cheaper' load decision, a batched engine recomputes a host hit that is dearer to load", async () => {
+    const { engineRules } = await import('../src/sim/engine-rules.js');
+    const base = engineRules(hardware);
+    const dear = Object.assign(Object.create(cost) as CostModel, { loadIsCheaper: () => false });
+    for (const loadDecision of ['cheaper', 'threshold'] as const) {
+      const rules = { ...base, profile: { ...base.profile, loadDecision } };
+      const { replica, events } = replicaOf({ gpuSlots: 2, rules, cost: dear });
+      for (const id of ['x', 'x-again', 'filler']) {
+        replica.enqueue(request(id, id === 'filler' ? [5] : [1]));
+        events.run();
+      }
+      const x = request('x-last', [1]);
+      replica.enqueue(x);
+      events.run();
+      expect([loadDecision, x.loadedTokens, x.recomputedTokens]).toEqual(loadDecision === 'cheaper' ? ['cheaper', 0, 16] : ['threshold', 16, 0]);
+    }
+  });
+});
