@@ -412,7 +412,7 @@ export class Replica implements Timed {
     if (!this.#fits(request, path, gpu)) return 'full';
     let loaded = 0;
     if (other > 0 && this.#batched) {
-      if (this.#shouldLoad(other, gpu, request)) loaded = this.#startBatchedLoad(path.subarray(gpu, gpu + other));
+      if (this.#shouldLoad(other, gpu, request)) loaded = this.#startBatchedLoad(path.subarray(gpu, gpu + other), gpu > 0 ? path[gpu - 1]! : -1);
     } else if (other > 0 && this.#options.cost.loadIsCheaper(other, prefixTokens(request, gpu))) {
       this.#loadBack(request, path.subarray(gpu, gpu + other));
       if (request.loadsPending > 0) return 'skip';
@@ -475,11 +475,15 @@ export class Replica implements Timed {
 
   /**
    * Starts loading CPU-only prefix pages all or nothing (hiradix_cache.py load_back: "load it all or not at
-   * all"); they join this pass's merged load. Returns the pages started.
+   * all"); they join this pass's merged load. Returns the pages started. `parent` (the last GPU-resident
+   * page of the match, -1 for none) is locked meanwhile, as load_back protects the ancestor with
+   * inc_lock_ref: making room must not evict the page the loaded ones hang from.
    */
-  #startBatchedLoad(pages: Int32Array): number {
+  #startBatchedLoad(pages: Int32Array, parent: number): number {
+    if (parent >= 0) this.cache.lock(parent);
     let started = 0;
     while (started < pages.length && this.#makeRoom(1) && this.cache.startLoad(pages[started]!)) started++;
+    if (parent >= 0) this.cache.unlock(parent);
     if (started < pages.length) {
       for (let i = started - 1; i >= 0; i--) this.cache.cancelLoad(pages[i]!);
       return 0;
