@@ -4,12 +4,14 @@
  */
 import { cpus as cpus_, loadavg, totalmem } from 'node:os';
 import { benchGateway } from './gateway.js';
+import { benchGatewayScale } from './gateway-scale.js';
 import { benchImport } from './import.js';
 import { benchNative } from './native.js';
 import { benchReplay, type BenchLine } from './replay.js';
 import { benchScale } from './scale.js';
 import { benchSimulate } from './simulate.js';
 import { benchStartup } from './startup.js';
+import { benchSte } from './ste.js';
 import { benchTensor } from './tensor.js';
 
 const groups: Record<string, () => Promise<BenchLine[]>> = {
@@ -17,9 +19,11 @@ const groups: Record<string, () => Promise<BenchLine[]>> = {
   replay: benchReplay,
   import: benchImport,
   simulate: benchSimulate,
+  ste: benchSte,
   native: benchNative,
   tensor: benchTensor,
   gateway: benchGateway,
+  'gateway-scale': benchGatewayScale,
 };
 /** Groups that run only when named: they take minutes. */
 const onDemand: Record<string, () => Promise<BenchLine[]>> = { scale: benchScale };

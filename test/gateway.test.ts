@@ -342,6 +342,9 @@ describe('kvflow gateway', () => {
     expect(published.agent_data.a5).toBe(1); // a4 just ended in ste-probe: a5 runs next
     for (const engine of engines) expect((await json(`${engine.url}/v1/engine/state`)).ste).toEqual(published.agent_data);
     expect(await metricValue(gateway, 'kvflow_gateway_ste_updates_total', { outcome: 'ok' })).toBeGreaterThan(0);
+    // The table is serialized once per change: the same bytes while nothing moved, new ones after.
+    const text = await (await fetch(`${gateway.url}/v1/ste`)).text();
+    expect(await (await fetch(`${gateway.url}/v1/ste`)).text()).toBe(text);
     const finished = await fetch(`${gateway.url}/v1/workflows/instances/ste-probe`, { method: 'DELETE' });
     expect(finished.status).toBe(204);
   });

@@ -13,6 +13,21 @@ export interface LearnerOptions {
    */
   liveQuantile?: number;
   liveSlack?: number;
+  /**
+   * The silence (in requests) after which a session ends while too few sessions have come back for the
+   * quantile to say (default 4096): without it, traffic whose every session is new never forgets one.
+   */
+  defaultSilence?: number;
+  /** Most sessions kept; past it the longest-silent idle ones end first (default 100,000). */
+  maxSessions?: number;
+}
+
+interface SessionState {
+  agent: number;
+  running: boolean;
+  lastSeen: number;
+  /** This session's STE per agent id (shared by sessions at the same place in the same graph). */
+  distance: ReadonlyMap<number, number>;
 }
 
 /** A request with the agent identity and fixed-prompt length the learner gave it. */
@@ -109,19 +124,30 @@ export class AgentAnnotator {
  * with enough support (KVFlow's min rule over branches); a running agent is 0. Pages are tagged per
  * session (`session/agent`), so a prefix shared by sessions takes the most urgent of them. A session
  * silent far longer than usual is taken as ended, and its pages lose their STE.
+ *
+ * A request costs its own session, not every session: sessions are kept in the order they were last
+ * heard from, so ending the silent ones reads only those (and the few still running); a session's STE
+ * depends only on its current agent and whether it runs, so it is computed once per such place and
+ * learned graph; only a change of the graph itself (an agent's followed successors), rare once
+ * traffic is learned, re-reads every session.
  */
 export class OnlineGraphLearner implements SteSource {
-  readonly #options: Required<Omit<LearnerOptions, 'minSignaturePages'>>;
+  readonly #options: Required<LearnerOptions>;
   readonly #agentIds = new Map<string, number>();
   readonly #agentNames: string[] = [];
   /** transitions[a] = Map(b -> count). */
   readonly #transitions: Map<number, number>[] = [];
   readonly #departures: number[] = [];
-  readonly #sessions = new Map<string, { agent: number; running: boolean; lastSeen: number }>();
+  /** Live sessions, least recently heard from first (a begin moves its session to the end). */
+  readonly #sessions = new Map<string, SessionState>();
+  /** STE per agent id from each place (agent id * 2 + running) in the current learned graph. */
+  #placeDistances = new Map<number, ReadonlyMap<number, number>>();
+  /** Sessions and places read by the last `begin` or `end` (a work count for tests and benchmarks). */
+  lastWork = 0;
   /** Recent same-session gaps (a ring), and the live window computed from them. */
   readonly #gaps = new Float64Array(1024);
   #gapCount = 0;
-  #window = Infinity;
+  #window: number;
   #sessionsSeen = 0;
   #clock = 0;
   readonly #table = new SteTable();
@@ -132,7 +158,10 @@ export class OnlineGraphLearner implements SteSource {
       minProbability: options.minProbability ?? 0.05,
       liveQuantile: options.liveQuantile ?? 0.95,
       liveSlack: options.liveSlack ?? 2,
+      defaultSilence: options.defaultSilence ?? 4096,
+      maxSessions: options.maxSessions ?? 100_000,
     };
+    this.#window = this.#options.defaultSilence;
   }
 
   get version(): number {
@@ -144,29 +173,44 @@ export class OnlineGraphLearner implements SteSource {
   }
 
   begin(session: string, agentName: string): void {
+    this.lastWork = 0;
     const agent = this.#intern(agentName);
     this.#clock++;
-    const state = this.#sessions.get(session);
+    let state = this.#sessions.get(session);
+    let graphChanged = false;
     if (state) {
       this.#gaps[this.#gapCount++ % this.#gaps.length] = this.#clock - state.lastSeen;
       if (this.#gapCount % 64 === 8) this.#window = this.#liveWindow();
-      this.#countTransition(state.agent, agent);
+      graphChanged = this.#countTransition(state.agent, agent);
       state.agent = agent;
       state.running = true;
       state.lastSeen = this.#clock;
+      this.#sessions.delete(session);
     } else {
-      this.#sessions.set(session, { agent, running: true, lastSeen: this.#clock });
+      state = { agent, running: true, lastSeen: this.#clock, distance: NO_DISTANCE };
       this.#sessionsSeen++;
     }
+    this.#sessions.set(session, state);
     this.#expireSilentSessions();
-    this.#refreshAll();
+    if (graphChanged) {
+      this.#placeDistances = new Map();
+      for (const [name, each] of this.#sessions) this.#refreshSession(name, each);
+    } else if (this.#sessions.has(session)) {
+      this.#refreshSession(session, state);
+    }
   }
 
   end(session: string, agentName: string): void {
+    this.lastWork = 0;
     const state = this.#sessions.get(session);
     if (!state || this.#agentIds.get(agentName) !== state.agent) return;
     state.running = false;
-    this.#refreshSession(session);
+    this.#refreshSession(session, state);
+  }
+
+  /** Sessions kept now (live, or silent for less than the live window). */
+  get liveSessions(): number {
+    return this.#sessions.size;
   }
 
   /** A learner never knows a session has ended; it infers it from silence. */
@@ -210,10 +254,14 @@ export class OnlineGraphLearner implements SteSource {
     return id;
   }
 
-  #countTransition(from: number, to: number): void {
+  /** Counts a transition; returns whether the agent's followed successors changed (the graph did). */
+  #countTransition(from: number, to: number): boolean {
+    const before = this.#successors(from);
     const targets = this.#transitions[from]!;
     targets.set(to, (targets.get(to) ?? 0) + 1);
     this.#departures[from]!++;
+    const after = this.#successors(from);
+    return after.length !== before.length || after.some((agent, i) => agent !== before[i]);
   }
 
   /** Silence, in requests, after which a session counts as ended. */
@@ -223,28 +271,47 @@ export class OnlineGraphLearner implements SteSource {
     return Math.max(16, quantile * this.#options.liveSlack);
   }
 
+  /**
+   * Ends idle sessions silent for longer than the live window, and the longest-silent idle ones past
+   * `maxSessions`. Sessions are in last-heard order, so this reads only those past the window and
+   * the running ones among them, which wait for their end.
+   */
   #expireSilentSessions(): void {
-    const window = this.#window;
+    let excess = this.#sessions.size - this.#options.maxSessions;
     for (const [session, state] of this.#sessions) {
-      if (!state.running && this.#clock - state.lastSeen > window) {
-        this.#sessions.delete(session);
-        for (const agent of this.#agentNames) this.#table.set(this.tagKey(session, agent), undefined);
-      }
+      const silent = this.#clock - state.lastSeen > this.#window;
+      if (!silent && excess <= 0) break;
+      this.lastWork++;
+      if (state.running) continue;
+      this.#sessions.delete(session);
+      excess--;
+      for (const agent of state.distance.keys()) this.#table.set(this.tagKey(session, this.#agentNames[agent]!), undefined);
     }
   }
 
-  #refreshAll(): void {
-    for (const session of this.#sessions.keys()) this.#refreshSession(session);
+  /** Sets the session's STE from its place in the learned graph, touching only keys that had or get a value. */
+  #refreshSession(session: string, state: SessionState): void {
+    this.lastWork++;
+    const distance = this.#distancesFrom(state.agent, state.running);
+    if (distance === state.distance) return;
+    for (const agent of state.distance.keys()) {
+      if (!distance.has(agent)) this.#table.set(this.tagKey(session, this.#agentNames[agent]!), undefined);
+    }
+    for (const [agent, steps] of distance) this.#table.set(this.tagKey(session, this.#agentNames[agent]!), steps);
+    state.distance = distance;
   }
 
-  /** STE of every agent for one session: breadth-first hops over supported transitions. */
-  #refreshSession(session: string): void {
-    const state = this.#sessions.get(session)!;
+  /** STE of every agent from a place: breadth-first hops over supported transitions, cached per graph. */
+  #distancesFrom(start: number, running: boolean): ReadonlyMap<number, number> {
+    const place = start * 2 + (running ? 1 : 0);
+    const cached = this.#placeDistances.get(place);
+    if (cached) return cached;
+    this.lastWork++;
     const distance = new Map<number, number>();
     // A running agent is 0; once it ended, its successors are one step away and it is reached again
     // only through the graph.
-    if (state.running) distance.set(state.agent, 0);
-    let frontier = [state.agent];
+    if (running) distance.set(start, 0);
+    let frontier = [start];
     for (let hops = 1; frontier.length > 0; hops++) {
       const next: number[] = [];
       for (const from of frontier) {
@@ -256,7 +323,8 @@ export class OnlineGraphLearner implements SteSource {
       }
       frontier = next;
     }
-    this.#agentNames.forEach((agent, id) => this.#table.set(this.tagKey(session, agent), distance.get(id)));
+    this.#placeDistances.set(place, distance);
+    return distance;
   }
 
   #successors(from: number): number[] {
@@ -269,6 +337,8 @@ export class OnlineGraphLearner implements SteSource {
   }
 
 }
+
+const NO_DISTANCE: ReadonlyMap<number, number> = new Map();
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

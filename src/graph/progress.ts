@@ -12,16 +12,24 @@ export class InstanceProgress implements ProgressView {
   ended: Int32Array;
   announced: Int32Array;
   loopTaken: Int32Array;
+  /** Agents whose running, ended or announced count may be nonzero: where the STE search starts. */
+  readonly active = new Set<number>();
   private roundsStarted = 1;
   private distance: Float64Array;
+  /** Agents with a finite value in `distance`. */
+  private known: number[] = [];
   private stale = true;
 
-  constructor(private topology: Topology) {
+  /** `horizon`: agents further away than this many steps get no value (see relax.ts). */
+  constructor(
+    private topology: Topology,
+    private readonly horizon = Infinity,
+  ) {
     this.running = new Int32Array(topology.size);
     this.ended = new Int32Array(topology.size);
     this.announced = new Int32Array(topology.size);
     this.loopTaken = new Int32Array(topology.loops.length);
-    this.distance = new Float64Array(topology.size);
+    this.distance = new Float64Array(topology.size).fill(Infinity);
   }
 
   get roundsLeft(): boolean {
@@ -35,13 +43,15 @@ export class InstanceProgress implements ProgressView {
     this.ended = grow(this.ended, topology.size);
     this.announced = grow(this.announced, topology.size);
     this.loopTaken = grow(this.loopTaken, topology.loops.length);
-    this.distance = new Float64Array(topology.size);
+    this.distance = new Float64Array(topology.size).fill(Infinity);
+    this.known = [];
     this.stale = true;
   }
 
   /** `agent` starts running; it consumes the first pending transition that leads to it. */
   begin(agent: number): void {
     this.running[agent]!++;
+    this.active.add(agent);
     this.stale = true;
     if (this.announced[agent]! > 0) {
       this.announced[agent]!--;
@@ -56,15 +66,29 @@ export class InstanceProgress implements ProgressView {
     if (this.running[agent]! > 0) this.running[agent]!--;
     this.stale = true;
     if (this.hasSuccessor(agent)) this.ended[agent]!++;
+    this.settleActive(agent);
   }
 
   /** Each agent's STE in this instance, Infinity when unknown; recomputed only after a change. */
   steps(): Float64Array {
     if (this.stale) {
-      relaxSteps(this.topology, this, this.distance);
+      for (const agent of this.known) this.distance[agent] = Infinity;
+      this.known = relaxSteps(this.topology, this, this.distance, this.horizon);
       this.stale = false;
     }
     return this.distance;
+  }
+
+  /** The agents `steps()` gives a finite value. */
+  reached(): readonly number[] {
+    this.steps();
+    return this.known;
+  }
+
+  /** Drops agents whose counts all went back to zero from `active`, so searches start only where the instance is. */
+  private settleActive(agent: number): void {
+    if (this.running[agent] === 0 && this.ended[agent] === 0 && this.announced[agent] === 0) this.active.delete(agent);
+    else this.active.add(agent);
   }
 
   private continueByStep(agent: number): boolean {
@@ -72,9 +96,14 @@ export class InstanceProgress implements ProgressView {
     const from = this.topology.stepPredecessors[agent]!.find((predecessor) => this.ended[predecessor]! > 0);
     if (from === undefined) return false;
     this.ended[from]!--;
+    this.settleActive(from);
     this.leaveLoop(from);
     if (fansOut[from]) {
-      for (const sibling of exitTargets[from]!) if (sibling !== agent) this.announced[sibling]!++;
+      for (const sibling of exitTargets[from]!) {
+        if (sibling === agent) continue;
+        this.announced[sibling]!++;
+        this.active.add(sibling);
+      }
     }
     return true;
   }
@@ -85,6 +114,7 @@ export class InstanceProgress implements ProgressView {
     );
     if (index === undefined) return false;
     this.ended[this.topology.loops[index]!.from]!--;
+    this.settleActive(this.topology.loops[index]!.from);
     this.loopTaken[index]!++;
     return true;
   }
@@ -95,6 +125,7 @@ export class InstanceProgress implements ProgressView {
     if (join === undefined) return false;
     for (const member of join.members.filter(arrived)) {
       this.ended[member]!--;
+      this.settleActive(member);
       this.leaveLoop(member);
     }
     return true;
@@ -107,6 +138,7 @@ export class InstanceProgress implements ProgressView {
     if (waiting.length === 0) return false;
     for (const terminal of waiting) {
       this.ended[terminal]!--;
+      this.settleActive(terminal);
       this.leaveLoop(terminal);
     }
     this.roundsStarted++;

@@ -1,15 +1,20 @@
 /**
- * Steps-to-execution of every agent for one workflow instance, by relaxation to a fixed point (KVFlow,
- * arXiv 2507.07400, section 4.1):
+ * Steps-to-execution of the agents of one workflow instance (KVFlow, arXiv 2507.07400, section 4.1):
  * - a running agent is 0; an agent announced by a partly started fan-out is at most 1;
  * - an agent that ended and whose successors have not begun yet passes 0 on to them (so they are 1);
  * - through a chain, branch, fan-out or loop edge: predecessor + 1, minimum over predecessors;
  * - through a join (barrier): the maximum over its members + 1, an arrived member counting as 0;
  * - leaving a count loop with r back edges still to take costs r * loop length extra steps;
  * - terminal agents lead back to `start` while the instance has rounds left.
- * Every rule is monotone and adds at least one step, so sweeping from "unknown" (Infinity) settles at
- * least one more agent per sweep: at most `size` sweeps, usually two or three.
+ *
+ * Every rule adds at least one step to what it reads, so the values settle in increasing order from the
+ * instance's active agents (running, ended, announced), as in Dijkstra's algorithm with Knuth's
+ * superior functions (a join fires once all its members are settled). The search stops at `horizon`:
+ * an agent further away has no value, and the agents beyond are never visited, so the cost is the
+ * number of agents within the horizon of where the instance is, not the size of the graph.
+ * test/graph/relax.test.ts checks this against the fixed-point sweeps it replaced.
  */
+import { AGENT_SLOTS, MAX_STEPS } from './relax-scratch.js';
 import type { LoopInfo, Topology } from './topology-types.js';
 
 /** What the rules need to know about one instance's progress; counts are per agent or per loop. */
@@ -23,53 +28,76 @@ export interface ProgressView {
   /** Back edges taken since the loop was entered, per loop. */
   loopTaken: Int32Array;
   roundsLeft: boolean;
+  /** Every agent with a nonzero `running`, `ended` or `announced` count (others may be listed too). */
+  active: Iterable<number>;
 }
 
-/** Fills `distance` (length `topology.size`) with each agent's STE; Infinity means unknown. */
-export function relaxSteps(topology: Topology, progress: ProgressView, distance: Float64Array): void {
+/**
+ * Writes each agent's STE into `distance`, which must hold Infinity for every agent on entry; returns
+ * the agents given a finite value (at most `horizon`), so that the caller can reset just those.
+ */
+export function relaxSteps(topology: Topology, progress: ProgressView, distance: Float64Array, horizon = Infinity): number[] {
   const { running, ended, announced, loopTaken } = progress;
-  const { loops, joins, loopOf } = topology;
-  distance.fill(Infinity);
+  const { loops, joins, loopOf, joinOf, exitTargets, start } = topology;
+  const scratch = topology.scratch;
+  const { queue, launched, joinArrived, joinLatest, touchedJoins } = scratch;
+  const reached: number[] = [];
+  const launchedList: number[] = [];
+  let visits = 0;
 
-  /** The step count its successors build on: 0 while it runs or has just ended. */
-  const launch = (agent: number): number => (running[agent]! > 0 || ended[agent]! > 0 ? 0 : distance[agent]!);
-  /** Like `launch`, plus the loop iterations still to run before the agent takes its other edge. */
-  const exitLaunch = (agent: number): number => {
-    const index = loopOf[agent]!;
-    const loop = loops[index];
-    if (loop === undefined || loop.count === 0) return launch(agent);
-    return launch(agent) + Math.max(0, loop.count - loopTaken[index]!) * loop.length;
+  const offer = (agent: number, value: number) => {
+    if (value > horizon || value >= MAX_STEPS || !(value < distance[agent]!)) return;
+    if (distance[agent] === Infinity) reached.push(agent);
+    distance[agent] = value;
+    queue.push(value * AGENT_SLOTS + agent);
+  };
+  const extraRounds = (agent: number): number => {
+    const loop = loops[loopOf[agent]!];
+    return loop === undefined || loop.count === 0 ? 0 : Math.max(0, loop.count - loopTaken[loopOf[agent]!]!) * loop.length;
+  };
+  /** Gives the agent's successors what they build on: `launch` (0 while it runs or has just ended). */
+  const launch = (agent: number, value: number) => {
+    if (launched[agent]) return;
+    launched[agent] = 1;
+    launchedList.push(agent);
+    visits++;
+    const exit = value + extraRounds(agent);
+    for (const target of exitTargets[agent]!) offer(target, exit + 1);
+    const loopIndex = loopOf[agent]!;
+    if (loopIndex !== -1 && loopContinues(loops[loopIndex]!, loopTaken[loopIndex]!)) offer(loops[loopIndex]!.to, value + 1);
+    const joinIndex = joinOf[agent]!;
+    if (joinIndex !== -1) {
+      const join = joins[joinIndex]!;
+      if (joinArrived[joinIndex] === 0) touchedJoins.push(joinIndex);
+      joinArrived[joinIndex]!++;
+      if (exit > joinLatest[joinIndex]!) joinLatest[joinIndex] = exit;
+      if (joinArrived[joinIndex] === join.members.length) offer(join.target, joinLatest[joinIndex]! + 1);
+    }
+    // A terminal agent (no exit, no join) leads to the next round.
+    if (start !== -1 && progress.roundsLeft && exitTargets[agent]!.length === 0 && joinIndex === -1) offer(start, exit + 1);
   };
 
-  const estimate = (agent: number): number => {
-    if (running[agent]! > 0) return 0;
-    let best = announced[agent]! > 0 ? 1 : Infinity;
-    for (const predecessor of topology.stepPredecessors[agent]!) best = Math.min(best, exitLaunch(predecessor) + 1);
-    for (const index of topology.loopsInto[agent]!) {
-      if (loopContinues(loops[index]!, loopTaken[index]!)) best = Math.min(best, launch(loops[index]!.from) + 1);
-    }
-    for (const index of topology.joinsInto[agent]!) {
-      let lastMember = 0;
-      for (const member of joins[index]!.members) lastMember = Math.max(lastMember, exitLaunch(member));
-      best = Math.min(best, lastMember + 1);
-    }
-    if (agent === topology.start && progress.roundsLeft) {
-      for (const terminal of topology.terminals) best = Math.min(best, exitLaunch(terminal) + 1);
-    }
-    return best;
-  };
-
-  for (let sweep = 0; sweep <= topology.size; sweep++) {
-    let changed = false;
-    for (const agent of topology.sweepOrder) {
-      const value = estimate(agent);
-      if (value < distance[agent]!) {
-        distance[agent] = value;
-        changed = true;
-      }
-    }
-    if (!changed) return;
+  for (const agent of progress.active) {
+    if (running[agent]! > 0) offer(agent, 0);
+    else if (announced[agent]! > 0) offer(agent, 1);
   }
+  for (const agent of progress.active) if (running[agent]! > 0 || ended[agent]! > 0) launch(agent, 0);
+  while (queue.size() > 0) {
+    const entry = queue.pop()!;
+    const agent = entry % AGENT_SLOTS;
+    visits++;
+    // An agent offered a smaller value later is already launched from it.
+    if ((entry - agent) / AGENT_SLOTS === distance[agent]) launch(agent, distance[agent]!);
+  }
+
+  for (const agent of launchedList) launched[agent] = 0;
+  for (const index of touchedJoins) {
+    joinArrived[index] = 0;
+    joinLatest[index] = 0;
+  }
+  touchedJoins.length = 0;
+  scratch.visits = visits;
+  return reached;
 }
 
 /** Whether the loop's back edge is taken again after `taken` times: always possible for a probabilistic loop. */

@@ -1,4 +1,6 @@
 /** The integer-indexed form of an agent step graph (built by topology.ts, read by relax.ts and progress.ts). */
+import type { RelaxScratch } from './relax-scratch.js';
+
 export interface LoopInfo {
   from: number;
   to: number;
@@ -36,6 +38,6 @@ export interface Topology {
   loopsInto: number[][];
   /** Per agent, the joins it is the target of. */
   joinsInto: number[][];
-  /** Breadth-first from start, then the rest: relaxation sweeps in this order converge in few passes. */
-  sweepOrder: Int32Array;
+  /** Working space of the STE search over this topology. */
+  scratch: RelaxScratch;
 }

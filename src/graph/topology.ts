@@ -3,7 +3,8 @@
  * bookkeeping read on every update. Rebuilt only when the graph's revision changes.
  */
 import type { AgentStepGraph } from './graph.js';
-import { relaxSteps } from './relax.js';
+import { RelaxScratch } from './relax-scratch.js';
+import { relaxSteps, type ProgressView } from './relax.js';
 import type { LoopInfo, JoinInfo, Topology } from './topology-types.js';
 
 export type { LoopInfo, JoinInfo, Topology } from './topology-types.js';
@@ -11,22 +12,28 @@ export type { LoopInfo, JoinInfo, Topology } from './topology-types.js';
 export function compileTopology(graph: AgentStepGraph): Topology {
   const size = graph.agents.length;
   const id = (agent: string) => graph.idOf(agent) as number;
-  const perAgent = <T>(make: () => T) => Array.from({ length: size }, make);
+  // Most agents have no loop or join into them: they share one empty list until they get an entry.
+  const none: number[] = [];
+  const lists = (): number[][] => new Array<number[]>(size).fill(none);
+  const push = (table: number[][], agent: number, value: number) => {
+    if (table[agent] === none) table[agent] = [value];
+    else table[agent]!.push(value);
+  };
   const topology: Topology = {
     size,
     start: graph.start === undefined ? -1 : id(graph.start),
     rounds: graph.rounds,
-    exitTargets: perAgent((): number[] => []),
-    fansOut: perAgent(() => false),
+    exitTargets: lists(),
+    fansOut: new Array<boolean>(size).fill(false),
     joinOf: new Int32Array(size).fill(-1),
     loopOf: new Int32Array(size).fill(-1),
     joins: [],
     loops: [],
     terminals: [],
-    stepPredecessors: perAgent((): number[] => []),
-    loopsInto: perAgent((): number[] => []),
-    joinsInto: perAgent((): number[] => []),
-    sweepOrder: new Int32Array(0),
+    stepPredecessors: lists(),
+    loopsInto: lists(),
+    joinsInto: lists(),
+    scratch: undefined as unknown as RelaxScratch,
   };
   for (const edge of graph.edges) {
     switch (edge.kind) {
@@ -34,7 +41,7 @@ export function compileTopology(graph: AgentStepGraph): Topology {
         const from = id(edge.from);
         const to = id(edge.to);
         topology.loopOf[from] = topology.loops.length;
-        topology.loopsInto[to]?.push(topology.loops.length);
+        push(topology.loopsInto, to, topology.loops.length);
         topology.loops.push({ from, to, count: edge.count ?? 0, length: 1 });
         break;
       }
@@ -42,7 +49,7 @@ export function compileTopology(graph: AgentStepGraph): Topology {
         const members = edge.from.map(id);
         const target = id(edge.to);
         for (const member of members) topology.joinOf[member] = topology.joins.length;
-        topology.joinsInto[target]?.push(topology.joins.length);
+        push(topology.joinsInto, target, topology.joins.length);
         topology.joins.push({ members, target });
         break;
       }
@@ -51,42 +58,26 @@ export function compileTopology(graph: AgentStepGraph): Topology {
         const targets = (edge.kind === 'branch' ? Object.keys(edge.to) : edge.kind === 'fanout' ? edge.to : [edge.to]).map(id);
         topology.exitTargets[from] = targets;
         topology.fansOut[from] = edge.kind === 'fanout';
-        for (const target of targets) topology.stepPredecessors[target]?.push(from);
+        for (const target of targets) push(topology.stepPredecessors, target, from);
       }
     }
   }
   for (let agent = 0; agent < size; agent++) {
     if (topology.exitTargets[agent]?.length === 0 && topology.joinOf[agent] === -1) topology.terminals.push(agent);
   }
-  topology.sweepOrder = breadthFirstOrder(topology);
-  for (const loop of topology.loops) loop.length = loopLength(topology, loop);
+  topology.scratch = new RelaxScratch(size, topology.joins.length);
+  // Every count loop exhausted (nested loops add no repeats), no round repeat; one loop target runs at a time.
+  const progress = {
+    running: new Int32Array(size),
+    ended: new Int32Array(size),
+    announced: new Int32Array(size),
+    loopTaken: Int32Array.from(topology.loops, (each) => each.count),
+    roundsLeft: false,
+    active: [] as number[],
+  };
+  const distance = new Float64Array(size).fill(Infinity);
+  for (const loop of topology.loops) loop.length = loopLength(topology, loop, progress, distance);
   return topology;
-}
-
-function breadthFirstOrder(topology: Topology): Int32Array {
-  const successors = (agent: number): number[] => {
-    const join = topology.joins[topology.joinOf[agent] ?? -1];
-    const loop = topology.loops[topology.loopOf[agent] ?? -1];
-    return [...(topology.exitTargets[agent] ?? []), ...(join ? [join.target] : []), ...(loop ? [loop.to] : [])];
-  };
-  const seen = new Uint8Array(topology.size);
-  const order: number[] = [];
-  const visitFrom = (root: number) => {
-    if (seen[root]) return;
-    seen[root] = 1;
-    order.push(root);
-    for (let next = order.length - 1; next < order.length; next++) {
-      for (const successor of successors(order[next] as number)) {
-        if (!seen[successor]) {
-          seen[successor] = 1;
-          order.push(successor);
-        }
-      }
-    }
-  };
-  if (topology.start >= 0) visitFrom(topology.start);
-  for (let agent = 0; agent < topology.size; agent++) visitFrom(agent);
-  return Int32Array.from(order);
 }
 
 /**
@@ -94,18 +85,12 @@ function breadthFirstOrder(topology: Topology): Int32Array {
  * count loop exhausted (nested loops add no repeats), no round repeat. A body that never leads back
  * counts as a single step.
  */
-function loopLength(topology: Topology, loop: LoopInfo): number {
-  const running = new Int32Array(topology.size);
-  running[loop.to] = 1;
-  const progress = {
-    running,
-    ended: new Int32Array(topology.size),
-    announced: new Int32Array(topology.size),
-    loopTaken: Int32Array.from(topology.loops, (each) => each.count),
-    roundsLeft: false,
-  };
-  const distance = new Float64Array(topology.size);
-  relaxSteps(topology, progress, distance);
+function loopLength(topology: Topology, loop: LoopInfo, progress: ProgressView, distance: Float64Array): number {
+  progress.running[loop.to] = 1;
+  progress.active = [loop.to];
+  const reached = relaxSteps(topology, progress, distance);
   const toSource = distance[loop.from] ?? Infinity;
+  for (const agent of reached) distance[agent] = Infinity;
+  progress.running[loop.to] = 0;
   return Number.isFinite(toSource) ? toSource + 1 : 1;
 }

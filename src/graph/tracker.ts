@@ -2,24 +2,56 @@
  * Steps-to-execution over live workflow instances: callers report agents beginning and ending per
  * instance, and ask how many steps away each agent is (0 = running, 1 = next, ...). An agent's STE is
  * the minimum over live instances, since its fixed prompt is needed as soon as any of them reaches it.
- * Values are recomputed lazily, per changed instance, only when `version` moved.
+ *
+ * Work per event is bounded by what the event can change: only the instance that moved is searched
+ * again, and only within `horizon` steps of where it is (relax.ts); the minimum over instances is kept
+ * per agent as a count of each value, so an instance's change costs the agents whose value it changed.
+ * `takeChangedAgents` hands those agents out, so callers need not re-read every agent either.
  */
 import type { AgentStepGraph } from './graph.js';
 import { InstanceProgress } from './progress.js';
 import { compileTopology, type Topology } from './topology.js';
 
+/**
+ * Agents further than this many steps from where an instance is get no STE from it (unknown future:
+ * evicted before any agent with a value). It bounds the work of an event in a long workflow; the bundled
+ * workloads never reach past 10, so it changes none of their results.
+ */
+export const STE_HORIZON = 16;
+
+export interface StepTrackerOptions {
+  /** Default `STE_HORIZON`; Infinity gives every reachable agent its value. */
+  horizon?: number;
+}
+
+interface TrackedInstance {
+  progress: InstanceProgress;
+  /** The values this instance contributes to the minimum, as of the last settle. */
+  values: Map<number, number>;
+}
+
 export class StepTracker {
   private topology: Topology;
   private compiledRevision: number;
-  private readonly instances = new Map<string, InstanceProgress>();
+  private readonly horizon: number;
+  private readonly instances = new Map<string, TrackedInstance>();
+  /** Instances with events not yet searched. */
+  private readonly stale = new Set<TrackedInstance>();
   private changes = 0;
+  /** Per agent, the minimum over instances (Infinity: none), and how many instances give each value. */
   private minimum: Float64Array;
-  private minimumVersion = -1;
+  private readonly counts = new Map<number, Map<number, number>>();
+  /** Agents whose minimum changed since the last `takeChangedAgents`. */
+  private readonly changed = new Set<number>();
 
-  constructor(private readonly graph: AgentStepGraph) {
+  constructor(
+    private readonly graph: AgentStepGraph,
+    options: StepTrackerOptions = {},
+  ) {
+    this.horizon = options.horizon ?? STE_HORIZON;
     this.topology = compileTopology(graph);
     this.compiledRevision = graph.revision;
-    this.minimum = new Float64Array(this.topology.size);
+    this.minimum = new Float64Array(this.topology.size).fill(Infinity);
   }
 
   /** Increases whenever any STE may have changed (an event, or the graph itself changed). */
@@ -28,65 +60,117 @@ export class StepTracker {
     return this.changes;
   }
 
+  /** Agents the last search of an instance examined: the work an event costs, for tests and benchmarks. */
+  get lastSearchVisits(): number {
+    return this.topology.scratch.visits;
+  }
+
   /** `agent` starts running in `instance` (creating the instance on its first event). */
   begin(instance: string, agent: string): void {
     const id = this.agentId(agent);
-    this.progressOf(instance).begin(id);
+    const tracked = this.trackedOf(instance);
+    tracked.progress.begin(id);
+    this.stale.add(tracked);
     this.changes++;
   }
 
   /** `agent` finished running in `instance`. */
   end(instance: string, agent: string): void {
     const id = this.agentId(agent);
-    this.progressOf(instance).end(id);
+    const tracked = this.trackedOf(instance);
+    tracked.progress.end(id);
+    this.stale.add(tracked);
     this.changes++;
   }
 
   /** `instance` is done: it no longer contributes to any STE. */
   finish(instance: string): void {
-    if (this.instances.delete(instance)) this.changes++;
+    const tracked = this.instances.get(instance);
+    if (!tracked) return;
+    this.instances.delete(instance);
+    this.stale.delete(tracked);
+    for (const [agent, value] of tracked.values) this.remove(agent, value);
+    this.changes++;
   }
 
   /** The agent's STE, or undefined when no live instance is known to reach it. */
   steOf(agent: string): number | undefined {
-    this.followGraph();
+    this.settle();
     const id = this.graph.idOf(agent);
-    const steps = id === undefined ? Infinity : this.minimumSteps()[id]!;
+    const steps = id === undefined ? Infinity : (this.minimum[id] ?? Infinity);
     return Number.isFinite(steps) ? steps : undefined;
   }
 
-  /** Every agent with a known STE. */
+  /** Every agent with a known STE, in agent id order. */
   snapshot(): Map<string, number> {
-    this.followGraph();
-    const minimum = this.minimumSteps();
-    const known = new Map<string, number>();
-    this.graph.agents.forEach((agent, id) => {
-      if (Number.isFinite(minimum[id])) known.set(agent, minimum[id]!);
-    });
-    return known;
+    this.settle();
+    const ids = [...this.counts.keys()].sort((a, b) => a - b);
+    return new Map(ids.map((id) => [this.graph.agents[id]!, this.minimum[id]!]));
   }
 
-  private minimumSteps(): Float64Array {
-    if (this.minimumVersion === this.changes) return this.minimum;
-    this.minimum.fill(Infinity);
-    for (const progress of this.instances.values()) {
-      const steps = progress.steps();
-      for (let id = 0; id < steps.length; id++) {
-        if (steps[id]! < this.minimum[id]!) this.minimum[id] = steps[id]!;
+  /** Agents (by name) whose STE changed since the last call. */
+  takeChangedAgents(): string[] {
+    this.settle();
+    const names = [...this.changed].map((id) => this.graph.agents[id]!);
+    this.changed.clear();
+    return names;
+  }
+
+  /** Searches the instances that moved and folds their new values into the minimum. */
+  private settle(): void {
+    this.followGraph();
+    for (const tracked of this.stale) {
+      const distance = tracked.progress.steps();
+      const { values } = tracked;
+      for (const [agent, value] of values) {
+        if (distance[agent] === value) continue;
+        this.remove(agent, value);
+        values.delete(agent);
+      }
+      for (const agent of tracked.progress.reached()) {
+        if (values.has(agent)) continue;
+        values.set(agent, distance[agent]!);
+        this.add(agent, distance[agent]!);
       }
     }
-    this.minimumVersion = this.changes;
-    return this.minimum;
+    this.stale.clear();
   }
 
-  private progressOf(instance: string): InstanceProgress {
-    this.followGraph();
-    let progress = this.instances.get(instance);
-    if (progress === undefined) {
-      progress = new InstanceProgress(this.topology);
-      this.instances.set(instance, progress);
+  private add(agent: number, value: number): void {
+    let counts = this.counts.get(agent);
+    if (!counts) this.counts.set(agent, (counts = new Map()));
+    counts.set(value, (counts.get(value) ?? 0) + 1);
+    if (value < this.minimum[agent]!) {
+      this.minimum[agent] = value;
+      this.changed.add(agent);
     }
-    return progress;
+  }
+
+  private remove(agent: number, value: number): void {
+    const counts = this.counts.get(agent)!;
+    const left = counts.get(value)! - 1;
+    if (left > 0) {
+      counts.set(value, left);
+      return;
+    }
+    counts.delete(value);
+    if (value !== this.minimum[agent]) return;
+    // At most horizon + 1 distinct values remain to choose the new minimum from.
+    let next = Infinity;
+    for (const each of counts.keys()) if (each < next) next = each;
+    if (counts.size === 0) this.counts.delete(agent);
+    this.minimum[agent] = next;
+    this.changed.add(agent);
+  }
+
+  private trackedOf(instance: string): TrackedInstance {
+    this.followGraph();
+    let tracked = this.instances.get(instance);
+    if (tracked === undefined) {
+      tracked = { progress: new InstanceProgress(this.topology, this.horizon), values: new Map() };
+      this.instances.set(instance, tracked);
+    }
+    return tracked;
   }
 
   private agentId(agent: string): number {
@@ -100,8 +184,13 @@ export class StepTracker {
     if (this.compiledRevision === this.graph.revision) return;
     this.topology = compileTopology(this.graph);
     this.compiledRevision = this.graph.revision;
-    for (const progress of this.instances.values()) progress.adopt(this.topology);
-    this.minimum = new Float64Array(this.topology.size);
+    for (const tracked of this.instances.values()) {
+      tracked.progress.adopt(this.topology);
+      this.stale.add(tracked);
+    }
+    const minimum = new Float64Array(this.topology.size).fill(Infinity);
+    minimum.set(this.minimum.subarray(0, Math.min(this.minimum.length, minimum.length)));
+    this.minimum = minimum;
     this.changes++;
   }
 }

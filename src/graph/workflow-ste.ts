@@ -1,7 +1,7 @@
 import type { SteSource } from '../types.js';
 import type { AgentStepGraph } from './graph.js';
 import { SteTable } from './ste-table.js';
-import { StepTracker } from './tracker.js';
+import { StepTracker, type StepTrackerOptions } from './tracker.js';
 
 /**
  * Steps-to-execution for the cache, from a declared workflow graph. When agents are shared between
@@ -9,19 +9,22 @@ import { StepTracker } from './tracker.js';
  * each instance has private agents (its own prompts), pages are tagged `instance/agent` and carry that
  * instance's own STE. Agents the graph does not declare have no STE.
  *
- * Values are kept up to date incrementally (only the instance that moved is recomputed), and the keys
- * whose value changed are handed out by `takeChanges`, so a simulator with many live instances pays
- * for what changed, not for every agent on every event.
+ * Values are kept up to date incrementally (only the instance that moved is searched, within the
+ * tracker's horizon), and the keys whose value changed are handed out by `takeChanges`, so a simulator
+ * with many live instances or a long workflow pays for what changed, not for every agent on every event.
  */
 export class WorkflowSte implements SteSource {
   readonly #graph: AgentStepGraph;
   readonly #shared: StepTracker | undefined;
   readonly #perInstance = new Map<string, StepTracker>();
   readonly #table = new SteTable();
+  readonly #options: StepTrackerOptions;
 
-  constructor(graph: AgentStepGraph, options: { shareAgents: boolean }) {
+  /** `horizon`: see `StepTrackerOptions` (default `STE_HORIZON`). */
+  constructor(graph: AgentStepGraph, options: { shareAgents: boolean } & StepTrackerOptions) {
     this.#graph = graph;
-    this.#shared = options.shareAgents ? new StepTracker(graph) : undefined;
+    this.#options = options.horizon === undefined ? {} : { horizon: options.horizon };
+    this.#shared = options.shareAgents ? new StepTracker(graph, this.#options) : undefined;
   }
 
   get version(): number {
@@ -49,8 +52,11 @@ export class WorkflowSte implements SteSource {
     if (this.#shared) {
       this.#shared.finish(instance);
       this.#refresh(instance);
-    } else if (this.#perInstance.delete(instance)) {
-      for (const agent of this.#graph.agents) this.#table.set(`${instance}/${agent}`, undefined);
+    } else {
+      const tracker = this.#perInstance.get(instance);
+      if (!tracker) return;
+      this.#perInstance.delete(instance);
+      for (const agent of tracker.snapshot().keys()) this.#table.set(`${instance}/${agent}`, undefined);
     }
   }
 
@@ -62,18 +68,18 @@ export class WorkflowSte implements SteSource {
     return this.#table.takeChanges();
   }
 
-  /** Re-reads the values an event in `instance` may have changed. */
+  /** Re-reads the values an event in `instance` changed. */
   #refresh(instance: string): void {
     const tracker = this.#shared ?? this.#perInstance.get(instance);
     if (!tracker) return;
-    for (const agent of this.#graph.agents) this.#table.set(this.tagKey(instance, agent), tracker.steOf(agent));
+    for (const agent of tracker.takeChangedAgents()) this.#table.set(this.tagKey(instance, agent), tracker.steOf(agent));
   }
 
   #trackerOf(instance: string): StepTracker {
     if (this.#shared) return this.#shared;
     let tracker = this.#perInstance.get(instance);
     if (!tracker) {
-      tracker = new StepTracker(this.#graph);
+      tracker = new StepTracker(this.#graph, this.#options);
       this.#perInstance.set(instance, tracker);
     }
     return tracker;

@@ -147,8 +147,17 @@ function findEndlessAgent(spec: WorkflowSpec): SpecProblem | undefined {
   };
 }
 
+/** Two rules read the same walk: it is made once per spec. */
+const reachableCache = new WeakMap<WorkflowSpec, string[]>();
+
 /** Agents reachable from `start` over every edge, in breadth-first order. */
 function reachableInOrder(spec: WorkflowSpec): string[] {
+  let order = reachableCache.get(spec);
+  if (!order) reachableCache.set(spec, (order = walkFromStart(spec)));
+  return order;
+}
+
+function walkFromStart(spec: WorkflowSpec): string[] {
   const successors = new Map<string, string[]>();
   for (const edge of spec.edges) {
     for (const agent of edgeSources(edge)) {

@@ -292,7 +292,15 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
     if (!(await store.finish(id))) throw new ApiError(404, `no live workflow instance "${id}"`, 'invalid_request_error', 'not_found');
     return reply.status(204).send();
   });
-  app.get('/v1/ste', async () => steUpdateBody(store.state.registry.snapshot(), 0));
+  // The table is serialized once per change, not once per GET: polling costs nothing while STE stands still.
+  let steText: { registry: unknown; version: number; text: string } | undefined;
+  app.get('/v1/ste', async (_request, reply) => {
+    const { registry } = store.state;
+    if (steText?.registry !== registry || steText.version !== registry.snapshotVersion) {
+      steText = { registry, version: registry.snapshotVersion, text: JSON.stringify(steUpdateBody(registry.snapshot(), 0)) };
+    }
+    return reply.type('application/json; charset=utf-8').send(steText.text);
+  });
   app.get('/v1/gateway/agents', async () => ({ no_agent_id: NO_AGENT_ID, data: store.state.agentIds.entries() }));
   app.get('/v1/gateway/state', async () => ({
     mode: mode.name,

@@ -44,7 +44,8 @@ export class StepOutlook {
   returnSteps(agent: string): number {
     let steps = this.#returnSteps.get(agent);
     if (steps === undefined) {
-      const tracker = new StepTracker(this.#graph);
+      // No horizon: the distance back to the agent is wanted however long the loop.
+      const tracker = new StepTracker(this.#graph, { horizon: Infinity });
       if (this.#graph.idOf(agent) === undefined) steps = Infinity;
       else {
         tracker.begin('outlook', agent);

@@ -109,6 +109,7 @@ export class WorkflowRegistry {
   /** The first registered workflow declaring each agent (for requests naming no spec). */
   readonly #declaring = new Map<string, RegisteredWorkflow>();
   readonly #limits: RegistryLimits;
+  #publishedVersion = 0;
 
   constructor(options: { idleSeconds: number; learner?: OnlineGraphLearner; limits?: Partial<RegistryLimits> }) {
     this.#idleSeconds = options.idleSeconds;
@@ -188,6 +189,11 @@ export class WorkflowRegistry {
     return this.#instances.size;
   }
 
+  /** Sessions the learned graph keeps (0 without a learner). */
+  get learnedSessions(): number {
+    return this.#learner?.liveSessions ?? 0;
+  }
+
   /**
    * The key a request's fixed prompt is tagged with: `instance/agent` for a registered spec with private
    * agents, else the agent name. Undefined without an agent.
@@ -216,7 +222,7 @@ export class WorkflowRegistry {
       this.#instances.set(instance, live);
       workflow.instances.add(instance);
     }
-    live.lastSeen = now;
+    this.#touch(instance, live, now);
     const inFlight = step === undefined ? 0 : (live.steps.get(step) ?? 0);
     if (step !== undefined) live.steps.set(step, inFlight + 1);
     const tagKey = workflow.ste.tagKey(instance, agent);
@@ -258,7 +264,7 @@ export class WorkflowRegistry {
     }
     const live = this.#instances.get(ticket.instance);
     if (!live) return;
-    live.lastSeen = now;
+    this.#touch(ticket.instance, live, now);
     if (ticket.startedAt !== undefined) {
       const seconds = Math.max(0, now - ticket.startedAt);
       this.#meanStepSeconds = this.#meanStepSeconds === undefined ? seconds : this.#meanStepSeconds * 0.9 + seconds * 0.1;
@@ -287,11 +293,23 @@ export class WorkflowRegistry {
     return true;
   }
 
-  /** Finishes instances idle (nothing in flight, nothing heard) for longer than the idle limit. */
+  /** Moves the instance to the end of `#instances`, which so stays in last-heard order. */
+  #touch(instance: string, live: LiveInstance, now: number): void {
+    live.lastSeen = now;
+    this.#instances.delete(instance);
+    this.#instances.set(instance, live);
+  }
+
+  /**
+   * Finishes instances idle (nothing in flight, nothing heard) for longer than the idle limit. Instances
+   * are in last-heard order, so this reads those past the limit (and any with requests in flight
+   * among them), not every live instance.
+   */
   expireIdle(now: number): number {
     let expired = 0;
     for (const [id, live] of this.#instances) {
-      if (live.steps.size === 0 && now - live.lastSeen > this.#idleSeconds && this.finish(id)) expired++;
+      if (now - live.lastSeen <= this.#idleSeconds) break;
+      if (live.steps.size === 0 && this.finish(id)) expired++;
     }
     return expired;
   }
@@ -299,6 +317,11 @@ export class WorkflowRegistry {
   /** Every key with a known STE as of the last `takeChanges` (the minimum over workflows when keys coincide). */
   snapshot(): ReadonlyMap<string, number> {
     return this.#published;
+  }
+
+  /** Changes whenever `snapshot()` does, so that readers can keep what they built from it. */
+  get snapshotVersion(): number {
+    return this.#publishedVersion;
   }
 
   /**
@@ -337,7 +360,9 @@ export class WorkflowRegistry {
       else this.#published.set(key, value);
     }
     keys.clear();
-    return changes.size > 0 ? changes : undefined;
+    if (changes.size === 0) return undefined;
+    this.#publishedVersion++;
+    return changes;
   }
 
   /** The spec an instance belongs to: the one named by the hints, else its earlier spec, else the one declaring the agent. */

@@ -1,0 +1,90 @@
+/**
+ * STE cost per request in long workflows (issue 16): replays of chain workflows with 10, 1,000 and
+ * 100,000 agents, each 50,000 requests long (one instance, private agents, ste eviction fed by the
+ * declared graph), in CPU microseconds per request, beside lru replays of the same requests (the cache's
+ * own cost, which grows with the number of distinct prompts), and the ratios to the 10-agent chain in
+ * the same run. Before the STE search was bounded (src/graph/relax.ts), a 40k-agent chain took 83 s.
+ * Also: validating a 100,000-agent chain spec.
+ */
+import { policyFactory } from '../src/cache/policy-registry.js';
+import { AgentStepGraph } from '../src/graph/graph.js';
+import { WorkflowSte } from '../src/graph/workflow-ste.js';
+import { replayTrace } from '../src/replay/replay.js';
+import { generateRequests } from '../src/workload/generate.js';
+import { parseWorkflowSpec } from '../src/workload/spec.js';
+import { median, ms } from './measure.js';
+import type { BenchLine } from './replay.js';
+
+const REQUESTS = 50_000;
+const CHAINS = [10, 1_000, 100_000];
+const RUNS = 3;
+
+export async function benchSte(): Promise<BenchLine[]> {
+  const lines: BenchLine[] = [];
+  const cases = CHAINS.map((agents) => {
+    const spec = chainSpec(agents, REQUESTS / agents);
+    return { agents, spec, requests: generateRequests(spec, { seed: 1 }), ste: [] as number[], lru: [] as number[] };
+  });
+  // Interleaved: each run replays every chain with both policies, so a change in machine load hits all.
+  for (let run = 0; run <= RUNS; run++) {
+    for (const item of cases) {
+      const { spec, requests } = item;
+      const replay = (withSte: boolean) =>
+        cpuSeconds(() => {
+          replayTrace(requests, {
+            policy: policyFactory(withSte ? 'ste' : 'lru'),
+            capacityTokens: 2 ** 18,
+            blockSize: spec.blockSize,
+            ...(withSte && { ste: new WorkflowSte(AgentStepGraph.fromSpec(spec), { shareAgents: false }) }),
+          });
+        });
+      const ste = replay(true);
+      const lru = replay(false);
+      if (run === 0) continue; // warm-up
+      item.ste.push(ste / REQUESTS);
+      item.lru.push(lru / REQUESTS);
+    }
+  }
+  const us = (seconds: number) => `${(seconds * 1e6).toFixed(2)} us`;
+  const first = cases[0]!;
+  const steShare = (item: (typeof cases)[number]) => Math.max(0, median(item.ste) - median(item.lru));
+  for (const item of cases) {
+    const ratio = item === first ? '' : `; ${(median(item.ste) / median(first.ste)).toFixed(2)}x the 10-agent chain per request, STE's share ${(steShare(item) / steShare(first)).toFixed(2)}x`;
+    lines.push({
+      name: `ste replay, ${item.agents.toLocaleString('en-US')}-agent chain`,
+      value: `${us(median(item.ste))} CPU per request, of which STE ${us(steShare(item))}${ratio}`,
+      ...(item !== first && { target: 'the same cost per request as the 10-agent chain' }),
+      baseline: `lru replay of the same ${REQUESTS.toLocaleString('en-US')} requests: ${us(median(item.lru))} per request (median of ${RUNS} interleaved runs)`,
+    });
+  }
+  const validate = cpuSeconds(() => parseWorkflowSpec(chainSpec(100_000, 1), 'bench'));
+  lines.push({ name: 'validate a 100,000-agent chain spec', value: `${ms(validate)} CPU (building the spec included)`, target: '< 1 s' });
+  return lines;
+}
+
+/** A chain a0 -> a1 -> ... of `agents` agents with small private prompts, repeated `rounds` times. */
+function chainSpec(agents: number, rounds: number) {
+  const names = Array.from({ length: agents }, (_, i) => `a${i}`);
+  return parseWorkflowSpec(
+    {
+      name: `chain-${agents}`,
+      blockSize: 16,
+      agents: Object.fromEntries(names.map((name) => [name, { fixed: 64, dynamic: 16, output: 1 }])),
+      edges: names.slice(1).map((name, i) => ({ from: names[i], to: name })),
+      start: 'a0',
+      rounds,
+      shareAgents: false,
+      instances: 1,
+      arrival: { kind: 'closed', concurrency: 1 },
+    },
+    'bench',
+  );
+}
+
+/** CPU seconds (user + system) of one call. */
+function cpuSeconds(body: () => void): number {
+  const before = process.cpuUsage();
+  body();
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1e6;
+}
