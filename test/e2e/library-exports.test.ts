@@ -79,10 +79,12 @@ describe('published types in a consumer', () => {
     return run.stdout.split('\n').filter((line) => line.includes('error TS'));
   }
 
-  it('the custom-policy examples of docs/policies.md compile against kvflow/cache', () => {
-    const docs = readFileSync(join(repo, 'docs', 'policies.md'), 'utf8');
-    const examples = [...docs.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]!);
-    expect(examples.length).toBeGreaterThanOrEqual(2);
+  it('the examples of docs/policies.md and docs/library.md compile against the subpath declarations', () => {
+    const examples = ['policies.md', 'library.md'].flatMap((page) => {
+      const docs = readFileSync(join(repo, 'docs', page), 'utf8');
+      return [...docs.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]!);
+    });
+    expect(examples.length).toBeGreaterThanOrEqual(3);
     expect(typeErrors(Object.fromEntries(examples.map((code, index) => [`docs-example-${index}.ts`, code])))).toEqual([]);
   }, 120_000);
 
