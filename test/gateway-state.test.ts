@@ -1,7 +1,8 @@
 /**
  * The gateway's state as ops (what `--redis` replicates): keeping checkpoint history changes nothing a
  * request sees, and a state rebuilt from a checkpoint holds the same STE, instances and agent tables as
- * the one it was taken from, and stays equal to it through the ops that follow.
+ * the one it was taken from, and stays equal to it through the ops that follow (a dead replica's
+ * requests ended by a `gone` op included).
  */
 import fc from 'fast-check';
 import { join } from 'node:path';
@@ -43,11 +44,14 @@ const action = fc.oneof(
   fc.record({ kind: fc.constant('end' as const), pick: fc.nat() }),
   fc.record({ kind: fc.constant('finish' as const), instance: fc.constantFrom('w1', 'w2') }),
   fc.record({ kind: fc.constant('expire' as const) }),
+  // Replica q stopped heartbeating: its requests end.
+  fc.record({ kind: fc.constant('gone' as const) }),
 );
 
 /** Turns actions into ops, ending only requests that are open. */
 function toOps(actions: { kind: string; [k: string]: unknown }[]): AppliedOp[] {
   const open: string[] = [];
+  const origins = new Map<string, string>();
   const ops: AppliedOp[] = [{ origin: 'r', now: 0, op: { kind: 'register', spec, replace: false } }];
   let now = 1;
   actions.forEach((a, i) => {
@@ -57,15 +61,20 @@ function toOps(actions: { kind: string; [k: string]: unknown }[]): AppliedOp[] {
       const agent = `a${a.agent as number}`;
       const hints = a.instance === 'w3' ? { workflow: 'w3', agent } : { workflow: a.instance as string, agent, spec: spec.name };
       const blocks = [Number(a.agent) + 1, 100 + i];
-      ops.push({ origin: 'r', now, op: { kind: 'begin', id, hints, blocks, systemTokens: 16, fork: true, context: false } });
-      ops.push({ origin: 'r', now, op: { kind: 'admit', id, upstream: a.upstream as number } });
+      const origin = i % 3 === 0 ? 'q' : 'r';
+      ops.push({ origin, now, op: { kind: 'begin', id, hints, blocks, systemTokens: 16, fork: true, context: false } });
+      ops.push({ origin, now, op: { kind: 'admit', id, upstream: a.upstream as number } });
       open.push(id);
+      origins.set(id, origin);
     } else if (a.kind === 'end' && open.length > 0) {
       const [id] = open.splice((a.pick as number) % open.length, 1);
       ops.push({ origin: 'r', now, op: { kind: 'release', id: id!, upstream: 0 } });
       ops.push({ origin: 'r', now, op: { kind: 'end', id: id! } });
     } else if (a.kind === 'finish') {
       ops.push({ origin: 'r', now, op: { kind: 'finish', instance: a.instance as string } });
+    } else if (a.kind === 'gone') {
+      ops.push({ origin: 'r', now, op: { kind: 'gone', replica: 'q' } });
+      for (let k = open.length - 1; k >= 0; k--) if (origins.get(open[k]!) === 'q') open.splice(k, 1);
     } else if (a.kind === 'expire') {
       ops.push({ origin: 'r', now, op: { kind: 'expire' } as StateOp });
     }
