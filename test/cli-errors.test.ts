@@ -27,6 +27,12 @@ describe('kvflow usage errors', () => {
     expect(nested).toBe("kvflow: unknown option '--fromat' (did you mean --format?)");
   });
 
+  it('names unknown short flags and sub-commands before anything else', async () => {
+    expect(expectUsageError(await kvflow(['replay', '-x']))).toBe("kvflow: unknown option '-x'");
+    expect(expectUsageError(await kvflow(['trace', 'stast', TRACE]))).toBe("kvflow: unknown command 'stast' for 'kvflow trace' (did you mean stats?)");
+    expect(expectUsageError(await kvflow(['simulat']))).toBe("kvflow: unknown command 'simulat' (did you mean simulate?)");
+  });
+
   it('still says which required option is missing when every flag is known', async () => {
     expectUsageError(await kvflow(['replay', '--policy', 'lru']), /^kvflow: required option '--trace <file>' not specified$/);
   });

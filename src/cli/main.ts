@@ -55,7 +55,7 @@ try {
       program.command(command.name).summary(command.summary);
     }
   }
-  rejectUnknownOptions(program, argv.slice(2));
+  await rejectUnknownOptions(program, argv.slice(2));
   await program.parseAsync(argv);
 } catch (error) {
   process.exitCode = reportError(error);
@@ -68,24 +68,41 @@ function kvflowStyle(text: string): string {
 
 /**
  * Commander checks required options before unknown ones, so `--trac` would be answered "required option
- * --trace not specified". Unknown flags are reported first, with commander's own message and suggestion.
+ * --trace not specified", and `kvflow trace stast` "too many arguments". Unknown flags and sub-commands are
+ * reported first, in commander's words and with its "did you mean".
  */
-function rejectUnknownOptions(root: Command, args: readonly string[]): void {
+async function rejectUnknownOptions(root: Command, args: readonly string[]): Promise<void> {
   let command = root;
+  let justEntered = false;
   for (const arg of args) {
     if (arg === '--') return;
-    if (!arg.startsWith('-')) {
-      command = command.commands.find((sub) => sub.name() === arg || sub.aliases().includes(arg)) ?? command;
-    } else if (arg.startsWith('--')) {
-      const flag = arg.split('=')[0]!;
+    if (!arg.startsWith('-') || /^-\d/.test(arg)) {
+      const sub = command.commands.find((candidate) => candidate.name() === arg || candidate.aliases().includes(arg));
+      if (sub) {
+        command = sub;
+        justEntered = true;
+        continue;
+      }
+      if (justEntered && command !== root && command.commands.length > 0) {
+        const names = command.commands.map((candidate) => candidate.name());
+        // Loaded only here: `kvflow --help` and valid command lines load no library but commander.
+        const nearest = (await import('../did-you-mean.js')).nearestName(arg, names);
+        command.error(`error: unknown command '${arg}' for 'kvflow ${command.name()}'${nearest ? ` (did you mean ${nearest}?)` : ` (accepted: ${names.join(', ')})`}`, {
+          code: 'commander.unknownCommand',
+          exitCode: 2,
+        });
+      }
+    } else {
+      const flag = arg.startsWith('--') ? arg.split('=')[0]! : arg.slice(0, 2);
       if (!knowsFlag(command, flag)) (command as unknown as { unknownOption(flag: string): never }).unknownOption(flag);
     }
+    justEntered = false;
   }
 }
 
 function knowsFlag(command: Command, flag: string): boolean {
   for (let at: Command | null = command; at; at = at.parent) {
-    if (flag === '--help' || at.options.some((option) => option.long === flag)) return true;
+    if (flag === '--help' || flag === '-h' || at.options.some((option) => option.long === flag || option.short === flag)) return true;
   }
   return false;
 }
