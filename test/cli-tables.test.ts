@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { expectJsonDocument, kvflow } from './helpers/cli.js';
+import { expectJsonDocument, kvflow, startCliServer } from './helpers/cli.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'kvflow-cli-tables-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -68,4 +68,21 @@ describe('skipped lines in table mode', () => {
     const clean = expectJsonDocument(await kvflow(['trace', 'graph', 'workloads/traces/mooncake_conversation.excerpt.jsonl', '--json'])) as Record<string, unknown>;
     expect(Object.keys(clean)).toEqual(['path', 'agents', 'transitions', 'sessions']);
   });
+});
+
+describe('emulate table', () => {
+  it('names the workload, its workflows and the target, with one unit per time column', async () => {
+    const engine = await startCliServer(['engine', '--speed', '400']);
+    try {
+      const run = await kvflow(['emulate', '--url', engine.url, '--workload', 'workloads/sequential-10.json', '--workflows', '1', '--concurrency', '1', '--workers', '0']);
+      expect(run.status, run.stderr).toBe(0);
+      expect(run.stdout.split('\n')[0]).toBe(`emulate: workload sequential-10 (workloads/sequential-10.json, seed 1), 1 workflow, 1 at a time against ${engine.url}`);
+      const head = tableHead(run.stdout);
+      for (const column of ['workflow mean', 'e2e p50', 'e2e p99', 'ttft p50', 'ttft p99', 'tpot p50', 'makespan']) {
+        expect(head.filter((cell) => new RegExp(`^${column} \\((s|ms)\\)$`).test(cell)), column).toHaveLength(1);
+      }
+    } finally {
+      await engine.stop();
+    }
+  }, 60_000);
 });

@@ -127,11 +127,25 @@ async function emulateCommand(flags: EmulateFlags): Promise<void> {
       },
     });
     const compareConfig = { ...config, engines: flags.engines, gpu: hardware.gpu.name, model: hardware.model.name, setup: setup.name, speed: flags.speed };
-    emit(flags.json ? JSON.stringify({ config: compareConfig, ...comparison }) : renderComparison(comparison, flags.speed));
+    const heading =
+      `emulate --compare: ${workloadLine(config)}; ${plural(flags.engines, 'engine')} (${hardware.gpu.name}, ${hardware.model.name}, ` +
+      `setup ${setup.name}, ${flags.speed}x speed) behind a gateway per mode`;
+    emit(flags.json ? JSON.stringify({ config: compareConfig, ...comparison }) : `${heading}\n${renderComparison(comparison, flags.speed)}`);
     return;
   }
   const result = await runEmulation({ ...base, url: flags.url!, ...(flags.model !== undefined && { model: flags.model }) });
-  emit(flags.json ? JSON.stringify({ config: { url: flags.url, ...config }, results: [result] }) : renderResults([result], ['target'], [[result.target]]));
+  const heading = `emulate: ${workloadLine(config)} against ${flags.url!}`;
+  emit(flags.json ? JSON.stringify({ config: { url: flags.url, ...config }, results: [result] }) : `${heading}\n${renderResults([result], ['target'], [[result.target]])}`);
+}
+
+/** `workload sequential-10 (workloads/sequential-10.json, seed 1), 10 workflows, 4 at a time`. */
+function workloadLine(config: { workload: { spec: string; name: string; seed: number }; workflows: number; concurrency: number }): string {
+  const { workload } = config;
+  return `workload ${workload.name} (${workload.spec}, seed ${workload.seed}), ${plural(config.workflows, 'workflow')}, ${config.concurrency} at a time`;
+}
+
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
 function renderResults(results: readonly EmulateResult[], labelHead: string[], labels: string[][], extra?: { head: string; cells: string[] }): string {
