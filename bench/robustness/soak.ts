@@ -34,12 +34,18 @@ interface Minute {
   rssMb: number;
 }
 
-/** Starts `kvflow ...args` and resolves with the URL it prints. */
-function start(args: string[]): Promise<{ child: ChildProcess; url: string }> {
+/**
+ * Starts `kvflow ...args` and resolves with the URL it prints. A restart under a loaded machine may take
+ * far longer than a first start (a soak on 2 shared cores once died here after 30 s): restarts wait longer.
+ */
+function start(args: string[], timeoutMs = 30_000): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, [cli, ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new Error(`kvflow ${args[0]} did not start: ${out}`)), 30_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`kvflow ${args[0]} did not start within ${timeoutMs / 1000} s: ${out}`));
+    }, timeoutMs);
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       out += chunk;
       const match = /listening on (\S+)/.exec(out);
@@ -171,7 +177,7 @@ while (performance.now() < stopAt) {
     engineKills++;
     engine.child.kill('SIGKILL');
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    engine = await start(['engine', '--port', enginePort, '--speed', '50']);
+    engine = await start(['engine', '--port', enginePort, '--speed', '50'], 300_000);
   }
   void one(i++);
   const due = began + i * interval;
