@@ -4,7 +4,7 @@
  * and a failing point is reported without losing the others.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -141,6 +141,48 @@ describe('kvflow sweep --queue (real Redis, worker processes)', () => {
     expect(saved.runs.map((r: { index: number }) => r.index).sort()).toEqual([0, 2]);
     await stopWorker(worker);
   }, 120_000);
+
+  it('ships policy files in the job, resolves them by path when the same, and shows progress across workers', async () => {
+    await mkdir(join(dir, 'policies'), { recursive: true });
+    const policy = join(dir, 'policies', 'long.mjs');
+    await copyFile(join(REPO, 'examples/policies/long-prompts.js'), policy);
+    const file = join(dir, 'policies-grid.json');
+    await writeFile(file, JSON.stringify({ name: 'policies', kind: 'replay', base: { policy: ['lru', './policies/long.mjs'], capacity: ['8k'] }, axes: { capacity: ['4k', '8k', '16k'], trace: ['small.jsonl'] } }));
+    const local = await kvflow(['sweep', file, '--workers', '0'], { timeoutMs: 120_000 });
+    expect(local.status, local.stderr).toBe(0);
+    expect(local.stdout).toContain('"long-prompts"');
+
+    // Queued while no worker runs; then the file disappears: workers can only use the copy in the job.
+    const sweep = kvflow(['sweep', file, '--queue', url, '--progress', 'lines'], { timeoutMs: 120_000 });
+    const { Queue } = await import('bullmq');
+    const { hostname, port } = new URL(url);
+    const queue = new Queue('kvflow-sweep', { connection: { host: hostname, port: Number(port) } });
+    try {
+      while ((await queue.getWaitingCount()) < 3) await new Promise((resolve) => setTimeout(resolve, 50));
+    } finally {
+      await queue.close();
+    }
+    await rename(policy, `${policy}.moved`);
+    const worker = await startWorker(2);
+    const shipped = await sweep;
+    expect(shipped.status, shipped.stderr).toBe(0);
+    expect(shipped.stdout).toBe(local.stdout);
+    expect(worker.log.text).toMatch(/policy \S+long\.mjs is missing or differs here: running the copy shipped in the job/);
+    const lines = shipped.stderr.trimEnd().split('\n');
+    expect(lines.every((line) => /^kvflow sweep: \d\/3 done, \d running, \d failed$/.test(line))).toBe(true);
+    expect(lines.some((line) => / [12] running/.test(line))).toBe(true);
+    expect(lines.at(-1)).toBe('kvflow sweep: 3/3 done, 0 running, 0 failed');
+
+    // Back in place and unchanged: the worker runs the file at its path.
+    await rename(`${policy}.moved`, policy);
+    const before = worker.log.text.length;
+    const byPath = await kvflow(['sweep', file, '--queue', url], { timeoutMs: 120_000 });
+    expect(byPath.status, byPath.stderr).toBe(0);
+    expect(byPath.stdout).toBe(local.stdout);
+    expect(worker.log.text.slice(before)).toContain('done ');
+    expect(worker.log.text.slice(before)).not.toContain('shipped');
+    await stopWorker(worker);
+  }, 180_000);
 
   it('names the flag when the queue URL is bad or Redis is not there', async () => {
     const file = await grid('bad-url', ['small.jsonl']);

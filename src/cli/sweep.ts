@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import type { ReplayReport } from '../replay/replay-suite.js';
-import { createProgress } from '../report/progress.js';
+import { createProgress, type Progress } from '../report/progress.js';
+import type { QueueStatus } from '../sweep/sweep-queue.js';
 import { durationColumn } from '../report/sim-table.js';
 import { formatTokenCount, percent, renderTable } from '../report/table.js';
 import type { SimReport } from '../types.js';
@@ -9,7 +10,7 @@ import { loadSweepGrid, type SweepGrid } from '../sweep/sweep-grid.js';
 import { shortLabel, varyingKeys } from '../report/sweep-labels.js';
 import { renderSweepHtml, runSweep, type SweepDocument } from '../sweep/sweep.js';
 import { defaultWorkers } from '../worker-script.js';
-import { parseInteger } from './flags.js';
+import { parseInteger, parseName } from './flags.js';
 import { checkWritable } from './output-paths.js';
 import { emit, runCommand } from './run.js';
 import { SweepOutFile } from '../sweep/sweep-out.js';
@@ -20,6 +21,7 @@ interface SweepFlags {
   out?: string;
   report?: string;
   queue?: string;
+  progress: 'auto' | 'lines' | 'none';
 }
 
 /**
@@ -35,6 +37,12 @@ export function registerSweep(program: Command): void {
     .option('--out <file.json>', 'write the JSON document here, run by run as they finish, and print a summary table instead')
     .option('--queue <redis-url>', 'run the points on `kvflow worker` processes through a BullMQ queue on this Redis (docs/distributed.md)')
     .option('--report <file.html>', 'write a self-contained HTML report: each metric against the swept values')
+    .option(
+      '--progress <mode>',
+      'auto: a bar on a terminal (with --out); lines: a line on stderr at every change (points done, and with --queue running and failed on all workers); none',
+      (v) => parseName(v, ['auto', 'lines', 'none'] as const),
+      'auto',
+    )
     .action((grid: string, flags: SweepFlags) => runCommand(() => sweepCommand(grid, flags)));
 }
 
@@ -48,14 +56,23 @@ async function sweepCommand(path: string, flags: SweepFlags): Promise<void> {
   ]);
   const out = flags.out === undefined ? undefined : new SweepOutFile(flags.out, grid);
   await out?.start();
-  const progress = createProgress('sweep', grid.runs.length, { quiet: flags.out === undefined });
+  let status: QueueStatus | undefined;
+  const detail = () => (status ? `${status.running} running, ${status.failed} failed` : '');
+  const progress =
+    flags.progress === 'lines'
+      ? progressLines(grid.runs.length, () => status)
+      : createProgress('sweep', grid.runs.length, { quiet: flags.out === undefined || flags.progress === 'none', ...(flags.queue !== undefined && { detail }) });
   let outcome;
   try {
     outcome = await runSweep(grid, {
       workers: flags.workers ?? defaultWorkers(grid.runs.length),
       ...(flags.queue !== undefined && { queue: flags.queue }),
       timelines: false,
-      onProgress: (done) => progress.update(done),
+      onProgress: (done) => progress.update(status?.done ?? done),
+      onStatus: (now) => {
+        status = now;
+        progress.update(now.done);
+      },
       ...(out && { onRunDone: (output) => out.add(output) }),
     });
   } catch (error) {
@@ -73,6 +90,21 @@ async function sweepCommand(path: string, flags: SweepFlags): Promise<void> {
   }
   const written = [`results: ${flags.out}`, ...(flags.report ? [`report: ${flags.report}`] : [])].join('\n');
   emit(`${renderSweepTable(grid, outcome.document)}\n${written}`);
+}
+
+/** `--progress lines`: one stderr line whenever the counts change (logs, CI, pipes). */
+function progressLines(total: number, status: () => QueueStatus | undefined): Progress {
+  let last = '';
+  return {
+    update(done) {
+      const now = status();
+      const line = now ? `kvflow sweep: ${now.done}/${total} done, ${now.running} running, ${now.failed} failed` : `kvflow sweep: ${done}/${total} done`;
+      if (line === last) return;
+      last = line;
+      process.stderr.write(`${line}\n`);
+    },
+    stop() {},
+  };
 }
 
 /** One row per (run, setup) for simulate grids, per (run, capacity, policy) for replay grids. */

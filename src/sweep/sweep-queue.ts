@@ -13,6 +13,7 @@ import { workerScript } from '../worker-script.js';
 import { runLabel, type SweepGrid, type SweepRun } from './sweep-grid.js';
 import type { SweepRunOutput } from './sweep-point.js';
 import type { SweepTaskResult } from './sweep-task.js';
+import { localPolicies, shipPolicies, type ShippedPolicy } from './shipped-policies.js';
 
 export const SWEEP_QUEUE = 'kvflow-sweep';
 /** Path fields a point reads from disk; the sweep's relative paths are resolved against its directory. */
@@ -23,6 +24,8 @@ export interface SweepJob {
   timelines: boolean;
   /** The sweep's working directory: relative paths in the run are relative to it. */
   cwd: string;
+  /** The policy files the run names, with their source (absent in jobs of older sweeps). */
+  policies?: ShippedPolicy[];
 }
 
 export interface RedisConnection {
@@ -55,9 +58,21 @@ export function parseRedisUrl(text: string, flag = '--queue'): RedisConnection {
   };
 }
 
+/** Where the points of a queued sweep are, across all workers. */
+export interface QueueStatus {
+  total: number;
+  /** Finished without error. */
+  done: number;
+  /** Taken by a worker and not finished. */
+  running: number;
+  failed: number;
+}
+
 export interface QueueSweepOptions {
   timelines: boolean;
   onProgress?: (done: number) => void;
+  /** Told whenever a point starts, finishes, fails or goes back to the queue (its worker died). */
+  onStatus?: (status: QueueStatus) => void;
   onRunDone?: (output: SweepRunOutput) => void | Promise<void>;
 }
 
@@ -81,10 +96,12 @@ export async function runOnQueue(grid: SweepGrid, url: string, options: QueueSwe
       })
       .finally(() => clearTimeout(timer));
     const sweep = randomUUID();
+    const shipped = await Promise.all(grid.runs.map((run) => shipPolicies(run, `${grid.file}: runs.${run.index} (${runLabel(run)})`)));
+    const status = trackStatus(events, sweep, grid.runs.length, options.onStatus);
     const jobs = await queue.addBulk(
       grid.runs.map((run) => ({
         name: 'point',
-        data: { run, timelines: options.timelines, cwd: process.cwd() },
+        data: { run, timelines: options.timelines, cwd: process.cwd(), ...(shipped[run.index]!.length > 0 && { policies: shipped[run.index]! }) },
         // A point that fails fails for good (bad input is deterministic); a dead worker's point is retried
         // through stalled-job detection, not through attempts.
         opts: { jobId: `${sweep}-${run.index}`, attempts: 1, removeOnComplete: { age: 3600 }, removeOnFail: { age: 86_400 } },
@@ -93,12 +110,20 @@ export async function runOnQueue(grid: SweepGrid, url: string, options: QueueSwe
     let done = 0;
     const settled = await Promise.allSettled(
       jobs.map(async (job) => {
-        const result = await finished(job, events);
-        if (result.ok) await options.onRunDone?.(result.output);
-        options.onProgress?.(++done);
-        return result;
+        try {
+          const result = await finished(job, events);
+          status.settle(job.id!, result.ok);
+          if (result.ok) await options.onRunDone?.(result.output);
+          return result;
+        } catch (error) {
+          status.settle(job.id!, false);
+          throw error;
+        } finally {
+          options.onProgress?.(++done);
+        }
       }),
     );
+    status.stop();
     const failures: string[] = [];
     const outputs: SweepRunOutput[] = [];
     settled.forEach((outcome, index) => {
@@ -114,6 +139,45 @@ export async function runOnQueue(grid: SweepGrid, url: string, options: QueueSwe
   } finally {
     await Promise.race([Promise.allSettled([queue.close(), events.close()]), new Promise((resolve) => setTimeout(resolve, 2000))]);
   }
+}
+
+/**
+ * Counts this sweep's points by state from the queue's event stream (every worker's starts, stalls and
+ * failures); settled points are final whatever events arrive late.
+ */
+function trackStatus(events: QueueEventsType, sweep: string, total: number, onStatus: ((status: QueueStatus) => void) | undefined) {
+  const running = new Set<string>();
+  const settled = new Map<string, boolean>();
+  const ours = (jobId: string) => jobId.startsWith(`${sweep}-`) && !settled.has(jobId);
+  const report = () => {
+    let done = 0;
+    for (const ok of settled.values()) if (ok) done++;
+    onStatus?.({ total, done, running: running.size, failed: settled.size - done });
+  };
+  const onActive = ({ jobId }: { jobId: string }) => {
+    if (!ours(jobId) || running.has(jobId)) return;
+    running.add(jobId);
+    report();
+  };
+  const onStalled = ({ jobId }: { jobId: string }) => {
+    if (ours(jobId) && running.delete(jobId)) report();
+  };
+  if (onStatus) {
+    events.on('active', onActive);
+    events.on('stalled', onStalled);
+  }
+  return {
+    settle(jobId: string, ok: boolean) {
+      if (settled.has(jobId)) return;
+      running.delete(jobId);
+      settled.set(jobId, ok);
+      report();
+    },
+    stop() {
+      events.off('active', onActive);
+      events.off('stalled', onStalled);
+    },
+  };
 }
 
 async function finished(job: Job<SweepJob, SweepTaskResult>, events: QueueEventsType): Promise<SweepTaskResult> {
@@ -140,17 +204,30 @@ export async function startSweepWorker(url: string, options: SweepWorkerOptions)
   const connection = parseRedisUrl(url);
   const { Worker } = await import('bullmq');
   const log = options.log ?? (() => {});
-  const pool = new Piscina<{ run: SweepRun; timelines: boolean }, SweepTaskResult>({
-    filename: workerScript(import.meta.url, 'sweep-task'),
-    minThreads: options.concurrency,
-    maxThreads: options.concurrency,
-  });
+  // A fresh thread per point (BullMQ's concurrency bounds how many): a worker outlives sweeps, and a
+  // policy file changed (or shipped anew) between them must be imported afresh, not taken from a
+  // long-lived thread's module cache and policy registry.
+  const runPoint = async (task: { run: SweepRun; timelines: boolean }): Promise<SweepTaskResult> => {
+    const pool = new Piscina<{ run: SweepRun; timelines: boolean }, SweepTaskResult>({
+      filename: workerScript(import.meta.url, 'sweep-task'),
+      minThreads: 1,
+      maxThreads: 1,
+    });
+    try {
+      return await pool.run(task);
+    } finally {
+      await pool.destroy();
+    }
+  };
   const worker = new Worker<SweepJob, SweepTaskResult>(
     SWEEP_QUEUE,
     async (job) => {
-      const { run, timelines, cwd } = job.data;
+      const { timelines, cwd } = job.data;
+      const local = await localPolicies(job.data.run, job.data.policies ?? []);
+      const run = local.run;
       log(`running ${job.id} (run ${run.index})`);
-      const result = await pool.run({ run: withPathsFrom(run, cwd), timelines });
+      for (const { path, copy } of local.copies) log(`${job.id}: policy ${path} is missing or differs here: running the copy shipped in the job (${copy})`);
+      const result = await runPoint({ run: withPathsFrom(run, cwd), timelines });
       // Bad input fails the job with its message; the sweep reports it against the point.
       if (!result.ok) throw new Error(result.inputError);
       log(`done ${job.id}`);
@@ -170,7 +247,6 @@ export async function startSweepWorker(url: string, options: SweepWorkerOptions)
   return {
     close: async () => {
       await worker.close();
-      await pool.destroy();
     },
   };
 }

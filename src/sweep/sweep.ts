@@ -11,6 +11,7 @@ import type { SweepGrid } from './sweep-grid.js';
 import { runSweepPoint, type SweepRunOutput } from './sweep-point.js';
 import type { SweepTaskResult } from './sweep-task.js';
 import { workerScript } from '../worker-script.js';
+import type { QueueStatus } from './sweep-queue.js';
 
 export interface SweepOptions {
   /** Worker threads; 0 runs every point in this thread. */
@@ -20,6 +21,8 @@ export interface SweepOptions {
   /** Keep simulate timelines. */
   timelines: boolean;
   onProgress?: (done: number) => void;
+  /** With `queue`: points done, running (on any worker) and failed, whenever that changes. */
+  onStatus?: (status: QueueStatus) => void;
   /** Called as each run finishes, in completion order (to stream results before the sweep ends). */
   onRunDone?: (output: SweepRunOutput) => void | Promise<void>;
 }
