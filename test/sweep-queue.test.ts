@@ -147,7 +147,7 @@ describe('kvflow sweep --queue (real Redis, worker processes)', () => {
     const policy = join(dir, 'policies', 'long.mjs');
     await copyFile(join(REPO, 'examples/policies/long-prompts.js'), policy);
     const file = join(dir, 'policies-grid.json');
-    await writeFile(file, JSON.stringify({ name: 'policies', kind: 'replay', base: { policy: ['lru', './policies/long.mjs'], capacity: ['8k'] }, axes: { capacity: ['4k', '8k', '16k'], trace: ['small.jsonl'] } }));
+    await writeFile(file, JSON.stringify({ name: 'policies', kind: 'replay', base: { policy: ['lru', './policies/long.mjs'], trace: 'small.jsonl' }, axes: { capacity: [['4k'], ['8k'], ['16k']] } }));
     const local = await kvflow(['sweep', file, '--workers', '0'], { timeoutMs: 120_000 });
     expect(local.status, local.stderr).toBe(0);
     expect(local.stdout).toContain('"long-prompts"');
