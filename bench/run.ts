@@ -13,6 +13,7 @@ import { benchSimulate } from './simulate.js';
 import { benchStartup } from './startup.js';
 import { benchSte } from './ste.js';
 import { benchTensor } from './tensor.js';
+import { benchSweepQueue } from './sweep-queue.js';
 
 const groups: Record<string, () => Promise<BenchLine[]>> = {
   startup: benchStartup,
@@ -24,6 +25,7 @@ const groups: Record<string, () => Promise<BenchLine[]>> = {
   tensor: benchTensor,
   gateway: benchGateway,
   'gateway-scale': benchGatewayScale,
+  sweep: benchSweepQueue,
 };
 /** Groups that run only when named: they take minutes. */
 const onDemand: Record<string, () => Promise<BenchLine[]>> = { scale: benchScale };

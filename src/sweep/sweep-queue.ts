@@ -204,15 +204,19 @@ export async function startSweepWorker(url: string, options: SweepWorkerOptions)
   const connection = parseRedisUrl(url);
   const { Worker } = await import('bullmq');
   const log = options.log ?? (() => {});
-  // A fresh thread per point (BullMQ's concurrency bounds how many): a worker outlives sweeps, and a
-  // policy file changed (or shipped anew) between them must be imported afresh, not taken from a
-  // long-lived thread's module cache and policy registry.
-  const runPoint = async (task: { run: SweepRun; timelines: boolean }): Promise<SweepTaskResult> => {
-    const pool = new Piscina<{ run: SweepRun; timelines: boolean }, SweepTaskResult>({
+  const newPool = (threads: number) =>
+    new Piscina<{ run: SweepRun; timelines: boolean }, SweepTaskResult>({
       filename: workerScript(import.meta.url, 'sweep-task'),
-      minThreads: 1,
-      maxThreads: 1,
+      minThreads: threads,
+      maxThreads: threads,
     });
+  const shared = newPool(options.concurrency);
+  // A point naming policy files runs on a fresh thread: a worker outlives sweeps, and a policy file
+  // changed (or shipped anew) between them must be imported afresh, not taken from a long-lived thread's
+  // module cache and policy registry. Points with built-in policies only share the long-lived threads.
+  const runPoint = async (task: { run: SweepRun; timelines: boolean }, ownThread: boolean): Promise<SweepTaskResult> => {
+    if (!ownThread) return shared.run(task);
+    const pool = newPool(1);
     try {
       return await pool.run(task);
     } finally {
@@ -227,7 +231,7 @@ export async function startSweepWorker(url: string, options: SweepWorkerOptions)
       const run = local.run;
       log(`running ${job.id} (run ${run.index})`);
       for (const { path, copy } of local.copies) log(`${job.id}: policy ${path} is missing or differs here: running the copy shipped in the job (${copy})`);
-      const result = await runPoint({ run: withPathsFrom(run, cwd), timelines });
+      const result = await runPoint({ run: withPathsFrom(run, cwd), timelines }, (job.data.policies ?? []).length > 0);
       // Bad input fails the job with its message; the sweep reports it against the point.
       if (!result.ok) throw new Error(result.inputError);
       log(`done ${job.id}`);
@@ -247,6 +251,7 @@ export async function startSweepWorker(url: string, options: SweepWorkerOptions)
   return {
     close: async () => {
       await worker.close();
+      await shared.destroy();
     },
   };
 }
