@@ -14,6 +14,7 @@ import { END_OF_REPLAY, KvEventPublisher } from '../src/serve/kv-events/publishe
 import { KvEventSubscriber } from '../src/serve/kv-events/subscriber.js';
 import { decodeKvEventBatch, encodeKvEventBatch, KvEventFormatError, type BlockStored, type KvEvent } from '../src/serve/kv-events/wire.js';
 import { pairKvEventFeeds } from '../src/cli/gateway.js';
+import { expectUsageError, kvflow } from './helpers/cli.js';
 
 const BS = 4;
 
@@ -191,6 +192,22 @@ describe('KV event settings', () => {
     expect(() => parseZmqEndpoint('http://x:1', '--kv-events')).toThrow(/^--kv-events: "http:\/\/x:1" is not a ZMQ endpoint/);
     expect(() => parseZmqEndpoint('tcp://x:70000', '--kv-events')).toThrow(/port out of range/);
   });
+
+  it('refuses bad endpoints and taken ports on the command line: one line, exit 2', async () => {
+    const taken = await KvEventPublisher.open({ endpoint: 'tcp://127.0.0.1:*' });
+    try {
+      const [engineFlag, gatewayFlag, bind] = await Promise.all([
+        kvflow(['engine', '--kv-events', 'http://x:1']),
+        kvflow(['gateway', '--upstream', 'http://127.0.0.1:9', '--kv-events', 'http://127.0.0.2:9=tcp://x:1']),
+        kvflow(['engine', '--port', '0', '--kv-events', taken.endpoint.replace('127.0.0.1', '*')]),
+      ]);
+      expectUsageError(engineFlag, '--kv-events', /is not a ZMQ endpoint/);
+      expectUsageError(gatewayFlag, '--kv-events', /not one of the --upstream URLs/);
+      expectUsageError(bind, /KV events: cannot open tcp:\/\/\*:\d+: .*in use/i);
+    } finally {
+      taken.close();
+    }
+  }, 120_000);
 
   it('pairs gateway feeds with upstreams by URL or in order', () => {
     const urls = ['http://a:1', 'http://b:2'];

@@ -7,6 +7,7 @@
  * `::`, ipc://, inproc://) is bound, any other is connected to.
  */
 import type { Publisher, Router } from 'zeromq';
+import { InputError } from '../../errors.js';
 import { encodeKvEventBatch, type KvEvent, type KvEventFormat } from './wire.js';
 
 export interface KvEventPublisherOptions {
@@ -71,7 +72,8 @@ export class KvEventPublisher {
     } catch (error) {
       pub.close();
       replay?.close();
-      throw error;
+      // Taken ports and bad addresses are the user's to fix: one line naming the endpoint, exit 2.
+      throw new InputError(`KV events: cannot open ${replay ? options.replayEndpoint : options.endpoint}: ${(error as Error).message}`);
     }
     return new KvEventPublisher(pub, replay, options);
   }
