@@ -1,6 +1,6 @@
 /**
  * STE cost per request in long workflows (issue 16): replays of chain workflows with 10, 1,000 and
- * 100,000 agents, each 50,000 requests long (one instance, private agents, ste eviction fed by the
+ * 100,000 agents, each 100,000 requests long (one instance, private agents, ste eviction fed by the
  * declared graph), in CPU microseconds per request, beside lru replays of the same requests (the cache's
  * own cost, which grows with the number of distinct prompts), and the ratios to the 10-agent chain in
  * the same run. Before the STE search was bounded (src/graph/relax.ts), a 40k-agent chain took 83 s.
@@ -15,7 +15,7 @@ import { parseWorkflowSpec } from '../src/workload/spec.js';
 import { median, ms } from './measure.js';
 import type { BenchLine } from './replay.js';
 
-const REQUESTS = 50_000;
+const REQUESTS = 100_000;
 const CHAINS = [10, 1_000, 100_000];
 const RUNS = 3;
 
