@@ -1,13 +1,15 @@
 /**
  * STE cost per request in long workflows (issue 16): replays of chain workflows with 10, 1,000 and
  * 100,000 agents, each 100,000 requests long (one instance, private agents, ste eviction fed by the
- * declared graph), in CPU microseconds per request, beside lru replays of the same requests (the cache's
+ * declared graph with the gateway's bounded search, `STE_HORIZON`: replay and simulate keep exact STE),
+ * in CPU microseconds per request, beside lru replays of the same requests (the cache's
  * own cost, which grows with the number of distinct prompts), and the ratios to the 10-agent chain in
  * the same run. Before the STE search was bounded (src/graph/relax.ts), a 40k-agent chain took 83 s.
  * Also: validating a 100,000-agent chain spec.
  */
 import { policyFactory } from '../src/cache/policy-registry.js';
 import { AgentStepGraph } from '../src/graph/graph.js';
+import { STE_HORIZON } from '../src/graph/tracker.js';
 import { WorkflowSte } from '../src/graph/workflow-ste.js';
 import { replayTrace } from '../src/replay/replay.js';
 import { generateRequests } from '../src/workload/generate.js';
@@ -35,7 +37,7 @@ export async function benchSte(): Promise<BenchLine[]> {
             policy: policyFactory(withSte ? 'ste' : 'lru'),
             capacityTokens: 2 ** 18,
             blockSize: spec.blockSize,
-            ...(withSte && { ste: new WorkflowSte(AgentStepGraph.fromSpec(spec), { shareAgents: false }) }),
+            ...(withSte && { ste: new WorkflowSte(AgentStepGraph.fromSpec(spec), { shareAgents: false, horizon: STE_HORIZON }) }),
           });
         });
       const ste = replay(true);

@@ -13,14 +13,15 @@ import { InstanceProgress } from './progress.js';
 import { compileTopology, type Topology } from './topology.js';
 
 /**
- * Agents further than this many steps from where an instance is get no STE from it (unknown future:
- * evicted before any agent with a value). It bounds the work of an event in a long workflow; the bundled
- * workloads never reach past 10, so it changes none of their results.
+ * A bound a server may put on the STE search: agents further than this many steps from where an instance
+ * is then get no STE from it (unknown future: evicted before any agent with a value), so an event in a
+ * long workflow costs what one in a short workflow does. The gateway uses it; replay and the simulator
+ * keep the exact values the semantics define (no horizon), so comparisons do not depend on it.
  */
 export const STE_HORIZON = 16;
 
 export interface StepTrackerOptions {
-  /** Default `STE_HORIZON`; Infinity gives every reachable agent its value. */
+  /** Default Infinity: every reachable agent gets its exact value. `STE_HORIZON` bounds the work per event. */
   horizon?: number;
 }
 
@@ -48,7 +49,7 @@ export class StepTracker {
     private readonly graph: AgentStepGraph,
     options: StepTrackerOptions = {},
   ) {
-    this.horizon = options.horizon ?? STE_HORIZON;
+    this.horizon = options.horizon ?? Infinity;
     this.topology = compileTopology(graph);
     this.compiledRevision = graph.revision;
     this.minimum = new Float64Array(this.topology.size).fill(Infinity);

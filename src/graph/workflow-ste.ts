@@ -20,7 +20,7 @@ export class WorkflowSte implements SteSource {
   readonly #table = new SteTable();
   readonly #options: StepTrackerOptions;
 
-  /** `horizon`: see `StepTrackerOptions` (default `STE_HORIZON`). */
+  /** `horizon`: see `StepTrackerOptions` (default Infinity: exact STE). */
   constructor(graph: AgentStepGraph, options: { shareAgents: boolean } & StepTrackerOptions) {
     this.#graph = graph;
     this.#options = options.horizon === undefined ? {} : { horizon: options.horizon };

@@ -142,9 +142,9 @@ function chain(n: number): AgentStepGraph {
 
 /** Runs `steps` steps of one instance; returns the most keys one event changed and agents one search visited. */
 function stepThrough(graph: AgentStepGraph, steps: number, shareAgents: boolean): { changedKeys: number; visits: number } {
-  const ste = new WorkflowSte(graph, { shareAgents });
+  const ste = new WorkflowSte(graph, { shareAgents, horizon: STE_HORIZON });
   // The search itself is the same in both modes: counted once.
-  const probe = shareAgents ? undefined : new StepTracker(graph);
+  const probe = shareAgents ? undefined : new StepTracker(graph, { horizon: STE_HORIZON });
   let changedKeys = 0;
   let visits = 0;
   for (let step = 0; step < steps; step++) {
@@ -161,7 +161,7 @@ function stepThrough(graph: AgentStepGraph, steps: number, shareAgents: boolean)
   return { changedKeys, visits };
 }
 
-describe('STE work per event in a long workflow', () => {
+describe('STE work per event in a long workflow, with the gateway\'s horizon', () => {
   it('is the same in a 100,000-agent chain as in a 10-agent one (counted, not timed)', () => {
     const large = chain(100_000);
     const small = chain(10);
@@ -178,7 +178,7 @@ describe('STE work per event in a long workflow', () => {
   });
 
   it('gives agents within the horizon their exact STE and none beyond it', () => {
-    const tracker = new StepTracker(chain(100));
+    const tracker = new StepTracker(chain(100), { horizon: STE_HORIZON });
     tracker.begin('wf', 'a40');
     expect(tracker.steOf('a40')).toBe(0);
     expect(tracker.steOf(`a${40 + STE_HORIZON}`)).toBe(STE_HORIZON);

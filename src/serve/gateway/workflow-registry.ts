@@ -8,6 +8,7 @@
  * online graph learner instead, which learns transitions between agents per instance and serves STE
  * for `instance/agent` keys (issue 4's `OnlineGraphLearner`); a registered spec always wins.
  */
+import { STE_HORIZON } from '../../graph/tracker.js';
 import { AgentStepGraph } from '../../graph/graph.js';
 import type { OnlineGraphLearner } from '../../graph/learner.js';
 import { WorkflowSte } from '../../graph/workflow-ste.js';
@@ -148,7 +149,8 @@ export class WorkflowRegistry {
     }
     const workflow: RegisteredWorkflow = {
       spec,
-      ste: new WorkflowSte(AgentStepGraph.fromSpec(spec), { shareAgents: spec.shareAgents }),
+      // Bounded search: a registered 100,000-agent chain costs a request what a 10-agent one does.
+      ste: new WorkflowSte(AgentStepGraph.fromSpec(spec), { shareAgents: spec.shareAgents, horizon: STE_HORIZON }),
       outlook: new StepOutlook(spec),
       instances: new Set(),
     };
