@@ -104,9 +104,13 @@ function parseHeader(fields: string[], file: string, line: number): Map<Column, 
   return header;
 }
 
-function parseRow(fields: string[], header: Map<Column, number>, file: string, line: number): CalibrationRow {
-  const field = (column: Column) => fields[header.get(column)!] ?? '';
-  const number = (column: Column, accept: (value: number) => boolean, expected: string) => {
+/**
+ * The cells of one CSV row by column name; `number` reads one that must be a finite number passing
+ * `accept`, else it is an error at `file:line: column`. Shared by the calibration CSV readers.
+ */
+export function csvCells<C extends string>(fields: readonly string[], header: ReadonlyMap<C, number>, file: string, line: number) {
+  const field = (column: C): string => fields[header.get(column)!] ?? '';
+  const number = (column: C, accept: (value: number) => boolean, expected: string): number => {
     const text = field(column);
     const value = Number(text);
     if (text === '' || !Number.isFinite(value) || !accept(value)) {
@@ -114,6 +118,11 @@ function parseRow(fields: string[], header: Map<Column, number>, file: string, l
     }
     return value;
   };
+  return { field, number };
+}
+
+function parseRow(fields: string[], header: Map<Column, number>, file: string, line: number): CalibrationRow {
+  const { field, number } = csvCells(fields, header, file, line);
   const kindText = header.has('kind') ? field('kind').toLowerCase() : '';
   if (kindText !== '' && !(ROW_KINDS as readonly string[]).includes(kindText)) {
     throw InputError.atLine(file, line, 'kind', `expected ${ROW_KINDS.join(' or ')}, got ${JSON.stringify(field('kind'))}`);

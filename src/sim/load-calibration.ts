@@ -17,6 +17,7 @@
 import { InputError } from '../errors.js';
 import { readInputText } from '../input-files.js';
 import { solveLeastSquares } from './calibrate.js';
+import { csvCells } from './calibration-csv.js';
 
 export const LOAD_STAGES = ['load', 'gather', 'copy'] as const;
 export type LoadStage = (typeof LOAD_STAGES)[number];
@@ -69,15 +70,7 @@ export function parseLoadRows(text: string, file: string): LoadRow[] {
       }
       return;
     }
-    const field = (column: Column) => fields[header!.get(column)!] ?? '';
-    const number = (column: Column, accept: (value: number) => boolean, expected: string) => {
-      const text = field(column);
-      const value = Number(text);
-      if (text === '' || !Number.isFinite(value) || !accept(value)) {
-        throw InputError.atLine(file, line, column, `expected ${expected}, got ${text === '' ? 'nothing' : JSON.stringify(text)}`);
-      }
-      return value;
-    };
+    const { field, number } = csvCells(fields, header, file, line);
     const stage = (header.has('stage') ? field('stage').toLowerCase() : '') || 'load';
     if (!(LOAD_STAGES as readonly string[]).includes(stage)) {
       throw InputError.atLine(file, line, 'stage', `expected ${LOAD_STAGES.join(', ')}, got ${JSON.stringify(field('stage'))}`);
