@@ -1,0 +1,224 @@
+/**
+ * Preemption in one engine replica, driven directly. Admission control reserves every page a request
+ * will hold, so a running request only runs out of memory when something else takes a slot it was
+ * promised: here a KVFlow prefetch, which may fill free GPU slots and stays unevictable while its (slow)
+ * load is in flight. The cost model is wrapped to record every iteration's batch, so each test states the
+ * exact schedule: who decodes, who was retracted, and who prefills again.
+ */
+import { describe, expect, it } from 'vitest';
+import { PageState } from '../../src/cache/radix-cache.js';
+import { policyFactory } from '../../src/cache/policy-registry.js';
+import { CostModel, type IterationBatch } from '../../src/sim/cost-model.js';
+import { EventQueue } from '../../src/sim/event-queue.js';
+import { resolveHardware } from '../../src/sim/hardware.js';
+import { Replica, type EngineCost } from '../../src/sim/replica.js';
+import type { Setup } from '../../src/sim/setups.js';
+import { SimRequest } from '../../src/sim/sim-request.js';
+
+const BLOCK = 16;
+const hardware = resolveHardware({ gpu: 'A10G', model: 'Llama-3.1-8B' });
+const model = new CostModel(hardware);
+/** KVFlow: STE eviction, a CPU tier, prefetch, status-aware scheduling. */
+const kvflow: Setup = { name: 'kvflow', policy: policyFactory('ste'), cpuTier: true, prefetch: true, statusAware: true };
+
+/** One iteration as text: its prefill chunks as `P<new>@<context>`, then its decodes as `D<context>`. */
+function describeBatch(batch: IterationBatch): string {
+  const parts: string[] = [];
+  for (let i = 0; i < (batch.prefillCount ?? batch.prefill.length); i++) parts.push(`P${batch.prefill[i]!.newTokens}@${batch.prefill[i]!.contextTokens}`);
+  for (let i = 0; i < (batch.decodeCount ?? batch.decode.length); i++) parts.push(`D${batch.decode[i]!.contextTokens}`);
+  return parts.join(' ');
+}
+
+/** The real cost model, recording each iteration it prices (the ideal engine prices each one once). */
+function recordingCost(batches: string[]): EngineCost {
+  return {
+    pageBytes: model.pageBytes,
+    iterationSeconds: (batch) => {
+      batches.push(describeBatch(batch));
+      return model.iterationSeconds(batch);
+    },
+    forwardSeconds: (batch) => model.forwardSeconds(batch),
+    overheadSeconds: (batch) => model.overheadSeconds(batch),
+    loadIsCheaper: (pages, context) => model.loadIsCheaper(pages, context),
+  };
+}
+
+let nextIndex = 0;
+function request(id: string, blocks: number[], output: number, agent?: string): SimRequest {
+  return new SimRequest(
+    {
+      id,
+      blocks,
+      blockSize: BLOCK,
+      inputLength: blocks.length * BLOCK,
+      outputLength: output,
+      ...(agent !== undefined && { agent, fixedBlocks: blocks.length }),
+    },
+    nextIndex++,
+    agent,
+  );
+}
+
+/** Decode iterations of one request from context `from` to `to` inclusive, each alone or beside `with_`. */
+function decodes(from: number, to: number, render: (context: number) => string): string[] {
+  const out: string[] = [];
+  for (let c = from; c <= to; c++) out.push(render(c));
+  return out;
+}
+
+/**
+ * A replica with `gpuSlots` pages whose agent x's prompt (`xBlocks`) is backed up and then pushed off the
+ * GPU by a filler request of `fillerBlocks` blocks, so that x's prompt is only on the CPU. The h2d link
+ * has 10 s of latency: a prefetch of x stays in flight for the whole test.
+ */
+function primed(gpuSlots: number, xBlocks: number[], fillerBlocks: number[]) {
+  const events = new EventQueue();
+  const batches: string[] = [];
+  const done: string[] = [];
+  const firstTokens: string[] = [];
+  let onFirstToken: (request: SimRequest) => void = () => {};
+  const replica = new Replica(
+    0,
+    events,
+    {
+      onFirstToken: (r) => {
+        firstTokens.push(r.request.id);
+        onFirstToken(r);
+      },
+      onComplete: (r) => done.push(r.request.id),
+    },
+    {
+      setup: kvflow,
+      gpuSlots,
+      cpuSlots: 32,
+      blockSize: BLOCK,
+      tokenBudget: 256,
+      maxRunning: 8,
+      schedule: 'fcfs',
+      h2d: { ...hardware.h2d, latency: 10 },
+      d2h: hardware.d2h,
+      loadAhead: 1,
+      cost: recordingCost(batches),
+    },
+  );
+  replica.enqueue(request('x', xBlocks, 1, 'x'));
+  events.run();
+  replica.enqueue(request('filler', fillerBlocks, 1));
+  events.run();
+  const onGpu = (block: number) => [...replica.cache.pageIds()].some((p) => replica.cache.blockOf(p) === block && (replica.cache.stateOf(p) & PageState.gpu) !== 0);
+  expect(xBlocks.some(onGpu)).toBe(false);
+  batches.length = 0;
+  done.length = 0;
+  return {
+    replica,
+    events,
+    batches,
+    done,
+    /**
+     * Enqueues `requests` so that they are admitted in one pass: the filler runs again first (all hits,
+     * already backed up, so nothing is written), and they queue while it runs.
+     */
+    admitTogether(requests: SimRequest[]) {
+      replica.enqueue(request('filler again', fillerBlocks, 1));
+      for (const r of requests) replica.enqueue(r);
+    },
+    /** Calls `then` when request `id` has its first token. */
+    whenFirstToken(id: string, then: () => void) {
+      onFirstToken = (r) => {
+        if (r.request.id === id) then();
+      };
+    },
+    /** x becomes due: its prompt starts loading into the GPU over the slow link. */
+    prefetchX() {
+      replica.updateSte(new Map([['x', 1]]));
+    },
+  };
+}
+
+describe('Replica preemption when a prefetch takes the slots running requests were promised', () => {
+  it('retracts the other request (not itself) when both have made the same progress, and it prefills again later from its cached prompt', () => {
+    // Six slots; after the filler, five filler pages sit on the GPU. a and b (one prompt page, two output
+    // pages each) are admitted together: exactly six pages between them, three of them filler pages evicted.
+    const h = primed(6, [1], [5, 6, 7, 8, 9]);
+    const a = request('a', [10], 17);
+    const b = request('b', [20], 17);
+    h.whenFirstToken('b', () => h.prefetchX()); // the load evicts a fourth filler page and stays in flight
+    h.admitTogether([a, b]);
+    h.events.run();
+    // At 16 tokens each asks for its second output page: a takes the last filler page, b finds none (x is
+    // loading, every other page pinned) and retracts a, the only other request (same progress, not ahead).
+    expect(h.replica.preemptions).toBe(1);
+    expect([a.preemptions, b.preemptions]).toEqual([1, 0]);
+    expect(h.done).toEqual(['filler again', 'b', 'a']);
+    // a's decode record of that iteration is dropped; b decodes alone and finishes. a starts over: its
+    // prompt page is still cached (a hit), its last prompt token is computed again, then 16 tokens.
+    expect(h.batches).toEqual([
+      'P1@80',
+      'P16@0 P16@0',
+      ...decodes(17, 31, (c) => `D${c} D${c}`),
+      'D32',
+      'P1@16',
+      ...decodes(17, 32, (c) => `D${c}`),
+    ]);
+    expect([a.hitTokens, a.loadedTokens, a.recomputedTokens, a.generated]).toEqual([16, 0, 0, 17]);
+    expect([b.hitTokens, b.recomputedTokens]).toEqual([0, 16]);
+    expect(a.firstToken).toBe(b.firstToken); // a keeps the time of its first first token
+    expect(h.replica.prefetcher!.stats.prefetchedPages).toBe(1);
+  });
+
+  it('among equally advanced requests it retracts the newest', () => {
+    // Nine slots, eight filler pages; a, b and c take three pages each. At 16 tokens a and b take the last
+    // two filler pages; c retracts b (a and b are equally advanced, b is newer), not a and not itself.
+    const h = primed(9, [1], [5, 6, 7, 8, 9, 11, 12, 13]);
+    const a = request('a', [10], 17);
+    const b = request('b', [20], 17);
+    const c = request('c', [30], 17);
+    h.whenFirstToken('c', () => h.prefetchX());
+    h.admitTogether([a, b, c]);
+    h.events.run();
+    expect([a.preemptions, b.preemptions, c.preemptions]).toEqual([0, 1, 0]);
+    expect(h.done).toEqual(['filler again', 'a', 'c', 'b']);
+    expect(h.batches).toEqual([
+      'P1@128',
+      'P16@0 P16@0 P16@0',
+      ...decodes(17, 31, (n) => `D${n} D${n} D${n}`),
+      'D32 D32',
+      'P1@16',
+      ...decodes(17, 32, (n) => `D${n}`),
+    ]);
+  });
+
+  it('never retracts a request further along than the one asking: that one waits, and is itself retracted when the leader needs a page', () => {
+    // Seven slots, six filler pages. x's prompt is two pages, so its prefetch takes two filler pages.
+    // a (three output pages) starts alone; b (two) arrives at a's first token but is admitted one
+    // iteration later: a's prompt page, locked and still being written to the CPU, counts twice in
+    // what is pinned, so b's three pages fit only once that write landed. a stays two tokens ahead.
+    const h = primed(7, [1, 2], [5, 6, 7, 8, 9, 11]);
+    const a = request('a', [10], 33);
+    const b = request('b', [20], 17);
+    h.whenFirstToken('a', () => {
+      h.replica.enqueue(b);
+      h.whenFirstToken('b', () => h.prefetchX());
+    });
+    h.replica.enqueue(a);
+    h.events.run();
+    expect(h.replica.preemptions).toBe(1);
+    expect([a.preemptions, b.preemptions]).toEqual([0, 1]);
+    expect(h.done).toEqual(['a', 'b']);
+    expect(h.batches).toEqual([
+      'P16@0',
+      'D17',
+      'P16@0 D18',
+      // At 16 tokens (context 32) a takes the last filler page.
+      ...decodes(19, 33, (n) => `D${n} D${n - 2}`),
+      // b at 16 tokens finds no page, and a is ahead: b waits, a decodes alone.
+      ...decodes(34, 47, (n) => `D${n}`),
+      // a at 32 tokens finds no page either: it retracts b, which is behind.
+      'D48',
+      // a completes; b starts over from its cached prompt page.
+      'P1@16',
+      ...decodes(17, 32, (n) => `D${n}`),
+    ]);
+    expect([b.hitTokens, b.recomputedTokens, b.generated]).toEqual([16, 0, 17]);
+  });
+});
