@@ -16,7 +16,9 @@ import type { Setup } from '../../src/sim/setups.js';
 import { SimRequest } from '../../src/sim/sim-request.js';
 
 const BLOCK = 16;
-const hardware = resolveHardware({ gpu: 'A10G', model: 'Llama-3.1-8B' });
+const a10g = resolveHardware({ gpu: 'A10G', model: 'Llama-3.1-8B' });
+/** A host link with 10 s of latency: a prefetch stays in flight for the whole test, and recomputing beats loading. */
+const hardware = { ...a10g, h2d: { ...a10g.h2d, latency: 10 } };
 const model = new CostModel(hardware);
 /** KVFlow: STE eviction, a CPU tier, prefetch, status-aware scheduling. */
 const kvflow: Setup = { name: 'kvflow', policy: policyFactory('ste'), cpuTier: true, prefetch: true, statusAware: true };
@@ -71,7 +73,7 @@ function decodes(from: number, to: number, render: (context: number) => string):
  * GPU by a filler request of `fillerBlocks` blocks, so that x's prompt is only on the CPU. The h2d link
  * has 10 s of latency: a prefetch of x stays in flight for the whole test.
  */
-function primed(gpuSlots: number, xBlocks: number[], fillerBlocks: number[]) {
+function primed(gpuSlots: number, xBlocks: number[], fillerBlocks: number[], options: { tokenBudget?: number; yBlocks?: number[] } = {}) {
   const events = new EventQueue();
   const batches: string[] = [];
   const done: string[] = [];
@@ -92,10 +94,10 @@ function primed(gpuSlots: number, xBlocks: number[], fillerBlocks: number[]) {
       gpuSlots,
       cpuSlots: 32,
       blockSize: BLOCK,
-      tokenBudget: 256,
+      tokenBudget: options.tokenBudget ?? 256,
       maxRunning: 8,
       schedule: 'fcfs',
-      h2d: { ...hardware.h2d, latency: 10 },
+      h2d: hardware.h2d,
       d2h: hardware.d2h,
       loadAhead: 1,
       cost: recordingCost(batches),
@@ -103,10 +105,14 @@ function primed(gpuSlots: number, xBlocks: number[], fillerBlocks: number[]) {
   );
   replica.enqueue(request('x', xBlocks, 1, 'x'));
   events.run();
+  if (options.yBlocks) {
+    replica.enqueue(request('y', options.yBlocks, 1, 'y'));
+    events.run();
+  }
   replica.enqueue(request('filler', fillerBlocks, 1));
   events.run();
   const onGpu = (block: number) => [...replica.cache.pageIds()].some((p) => replica.cache.blockOf(p) === block && (replica.cache.stateOf(p) & PageState.gpu) !== 0);
-  expect(xBlocks.some(onGpu)).toBe(false);
+  expect([...xBlocks, ...(options.yBlocks ?? [])].some(onGpu)).toBe(false);
   batches.length = 0;
   done.length = 0;
   return {
@@ -131,6 +137,10 @@ function primed(gpuSlots: number, xBlocks: number[], fillerBlocks: number[]) {
     /** x becomes due: its prompt starts loading into the GPU over the slow link. */
     prefetchX() {
       replica.updateSte(new Map([['x', 1]]));
+    },
+    /** y becomes due too. */
+    prefetchY() {
+      replica.updateSte(new Map([['y', 1]]));
     },
   };
 }
@@ -220,5 +230,39 @@ describe('Replica preemption when a prefetch takes the slots running requests we
       ...decodes(17, 32, (n) => `D${n}`),
     ]);
     expect([b.hitTokens, b.recomputedTokens, b.generated]).toEqual([16, 0, 17]);
+  });
+
+  it('retracts the least advanced request even when it is not the newest, here one stuck on a page being prefetched', () => {
+    // Fifteen slots; x's prompt [1, 2, 4, 5] and y's [40..44] are only on the CPU, fourteen filler pages on
+    // the GPU. p runs alone; a ([1, 2, 3]) recomputes block 1 beside it (the 10 s link makes loading
+    // dearer), then x's prefetch starts at p's first token and a's next chunk stops at block 2, which is
+    // loading: a computes nothing and leaves its budget to b and c. y's prefetch, at their first token,
+    // takes five more slots (every filler page), so at 16 tokens b takes the last evictable page (p's) and
+    // c finds none: of a (0 tokens, older) and b (16, newer) it retracts a.
+    const h = primed(15, [1, 2, 4, 5], [50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63], { tokenBudget: 32, yBlocks: [40, 41, 42, 43, 44] });
+    const p = request('p', [7], 1);
+    const a = request('a', [1, 2, 3], 17);
+    const b = request('b', [20], 17);
+    const c = request('c', [30], 17);
+    h.whenFirstToken('p', () => {
+      h.prefetchX();
+      h.whenFirstToken('c', () => h.prefetchY());
+    });
+    h.admitTogether([p, a, b, c]);
+    h.events.run();
+    expect([a.preemptions, b.preemptions, c.preemptions]).toEqual([1, 0, 0]);
+    expect(h.done).toEqual(['filler again', 'p', 'b', 'c', 'a']);
+    expect(h.batches).toEqual([
+      'P1@224',
+      'P16@0 P16@0',
+      'P16@0 P16@0',
+      ...decodes(17, 31, (n) => `D${n} D${n}`),
+      'D32 D32',
+      // a waits for x's prefetch to land, then finds blocks 1 and 2 on the GPU and computes block 3.
+      'P16@32',
+      ...decodes(49, 64, (n) => `D${n}`),
+    ]);
+    expect([a.hitTokens, a.loadedTokens, a.recomputedTokens]).toEqual([32, 0, 16]);
+    expect(h.replica.prefetcher!.stats).toEqual({ prefetchedPages: 8, wastedPages: 0, cancelled: 0 });
   });
 });
