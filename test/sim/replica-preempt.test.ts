@@ -266,3 +266,23 @@ describe('Replica preemption when a prefetch takes the slots running requests we
     expect(h.replica.prefetcher!.stats).toEqual({ prefetchedPages: 8, wastedPages: 0, cancelled: 0 });
   });
 });
+
+describe('Replica: a running request meets a prompt page that is being prefetched', () => {
+  it('stops its chunk at the page, and takes it over as a hit once it lands', () => {
+    // Six slots; x's prompt [1, 2] only on the CPU. p runs alone; a ([1, 2, 3]) recomputes block 1 beside
+    // it (the 10 s link makes loading dearer). x's prefetch starts at p's first token: block 1 is on the
+    // GPU (a's), so only block 2 loads. a's next chunk stops there, and nothing runs until it lands.
+    const h = primed(6, [1, 2], [50, 51, 52, 53, 54], { tokenBudget: 32 });
+    const p = request('p', [7], 1);
+    const a = request('a', [1, 2, 3], 1);
+    h.whenFirstToken('p', () => h.prefetchX());
+    h.admitTogether([p, a]);
+    h.events.run();
+    expect(h.done).toEqual(['filler again', 'p', 'a']);
+    // Then a adopts block 2's page (a hit) and computes only block 3.
+    expect(h.batches).toEqual(['P1@80', 'P16@0 P16@0', 'P16@32']);
+    expect([a.hitTokens, a.loadedTokens, a.recomputedTokens]).toEqual([16, 0, 32]);
+    expect(a.firstToken).toBeGreaterThan(hardware.h2d.latency);
+    expect(h.replica.prefetcher!.stats).toEqual({ prefetchedPages: 1, wastedPages: 0, cancelled: 0 });
+  });
+});
