@@ -36,7 +36,7 @@ const GROUPS = {
   },
   replica: {
     mutate: ['src/sim/replica.ts'],
-    tests: ['test/replica.test.ts', 'test/replica-signals.test.ts', 'test/replica-abort.test.ts', 'test/sim-exact.test.ts'],
+    tests: ['test/replica.test.ts', 'test/replica-signals.test.ts', 'test/replica-abort.test.ts', 'test/sim-exact.test.ts', 'test/sim/replica-preempt.test.ts', 'test/sim/replica-node-eviction.test.ts'],
   },
   routing: {
     mutate: ['src/serve/gateway/routing.ts', 'src/sim/router.ts'],
