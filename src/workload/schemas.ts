@@ -5,7 +5,7 @@
  * of a trace's lines is the dominant cost of reading it, though (most of it in the per-element checks
  * of long block arrays), so each format also has a hand-written check that accepts exactly what its
  * schema accepts. Valid lines pass the quick check; zod runs only on lines that fail it, to confirm
- * and word the problem. test/trace.test.ts checks that both agree on arbitrary values.
+ * and word the problem. test/workload/trace.test.ts checks that both agree on arbitrary values.
  */
 import type { z } from 'zod';
 import { lazySchema } from './lazy-zod.js';

@@ -1,0 +1,59 @@
+/**
+ * Lazy loading (issue 14): a command loads only its own module and the libraries it uses. A module
+ * resolution hook reports every package resolved while `kvflow` runs; the heavy ones must be absent.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { CLI } from '../helpers/cli.js';
+import { REPO } from '../helpers/sim.js';
+
+const MARK = 'kvflow-test-package:';
+const HEAVY = ['zod', 'vega', 'vega-lite', 'fastify', 'undici', 'prom-client', 'piscina', '@tensorflow/tfjs'];
+
+/** The npm packages `kvflow ...args` resolves, by name. */
+function packagesLoaded(args: string[]): Set<string> {
+  return packagesLoadedBy([CLI, ...args]);
+}
+
+/** The npm packages `node ...argv` resolves, by name. */
+function packagesLoadedBy(argv: string[]): Set<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'kvflow-lazy-'));
+  writeFileSync(
+    join(dir, 'hooks.mjs'),
+    `export async function resolve(specifier, context, next) {
+      const result = await next(specifier, context);
+      const match = /node_modules\\/((?:@[^/]+\\/)?[^/]+)/.exec(result.url);
+      if (match) process.stderr.write('${MARK}' + match[1] + '\\n');
+      return result;
+    }`,
+  );
+  writeFileSync(join(dir, 'register.mjs'), `import { register } from 'node:module'; register(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)});`);
+  const run = spawnSync(process.execPath, ['--import', pathToFileURL(join(dir, 'register.mjs')).href, ...argv], {
+    cwd: REPO,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  expect(run.status, run.stderr).toBe(0);
+  return new Set(run.stderr.split('\n').filter((line) => line.startsWith(MARK)).map((line) => line.slice(MARK.length)));
+}
+
+describe('lazy commands', () => {
+  it('kvflow --help loads no library but commander', () => {
+    expect([...packagesLoaded(['--help'])]).toEqual(['commander']);
+  });
+
+  it('replay of a valid trace loads no schema, plotting, HTTP or worker library', () => {
+    const loaded = packagesLoaded(['replay', '--trace', 'test/fixtures/trace/mooncake-crlf.jsonl', '--capacity', '1M', '--policy', 'lru']);
+    expect(HEAVY.filter((name) => loaded.has(name))).toEqual([]);
+  });
+
+  it('hardware from presets and flags loads no zod (only a --config document needs it)', () => {
+    const hardware = pathToFileURL(join(dirname(CLI), '../sim/hardware.js')).href;
+    const script = `const { resolveHardware } = await import(${JSON.stringify(hardware)}); resolveHardware({ gpu: 'H100-SXM', model: 'Llama-3.1-8B', engine: 'ideal' });`;
+    expect(packagesLoadedBy(['--input-type=module', '-e', script]).has('zod')).toBe(false);
+  });
+});

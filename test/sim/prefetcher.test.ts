@@ -1,0 +1,195 @@
+/**
+ * The prefetcher against a real tiered cache and a fake link whose transfers start and land only when the
+ * test says so: so an agent can leave the load-ahead window before or after its transfer starts.
+ */
+import { describe, expect, it } from 'vitest';
+import { PageState, RadixCache, ROOT } from '../../src/cache/radix-cache.js';
+import { StePolicy } from '../../src/cache/ste-policy.js';
+import type { Transfer } from '../../src/sim/link.js';
+import { Prefetcher, type TransferQueue } from '../../src/sim/prefetcher.js';
+
+/** A link that queues transfers until `start`, and delivers a started one on `land`. */
+class FakeLink implements TransferQueue {
+  readonly queued: Transfer[] = [];
+  readonly inFlight: Transfer[] = [];
+  submit(transfer: Transfer): void {
+    this.queued.push(transfer);
+  }
+  cancel(transfer: Transfer): boolean {
+    const at = this.queued.indexOf(transfer);
+    if (at < 0) return false;
+    this.queued.splice(at, 1);
+    return true;
+  }
+  start(): Transfer {
+    const transfer = this.queued.shift()!;
+    this.inFlight.push(transfer);
+    return transfer;
+  }
+  land(): void {
+    this.inFlight.shift()!.onDone();
+  }
+}
+
+const PAGE_BYTES = 100;
+
+interface Setup {
+  cache: RadixCache;
+  link: FakeLink;
+  prefetcher: Prefetcher;
+  policy: StePolicy;
+  /** Page ids of each prompt, in path order. */
+  pages: Map<string, number[]>;
+}
+
+/**
+ * A cache of `gpuSlots` GPU slots whose CPU holds each agent's prompt (its blocks, from the root) and whose
+ * GPU holds nothing, and a prefetcher that knows those prompts and loads up to `loadAhead` steps ahead.
+ */
+function setup(prompts: Record<string, number[]>, options: { gpuSlots: number; loadAhead?: number }): Setup {
+  const policy = new StePolicy();
+  let prefetcher: Prefetcher | undefined;
+  const cache = new RadixCache({ gpuSlots: options.gpuSlots, cpuSlots: 64, policy, onGpuEvict: (page) => prefetcher?.noteEvicted(page) });
+  const pages = new Map<string, number[]>();
+  const held: number[] = []; // kept locked while the prompts are written, so later inserts cannot evict them
+  let tick = 0;
+  for (const [agent, blocks] of Object.entries(prompts)) {
+    const path: number[] = [];
+    for (const block of blocks) {
+      const parent = path.at(-1) ?? ROOT;
+      let page = cache.childOf(parent, block); // a prefix shared with an earlier prompt
+      if (page < 0) {
+        page = cache.insertGpu(parent, block, tick++);
+        cache.lock(page);
+        held.push(page);
+        cache.startWrite(page);
+        cache.finishWrite(page);
+      }
+      path.push(page);
+    }
+    pages.set(agent, path);
+  }
+  for (const page of held) cache.unlock(page);
+  while (cache.evictGpu() >= 0); // every page is CPU-only now
+  const link = new FakeLink();
+  prefetcher = new Prefetcher(cache, link, { policy, pageBytes: PAGE_BYTES, loadAhead: options.loadAhead ?? 1 });
+  for (const [agent, blocks] of Object.entries(prompts)) prefetcher.notePrompt(agent, blocks);
+  return { cache, link, prefetcher, policy, pages };
+}
+
+const states = (s: Setup, agent: string) => s.pages.get(agent)!.map((page) => s.cache.stateOf(page));
+
+describe('Prefetcher', () => {
+  it('loads a due agent\'s CPU-only prompt in one transfer and counts it when it lands', () => {
+    const s = setup({ planner: [1, 2, 3] }, { gpuSlots: 64 });
+    let landed = 0;
+    s.prefetcher.onLanded = () => landed++;
+    s.prefetcher.update(new Map([['planner', 1]]));
+    expect(s.link.queued.map((t) => t.bytes)).toEqual([3 * PAGE_BYTES]);
+    expect(states(s, 'planner')).toEqual([PageState.cpu | PageState.loading, PageState.cpu | PageState.loading, PageState.cpu | PageState.loading]);
+    s.link.start();
+    s.link.land();
+    expect(states(s, 'planner')).toEqual([PageState.cpu | PageState.gpu, PageState.cpu | PageState.gpu, PageState.cpu | PageState.gpu]);
+    expect(s.prefetcher.stats).toEqual({ prefetchedPages: 3, wastedPages: 0, cancelled: 0 });
+    expect(landed).toBe(1);
+    s.cache.checkInvariants();
+  });
+
+  it('an agent leaving the window before its transfer starts: cancelled, pages back to CPU-only', () => {
+    const s = setup({ planner: [1, 2], coder: [7] }, { gpuSlots: 64 });
+    s.prefetcher.update(new Map([['planner', 1], ['coder', 0]]));
+    expect(s.link.queued).toHaveLength(2);
+    expect(s.cache.gpuUsed).toBe(3);
+    s.prefetcher.update(new Map([['planner', 2]])); // out of the window (loadAhead 1)
+    expect(s.link.queued.map((t) => t.bytes)).toEqual([PAGE_BYTES]); // coder's load stays
+    expect(states(s, 'planner')).toEqual([PageState.cpu, PageState.cpu]);
+    expect(s.cache.gpuUsed).toBe(1);
+    expect(s.prefetcher.stats).toEqual({ prefetchedPages: 0, wastedPages: 0, cancelled: 1 });
+    s.prefetcher.update(new Map([['coder', undefined]])); // unknown future: also out of the window
+    expect(s.link.queued).toHaveLength(0);
+    expect(states(s, 'coder')).toEqual([PageState.cpu]);
+    expect(s.prefetcher.stats.cancelled).toBe(2);
+    s.cache.checkInvariants();
+  });
+
+  it('an agent leaving the window after its transfer started: the load completes, and its pages are wasted if evicted unused', () => {
+    const s = setup({ planner: [1, 2], coder: [7] }, { gpuSlots: 64 });
+    s.prefetcher.update(new Map([['planner', 0]]));
+    s.link.start();
+    s.prefetcher.update(new Map([['planner', 5]]));
+    expect(s.prefetcher.stats.cancelled).toBe(0);
+    expect(states(s, 'planner')).toEqual([PageState.cpu | PageState.loading, PageState.cpu | PageState.loading]);
+    s.link.land();
+    expect(s.prefetcher.stats).toEqual({ prefetchedPages: 2, wastedPages: 0, cancelled: 0 });
+    const [first, second] = s.pages.get('planner')!;
+    s.prefetcher.noteUsed(first!);
+    expect(s.cache.evictGpu()).toBe(second); // the leaf goes first; it was never used
+    expect(s.cache.evictGpu()).toBe(first);
+    expect(s.prefetcher.stats.wastedPages).toBe(1);
+    s.cache.checkInvariants();
+  });
+
+  it('plans the most urgent agent first, ties by name, while GPU room lasts', () => {
+    const s = setup({ b: [2], a: [1], c: [3] }, { gpuSlots: 3, loadAhead: 3 });
+    s.cache.lock(s.cache.insertGpu(ROOT, 99, 0)); // a running request's page: two slots are left
+    s.prefetcher.update(new Map([['c', 2], ['b', 1], ['a', 1]]));
+    expect(s.link.queued).toHaveLength(2);
+    expect([...states(s, 'a'), ...states(s, 'b'), ...states(s, 'c')]).toEqual([
+      PageState.cpu | PageState.loading,
+      PageState.cpu | PageState.loading,
+      PageState.cpu,
+    ]);
+    s.link.start();
+    s.link.land(); // the first transfer is a's
+    expect([...states(s, 'a'), ...states(s, 'b')]).toEqual([PageState.cpu | PageState.gpu, PageState.cpu | PageState.loading]);
+  });
+
+  it('displaces only less urgent pages; a load that found no room is retried on the next STE change', () => {
+    const s = setup({ planner: [1] }, { gpuSlots: 2 });
+    const coder = [s.cache.insertGpu(ROOT, 50, 100), s.cache.insertGpu(ROOT, 51, 101)];
+    for (const page of coder) s.policy.tag(page, 'coder');
+    s.policy.setSte('coder', 0); // more urgent than the planner: not displaced
+    s.prefetcher.update(new Map([['planner', 1]]));
+    expect(s.link.queued).toHaveLength(0);
+    expect(states(s, 'planner')).toEqual([PageState.cpu]);
+    s.policy.setSte('coder', 2); // now less urgent
+    s.prefetcher.update(new Map([['tester', 4]])); // any change re-plans what is still due
+    expect(s.link.queued).toHaveLength(1);
+    expect(states(s, 'planner')).toEqual([PageState.cpu | PageState.loading]);
+    expect(s.cache.childOf(ROOT, 50)).toBe(-1); // the coder's least recent page made room
+    expect(s.prefetcher.stats.wastedPages).toBe(0);
+    s.cache.checkInvariants();
+  });
+
+  it('loads only the part of a prompt not already loading for someone else', () => {
+    const s = setup({ planner: [1, 2], coder: [1, 2, 3] }, { gpuSlots: 8 });
+    s.prefetcher.update(new Map([['planner', 0]]));
+    s.prefetcher.update(new Map([['coder', 1]]));
+    // Pages 1 and 2 are the planner's load; the coder's load must not take them, and stops there.
+    expect(s.link.queued.map((t) => t.bytes)).toEqual([2 * PAGE_BYTES]);
+    expect(states(s, 'coder')[2]).toBe(PageState.cpu);
+  });
+
+  it('an agent whose prompt is already on the GPU needs nothing; an unknown prompt is planned once it is noted', () => {
+    const s = setup({ planner: [1] }, { gpuSlots: 64 });
+    s.prefetcher.update(new Map([['planner', 0]]));
+    s.link.start();
+    s.link.land();
+    s.prefetcher.update(new Map([['planner', 1]]));
+    expect(s.link.queued).toHaveLength(0);
+    s.prefetcher.update(new Map([['newcomer', 0]]));
+    expect(s.link.queued).toHaveLength(0);
+    // The newcomer's prompt becomes known and CPU-only: the next change plans it.
+    const page = s.cache.insertGpu(ROOT, 42, -1); // older than the planner's page: evicted first
+    s.cache.startWrite(page);
+    s.cache.finishWrite(page);
+    s.cache.evictGpu();
+    expect(s.cache.stateOf(page)).toBe(PageState.cpu);
+    s.prefetcher.notePrompt('newcomer', [42]);
+    s.prefetcher.notePrompt('ignored', []);
+    s.prefetcher.update(new Map([['planner', 0]]));
+    expect(s.link.queued.map((t) => t.bytes)).toEqual([PAGE_BYTES]);
+    expect(s.cache.stateOf(page)).toBe(PageState.cpu | PageState.loading);
+  });
+});
+
