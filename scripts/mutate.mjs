@@ -22,13 +22,14 @@ import { Stryker } from '@stryker-mutator/core';
 
 const GROUPS = {
   cache: {
-    // The learned-STE forecast is mutated with the step graph, whose tests exercise it.
-    mutate: ['src/cache/**/*.ts', '!src/cache/learned-ste/**', '!src/cache/index.ts'],
-    tests: ['test/cache/tiered-cache.test.ts', 'test/cache/cache.test.ts', 'test/cache/ste-policy.test.ts', 'test/sim/sim-exact.test.ts', 'test/sim/prefetcher.test.ts'],
+    // The learned-STE forecast is mutated with the step graph, whose tests exercise it; the learned reuse
+    // model (src/cache/reuse/) is its own group, since its tests replay a real trace.
+    mutate: ['src/cache/**/*.ts', '!src/cache/learned-ste/**', '!src/cache/reuse/**', '!src/cache/index.ts'],
+    tests: ['test/cache/tiered-cache.test.ts', 'test/cache/cache.test.ts', 'test/cache/ste-policy.test.ts', 'test/sim/sim-exact.test.ts', 'test/sim/prefetcher.test.ts', 'test/cache/prefix-interner.test.ts'],
   },
   graph: {
     mutate: ['src/graph/**/*.ts', 'src/cache/learned-ste/reuse-forecast.ts', '!src/graph/index.ts'],
-    tests: ['test/graph/workflow-ste.test.ts', 'test/cache/reuse-forecast.test.ts', 'test/graph/graph.test.ts', 'test/graph/learner.test.ts'],
+    tests: ['test/graph/workflow-ste.test.ts', 'test/cache/reuse-forecast.test.ts', 'test/graph/graph.test.ts', 'test/graph/learner.test.ts', 'test/graph/relax.test.ts', 'test/graph/learner-sessions.test.ts'],
   },
   prefetcher: {
     mutate: ['src/sim/prefetcher.ts'],
@@ -36,7 +37,11 @@ const GROUPS = {
   },
   replica: {
     mutate: ['src/sim/replica.ts'],
-    tests: ['test/sim/replica.test.ts', 'test/sim/replica-signals.test.ts', 'test/sim/replica-abort.test.ts', 'test/sim/sim-exact.test.ts', 'test/sim/replica-preempt.test.ts', 'test/sim/replica-node-eviction.test.ts'],
+    tests: ['test/sim/replica.test.ts', 'test/sim/replica-signals.test.ts', 'test/sim/replica-abort.test.ts', 'test/sim/sim-exact.test.ts', 'test/sim/replica-preempt.test.ts', 'test/sim/replica-node-eviction.test.ts', 'test/sim/replica-lpm.test.ts'],
+  },
+  reuse: {
+    mutate: ['src/cache/reuse/**/*.ts'],
+    tests: ['test/cache/reuse-policy.test.ts'],
   },
   routing: {
     mutate: ['src/serve/gateway/routing.ts', 'src/sim/router.ts'],
