@@ -65,6 +65,16 @@ export async function benchReplay(): Promise<BenchLine[]> {
     lines.push(line);
   }
 
+  // The learned `reuse` policy (training, features and its LRU duel included) against lru 1M warm above.
+  const reuse = medianTiming(5, () => replayTrace(requests, { policy: policyFactory('reuse'), capacityTokens: M, blockSize: BLOCK_SIZE }));
+  const lruWarm = warm.get('lru 1')!;
+  lines.push({
+    name: 'replay kernel reuse 1M (warm)',
+    value: `${rate(pages / reuse.cpu)} pages/s CPU, ${rate(pages / reuse.wall)}/s wall (${ms(reuse.cpu)} CPU)`,
+    target: '>= 1M pages/s',
+    baseline: `lru 1M in this run: reuse takes ${(reuse.cpu / lruWarm.cpu).toFixed(1)}x its CPU time`,
+  });
+
   // The CLI's own `seconds` for one config, against the warm in-process wall time of the same replay.
   const cli = `${repoRoot}dist/src/cli/main.js`;
   const reported: number[] = [];

@@ -54,7 +54,12 @@ policyRegistry.register('lru', () => new LruPolicy(), 'least recently used', tru
 policyRegistry.register('lfu', () => new LfuPolicy(), 'least frequently used, then LRU', true);
 policyRegistry.register('belady', () => new BeladyPolicy(), "Belady's offline optimum (needs the future)", true);
 policyRegistry.register('ste', () => new StePolicy(), "KVFlow's steps-to-execution order, then LRU", true);
-policyRegistry.register('reuse', () => new ReusePolicy(), 'learned reuse predictor (online model on tfjs CPU)', true);
+policyRegistry.register(
+  'reuse',
+  (context) => new ReusePolicy({}, context?.gpuSlots ?? Infinity),
+  'learned reuse predictor (online model on tfjs CPU) while it beats an LRU shadow (docs/results.md)',
+  true,
+);
 policyRegistry.register(
   'ste-learned',
   (context) => new LearnedStePolicy(context?.gpuSlots ?? Infinity),

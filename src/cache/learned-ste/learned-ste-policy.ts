@@ -1,5 +1,5 @@
-import { LruPolicy, type EvictionPolicy, type PriorityOwner } from '../policy.js';
-import { RadixCache, ROOT } from '../radix-cache.js';
+import type { EvictionPolicy, PriorityOwner } from '../policy.js';
+import { PolicyDuel } from '../policy-duel.js';
 import { ReuseForecast, type CallIdentity } from './reuse-forecast.js';
 
 /** What the policy sees of a request: its prompt blocks, lengths and whose call it is. */
@@ -61,19 +61,24 @@ class ForecastOrder {
 export class LearnedStePolicy implements EvictionPolicy, RequestObserver {
   readonly name = 'ste-learned' as const;
   readonly #order = new ForecastOrder();
-  readonly #shadowLru: Shadow;
-  readonly #shadowForecast: Shadow;
+  readonly #duel: PolicyDuel<ObservedRequest>;
   #owner: PriorityOwner | undefined;
-  #followForecast = false;
-  #lruScore = 0;
-  #forecastScore = 0;
   /** Requests that ran with each choice, for reports. */
   readonly decisions = { lru: 0, forecast: 0 };
 
   constructor(slots: number) {
-    this.#shadowLru = new Shadow(slots, new LruPolicy(), undefined);
     const order = new ForecastOrder();
-    this.#shadowForecast = new Shadow(slots, { name: 'ste-learned', priority: (page) => order.priority(page), forget: (page) => order.forecast.forget(page), bind: (owner) => (order.owner = owner) }, order);
+    const shadowPolicy: EvictionPolicy = {
+      name: 'ste-learned',
+      priority: (page) => order.priority(page),
+      forget: (page) => order.forecast.forget(page),
+      bind: (owner) => (order.owner = owner),
+    };
+    this.#duel = new PolicyDuel(slots, shadowPolicy, {
+      begin: (request, tick) => order.begin(request, tick),
+      end: (_request, _tick, path, held) => order.tag(path, held),
+      finish: (request) => order.forecast.finished(request),
+    });
   }
 
   bind(owner: PriorityOwner): void {
@@ -83,11 +88,11 @@ export class LearnedStePolicy implements EvictionPolicy, RequestObserver {
 
   /** True while the real cache evicts by the forecast rather than by LRU. */
   get followsForecast(): boolean {
-    return this.#followForecast;
+    return this.#duel.followsChallenger;
   }
 
   priority(page: number): number {
-    return this.#followForecast ? this.#order.priority(page) : 0;
+    return this.#duel.followsChallenger ? this.#order.priority(page) : 0;
   }
 
   forget(page: number): void {
@@ -95,66 +100,15 @@ export class LearnedStePolicy implements EvictionPolicy, RequestObserver {
   }
 
   beforeRequest(request: ObservedRequest, tick: number): void {
-    const follow = this.#forecastScore > this.#lruScore * (1 + SWITCH_MARGIN);
-    const stay = this.#followForecast ? this.#forecastScore >= this.#lruScore : follow;
-    if (stay !== this.#followForecast) {
-      this.#followForecast = stay;
-      if (this.#owner) for (const page of this.#order.forecast.pages()) this.#owner.reprioritize(page);
-    }
-    this.decisions[this.#followForecast ? 'forecast' : 'lru']++;
+    if (this.#duel.decide() && this.#owner) for (const page of this.#order.forecast.pages()) this.#owner.reprioritize(page);
+    this.decisions[this.#duel.followsChallenger ? 'forecast' : 'lru']++;
     this.#order.begin(request, tick);
     // The shadows run the whole request now; their hits count for the choice of the next request.
-    this.#lruScore = DISCOUNT * this.#lruScore + this.#shadowLru.run(request, tick);
-    this.#forecastScore = DISCOUNT * this.#forecastScore + this.#shadowForecast.run(request, tick);
+    this.#duel.run(request, tick);
   }
 
   afterRequest(request: ObservedRequest, _tick: number, path: ArrayLike<number>, held: number): void {
     this.#order.tag(path, held);
     this.#order.forecast.finished(request);
-  }
-}
-
-/** Per-request weight left to older shadow hits (a memory of about 50 requests). */
-const DISCOUNT = 0.9;
-/** The forecast must lead LRU by this share before the real cache follows it. */
-const SWITCH_MARGIN = 0;
-
-/** A cache of the same size replaying the same requests under one policy, only to count its hits. */
-class Shadow {
-  readonly #cache: RadixCache;
-  readonly #order: ForecastOrder | undefined;
-  #path = new Int32Array(256);
-
-  constructor(slots: number, policy: EvictionPolicy, order: ForecastOrder | undefined) {
-    this.#cache = new RadixCache({ gpuSlots: slots, policy });
-    this.#order = order;
-  }
-
-  /** Replays one request (DESIGN.md section 4's replay step); returns its hit tokens. */
-  run(request: ObservedRequest, tick: number): number {
-    const { blocks } = request;
-    const cache = this.#cache;
-    if (this.#path.length < blocks.length) this.#path = new Int32Array(blocks.length * 2);
-    const path = this.#path;
-    this.#order?.begin(request, tick);
-    const matched = cache.matchGpu(blocks, path);
-    for (let i = 0; i < matched; i++) {
-      cache.lock(path[i]!);
-      cache.touch(path[i]!, tick);
-    }
-    let held = matched;
-    let parent = matched > 0 ? path[matched - 1]! : ROOT;
-    for (let i = matched; i < blocks.length; i++) {
-      const page = cache.insertGpu(parent, blocks[i]!, tick);
-      if (page < 0) break;
-      cache.lock(page);
-      path[held++] = page;
-      parent = page;
-    }
-    this.#order?.tag(path, held);
-    for (let i = 0; i < held; i++) cache.unlock(path[i]!);
-    this.#order?.forecast.finished(request);
-    if (matched <= 0) return 0;
-    return matched >= blocks.length ? request.inputLength : matched * request.blockSize;
   }
 }

@@ -59,11 +59,29 @@ export interface PrefixFeatures {
   children: number;
 }
 
-/** Writes the features of block `i` of a request into `row[offset ..)`; disabled features stay 0. */
+/**
+ * Writes the request-level features (turn gap, new conversation, turns, seen share, prompt and output
+ * length) into `row[0 .. FEATURE_COUNT)`; `writeFeatures` copies them into each page's row.
+ */
+export function writeRequestFeatures(row: Float32Array, request: RequestFeatures, enabled: Uint8Array): void {
+  const e = enabled;
+  row[4] = e[4]! && request.turnGap >= 0 ? Math.log2(1 + request.turnGap) / 16 : 0;
+  row[5] = e[5]! && request.turnGap < 0 ? 1 : 0;
+  row[6] = e[6]! ? Math.log2(1 + request.turns) / 8 : 0;
+  row[7] = e[7]! && request.blocks > 0 ? request.seen / request.blocks : 0;
+  row[8] = e[8]! ? Math.log2(Math.max(1, request.inputLength)) / 20 : 0;
+  row[9] = e[9]! ? Math.log2(1 + request.outputLength) / 16 : 0;
+}
+
+/**
+ * Writes the features of block `i` of a request into `row[offset ..)`: the page-level ones computed here,
+ * the request-level ones copied from `requestRow` (see writeRequestFeatures). Disabled features stay 0.
+ */
 export function writeFeatures(
   row: Float32Array,
   offset: number,
   request: RequestFeatures,
+  requestRow: Float32Array,
   i: number,
   prefix: PrefixFeatures,
   enabled: Uint8Array,
@@ -74,17 +92,30 @@ export function writeFeatures(
   const o = offset;
   r[o] = e[0]! && i === last && request.lastPartial ? 1 : 0;
   r[o + 1] = e[1]! && i < request.seen ? 1 : 0;
-  r[o + 2] = e[2]! ? Math.log2(1 + prefix.count) / 8 : 0;
-  r[o + 3] = e[3]! && prefix.count >= 2 ? Math.log2(1 + prefix.lastGap) / 16 : 0;
-  r[o + 4] = e[4]! && request.turnGap >= 0 ? Math.log2(1 + request.turnGap) / 16 : 0;
-  r[o + 5] = e[5]! && request.turnGap < 0 ? 1 : 0;
-  r[o + 6] = e[6]! ? Math.log2(1 + request.turns) / 8 : 0;
-  r[o + 7] = e[7]! && request.blocks > 0 ? request.seen / request.blocks : 0;
-  r[o + 8] = e[8]! ? Math.log2(Math.max(1, request.inputLength)) / 20 : 0;
-  r[o + 9] = e[9]! ? Math.log2(1 + request.outputLength) / 16 : 0;
+  r[o + 2] = e[2]! ? log2p1(prefix.count) / 8 : 0;
+  r[o + 3] = e[3]! && prefix.count >= 2 ? log2p1(prefix.lastGap) / 16 : 0;
+  r[o + 4] = requestRow[4]!;
+  r[o + 5] = requestRow[5]!;
+  r[o + 6] = requestRow[6]!;
+  r[o + 7] = requestRow[7]!;
+  r[o + 8] = requestRow[8]!;
+  r[o + 9] = requestRow[9]!;
   r[o + 10] = e[10]! ? Math.min(last - i, 16) / 16 : 0;
-  r[o + 11] = e[11]! ? Math.log2(1 + i) / 16 : 0;
-  r[o + 12] = e[12]! ? Math.log2(1 + prefix.children) / 8 : 0;
+  r[o + 11] = e[11]! ? log2p1(i) / 16 : 0;
+  r[o + 12] = e[12]! ? log2p1(prefix.children) / 8 : 0;
+}
+
+/** log2(1 + x) of a count, from a table below 4096 (the per-page features are counts). */
+function log2p1(x: number): number {
+  return x < LOG_TABLE.length && x === (x | 0) ? LOG_TABLE[x]! : Math.log2(1 + x);
+}
+const LOG_TABLE = Float64Array.from({ length: 4096 }, (_, x) => Math.log2(1 + x));
+
+/** Copies feature row `from` of `source` to row `to` of `target` (no subarray views: the hot path allocates nothing). */
+export function copyRow(source: Float32Array, from: number, target: Float32Array, to: number): void {
+  const s = from * FEATURE_COUNT;
+  const t = to * FEATURE_COUNT;
+  for (let f = 0; f < FEATURE_COUNT; f++) target[t + f] = source[s + f]!;
 }
 
 /** The enabled mask for a set of feature names to leave out (for ablations); unknown names throw. */

@@ -1,5 +1,5 @@
 import type { Tf } from '../../tensor/backend.js';
-import { FEATURE_COUNT } from './features.js';
+import { copyRow, FEATURE_COUNT } from './features.js';
 
 type Tensor = ReturnType<Tf['tensor']>;
 type Variable = ReturnType<Tf['variable']>;
@@ -73,7 +73,7 @@ export class ReuseModel {
     for (let step = 0; step < stepsPerFit; step++) {
       for (let k = 0; k < size; k++) {
         const row = this.#draw(count);
-        x.set(features.subarray(row * FEATURE_COUNT, (row + 1) * FEATURE_COUNT), k * FEATURE_COUNT);
+        copyRow(features, row, x, k);
         y[k] = labels[row]!;
       }
       tf.tidy(() => {
@@ -88,6 +88,11 @@ export class ReuseModel {
 
   /** P(reuse) for the feature row at `features[offset ..)`. */
   predict(features: Float32Array, offset: number): number {
+    return 1 / (1 + Math.exp(-this.logit(features, offset)));
+  }
+
+  /** ln(P / (1 - P)) for the feature row at `features[offset ..)` (the network's output before the sigmoid). */
+  logit(features: Float32Array, offset: number): number {
     const h = this.#options.hidden;
     let z = this.#b2;
     if (h === 0) {
@@ -103,7 +108,7 @@ export class ReuseModel {
       }
       for (let j = 0; j < h; j++) if (hidden[j]! > 0) z += hidden[j]! * this.#w2[j]!;
     }
-    return 1 / (1 + Math.exp(-z));
+    return z;
   }
 
   dispose(): void {

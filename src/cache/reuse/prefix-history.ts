@@ -12,7 +12,7 @@ export const EMPTY_PREFIX = -1;
  */
 export class PrefixHistory {
   readonly horizon: number;
-  #edges = new ChildIndex(1 << 12);
+  #edges = new ChildIndex(1 << 16);
   #free: number[] = [];
   #next = 0;
   #parent = new Int32Array(1024);

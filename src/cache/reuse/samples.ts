@@ -1,4 +1,4 @@
-import { FEATURE_COUNT } from './features.js';
+import { copyRow, FEATURE_COUNT } from './features.js';
 
 /**
  * Delayed labelling, as LRB does: a sampled page reference waits, features frozen, until the trace says
@@ -97,7 +97,7 @@ export class SampleStore {
   #label(id: number, label: number): void {
     this.#state[id] = 2;
     const at = this.#trainNext;
-    this.trainFeatures.set(this.#features.subarray(id * FEATURE_COUNT, (id + 1) * FEATURE_COUNT), at * FEATURE_COUNT);
+    copyRow(this.#features, id, this.trainFeatures, at);
     this.trainLabels[at] = label;
     this.#trainNext = (at + 1) % this.#trainCapacity;
     this.#trainCount = Math.min(this.#trainCount + 1, this.#trainCapacity);

@@ -1,0 +1,210 @@
+import { cpuTfSync } from '../../tensor/backend.js';
+import type { RequestAccess } from '../policy.js';
+import { copyRow, FEATURE_COUNT, featureMask, writeFeatures, writeRequestFeatures, type PrefixFeatures, type RequestFeatures } from './features.js';
+import { ReuseModel } from './model.js';
+import { EMPTY_PREFIX, PrefixHistory } from './prefix-history.js';
+import { SampleStore } from './samples.js';
+
+export interface ReuseOptions {
+  /** Requests within which a reuse counts as one (the label's horizon). */
+  horizon: number;
+  /**
+   * Requests of extra life a certain reuse is worth: a page's key is its last request + `lifetime` * P(reuse),
+   * so a page the model gives up on ages like LRU and a likely one outlives its neighbours.
+   */
+  lifetime: number;
+  /** How P becomes extra life: `linear` lifetime * P, or `logit` lifetime * ln(P / (1 - P)). */
+  shape: 'linear' | 'logit';
+  /** Requests between training rounds up to request `denseUntil`; cached predictions refresh after each. */
+  retrainEvery: number;
+  /** Request after which training rounds are `retrainLater` requests apart (the model has settled). */
+  denseUntil: number;
+  retrainLater: number;
+  /** Labelled samples needed before the first round. */
+  minSamples: number;
+  /** One page reference in this many becomes a training sample. */
+  sampleEvery: number;
+  /** Most recent labelled samples kept for training. */
+  trainWindow: number;
+  hidden: number;
+  learningRate: number;
+  batchSize: number;
+  stepsPerFit: number;
+  seed: number;
+  /** Feature names left out (the default leaves out what ablation found harmful). */
+  without: readonly string[];
+  /** Duel against an LRU shadow (policy-duel.ts), so the real cache follows the learned order only while it wins. */
+  duel: boolean;
+  /** Requests over which the duel weighs the shadows' hits. */
+  duelMemory: number;
+}
+
+export const REUSE_DEFAULTS: ReuseOptions = {
+  horizon: 1000,
+  lifetime: 700,
+  shape: 'logit',
+  retrainEvery: 256,
+  denseUntil: Infinity,
+  retrainLater: 1024,
+  minSamples: 512,
+  sampleEvery: 2,
+  trainWindow: 1 << 15,
+  hidden: 0,
+  learningRate: 0.05,
+  batchSize: 1024,
+  stepsPerFit: 4,
+  seed: 1,
+  // Left out by ablation on the Mooncake conversation trace: with it, hit rates were lower at 1M and 4M.
+  without: ['output_length'],
+  duel: true,
+  duelMemory: 1000,
+};
+
+/** Logits are clamped to P in [1e-4, 1 - 1e-4]. */
+const MAX_LOGIT = Math.log((1 - 1e-4) / 1e-4);
+
+/**
+ * What the `reuse` policy learns, apart from any cache: the history of prefixes, delayed labels (SampleStore),
+ * the model of P(prefix asked for again within `horizon` requests), and the feature rows of the request
+ * being observed. One learner serves every cache that replays the same requests (the real one and the
+ * duel's shadow, see reuse-policy.ts), so features are computed and the model trained once per request.
+ *
+ * Causal: at request r everything here was built from requests before r; its own request counter (not a
+ * driver's clock) times everything, so every driver drives it the same way.
+ */
+export class ReuseLearner {
+  readonly options: ReuseOptions;
+  readonly #enabled: Uint8Array;
+  readonly #history: PrefixHistory;
+  readonly #samples: SampleStore;
+  #model: ReuseModel | undefined;
+  #requests = 0;
+  #nextRound: number;
+  /** Training rounds done; cached predictions made with an older version are stale. */
+  version = 0;
+  /** Feature rows of the observed request's blocks, `FEATURE_COUNT` each. */
+  rows = new Float32Array(256 * FEATURE_COUNT);
+  readonly #request: RequestFeatures = { blocks: 0, lastPartial: false, seen: 0, turnGap: -1, turns: 0, inputLength: 0, outputLength: 0 };
+  readonly #requestRow = new Float32Array(FEATURE_COUNT);
+  readonly #prefix: PrefixFeatures = { count: 0, lastGap: 0, children: 0 };
+  #nodes = new Int32Array(256);
+  #refs = 0;
+
+  constructor(options: Partial<ReuseOptions> = {}) {
+    this.options = { ...REUSE_DEFAULTS, ...options };
+    this.#enabled = featureMask(this.options.without);
+    this.#history = new PrefixHistory(this.options.horizon * 2);
+    this.#samples = new SampleStore(this.options.horizon, 1 << 17, this.options.trainWindow);
+    this.#nextRound = this.options.retrainEvery;
+  }
+
+  /** Requests observed. */
+  get requests(): number {
+    return this.#requests;
+  }
+
+  /** Training rounds done. */
+  get fits(): number {
+    return this.#model?.fits ?? 0;
+  }
+
+  /**
+   * Takes request number `requests` (returned): labels the samples its prefixes settle, and writes the
+   * features of its blocks into `rows`, from the history before it. Call `endRequest` after the caches
+   * have taken the rows.
+   */
+  observe(access: Pick<RequestAccess, 'blocks' | 'inputLength' | 'outputLength' | 'blockSize'>): number {
+    const r = this.#requests++;
+    const { blocks } = access;
+    const n = blocks.length;
+    if (this.#nodes.length < n) this.#nodes = new Int32Array(n * 2);
+    if (this.rows.length < n * FEATURE_COUNT) this.rows = new Float32Array(n * 2 * FEATURE_COUNT);
+    const history = this.#history;
+    const samples = this.#samples;
+    samples.expire(r);
+    history.sweep(r);
+
+    // How far the prompt continues prefixes seen before (the history holds prefix-closed paths).
+    let seen = 0;
+    let node = EMPTY_PREFIX;
+    while (seen < n) {
+      const child = history.find(node, blocks[seen]!);
+      if (child < 0) break;
+      this.#nodes[seen++] = child;
+      node = child;
+    }
+    for (let i = seen; i < n; i++) {
+      node = history.findOrAdd(node, blocks[i]!);
+      this.#nodes[i] = node;
+    }
+    const deepest = seen >= 2 ? this.#nodes[seen - 1]! : -1;
+    const request = this.#request;
+    request.blocks = n;
+    request.lastPartial = access.inputLength % access.blockSize !== 0;
+    request.seen = seen;
+    request.turnGap = deepest >= 0 ? r - history.lastRequest(deepest) : -1;
+    request.turns = deepest >= 0 ? history.count(deepest) : 0;
+    request.inputLength = access.inputLength;
+    request.outputLength = access.outputLength;
+    writeRequestFeatures(this.#requestRow, request, this.#enabled);
+
+    const rows = this.rows;
+    const prefix = this.#prefix;
+    const every = this.options.sampleEvery;
+    for (let i = 0; i < n; i++) {
+      const node = this.#nodes[i]!;
+      // The prefix came back: its waiting sample, if any, is a positive.
+      const waiting = history.pending(node);
+      if (waiting >= 0) {
+        samples.reused(waiting, history.lastRequest(node), r);
+        history.setPending(node, -1);
+      }
+      prefix.count = history.count(node);
+      prefix.lastGap = history.lastGap(node);
+      prefix.children = history.children(node);
+      writeFeatures(rows, i * FEATURE_COUNT, request, this.#requestRow, i, prefix, this.#enabled);
+      if (this.#refs++ % every === 0) {
+        const sample = samples.add(r);
+        copyRow(rows, i, samples.features, sample);
+        history.setPending(node, sample);
+      }
+      history.access(node, r);
+    }
+    return r;
+  }
+
+  /** Ends the observed request: a training round when one is due. True when the weights changed. */
+  endRequest(): boolean {
+    const done = this.#requests;
+    if (done < this.#nextRound) return false;
+    const o = this.options;
+    this.#nextRound = done + (done < o.denseUntil ? o.retrainEvery : o.retrainLater);
+    if (this.#samples.trainCount < o.minSamples) return false;
+    // TensorFlow.js is loaded at the first round (short traces never load it), on the CPU backend: its
+    // kernels are single-threaded JavaScript, so a seed gives the same model bit for bit.
+    this.#model ??= new ReuseModel(cpuTfSync(), {
+      hidden: o.hidden,
+      learningRate: o.learningRate,
+      batchSize: o.batchSize,
+      stepsPerFit: o.stepsPerFit,
+      seed: o.seed,
+    });
+    this.#model.fit(this.#samples.trainFeatures, this.#samples.trainLabels, this.#samples.trainCount);
+    this.version++;
+    return true;
+  }
+
+  /** Extra life (in requests) of a page whose feature row is at `features[offset ..)`. */
+  life(features: Float32Array, offset: number): number {
+    if (!this.#model) return this.lifeOf(0.5);
+    const z = this.#model.logit(features, offset);
+    if (this.options.shape === 'linear') return this.options.lifetime / (1 + Math.exp(-z));
+    return this.options.lifetime * Math.min(Math.max(z, -MAX_LOGIT), MAX_LOGIT);
+  }
+
+  /** Extra life (in requests) of a page reused with probability `p`. */
+  lifeOf(p: number): number {
+    if (this.options.shape === 'linear') return this.options.lifetime * p;
+    return this.options.lifetime * Math.min(Math.max(Math.log(p / (1 - p)), -MAX_LOGIT), MAX_LOGIT);
+  }
+}
