@@ -73,7 +73,7 @@ export function registerGateway(program: Command): void {
       collect((v) => parseName(v, UPSTREAM_KINDS)),
     )
     .option('--mode <name>', `${GATEWAY_MODE_NAMES.join(' | ')}: kvflow orders shadow trees by STE and pushes STE upstream; lru does neither (default: ${GATEWAY_DEFAULTS.mode})`, (v) => parseName(v, GATEWAY_MODE_NAMES))
-    .option('--policy <name>', "the shadow trees' eviction policy: a registered name (lru, lfu, ste) or a policy file (./my-policy.js); default the mode's (the old values lru and kvflow still select a mode)")
+    .option('--policy <name>', "the shadow trees' eviction policy: a registered name (lru, lfu, ste, reuse, ...) or a policy file (./my-policy.js); default the mode's (the old values lru and kvflow still select a mode)")
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--port <n>', 'port to listen on; 0 picks a free one', parsePort, 8080)
     .option('--block-size <n>', 'tokens per page of the shadow trees (the upstreams\' page size)', (v) => parseInteger(v, 1), GATEWAY_DEFAULTS.blockSize)

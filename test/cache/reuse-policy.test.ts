@@ -69,6 +69,25 @@ describe.skipIf(!MOONCAKE)('reuse policy', async () => {
     expect({ ...reuse, seconds: 0, policy: 'lru' }).toEqual({ ...lru, seconds: 0 });
   });
 
+  it('is never below lru: the duel against an LRU shadow holds it there at every size', () => {
+    for (const capacityTokens of [2 ** 17, 2 ** 18, 2 ** 20, 2 ** 22]) {
+      const options = { capacityTokens, blockSize: 512 };
+      const lru = replayTrace(requests, { ...options, policy: policyFactory('lru') }).hitTokens;
+      const reuse = replayTrace(requests, { ...options, policy: policyFactory('reuse') }).hitTokens;
+      expect(reuse, `${capacityTokens} tokens`).toBeGreaterThanOrEqual(lru);
+    }
+  });
+
+  it('counts the requests run under each order; without the duel the results differ', () => {
+    const options = { capacityTokens: CAPACITY, blockSize: 512 };
+    const policy = new ReusePolicy({}, CAPACITY / 512);
+    const dueled = replayTrace(requests, { ...options, policy }).hitTokens;
+    expect(policy.decisions.learned).toBeGreaterThan(0);
+    expect(policy.decisions.lru + policy.decisions.learned).toBe(requests.length);
+    const alone = replayTrace(requests, { ...options, policy: new ReusePolicy({ duel: false }) }).hitTokens;
+    expect(alone).not.toBe(dueled);
+  });
+
   it('rejects an unknown feature name in an ablation', () => {
     expect(() => new ReusePolicy({ without: ['no_such_feature'] })).toThrow(/unknown reuse feature/);
   });
