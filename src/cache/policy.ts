@@ -14,8 +14,24 @@ export interface PriorityOwner {
   reprioritize(page: number): void;
 }
 
+/** A request as a policy that learns from traffic sees it: its prompt and whose call it is. */
+export interface RequestInfo {
+  readonly workflow?: string | undefined;
+  readonly agent?: string | undefined;
+  /** The prompt as block ids. */
+  readonly blocks: ArrayLike<number>;
+  /** Tokens per block. */
+  readonly blockSize: number;
+  /** Prompt tokens. */
+  readonly inputLength: number;
+}
+
 /** One request's use of the cache, told to policies that learn from traffic (before its path is unlocked). */
 export interface RequestAccess {
+  /** The request, as `beforeRequest` saw it. */
+  request: RequestInfo;
+  /** The driver's request counter: replay's request number, a replica's or shadow tree's arrivals. */
+  tick: number;
   /** The prompt as block ids. */
   blocks: ArrayLike<number>;
   /** Page ids of the prompt's first `held` blocks in the cache. */
@@ -62,8 +78,14 @@ export interface EvictionPolicy {
   bind?(owner: PriorityOwner): void;
   /** Called when a page leaves the cache; its id may be reused for another path. */
   forget?(page: number): void;
-  /** Called by drivers once per request, in request order, while its path is still locked. */
-  observe?(access: RequestAccess): void;
+  /**
+   * The request hooks, for policies that learn from traffic. `beforeRequest` comes before the request's
+   * prefix is matched (a policy may re-rank pages for it); `afterRequest` once its pages are matched and
+   * inserted, while they are still locked. Replay calls both in request order; a replica calls
+   * `beforeRequest` on arrival and `afterRequest` on completion, so other requests may come in between.
+   */
+  beforeRequest?(request: RequestInfo, tick: number): void;
+  afterRequest?(access: RequestAccess): void;
   /**
    * Pages `pages[from..to)` hold positions `from..to-1` of `prompt` and are in use by it now (matched or
    * just inserted, locked). `agentKey` is the key its agent's STE is published under (see `applySte`),

@@ -126,7 +126,7 @@ function policyFactory(exported: (...args: never[]) => unknown): PolicyFactory {
   };
 }
 
-const OPTIONAL_METHODS = ['bind', 'forget', 'notePrompt', 'applySte', 'stePriority'] as const;
+const OPTIONAL_METHODS = ['bind', 'forget', 'beforeRequest', 'afterRequest', 'notePrompt', 'applySte', 'stePriority'] as const;
 
 function shapeProblem(value: unknown): string | undefined {
   if (typeof value !== 'object' || value === null) return `it made ${describe(value)}, not a policy object`;

@@ -5,7 +5,6 @@ import { GLOBAL_SESSION, type ReplayResult, type SteSource, type TraceRequest } 
 import { computeNextUse, type NextUseIndex } from '../cache/next-use.js';
 import type { EvictionPolicy, PolicyFactory } from '../cache/policy.js';
 import { RadixCache, ROOT } from '../cache/radix-cache.js';
-import { observesRequests, type RequestObserver } from '../cache/learned-ste/learned-ste-policy.js';
 
 /** What the replay reads of a request: its prompt as block ids and its lengths (and tags for STE). */
 export type ReplayRequest = Pick<TraceRequest, 'id' | 'blockSize' | 'inputLength' | 'outputLength' | 'workflow' | 'agent' | 'fixedBlocks'> & {
@@ -69,7 +68,6 @@ export class CacheReplayer {
   readonly #ste: SteSource | undefined;
   readonly #lastOfWorkflow: Map<string, number> | undefined;
   readonly #steFeed: SteChangeFeed | undefined;
-  readonly #observer: RequestObserver | undefined;
   #path = new Int32Array(256);
   #inputTokens = 0;
   #hitTokens = 0;
@@ -82,7 +80,6 @@ export class CacheReplayer {
     const probe = options.probe;
     this.cache = new RadixCache({ gpuSlots: slots, policy, ...(probe && { onGpuEvict: (page: number) => probe.onEvict(page, this.cache) }) });
     this.#policy = policy;
-    this.#observer = observesRequests(policy) ? policy : undefined;
     this.#requests = requests;
     this.#options = options;
     this.#nextUse = (policy.usesNextUse || options.probe) && requests.length > 0 ? (options.nextUse ?? computeNextUse(requests)) : undefined;
@@ -115,7 +112,7 @@ export class CacheReplayer {
     const path = this.#path;
     const tracked = this.#ste !== undefined && agent !== undefined;
     if (tracked) this.#begin(workflow, agent!);
-    this.#observer?.beforeRequest(request, r);
+    this.#policy.beforeRequest?.(request, r);
 
     const matched = cache.matchGpu(blocks, path);
     for (let i = 0; i < matched; i++) {
@@ -134,7 +131,9 @@ export class CacheReplayer {
       const key = agent === undefined ? undefined : this.#ste?.tagKey ? this.#ste.tagKey(workflow, agent) : agent;
       this.#policy.notePrompt(request, key, path, 0, held);
     }
-    this.#policy.observe?.({
+    this.#policy.afterRequest?.({
+      request,
+      tick: r,
       blocks,
       pages: path,
       matched,
@@ -143,7 +142,6 @@ export class CacheReplayer {
       outputLength: request.outputLength,
       blockSize: request.blockSize,
     });
-    this.#observer?.afterRequest(request, r, path, held);
     this.#options.probe?.afterRequest(request, r, path, held, matched);
     for (let i = 0; i < held; i++) cache.unlock(path[i]!);
 

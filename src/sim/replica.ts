@@ -1,7 +1,6 @@
 import { PageState, RadixCache, ROOT } from '../cache/radix-cache.js';
 import type { NextUseIndex } from '../cache/next-use.js';
 import type { EvictionPolicy } from '../cache/policy.js';
-import { observesRequests, type RequestObserver } from '../cache/learned-ste/learned-ste-policy.js';
 import { InputError } from '../errors.js';
 import { Prefetcher } from './prefetcher.js';
 import type { DecodeStep, IterationBatch, PrefillChunk } from './cost-model.js';
@@ -112,7 +111,6 @@ export class Replica implements Timed {
   readonly #batched: boolean;
   readonly #evictor: GpuEvictor | undefined;
   /** A policy that follows requests (ste-learned): told of each arrival and completion. */
-  readonly #observer: RequestObserver | undefined;
   #arrivals = 0;
 
   // Reused every iteration, so the hot path allocates nothing once they have grown to the largest batch.
@@ -142,7 +140,6 @@ export class Replica implements Timed {
     this.#hooks = hooks;
     this.#options = options;
     this.policy = options.policy ?? options.setup.policy({ gpuSlots: options.gpuSlots });
-    this.#observer = observesRequests(this.policy) ? this.policy : undefined;
     this.cache = new RadixCache({
       gpuSlots: options.gpuSlots,
       cpuSlots: options.setup.cpuTier ? options.cpuSlots : 0,
@@ -223,7 +220,7 @@ export class Replica implements Timed {
     if (this.prefetcher && request.agentKey !== undefined && fixedBlocks) {
       this.prefetcher.notePrompt(request.agentKey, blocks.slice(0, fixedBlocks));
     }
-    this.#observer?.beforeRequest(request.request, this.#arrivals++);
+    this.policy.beforeRequest?.(request.request, this.#arrivals++);
     this.#waiting.push(request);
     this.#kick();
   }
@@ -817,8 +814,7 @@ export class Replica implements Timed {
     this.#notePromptOwner(request);
     const { blocks, inputLength, outputLength, blockSize } = request.request;
     const matched = Math.floor(request.hitTokens / blockSize);
-    this.policy.observe?.({ blocks, pages: request.pages, matched, held: request.held, inputLength, outputLength, blockSize });
-    this.#observer?.afterRequest(request.request, this.#arrivals, request.pages, request.held);
+    this.policy.afterRequest?.({ request: request.request, tick: this.#arrivals, blocks, pages: request.pages, matched, held: request.held, inputLength, outputLength, blockSize });
     this.#release(request);
     this.#running.splice(this.#running.indexOf(request), 1);
     request.phase = 'done';

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { PageState, ROOT } from '../../src/cache/radix-cache.js';
 import { StePolicy } from '../../src/cache/ste-policy.js';
+import type { RequestAccess } from '../../src/cache/policy.js';
 import { policyFactory } from '../../src/cache/policy-registry.js';
 import { CostModel } from '../../src/sim/cost-model.js';
 import { EventQueue } from '../../src/sim/event-queue.js';
@@ -431,11 +432,12 @@ describe('Replica tells its policy what requests do', () => {
   /** LRU plus recorders of every hook a policy may have. */
   function recordingPolicy(log: string[]) {
     return Object.assign(policyFactory('lru')({ gpuSlots: 8 }), {
-      observe: (a: { blocks: readonly number[]; matched: number; held: number; inputLength: number; outputLength: number; blockSize: number }) =>
-        log.push(`observe [${a.blocks.join(',')}] matched ${a.matched} held ${a.held} in ${a.inputLength} out ${a.outputLength} block ${a.blockSize}`),
       beforeRequest: (r: { id: string }, tick: number) => log.push(`before ${r.id} ${tick}`),
-      afterRequest: (r: { id: string }, tick: number, path: ArrayLike<number>, held: number) =>
-        log.push(`after ${r.id} ${tick} held ${held} path ${Array.from(path).slice(0, held).join(',')}`),
+      afterRequest: (a: RequestAccess) =>
+        log.push(
+          `after ${(a.request as unknown as { id: string }).id} ${a.tick} [${Array.from(a.blocks).join(',')}] matched ${a.matched} held ${a.held} ` +
+            `in ${a.inputLength} out ${a.outputLength} block ${a.blockSize} path ${Array.from(a.pages).slice(0, a.held).join(',')}`,
+        ),
       notePrompt: (_p: unknown, agent: string | undefined, pages: ArrayLike<number>, from: number, to: number) =>
         log.push(`prompt ${agent} [${Array.from(pages).slice(from, to).join(',')}] ${from}..${to}`),
     });
@@ -455,13 +457,11 @@ describe('Replica tells its policy what requests do', () => {
       `prompt x [${p1}] 0..1`, // one block per 16-token chunk
       `prompt x [${p2}] 1..2`,
       `prompt x [${p3}] 2..3`,
-      `observe [1,2,3] matched 0 held 3 in 48 out 2 block 16`,
-      `after a 1 held 3 path ${p1},${p2},${p3}`,
+      `after a 1 [1,2,3] matched 0 held 3 in 48 out 2 block 16 path ${p1},${p2},${p3}`,
       'before b 1',
       `prompt x [${p1},${p2}] 0..2`, // the cached prefix, at admission
       `prompt x [${p4}] 2..3`,
-      `observe [1,2,4] matched 2 held 3 in 48 out 1 block 16`,
-      `after b 2 held 3 path ${p1},${p2},${p4}`,
+      `after b 2 [1,2,4] matched 2 held 3 in 48 out 1 block 16 path ${p1},${p2},${p4}`,
     ]);
   });
 

@@ -1,27 +1,6 @@
-import type { EvictionPolicy, PriorityOwner } from '../policy.js';
+import type { EvictionPolicy, PriorityOwner, RequestAccess, RequestInfo } from '../policy.js';
 import { PolicyDuel } from '../policy-duel.js';
-import { ReuseForecast, type CallIdentity } from './reuse-forecast.js';
-
-/** What the policy sees of a request: its prompt blocks, lengths and whose call it is. */
-export interface ObservedRequest extends CallIdentity {
-  blocks: ArrayLike<number>;
-  blockSize: number;
-  inputLength: number;
-}
-
-/**
- * A policy that follows requests, not only pages: the driver calls `beforeRequest` before request
- * `tick` matches, `afterRequest` once its pages are in the cache (path order, `held` of them), before
- * they are unlocked. `kvflow replay` calls these hooks when a policy has them.
- */
-export interface RequestObserver {
-  beforeRequest(request: ObservedRequest, tick: number): void;
-  afterRequest(request: ObservedRequest, tick: number, path: ArrayLike<number>, held: number): void;
-}
-
-export function observesRequests(policy: EvictionPolicy): policy is EvictionPolicy & RequestObserver {
-  return typeof (policy as Partial<RequestObserver>).beforeRequest === 'function';
-}
+import { ReuseForecast } from './reuse-forecast.js';
 
 /** Evicts by forecast next use (furthest first, never-again before all), ties by LRU. */
 class ForecastOrder {
@@ -33,7 +12,7 @@ class ForecastOrder {
     return -this.forecast.nextUse(page);
   }
 
-  begin(request: ObservedRequest, tick: number): void {
+  begin(request: RequestInfo, tick: number): void {
     const { owner, changed } = this.forecast.call(request, tick);
     this.#owner = owner;
     if (this.owner) for (const page of changed) this.owner.reprioritize(page);
@@ -58,10 +37,10 @@ class ForecastOrder {
  * Causal and deterministic: the choice for request r is made from the shadows' hits on requests before
  * r; no randomness. KVFlow's `ste` with a declared graph is untouched: this is a different policy.
  */
-export class LearnedStePolicy implements EvictionPolicy, RequestObserver {
+export class LearnedStePolicy implements EvictionPolicy {
   readonly name = 'ste-learned' as const;
   readonly #order = new ForecastOrder();
-  readonly #duel: PolicyDuel<ObservedRequest>;
+  readonly #duel: PolicyDuel<RequestInfo>;
   #owner: PriorityOwner | undefined;
   /** Requests that ran with each choice, for reports. */
   readonly decisions = { lru: 0, forecast: 0 };
@@ -99,7 +78,7 @@ export class LearnedStePolicy implements EvictionPolicy, RequestObserver {
     this.#order.forecast.forget(page);
   }
 
-  beforeRequest(request: ObservedRequest, tick: number): void {
+  beforeRequest(request: RequestInfo, tick: number): void {
     if (this.#duel.decide() && this.#owner) for (const page of this.#order.forecast.pages()) this.#owner.reprioritize(page);
     this.decisions[this.#duel.followsChallenger ? 'forecast' : 'lru']++;
     this.#order.begin(request, tick);
@@ -107,8 +86,8 @@ export class LearnedStePolicy implements EvictionPolicy, RequestObserver {
     this.#duel.run(request, tick);
   }
 
-  afterRequest(request: ObservedRequest, _tick: number, path: ArrayLike<number>, held: number): void {
-    this.#order.tag(path, held);
+  afterRequest({ request, pages, held }: RequestAccess): void {
+    this.#order.tag(pages, held);
     this.#order.forecast.finished(request);
   }
 }

@@ -67,7 +67,7 @@ export class ReusePolicy implements EvictionPolicy {
     this.#order.forget(page);
   }
 
-  observe(access: RequestAccess): void {
+  afterRequest(access: RequestAccess): void {
     const r = this.#learner.observe(access);
     this.#order.remember(access.pages, access.held, r);
     this.#duel?.run(access, r);

@@ -58,6 +58,9 @@ export class ShadowCache {
     const cache = this.cache;
     const tick = ++this.#tick;
     const path = this.#path(blocks.length);
+    // The gateway sees pages, not token counts: lengths are in blocks, so no last block counts as partial.
+    const request = { agent: agentKey, blocks, blockSize: 1, inputLength: blocks.length };
+    this.#policy.beforeRequest?.(request, tick);
     const matched = cache.matchGpu(blocks, path);
     for (let i = 0; i < matched; i++) {
       cache.lock(path[i]!);
@@ -77,8 +80,7 @@ export class ShadowCache {
       const prompt = { id: '', blockSize: this.#blockSize, inputLength: blocks.length * this.#blockSize, fixedBlocks };
       this.#policy.notePrompt(prompt, agentKey, path, 0, held);
     }
-    // The gateway sees pages, not token counts: lengths are in blocks, so no last block counts as partial.
-    cache.policy.observe?.({ blocks, pages: path, matched, held, inputLength: blocks.length, outputLength: 0, blockSize: 1 });
+    this.#policy.afterRequest?.({ request, tick, blocks, pages: path, matched, held, inputLength: blocks.length, outputLength: 0, blockSize: 1 });
     const pages = path.slice(0, held);
     let released = false;
     return {
