@@ -1,0 +1,77 @@
+/**
+ * The soak harness (bench/robustness/soak-harness.ts): its servers never outlive it, whether it fails, is
+ * interrupted or ends; and a short soak accounts for every request. `npm run soak` runs the long one.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ServerProcesses } from '../../bench/robustness/soak-children.js';
+import { runSoak } from '../../bench/robustness/soak-harness.js';
+import { CLI } from '../helpers/cli.js';
+import { REPO } from '../helpers/sim.js';
+
+/** Running and not a zombie (an orphan's zombie may wait for a reaper that never comes in a container). */
+function alive(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]![0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+const pidsIn = (lines: string) => [...lines.matchAll(/pid (\d+)/g)].map((m) => Number(m[1]));
+
+describe('soak harness', () => {
+  it('kills a server that does not print its address in time', async () => {
+    const processes = new ServerProcesses(CLI, REPO);
+    const starting = processes.start(['engine', '--port', '0'], 1);
+    const [pid] = processes.pids;
+    await expect(starting).rejects.toThrow('kvflow engine did not print its address within 0.001 s');
+    await processes.stopAll();
+    expect(alive(pid!)).toBe(false);
+    expect(processes.pids).toEqual([]);
+  }, 30_000);
+
+  it('stops its servers when a step fails (an engine restart that does not come up in time)', async () => {
+    const lines: string[] = [];
+    const soak = runSoak({ seconds: 30, rate: 10, killEverySeconds: 1, restartTimeoutMs: 1, cli: CLI, cwd: REPO, log: (line) => lines.push(line) });
+    await expect(soak).rejects.toThrow('kvflow engine did not print its address within 0.001 s');
+    const pids = pidsIn(lines.join('\n'));
+    expect(pids).toHaveLength(2);
+    for (const pid of pids) expect(alive(pid), `pid ${pid}`).toBe(false);
+  }, 120_000);
+
+  it('stops its servers on SIGTERM and exits 143', async () => {
+    const child = spawn(process.execPath, [join(REPO, 'dist/bench/robustness/soak.js'), '--minutes', '5', '--rate', '5', '--kill-every', '0'], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve, reject) => {
+      child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+        stderr += chunk;
+        if (/engine \S+ \(pid \d+\)/.test(stderr)) resolve();
+      });
+      void exited.then(() => reject(new Error(`soak exited before starting its servers: ${stderr}`)));
+    });
+    const pids = pidsIn(stderr);
+    expect(pids).toHaveLength(2);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(143);
+    expect(stderr).toContain('SIGTERM: stopping the servers');
+    for (const pid of pids) expect(alive(pid), `pid ${pid}`).toBe(false);
+  }, 120_000);
+
+  it('accounts for every request of a short soak with the engine killed once', async () => {
+    const report = await runSoak({ seconds: 4, rate: 20, killEverySeconds: 1, cli: CLI, cwd: REPO });
+    expect(report.hanging).toBe(0);
+    expect(report.settled).toBe(report.sent);
+    expect(report.outcomes, JSON.stringify(report.outcomes)).not.toHaveProperty('unexplained-client-timeout');
+    expect(report.unexplained, JSON.stringify(report.outcomes)).toBe(0);
+    expect(report.engineKills).toBe(1);
+    expect(report.outages[0]!.routedSeconds).toBeGreaterThan(0);
+    expect(report.outcomes['engine-down']).toBeGreaterThan(0);
+    expect(report.outcomes.ok).toBeGreaterThan(0);
+    expect(report.locksAtEnd).toMatchObject({ gatewayShadowLockedPages: 0, engineRunning: 0, enginePinnedPages: 0 });
+    expect(report.perMinute[0]!.sent).toBe(report.sent);
+  }, 180_000);
+});
