@@ -116,10 +116,12 @@ async function loadPolicyFile(file: string, spec: string, where: string): Promis
 /** A class is constructed, anything else called; either way each call is a fresh policy, checked by shape. */
 function policyFactory(exported: (...args: never[]) => unknown): PolicyFactory {
   const constructible = typeof exported.prototype === 'object' && exported.prototype !== null;
-  return () => {
+  // The driver's context (the cache size) is passed on, as to built-in factories.
+  return (context) => {
+    const args = context === undefined ? [] : [context];
     const made = constructible
-      ? Reflect.construct(exported as unknown as new () => unknown, [])
-      : (exported as () => unknown)();
+      ? Reflect.construct(exported as unknown as new (...a: unknown[]) => unknown, args)
+      : (exported as (...a: unknown[]) => unknown)(...args);
     const problem = shapeProblem(made);
     if (problem) throw new Error(problem);
     return made as EvictionPolicy;

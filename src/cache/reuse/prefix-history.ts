@@ -11,7 +11,7 @@ export const EMPTY_PREFIX = -1;
  * descendants are stale too and go in the same sweep: no edge ever hangs from a reused id.)
  */
 export class PrefixHistory {
-  readonly horizon: number;
+  horizon: number;
   #edges = new ChildIndex(1 << 16);
   #free: number[] = [];
   #next = 0;

@@ -13,6 +13,17 @@ export interface ReuseOptions {
    * so a page the model gives up on ages like LRU and a likely one outlives its neighbours.
    */
   lifetime: number;
+  /**
+   * Adapt the horizon to the traffic: at each training round it becomes the `horizonQuantile` of the gaps
+   * (in this policy's own requests) between a conversation's turns seen so far, and the lifetime
+   * `lifetimeShare` of it. A replica that sees an eighth of the traffic sees gaps an eighth as long, so a
+   * fixed horizon tuned on whole-trace replay would be 8x too long there. `horizon` and `lifetime` are the
+   * values until `minTurns` gaps have been seen.
+   */
+  adaptiveHorizon: boolean;
+  horizonQuantile: number;
+  lifetimeShare: number;
+  minTurns: number;
   /** How P becomes extra life: `linear` lifetime * P, or `logit` lifetime * ln(P / (1 - P)). */
   shape: 'linear' | 'logit';
   /** Requests between training rounds up to request `denseUntil`; cached predictions refresh after each. */
@@ -43,6 +54,10 @@ export const REUSE_DEFAULTS: ReuseOptions = {
   horizon: 1000,
   lifetime: 700,
   shape: 'logit',
+  adaptiveHorizon: true,
+  horizonQuantile: 0.9,
+  lifetimeShare: 0.7,
+  minTurns: 50,
   retrainEvery: 256,
   denseUntil: Infinity,
   retrainLater: 1024,
@@ -59,6 +74,8 @@ export const REUSE_DEFAULTS: ReuseOptions = {
   duel: true,
   duelMemory: 1000,
 };
+
+const GAP_BUCKETS = 80;
 
 /** Logits are clamped to P in [1e-4, 1 - 1e-4]. */
 const MAX_LOGIT = Math.log((1 - 1e-4) / 1e-4);
@@ -89,6 +106,10 @@ export class ReuseLearner {
   readonly #prefix: PrefixFeatures = { count: 0, lastGap: 0, children: 0 };
   #nodes = new Int32Array(256);
   #refs = 0;
+  #lifetime: number;
+  /** Turn gaps seen, in buckets of a quarter power of two (see #bucket). */
+  readonly #gaps = new Float64Array(GAP_BUCKETS);
+  #turns = 0;
 
   constructor(options: Partial<ReuseOptions> = {}) {
     this.options = { ...REUSE_DEFAULTS, ...options };
@@ -96,6 +117,12 @@ export class ReuseLearner {
     this.#history = new PrefixHistory(this.options.horizon * 2);
     this.#samples = new SampleStore(this.options.horizon, 1 << 17, this.options.trainWindow);
     this.#nextRound = this.options.retrainEvery;
+    this.#lifetime = this.options.lifetime;
+  }
+
+  /** The label horizon in use (requests). */
+  get horizon(): number {
+    return this.#samples.horizon;
   }
 
   /** Requests observed. */
@@ -147,6 +174,10 @@ export class ReuseLearner {
     request.inputLength = access.inputLength;
     request.outputLength = access.outputLength;
     writeRequestFeatures(this.#requestRow, request, this.#enabled);
+    if (request.turnGap >= 0) {
+      this.#gaps[Math.min(GAP_BUCKETS - 1, Math.floor(4 * Math.log2(1 + request.turnGap)))]! += 1;
+      this.#turns++;
+    }
 
     const rows = this.rows;
     const prefix = this.#prefix;
@@ -179,6 +210,7 @@ export class ReuseLearner {
     if (done < this.#nextRound) return false;
     const o = this.options;
     this.#nextRound = done + (done < o.denseUntil ? o.retrainEvery : o.retrainLater);
+    if (o.adaptiveHorizon && this.#turns >= o.minTurns) this.#adaptHorizon();
     if (this.#samples.trainCount < o.minSamples) return false;
     // TensorFlow.js is loaded at the first round (short traces never load it), on the CPU backend: its
     // kernels are single-threaded JavaScript, so a seed gives the same model bit for bit.
@@ -194,17 +226,29 @@ export class ReuseLearner {
     return true;
   }
 
+  /** Horizon: the upper edge of the bucket holding the chosen quantile of turn gaps. */
+  #adaptHorizon(): void {
+    const wanted = this.options.horizonQuantile * this.#turns;
+    let seen = 0;
+    let bucket = 0;
+    while (bucket < GAP_BUCKETS - 1 && seen + this.#gaps[bucket]! < wanted) seen += this.#gaps[bucket++]!;
+    const horizon = Math.max(8, Math.round(2 ** ((bucket + 1) / 4) - 1));
+    this.#samples.horizon = horizon;
+    this.#history.horizon = horizon * 2;
+    this.#lifetime = this.options.lifetimeShare * horizon;
+  }
+
   /** Extra life (in requests) of a page whose feature row is at `features[offset ..)`. */
   life(features: Float32Array, offset: number): number {
     if (!this.#model) return this.lifeOf(0.5);
     const z = this.#model.logit(features, offset);
-    if (this.options.shape === 'linear') return this.options.lifetime / (1 + Math.exp(-z));
-    return this.options.lifetime * Math.min(Math.max(z, -MAX_LOGIT), MAX_LOGIT);
+    if (this.options.shape === 'linear') return this.#lifetime / (1 + Math.exp(-z));
+    return this.#lifetime * Math.min(Math.max(z, -MAX_LOGIT), MAX_LOGIT);
   }
 
   /** Extra life (in requests) of a page reused with probability `p`. */
   lifeOf(p: number): number {
-    if (this.options.shape === 'linear') return this.options.lifetime * p;
-    return this.options.lifetime * Math.min(Math.max(Math.log(p / (1 - p)), -MAX_LOGIT), MAX_LOGIT);
+    if (this.options.shape === 'linear') return this.#lifetime * p;
+    return this.#lifetime * Math.min(Math.max(Math.log(p / (1 - p)), -MAX_LOGIT), MAX_LOGIT);
   }
 }

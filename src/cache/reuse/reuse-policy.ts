@@ -44,6 +44,11 @@ export class ReusePolicy implements EvictionPolicy {
     return this.#learner.fits;
   }
 
+  /** The label horizon in use (requests; adaptive by default). */
+  get horizon(): number {
+    return this.#learner.horizon;
+  }
+
   /** Requests that ran under each order (all `learned` without a duel). */
   get decisions(): { lru: number; learned: number } {
     const duel = this.#duel?.decisions;

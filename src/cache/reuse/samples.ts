@@ -9,7 +9,8 @@ import { copyRow, FEATURE_COUNT } from './features.js';
  * labelled one moves to a ring of the most recent labelled samples that training draws from.
  */
 export class SampleStore {
-  readonly horizon: number;
+  /** May change between requests (an adaptive horizon); expiry stays in creation order. */
+  horizon: number;
   // Waiting samples.
   #features: Float32Array;
   #createdAt: Float64Array;
