@@ -1,17 +1,21 @@
 /**
  * The evaluation behind docs/results.md's `reuse` section, printed as Markdown:
- * `npm run build && node dist/bench/reuse-eval.js [tables|curve|ablation|checks]` (all by default).
- * Every number is a whole-trace cache-only replay (DESIGN.md section 4); nothing here is timed except the
- * throughput line, which is a ratio to LRU in the same process.
+ * `npm run build && node dist/bench/reuse-eval.js [tables|curve|ablation|model|checks|simulate]` (all by
+ * default). Every number but `simulate`'s is a whole-trace cache-only replay (docs/semantics.md); nothing
+ * is timed except CPU time as a ratio to LRU in the same process (`model`, `checks`).
  */
+import { loadavg } from 'node:os';
 import { computeNextUse, type NextUseIndex } from '../src/cache/next-use.js';
 import { policyFactory } from '../src/cache/policy-registry.js';
-import { REUSE_DEFAULTS, ReusePolicy } from '../src/cache/reuse/reuse-policy.js';
+import { REUSE_DEFAULTS, ReusePolicy, type ReuseOptions } from '../src/cache/reuse/reuse-policy.js';
 import { FEATURE_NAMES } from '../src/cache/reuse/features.js';
 import { CacheReplayer, replayTrace } from '../src/replay/replay.js';
 import { replayOrder } from '../src/workload/request-order.js';
 import type { PolicyName, TraceRequest } from '../src/types.js';
 import { readTrace } from '../src/workload/trace.js';
+import { resolveHardware } from '../src/sim/hardware.js';
+import { servingOptions, simulate } from '../src/sim/simulate.js';
+import { setupByName } from '../src/sim/setups.js';
 import { sharedTrace } from './paths.js';
 
 const M = 2 ** 20;
@@ -77,7 +81,7 @@ async function ablation(): Promise<void> {
   const requests = (await readTrace(sharedTrace('mooncake_conversation_trace.jsonl'))).requests;
   const blockSize = requests[0]!.blockSize;
   const rate = (capacityTokens: number, without: readonly string[]) =>
-    replayTrace(requests, { policy: new ReusePolicy({ without }), capacityTokens, blockSize }).hitRate;
+    replayTrace(requests, { policy: new ReusePolicy({ without }, capacityTokens / blockSize), capacityTokens, blockSize }).hitRate;
   const base = [...REUSE_DEFAULTS.without];
   const full = [rate(M, base), rate(4 * M, base)];
   console.log('\n| left out | hit rate 1M | change | hit rate 4M | change |');
@@ -95,6 +99,64 @@ async function ablation(): Promise<void> {
   }
 }
 
+/** CPU seconds of one replay and its hit rate. */
+function timed(requests: readonly TraceRequest[], capacityTokens: number, policy: () => ReturnType<ReturnType<typeof policyFactory>>): { rate: number; cpu: number } {
+  const started = process.cpuUsage();
+  const rate = replayTrace(requests, { policy: policy(), capacityTokens, blockSize: requests[0]!.blockSize }).hitRate;
+  const used = process.cpuUsage(started);
+  return { rate, cpu: (used.user + used.system) / 1e6 };
+}
+
+/** The model and the safety mechanism: gap closed at 1M and 4M, and CPU time against LRU's. */
+async function model(): Promise<void> {
+  const requests = (await readTrace(sharedTrace('mooncake_conversation_trace.jsonl'))).requests;
+  const nextUse = computeNextUse(requests);
+  const blockSize = requests[0]!.blockSize;
+  const bounds = [M, 4 * M].map((capacityTokens) => ({
+    capacityTokens,
+    lru: replayTrace(requests, { policy: policyFactory('lru'), capacityTokens, blockSize }).hitRate,
+    belady: replayTrace(requests, { policy: policyFactory('belady'), capacityTokens, blockSize, nextUse }).hitRate,
+  }));
+  timed(requests, M, () => new ReusePolicy({}, M / blockSize)); // warm-up
+  const lruCpu = Math.min(...[0, 1, 2].map(() => timed(requests, M, () => policyFactory('lru')({ gpuSlots: M / blockSize })).cpu));
+  const variants: [string, Partial<ReuseOptions>][] = [
+    ['default: logistic, 4 steps of 1024 per round, duel, adaptive horizon', {}],
+    ['no duel (learned order always)', { duel: false }],
+    ['fixed horizon 1000, lifetime 700', { adaptiveHorizon: false }],
+    ['MLP 8 hidden, 4 steps of 512', { hidden: 8, batchSize: 512, stepsPerFit: 4, learningRate: 0.02 }],
+    ['MLP 16 hidden, 16 steps of 256 (session 2 default)', { hidden: 16, batchSize: 256, stepsPerFit: 16, learningRate: 0.02 }],
+    ['MLP 16 hidden, 16 steps of 256, no duel, fixed horizon (session 2)', { hidden: 16, batchSize: 256, stepsPerFit: 16, learningRate: 0.02, duel: false, adaptiveHorizon: false }],
+  ];
+  console.log('\n| variant | hit rate 1M | gap closed 1M | hit rate 4M | gap closed 4M | CPU time at 1M vs lru |');
+  console.log('|---|---|---|---|---|---|');
+  for (const [name, options] of variants) {
+    const cells = bounds.map(({ capacityTokens, lru, belady }) => {
+      const run = timed(requests, capacityTokens, () => new ReusePolicy(options, capacityTokens / blockSize));
+      return { text: `${pct(run.rate)} | ${closed(lru, run.rate, belady)}`, cpu: run.cpu };
+    });
+    console.log(`| ${name} | ${cells.map((c) => c.text).join(' | ')} | ${(cells[0]!.cpu / lruCpu).toFixed(1)}x |`);
+  }
+}
+
+/** Mooncake on 8 H100-SXM replicas (Llama-3.1-8B, 512-token pages): sglang (LRU), reuse, belady. */
+async function simulated(): Promise<void> {
+  const requests = (await readTrace(sharedTrace('mooncake_conversation_trace.jsonl'))).requests;
+  const hardware = resolveHardware({ gpu: 'H100-SXM', model: 'Llama-3.1-8B', overrides: { blockSize: 512 } });
+  const variants = [
+    setupByName('sglang'),
+    setupByName('reuse'),
+    { ...setupByName('reuse'), name: 'reuse, fixed horizon 1000', policy: (context?: { gpuSlots: number }) => new ReusePolicy({ adaptiveHorizon: false }, context?.gpuSlots ?? Infinity) },
+    { ...setupByName('reuse'), name: 'reuse, no duel', policy: (context?: { gpuSlots: number }) => new ReusePolicy({ duel: false }, context?.gpuSlots ?? Infinity) },
+    setupByName('belady'),
+  ];
+  const { report } = simulate({ requests, setups: variants, hardware, serving: servingOptions({ replicas: 8 }, { hardware, workload: 'trace' }), workload: {} });
+  console.log('\n| setup | e2e p50 | e2e p99 | TTFT p50 | TTFT p99 | GPU hit |');
+  console.log('|---|---|---|---|---|---|');
+  for (const r of report.results) {
+    console.log(`| ${r.setup} | ${r.e2e.p50.toFixed(2)} s | ${r.e2e.p99.toFixed(2)} s | ${(1000 * r.ttft.p50).toFixed(1)} ms | ${(1000 * r.ttft.p99).toFixed(1)} ms | ${pct(r.gpuHitRate)}% |`);
+  }
+}
+
 async function checks(): Promise<void> {
   const requests = (await readTrace(sharedTrace('mooncake_conversation_trace.jsonl'))).requests;
   const blockSize = requests[0]!.blockSize;
@@ -109,11 +171,12 @@ async function checks(): Promise<void> {
   let same = 0;
   for (let r = 0; r < cut; r++) if (original[r] === after[r]) same++;
   console.log(`causality (requests ${cut}.. reversed): ${same} of ${cut} earlier requests have identical hits`);
-  const lru = replayTrace(requests, { policy: policyFactory('lru'), capacityTokens: M, blockSize });
-  const reuse = replayTrace(requests, { policy: policyFactory('reuse'), capacityTokens: M, blockSize });
   const pages = requests.reduce((s, r) => s + r.blocks.length, 0);
+  const best = (name: PolicyName) => Math.min(...[0, 1, 2].map(() => timed(requests, M, () => policyFactory(name)({ gpuSlots: M / blockSize })).cpu));
+  const lru = best('lru');
+  const reuse = best('reuse');
   console.log(
-    `throughput at 1M: lru ${(pages / lru.seconds / 1e6).toFixed(2)}M page refs/s, reuse ${(pages / reuse.seconds / 1e6).toFixed(3)}M page refs/s (${(reuse.seconds / lru.seconds).toFixed(0)}x lru's time)`,
+    `throughput at 1M (CPU time, best of 3 warm runs): lru ${(pages / lru / 1e6).toFixed(2)}M page refs/s, reuse ${(pages / reuse / 1e6).toFixed(2)}M page refs/s (${(reuse / lru).toFixed(1)}x lru's CPU time); load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`,
   );
 }
 
@@ -124,6 +187,6 @@ function sign(x: number): string {
   return `${x >= 0 ? '+' : ''}${(100 * x).toFixed(2)}`;
 }
 
-const parts: Record<string, () => Promise<void>> = { tables, curve, ablation, checks };
+const parts: Record<string, () => Promise<void>> = { tables, curve, ablation, model, checks, simulate: simulated };
 const only = process.argv.slice(2);
 for (const [name, part] of Object.entries(parts)) if (only.length === 0 || only.includes(name)) await part();
