@@ -16,7 +16,7 @@ export { REUSE_DEFAULTS, type ReuseOptions } from './reuse-learner.js';
  * follows the learned order only while its shadow has hit more lately; otherwise it is LRU. Both orders
  * share one learner, so features and training are paid once per request.
  *
- * Causal by construction (see ReuseLearner); drivers call `observe` once per request, so replay, the
+ * Causal by construction (see ReuseLearner); drivers call `afterRequest` once per request, so replay, the
  * simulator, the engine emulator and the gateway's shadow trees all drive the same object.
  */
 export class ReusePolicy implements EvictionPolicy {
