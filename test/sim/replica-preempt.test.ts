@@ -46,7 +46,7 @@ function recordingCost(batches: string[]): EngineCost {
 }
 
 let nextIndex = 0;
-function request(id: string, blocks: number[], output: number, agent?: string): SimRequest {
+function request(id: string, blocks: number[], output: number, agent?: string, fixed = blocks.length): SimRequest {
   return new SimRequest(
     {
       id,
@@ -54,7 +54,7 @@ function request(id: string, blocks: number[], output: number, agent?: string): 
       blockSize: BLOCK,
       inputLength: blocks.length * BLOCK,
       outputLength: output,
-      ...(agent !== undefined && { agent, fixedBlocks: blocks.length }),
+      ...(agent !== undefined && { agent, fixedBlocks: fixed }),
     },
     nextIndex++,
     agent,
@@ -73,7 +73,7 @@ function decodes(from: number, to: number, render: (context: number) => string):
  * GPU by a filler request of `fillerBlocks` blocks, so that x's prompt is only on the CPU. The h2d link
  * has 10 s of latency: a prefetch of x stays in flight for the whole test.
  */
-function primed(gpuSlots: number, xBlocks: number[], fillerBlocks: number[], options: { tokenBudget?: number; yBlocks?: number[] } = {}) {
+function primed(gpuSlots: number, xBlocks: number[], fillerBlocks: number[], options: { tokenBudget?: number; yBlocks?: number[]; xFixed?: number } = {}) {
   const events = new EventQueue();
   const batches: string[] = [];
   const done: string[] = [];
@@ -103,7 +103,7 @@ function primed(gpuSlots: number, xBlocks: number[], fillerBlocks: number[], opt
       cost: recordingCost(batches),
     },
   );
-  replica.enqueue(request('x', xBlocks, 1, 'x'));
+  replica.enqueue(request('x', xBlocks, 1, 'x', options.xFixed));
   events.run();
   if (options.yBlocks) {
     replica.enqueue(request('y', options.yBlocks, 1, 'y'));
@@ -284,5 +284,17 @@ describe('Replica: a running request meets a prompt page that is being prefetche
     expect([a.hitTokens, a.loadedTokens, a.recomputedTokens]).toEqual([16, 0, 32]);
     expect(a.firstToken).toBeGreaterThan(hardware.h2d.latency);
     expect(h.replica.prefetcher!.stats).toEqual({ prefetchedPages: 1, wastedPages: 0, cancelled: 0 });
+  });
+});
+
+describe('Replica: what the prefetcher loads', () => {
+  it("only the agent's fixed prompt, not the rest of its request", () => {
+    // x's request is [1, 2] of which only block 1 is its fixed prompt; both pages are only on the CPU.
+    const h = primed(4, [1, 2], [50, 51, 52], { xFixed: 1 });
+    h.prefetchX();
+    h.events.run();
+    expect(h.replica.prefetcher!.stats).toEqual({ prefetchedPages: 1, wastedPages: 0, cancelled: 0 });
+    const onGpu = [...h.replica.cache.pageIds()].filter((p) => (h.replica.cache.stateOf(p) & PageState.gpu) !== 0).map((p) => h.replica.cache.blockOf(p));
+    expect(onGpu.sort((a, b) => a - b)).toEqual([1, 50, 51, 52]);
   });
 });
