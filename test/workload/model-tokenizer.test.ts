@@ -60,6 +60,17 @@ describe('chat templates as published', () => {
     // A string `is iterable` in Jinja, so Llama's template writes tool output through tojson, quoted.
     expect(llama.renderChat(tool)).toContain('<|start_header_id|>ipython<|end_header_id|>\n\n"{\\"temp\\": 31}"<|eot_id|>');
   });
+
+  it('a render leaves the stack trace limit as it found it, also when the template raises', () => {
+    const before = Error.stackTraceLimit;
+    llama.renderChat([{ role: 'user', content: 'Hi' }]);
+    expect(Error.stackTraceLimit).toBe(before);
+    const call = { function: { name: 'f', arguments: {} } };
+    expect(() => llama.renderChat([{ role: 'user', content: 'Hi' }, { role: 'assistant', content: '', tool_calls: [call, call] }])).toThrow(
+      'This model only supports single tool-calls at once!',
+    );
+    expect(Error.stackTraceLimit).toBe(before);
+  });
 });
 
 describe('model tokens', () => {
