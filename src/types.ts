@@ -49,6 +49,13 @@ export interface Trace {
   skipped: number;
 }
 
+/**
+ * Tokens per block (one KV page) wherever nothing else fixes it: kvflow trace lines without `block_size`,
+ * the importers that cut token ids into blocks, workflow specs, the engine, the gateway and the simulated
+ * hardware. vLLM's default too. Mooncake traces are always 512.
+ */
+export const DEFAULT_BLOCK_SIZE = 16;
+
 /** Options for reading traces. */
 export interface ReadTraceOptions {
   /** `auto` detects the format from the first line (the Azure CSV header, or the keys of a JSON object). */

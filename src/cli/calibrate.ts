@@ -5,7 +5,8 @@ import { renderTable } from '../report/table.js';
 import { fitRoofline, type RooflineFit } from '../sim/calibrate.js';
 import { readCalibrationCsv } from '../sim/calibration-csv.js';
 import { fitLoadPath, readLoadRows, type LoadPathFit } from '../sim/load-calibration.js';
-import { readHardwareConfigFile, resolveHardware, type LinkConfig } from '../sim/hardware.js';
+import type { LinkConfig } from '../sim/hardware.js';
+import { hardwareFor } from '../config/hardware-input.js';
 import { gpuHelp, modelHelp } from '../sim/presets.js';
 import { calibrateLink } from '../tensor/bandwidth.js';
 import { parseBackendChoice, selectBackend } from '../tensor/backend.js';
@@ -93,20 +94,22 @@ export function registerCalibrate(program: Command): void {
     );
 }
 
-async function hardwareFor(flags: CalibrateFlags) {
-  const overrides = flags.config === undefined ? undefined : await readHardwareConfigFile(flags.config);
-  return resolveHardware({
-    ...(flags.gpu !== undefined && { gpu: flags.gpu }),
-    ...(flags.model !== undefined && { model: flags.model }),
-    ...(overrides !== undefined && { overrides }),
-    source: flags.config ?? 'flags',
-  });
+function hardwareOf(flags: CalibrateFlags) {
+  return hardwareFor(
+    {
+      ...(flags.gpu !== undefined && { gpu: flags.gpu }),
+      ...(flags.model !== undefined && { model: flags.model }),
+      ...(flags.config !== undefined && { config: flags.config }),
+    },
+    undefined,
+    'flags',
+  );
 }
 
 /** Fits the rows of `flags.from` and writes `flags.out` if given. */
 export async function calibrateFromRows(flags: CalibrateFlags & { from: string }): Promise<RowsCalibration> {
   checkWritable(flags.out, '--out');
-  const hardware = await hardwareFor(flags);
+  const hardware = await hardwareOf(flags);
   const rows = await readCalibrationCsv(flags.from);
   const fit = fitRoofline(rows, hardware, flags.from);
   const warnings: string[] = [];
@@ -154,7 +157,7 @@ export interface LoadPathCalibration {
  * the fitted total under the model's pageable copy (the link, capped by the host copy bandwidth).
  */
 export async function calibrateLoadPath(flags: CalibrateFlags & { loadFrom: string }): Promise<LoadPathCalibration> {
-  const hardware = await hardwareFor(flags);
+  const hardware = await hardwareOf(flags);
   const fit = fitLoadPath(await readLoadRows(flags.loadFrom), flags.loadFrom);
   const warnings: string[] = [];
   let loadPath: Record<string, number>;
@@ -197,7 +200,7 @@ function renderLoadPath(result: LoadPathCalibration): string {
 export async function calibrateLinkCommand(flags: CalibrateFlags): Promise<LinkCalibrationResult> {
   checkWritable(flags.out, '--out');
   const backend = await selectBackend(parseBackendChoice(flags.backend ?? 'auto'));
-  const hardware = await hardwareFor(flags);
+  const hardware = await hardwareOf(flags);
   const block = kvBlockShape(hardware.model, hardware.blockSize, flags.tensorScale ?? DEFAULT_TENSOR_SCALE);
   const link = await calibrateLink(backend, block);
   const config = {

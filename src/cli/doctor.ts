@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { DEFAULT_BLOCK_SIZE } from '../types.js';
 import { nativeHashInUse, nativeLoadError, loadNative } from '../native.js';
 import { renderTable } from '../report/table.js';
 import { MODELS } from '../sim/presets.js';
@@ -45,7 +46,7 @@ export function registerDoctor(program: Command): void {
 
 async function diagnose(flags: DoctorFlags) {
   const backend = await selectBackend(parseBackendChoice(flags.backend));
-  const block = kvBlockShape(MODELS['Llama-3.1-8B'], 16, flags.tensorScale ?? DEFAULT_TENSOR_SCALE);
+  const block = kvBlockShape(MODELS['Llama-3.1-8B'], DEFAULT_BLOCK_SIZE, flags.tensorScale ?? DEFAULT_TENSOR_SCALE);
   const bandwidth = await measureBandwidth(backend, block);
   const report: DoctorReport = { backend: backend.name, tried: backend.tried, native: loadNative() !== undefined, bandwidth };
   return { report, devices: backend.devices, block };

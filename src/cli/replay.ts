@@ -4,14 +4,13 @@ import { formatTokenCount } from '../report/table.js';
 import { replaySuite, type ReplayReport } from '../replay/replay-suite.js';
 import { NeedsSortError, replayStream } from '../replay/replay-stream.js';
 import { replayOrder } from '../workload/request-order.js';
-import { POLICY_NAMES, type ReadTraceOptions, type SteSource, type TraceRequest } from '../types.js';
+import { annotateStream, chooseGraph, GRAPH_SOURCES, requestsFor, type GraphChoice, type GraphSource } from '../config/graph-source.js';
+import { POLICY_NAMES, type ReadTraceOptions, } from '../types.js';
 import type { PolicyFactory } from '../cache/policy.js';
-import { resolvePolicies } from '../config/policy-spec.js';
-import { policyListHelp } from './policy-flags.js';
+import { policyListHelp, resolvePolicies } from '../config/policy-spec.js';
 import { readTrace, streamTrace, type TraceStats } from '../workload/trace.js';
 import { estimateLineCount } from '../workload/estimate.js';
 import { InputError } from '../errors.js';
-import { AgentAnnotator, OnlineGraphLearner } from '../graph/learner.js';
 import { renderExplainTable, renderReplayTable } from '../report/replay-table.js';
 import { explainReplay } from '../replay/explain.js';
 import { computeNextUse } from '../cache/next-use.js';
@@ -20,8 +19,7 @@ import { parseInteger, parseName, parseSessionsStartFlag, parseTokenCountList } 
 import { retimeSessions, SESSIONS_START_HELP, sessionsStartName, type SessionsStart } from '../workload/sessions-start.js';
 import { FORMAT_CHOICES } from '../workload/read.js';
 import { emit, runCommand } from './run.js';
-
-import { GRAPH_SOURCES, loadSteSource } from '../config/workload-input.js';
+import { loadSteSource } from '../config/workload-input.js';
 
 /** Policies replayed when --policy is not given: the learned `reuse` trains a model, so it is asked for by name. */
 const DEFAULT_POLICIES: string[] = POLICY_NAMES.filter((name) => name !== 'reuse');
@@ -33,7 +31,7 @@ interface ReplayFlags {
   capacity: (number | null)[];
   policy: string[];
   workflow?: string;
-  graph?: 'declared' | 'learned' | 'none';
+  graph?: GraphSource;
   skipInvalid?: boolean;
   explain?: boolean;
   tokenizer?: string;
@@ -73,9 +71,13 @@ export function registerReplay(program: Command): void {
 }
 
 async function replayCommand(flags: ReplayFlags): Promise<void> {
-  const graph = flags.graph ?? (flags.workflow ? 'declared' : 'none');
-  if (graph === 'declared' && !flags.workflow) throw InputError.flag('--graph', 'declared needs --workflow SPEC');
-  const declared = graph === 'declared' ? await loadSteSource(flags.workflow!) : undefined;
+  const graph = chooseGraph(flags.graph, {
+    // The spec is read only when its graph is used.
+    ...(flags.workflow !== undefined && (flags.graph ?? 'declared') === 'declared' && { declared: await loadSteSource(flags.workflow) }),
+    learnsAgents: flags.policy.includes('ste-learned'),
+    where: '--graph',
+    needs: '--workflow SPEC',
+  });
   const policies = (await resolvePolicies(flags.policy, { where: '--policy' })).map((choice) => choice.create);
   const readOptions = {
     format: flags.format,
@@ -86,25 +88,23 @@ async function replayCommand(flags: ReplayFlags): Promise<void> {
   const quiet = flags.json ?? false;
   let report: ReplayReport;
   let skipped: number;
-  if (declared || flags.sessionsStart || flags.explain) {
+  if (graph.source === 'declared' || flags.sessionsStart || flags.explain) {
     // A declared graph is told when each workflow ends, re-timing sorts the whole trace, and --explain
     // compares every policy with Belady request by request: all need it in memory.
-    const learned = graph === 'learned' ? () => new OnlineGraphLearner() : undefined;
-    ({ report, skipped } = await replayInMemory(flags, policies, readOptions, declared ?? learned, quiet, graph === 'learned'));
+    ({ report, skipped } = await replayInMemory(flags, policies, readOptions, graph, quiet));
   } else {
     try {
-      ({ report, skipped } = await replayInOnePass(flags, policies, readOptions, graph === 'learned', quiet));
+      ({ report, skipped } = await replayInOnePass(flags, policies, readOptions, graph, quiet));
     } catch (error) {
       if (!(error instanceof NeedsSortError)) throw error;
-      const learned = graph === 'learned' ? () => new OnlineGraphLearner() : undefined;
-      ({ report, skipped } = await replayInMemory(flags, policies, readOptions, learned, quiet, graph === 'learned'));
+      ({ report, skipped } = await replayInMemory(flags, policies, readOptions, graph, quiet));
     }
   }
   if (flags.skipInvalid) Object.assign(report.trace, { skippedLines: skipped });
   if (flags.sessionsStart) report.trace.sessionsStart = sessionsStartName(flags.sessionsStart);
   if (flags.report !== undefined) {
     const { renderReplayHtml } = await import('../report/replay-html.js');
-    await writeFile(flags.report, await renderReplayHtml(report, { policies: flags.policy, capacities: flags.capacity.map(formatTokenCount), graph }));
+    await writeFile(flags.report, await renderReplayHtml(report, { policies: flags.policy, capacities: flags.capacity.map(formatTokenCount), graph: graph.source }));
   }
   const table = renderReplayTable(report) + (report.explain ? `\n${renderExplainTable(report.explain)}` : '');
   emit(flags.json ? JSON.stringify(report) : flags.report ? `${table}\nreport: ${flags.report}` : table);
@@ -118,18 +118,18 @@ async function replayInOnePass(
   flags: ReplayFlags,
   policies: PolicyFactory[],
   readOptions: ReadTraceOptions,
-  learned: boolean,
+  graph: GraphChoice,
   quiet: boolean,
 ): Promise<{ report: ReplayReport; skipped: number }> {
   const stats: TraceStats = { format: undefined, skipped: 0 };
   const stream = streamTrace(flags.trace, { ...readOptions, stats });
-  const requests = learned || learnsAgents(flags) ? annotateStream(stream) : stream;
+  const requests = graph.annotate ? annotateStream(stream) : stream;
   const progress = createProgress('replay', await estimateLineCount(flags.trace), { quiet });
   try {
     const report = await replayStream(flags.trace, requests, {
       policies,
       capacities: flags.capacity,
-      ...(learned && { steSource: () => new OnlineGraphLearner() }),
+      ...(graph.steSource && { steSource: graph.steSource }),
       onProgress: (done) => progress.update(done),
     });
     return { report, skipped: stats.skipped };
@@ -143,13 +143,13 @@ async function replayInMemory(
   flags: ReplayFlags,
   policies: PolicyFactory[],
   readOptions: ReadTraceOptions,
-  steSource: (() => SteSource) | undefined,
+  graph: GraphChoice,
   quiet: boolean,
-  learned = false,
 ): Promise<{ report: ReplayReport; skipped: number }> {
+  const { steSource } = graph;
   const read = await readTrace(flags.trace, readOptions);
   const timed = flags.sessionsStart ? { ...read, requests: retimeSessions(read.requests, flags.sessionsStart, flags.seed) } : read;
-  const trace = learned || learnsAgents(flags) ? { ...timed, requests: new AgentAnnotator().annotateAll(replayOrder(timed.requests)) } : timed;
+  const trace = { ...timed, requests: requestsFor(graph, timed.requests) };
   const runs = flags.capacity.length * policies.length;
   const progress = createProgress('replay', runs * trace.requests.length, { quiet });
   try {
@@ -173,14 +173,4 @@ async function replayInMemory(
   } finally {
     progress.stop();
   }
-}
-
-/** `ste-learned` identifies agents itself (from requests before each one), whatever `--graph` says. */
-function learnsAgents(flags: ReplayFlags): boolean {
-  return flags.policy.includes('ste-learned');
-}
-
-async function* annotateStream(requests: AsyncIterable<TraceRequest>): AsyncGenerator<TraceRequest> {
-  const annotator = new AgentAnnotator();
-  for await (const request of requests) yield annotator.annotate(request);
 }

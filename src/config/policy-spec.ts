@@ -30,6 +30,11 @@ export interface ResolveOptions {
   online?: boolean;
 }
 
+/** The help text of a `--policy` list: built-in names and the policy-file form. */
+export function policyListHelp(): string {
+  return `comma list of ${policyRegistry.builtInNames().join(', ')} or policy files (./my-policy.js: an ES module whose default export is a policy class or factory)`;
+}
+
 /** A spec names a file when it looks like a path rather than a registry name. */
 export function isPolicyPath(spec: string): boolean {
   return spec.includes('/') || spec.includes('\\') || /\.(m?js|cjs)$/.test(spec);

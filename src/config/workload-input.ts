@@ -1,6 +1,5 @@
 import { AgentStepGraph } from '../graph/graph.js';
-import { AgentAnnotator, OnlineGraphLearner } from '../graph/learner.js';
-import { InputError } from '../errors.js';
+import { chooseGraph, requestsFor, type GraphSource } from './graph-source.js';
 import { WorkflowSte } from '../graph/workflow-ste.js';
 import type { SteSource, TraceFormat, TraceRequest } from '../types.js';
 import type { WorkflowSpec } from '../workload/spec.js';
@@ -86,25 +85,17 @@ export async function loadSteSource(path: string): Promise<() => SteSource> {
   return steSourceFor(await loadWorkflowSpec(path));
 }
 
-export const GRAPH_SOURCES = ['declared', 'learned', 'none'] as const;
-export type GraphSource = (typeof GRAPH_SOURCES)[number];
-
 /**
- * Chooses where STE comes from: the declared graph (a workflow spec), a graph learned online from the
- * requests themselves (each request gets an agent from the ones before it), or none.
+ * Chooses where STE comes from (config/graph-source.ts): the declared graph (a workflow spec), a graph
+ * learned online from the requests themselves (each request gets an agent from the ones before it), or none.
  */
 export function withGraph(workload: LoadedWorkload, graph: GraphSource | undefined): LoadedWorkload {
-  const source = graph ?? (workload.steSource ? 'declared' : 'none');
-  if (source === 'declared') {
-    if (!workload.steSource) throw InputError.flag('--graph', 'declared needs a workflow spec (--workload or --workflow)');
-    return workload;
-  }
+  const choice = chooseGraph(graph, { declared: workload.steSource, where: '--graph', needs: 'a workflow spec (--workload or --workflow)' });
   const { steSource: _declared, ...rest } = workload;
-  if (source === 'none') return rest;
   return {
     ...rest,
-    requests: new AgentAnnotator().annotateAll(workload.requests),
-    steSource: () => new OnlineGraphLearner(),
-    description: { ...workload.description, graph: 'learned' },
+    ...(choice.steSource && { steSource: choice.steSource }),
+    ...(choice.annotate && { requests: requestsFor(choice, workload.requests) }),
+    ...(choice.source === 'learned' && { description: { ...workload.description, graph: 'learned' } }),
   };
 }

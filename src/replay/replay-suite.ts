@@ -1,4 +1,4 @@
-import type { ReplayResult, SteSource, Trace, TraceSummary } from '../types.js';
+import { DEFAULT_BLOCK_SIZE, type ReplayResult, type SteSource, type Trace, type TraceSummary } from '../types.js';
 import { computeNextUse, type NextUseIndex } from '../cache/next-use.js';
 import type { PolicyFactory } from '../cache/policy.js';
 import type { ExplainRun } from './explain.js';
@@ -30,7 +30,7 @@ export interface ReplayReport {
  */
 export function replaySuite(trace: Trace, options: ReplaySuiteOptions): ReplayReport {
   const requests = replayOrder(trace.requests);
-  const blockSize = requests[0]?.blockSize ?? 16;
+  const blockSize = requests[0]?.blockSize ?? DEFAULT_BLOCK_SIZE;
   let nextUse: NextUseIndex | undefined;
   const results: ReplayResult[] = [];
   let done = 0;

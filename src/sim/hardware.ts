@@ -9,6 +9,7 @@ import type { z as Zod } from 'zod';
 import { nearestName, unknownName } from '../did-you-mean.js';
 import { InputError } from '../errors.js';
 import { readInputJson } from '../input-files.js';
+import { DEFAULT_BLOCK_SIZE } from '../types.js';
 import { describeValue, expecting } from '../workload/problem.js';
 import { lazySchema, type ZodApi } from '../workload/lazy-zod.js';
 import { CostModel, gpuKvPoolBytes } from './cost-model.js';
@@ -77,8 +78,8 @@ export const HARDWARE_DEFAULTS = {
   linkConcurrency: 4,
   /** SGLang HiCache's `--hicache-ratio` default: the host pool is twice the GPU KV pool. */
   cpuPoolRatio: 2,
-  /** kvflow's default block size (DESIGN.md section 3), also vLLM's default. */
-  blockSize: 16,
+  /** One block size for every layer (types.ts). */
+  blockSize: DEFAULT_BLOCK_SIZE,
 } as const;
 
 /** Labels config problems when the caller does not name the document. */
@@ -210,6 +211,11 @@ export async function readHardwareConfigFile(path: string): Promise<unknown> {
  */
 export function resolveHardware(input: HardwareInput = {}): HardwareConfig {
   const file = input.overrides === undefined ? {} : parseHardwareOverrides(input.overrides, input.source);
+  return hardwareFrom(file, input);
+}
+
+/** `resolveHardware` for a document already validated, or built from values checked field by field (config/hardware-input.ts). */
+export function hardwareFrom(file: HardwareOverrides, input: Pick<HardwareInput, 'engine' | 'gpu' | 'model'> = {}): HardwareConfig {
   const engine = input.engine === undefined ? (file.engine ?? DEFAULT_ENGINE) : flagName('--engine', input.engine, ENGINE_NAMES);
   const ideal = engine === 'ideal';
   const gpuName = input.gpu === undefined ? (file.gpu ?? DEFAULT_GPU) : presetFlag('--gpu', input.gpu, GPU_NAMES, gpuPresetName, Object.keys(GPU_ALIASES));
@@ -306,86 +312,4 @@ function presetFlag<T extends string>(flag: string, value: string, accepted: rea
 function didYouMean(name: string | undefined, accepted: readonly string[]): string {
   const nearest = name === undefined ? undefined : nearestName(name, accepted);
   return nearest === undefined ? '' : `did you mean ${nearest}? `;
-}
-
-/** Cost-model coefficients given one at a time (flags, sweep points), laid over a config file. */
-export interface CoefficientOverrides {
-  mfu?: number;
-  bandwidthEfficiency?: number;
-  iterationOverhead?: number;
-  memoryFraction?: number;
-  activationReserveBytes?: number;
-  gpuCount?: number;
-  cpuPoolBytes?: number;
-  h2dBandwidth?: number;
-  d2hBandwidth?: number;
-  /** Seconds per transfer, both directions. */
-  linkLatency?: number;
-  /** Transfers in flight per direction. */
-  linkConcurrency?: number;
-  engine?: string;
-  loadMode?: LoadMode;
-  hostCopyBandwidth?: number;
-  syncLatency?: number;
-  cudaGraphMaxBs?: number;
-}
-
-/**
- * A config file's JSON with single coefficients laid over it, ready for `resolveHardware`. The page size
- * is the workload's block size, since a page is a block: a config that says otherwise is an error
- * naming `source`. Anything that is not an object passes through for validation to report.
- */
-export function layerOverrides(file: unknown, coefficients: CoefficientOverrides, blockSize: number, source: string): unknown {
-  if (typeof file !== 'object' || file === null || Array.isArray(file)) return file;
-  const base = file as Record<string, unknown>;
-  if (base.blockSize !== undefined && base.blockSize !== blockSize) {
-    throw InputError.atPath(source, 'blockSize', `must equal the workload's block size ${blockSize}`);
-  }
-  const merged: Record<string, unknown> = { ...base, blockSize };
-  const keys = ['engine', 'mfu', 'bandwidthEfficiency', 'iterationOverhead', 'memoryFraction', 'activationReserveBytes', 'gpuCount', 'cpuPoolBytes', 'cudaGraphMaxBs'] as const;
-  for (const key of keys) {
-    if (coefficients[key] !== undefined) merged[key] = coefficients[key];
-  }
-  const { linkLatency: latency, linkConcurrency: concurrency } = coefficients;
-  const link = (key: 'h2d' | 'd2h', bandwidth: number | undefined) => {
-    const fields = {
-      ...(bandwidth !== undefined && { bandwidth }),
-      ...(latency !== undefined && { latency }),
-      ...(concurrency !== undefined && { concurrency }),
-    };
-    if (Object.keys(fields).length > 0) merged[key] = { ...(base[key] as object | undefined), ...fields };
-  };
-  link('h2d', coefficients.h2dBandwidth);
-  link('d2h', coefficients.d2hBandwidth);
-  const loadPath = {
-    ...(coefficients.loadMode !== undefined && { mode: coefficients.loadMode }),
-    ...(coefficients.hostCopyBandwidth !== undefined && { hostCopyBandwidth: coefficients.hostCopyBandwidth }),
-    ...(coefficients.syncLatency !== undefined && { syncLatency: coefficients.syncLatency }),
-  };
-  if (Object.keys(loadPath).length > 0) merged.loadPath = { ...(base.loadPath as object | undefined), ...loadPath };
-  return merged;
-}
-
-/** What a run names about its hardware: presets, a config file, single coefficients. */
-export interface HardwareSettings extends CoefficientOverrides {
-  gpu?: string;
-  model?: string;
-  /** A `--config` JSON file. */
-  config?: string;
-}
-
-/**
- * The hardware of one run, as `kvflow simulate` and `kvflow sweep` resolve it: presets, then the config
- * file, then single coefficients, then the `gpu`/`model` names; pages are `blockSize` tokens. Problems
- * name the config file, or `settingsName` (where the coefficients came from) when there is none.
- */
-export async function hardwareFor(settings: HardwareSettings, blockSize: number, settingsName: string): Promise<HardwareConfig> {
-  const file = settings.config === undefined ? {} : await readHardwareConfigFile(settings.config);
-  const source = settings.config ?? settingsName;
-  return resolveHardware({
-    ...(settings.gpu !== undefined && { gpu: settings.gpu }),
-    ...(settings.model !== undefined && { model: settings.model }),
-    overrides: layerOverrides(file, settings, blockSize, source),
-    source,
-  });
 }

@@ -4,108 +4,27 @@
  * commands' flags in camelCase; file paths are relative to the grid file. Problems read
  * `grid.json: axes.gpu.1: problem`, like every other kvflow document.
  */
-import { MAX_REPLICAS } from '../sim/simulate.js';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import { nearestName, unknownName } from '../did-you-mean.js';
 import { InputError } from '../errors.js';
 import { readInputJson } from '../input-files.js';
-import { ENGINE_NAMES, EVICT_GRANULARITIES, LOAD_MODES, WRITE_POLICIES } from '../sim/engine-profile.js';
-import { GPU_ALIASES, GPU_NAMES, MODEL_NAMES, gpuPresetName, modelPresetName } from '../sim/presets.js';
-import { ROUTER_NAMES } from '../sim/router.js';
-import { SETUP_NAMES } from '../sim/setups.js';
 import { isPolicyPath } from '../config/policy-spec.js';
-import { parseSetupText, setupDefinitionSchema, type SetupSpec } from '../config/setup-spec.js';
-import { parseByteRate, parseBytes, parseQuantity } from '../units.js';
-import { GRAPH_SOURCES } from '../config/workload-input.js';
+import type { SetupSpec } from '../config/setup-spec.js';
+import type { ConfigField } from '../config/field.js';
+import { GRAPH_SOURCES } from '../config/graph-source.js';
+import { SIMULATION_FIELDS, type SimulationSettings } from '../config/simulation-fields.js';
+import { parseQuantity } from '../units.js';
 import { FORMAT_CHOICES } from '../workload/trace.js';
 
 const positiveInt = z.number().int().min(1);
-const nonNegative = z.number().min(0);
-const fraction = z.number().gt(0).max(1);
 const path = z.string().min(1);
 const format = z.enum(FORMAT_CHOICES);
 const graph = z.enum(GRAPH_SOURCES);
 
-/** A GPU or model preset under any name `--gpu`/`--model` take (presets.ts); kept as written, for labels. */
-function presetName(accepted: readonly string[], resolve: (text: string) => string | undefined, aliases: readonly string[] = []) {
-  return z.string().refine((text) => resolve(text) !== undefined, { error: (issue) => unknownName(String(issue.input), accepted, '', aliases) });
-}
-
-/** A byte count as the byte flags take it: a number, or text such as `64G`, `64GiB`, `64e9`. */
-const bytes = z.union([z.number().min(0), z.string()]).transform((value, context) => {
-  if (typeof value === 'number') return value;
-  try {
-    return parseBytes(value, 0);
-  } catch (error) {
-    context.addIssue({ code: 'custom', message: (error as Error).message });
-    return z.NEVER;
-  }
-});
-
-/** Bytes per second, as the bandwidth flags take it (`25e9`, `25G`, `25GB/s`). */
-const byteRate = z.union([z.number().gt(0), z.string()]).transform((value, context) => {
-  if (typeof value === 'number') return value;
-  try {
-    return parseByteRate(value);
-  } catch (error) {
-    context.addIssue({ code: 'custom', message: (error as Error).message });
-    return z.NEVER;
-  }
-});
-
-/** A `--setup` definition written as text (`name=mine,policy=./p.js,cpu=on`). */
-const setupText = z.string().transform((text, context) => {
-  try {
-    return parseSetupText(text, 'setup');
-  } catch (error) {
-    context.addIssue({ code: 'custom', message: (error as Error).message.replace(/^setup: /, '') });
-    return z.NEVER;
-  }
-});
-
-/** One simulate run's fields: `kvflow simulate`'s flags. */
-const simulateFields = {
-  workload: path,
-  trace: path,
-  format,
-  blockSize: positiveInt,
-  skipInvalid: z.boolean(),
-  setups: z.array(z.union([z.enum(SETUP_NAMES), setupDefinitionSchema])).min(1),
-  setup: z.array(z.union([setupText, setupDefinitionSchema])),
-  policy: z.array(z.string().min(1)),
-  gpu: presetName(GPU_NAMES, gpuPresetName, Object.keys(GPU_ALIASES)),
-  model: presetName(MODEL_NAMES, modelPresetName),
-  replicas: positiveInt.max(MAX_REPLICAS, { error: `must be <= ${MAX_REPLICAS}` }),
-  router: z.enum(ROUTER_NAMES),
-  schedule: z.enum(['fcfs', 'lpm']),
-  tokenBudget: positiveInt,
-  maxRunning: positiveInt,
-  loadAhead: z.number().int().min(0),
-  timeScale: nonNegative,
-  seed: z.number().int().min(0),
-  config: path,
-  mfu: fraction,
-  bandwidthEfficiency: fraction,
-  iterationOverhead: nonNegative,
-  memoryFraction: fraction,
-  h2dBandwidth: byteRate,
-  d2hBandwidth: byteRate,
-  cpuPoolBytes: bytes,
-  linkLatency: nonNegative,
-  linkConcurrency: positiveInt,
-  activationReserveBytes: bytes,
-  gpuCount: positiveInt,
-  engine: z.enum(ENGINE_NAMES),
-  mixedChunk: z.boolean(),
-  writePolicy: z.enum(WRITE_POLICIES),
-  evictGranularity: z.enum(EVICT_GRANULARITIES),
-  warmupRounds: z.number().int().min(0),
-  loadMode: z.enum(LOAD_MODES),
-  hostCopyBandwidth: byteRate,
-  syncLatency: nonNegative,
-  cudaGraphMaxBs: positiveInt,
-  graph,
+/** One simulate run's fields: `kvflow simulate`'s flags, from the same tables (config/simulation-fields.ts). */
+const simulateFields = Object.fromEntries(Object.entries(SIMULATION_FIELDS).map(([name, field]) => [name, (field as ConfigField).schema(z)])) as {
+  [K in keyof typeof SIMULATION_FIELDS]: ReturnType<(typeof SIMULATION_FIELDS)[K]['schema']>;
 };
 
 /** A capacity in tokens: a number, a string with a k/M/G suffix, or "inf" (null). */
@@ -133,7 +52,7 @@ const replayFields = {
 };
 
 export type SweepKind = 'simulate' | 'replay';
-export type SimulatePoint = Partial<{ [K in keyof typeof simulateFields]: z.output<(typeof simulateFields)[K]> }>;
+export type SimulatePoint = SimulationSettings;
 export type ReplayPoint = Partial<{ [K in keyof typeof replayFields]: z.output<(typeof replayFields)[K]> }>;
 
 /** One run of a sweep: where it sits in the grid and its full configuration. */

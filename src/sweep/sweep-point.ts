@@ -4,16 +4,14 @@
  * not depend on how many workers ran it. Wall-clock fields (replay's `seconds`) are dropped for that reason.
  */
 import { replaySuite, type ReplayReport } from '../replay/replay-suite.js';
-import { loadSteSource, loadWorkload, withGraph, type LoadedWorkload } from '../config/workload-input.js';
-import { AgentAnnotator, OnlineGraphLearner } from '../graph/learner.js';
-import { InputError } from '../errors.js';
-import { hardwareFor } from '../sim/hardware.js';
-import { servingOptions, simulate } from '../sim/simulate.js';
+import { loadSteSource, loadWorkload, type LoadedWorkload, type WorkloadFlags } from '../config/workload-input.js';
+import { chooseGraph, requestsFor } from '../config/graph-source.js';
+import { resolveSimulation } from '../config/simulation-input.js';
+import { simulate } from '../sim/simulate.js';
 import type { SimReport, SimTimeline, Trace } from '../types.js';
 import { readTrace } from '../workload/trace.js';
 import type { SimulatePoint, SweepRun, ReplayPoint } from './sweep-grid.js';
 import { resolvePolicies } from '../config/policy-spec.js';
-import { resolveSetups } from '../config/setup-spec.js';
 
 export interface SweepRunOutput {
   index: number;
@@ -32,17 +30,17 @@ export async function runSweepPoint(run: SweepRun, options: { timelines: boolean
 }
 
 async function runSimulatePoint(point: SimulatePoint, where: string): Promise<{ report: SimReport; timelines: SimTimeline[] }> {
-  const workload = withGraph(await cachedWorkload(point), point.graph);
-  const hardware = await hardwareFor(point, workload.blockSize, 'grid');
-  const setups = await resolveSetups([...(point.setups ?? ['sglang', 'hicache', 'kvflow']), ...(point.setup ?? [])], point.policy ?? [], {
-    where: `${where}: setups`,
+  const { workload, hardware, serving, setups } = await resolveSimulation(point, {
+    source: 'grid',
+    setupsWhere: `${where}: setups`,
     policyWhere: `${where}: policy`,
+    load: cachedWorkload,
   });
   return simulate({
     requests: workload.requests,
     setups,
     hardware,
-    serving: servingOptions(point, { hardware, workload: point.workload !== undefined ? 'spec' : 'trace' }),
+    serving,
     ...(workload.steSource && { steSource: workload.steSource }),
     ...(workload.rounds && { rounds: workload.rounds }),
     workload: workload.description,
@@ -50,17 +48,20 @@ async function runSimulatePoint(point: SimulatePoint, where: string): Promise<{ 
 }
 
 async function runReplayPoint(point: ReplayPoint, where: string): Promise<ReplayReport> {
+  const policySpecs = point.policy ?? ['lru', 'lfu', 'belady', 'ste'];
+  const graph = chooseGraph(point.graph, {
+    ...(point.workflow !== undefined && (point.graph ?? 'declared') === 'declared' && { declared: await loadSteSource(point.workflow) }),
+    learnsAgents: policySpecs.includes('ste-learned'),
+    where: `${where}: graph`,
+    needs: 'a workflow spec (workflow)',
+  });
   const read = await cachedTrace(point);
-  const graph = point.graph ?? (point.workflow !== undefined ? 'declared' : 'none');
-  // A learned graph gives each request the agent the learner infers from the requests before it.
-  const trace = graph === 'learned' ? { ...read, requests: new AgentAnnotator().annotateAll(read.requests) } : read;
-  const steSource =
-    graph === 'declared' ? await loadSteSource(point.workflow!) : graph === 'learned' ? () => new OnlineGraphLearner() : undefined;
-  const policies = await resolvePolicies(point.policy ?? ['lru', 'lfu', 'belady', 'ste'], { where: `${where}: policy` });
+  const trace = { ...read, requests: requestsFor(graph, read.requests) };
+  const policies = await resolvePolicies(policySpecs, { where: `${where}: policy` });
   const report = replaySuite(trace, {
     policies: policies.map((choice) => choice.create),
     capacities: point.capacity ?? [2 ** 20, 2 ** 24, null],
-    ...(steSource && { steSource }),
+    ...(graph.steSource && { steSource: graph.steSource }),
   });
   // Wall time differs run to run; a sweep's output must not.
   return { trace: report.trace, results: report.results.map(({ seconds: _seconds, ...result }) => result) as ReplayReport['results'] };
@@ -70,15 +71,7 @@ async function runReplayPoint(point: ReplayPoint, where: string): Promise<Replay
 const workloads = new Map<string, Promise<LoadedWorkload>>();
 const traces = new Map<string, Promise<Trace>>();
 
-function cachedWorkload(point: SimulatePoint): Promise<LoadedWorkload> {
-  const flags = {
-    ...(point.workload !== undefined && { workload: point.workload }),
-    ...(point.trace !== undefined && { trace: point.trace }),
-    ...(point.format !== undefined && { format: point.format }),
-    ...(point.blockSize !== undefined && { blockSize: point.blockSize }),
-    ...(point.skipInvalid !== undefined && { skipInvalid: point.skipInvalid }),
-    seed: point.seed ?? 1,
-  };
+function cachedWorkload(flags: WorkloadFlags): Promise<LoadedWorkload> {
   return memo(workloads, JSON.stringify(flags), () => loadWorkload(flags));
 }
 

@@ -5,7 +5,7 @@
  */
 import type { z } from 'zod';
 import { InputError } from '../errors.js';
-import type { TraceRequest } from '../types.js';
+import { DEFAULT_BLOCK_SIZE, type TraceRequest } from '../types.js';
 import type { Line, LineParser } from './lines.js';
 import { lazySchema } from './lazy-zod.js';
 import { expecting, parseJsonLine } from './problem.js';
@@ -23,7 +23,7 @@ import {
 } from './schemas.js';
 
 /** Tokens per block when neither the line, the file header nor the caller gives one. */
-export const DEFAULT_BLOCK_SIZE = 16;
+export { DEFAULT_BLOCK_SIZE };
 
 /** The key that marks an optional first-line header `{"kvflow_trace": 1, "block_size": N}`. */
 export const HEADER_KEY = 'kvflow_trace';

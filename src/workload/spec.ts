@@ -8,6 +8,7 @@ import { InputError } from '../errors.js';
 import { readInputJson } from '../input-files.js';
 import { findControlFlowProblem } from './spec-rules.js';
 import type { AgentSpec, ChainEdge, BranchEdge, FanoutEdge, JoinEdge, LoopEdge, EdgeSpec, EdgeKind, ArrivalSpec, WorkflowSpec } from './spec-types.js';
+import { DEFAULT_BLOCK_SIZE } from '../types.js';
 
 export type { AgentSpec, ChainEdge, BranchEdge, FanoutEdge, JoinEdge, LoopEdge, EdgeSpec, EdgeKind, ArrivalSpec, WorkflowSpec } from './spec-types.js';
 
@@ -114,7 +115,7 @@ const arrivalSchema = z.discriminatedUnion(
 const specSchema = z.strictObject({
   name: z.string(expecting('a string')).min(1, { error: 'must not be empty' }),
   description: z.string(expecting('a string')).optional(),
-  blockSize: count(1, SPEC_LIMITS.blockSize).default(16),
+  blockSize: count(1, SPEC_LIMITS.blockSize).default(DEFAULT_BLOCK_SIZE),
   agents: z
     .record(z.string(), agentSchema, expecting('an object mapping agent names to {fixed, dynamic, output}'))
     .refine((agents) => Object.keys(agents).length > 0, { error: 'must declare at least one agent' })

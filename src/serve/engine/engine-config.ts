@@ -1,6 +1,7 @@
 /** Defaults and hardware resolution shared by `kvflow engine` and the emulators that start engines in-process. */
-import { InputError } from '../../errors.js';
-import { readHardwareConfigFile, resolveHardware, type HardwareConfig } from '../../sim/hardware.js';
+import { DEFAULT_BLOCK_SIZE } from '../../types.js';
+import { hardwareFor } from '../../config/hardware-input.js';
+import type { HardwareConfig } from '../../sim/hardware.js';
 import { setupByName, type SetupName } from '../../sim/setups.js';
 import { SERVING_DEFAULTS } from '../../sim/simulate.js';
 import type { EngineCoreOptions } from './engine-core.js';
@@ -12,7 +13,7 @@ export type EngineSetup = (typeof ENGINE_SETUPS)[number];
 export const ENGINE_DEFAULTS = {
   setup: 'kvflow' as EngineSetup,
   speed: 1,
-  blockSize: 16,
+  blockSize: DEFAULT_BLOCK_SIZE,
   tokenBudget: SERVING_DEFAULTS.tokenBudget,
   maxRunning: SERVING_DEFAULTS.maxRunning,
   schedule: SERVING_DEFAULTS.schedule,
@@ -28,23 +29,18 @@ export interface EngineHardwareFlags {
   cpuPoolBytes?: number;
 }
 
-/** Presets, then the config file, then flags, as `kvflow simulate` resolves them. */
+/** Presets, then the config file, then flags, as `kvflow simulate` resolves them (config/hardware-input.ts). */
 export async function resolveEngineHardware(flags: EngineHardwareFlags): Promise<HardwareConfig> {
-  const file = flags.config === undefined ? {} : await readHardwareConfigFile(flags.config);
-  if (typeof file !== 'object' || file === null || Array.isArray(file)) {
-    throw InputError.atPath(flags.config ?? 'config', '', 'expected a JSON object');
-  }
-  const base = file as Record<string, unknown>;
-  return resolveHardware({
-    ...(flags.gpu !== undefined && { gpu: flags.gpu }),
-    ...(flags.model !== undefined && { model: flags.model }),
-    overrides: {
-      ...base,
-      blockSize: flags.blockSize ?? base.blockSize ?? ENGINE_DEFAULTS.blockSize,
+  return hardwareFor(
+    {
+      ...(flags.gpu !== undefined && { gpu: flags.gpu }),
+      ...(flags.model !== undefined && { model: flags.model }),
+      ...(flags.config !== undefined && { config: flags.config }),
       ...(flags.cpuPoolBytes !== undefined && { cpuPoolBytes: flags.cpuPoolBytes }),
     },
-    source: flags.config ?? 'flags',
-  });
+    flags.blockSize,
+    'flags',
+  );
 }
 
 /** Engine model options with the defaults filled in. */

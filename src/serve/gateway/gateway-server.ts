@@ -4,6 +4,7 @@
  * upstream, under a load bound) and, for workflows registered with it, computes steps-to-execution from
  * the declared step graph and pushes it to KVFlow-aware upstreams in KVFlow's `/v1/update` format.
  */
+import { DEFAULT_BLOCK_SIZE } from '../../types.js';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { request as undiciRequest } from 'undici';
@@ -109,7 +110,7 @@ export interface RedisStateOptions {
 
 export const GATEWAY_DEFAULTS = {
   mode: 'kvflow' as GatewayModeName,
-  blockSize: 16,
+  blockSize: DEFAULT_BLOCK_SIZE,
   shadowCapacityTokens: 2 ** 20,
   timeouts: { connectMs: 2_000, headersMs: 600_000, bodyMs: 300_000 } satisfies UpstreamTimeouts,
   connections: 256,

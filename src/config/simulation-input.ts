@@ -1,0 +1,55 @@
+/**
+ * A simulation run from its settings, built the same way for `kvflow simulate` (flags) and a sweep grid's
+ * `simulate` points: the workload with its graph source, the hardware, the serving options and the setups.
+ * Absent settings take the defaults of config/simulation-fields.ts.
+ */
+import type { HardwareConfig } from '../sim/hardware.js';
+import type { Setup } from '../sim/setups.js';
+import { servingOptions, type ServingOptions } from '../sim/simulate.js';
+import { hardwareFor } from './hardware-input.js';
+import { resolveSetups } from './setup-spec.js';
+import { SERVING_FIELDS, WORKLOAD_FIELDS, type SimulationSettings } from './simulation-fields.js';
+import { loadWorkload, withGraph, type LoadedWorkload, type WorkloadFlags } from './workload-input.js';
+
+export interface SimulationInput {
+  workload: LoadedWorkload;
+  hardware: HardwareConfig;
+  serving: ServingOptions;
+  setups: Setup[];
+}
+
+export interface SimulationContext {
+  /** Names where the settings came from in hardware problems without a config file (`flags`, `grid`). */
+  source: string;
+  /** Labels setup and policy problems (`--setup`, `grid.json: runs.3: setups`). */
+  setupsWhere: string;
+  policyWhere: string;
+  /** Reads the workload (a sweep worker keeps each one it read); default: read it. */
+  load?: (flags: WorkloadFlags) => Promise<LoadedWorkload>;
+}
+
+export async function resolveSimulation(settings: SimulationSettings, context: SimulationContext): Promise<SimulationInput> {
+  const load = context.load ?? loadWorkload;
+  const workload = withGraph(await load(workloadFlags(settings)), settings.graph);
+  const hardware = await hardwareFor(settings, workload.blockSize, context.source);
+  const serving = servingOptions(settings, { hardware, workload: settings.workload !== undefined ? 'spec' : 'trace' });
+  const setups = await resolveSetups([...(settings.setups ?? SERVING_FIELDS.setups.default), ...(settings.setup ?? [])], settings.policy ?? [], {
+    where: context.setupsWhere,
+    policyWhere: context.policyWhere,
+  });
+  return { workload, hardware, serving, setups };
+}
+
+/** The workload settings alone (a sweep worker keys its cache of read workloads by them). */
+export function workloadFlags(settings: SimulationSettings): WorkloadFlags {
+  return {
+    ...(settings.workload !== undefined && { workload: settings.workload }),
+    ...(settings.trace !== undefined && { trace: settings.trace }),
+    ...(settings.format !== undefined && { format: settings.format }),
+    ...(settings.blockSize !== undefined && { blockSize: settings.blockSize }),
+    ...(settings.skipInvalid !== undefined && { skipInvalid: settings.skipInvalid }),
+    ...(settings.tokenizer !== undefined && { tokenizer: settings.tokenizer }),
+    ...(settings.sessionsStart !== undefined && { sessionsStart: settings.sessionsStart }),
+    seed: settings.seed ?? WORKLOAD_FIELDS.seed.default,
+  };
+}
