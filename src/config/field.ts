@@ -46,8 +46,8 @@ export function flagName(field: string): string {
 export function tableSchema(z: ZodApi, table: FieldTable, options: { defaults: boolean }) {
   const shape: Record<string, Zod.ZodType> = {};
   for (const [name, field] of Object.entries(table)) {
-    const schema = (field as ConfigField).schema(z).describe(field.description);
-    shape[name] = options.defaults && field.default !== undefined ? schema.default(field.default as never) : schema.optional();
+    const schema = (field as ConfigField).schema(z);
+    shape[name] = (options.defaults && field.default !== undefined ? schema.default(field.default as never) : schema.optional()).describe(field.description);
   }
   return z.strictObject(shape);
 }
