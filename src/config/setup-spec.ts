@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { InputError } from '../errors.js';
+import { inputErrorFrom } from '../zod-issues.js';
 import { isSetupName, policySetup, SETUP_NAMES, SETUP_PRESETS, setupByName, type Setup, type SetupName } from '../sim/setups.js';
 import { resolvePolicies, resolvePolicy, type ResolveOptions } from './policy-spec.js';
 
@@ -51,10 +52,7 @@ export function parseSetupText(text: string, where: string): SetupDefinition {
     raw[key] = part.slice(eq + 1).trim();
   }
   const parsed = setupDefinitionSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw InputError.flag(where, `${issue.path.join('.') || 'setup'}: ${issue.message}`);
-  }
+  if (!parsed.success) throw inputErrorFrom(parsed.error, { flag: where }, { root: 'setup' });
   return parsed.data;
 }
 

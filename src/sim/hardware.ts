@@ -8,6 +8,7 @@
 import type { z as Zod } from 'zod';
 import { nearestName, unknownName } from '../did-you-mean.js';
 import { InputError } from '../errors.js';
+import { inputErrorFrom } from '../zod-issues.js';
 import { readInputJson } from '../input-files.js';
 import { DEFAULT_BLOCK_SIZE } from '../types.js';
 import { describeValue, expecting } from '../workload/problem.js';
@@ -192,11 +193,7 @@ export type HardwareOverrides = Zod.output<ReturnType<typeof buildOverridesSchem
 export function parseHardwareOverrides(json: unknown, source: string = UNNAMED_SOURCE): HardwareOverrides {
   const result = overridesSchema().safeParse(json);
   if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  if (issue === undefined) throw InputError.atPath(source, '', 'invalid hardware config');
-  // An unknown field is reported at its own path, so the message can just say "unknown field".
-  const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0] ?? ''] : issue.path;
-  throw InputError.atPath(source, path.map(String).join('.'), issue.message);
+  throw inputErrorFrom(result.error, { file: source });
 }
 
 /** Reads a `--config` file as JSON (validation happens in `resolveHardware`). */

@@ -8,6 +8,7 @@ import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import { nearestName, unknownName } from '../did-you-mean.js';
 import { InputError } from '../errors.js';
+import { inputErrorFrom } from '../zod-issues.js';
 import { readInputJson } from '../input-files.js';
 import { isPolicyPath } from '../config/policy-spec.js';
 import type { SetupSpec } from '../config/setup-spec.js';
@@ -97,11 +98,7 @@ export function parseSweepGrid(json: unknown, file: string): SweepGrid {
   const kind = (json as { kind?: unknown } | null)?.kind;
   if (kind !== 'simulate' && kind !== 'replay') throw InputError.atPath(file, 'kind', 'must be "simulate" or "replay"');
   const result = gridSchema(kind).safeParse(json);
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
-    const at = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0] ?? ''] : issue.path;
-    throw InputError.atPath(file, at.map(String).join('.'), gridProblem(issue, json, kind));
-  }
+  if (!result.success) throw inputErrorFrom(result.error, { file }, { problem: (issue) => gridProblem(issue, json, kind) });
   const grid = result.data;
   // Labels and `params` show values as written ("512k"); configs get the parsed ones.
   const raw = json as { axes?: Record<string, unknown[]>; points?: Record<string, unknown>[] };

@@ -4,6 +4,7 @@
  */
 import type { z } from 'zod';
 import { InputError } from '../errors.js';
+import { inputErrorFrom } from '../zod-issues.js';
 import type { Line } from './lines.js';
 
 /** Field name used when the line is not JSON at all. */
@@ -35,9 +36,7 @@ export function expectedGot(what: string, value: unknown): string {
 
 /** Maps the first issue of a failed parse to the line's error; the path becomes `blocks.3` style. */
 export function firstIssue(file: string, line: number, error: z.ZodError): InputError {
-  const issue = error.issues[0];
-  const field = issue && issue.path.length > 0 ? issue.path.join('.') : ROOT_FIELD;
-  return InputError.atLine(file, line, field, issue?.message ?? 'invalid');
+  return inputErrorFrom(error, { file, line }, { root: ROOT_FIELD });
 }
 
 const MAX_SHOWN_CHARS = 40;

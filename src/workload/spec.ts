@@ -9,6 +9,7 @@ import { readInputJson } from '../input-files.js';
 import { findControlFlowProblem } from './spec-rules.js';
 import type { AgentSpec, ChainEdge, BranchEdge, FanoutEdge, JoinEdge, LoopEdge, EdgeSpec, EdgeKind, ArrivalSpec, WorkflowSpec } from './spec-types.js';
 import { DEFAULT_BLOCK_SIZE } from '../types.js';
+import { inputErrorFrom } from '../zod-issues.js';
 
 export type { AgentSpec, ChainEdge, BranchEdge, FanoutEdge, JoinEdge, LoopEdge, EdgeSpec, EdgeKind, ArrivalSpec, WorkflowSpec } from './spec-types.js';
 
@@ -137,8 +138,7 @@ const specSchema = z.strictObject({
 export function parseWorkflowSpec(json: unknown, file: string): WorkflowSpec {
   const result = specSchema.safeParse(json, { error: describeIssue });
   if (!result.success) {
-    const issue = result.error.issues[0]!; // zod reports at least one issue on failure
-    throw InputError.atPath(file, issuePath(issue), issue.message);
+    throw inputErrorFrom(result.error, { file });
   }
   const { arrival, ...rest } = result.data;
   const spec: WorkflowSpec = {
@@ -164,12 +164,6 @@ export function parseWorkflowSpec(json: unknown, file: string): WorkflowSpec {
 /** Reads and validates a workflow spec file. */
 export async function loadWorkflowSpec(path: string): Promise<WorkflowSpec> {
   return parseWorkflowSpec(await readInputJson(path), path);
-}
-
-/** Unknown fields are reported at their own path, so the message can say just "unknown field". */
-function issuePath(issue: z.core.$ZodIssue): string {
-  const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0] ?? ''] : issue.path;
-  return path.map(String).join('.');
 }
 
 /** Messages for the issues the schema's own messages do not cover. */

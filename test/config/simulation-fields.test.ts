@@ -153,7 +153,7 @@ describe('a field added to a table', () => {
     expect(schema.parse({ extraKnob: 2 })).toMatchObject({ extraKnob: 2, seed: 1, replicas: 1 });
     expect(schema.parse({})).toMatchObject({ extraKnob: 4 });
     expect(schema.safeParse({ extraKnob: -1 }).success).toBe(false);
-    expect(schema.shape.extraKnob.description).toBe('a knob a user added');
+    expect(schema.shape.extraKnob!.description).toBe('a knob a user added');
   });
 
   it('every field of the real tables is in the real simulate --help', () => {

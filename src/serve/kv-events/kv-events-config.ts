@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { InputError } from '../../errors.js';
+import { inputErrorFrom } from '../../zod-issues.js';
 import { KV_EVENT_PUBLISHER_DEFAULTS, type KvEventPublisherOptions } from './publisher.js';
 
 const MAX_ENDPOINT_CHARS = 1024;
@@ -47,10 +48,7 @@ export function parseVllmKvEventsConfig(text: string, flag = '--kv-events-config
     throw InputError.flag(flag, `not JSON: ${(error as Error).message}`);
   }
   const parsed = vllmConfigSchema.safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw InputError.flag(flag, `${issue.path.join('.') || 'config'}: ${issue.message}`);
-  }
+  if (!parsed.success) throw inputErrorFrom(parsed.error, { flag }, { root: 'config' });
   const config = parsed.data;
   if (config.enable_kv_cache_events === false || config.publisher === 'null') return undefined;
   return {
