@@ -14,13 +14,19 @@ export type HardwareSettings = Pick<SimulationSettings, keyof typeof HARDWARE_FI
 
 /**
  * The hardware of one run. Pages are `blockSize` tokens, the workload's block size: a document that says
- * otherwise is an error. Without one (a server), the document's block size, else the default.
- * Problems name the config file, or `settingsName` (where the values came from) when there is none.
+ * otherwise is an error, unless `blockSizeWins` (a server's `--block-size` overrides the document's).
+ * Without a block size (calibration), the document's, else the default. Problems name the config file,
+ * or `settingsName` (where the values came from) when there is none.
  */
-export async function hardwareFor(settings: HardwareSettings, blockSize: number | undefined, settingsName: string): Promise<HardwareConfig> {
+export async function hardwareFor(
+  settings: HardwareSettings,
+  blockSize: number | undefined,
+  settingsName: string,
+  options: { blockSizeWins?: boolean } = {},
+): Promise<HardwareConfig> {
   const source = settings.config ?? settingsName;
   const document = settings.config === undefined ? {} : parseHardwareOverrides(await readHardwareConfigFile(settings.config), source);
-  if (blockSize !== undefined && document.blockSize !== undefined && document.blockSize !== blockSize) {
+  if (blockSize !== undefined && !options.blockSizeWins && document.blockSize !== undefined && document.blockSize !== blockSize) {
     throw InputError.atPath(source, 'blockSize', `must equal the workload's block size ${blockSize}`);
   }
   const layered = layerSettings({ ...document, blockSize: blockSize ?? document.blockSize ?? DEFAULT_BLOCK_SIZE }, settings);

@@ -40,6 +40,7 @@ export async function resolveEngineHardware(flags: EngineHardwareFlags): Promise
     },
     flags.blockSize,
     'flags',
+    { blockSizeWins: true },
   );
 }
 
