@@ -172,7 +172,8 @@ describe('Replica preemption when a prefetch takes the slots running requests we
     ]);
     expect([a.hitTokens, a.loadedTokens, a.recomputedTokens, a.generated]).toEqual([16, 0, 0, 17]);
     expect([b.hitTokens, b.recomputedTokens]).toEqual([0, 16]);
-    expect(a.firstToken).toBe(b.firstToken); // a keeps the time of its first first token
+    expect(a.firstToken).toBe(b.firstToken); // a keeps the time of its first admission and first token
+    expect(a.admitted).toBe(b.admitted);
     expect(h.replica.prefetcher!.stats.prefetchedPages).toBe(1);
   });
 
