@@ -24,7 +24,7 @@ import { loadPresetTokenizer } from '../src/workload/model-tokenizer.js';
 import { loadTokenizer, TOKENIZER_NAME } from '../src/workload/tokenize.js';
 import { PrefixIndex } from '../src/serve/gateway/prefix-index.js';
 import { shadowQuery } from '../src/serve/gateway/proxy.js';
-import { CacheAwareRouting } from '../src/serve/gateway/routing.js';
+import { CacheAwareRouting } from '../src/sim/cache-aware-routing.js';
 import { FILLER_WORDS } from '../src/serve/http/synthetic-text.js';
 import { Upstream } from '../src/serve/gateway/upstream.js';
 import { hashTokenBlocks, nativeHashInUse } from '../src/native.js';

@@ -44,7 +44,7 @@ const GROUPS = {
     tests: ['test/cache/reuse-policy.test.ts'],
   },
   routing: {
-    mutate: ['src/serve/gateway/routing.ts', 'src/sim/router.ts'],
+    mutate: ['src/sim/cache-aware-routing.ts', 'src/sim/router.ts'],
     tests: ['test/sim/routing.test.ts'],
   },
 };
@@ -81,7 +81,7 @@ try {
 
 /** The rows of the score table: the folders and files the issue names. */
 function reportRow(file) {
-  if (file === 'src/serve/gateway/routing.ts' || file === 'src/sim/router.ts') return 'routing (serve/gateway/routing.ts, sim/router.ts)';
+  if (file === 'src/sim/cache-aware-routing.ts' || file === 'src/sim/router.ts') return 'routing (sim/cache-aware-routing.ts, sim/router.ts)';
   if (file.startsWith('src/sim/')) return file;
   return `${dirname(file)}/`;
 }

@@ -5,7 +5,7 @@ import { resolvePolicy } from '../config/policy-spec.js';
 import { GATEWAY_DEFAULTS, startGateway, type GatewayServer } from '../serve/gateway/gateway-server.js';
 import { REDIS_STATE_DEFAULTS, RedisUnreachable } from '../serve/gateway/redis-errors.js';
 import { isDeepStrictEqual } from 'node:util';
-import { CACHE_AWARE_DEFAULTS } from '../serve/gateway/routing.js';
+import { CACHE_AWARE_DEFAULTS } from '../sim/cache-aware-routing.js';
 import { closeOnSignal } from '../serve/http/shutdown.js';
 import { UPSTREAM_KINDS, type UpstreamKind } from '../serve/gateway/upstream.js';
 import { loadWorkflowSpec, type WorkflowSpec } from '../workload/spec.js';

@@ -1,19 +1,18 @@
+import { CacheAwareRouting, SGLANG_CACHE_AWARE, type CacheAwareOptions } from './cache-aware-routing.js';
 import type { Replica } from './replica.js';
 import type { SimRequest } from './sim-request.js';
 
-export const ROUTER_NAMES = ['round-robin', 'least-load', 'cache-aware'] as const;
+/**
+ * `cache-aware` routes as the SGLang router's code does (a miss to the least loaded); `cache-aware-tree`
+ * as `kvflow gateway` does by default (a miss to the replica with the smallest tree).
+ */
+export const ROUTER_NAMES = ['round-robin', 'least-load', 'cache-aware', 'cache-aware-tree'] as const;
 export type RouterName = (typeof ROUTER_NAMES)[number];
 
 /** Picks the replica for each arriving request. */
 export interface Router {
   route(request: SimRequest, replicas: readonly Replica[]): Replica;
 }
-
-/** SGLang router defaults: balance when loads differ by more than 32 and by more than 0.01%. */
-const BALANCE_ABS = 32;
-const BALANCE_REL = 1.0001;
-/** SGLang router default: below this prefix match ratio, treat the request as a cache miss everywhere. */
-const CACHE_THRESHOLD = 0.5;
 
 export function createRouter(name: RouterName): Router {
   switch (name) {
@@ -24,7 +23,9 @@ export function createRouter(name: RouterName): Router {
     case 'least-load':
       return { route: (_request, replicas) => leastLoaded(replicas) };
     case 'cache-aware':
-      return { route: cacheAware };
+      return new CacheAwareRouter(SGLANG_CACHE_AWARE);
+    case 'cache-aware-tree':
+      return new CacheAwareRouter({});
   }
 }
 
@@ -35,26 +36,40 @@ function leastLoaded(replicas: readonly Replica[]): Replica {
 }
 
 /**
- * SGLang's cache-aware routing: the replica holding the longest prefix of the prompt, unless loads are
- * imbalanced or no replica matches enough of it, in which case the least loaded one.
+ * SGLang's cache-aware routing by the gateway's policy object (cache-aware-routing.ts), over the prefix
+ * each replica holds in any tier and its tree size (pages in any tier). Candidate records are reused.
  */
-function cacheAware(request: SimRequest, replicas: readonly Replica[]): Replica {
-  let min = Infinity;
-  let max = -Infinity;
-  for (const replica of replicas) {
-    min = Math.min(min, replica.load);
-    max = Math.max(max, replica.load);
+class CacheAwareRouter implements Router {
+  readonly #policy: CacheAwareRouting;
+  readonly #candidates: { index: number; load: number; cachedPages: number }[] = [];
+  #matches = new Int32Array(0);
+  #blocks: readonly number[] = [];
+  #replicas: readonly Replica[] = [];
+  readonly #query = {
+    pages: 0,
+    matches: (): ArrayLike<number> => {
+      const replicas = this.#replicas;
+      for (let i = 0; i < replicas.length; i++) this.#matches[i] = replicas[i]!.cachedPrefix(this.#blocks);
+      return this.#matches;
+    },
+  };
+
+  constructor(options: Partial<CacheAwareOptions>) {
+    this.#policy = new CacheAwareRouting(options);
   }
-  if (max - min > BALANCE_ABS && max > min * BALANCE_REL) return leastLoaded(replicas);
-  const blocks = request.request.blocks;
-  let best = replicas[0]!;
-  let bestMatch = -1;
-  for (const replica of replicas) {
-    const match = replica.cachedPrefix(blocks);
-    if (match > bestMatch) {
-      best = replica;
-      bestMatch = match;
+
+  route(request: SimRequest, replicas: readonly Replica[]): Replica {
+    const candidates = this.#candidates;
+    while (candidates.length < replicas.length) candidates.push({ index: candidates.length, load: 0, cachedPages: 0 });
+    candidates.length = replicas.length;
+    if (this.#matches.length < replicas.length) this.#matches = new Int32Array(replicas.length);
+    for (let i = 0; i < replicas.length; i++) {
+      candidates[i]!.load = replicas[i]!.load;
+      candidates[i]!.cachedPages = replicas[i]!.cache.size;
     }
+    this.#blocks = request.request.blocks;
+    this.#replicas = replicas;
+    this.#query.pages = this.#blocks.length;
+    return replicas[this.#policy.choose(candidates, this.#query).index]!;
   }
-  return bestMatch / blocks.length >= CACHE_THRESHOLD ? best : leastLoaded(replicas);
 }

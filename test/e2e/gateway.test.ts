@@ -18,7 +18,7 @@ import { RealTimeClock } from '../../src/sim/real-time-clock.js';
 import { steUpdateBody, snapshotOfUpdate } from '../../src/serve/http/kvflow-update.js';
 import { bodyFor, headersFor } from '../../src/serve/gateway/forward-body.js';
 import { PrefixIndex } from '../../src/serve/gateway/prefix-index.js';
-import { CacheAwareRouting, type RouteCandidate } from '../../src/serve/gateway/routing.js';
+import { CacheAwareRouting, type RouteCandidate } from '../../src/sim/cache-aware-routing.js';
 import { ShadowCache } from '../../src/serve/gateway/shadow-cache.js';
 import { Rng } from '../../src/workload/rng.js';
 import { resolveHardware } from '../../src/sim/hardware.js';

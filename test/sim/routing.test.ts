@@ -3,9 +3,10 @@
  * and exactly at `balanceRel`, and every tie-break, for the gateway's cache-aware policy and the
  * simulator's routers (both follow the SGLang router's rules).
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CacheAwareRouting, type RouteCandidate, type RouteQuery } from '../../src/serve/gateway/routing.js';
-import { createRouter } from '../../src/sim/router.js';
+import { CacheAwareRouting, SGLANG_CACHE_AWARE, type RouteCandidate, type RouteQuery } from '../../src/sim/cache-aware-routing.js';
+import { createRouter, type RouterName } from '../../src/sim/router.js';
 import type { Replica } from '../../src/sim/replica.js';
 import type { SimRequest } from '../../src/sim/sim-request.js';
 
@@ -75,14 +76,14 @@ describe('gateway cache-aware routing', () => {
   });
 });
 
-/** The router reads only a replica's load and cached prefix; these are the two numbers it sees. */
-function replicas(...rows: [load: number, cached: number][]): Replica[] {
-  return rows.map(([load, cached], id) => ({ id, load, cachedPrefix: () => cached }) as unknown as Replica);
+/** The router reads only a replica's load, cached prefix and tree size (pages; by default the prefix). */
+function replicas(...rows: [load: number, cached: number, tree?: number][]): Replica[] {
+  return rows.map(([load, cached, tree], id) => ({ id, load, cachedPrefix: () => cached, cache: { size: tree ?? cached } }) as unknown as Replica);
 }
 const request = (pages: number) => ({ request: { blocks: Array.from({ length: pages }, (_, i) => i) } }) as unknown as SimRequest;
 
 describe('simulator routers', () => {
-  const route = (name: 'round-robin' | 'least-load' | 'cache-aware', pages: number, pool: Replica[]) =>
+  const route = (name: RouterName, pages: number, pool: Replica[]) =>
     (createRouter(name).route(request(pages), pool) as unknown as { id: number }).id;
 
   it('cache-aware: exactly half the prompt cached is a hit, less is a miss (least loaded)', () => {
@@ -104,6 +105,26 @@ describe('simulator routers', () => {
   it('cache-aware: equal matches go to the earlier replica', () => {
     expect(route('cache-aware', 4, replicas([3, 4], [0, 4]))).toBe(0);
     expect(route('cache-aware', 4, replicas([3, 2], [0, 3], [0, 3]))).toBe(1);
+  });
+
+  it('cache-aware-tree routes as the gateway: a miss to the smallest tree, equal matches to the less loaded', () => {
+    expect(route('cache-aware-tree', 10, replicas([2, 1, 10], [0, 1, 50]))).toBe(0);
+    expect(route('cache-aware', 10, replicas([2, 1, 10], [0, 1, 50]))).toBe(1);
+    expect(route('cache-aware-tree', 4, replicas([3, 4], [0, 4]))).toBe(1);
+  });
+
+  it('each cache-aware router picks what the shared policy object picks, on any pool', () => {
+    const pool = fc.array(fc.tuple(fc.nat(80), fc.nat(12), fc.nat(40)), { minLength: 1, maxLength: 6 });
+    fc.assert(
+      fc.property(pool, fc.nat(12), (rows, pages) => {
+        const matched = rows.map(([, cached]) => Math.min(cached, pages));
+        const pick = (routing: CacheAwareRouting) =>
+          routing.choose(rows.map(([load, , tree], i) => ({ index: i, load, cachedPages: tree })), { pages, matches: () => matched }).index;
+        const pool = () => replicas(...rows.map(([load, , tree], i): [number, number, number] => [load, matched[i]!, tree]));
+        expect(route('cache-aware', pages, pool())).toBe(pick(new CacheAwareRouting(SGLANG_CACHE_AWARE)));
+        expect(route('cache-aware-tree', pages, pool())).toBe(pick(new CacheAwareRouting()));
+      }),
+    );
   });
 
   it('least-load takes the first least loaded; round-robin cycles', () => {

@@ -22,7 +22,7 @@ import { MAX_INDEXED_UPSTREAMS, PrefixIndex } from './prefix-index.js';
 import { saltOf, type TokenizerSource } from '../http/prompt-tokens.js';
 import { ModelTokenizers } from './model-tokenizers.js';
 import { Proxy } from './proxy.js';
-import { CacheAwareRouting, type CacheAwareOptions } from './routing.js';
+import { CacheAwareRouting, type CacheAwareOptions } from '../../sim/cache-aware-routing.js';
 import { StePublisher, type StePublisherOptions } from './ste-publisher.js';
 import { NO_AGENT_ID, type AgentIdTable } from './agent-ids.js';
 import { outgoingHints } from './outgoing-hints.js';

@@ -11,7 +11,7 @@ import { bodyFor, headersFor, relayHeaders, type ForwardInput } from './forward-
 import type { GatewayMetrics } from './gateway-metrics.js';
 import { ApiError, errorBody } from '../http/openai-errors.js';
 import type { PromptBlocks } from '../http/prompt-tokens.js';
-import type { RouteQuery, RoutingPolicy } from './routing.js';
+import type { RouteQuery, RoutingPolicy } from '../../sim/cache-aware-routing.js';
 import type { PrefixIndex } from './prefix-index.js';
 import type { ShadowLease } from './shadow-cache.js';
 import { classifyUpstreamError } from './upstream-errors.js';

@@ -1,6 +1,6 @@
 /** One upstream engine as the gateway sees it: where it is, what it speaks, its load and its shadow cache. */
 import { Pool } from 'undici';
-import type { RouteCandidate } from './routing.js';
+import type { RouteCandidate } from '../../sim/cache-aware-routing.js';
 import { ShadowCache, type ShadowCacheOptions, type ShadowLease } from './shadow-cache.js';
 import type { KvBlockIndex } from '../kv-events/kv-block-index.js';
 
