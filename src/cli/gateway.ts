@@ -42,6 +42,7 @@ interface GatewayFlags extends ServerFlags {
   retryCooldown: number;
   maxBodyBytes: number;
   servedModel?: string[];
+  servedModelName?: string[];
   workflow?: string[];
   instanceIdle: number;
   graph: 'declared' | 'learned';
@@ -87,7 +88,8 @@ export function registerGateway(program: Command): void {
     .option('--connections <n>', 'connections per upstream', (v) => parseInteger(v, 1), GATEWAY_DEFAULTS.connections)
     .option('--retry-cooldown <ms>', 'how long an unreachable upstream stays out of routing', (v) => parseInteger(v, 0), GATEWAY_DEFAULTS.retryCooldownMs)
     .option('--max-body-bytes <n>', 'largest request body accepted (bytes; 8M, 8MiB)', (v) => parseByteCount(v, 1), GATEWAY_DEFAULTS.bodyLimit)
-    .option('--served-model <id>', 'model id to accept (repeatable; default: whatever the upstreams list at /v1/models)', collect(String))
+    .option('--served-model-name <id>', 'model id to accept (repeatable; default: whatever the upstreams list at /v1/models); the name vLLM and `kvflow engine` use', collect(String))
+    .option('--served-model <id>', 'same as --served-model-name', collect(String))
     .option('--workflow <spec>', 'workflow spec to register at start (repeatable; also POST /v1/workflows)', collect(String))
     .option(
       '--graph <source>',
@@ -139,7 +141,7 @@ async function gatewayCommand(flags: GatewayFlags): Promise<void> {
     connections: flags.connections,
     retryCooldownMs: flags.retryCooldown,
     bodyLimit: flags.maxBodyBytes,
-    ...(flags.servedModel && { models: flags.servedModel }),
+    ...((flags.servedModelName || flags.servedModel) && { models: [...(flags.servedModelName ?? []), ...(flags.servedModel ?? [])] }),
     idleSeconds: flags.instanceIdle,
     graph: flags.graph,
     log: flags.log ?? false,

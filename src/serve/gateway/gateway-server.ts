@@ -21,7 +21,7 @@ import { chatRequestSchema, completionRequestSchema, parseRequest, type ChatRequ
 import { MAX_INDEXED_UPSTREAMS, PrefixIndex } from './prefix-index.js';
 import { saltOf, type TokenizerSource } from '../http/prompt-tokens.js';
 import { ModelTokenizers } from './model-tokenizers.js';
-import { Proxy } from './proxy.js';
+import { RequestForwarder } from './proxy.js';
 import { CacheAwareRouting, type CacheAwareOptions } from '../../sim/cache-aware-routing.js';
 import { StePublisher, type StePublisherOptions } from './ste-publisher.js';
 import { NO_AGENT_ID, type AgentIdTable } from './agent-ids.js';
@@ -174,7 +174,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
   for (const [index, feed] of feeds) upstreams[index]!.kvIndex = feed.index;
   const hasFork = upstreams.some((upstream) => upstream.kind === 'kvflow-sglang');
   const hasHintsKind = upstreams.some((upstream) => upstream.kind === 'sglang-hints');
-  const proxy = new Proxy({
+  const proxy = new RequestForwarder({
     upstreams,
     routing: new CacheAwareRouting(options.routing),
     metrics,

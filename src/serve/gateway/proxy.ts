@@ -40,7 +40,7 @@ export interface PreparedRequest extends ForwardInput {
   stateId?: string;
 }
 
-export interface ProxyOptions {
+export interface RequestForwarderOptions {
   upstreams: readonly Upstream[];
   routing: RoutingPolicy;
   metrics: GatewayMetrics;
@@ -55,10 +55,15 @@ export interface ProxyOptions {
   admit?: (request: PreparedRequest, upstream: Upstream) => ShadowLease;
 }
 
-export class Proxy {
-  readonly #options: ProxyOptions;
+/**
+ * The gateway's request path after parsing: routes a prepared request to an upstream, locks its prompt in
+ * that upstream's shadow tree, forwards it and relays the answer, retrying another upstream on a failure
+ * before the first byte. (Named so it does not shadow the built-in `Proxy`.)
+ */
+export class RequestForwarder {
+  readonly #options: RequestForwarderOptions;
 
-  constructor(options: ProxyOptions) {
+  constructor(options: RequestForwarderOptions) {
     this.#options = options;
   }
 
