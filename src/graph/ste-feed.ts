@@ -19,10 +19,19 @@ export class SteChangeFeed {
     this.#version = this.#source.version;
     if (this.#source.takeChanges) return this.#source.takeChanges();
     const next = this.#source.snapshot();
-    const changes = new Map<string, number | undefined>();
-    for (const [key, value] of next) if (this.#previous.get(key) !== value) changes.set(key, value);
-    for (const key of this.#previous.keys()) if (!next.has(key)) changes.set(key, undefined);
+    const changes = diffSnapshots(this.#previous, next);
     this.#previous = new Map(next);
     return changes;
   }
+}
+
+/**
+ * Keys whose value differs between two STE snapshots (undefined: no longer known). The one diff for
+ * every consumer of full snapshots: this feed, and the engine taking a full `/v1/update` table.
+ */
+export function diffSnapshots(previous: ReadonlyMap<string, number>, next: ReadonlyMap<string, number>): Map<string, number | undefined> {
+  const changes = new Map<string, number | undefined>();
+  for (const [key, value] of next) if (previous.get(key) !== value) changes.set(key, value);
+  for (const key of previous.keys()) if (!next.has(key)) changes.set(key, undefined);
+  return changes;
 }

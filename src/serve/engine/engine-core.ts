@@ -11,7 +11,7 @@ import { PageState } from '../../cache/radix-cache.js';
 import type { Setup } from '../../sim/setups.js';
 import { SimRequest } from '../../sim/sim-request.js';
 import type { TransferObservers } from '../../sim/transfer-plan.js';
-import { diffSnapshots } from '../http/kvflow-update.js';
+import { diffSnapshots } from '../../graph/ste-feed.js';
 import { ApiError } from '../http/openai-errors.js';
 import { RealTimeClock } from '../../sim/real-time-clock.js';
 import { EngineKvEvents, type KvEventSink } from './engine-kv-events.js';

@@ -58,11 +58,3 @@ export function snapshotOfUpdate(update: Pick<SteUpdate, 'agent_data' | 'timeste
   }
   return snapshot;
 }
-
-/** Keys whose value differs between two snapshots (undefined: no longer known). */
-export function diffSnapshots(previous: ReadonlyMap<string, number>, next: ReadonlyMap<string, number>): Map<string, number | undefined> {
-  const changes = new Map<string, number | undefined>();
-  for (const [key, value] of next) if (previous.get(key) !== value) changes.set(key, value);
-  for (const key of previous.keys()) if (!next.has(key)) changes.set(key, undefined);
-  return changes;
-}
