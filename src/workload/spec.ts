@@ -1,11 +1,13 @@
 /**
  * Workflow specs: a JSON document declaring agents, the control flow between them and how instances of
- * the workflow arrive (workloads/README.md documents the format). Parsing validates the shape with zod
- * and the control flow with spec-rules.ts; every problem becomes `file: path.to.field: problem`.
+ * the workflow arrive (workloads/README.md documents the format). Parsing validates the shape (plainly
+ * valid documents without zod: spec-fast-path.ts; zod for the rest and for every error message) and the
+ * control flow with spec-rules.ts; every problem becomes `file: path.to.field: problem`.
  */
 import { z } from 'zod';
 import { InputError } from '../errors.js';
 import { readInputJson } from '../input-files.js';
+import { BRANCH_SUM_TOLERANCE, plainlyValidSpec, SPEC_LIMITS, type SpecShape } from './spec-fast-path.js';
 import { findControlFlowProblem } from './spec-rules.js';
 import type { AgentSpec, ChainEdge, BranchEdge, FanoutEdge, JoinEdge, LoopEdge, EdgeSpec, EdgeKind, ArrivalSpec, WorkflowSpec } from './spec-types.js';
 import { DEFAULT_BLOCK_SIZE } from '../types.js';
@@ -23,18 +25,7 @@ const expecting = (what: string) => ({
  * `"fixed": 1e12` is a one-line error, not a machine out of memory. Generous for real workflows:
  * the longest context windows are about 2M tokens.
  */
-export const SPEC_LIMITS = {
-  /** Tokens of one agent's fixed prompt, dynamic part or output. */
-  tokens: 2 ** 21,
-  agents: 1_000_000,
-  edges: 2_000_000,
-  instances: 1_000_000,
-  rounds: 1_000_000,
-  loopCount: 1_000_000,
-  blockSize: 2 ** 16,
-  /** instances x rounds x agents: the requests a spec may expand to, at most. */
-  requests: 50_000_000,
-} as const;
+export { SPEC_LIMITS };
 
 const count = (min: number, max: number = Number.MAX_SAFE_INTEGER) =>
   z
@@ -57,8 +48,6 @@ const probability = z
   .number(expecting('a number'))
   .gt(0, { error: 'must be in (0, 1]' })
   .max(1, { error: 'must be in (0, 1]' });
-
-const BRANCH_SUM_TOLERANCE = 1e-9;
 
 const edgeSchema = z.discriminatedUnion(
   'kind',
@@ -136,11 +125,7 @@ const specSchema = z.strictObject({
 
 /** Validates a parsed JSON document as a workflow spec; `file` only labels error messages. */
 export function parseWorkflowSpec(json: unknown, file: string): WorkflowSpec {
-  const result = specSchema.safeParse(json, { error: describeIssue });
-  if (!result.success) {
-    throw inputErrorFrom(result.error, { file });
-  }
-  const { arrival, ...rest } = result.data;
+  const { arrival, ...rest } = plainlyValidSpec(json) ?? specShapeWithZod(json, file);
   const spec: WorkflowSpec = {
     ...rest,
     arrival:
@@ -159,6 +144,13 @@ export function parseWorkflowSpec(json: unknown, file: string): WorkflowSpec {
   const problem = findControlFlowProblem(spec);
   if (problem !== undefined) throw InputError.atPath(file, problem.path, problem.problem);
   return spec;
+}
+
+/** The spec shape by zod alone (every error message comes from here; tests compare it with the fast path). */
+export function specShapeWithZod(json: unknown, file: string): SpecShape {
+  const result = specSchema.safeParse(json, { error: describeIssue });
+  if (!result.success) throw inputErrorFrom(result.error, { file });
+  return result.data;
 }
 
 /** Reads and validates a workflow spec file. */
