@@ -26,6 +26,7 @@ export function fieldOptions(field: ConfigField): Option[] {
     option.argParser(parser as (text: string, previous: unknown) => unknown);
   }
   if (field.default !== undefined) option.default(field.default, field.defaultText);
+  if (field.required) option.makeOptionMandatory();
   const negation = field.negation === undefined ? [] : [new Option(`--no-${field.flag.slice(2).split(' ')[0]}`, field.negation)];
   return [option, ...negation];
 }

@@ -1,13 +1,13 @@
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import { formatTokenCount } from '../report/table.js';
 import { replaySuite, type ReplayReport } from '../replay/replay-suite.js';
 import { NeedsSortError, replayStream } from '../replay/replay-stream.js';
 import { replayOrder } from '../workload/request-order.js';
-import { annotateStream, chooseGraph, GRAPH_SOURCES, requestsFor, type GraphChoice, type GraphSource } from '../config/graph-source.js';
-import { POLICY_NAMES, type ReadTraceOptions, } from '../types.js';
+import { annotateStream, chooseGraph, requestsFor, type GraphChoice } from '../config/graph-source.js';
+import type { ReadTraceOptions } from '../types.js';
 import type { PolicyFactory } from '../cache/policy.js';
-import { policyListHelp, resolvePolicies } from '../config/policy-spec.js';
+import { resolvePolicies } from '../config/policy-spec.js';
 import { readTrace, streamTrace, type TraceStats } from '../workload/trace.js';
 import { estimateLineCount } from '../workload/estimate.js';
 import { InputError } from '../errors.js';
@@ -15,24 +15,20 @@ import { renderExplainTable, renderReplayTable } from '../report/replay-table.js
 import { explainReplay } from '../replay/explain.js';
 import { computeNextUse } from '../cache/next-use.js';
 import { createProgress } from '../report/progress.js';
-import { parseInteger, parseName, parseSessionsStartFlag, parseTokenCountList } from './flags.js';
+import { parseInteger, parseSessionsStartFlag } from './flags.js';
 import { retimeSessions, SESSIONS_START_HELP, sessionsStartName, type SessionsStart } from '../workload/sessions-start.js';
 import { FORMAT_CHOICES } from '../workload/read.js';
 import { emit, runCommand } from './run.js';
 import { loadSteSource } from '../config/workload-input.js';
+import { REPLAY_FIELDS, type ReplaySettings } from '../config/replay-fields.js';
+import { addFieldOptions } from './config-flags.js';
 
-/** Policies replayed when --policy is not given: the learned `reuse` trains a model, so it is asked for by name. */
-const DEFAULT_POLICIES: string[] = POLICY_NAMES.filter((name) => name !== 'reuse');
-
-interface ReplayFlags {
+/** The run's settings (config/replay-fields.ts; trace, capacity and policy always set), then the rest. */
+interface ReplayFlags extends ReplaySettings {
   trace: string;
   format: (typeof FORMAT_CHOICES)[number];
-  blockSize?: number;
   capacity: (number | null)[];
   policy: string[];
-  workflow?: string;
-  graph?: GraphSource;
-  skipInvalid?: boolean;
   explain?: boolean;
   tokenizer?: string;
   sessionsStart?: SessionsStart;
@@ -42,25 +38,12 @@ interface ReplayFlags {
 }
 
 export function registerReplay(program: Command): void {
-  program
+  const command = program
     .command('replay')
-    .description('cache-only replay of a trace: hit rate per eviction policy and capacity (DESIGN.md section 4)')
-    .requiredOption('--trace <file>', 'trace file (kvflow JSONL or Mooncake JSONL)')
-    .option('--format <format>', `trace format: ${FORMAT_CHOICES.join(' | ')}`, (v) => parseName(v, FORMAT_CHOICES), 'auto')
-    .option('--block-size <n>', 'tokens per block for lines that give none (kvflow default 16)', (v) => parseInteger(v, 1))
-    .addOption(
-      new Option('--capacity <list>', 'GPU capacities in tokens, comma list; k/M/G are powers of 2; inf = unbounded')
-        .argParser(parseTokenCountList)
-        .default(parseTokenCountList('1M,16M,inf'), '1M,16M,inf'),
-    )
-    .addOption(
-      new Option('--policy <list>', `eviction policies: ${policyListHelp()}`)
-        .argParser((v) => v.split(','))
-        .default(DEFAULT_POLICIES, DEFAULT_POLICIES.join(',')),
-    )
-    .option('--workflow <spec>', 'workflow spec whose step graph gives STE values to the ste policy')
-    .option('--graph <source>', 'where ste gets its step graph: declared (--workflow), learned (online, from the trace itself), none; default: declared with --workflow, else none', (v) => parseName(v, GRAPH_SOURCES))
-    .option('--skip-invalid', 'skip and count invalid trace lines instead of stopping at the first')
+    .description('cache-only replay of a trace: hit rate per eviction policy and capacity (DESIGN.md section 4)');
+  // The run's settings: the same fields a sweep grid of kind replay takes.
+  addFieldOptions(command, REPLAY_FIELDS);
+  command
     .option('--tokenizer <name>', 'tokenizer of text traces (lmcache): a model preset (Llama-3.1-8B, Llama-3.1-70B, Qwen2.5-32B), a tokenizer.json path, or cl100k_base (default Llama-3.1-8B)')
     .option('--sessions-start <mode>', `re-time sessions, each keeping its own gaps and order: ${SESSIONS_START_HELP} (docs/sessions-start.md)`, parseSessionsStartFlag)
     .option('--seed <n>', 'seed for --sessions-start poisson', (v) => parseInteger(v, 0), 1)

@@ -28,6 +28,8 @@ export interface ConfigField<T = unknown> {
   readonly default?: T;
   /** How `--help` shows the default when `String(default)` would not do. */
   readonly defaultText?: string;
+  /** A flag the command cannot run without. */
+  readonly required?: boolean;
   /** A flag that may be given several times, each adding to a list. */
   readonly repeatable?: boolean;
   /** Booleans: also a `--no-...` flag with this help text. */

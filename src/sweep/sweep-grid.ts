@@ -13,48 +13,22 @@ import { readInputJson } from '../input-files.js';
 import { isPolicyPath } from '../config/policy-spec.js';
 import type { SetupSpec } from '../config/setup-spec.js';
 import type { ConfigField } from '../config/field.js';
-import { GRAPH_SOURCES } from '../config/graph-source.js';
 import { SIMULATION_FIELDS, type SimulationSettings } from '../config/simulation-fields.js';
-import { parseQuantity } from '../units.js';
-import { FORMAT_CHOICES } from '../workload/trace.js';
-
-const positiveInt = z.number().int().min(1);
-const path = z.string().min(1);
-const format = z.enum(FORMAT_CHOICES);
-const graph = z.enum(GRAPH_SOURCES);
+import { REPLAY_FIELDS, type ReplaySettings } from '../config/replay-fields.js';
 
 /** One simulate run's fields: `kvflow simulate`'s flags, from the same tables (config/simulation-fields.ts). */
 const simulateFields = Object.fromEntries(Object.entries(SIMULATION_FIELDS).map(([name, field]) => [name, (field as ConfigField).schema(z)])) as {
   [K in keyof typeof SIMULATION_FIELDS]: ReturnType<(typeof SIMULATION_FIELDS)[K]['schema']>;
 };
 
-/** A capacity in tokens: a number, a string with a k/M/G suffix, or "inf" (null). */
-const capacity = z.union([z.number().int().min(1), z.string(), z.null()]).transform((value, context) => {
-  if (typeof value !== 'string') return value;
-  try {
-    return parseQuantity(value, 'tokens');
-  } catch {
-    context.addIssue({ code: 'custom', message: `"${value}" is not a token count (an integer with optional k, M, G suffix, or inf)` });
-    return z.NEVER;
-  }
-});
-
-/** One replay run's fields: `kvflow replay`'s flags. */
-const replayFields = {
-  trace: path,
-  format,
-  blockSize: positiveInt,
-  skipInvalid: z.boolean(),
-  capacity: z.array(capacity).min(1),
-  /** Registered names or policy files (relative to the grid). */
-  policy: z.array(z.string().min(1)).min(1),
-  workflow: path,
-  graph,
+/** One replay run's fields: `kvflow replay`'s run flags, from the same table (config/replay-fields.ts). */
+const replayFields = Object.fromEntries(Object.entries(REPLAY_FIELDS).map(([name, field]) => [name, (field as ConfigField).schema(z)])) as {
+  [K in keyof typeof REPLAY_FIELDS]: ReturnType<(typeof REPLAY_FIELDS)[K]['schema']>;
 };
 
 export type SweepKind = 'simulate' | 'replay';
 export type SimulatePoint = SimulationSettings;
-export type ReplayPoint = Partial<{ [K in keyof typeof replayFields]: z.output<(typeof replayFields)[K]> }>;
+export type ReplayPoint = ReplaySettings;
 
 /** One run of a sweep: where it sits in the grid and its full configuration. */
 export interface SweepRun {

@@ -7,6 +7,7 @@ import { replaySuite, type ReplayReport } from '../replay/replay-suite.js';
 import { loadSteSource, loadWorkload, type LoadedWorkload, type WorkloadFlags } from '../config/workload-input.js';
 import { chooseGraph, requestsFor } from '../config/graph-source.js';
 import { resolveSimulation } from '../config/simulation-input.js';
+import { REPLAY_FIELDS } from '../config/replay-fields.js';
 import { simulate } from '../sim/simulate.js';
 import type { SimReport, SimTimeline, Trace } from '../types.js';
 import { readTrace } from '../workload/trace.js';
@@ -48,7 +49,7 @@ async function runSimulatePoint(point: SimulatePoint, where: string): Promise<{ 
 }
 
 async function runReplayPoint(point: ReplayPoint, where: string): Promise<ReplayReport> {
-  const policySpecs = point.policy ?? ['lru', 'lfu', 'belady', 'ste'];
+  const policySpecs = point.policy ?? REPLAY_FIELDS.policy.default;
   const graph = chooseGraph(point.graph, {
     ...(point.workflow !== undefined && (point.graph ?? 'declared') === 'declared' && { declared: await loadSteSource(point.workflow) }),
     learnsAgents: policySpecs.includes('ste-learned'),
@@ -60,7 +61,7 @@ async function runReplayPoint(point: ReplayPoint, where: string): Promise<Replay
   const policies = await resolvePolicies(policySpecs, { where: `${where}: policy` });
   const report = replaySuite(trace, {
     policies: policies.map((choice) => choice.create),
-    capacities: point.capacity ?? [2 ** 20, 2 ** 24, null],
+    capacities: point.capacity ?? REPLAY_FIELDS.capacity.default,
     ...(graph.steSource && { steSource: graph.steSource }),
   });
   // Wall time differs run to run; a sweep's output must not.
