@@ -8,6 +8,7 @@ import { WorkflowSte } from '../../src/graph/workflow-ste.js';
 import { CostModel, poolMemoryBytes } from '../../src/sim/cost-model.js';
 import { engineRules } from '../../src/sim/engine-rules.js';
 import { resolveHardware, type HardwareConfig } from '../../src/sim/hardware.js';
+import type { ReplicaOptions } from '../../src/sim/replica.js';
 import type { EngineOptions } from '../../src/sim/simulation.js';
 import { SERVING_DEFAULTS, servingOptions, simulate, type ServingOptions, type SimulateOutput } from '../../src/sim/simulate.js';
 import { setupByName, type SetupName } from '../../src/sim/setups.js';
@@ -183,4 +184,25 @@ export function largestRequestPages(requests: readonly TraceRequest[]): number {
     most = Math.max(most, request.blocks.length + Math.max(1, Math.ceil(request.outputLength / request.blockSize)));
   }
   return most;
+}
+
+/**
+ * Options for a `Replica` built directly in a test: `hardware`'s links and cost model, 16-token blocks,
+ * 4 GPU slots and no CPU tier, a 256-token budget, 8 running, FCFS, one step of prefetch look-ahead.
+ * `options` (with the setup) set the rest.
+ */
+export function replicaOptions(hardware: HardwareConfig, options: Partial<ReplicaOptions> & Pick<ReplicaOptions, 'setup'>): ReplicaOptions {
+  return {
+    gpuSlots: 4,
+    cpuSlots: 0,
+    blockSize: 16,
+    tokenBudget: 256,
+    maxRunning: 8,
+    schedule: 'fcfs',
+    h2d: hardware.h2d,
+    d2h: hardware.d2h,
+    loadAhead: 1,
+    cost: new CostModel(hardware),
+    ...options,
+  };
 }

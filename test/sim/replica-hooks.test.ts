@@ -3,9 +3,9 @@
  * hook every page that becomes usable on the GPU or leaves it, and the simulation whether it is idle.
  */
 import { describe, expect, it } from 'vitest';
+import { replicaOptions } from '../helpers/sim.js';
 import { LruPolicy, type PolicyContext } from '../../src/cache/policy.js';
 import { policyFactory } from '../../src/cache/policy-registry.js';
-import { CostModel } from '../../src/sim/cost-model.js';
 import { EventQueue } from '../../src/sim/event-queue.js';
 import { resolveHardware } from '../../src/sim/hardware.js';
 import { Replica, type ReplicaOptions } from '../../src/sim/replica.js';
@@ -16,20 +16,12 @@ const hardware = resolveHardware({ gpu: 'A10G', model: 'Llama-3.1-8B' });
 
 function replicaOf(options: Partial<ReplicaOptions> = {}, onComplete: () => void = () => {}) {
   const events = new EventQueue();
-  const replica = new Replica(0, events, { onFirstToken: () => {}, onComplete }, {
-    setup: { name: 'sglang', policy: policyFactory('lru'), cpuTier: false, prefetch: false, statusAware: false },
-    gpuSlots: 4,
-    cpuSlots: 0,
-    blockSize: BLOCK,
-    tokenBudget: 256,
-    maxRunning: 8,
-    schedule: 'fcfs',
-    h2d: hardware.h2d,
-    d2h: hardware.d2h,
-    loadAhead: 1,
-    cost: new CostModel(hardware),
-    ...options,
-  });
+  const replica = new Replica(
+    0,
+    events,
+    { onFirstToken: () => {}, onComplete },
+    replicaOptions(hardware, { setup: { name: 'sglang', policy: policyFactory('lru'), cpuTier: false, prefetch: false, statusAware: false }, ...options }),
+  );
   let index = 0;
   const request = (blocks: number[]) =>
     new SimRequest({ id: `r${index}`, blocks, blockSize: BLOCK, inputLength: blocks.length * BLOCK, outputLength: 1 }, index++, undefined);

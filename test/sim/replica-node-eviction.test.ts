@@ -4,9 +4,9 @@
  * goes on differently. Evicting a node's leaf takes the node's other pages up to the split with it.
  */
 import { describe, expect, it } from 'vitest';
+import { replicaOptions } from '../helpers/sim.js';
 import { PageState } from '../../src/cache/radix-cache.js';
 import { policyFactory } from '../../src/cache/policy-registry.js';
-import { CostModel } from '../../src/sim/cost-model.js';
 import { engineRules } from '../../src/sim/engine-rules.js';
 import { EventQueue } from '../../src/sim/event-queue.js';
 import { resolveHardware } from '../../src/sim/hardware.js';
@@ -19,20 +19,16 @@ const hardware = resolveHardware({ gpu: 'A10G', model: 'Llama-3.1-8B' });
 /** Six GPU slots, LRU, no CPU tier, SGLang v0.4 rules with node or page eviction. */
 function replicaOf(evictGranularity: 'node' | 'page') {
   const events = new EventQueue();
-  const replica = new Replica(0, events, { onFirstToken: () => {}, onComplete: () => {} }, {
-    setup: { name: 'sglang', policy: policyFactory('lru'), cpuTier: false, prefetch: false, statusAware: false },
-    gpuSlots: 6,
-    cpuSlots: 0,
-    blockSize: BLOCK,
-    tokenBudget: 256,
-    maxRunning: 8,
-    schedule: 'fcfs',
-    h2d: hardware.h2d,
-    d2h: hardware.d2h,
-    loadAhead: 1,
-    cost: new CostModel(hardware),
-    rules: { ...engineRules(hardware), evictGranularity },
-  });
+  const replica = new Replica(
+    0,
+    events,
+    { onFirstToken: () => {}, onComplete: () => {} },
+    replicaOptions(hardware, {
+      setup: { name: 'sglang', policy: policyFactory('lru'), cpuTier: false, prefetch: false, statusAware: false },
+      gpuSlots: 6,
+      rules: { ...engineRules(hardware), evictGranularity },
+    }),
+  );
   let index = 0;
   return {
     replica,

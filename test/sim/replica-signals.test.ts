@@ -3,6 +3,7 @@
  * that the scenarios of test/sim/replica.test.ts leave open.
  */
 import { describe, expect, it } from 'vitest';
+import { replicaOptions } from '../helpers/sim.js';
 import { policyFactory } from '../../src/cache/policy-registry.js';
 import { CostModel } from '../../src/sim/cost-model.js';
 import { EventQueue } from '../../src/sim/event-queue.js';
@@ -19,20 +20,12 @@ const hicache: Setup = { name: 'hicache', policy: policyFactory('lru'), cpuTier:
 function replicaOf(options: Partial<ReplicaOptions> = {}) {
   const events = new EventQueue();
   const done: string[] = [];
-  const replica = new Replica(0, events, { onFirstToken: () => {}, onComplete: (r) => done.push(r.request.id) }, {
-    setup: hicache,
-    gpuSlots: 8,
-    cpuSlots: 16,
-    blockSize: BLOCK,
-    tokenBudget: 8192,
-    maxRunning: 8,
-    schedule: 'fcfs',
-    h2d: hardware.h2d,
-    d2h: hardware.d2h,
-    loadAhead: 1,
-    cost,
-    ...options,
-  });
+  const replica = new Replica(
+    0,
+    events,
+    { onFirstToken: () => {}, onComplete: (r) => done.push(r.request.id) },
+    replicaOptions(hardware, { setup: hicache, gpuSlots: 8, cpuSlots: 16, tokenBudget: 8192, cost, ...options }),
+  );
   return { replica, events, done };
 }
 
@@ -169,10 +162,12 @@ describe('Replica odds and ends', () => {
   it("reports the eviction of an agent's fixed-prompt pages only, once each", () => {
     const events = new EventQueue();
     const prompts: string[] = [];
-    const replica = new Replica(0, events, { onFirstToken: () => {}, onComplete: () => {}, onPromptEvent: (kind, agent) => prompts.push(`${kind} ${agent}`) }, {
-      setup: gpuOnly, gpuSlots: 3, cpuSlots: 0, blockSize: BLOCK, tokenBudget: 8192, maxRunning: 8, schedule: 'fcfs',
-      h2d: hardware.h2d, d2h: hardware.d2h, loadAhead: 1, cost,
-    });
+    const replica = new Replica(
+      0,
+      events,
+      { onFirstToken: () => {}, onComplete: () => {}, onPromptEvent: (kind, agent) => prompts.push(`${kind} ${agent}`) },
+      replicaOptions(hardware, { setup: gpuOnly, gpuSlots: 3, tokenBudget: 8192, cost }),
+    );
     const serve = (r: SimRequest) => {
       replica.enqueue(r);
       events.run();

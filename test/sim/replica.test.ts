@@ -4,6 +4,7 @@
  * Pools of a few pages make every eviction, load-back and preemption follow by hand.
  */
 import { describe, expect, it } from 'vitest';
+import { replicaOptions } from '../helpers/sim.js';
 import { PageState, ROOT } from '../../src/cache/radix-cache.js';
 import { StePolicy } from '../../src/cache/ste-policy.js';
 import type { RequestAccess } from '../../src/cache/policy.js';
@@ -48,20 +49,7 @@ function harness(setup: Setup, options: Partial<ReplicaOptions> = {}): Harness {
       onComplete: (request) => done.push(request.request.id),
       onPromptEvent: (kind, agent) => promptEvents.push(`${kind} ${agent}`),
     },
-    {
-      setup,
-      gpuSlots: 4,
-      cpuSlots: 16,
-      blockSize: BLOCK,
-      tokenBudget: 256,
-      maxRunning: 8,
-      schedule: 'fcfs',
-      h2d: hardware.h2d,
-      d2h: hardware.d2h,
-      loadAhead: 1,
-      cost,
-      ...options,
-    },
+    replicaOptions(hardware, { setup, cpuSlots: 16, cost, ...options }),
   );
   return {
     replica,
