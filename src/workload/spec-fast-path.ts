@@ -6,7 +6,7 @@
  * a 100,000-agent spec in about a second; this check in a tenth of that.
  */
 import { DEFAULT_BLOCK_SIZE } from '../types.js';
-import type { AgentSpec, ArrivalSpec, EdgeSpec } from './spec-types.js';
+import type { AgentSpec, ArrivalSpec, EdgeSpec, WorkflowSpec } from './spec-types.js';
 
 /** Bounds every spec field is checked against before anything is expanded (spec.ts documents them). */
 export const SPEC_LIMITS = {
@@ -26,19 +26,9 @@ export const SPEC_LIMITS = {
 export const BRANCH_SUM_TOLERANCE = 1e-9;
 
 /** The parsed document, before spec.ts turns the optional arrival into a closed or Poisson one. */
-export interface SpecShape {
-  name: string;
-  description?: string;
-  blockSize: number;
-  agents: Record<string, AgentSpec>;
-  edges: EdgeSpec[];
-  start: string;
-  rounds: number;
-  shareAgents: boolean;
-  instances: number;
+export type SpecShape = Omit<WorkflowSpec, 'arrival'> & {
   arrival?: { kind: 'closed'; concurrency?: number } | Exclude<ArrivalSpec, { kind: 'closed' }>;
-  think: number;
-}
+};
 
 type Plain = Record<string, unknown>;
 
