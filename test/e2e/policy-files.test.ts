@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectJsonDocument, expectUsageError, kvflow, startCliServer, type CliServer } from '../helpers/cli.js';
-import { REPO } from '../helpers/sim.js';
+import { REPO, writeSpecTrace } from '../helpers/sim.js';
 
 const LONG = './examples/policies/long-prompts.js';
 const HOT = './examples/policies/hot-agents.js';
@@ -19,11 +19,7 @@ let trace: string;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'kvflow-policy-files-'));
   trace = join(dir, 'sequential-10.jsonl');
-  const { loadWorkflowSpec } = await import('../../src/workload/spec.js');
-  const { generateRequests } = await import('../../src/workload/generate.js');
-  const { formatRequestJsonl } = await import('../../src/workload/trace.js');
-  const spec = await loadWorkflowSpec(join(REPO, SPEC));
-  writeFileSync(trace, generateRequests(spec, { seed: 1 }).map((r) => `${formatRequestJsonl(r)}\n`).join(''));
+  await writeSpecTrace(SPEC, trace);
 });
 
 interface Named {

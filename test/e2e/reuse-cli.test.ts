@@ -2,12 +2,12 @@
  * The learned `reuse` policy by name through every command that takes `--policy`: replay, simulate, engine
  * and gateway (the same ReusePolicy object in each driver).
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectJsonDocument, kvflow, startCliServer, type CliServer } from '../helpers/cli.js';
-import { REPO } from '../helpers/sim.js';
+import { writeSpecTrace } from '../helpers/sim.js';
 
 const SPEC = 'workloads/sequential-10.json';
 let trace: string;
@@ -15,11 +15,7 @@ let trace: string;
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'kvflow-reuse-cli-'));
   trace = join(dir, 'sequential-10.jsonl');
-  const { loadWorkflowSpec } = await import('../../src/workload/spec.js');
-  const { generateRequests } = await import('../../src/workload/generate.js');
-  const { formatRequestJsonl } = await import('../../src/workload/trace.js');
-  const spec = await loadWorkflowSpec(join(REPO, SPEC));
-  writeFileSync(trace, generateRequests(spec, { seed: 1 }).map((r) => `${formatRequestJsonl(r)}\n`).join(''));
+  await writeSpecTrace(SPEC, trace);
 });
 
 interface Named {

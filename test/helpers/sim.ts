@@ -2,6 +2,8 @@
  * Small builders for serving-simulation tests: workflow specs written in code, hardware with a KV pool of
  * a chosen size, engine options for `runSimulation`, and the token-accounting identity.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AgentStepGraph } from '../../src/graph/graph.js';
 import { WorkflowSte } from '../../src/graph/workflow-ste.js';
@@ -14,7 +16,8 @@ import { SERVING_DEFAULTS, servingOptions, simulate, type ServingOptions, type S
 import { setupByName, type SetupName } from '../../src/sim/setups.js';
 import type { SimResult, SteSource, TraceRequest } from '../../src/types.js';
 import { generateRequests } from '../../src/workload/generate.js';
-import { parseWorkflowSpec, type EdgeSpec, type WorkflowSpec } from '../../src/workload/spec.js';
+import { loadWorkflowSpec, parseWorkflowSpec, type EdgeSpec, type WorkflowSpec } from '../../src/workload/spec.js';
+import { formatRequestJsonl } from '../../src/workload/trace.js';
 
 /** The repository root (test/helpers/../..). */
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -205,4 +208,10 @@ export function replicaOptions(hardware: HardwareConfig, options: Partial<Replic
     cost: new CostModel(hardware),
     ...options,
   };
+}
+
+/** Writes the requests of the bundled spec `specPath` (relative to the repository, seed 1) as a canonical JSONL trace at `path`. */
+export async function writeSpecTrace(specPath: string, path: string): Promise<void> {
+  const spec = await loadWorkflowSpec(join(REPO, specPath));
+  writeFileSync(path, generateRequests(spec, { seed: 1 }).map((r) => `${formatRequestJsonl(r)}\n`).join(''));
 }
