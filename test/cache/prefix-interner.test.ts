@@ -26,6 +26,27 @@ describe('PrefixInterner', () => {
       }),
     );
   });
+  it('keeps block ids that do not fit 4 bytes apart: 2^32, negative and fractional ones', () => {
+    for (const odd of [2 ** 32, -1, 1.5, 2 ** 32 + 1]) {
+      const interner = new PrefixInterner(1);
+      const small = interner.intern(0, 7); // 1: stored in 4 bytes
+      const big = interner.intern(0, odd); // 2: switches to 8-byte block ids
+      expect([small, big]).toEqual([1, 2]);
+      expect(interner.intern(0, odd)).toBe(2);
+      expect(interner.intern(0, 7)).toBe(1);
+      expect(interner.intern(0, Math.trunc(odd) >>> 0)).toBe(3); // what 4 bytes would have kept of it
+      expect(interner.intern(big, odd)).toBe(4);
+    }
+  });
+
+  it('grows past its expected size with 4-byte block ids, keeping every id', () => {
+    const interner = new PrefixInterner(1);
+    const ids = Array.from({ length: 100 }, (_, block) => interner.intern(0, 2 ** 32 - 1 - block));
+    expect(ids).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    expect(Array.from({ length: 100 }, (_, block) => interner.intern(0, 2 ** 32 - 1 - block))).toEqual(ids);
+    expect(interner.intern(0, 0)).toBe(101);
+    expect(interner.size).toBe(102);
+  });
 });
 
 describe('Int32Chunks', () => {

@@ -96,4 +96,59 @@ describe('StePolicy', () => {
     expect(policy.steOfPage(100_000)).toBe(6);
     expect(policy.steOfPage(99_999)).toBeUndefined();
   });
+
+  it('tags nothing, and asks nothing of the cache, for a request without an agent', () => {
+    const { policy, reread } = bound();
+    policy.notePrompt(prompt(2), undefined, [20, 21], 0, 2);
+    expect(reread).toEqual([]);
+    expect(policy.steOfPage(20)).toBeUndefined();
+  });
+
+  it('asks the cache to re-read a page only when a tag is new', () => {
+    const { policy, reread } = bound();
+    policy.tag(4, 'a');
+    policy.tag(4, 'a');
+    policy.tag(4, 'b');
+    policy.tag(4, 'b');
+    policy.tag(4, 'a');
+    expect(reread).toEqual([4, 4]);
+    reread.length = 0;
+    policy.setAll(new Map([['a', 2], ['b', 3]])); // both known now: one re-read per agent of the page
+    expect(reread).toEqual([4, 4]);
+    reread.length = 0;
+    policy.setAll(new Map([['a', 2], ['b', 3]])); // the same values again
+    policy.setSte('a', 2);
+    expect(reread).toEqual([]);
+  });
+
+  it('takes a later known STE over an unknown first tag', () => {
+    const { policy } = bound();
+    policy.tag(9, 'unknown');
+    policy.tag(9, 'known');
+    policy.setSte('known', 2);
+    expect(policy.steOfPage(9)).toBe(2);
+  });
+
+  it('works unbound (no cache to tell)', () => {
+    const policy = new StePolicy();
+    expect(policy.name).toBe('ste');
+    policy.tag(3, 'a');
+    policy.setSte('a', 1);
+    expect(policy.steOfPage(3)).toBe(1);
+    policy.forget(5000); // never tagged, beyond the table: nothing to forget
+    expect(policy.steOfPage(3)).toBe(1);
+  });
+
+  it('grows its tag table at exactly its initial size, leaving new pages untagged', () => {
+    const { policy } = bound();
+    policy.tag(1024, 'a'); // the table starts with 1,024 pages: 1,024 is the first beyond it
+    policy.applySte(new Map([['a', 3], ['b', 4]]));
+    expect(policy.steOfPage(1024)).toBe(3);
+    expect(policy.steOfPage(1500)).toBeUndefined();
+    expect(policy.steOfPage(5000)).toBeUndefined(); // beyond the grown table
+    policy.forget(5000);
+    policy.forget(1500);
+    expect(policy.steOfPage(1024)).toBe(3);
+  });
 });
+

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { LruPolicy, type PolicyFactory } from '../../src/cache/policy.js';
+import { createPolicy, isPolicyName, policyFactory, policyRegistry, PolicyRegistry } from '../../src/cache/policy-registry.js';
+
+describe('PolicyRegistry', () => {
+  it('lists names in registration order, built-ins apart, with their entries', () => {
+    const registry = new PolicyRegistry();
+    const lru: PolicyFactory = () => new LruPolicy();
+    const mine: PolicyFactory = () => new LruPolicy();
+    registry.register('lru', lru, 'least recently used', true);
+    registry.register('mine', mine);
+    expect(registry.names()).toEqual(['lru', 'mine']);
+    expect(registry.builtInNames()).toEqual(['lru']);
+    expect(registry.has('mine')).toBe(true);
+    expect(registry.has('other')).toBe(false);
+    expect(registry.get('lru')).toEqual({ name: 'lru', create: lru, description: 'least recently used', builtIn: true });
+    expect(registry.get('mine')).toEqual({ name: 'mine', create: mine, description: '', builtIn: false });
+    expect(registry.get('other')).toBeUndefined();
+  });
+
+  it('refuses to replace a built-in, or a user policy with another factory; the same factory again is fine', () => {
+    const registry = new PolicyRegistry();
+    const lru: PolicyFactory = () => new LruPolicy();
+    const mine: PolicyFactory = () => new LruPolicy();
+    registry.register('lru', lru, 'least recently used', true);
+    registry.register('mine', mine, 'first');
+    expect(() => registry.register('lru', lru)).toThrow(new Error('a policy named "lru" is already registered (built-in)'));
+    expect(() => registry.register('mine', () => new LruPolicy())).toThrow(new Error('a policy named "mine" is already registered'));
+    registry.register('mine', mine, 'second');
+    expect(registry.get('mine')?.description).toBe('second');
+    expect(registry.names()).toEqual(['lru', 'mine']);
+  });
+});
+
+describe('the process-wide registry', () => {
+  it('holds the six built-ins, each making a policy of its name', () => {
+    const builtIns = ['lru', 'lfu', 'belady', 'ste', 'reuse', 'ste-learned'];
+    expect(policyRegistry.builtInNames()).toEqual(builtIns);
+    for (const name of builtIns) {
+      expect(isPolicyName(name)).toBe(true);
+      expect(createPolicy(name).name).toBe(name);
+      expect(policyFactory(name)({ gpuSlots: 64 }).name).toBe(name);
+    }
+    expect(isPolicyName('fifo')).toBe(false);
+  });
+
+  it('names the registered policies when asked for an unknown one', () => {
+    expect(() => policyFactory('fifo')).toThrow(/^unknown policy "fifo" \(registered: lru, lfu, belady, ste, reuse, ste-learned/);
+    expect(() => createPolicy('fifo')).toThrow(/^unknown policy "fifo"/);
+  });
+});
