@@ -79,4 +79,61 @@ describe('ReuseForecast', () => {
     forecast.touch(5000, code); // beyond the initial table
     expect(forecast.nextUse(5000)).toBe(50 + 2 * 10);
   });
+
+  it("averages a session's gaps (newest weighted 0.3) and the global gap (0.1) for callers seen once", () => {
+    const forecast = new ReuseForecast();
+    // Three calls of session w by three callers (agents a, b, c). Session w's gaps: 10, then 4:
+    // 0.3 * 4 + 0.7 * 10 = 8.2.
+    const a = forecast.call({ workflow: 'w', agent: 'a' }, 0);
+    forecast.touch(1, a.owner);
+    forecast.call({ workflow: 'w', agent: 'b' }, 10);
+    const c = forecast.call({ workflow: 'w', agent: 'c' }, 14);
+    forecast.touch(2, c.owner);
+    // c has called once and is running (STE 0, taken as at least one step): one step of w's pace.
+    expect(forecast.nextUse(2)).toBeCloseTo(14 + 1 * 8.2, 9);
+    // The global gap moved from 8 with each of w's gaps: 0.1 * 10 + 0.9 * 8 = 8.2, then 0.1 * 4 + 0.9 * 8.2 = 7.78.
+    // A caller without an agent has no steps in the graph: three steps, at the global pace (v has no gap yet).
+    const v = forecast.call({ workflow: 'v' }, 20);
+    forecast.touch(3, v.owner);
+    expect(forecast.nextUse(3)).toBeCloseTo(20 + 3 * 7.78, 9);
+  });
+
+  it('forecasts a caller due exactly now at now, and keeps a session silent for exactly three gaps plus eight', () => {
+    const forecast = new ReuseForecast();
+    const w = forecast.call({ workflow: 'w' }, 0);
+    forecast.call({ workflow: 'w' }, 10); // w's gap and its caller's: 10
+    forecast.touch(1, w.owner);
+    const other = forecast.call({ workflow: 'v' }, 20);
+    expect(forecast.nextUse(1)).toBe(20); // due at 10 + 10 = now
+    expect([...forecast.call({ workflow: 'v' }, 48).changed]).toEqual([]); // 48 - 10 = 38 = 3 * 10 + 8: not more
+    expect(forecast.nextUse(1)).toBe(48 + (48 - 10));
+    forecast.touch(2, other.owner);
+    expect([...forecast.pages()]).toEqual([1, 2]);
+  });
+
+  it('moves a page to the session of its latest user, and forgets pages of the first caller', () => {
+    const forecast = new ReuseForecast();
+    const w = forecast.call({ workflow: 'w' }, 0); // owner 0
+    forecast.touch(1, w.owner);
+    forecast.touch(2, w.owner);
+    const v = forecast.call({ workflow: 'v' }, 5);
+    forecast.touch(1, v.owner); // page 1 now belongs to v's caller
+    expect([...forecast.pages()]).toEqual([2, 1]);
+    forecast.forget(2);
+    expect(forecast.nextUse(2)).toBe(5); // nobody's: unknown, i.e. now
+    expect([...forecast.pages()]).toEqual([1]);
+  });
+
+  it('grows its page table at exactly its initial size, new pages owned by nobody', () => {
+    const forecast = new ReuseForecast();
+    const w = forecast.call({ workflow: 'w' }, 0); // the only caller: owner 0
+    forecast.forget(5000); // beyond the table, never seen
+    expect(forecast.nextUse(5000)).toBe(0);
+    forecast.touch(1024, w.owner); // the table starts with 1,024 pages
+    expect(forecast.nextUse(1024)).toBe(0 + 3 * 8);
+    forecast.call({ workflow: 'v' }, 1); // owner 1
+    expect(forecast.nextUse(1500)).toBe(1);
+    expect(forecast.nextUse(1024)).toBe(0 + 3 * 8);
+  });
 });
+
