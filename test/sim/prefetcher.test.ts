@@ -3,6 +3,7 @@
  * test says so: so an agent can leave the load-ahead window before or after its transfer starts.
  */
 import { describe, expect, it } from 'vitest';
+import { LruPolicy } from '../../src/cache/policy.js';
 import { PageState, RadixCache, ROOT } from '../../src/cache/radix-cache.js';
 import { StePolicy } from '../../src/cache/ste-policy.js';
 import type { Transfer } from '../../src/sim/link.js';
@@ -46,10 +47,10 @@ interface Setup {
  * A cache of `gpuSlots` GPU slots whose CPU holds each agent's prompt (its blocks, from the root) and whose
  * GPU holds nothing, and a prefetcher that knows those prompts and loads up to `loadAhead` steps ahead.
  */
-function setup(prompts: Record<string, number[]>, options: { gpuSlots: number; loadAhead?: number }): Setup {
+function setup(prompts: Record<string, number[]>, options: { gpuSlots: number; loadAhead?: number; cpuSlots?: number }): Setup {
   const policy = new StePolicy();
   let prefetcher: Prefetcher | undefined;
-  const cache = new RadixCache({ gpuSlots: options.gpuSlots, cpuSlots: 64, policy, onGpuEvict: (page) => prefetcher?.noteEvicted(page) });
+  const cache = new RadixCache({ gpuSlots: options.gpuSlots, cpuSlots: options.cpuSlots ?? 64, policy, onGpuEvict: (page) => prefetcher?.noteEvicted(page) });
   const pages = new Map<string, number[]>();
   const held: number[] = []; // kept locked while the prompts are written, so later inserts cannot evict them
   let tick = 0;
@@ -190,6 +191,83 @@ describe('Prefetcher', () => {
     s.prefetcher.update(new Map([['planner', 0]]));
     expect(s.link.queued.map((t) => t.bytes)).toEqual([PAGE_BYTES]);
     expect(s.cache.stateOf(page)).toBe(PageState.cpu | PageState.loading);
+  });
+
+  it('plans by STE, then by name, whatever order the changes come in: the transfers land in that order', () => {
+    const s = setup({ a: [1], b: [2], x: [3], z: [4] }, { gpuSlots: 8, loadAhead: 3 });
+    const landed: string[] = [];
+    s.prefetcher.onLanded = (agent) => landed.push(agent);
+    s.prefetcher.update(new Map([['a', 1], ['x', 2], ['b', 1], ['z', 1]]));
+    expect(s.link.queued).toHaveLength(4);
+    for (let i = 0; i < 4; i++) s.link.start();
+    for (let i = 0; i < 4; i++) s.link.land();
+    expect(landed).toEqual(['a', 'b', 'z', 'x']);
+  });
+
+  it('keeps an agent due until its prompt is known, and drops it once it leaves the window or when it is beyond it', () => {
+    const s = setup({ known: [5], another: [6] }, { gpuSlots: 8, loadAhead: 1 });
+    // "late", "gone" and "far" have CPU-only prompts, but the prefetcher has not been told yet.
+    s.prefetcher.update(new Map([['late', 1], ['gone', 1], ['far', 2]]));
+    s.prefetcher.notePrompt('late', []); // an empty prompt tells nothing
+    s.prefetcher.update(new Map([['other', 9]]));
+    expect(s.link.queued).toHaveLength(0);
+    s.prefetcher.update(new Map([['gone', undefined]]));
+    for (const agent of ['late', 'gone']) s.prefetcher.notePrompt(agent, [5]);
+    s.prefetcher.notePrompt('far', [6]);
+    s.prefetcher.update(new Map([['other', undefined]])); // any change: only "late" is still due
+    expect(s.link.queued.map((t) => t.bytes)).toEqual([PAGE_BYTES]);
+    const landed: string[] = [];
+    s.prefetcher.onLanded = (agent) => landed.push(agent);
+    s.link.start();
+    s.link.land();
+    expect(landed).toEqual(['late']);
+  });
+
+  it('plans an agent again when its STE is sent again after its load landed and its pages were evicted', () => {
+    const s = setup({ a: [1] }, { gpuSlots: 8 });
+    s.prefetcher.update(new Map([['a', 1]]));
+    s.link.start();
+    s.link.land();
+    const [page] = s.pages.get('a')!;
+    expect(s.cache.evictGpuPage(page!)).toBe(true);
+    expect(s.prefetcher.stats.wastedPages).toBe(1);
+    s.prefetcher.update(new Map([['a', 1]]));
+    expect(s.link.queued).toHaveLength(1);
+  });
+
+  it('an agent whose prompt was resident when planned is not planned again on later changes', () => {
+    const s = setup({ a: [1] }, { gpuSlots: 8 });
+    const [page] = s.pages.get('a')!;
+    expect(s.cache.startLoad(page!)).toBe(true);
+    s.cache.finishLoad(page!); // on the GPU again, not by the prefetcher
+    s.prefetcher.update(new Map([['a', 1]]));
+    expect(s.link.queued).toHaveLength(0);
+    expect(s.cache.evictGpuPage(page!)).toBe(true);
+    s.prefetcher.update(new Map([['other', undefined]])); // a is no longer due: nothing to plan
+    expect(s.link.queued).toHaveLength(0);
+  });
+
+  it('loads a prompt longer than its first path buffer (64 pages) whole', () => {
+    const blocks = Array.from({ length: 100 }, (_, i) => i);
+    const s = setup({ long: blocks }, { gpuSlots: 128, cpuSlots: 128 });
+    s.prefetcher.update(new Map([['long', 0]]));
+    expect(s.link.queued.map((t) => t.bytes)).toEqual([100 * PAGE_BYTES]);
+  });
+
+  it('with a policy without STE priorities, only free GPU slots are used', () => {
+    const cache = new RadixCache({ gpuSlots: 1, cpuSlots: 4, policy: new LruPolicy() });
+    const page = cache.insertGpu(ROOT, 1, 0);
+    cache.startWrite(page);
+    cache.finishWrite(page);
+    expect(cache.evictGpuPage(page)).toBe(true);
+    const other = cache.insertGpu(ROOT, 2, 1); // unlocked, the least urgent page there is, but not displaced
+    const link = new FakeLink();
+    const prefetcher = new Prefetcher(cache, link, { policy: cache.policy, pageBytes: PAGE_BYTES, loadAhead: 1 });
+    prefetcher.notePrompt('a', [1]);
+    prefetcher.update(new Map([['a', 0]]));
+    expect(link.queued).toHaveLength(0);
+    expect(cache.stateOf(other)).toBe(PageState.gpu);
+    expect(cache.stateOf(page)).toBe(PageState.cpu);
   });
 });
 
