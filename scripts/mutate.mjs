@@ -24,8 +24,8 @@ const GROUPS = {
   cache: {
     // The learned-STE forecast is mutated with the step graph, whose tests exercise it; the learned reuse
     // model (src/cache/reuse/) is its own group, since its tests replay a real trace.
-    mutate: ['src/cache/**/*.ts', '!src/cache/learned-ste/**', '!src/cache/reuse/**', '!src/cache/index.ts'],
-    tests: ['test/cache/tiered-cache.test.ts', 'test/cache/cache.test.ts', 'test/cache/ste-policy.test.ts', 'test/sim/sim-exact.test.ts', 'test/sim/prefetcher.test.ts', 'test/cache/prefix-interner.test.ts', 'test/cache/policy-duel.test.ts', 'test/cache/policy-registry.test.ts', 'test/cache/indexed-heap.test.ts', 'test/cache/radix-cache-edges.test.ts'],
+    mutate: ['src/cache/**/*.ts', 'src/prefix-interner.ts', '!src/cache/learned-ste/**', '!src/cache/reuse/**', '!src/cache/index.ts'],
+    tests: ['test/cache/tiered-cache.test.ts', 'test/cache/cache.test.ts', 'test/cache/ste-policy.test.ts', 'test/sim/sim-exact.test.ts', 'test/sim/prefetcher.test.ts', 'test/prefix-interner.test.ts', 'test/cache/policy-duel.test.ts', 'test/cache/policy-registry.test.ts', 'test/cache/indexed-heap.test.ts', 'test/cache/radix-cache-edges.test.ts'],
   },
   graph: {
     mutate: ['src/graph/**/*.ts', 'src/cache/learned-ste/reuse-forecast.ts', '!src/graph/index.ts'],

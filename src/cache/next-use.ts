@@ -1,5 +1,5 @@
 import type { TraceRequest } from '../types.js';
-import { PrefixInterner } from './prefix-interner.js';
+import { PrefixInterner } from '../prefix-interner.js';
 
 /** Request index standing for "never used again". */
 export const NEVER = Infinity;
@@ -24,14 +24,7 @@ export function computeNextUse(requests: readonly TraceRequest[]): NextUseIndex 
 
   const prefixIds = new Int32Array(total);
   const interner = new PrefixInterner(Math.min(total, 1 << 20));
-  for (let r = 0; r < requests.length; r++) {
-    const blocks = requests[r]!.blocks;
-    let prefix = 0;
-    for (let i = 0; i < blocks.length; i++) {
-      prefix = interner.intern(prefix, blocks[i]!);
-      prefixIds[offsets[r]! + i] = prefix;
-    }
-  }
+  for (let r = 0; r < requests.length; r++) interner.internPath(requests[r]!.blocks, prefixIds, offsets[r]!);
   const prefixCount = interner.size;
 
   const lastSeen = new Float64Array(prefixCount).fill(NEVER);

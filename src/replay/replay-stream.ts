@@ -1,6 +1,6 @@
 import { InputError } from '../errors.js';
 import type { ReplayResult, SteSource, TraceRequest, TraceSummary } from '../types.js';
-import { PrefixInterner } from '../cache/prefix-interner.js';
+import { PrefixInterner } from '../prefix-interner.js';
 import type { PolicyFactory } from '../cache/policy.js';
 import type { ReplayReport } from './replay-suite.js';
 import { Int32Chunks } from './int32-chunks.js';
@@ -122,15 +122,13 @@ class PrefixEncoding {
   #ids = new Int32Chunks();
   #lengths = new Int32Chunks();
   #inputLength = new Int32Chunks();
+  #scratch = new Int32Array(256);
 
   add(request: TraceRequest): void {
     const { blocks } = request;
-    const interner = this.#interner!;
-    let prefix = 0;
-    for (let i = 0; i < blocks.length; i++) {
-      prefix = interner.intern(prefix, blocks[i]!);
-      this.#ids.push(prefix);
-    }
+    if (this.#scratch.length < blocks.length) this.#scratch = new Int32Array(blocks.length * 2);
+    this.#interner!.internPath(blocks, this.#scratch);
+    for (let i = 0; i < blocks.length; i++) this.#ids.push(this.#scratch[i]!);
     this.#lengths.push(blocks.length);
     this.#inputLength.push(request.inputLength);
   }

@@ -5,7 +5,7 @@
  */
 import { prefixTokens, replayOrder } from './request-order.js';
 import type { Trace, TraceFormat, TraceRequest } from '../types.js';
-import { PageTrie } from './page-trie.js';
+import { PrefixInterner } from '../prefix-interner.js';
 
 /** The document `kvflow trace stats --json` prints. Field names are the JSON contract. */
 export interface TraceStatsReport {
@@ -60,7 +60,7 @@ export interface SessionSummary {
 /** Statistics of a whole trace, in one pass over its requests in replay order. */
 export function traceStats(trace: Trace): TraceStatsReport {
   const requests = replayOrder(trace.requests);
-  const trie = new PageTrie();
+  const pagePaths = new PrefixInterner(1 << 16); // a page is its path from the root: page ids are prefix ids
   const distances = new ReuseDistances();
   const sessions = new Map<string, SessionSummary>();
   let pageIds = new Int32Array(256);
@@ -71,7 +71,7 @@ export function traceStats(trace: Trace): TraceStatsReport {
 
   requests.forEach((request, r) => {
     if (pageIds.length < request.blocks.length) pageIds = new Int32Array(request.blocks.length * 2);
-    const known = trie.intern(request.blocks, pageIds);
+    const known = pagePaths.internPath(request.blocks, pageIds);
     distances.record(pageIds, request.blocks.length, r);
     const hit = prefixTokens(request, known);
     inputTokens += request.inputLength;
@@ -96,10 +96,10 @@ export function traceStats(trace: Trace): TraceStatsReport {
     inputTokens,
     outputTokens,
     pages,
-    distinctPages: trie.size,
+    distinctPages: pagePaths.size - 1,
     hitTokens,
     reuseCeiling: ratio(hitTokens, inputTokens),
-    reuseDistance: distances.histogram(trie.size),
+    reuseDistance: distances.histogram(pagePaths.size - 1),
     sessionSummaries,
   };
 }

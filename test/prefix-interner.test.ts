@@ -1,8 +1,7 @@
-/** The prefix interner behind Belady's next-use index (issue 14 made it compact): ids as a Map gives them. */
+/** The one page-path interner (next-use index, streaming replay, trace statistics): ids as a Map gives them. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { PrefixInterner } from '../../src/cache/prefix-interner.js';
-import { Int32Chunks } from '../../src/replay/int32-chunks.js';
+import { PrefixInterner } from '../src/prefix-interner.js';
 
 describe('PrefixInterner', () => {
   it('gives each distinct (parent, block) the next id, and the same id again, like a Map', () => {
@@ -26,6 +25,32 @@ describe('PrefixInterner', () => {
       }),
     );
   });
+
+  it('interns a whole path as intern() does prefix by prefix, and counts the prefixes known before it', () => {
+    fc.assert(
+      fc.property(fc.array(fc.array(fc.integer({ min: 0, max: 6 }), { maxLength: 10 }), { maxLength: 200 }), (paths) => {
+        const byPath = new PrefixInterner(4);
+        const byPrefix = new PrefixInterner(4);
+        const seen = new Set<string>();
+        for (const path of paths) {
+          const out = new Int32Array(path.length + 2).fill(-1);
+          const known = byPath.internPath(path, out, 1);
+          let prefix = 0;
+          let knownBefore = 0;
+          path.forEach((block, i) => {
+            prefix = byPrefix.intern(prefix, block);
+            expect(out[1 + i]).toBe(prefix);
+            if (seen.has(path.slice(0, i + 1).join(','))) knownBefore++;
+          });
+          for (let i = 1; i <= path.length; i++) seen.add(path.slice(0, i).join(','));
+          expect(known).toBe(knownBefore);
+          expect([out[0], out[path.length + 1]]).toEqual([-1, -1]);
+        }
+        expect(byPath.size).toBe(byPrefix.size);
+      }),
+    );
+  });
+
   it('keeps block ids that do not fit 4 bytes apart: 2^32, negative and fractional ones', () => {
     for (const odd of [2 ** 32, -1, 1.5, 2 ** 32 + 1]) {
       const interner = new PrefixInterner(1);
@@ -46,23 +71,5 @@ describe('PrefixInterner', () => {
     expect(Array.from({ length: 100 }, (_, block) => interner.intern(0, 2 ** 32 - 1 - block))).toEqual(ids);
     expect(interner.intern(0, 0)).toBe(101);
     expect(interner.size).toBe(102);
-  });
-});
-
-describe('Int32Chunks', () => {
-  it('keeps values across chunk boundaries', () => {
-    const list = new Int32Chunks();
-    const n = (1 << 20) + 5;
-    for (let i = 0; i < n; i++) list.push(i ^ 0x5a5a);
-    expect(list.length).toBe(n);
-    expect(list.get((1 << 20) - 1)).toBe(((1 << 20) - 1) ^ 0x5a5a);
-    expect(list.get(1 << 20)).toBe((1 << 20) ^ 0x5a5a);
-    const out = new Int32Array(4);
-    list.copyTo((1 << 20) - 2, out);
-    expect([...out]).toEqual([0, 1, 2, 3].map((k) => ((1 << 20) - 2 + k) ^ 0x5a5a));
-    list.resize(n + 3);
-    list.set(n + 2, -7);
-    expect(list.get(n + 2)).toBe(-7);
-    expect(list.get(n)).toBe(0);
   });
 });
