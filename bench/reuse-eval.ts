@@ -122,10 +122,10 @@ async function model(): Promise<void> {
   const variants: [string, Partial<ReuseOptions>][] = [
     ['default: logistic, 4 steps of 1024 per round, duel, adaptive horizon', {}],
     ['no duel (learned order always)', { duel: false }],
-    ['fixed horizon 1000, lifetime 700', { adaptiveHorizon: false }],
+    ['fixed horizon 1000, lifetime 700', { horizonFrom: 'fixed' }],
     ['MLP 8 hidden, 4 steps of 512', { hidden: 8, batchSize: 512, stepsPerFit: 4, learningRate: 0.02 }],
     ['MLP 16 hidden, 16 steps of 256 (session 2 default)', { hidden: 16, batchSize: 256, stepsPerFit: 16, learningRate: 0.02 }],
-    ['MLP 16 hidden, 16 steps of 256, no duel, fixed horizon (session 2)', { hidden: 16, batchSize: 256, stepsPerFit: 16, learningRate: 0.02, duel: false, adaptiveHorizon: false }],
+    ['MLP 16 hidden, 16 steps of 256, no duel, fixed horizon (session 2)', { hidden: 16, batchSize: 256, stepsPerFit: 16, learningRate: 0.02, duel: false, horizonFrom: 'fixed' }],
   ];
   console.log('\n| variant | hit rate 1M | gap closed 1M | hit rate 4M | gap closed 4M | CPU time at 1M vs lru |');
   console.log('|---|---|---|---|---|---|');
@@ -145,7 +145,7 @@ async function simulated(): Promise<void> {
   const variants = [
     setupByName('sglang'),
     setupByName('reuse'),
-    { ...setupByName('reuse'), name: 'reuse, fixed horizon 1000', policy: (context?: { gpuSlots: number }) => new ReusePolicy({ adaptiveHorizon: false }, context?.gpuSlots ?? Infinity) },
+    { ...setupByName('reuse'), name: 'reuse, fixed horizon 1000', policy: (context?: { gpuSlots: number }) => new ReusePolicy({ horizonFrom: 'fixed' }, context?.gpuSlots ?? Infinity) },
     { ...setupByName('reuse'), name: 'reuse, no duel', policy: (context?: { gpuSlots: number }) => new ReusePolicy({ duel: false }, context?.gpuSlots ?? Infinity) },
     setupByName('belady'),
   ];

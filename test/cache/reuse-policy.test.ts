@@ -88,6 +88,18 @@ describe.skipIf(!MOONCAKE)('reuse policy', async () => {
     expect(alone).not.toBe(dueled);
   });
 
+  it('takes its horizon from the reuse gaps seen, capped where a small cache would overflow, or keeps a fixed one', () => {
+    const horizon = (options: ConstructorParameters<typeof ReusePolicy>[0], capacityTokens: number) => {
+      const policy = new ReusePolicy({ duel: false, ...options }, capacityTokens / 512);
+      replayTrace(requests, { capacityTokens, blockSize: 512, policy });
+      return policy.horizon;
+    };
+    const free = horizon({}, 2 ** 18);
+    expect(free).toBeGreaterThan(100);
+    expect(horizon({ capacityShare: 1 }, 2 ** 18)).toBeLessThan(free);
+    expect(horizon({ horizonFrom: 'fixed' }, 2 ** 18)).toBe(1000);
+  });
+
   it('rejects an unknown feature name in an ablation', () => {
     expect(() => new ReusePolicy({ without: ['no_such_feature'] })).toThrow(/unknown reuse feature/);
   });

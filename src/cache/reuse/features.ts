@@ -33,6 +33,8 @@ export const FEATURE_NAMES = [
   'depth',
   /** log2(1 + distinct continuations of the prefix seen) / 8. */
   'children',
+  /** log2(1 + blocks of the prompt not seen before) / 8: a short follow-up turn is likelier to get another. */
+  'new_blocks',
 ] as const;
 
 export type FeatureName = (typeof FEATURE_NAMES)[number];
@@ -71,6 +73,7 @@ export function writeRequestFeatures(row: Float32Array, request: RequestFeatures
   row[7] = e[7]! && request.blocks > 0 ? request.seen / request.blocks : 0;
   row[8] = e[8]! ? Math.log2(Math.max(1, request.inputLength)) / 20 : 0;
   row[9] = e[9]! ? Math.log2(1 + request.outputLength) / 16 : 0;
+  row[13] = e[13]! ? Math.log2(1 + request.blocks - request.seen) / 8 : 0;
 }
 
 /**
@@ -103,6 +106,7 @@ export function writeFeatures(
   r[o + 10] = e[10]! ? Math.min(last - i, 16) / 16 : 0;
   r[o + 11] = e[11]! ? log2p1(i) / 16 : 0;
   r[o + 12] = e[12]! ? log2p1(prefix.children) / 8 : 0;
+  r[o + 13] = requestRow[13]!;
 }
 
 /** log2(1 + x) of a count, from a table below 4096 (the per-page features are counts). */

@@ -1,6 +1,7 @@
 import { cpuTfSync } from '../../tensor/backend.js';
 import type { RequestAccess } from '../policy.js';
 import { copyRow, FEATURE_COUNT, featureMask, writeFeatures, writeRequestFeatures, type PrefixFeatures, type RequestFeatures } from './features.js';
+import { LogisticModel } from './logistic.js';
 import { ReuseModel } from './model.js';
 import { EMPTY_PREFIX, PrefixHistory } from './prefix-history.js';
 import { SampleStore } from './samples.js';
@@ -14,16 +15,24 @@ export interface ReuseOptions {
    */
   lifetime: number;
   /**
-   * Adapt the horizon to the traffic: at each training round it becomes the `horizonQuantile` of the gaps
-   * (in this policy's own requests) between a conversation's turns seen so far, and the lifetime
-   * `lifetimeShare` of it. A replica that sees an eighth of the traffic sees gaps an eighth as long, so a
-   * fixed horizon tuned on whole-trace replay would be 8x too long there. `horizon` and `lifetime` are the
-   * values until `minTurns` gaps have been seen.
+   * Where the horizon and lifetime come from, re-read at each training round once `minReuses` gaps were
+   * seen (`horizon` and `lifetime` until then, and always with `fixed`). Gaps are counted in this policy's
+   * own requests, so a replica that sees an eighth of the traffic gets horizons an eighth as long.
+   * - `reuse-gaps`: the horizon is the `gapQuantile` of the gaps after which prefixes were asked for again,
+   *   and the lifetime `lifetimePerGap` times the mean of the gaps within the horizon (held past a typical
+   *   gap, a page is likely one that will not come back). With a bounded cache the horizon is also capped
+   *   where the prefixes reused within it, each held from one use to the next, would fill more than
+   *   `capacityShare` of the cache (a small cache then learns "back soon", a large one "back at all";
+   *   Infinity: no cap).
+   * - `turn-gaps`: the horizon is the `gapQuantile` of the gaps between a conversation's turns, and the
+   *   lifetime `lifetimeShare` of the horizon.
    */
-  adaptiveHorizon: boolean;
-  horizonQuantile: number;
+  horizonFrom: 'reuse-gaps' | 'turn-gaps' | 'fixed';
+  gapQuantile: number;
+  lifetimePerGap: number;
+  capacityShare: number;
   lifetimeShare: number;
-  minTurns: number;
+  minReuses: number;
   /** How P becomes extra life: `linear` lifetime * P, or `logit` lifetime * ln(P / (1 - P)). */
   shape: 'linear' | 'logit';
   /** Requests between training rounds up to request `denseUntil`; cached predictions refresh after each. */
@@ -37,7 +46,13 @@ export interface ReuseOptions {
   sampleEvery: number;
   /** Most recent labelled samples kept for training. */
   trainWindow: number;
+  /** Hidden units; 0 is logistic regression. */
   hidden: number;
+  /**
+   * Who trains the model: `plain` loops over typed arrays (logistic regression only), or TensorFlow.js on
+   * its CPU backend (any `hidden`). Same loss, optimizer and mini-batches; see logistic.ts for why plain.
+   */
+  trainer: 'plain' | 'tfjs';
   learningRate: number;
   batchSize: number;
   stepsPerFit: number;
@@ -54,10 +69,12 @@ export const REUSE_DEFAULTS: ReuseOptions = {
   horizon: 1000,
   lifetime: 700,
   shape: 'logit',
-  adaptiveHorizon: true,
-  horizonQuantile: 0.9,
+  horizonFrom: 'reuse-gaps',
+  gapQuantile: 0.95,
+  lifetimePerGap: 1.5,
+  capacityShare: Infinity,
   lifetimeShare: 0.7,
-  minTurns: 50,
+  minReuses: 50,
   retrainEvery: 256,
   denseUntil: Infinity,
   retrainLater: 1024,
@@ -65,6 +82,7 @@ export const REUSE_DEFAULTS: ReuseOptions = {
   sampleEvery: 2,
   trainWindow: 1 << 15,
   hidden: 0,
+  trainer: 'plain',
   learningRate: 0.05,
   batchSize: 1024,
   stepsPerFit: 4,
@@ -76,6 +94,14 @@ export const REUSE_DEFAULTS: ReuseOptions = {
 };
 
 const GAP_BUCKETS = 80;
+
+/** Gap buckets are quarter powers of two: bucket b holds gaps g with floor(4 log2(1 + g)) = b. */
+function gapBucket(gap: number): number {
+  return Math.min(GAP_BUCKETS - 1, Math.floor(4 * Math.log2(1 + gap)));
+}
+function bucketEdge(bucket: number): number {
+  return Math.max(8, Math.round(2 ** ((bucket + 1) / 4) - 1));
+}
 
 /** Logits are clamped to P in [1e-4, 1 - 1e-4]. */
 const MAX_LOGIT = Math.log((1 - 1e-4) / 1e-4);
@@ -94,7 +120,7 @@ export class ReuseLearner {
   readonly #enabled: Uint8Array;
   readonly #history: PrefixHistory;
   readonly #samples: SampleStore;
-  #model: ReuseModel | undefined;
+  #model: ReuseModel | LogisticModel | undefined;
   #requests = 0;
   #nextRound: number;
   /** Training rounds done; cached predictions made with an older version are stale. */
@@ -110,9 +136,19 @@ export class ReuseLearner {
   /** Turn gaps seen, in buckets of a quarter power of two (see #bucket). */
   readonly #gaps = new Float64Array(GAP_BUCKETS);
   #turns = 0;
+  /** Prefix reuses seen, and the requests they were held for, by gap bucket (see #reuseGapHorizon). */
+  readonly #reuses = new Float64Array(GAP_BUCKETS);
+  readonly #held = new Float64Array(GAP_BUCKETS);
+  #reuseCount = 0;
+  readonly #slots: number;
 
-  constructor(options: Partial<ReuseOptions> = {}) {
+  /** `slots`: the size in pages of the caches this learner serves (Infinity: unbounded). */
+  constructor(options: Partial<ReuseOptions> = {}, slots = Infinity) {
     this.options = { ...REUSE_DEFAULTS, ...options };
+    if (this.options.trainer === 'plain' && this.options.hidden !== 0) {
+      throw new RangeError(`reuse: hidden ${this.options.hidden} needs trainer 'tfjs' (the plain trainer is logistic regression)`);
+    }
+    this.#slots = slots;
     this.#enabled = featureMask(this.options.without);
     this.#history = new PrefixHistory(this.options.horizon * 2);
     this.#samples = new SampleStore(this.options.horizon, 1 << 17, this.options.trainWindow);
@@ -175,7 +211,7 @@ export class ReuseLearner {
     request.outputLength = access.outputLength;
     writeRequestFeatures(this.#requestRow, request, this.#enabled);
     if (request.turnGap >= 0) {
-      this.#gaps[Math.min(GAP_BUCKETS - 1, Math.floor(4 * Math.log2(1 + request.turnGap)))]! += 1;
+      this.#gaps[gapBucket(request.turnGap)]! += 1;
       this.#turns++;
     }
 
@@ -185,6 +221,14 @@ export class ReuseLearner {
     for (let i = 0; i < n; i++) {
       const node = this.#nodes[i]!;
       // The prefix came back: its waiting sample, if any, is a positive.
+      const last = history.lastRequest(node);
+      if (last >= 0) {
+        const gap = r - last;
+        const bucket = gapBucket(gap);
+        this.#reuses[bucket]! += 1;
+        this.#held[bucket]! += gap;
+        this.#reuseCount++;
+      }
       const waiting = history.pending(node);
       if (waiting >= 0) {
         samples.reused(waiting, history.lastRequest(node), r);
@@ -210,32 +254,57 @@ export class ReuseLearner {
     if (done < this.#nextRound) return false;
     const o = this.options;
     this.#nextRound = done + (done < o.denseUntil ? o.retrainEvery : o.retrainLater);
-    if (o.adaptiveHorizon && this.#turns >= o.minTurns) this.#adaptHorizon();
+    if (o.horizonFrom === 'reuse-gaps' && this.#reuseCount >= o.minReuses) this.#reuseGapHorizon();
+    if (o.horizonFrom === 'turn-gaps' && this.#turns >= o.minReuses) this.#turnGapHorizon();
     if (this.#samples.trainCount < o.minSamples) return false;
-    // TensorFlow.js is loaded at the first round (short traces never load it), on the CPU backend: its
-    // kernels are single-threaded JavaScript, so a seed gives the same model bit for bit.
-    this.#model ??= new ReuseModel(cpuTfSync(), {
-      hidden: o.hidden,
-      learningRate: o.learningRate,
-      batchSize: o.batchSize,
-      stepsPerFit: o.stepsPerFit,
-      seed: o.seed,
-    });
+    this.#model ??= this.#makeModel();
     this.#model.fit(this.#samples.trainFeatures, this.#samples.trainLabels, this.#samples.trainCount);
     this.version++;
     return true;
   }
 
+  #makeModel(): ReuseModel | LogisticModel {
+    const o = this.options;
+    const training = { learningRate: o.learningRate, batchSize: o.batchSize, stepsPerFit: o.stepsPerFit, seed: o.seed };
+    if (o.trainer === 'plain') return new LogisticModel(training);
+    // TensorFlow.js is loaded at the first round (short traces never load it), on the CPU backend: its
+    // kernels are single-threaded JavaScript, so a seed gives the same model bit for bit.
+    return new ReuseModel(cpuTfSync(), { ...training, hidden: o.hidden });
+  }
+
   /** Horizon: the upper edge of the bucket holding the chosen quantile of turn gaps. */
-  #adaptHorizon(): void {
-    const wanted = this.options.horizonQuantile * this.#turns;
+  #turnGapHorizon(): void {
+    const wanted = this.options.gapQuantile * this.#turns;
     let seen = 0;
     let bucket = 0;
     while (bucket < GAP_BUCKETS - 1 && seen + this.#gaps[bucket]! < wanted) seen += this.#gaps[bucket++]!;
-    const horizon = Math.max(8, Math.round(2 ** ((bucket + 1) / 4) - 1));
+    this.#setHorizon(bucketEdge(bucket), this.options.lifetimeShare * bucketEdge(bucket));
+  }
+
+  /**
+   * Horizon from the reuse gaps: the upper edge of the bucket holding their `gapQuantile`, or an earlier one
+   * where the cache would overflow. A prefix reused after g requests occupies a page for g requests if kept,
+   * so the prefixes reused within h fill on average (sum of their gaps) / requests pages.
+   */
+  #reuseGapHorizon(): void {
+    const o = this.options;
+    const room = o.capacityShare * this.#slots * this.#requests;
+    const wanted = o.gapQuantile * this.#reuseCount;
+    let held = 0;
+    let seen = 0;
+    let bucket = 0;
+    while (bucket < GAP_BUCKETS - 1 && held + this.#held[bucket]! <= room && seen + this.#reuses[bucket]! < wanted) {
+      held += this.#held[bucket]!;
+      seen += this.#reuses[bucket++]!;
+    }
+    const horizon = bucketEdge(bucket);
+    this.#setHorizon(horizon, seen > 0 ? o.lifetimePerGap * (held / seen) : o.lifetimeShare * horizon);
+  }
+
+  #setHorizon(horizon: number, lifetime: number): void {
     this.#samples.horizon = horizon;
     this.#history.horizon = horizon * 2;
-    this.#lifetime = this.options.lifetimeShare * horizon;
+    this.#lifetime = lifetime;
   }
 
   /** Extra life (in requests) of a page whose feature row is at `features[offset ..)`. */

@@ -29,7 +29,7 @@ export class ReusePolicy implements EvictionPolicy {
 
   /** `slots`: the cache's GPU pages (a duel needs a bounded size; unbounded caches evict nothing). */
   constructor(options: Partial<ReuseOptions> = {}, slots = Infinity) {
-    this.#learner = new ReuseLearner(options);
+    this.#learner = new ReuseLearner(options, slots);
     this.options = this.#learner.options;
     this.#order = new ReuseOrder(this.#learner);
     if (this.options.duel && Number.isFinite(slots)) {
