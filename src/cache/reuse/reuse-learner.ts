@@ -84,7 +84,7 @@ export const REUSE_DEFAULTS: ReuseOptions = {
   hidden: 0,
   trainer: 'plain',
   learningRate: 0.05,
-  batchSize: 1024,
+  batchSize: 512,
   stepsPerFit: 4,
   seed: 1,
   // Left out by ablation on the Mooncake conversation trace: with it, hit rates were lower at 1M and 4M.
@@ -97,8 +97,10 @@ const GAP_BUCKETS = 80;
 
 /** Gap buckets are quarter powers of two: bucket b holds gaps g with floor(4 log2(1 + g)) = b. */
 function gapBucket(gap: number): number {
-  return Math.min(GAP_BUCKETS - 1, Math.floor(4 * Math.log2(1 + gap)));
+  return gap < BUCKET_TABLE.length ? BUCKET_TABLE[gap]! : Math.min(GAP_BUCKETS - 1, Math.floor(4 * Math.log2(1 + gap)));
 }
+/** gapBucket of the gaps below 4096, the common ones (no log per page reference). */
+const BUCKET_TABLE = Uint8Array.from({ length: 4096 }, (_, gap) => Math.floor(4 * Math.log2(1 + gap)));
 function bucketEdge(bucket: number): number {
   return Math.max(8, Math.round(2 ** ((bucket + 1) / 4) - 1));
 }
@@ -123,10 +125,10 @@ export class ReuseLearner {
   #model: ReuseModel | LogisticModel | undefined;
   #requests = 0;
   #nextRound: number;
-  /** Training rounds done; cached predictions made with an older version are stale. */
-  version = 0;
   /** Feature rows of the observed request's blocks, `FEATURE_COUNT` each. */
-  rows = new Float32Array(256 * FEATURE_COUNT);
+  #rows = new Float32Array(256 * FEATURE_COUNT);
+  /** Extra life (requests) of each of the observed request's blocks, from the model as it is now. */
+  lives = new Float64Array(256);
   readonly #request: RequestFeatures = { blocks: 0, lastPartial: false, seen: 0, turnGap: -1, turns: 0, inputLength: 0, outputLength: 0 };
   readonly #requestRow = new Float32Array(FEATURE_COUNT);
   readonly #prefix: PrefixFeatures = { count: 0, lastGap: 0, children: 0 };
@@ -173,15 +175,16 @@ export class ReuseLearner {
 
   /**
    * Takes request number `requests` (returned): labels the samples its prefixes settle, and writes the
-   * features of its blocks into `rows`, from the history before it. Call `endRequest` after the caches
-   * have taken the rows.
+   * extra life of its blocks into `lives`, from the history and model before it. Call `endRequest` after
+   * the caches have taken the lives.
    */
   observe(access: Pick<RequestAccess, 'blocks' | 'inputLength' | 'outputLength' | 'blockSize'>): number {
     const r = this.#requests++;
     const { blocks } = access;
     const n = blocks.length;
     if (this.#nodes.length < n) this.#nodes = new Int32Array(n * 2);
-    if (this.rows.length < n * FEATURE_COUNT) this.rows = new Float32Array(n * 2 * FEATURE_COUNT);
+    if (this.#rows.length < n * FEATURE_COUNT) this.#rows = new Float32Array(n * 2 * FEATURE_COUNT);
+    if (this.lives.length < n) this.lives = new Float64Array(n * 2);
     const history = this.#history;
     const samples = this.#samples;
     samples.expire(r);
@@ -196,8 +199,9 @@ export class ReuseLearner {
       this.#nodes[seen++] = child;
       node = child;
     }
+    // The rest is new: the first miss was just looked up, and a new node has no children.
     for (let i = seen; i < n; i++) {
-      node = history.findOrAdd(node, blocks[i]!);
+      node = history.add(node, blocks[i]!);
       this.#nodes[i] = node;
     }
     const deepest = seen >= 2 ? this.#nodes[seen - 1]! : -1;
@@ -215,7 +219,7 @@ export class ReuseLearner {
       this.#turns++;
     }
 
-    const rows = this.rows;
+    const rows = this.#rows;
     const prefix = this.#prefix;
     const every = this.options.sampleEvery;
     for (let i = 0; i < n; i++) {
@@ -244,6 +248,7 @@ export class ReuseLearner {
         history.setPending(node, sample);
       }
       history.access(node, r);
+      this.lives[i] = this.life(rows, i * FEATURE_COUNT);
     }
     return r;
   }
@@ -259,7 +264,6 @@ export class ReuseLearner {
     if (this.#samples.trainCount < o.minSamples) return false;
     this.#model ??= this.#makeModel();
     this.#model.fit(this.#samples.trainFeatures, this.#samples.trainLabels, this.#samples.trainCount);
-    this.version++;
     return true;
   }
 

@@ -76,10 +76,8 @@ export class ReusePolicy implements EvictionPolicy {
     const r = this.#learner.observe(access);
     this.#order.remember(access.pages, access.held, r);
     this.#duel?.run(access, r);
-    const trained = this.#learner.endRequest();
-    if (trained) this.#shadowOrder?.rescore();
+    this.#learner.endRequest();
     // The choice for the next request, from the shadows' hits up to this one.
-    const switched = this.#duel?.decide() ?? false;
-    if (switched || (trained && (this.#duel?.followsChallenger ?? true))) this.#order.rescore();
+    if (this.#duel?.decide()) this.#order.rescore();
   }
 }
