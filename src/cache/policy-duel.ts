@@ -1,5 +1,6 @@
 import { LruPolicy, type EvictionPolicy } from './policy.js';
-import { RadixCache, ROOT } from './radix-cache.js';
+import { PromptAdmission } from './prompt-admission.js';
+import { RadixCache } from './radix-cache.js';
 
 /** What a shadow replays of a request. */
 export interface ShadowRequest {
@@ -22,38 +23,24 @@ export interface ShadowHooks<R extends ShadowRequest> {
 export class Shadow<R extends ShadowRequest> {
   readonly cache: RadixCache;
   readonly #hooks: ShadowHooks<R> | undefined;
-  #path = new Int32Array(256);
+  readonly #admission: PromptAdmission;
 
   constructor(slots: number, policy: EvictionPolicy, hooks?: ShadowHooks<R>) {
     this.cache = new RadixCache({ gpuSlots: slots, policy });
     this.#hooks = hooks;
+    this.#admission = new PromptAdmission(this.cache); // the shadow's own hooks, not its policy's
   }
 
   /** Replays one request as cache-only replay does (docs/semantics.md); returns its hit tokens. */
   run(request: R, tick: number): number {
-    const { blocks } = request;
-    const cache = this.cache;
-    if (this.#path.length < blocks.length) this.#path = new Int32Array(blocks.length * 2);
-    const path = this.#path;
+    const admission = this.#admission;
     this.#hooks?.begin?.(request, tick);
-    const matched = cache.matchGpu(blocks, path);
-    for (let i = 0; i < matched; i++) {
-      cache.lock(path[i]!);
-      cache.touch(path[i]!, tick);
-    }
-    let held = matched;
-    let parent = matched > 0 ? path[matched - 1]! : ROOT;
-    for (let i = matched; i < blocks.length; i++) {
-      const page = cache.insertGpuLocked(parent, blocks[i]!, tick);
-      if (page < 0) break;
-      path[held++] = page;
-      parent = page;
-    }
-    this.#hooks?.end?.(request, tick, path, held);
-    for (let i = 0; i < held; i++) cache.unlock(path[i]!);
+    const matched = admission.admit(request, tick);
+    this.#hooks?.end?.(request, tick, admission.path, admission.held);
+    admission.release();
     this.#hooks?.finish?.(request);
     if (matched <= 0) return 0;
-    return matched >= blocks.length ? request.inputLength : matched * request.blockSize;
+    return matched >= request.blocks.length ? request.inputLength : matched * request.blockSize;
   }
 }
 

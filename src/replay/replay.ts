@@ -4,7 +4,8 @@ import { SteChangeFeed } from '../graph/ste-feed.js';
 import { GLOBAL_SESSION, type ReplayResult, type SteSource, type TraceRequest } from '../types.js';
 import { computeNextUse, type NextUseIndex } from '../cache/next-use.js';
 import type { EvictionPolicy, PolicyFactory } from '../cache/policy.js';
-import { RadixCache, ROOT } from '../cache/radix-cache.js';
+import { PromptAdmission } from '../cache/prompt-admission.js';
+import { RadixCache } from '../cache/radix-cache.js';
 
 /** What the replay reads of a request: its prompt as block ids and its lengths (and tags for STE). */
 export type ReplayRequest = Pick<TraceRequest, 'id' | 'blockSize' | 'inputLength' | 'outputLength' | 'workflow' | 'agent' | 'fixedBlocks'> & {
@@ -68,7 +69,7 @@ export class CacheReplayer {
   readonly #ste: SteSource | undefined;
   readonly #lastOfWorkflow: Map<string, number> | undefined;
   readonly #steFeed: SteChangeFeed | undefined;
-  #path = new Int32Array(256);
+  readonly #admission: PromptAdmission;
   #inputTokens = 0;
   #hitTokens = 0;
   #done = 0;
@@ -80,6 +81,7 @@ export class CacheReplayer {
     const probe = options.probe;
     this.cache = new RadixCache({ gpuSlots: slots, policy, ...(probe && { onGpuEvict: (page: number) => probe.onEvict(page, this.cache) }) });
     this.#policy = policy;
+    this.#admission = new PromptAdmission(this.cache, policy);
     this.#requests = requests;
     this.#options = options;
     this.#nextUse = (policy.usesNextUse || options.probe) && requests.length > 0 ? (options.nextUse ?? computeNextUse(requests)) : undefined;
@@ -100,50 +102,20 @@ export class CacheReplayer {
    * next use of its block i (for Belady); `endsWorkflow` says it is its workflow's last request.
    */
   step(request: ReplayRequest, r: number, nextUse: ArrayLike<number> | undefined, base: number, endsWorkflow: boolean): number {
-    const { blocks, agent } = request;
+    const { agent } = request;
     const workflow = request.workflow ?? GLOBAL_SESSION;
-    const cache = this.cache;
     if (request.blockSize !== this.#options.blockSize) {
       throw new InputError(
         `request ${request.id}: block_size ${request.blockSize} differs from ${this.#options.blockSize}`,
       );
     }
-    if (this.#path.length < blocks.length) this.#path = new Int32Array(blocks.length * 2);
-    const path = this.#path;
     const tracked = this.#ste !== undefined && agent !== undefined;
     if (tracked) this.#begin(workflow, agent!);
-    this.#policy.beforeRequest?.(request, r);
-
-    const matched = cache.matchGpu(blocks, path);
-    for (let i = 0; i < matched; i++) {
-      cache.lock(path[i]!);
-      cache.touch(path[i]!, r, nextUse ? nextUse[base + i]! : Infinity);
-    }
-    let held = matched;
-    let parent = matched > 0 ? path[matched - 1]! : ROOT;
-    for (let i = matched; i < blocks.length; i++) {
-      const page = cache.insertGpuLocked(parent, blocks[i]!, r, nextUse ? nextUse[base + i]! : Infinity);
-      if (page < 0) break;
-      path[held++] = page;
-      parent = page;
-    }
-    if (this.#policy.notePrompt) {
-      const key = agent === undefined ? undefined : this.#ste?.tagKey ? this.#ste.tagKey(workflow, agent) : agent;
-      this.#policy.notePrompt(request, key, path, 0, held);
-    }
-    this.#policy.afterRequest?.({
-      request,
-      tick: r,
-      blocks,
-      pages: path,
-      matched,
-      held,
-      inputLength: request.inputLength,
-      outputLength: request.outputLength,
-      blockSize: request.blockSize,
-    });
-    this.#options.probe?.afterRequest(request, r, path, held, matched);
-    for (let i = 0; i < held; i++) cache.unlock(path[i]!);
+    const admission = this.#admission;
+    const key = this.#policy.notePrompt && agent !== undefined ? (this.#ste?.tagKey ? this.#ste.tagKey(workflow, agent) : agent) : undefined;
+    const matched = admission.admit(request, r, request, key, nextUse, base);
+    this.#options.probe?.afterRequest(request, r, admission.path, admission.held, matched);
+    admission.release();
 
     const hit = prefixTokens(request, matched);
     this.#inputTokens += request.inputLength;

@@ -5,7 +5,8 @@
  * routed request locks its path until the response ends, as the engine locks pages of running requests.
  */
 import type { EvictionPolicy, SteChanges } from '../../cache/policy.js';
-import { RadixCache, ROOT } from '../../cache/radix-cache.js';
+import { PromptAdmission } from '../../cache/prompt-admission.js';
+import { RadixCache } from '../../cache/radix-cache.js';
 
 export interface ShadowCacheOptions {
   /** Pages the estimate may hold (the upstream's KV pool in pages, if known). */
@@ -27,7 +28,7 @@ export class ShadowCache {
   readonly cache: RadixCache;
   readonly #policy: EvictionPolicy;
   readonly #blockSize: number;
-  readonly #onPage: ((block: number, present: boolean) => void) | undefined;
+  readonly #admission: PromptAdmission;
   #scratch = new Int32Array(512);
   #tick = 0;
 
@@ -36,17 +37,18 @@ export class ShadowCache {
     this.#policy = policy;
     this.#blockSize = options.blockSize;
     const onPage = options.onPage;
-    this.#onPage = onPage;
     this.cache = new RadixCache({
       gpuSlots: options.slots,
       policy,
       ...(onPage && { onGpuEvict: (page: number) => onPage(this.cache.blockOf(page), false) }),
     });
+    this.#admission = new PromptAdmission(this.cache, policy, onPage && ((block: number) => onPage(block, true)));
   }
 
   /** Leading pages of `blocks` held now. */
   match(blocks: readonly number[]): number {
-    return this.cache.matchGpu(blocks, this.#path(blocks.length));
+    if (this.#scratch.length < blocks.length) this.#scratch = new Int32Array(blocks.length * 2);
+    return this.cache.matchGpu(blocks, this.#scratch);
   }
 
   /**
@@ -55,33 +57,13 @@ export class ShadowCache {
    * the first `fixedBlocks` pages with `agentKey`'s STE).
    */
   admit(blocks: readonly number[], fixedBlocks: number, agentKey: string | undefined): ShadowLease {
-    const cache = this.cache;
-    const tick = ++this.#tick;
-    const path = this.#path(blocks.length);
     // The gateway sees pages, not token counts: lengths are in blocks, so no last block counts as partial.
     const request = { agent: agentKey, blocks, blockSize: 1, inputLength: blocks.length };
-    this.#policy.beforeRequest?.(request, tick);
-    const matched = cache.matchGpu(blocks, path);
-    for (let i = 0; i < matched; i++) {
-      cache.lock(path[i]!);
-      cache.touch(path[i]!, tick);
-    }
-    let held = matched;
-    let parent = matched > 0 ? path[matched - 1]! : ROOT;
-    while (held < blocks.length) {
-      const page = cache.insertGpu(parent, blocks[held]!, tick);
-      if (page < 0) break;
-      cache.lock(page);
-      this.#onPage?.(blocks[held]!, true);
-      path[held++] = page;
-      parent = page;
-    }
-    if (this.#policy.notePrompt) {
-      const prompt = { id: '', blockSize: this.#blockSize, inputLength: blocks.length * this.#blockSize, fixedBlocks };
-      this.#policy.notePrompt(prompt, agentKey, path, 0, held);
-    }
-    this.#policy.afterRequest?.({ request, tick, blocks, pages: path, matched, held, inputLength: blocks.length, outputLength: 0, blockSize: 1 });
-    const pages = path.slice(0, held);
+    const prompt = { id: '', blockSize: this.#blockSize, inputLength: blocks.length * this.#blockSize, fixedBlocks };
+    const admission = this.#admission;
+    admission.admit(request, ++this.#tick, prompt, agentKey);
+    const pages = admission.path.slice(0, admission.held);
+    const cache = this.cache;
     let released = false;
     return {
       release: () => {
@@ -110,11 +92,6 @@ export class ShadowCache {
   /** Pages locked by requests still in flight (zero when the gateway is idle). */
   get lockedPages(): number {
     return this.cache.pinnedGpu;
-  }
-
-  #path(length: number): Int32Array {
-    if (this.#scratch.length < length) this.#scratch = new Int32Array(length * 2);
-    return this.#scratch;
   }
 }
 
