@@ -10,7 +10,7 @@ import { DEFAULT_TENSOR_SCALE } from '../tensor/block-shape.js';
 import { renderTensorTable, runTensorPlans } from '../tensor/run-plans.js';
 import { TransferRecorder } from '../sim/transfer-plan.js';
 import { HARDWARE_FIELDS, SERVING_FIELDS, WORKLOAD_FIELDS, type SimulationSettings } from '../config/simulation-fields.js';
-import { resolveSimulation } from '../config/simulation-input.js';
+import { resolveSimulation, simulateInputOf } from '../config/simulation-input.js';
 import { addFieldOptions } from './config-flags.js';
 import { parseNumber } from './flags.js';
 import { checkWritable } from './output-paths.js';
@@ -49,17 +49,12 @@ async function simulateCommand(flags: SimulateFlags): Promise<void> {
   }
   const backend = parseBackendChoice(flags.backend);
   const plans = flags.tensors ? new Map<string, TransferRecorder>() : undefined;
-  const { workload, hardware, serving, setups } = await resolveSimulation(flags, { source: 'flags', setupsWhere: '--setup', policyWhere: '--policy' });
+  const run = await resolveSimulation(flags, { source: 'flags', setupsWhere: '--setup', policyWhere: '--policy' });
+  const { workload, hardware, setups } = run;
   const total = workload.requests.length * setups.length;
   const progress = createProgress('simulate', total, { quiet: flags.json ?? false });
   const { report, timelines } = simulate({
-    requests: workload.requests,
-    setups,
-    hardware,
-    serving,
-    ...(workload.steSource && { steSource: workload.steSource }),
-    ...(workload.rounds && { rounds: workload.rounds }),
-    workload: workload.description,
+    ...simulateInputOf(run),
     onProgress: (done, setupIndex) => progress.update(setupIndex * workload.requests.length + done),
     ...(plans && { observeTransfers: (setup: string) => plans.set(setup, new TransferRecorder()).get(setup)! }),
   });

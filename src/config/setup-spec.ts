@@ -1,12 +1,13 @@
 /**
  * Setups from parts: `name=mine,policy=./p.js,cpu=on,prefetch=ste` on the command line, or the same as an
  * object in a configuration document (`{ "name": "mine", "policy": "./p.js", "cpu": true, ... }`). A
- * definition may start from a preset (`base=kvflow`) and change some of its parts; the presets themselves
- * live in sim/setups.ts.
+ * definition may start from a preset (`base=kvflow`) and change some of its parts, and may run on an engine
+ * profile of its own (`engine=ideal`); the presets themselves live in sim/setups.ts.
  */
 import { z } from 'zod';
 import { InputError } from '../errors.js';
 import { inputErrorFrom } from '../zod-issues.js';
+import { ENGINE_NAMES } from '../sim/engine-profile.js';
 import { isSetupName, policySetup, SETUP_NAMES, SETUP_PRESETS, setupByName, type Setup, type SetupName } from '../sim/setups.js';
 import { resolvePolicies, resolvePolicy, type ResolveOptions } from './policy-spec.js';
 
@@ -23,6 +24,7 @@ export const setupDefinitionSchema = z.strictObject({
     .optional()
     .describe('overlapped prefetch of agents due soon by STE (ste/on/off)'),
   statusAware: onOff.optional().describe('skip requests whose prefix is still loading (default: on with prefetch)'),
+  engine: z.enum(ENGINE_NAMES).optional().describe("engine profile the setup runs on (default: the run's --engine)"),
 });
 export type SetupDefinition = z.output<typeof setupDefinitionSchema>;
 
@@ -37,6 +39,7 @@ const KEYS: Record<string, keyof SetupDefinition> = {
   prefetch: 'prefetch',
   'status-aware': 'statusAware',
   statusAware: 'statusAware',
+  engine: 'engine',
 };
 
 /** `name=mine,policy=./p.js,cpu=on` into a definition; `where` labels errors (`--setup`). */
@@ -83,6 +86,7 @@ export async function resolveSetup(spec: SetupSpec, options: ResolveOptions): Pr
     cpuTier: spec.cpu ?? base?.cpuTier ?? false,
     prefetch,
     statusAware: spec.statusAware ?? (spec.prefetch !== undefined ? prefetch : (base?.statusAware ?? false)),
+    ...(spec.engine !== undefined && { engine: spec.engine }),
   };
 }
 

@@ -1,5 +1,6 @@
 import type { PolicyFactory } from '../cache/policy.js';
 import { policyFactory } from '../cache/policy-registry.js';
+import type { EngineName } from './engine-profile.js';
 
 /**
  * A serving configuration compared by `kvflow simulate`: an eviction policy plus the tiers and mechanisms
@@ -20,10 +21,15 @@ export interface Setup {
    * engine waits for that prefetch. (On-demand load-backs always hold the engine, as in HiCache.)
    */
   statusAware: boolean;
+  /**
+   * The engine profile this setup runs on (its scheduler, load path and pool size); absent: the run's
+   * (`--engine`). Lets one run compare, say, HiCache on SGLang v0.4 with kvflow on the idealised engine.
+   */
+  engine?: EngineName;
 }
 
 /** A setup's parts with the policy by registered name, as presets and setup definitions write them. */
-export type SetupParts = Omit<Setup, 'name' | 'policy'> & { policy: string };
+export type SetupParts = Omit<Setup, 'name' | 'policy' | 'engine'> & { policy: string };
 
 export const SETUP_NAMES = ['sglang', 'hicache', 'kvflow-evict', 'kvflow', 'lfu', 'belady', 'reuse', 'kvflow-learned'] as const;
 export type SetupName = (typeof SETUP_NAMES)[number];

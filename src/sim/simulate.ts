@@ -1,7 +1,7 @@
 import type { SimLatencies, SimReport, SimResult, SimTimeline, SteSource, TraceRequest } from '../types.js';
 import { CostModel } from './cost-model.js';
-import { engineProfile, sglangChunkedPrefill, type EvictGranularity, type WritePolicy } from './engine-profile.js';
-import { engineRules } from './engine-rules.js';
+import { engineProfile, sglangChunkedPrefill, type EngineName, type EvictGranularity, type WritePolicy } from './engine-profile.js';
+import { engineRules, type EngineRules } from './engine-rules.js';
 import { describeHardware, type HardwareConfig } from './hardware.js';
 import { workloadWarnings } from './warnings.js';
 import type { TransferObservers } from './transfer-plan.js';
@@ -97,6 +97,18 @@ export interface SimulateInput {
   observeTransfers?: (setup: string) => TransferObservers;
   /** Per request, its workflow round (counted from 0), for `serving.warmupRounds`; none: no warm-up. */
   rounds?: readonly number[];
+  /**
+   * The serving settings as given, before the engine profile filled the rest in: a setup on an engine
+   * profile of its own (`Setup.engine`) takes that profile's defaults for what was not given. Absent:
+   * such a setup keeps `serving` as it is.
+   */
+  servingSettings?: Partial<ServingOptions>;
+  /**
+   * The hardware resolved again for each other engine profile a setup names (pool sizes and memory
+   * fractions follow the profile; config/simulation-input.ts resolves them). Absent for a profile: the
+   * run's hardware with only its `engine` changed.
+   */
+  engineHardware?: Partial<Record<EngineName, HardwareConfig>>;
 }
 
 export interface SimulateOutput {
@@ -109,14 +121,15 @@ export interface SimulateOutput {
  * workflow latency over this setup's (mean end-to-end latency when the workload has no workflows).
  */
 export function simulate(input: SimulateInput): SimulateOutput {
-  const cost = new CostModel(input.hardware);
   const { serving, hardware } = input;
-  const rules = engineRules(hardware, serving);
+  const base = engineRun(hardware, serving);
+  const { cost } = base;
   const rounds = input.rounds;
   const warmup = rounds && serving.warmupRounds > 0 ? rounds.map((round) => round < serving.warmupRounds) : undefined;
   const runs: SimulationRun[] = input.setups.map((setup, setupIndex) => {
     const ste = input.steSource?.();
     const observers = input.observeTransfers?.(setup.name);
+    const { cost, rules, serving } = setup.engine === undefined || setup.engine === hardware.engine ? base : onEngine(input, setup.engine);
     return runSimulation(input.requests, {
       setup,
       engine: {
@@ -145,10 +158,11 @@ export function simulate(input: SimulateInput): SimulateOutput {
     Object.fromEntries(runs.map((other) => [other.result.setup, ratio(latency(pick(other)), latency(pick(run)))]));
   const warm = runs.every((run) => run.latencies.warm !== undefined);
   const shown = (run: SimulationRun) => (warm ? run.latencies.warm! : run.latencies.all);
-  const results: SimResult[] = runs.map((run) => {
+  const results: SimResult[] = runs.map((run, i) => {
     const { workflows: _workflows, ...all } = run.latencies.all;
     const allFigures: SimLatencies = { ...all, speedup: speedups((r) => r.latencies.all, run) };
-    return { ...run.result, speedup: speedups(shown, run), warm, all: allFigures };
+    const engine = input.setups[i]!.engine;
+    return { ...run.result, ...(engine !== undefined && { engine }), speedup: speedups(shown, run), warm, all: allFigures };
   });
   return {
     report: {
@@ -164,6 +178,29 @@ export function simulate(input: SimulateInput): SimulateOutput {
     },
     timelines: runs.map(({ timeline }) => timeline),
   };
+}
+
+/** The cost model, rules and serving options of one engine profile on the run's hardware. */
+interface EngineRun {
+  cost: CostModel;
+  rules: EngineRules;
+  serving: ServingOptions;
+}
+
+function engineRun(hardware: HardwareConfig, serving: ServingOptions): EngineRun {
+  return { cost: new CostModel(hardware), rules: engineRules(hardware, serving), serving };
+}
+
+/**
+ * A setup's own engine profile: its pool size, scheduler rules and the profile's serving defaults for the
+ * settings the run did not give. Replicas, routing, time scale and warm-up stay the run's, so the setups
+ * still see the same traffic.
+ */
+function onEngine(input: SimulateInput, engine: EngineName): EngineRun {
+  const hardware = input.engineHardware?.[engine] ?? { ...input.hardware, engine };
+  const { replicas, router, timeScale, warmupRounds } = input.serving;
+  const serving = input.servingSettings ? { ...servingOptions(input.servingSettings, { hardware }), replicas, router, timeScale, warmupRounds } : input.serving;
+  return engineRun(hardware, serving);
 }
 
 function ratio(numerator: number, denominator: number): number {

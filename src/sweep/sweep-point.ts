@@ -6,7 +6,7 @@
 import { replaySuite, type ReplayReport } from '../replay/replay-suite.js';
 import { loadSteSource, loadWorkload, type LoadedWorkload, type WorkloadFlags } from '../config/workload-input.js';
 import { chooseGraph, requestsFor } from '../config/graph-source.js';
-import { resolveSimulation } from '../config/simulation-input.js';
+import { resolveSimulation, simulateInputOf } from '../config/simulation-input.js';
 import { REPLAY_FIELDS } from '../config/replay-fields.js';
 import { simulate } from '../sim/simulate.js';
 import type { SimReport, SimTimeline, Trace } from '../types.js';
@@ -31,21 +31,13 @@ export async function runSweepPoint(run: SweepRun, options: { timelines: boolean
 }
 
 async function runSimulatePoint(point: SimulatePoint, where: string): Promise<{ report: SimReport; timelines: SimTimeline[] }> {
-  const { workload, hardware, serving, setups } = await resolveSimulation(point, {
+  const run = await resolveSimulation(point, {
     source: 'grid',
     setupsWhere: `${where}: setups`,
     policyWhere: `${where}: policy`,
     load: cachedWorkload,
   });
-  return simulate({
-    requests: workload.requests,
-    setups,
-    hardware,
-    serving,
-    ...(workload.steSource && { steSource: workload.steSource }),
-    ...(workload.rounds && { rounds: workload.rounds }),
-    workload: workload.description,
-  });
+  return simulate(simulateInputOf(run));
 }
 
 async function runReplayPoint(point: ReplayPoint, where: string): Promise<ReplayReport> {
