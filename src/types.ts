@@ -144,6 +144,8 @@ export interface LatencySummary {
 /** One setup's results in `kvflow simulate --json`. Field names are the JSON contract (issue 3). */
 export interface SimResult {
   setup: string;
+  /** The engine profile of a setup that names its own (`engine=ideal`); absent: the run's (`config.hardware.engine`). */
+  engine?: string;
   requests: number;
   workflows: number;
   /** Seconds from the first arrival to the last completion. */

@@ -15,6 +15,12 @@ export function addFieldOptions(command: Command, table: FieldTable, heading?: s
   return command;
 }
 
+/** Adds the flags of several tables, each under its concern's heading in `--help`. */
+export function addFieldGroups(command: Command, groups: Readonly<Record<string, FieldTable>>): Command {
+  for (const [heading, table] of Object.entries(groups)) addFieldOptions(command, table, `${heading}:`);
+  return command;
+}
+
 /** The option of one field, and its `--no-...` option for a boolean that has one. */
 export function fieldOptions(field: ConfigField): Option[] {
   const option = new Option(field.flag, field.description);

@@ -1,9 +1,11 @@
 import { Option, type Command } from 'commander';
 import { InputError } from '../errors.js';
-import { ENGINE_DEFAULTS, ENGINE_SETUPS, resolveEngineHardware } from '../serve/engine/engine-config.js';
+import { ENGINE_FIELDS } from '../config/engine-fields.js';
+import { serverHardware } from '../config/hardware-input.js';
 import { GATEWAY_MODE_NAMES, type GatewayModeName } from '../serve/gateway/gateway-mode.js';
 import { resolvePolicy } from '../config/policy-spec.js';
-import { engineSetup, parseEngineSetup } from './engine-setup.js';
+import { engineSetup } from './engine-setup.js';
+import { fieldOptions } from './config-flags.js';
 import type { SetupSpec } from '../config/setup-spec.js';
 import { durationColumn } from '../report/sim-table.js';
 import { percent, renderTable } from '../report/table.js';
@@ -12,8 +14,7 @@ import { loadWorkflowSpec } from '../workload/spec.js';
 import { runComparison, type Comparison } from '../loadgen/emulate-compare.js';
 import { runEmulation, type EmulateOptions, type EmulateResult } from '../loadgen/emulate.js';
 import { defaultWorkers } from '../worker-script.js';
-import { parsePositive } from './engine.js';
-import { parseInteger, parseNameList, parseNumber } from './flags.js';
+import { parseInteger, parseNameList, parseNumber, parsePositive } from './flags.js';
 import { emit, runCommand } from './run.js';
 
 interface EmulateFlags {
@@ -65,12 +66,7 @@ export function registerEmulate(program: Command): void {
     .option('--engines <n>', 'with --compare: engines behind the gateway', (v) => parseInteger(v, 1), 1)
     .option('--gpu <name>', `with --compare: engines' ${gpuHelp()} (default A10G)`)
     .option('--config <file>', "with --compare: engines' hardware config file")
-    .option(
-      '--setup <setup>',
-      `with --compare: engines' cache setup: ${ENGINE_SETUPS.join(', ')}, or name=...,policy=...,cpu=on,prefetch=ste`,
-      (v) => parseEngineSetup(v),
-      ENGINE_DEFAULTS.setup,
-    )
+    .addOption(fieldOptions({ ...ENGINE_FIELDS.setup, description: `with --compare: engines' ${ENGINE_FIELDS.setup.description}` })[0]!)
     .option('--policy <name>', "with --compare: the engines' eviction policy, a registered name or a policy file (./my-policy.js); default the setup's")
     .option('--shadow-policy <name>', "with --compare: the gateway shadow trees' eviction policy (default each mode's)")
     .option('--speed <x>', "with --compare: engines' model seconds per wall second", parsePositive, 20)
@@ -111,8 +107,16 @@ async function emulateCommand(flags: EmulateFlags): Promise<void> {
     stream: flags.stream,
   };
   if (flags.compare) {
-    const hardware = await resolveEngineHardware({ ...flags, blockSize: spec.blockSize });
     const setup = await engineSetup(flags.setup, flags.policy);
+    const hardware = await serverHardware(
+      {
+        ...(flags.gpu !== undefined && { gpu: flags.gpu }),
+        ...(flags.model !== undefined && { model: flags.model }),
+        ...(flags.config !== undefined && { config: flags.config }),
+        ...(setup.engine !== undefined && { engine: setup.engine }),
+      },
+      spec.blockSize,
+    );
     const shadowPolicy = flags.shadowPolicy === undefined ? undefined : await resolvePolicy(flags.shadowPolicy, { where: '--shadow-policy', online: true });
     const comparison = await runComparison({
       ...base,

@@ -105,3 +105,10 @@ export function parsePort(text: string): number {
   if (port > 65535) throw new InvalidArgumentError(`"${text}" is not a port (0 to 65535; 0 picks a free one)`);
   return port;
 }
+
+/** A number > 0 (commander reports the flag with the message). */
+export function parsePositive(text: string): number {
+  const value = parseNumber(text, 0);
+  if (!(value > 0)) throw new InvalidArgumentError(`"${text}" is not a number > 0`);
+  return value;
+}

@@ -1,123 +1,44 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { InputError } from '../errors.js';
-import { GATEWAY_MODE_NAMES, type GatewayModeName } from '../serve/gateway/gateway-mode.js';
+import type { GatewayModeName } from '../serve/gateway/gateway-mode.js';
 import { resolvePolicy } from '../config/policy-spec.js';
+import type { FlagValues } from '../config/field.js';
+import {
+  GATEWAY_FIELD_GROUPS,
+  type GATEWAY_SERVER_FIELDS,
+  type KV_EVENT_FEED_FIELDS,
+  type ROUTING_FIELDS,
+  type SHARED_STATE_FIELDS,
+  type UPSTREAM_FIELDS,
+} from '../config/gateway-fields.js';
 import { GATEWAY_DEFAULTS, startGateway, type GatewayServer } from '../serve/gateway/gateway-server.js';
-import { REDIS_STATE_DEFAULTS, RedisUnreachable } from '../serve/gateway/redis-errors.js';
+import { RedisUnreachable } from '../serve/gateway/redis-errors.js';
 import { isDeepStrictEqual } from 'node:util';
-import { CACHE_AWARE_DEFAULTS } from '../sim/cache-aware-routing.js';
 import { closeOnSignal } from '../serve/http/shutdown.js';
-import { UPSTREAM_KINDS, type UpstreamKind } from '../serve/gateway/upstream.js';
+import type { UpstreamKind } from '../serve/gateway/upstream.js';
 import { loadWorkflowSpec, type WorkflowSpec } from '../workload/spec.js';
-import { parseByteCount, parseInteger, parseName, parseNumber, parsePort, parseTokenCount } from './flags.js';
-import { TOKENIZER_OPTIONS, tokenizerSource } from './tokenizer-flags.js';
+import { tokenizerSource } from './tokenizer-flags.js';
+import { addFieldGroups } from './config-flags.js';
 import { emit, runCommand } from './run.js';
-import { addServerFlags, keysFrom, limitsFrom, type ServerFlags } from './server-flags.js';
-import { REGISTRY_LIMIT_DEFAULTS, RegistryRefusal } from '../serve/gateway/workflow-registry.js';
-import { HEALTH_CHECK_DEFAULTS } from '../serve/gateway/health-check.js';
+import { keysFrom, limitsFrom } from './server-flags.js';
+import { RegistryRefusal } from '../serve/gateway/workflow-registry.js';
 import type { KvEventFeedSpec } from '../serve/gateway/kv-event-feeds.js';
 import { parseZmqEndpoint } from '../serve/kv-events/kv-events-config.js';
 
-interface GatewayFlags extends ServerFlags {
-  upstreamApiKey?: string;
-  maxWorkflows: number;
-  maxInstances: number;
-  healthInterval: number;
-  healthTimeout: number;
-  upstream?: string[];
-  upstreamKind?: UpstreamKind[];
-  mode?: GatewayModeName;
-  policy?: string;
-  host: string;
-  port: number;
-  blockSize: number;
-  shadowCapacity: number;
-  balanceAbs: number;
-  balanceRel: number;
-  cacheThreshold: number;
-  connectTimeout: number;
-  timeout: number;
-  idleTimeout: number;
-  connections: number;
-  retryCooldown: number;
-  maxBodyBytes: number;
-  servedModel?: string[];
-  servedModelName?: string[];
-  workflow?: string[];
-  instanceIdle: number;
-  graph: 'declared' | 'learned';
-  log?: boolean;
-  tokenizer?: string;
-  chatTemplate?: string;
-  kvEvents?: string[];
-  kvEventsReplay?: string[];
-  kvEventsTopic?: string;
-  redis?: string;
-  redisCheckpoint: number;
-  redisHeartbeat: number;
-  redisAdmissions: number;
-}
+/** Every flag of the command (config/gateway-fields.ts), as commander parses them. */
+type GatewayFlags = FlagValues<
+  typeof UPSTREAM_FIELDS & typeof ROUTING_FIELDS & typeof GATEWAY_SERVER_FIELDS & typeof KV_EVENT_FEED_FIELDS & typeof SHARED_STATE_FIELDS
+>;
 
 /**
  * `kvflow gateway`: an OpenAI-compatible, workflow-aware proxy in front of one or more engines. Prints its
  * URL, serves until SIGINT/SIGTERM.
  */
 export function registerGateway(program: Command): void {
-  const collect = <T>(parse: (text: string) => T) => (text: string, previous: T[] | undefined) => [...(previous ?? []), parse(text)];
   const command = program
     .command('gateway')
-    .description('OpenAI-compatible workflow-aware gateway: prefix-aware routing over shadow radix trees, STE pushed to upstreams')
-    .option('--upstream <url>', 'upstream server base URL, e.g. http://127.0.0.1:30000 (repeatable)', collect(parseUrl))
-    .option(
-      '--upstream-kind <kind>',
-      `${UPSTREAM_KINDS.join(' | ')}; once for all upstreams, or once per --upstream in the same order (default openai)`,
-      collect((v) => parseName(v, UPSTREAM_KINDS)),
-    )
-    .option('--mode <name>', `${GATEWAY_MODE_NAMES.join(' | ')}: kvflow orders shadow trees by STE and pushes STE upstream; lru does neither (default: ${GATEWAY_DEFAULTS.mode})`, (v) => parseName(v, GATEWAY_MODE_NAMES))
-    .option('--policy <name>', "the shadow trees' eviction policy: a registered name (lru, lfu, ste, reuse, ...) or a policy file (./my-policy.js); default the mode's (the old values lru and kvflow still select a mode)")
-    .option('--host <address>', 'address to listen on', '127.0.0.1')
-    .option('--port <n>', 'port to listen on; 0 picks a free one', parsePort, 8080)
-    .option('--block-size <n>', 'tokens per page of the shadow trees (the upstreams\' page size)', (v) => parseInteger(v, 1), GATEWAY_DEFAULTS.blockSize)
-    .option('--shadow-capacity <tokens>', 'tokens each upstream\'s shadow tree holds (its KV pool size: 686,320 or 512k)', parseCapacity, GATEWAY_DEFAULTS.shadowCapacityTokens)
-    .option('--balance-abs <n>', 'loads are imbalanced when max - min exceeds this', (v) => parseInteger(v, 0), CACHE_AWARE_DEFAULTS.balanceAbs)
-    .option('--balance-rel <x>', '... and max exceeds min times this', (v) => parseNumber(v, 1), CACHE_AWARE_DEFAULTS.balanceRel)
-    .option('--cache-threshold <x>', 'least share of the prompt an upstream must hold to be chosen for it', (v) => parseNumber(v, 0), CACHE_AWARE_DEFAULTS.cacheThreshold)
-    .option('--connect-timeout <ms>', 'connect timeout; a connect failure retries on another upstream', (v) => parseInteger(v, 1), GATEWAY_DEFAULTS.timeouts.connectMs)
-    .option('--timeout <ms>', 'time to the upstream\'s response headers (whole generation when not streaming); then 504', (v) => parseInteger(v, 1), GATEWAY_DEFAULTS.timeouts.headersMs)
-    .option('--idle-timeout <ms>', 'longest silence between response chunks; then the response is cut', (v) => parseInteger(v, 1), GATEWAY_DEFAULTS.timeouts.bodyMs)
-    .option('--connections <n>', 'connections per upstream', (v) => parseInteger(v, 1), GATEWAY_DEFAULTS.connections)
-    .option('--retry-cooldown <ms>', 'how long an unreachable upstream stays out of routing', (v) => parseInteger(v, 0), GATEWAY_DEFAULTS.retryCooldownMs)
-    .option('--max-body-bytes <n>', 'largest request body accepted (bytes; 8M, 8MiB)', (v) => parseByteCount(v, 1), GATEWAY_DEFAULTS.bodyLimit)
-    .option('--served-model-name <id>', 'model id to accept (repeatable; default: whatever the upstreams list at /v1/models); the name vLLM and `kvflow engine` use', collect(String))
-    .option('--served-model <id>', 'same as --served-model-name', collect(String))
-    .option('--workflow <spec>', 'workflow spec to register at start (repeatable; also POST /v1/workflows)', collect(String))
-    .option(
-      '--graph <source>',
-      'declared: STE for registered workflows only; learned: also learn the step graph from requests naming an agent and an instance',
-      (v) => parseName(v, ['declared', 'learned'] as const),
-      'declared',
-    )
-    .option('--instance-idle <s>', 'seconds without traffic after which a workflow instance is over', (v) => parseNumber(v, 0), GATEWAY_DEFAULTS.idleSeconds)
-    .option('--log', 'log every request on stderr (fastify JSON log)')
-    .option(...TOKENIZER_OPTIONS.tokenizer)
-    .option(...TOKENIZER_OPTIONS.chatTemplate)
-    .option('--upstream-api-key <key>', 'sent to every upstream as Authorization: Bearer (or KVFLOW_UPSTREAM_API_KEY)')
-    .option('--max-workflows <n>', 'most registered workflows; then 429', (v) => parseInteger(v, 1), REGISTRY_LIMIT_DEFAULTS.maxWorkflows)
-    .option('--max-instances <n>', 'most live workflow instances tracked; then 429', (v) => parseInteger(v, 1), REGISTRY_LIMIT_DEFAULTS.maxInstances)
-    .option('--health-interval <ms>', 'probe each upstream\'s /health this often; 0: no active checks', (v) => parseInteger(v, 0), HEALTH_CHECK_DEFAULTS.intervalMs)
-    .option('--health-timeout <ms>', 'an upstream that does not answer its probe in this time leaves routing', (v) => parseInteger(v, 1), HEALTH_CHECK_DEFAULTS.timeoutMs)
-    .option(
-      '--kv-events <[upstream=]endpoint>',
-      "an upstream's vLLM KV event publisher, e.g. http://e1:8000=tcp://e1:5557 (repeatable; without upstream=, one per --upstream in order): route it on its exact blocks",
-      collect(String),
-    )
-    .option('--kv-events-replay <[upstream=]endpoint>', "that publisher's replay endpoint (vLLM's replay_endpoint), e.g. http://e1:8000=tcp://e1:5558 (repeatable)", collect(String))
-    .option('--kv-events-topic <prefix>', 'subscribe to KV event topics starting with this (default: all)')
-    .option('--redis <url>', 'share workflow state, STE and shadow trees with every gateway given the same Redis: redis://HOST:PORT[/DB] (or KVFLOW_REDIS; docs/distributed.md)')
-    .option('--redis-checkpoint <ms>', 'with --redis: how often the leading replica checkpoints the live state and trims the log (finished and expired instances leave Redis then)', (v) => parseInteger(v, 10), REDIS_STATE_DEFAULTS.checkpointMs)
-    .option('--redis-heartbeat <ms>', 'with --redis: heartbeat period; a replica silent for three is gone and its requests are ended', (v) => parseInteger(v, 10), REDIS_STATE_DEFAULTS.heartbeatMs)
-    .option('--redis-admissions <n>', 'with --redis: past prompts a checkpoint keeps to re-grow the shadow trees of a replica that joins', (v) => parseInteger(v, 1), REDIS_STATE_DEFAULTS.admissions);
-  addServerFlags(command).action((flags: GatewayFlags) => runCommand(() => gatewayCommand(flags)));
+    .description('OpenAI-compatible workflow-aware gateway: prefix-aware routing over shadow radix trees, STE pushed to upstreams');
+  addFieldGroups(command, GATEWAY_FIELD_GROUPS).action((flags: GatewayFlags) => runCommand(() => gatewayCommand(flags)));
 }
 
 async function gatewayCommand(flags: GatewayFlags): Promise<void> {
@@ -246,21 +167,4 @@ function sameUrl(a: string, b: string): boolean {
   } catch {
     return false;
   }
-}
-
-function parseUrl(text: string): string {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new InvalidArgumentError(`"${text}" is not a URL (e.g. http://127.0.0.1:30000)`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidArgumentError(`"${text}" is not an http(s) URL`);
-  return text;
-}
-
-function parseCapacity(text: string): number {
-  const tokens = parseTokenCount(text);
-  if (tokens === null || tokens < 1) throw new InvalidArgumentError(`"${text}" is not a token count >= 1`);
-  return tokens;
 }

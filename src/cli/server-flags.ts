@@ -1,32 +1,14 @@
 /**
- * Flags both servers (`engine`, `gateway`) share: access keys and client limits. Keys may come from the
- * environment instead, so they stay out of shell history and `ps`.
+ * Access keys and client limits of either server from its flags (config/server-fields.ts). Keys may come
+ * from the environment instead, so they stay out of shell history and `ps`.
  */
-import type { Command } from 'commander';
+import type { FlagValues } from '../config/field.js';
+import type { ACCESS_FIELDS } from '../config/server-fields.js';
 import { KEY_ENV, type AccessKeys } from '../serve/http/auth.js';
-import { SERVER_LIMIT_DEFAULTS, type ServerLimits } from '../serve/http/server-limits.js';
-import { parseInteger } from './flags.js';
+import type { ServerLimits } from '../serve/http/server-limits.js';
 
-export interface ServerFlags {
-  apiKey?: string;
-  adminKey?: string;
-  metricsKey?: string;
-  requestTimeout: number;
-  headersTimeout: number;
-  keepAliveTimeout: number;
-  maxConnections: number;
-}
-
-export function addServerFlags(command: Command): Command {
-  return command
-    .option('--api-key <key>', `require Authorization: Bearer <key> on every /v1 route (or ${KEY_ENV.api})`)
-    .option('--admin-key <key>', `key for routes that change state (workflows, STE updates, cache resets; or ${KEY_ENV.admin}); default: the API key`)
-    .option('--metrics-key <key>', `key for /metrics (or ${KEY_ENV.metrics}); default: /metrics is open`)
-    .option('--request-timeout <ms>', 'time for a client to send a whole request (headers and body); then 408', (v) => parseInteger(v, 1), SERVER_LIMIT_DEFAULTS.requestTimeoutMs)
-    .option('--headers-timeout <ms>', 'time for a client to send its request headers', (v) => parseInteger(v, 1), SERVER_LIMIT_DEFAULTS.headersTimeoutMs)
-    .option('--keep-alive-timeout <ms>', 'idle keep-alive connections close after this', (v) => parseInteger(v, 1), SERVER_LIMIT_DEFAULTS.keepAliveTimeoutMs)
-    .option('--max-connections <n>', 'most client connections open at once; more are closed on accept', (v) => parseInteger(v, 1), SERVER_LIMIT_DEFAULTS.maxConnections);
-}
+/** The access and limit flags of either server (config/server-fields.ts). */
+export type ServerFlags = FlagValues<typeof ACCESS_FIELDS>;
 
 /** Keys from the flags, else the environment; empty strings count as unset. */
 export function keysFrom(flags: ServerFlags, env: NodeJS.ProcessEnv = process.env): AccessKeys {

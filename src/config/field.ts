@@ -39,6 +39,14 @@ export interface ConfigField<T = unknown> {
 /** A table of fields by name; names are the flags in camelCase, as commander and documents spell them. */
 export type FieldTable = Readonly<Record<string, ConfigField>>;
 
+/** The value of a field, the same from a flag and from a document. */
+export type FieldValue<F> = F extends { schema: (z: never) => Zod.ZodType<infer T, unknown> } ? T : never;
+
+/** The values commander parses for a table: a field with a default is always set, the others may be absent. */
+export type FlagValues<T> = { -readonly [K in keyof T as T[K] extends { default: unknown } ? K : never]: FieldValue<T[K]> } & {
+  -readonly [K in keyof T as T[K] extends { default: unknown } ? never : K]?: FieldValue<T[K]>;
+};
+
 /** The kebab-case flag a field name stands for: `linkLatency` -> `--link-latency`. */
 export function flagName(field: string): string {
   return `--${field.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`;
@@ -75,6 +83,16 @@ export function integer(min: number, max?: number, maxProblem?: string): Pick<Co
 export function number(min: number): Pick<ConfigField<number>, 'parse' | 'schema'> {
   return { parse: (text) => parseNumberText(text, min), schema: (z) => z.number().min(min) };
 }
+
+/** A finite number > 0. */
+export const positive: Pick<ConfigField<number>, 'parse' | 'schema'> = {
+  parse: (text) => {
+    const value = Number(text);
+    if (text.trim() === '' || !Number.isFinite(value) || !(value > 0)) throw new Error(`"${text}" is not a number > 0`);
+    return value;
+  },
+  schema: (z) => z.number().gt(0),
+};
 
 /** A share in (0, 1]. */
 export const fraction: Pick<ConfigField<number>, 'parse' | 'schema'> = {

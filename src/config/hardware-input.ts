@@ -36,6 +36,14 @@ export async function hardwareFor(
   });
 }
 
+/**
+ * The hardware of a server (`kvflow engine`, the emulators' in-process engines): as `hardwareFor`, with
+ * the server's `--block-size` winning over a config document's (a server has no workload to agree with).
+ */
+export async function serverHardware(settings: HardwareSettings, blockSize: number | undefined): Promise<HardwareConfig> {
+  return hardwareFor(settings, blockSize, 'flags', { blockSizeWins: true });
+}
+
 /** A document with each coefficient given in `settings` written at its document paths (copied, never mutated). */
 export function layerSettings(document: HardwareOverrides, settings: HardwareSettings): HardwareOverrides {
   const layered: Record<string, unknown> = { ...document };

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveSimulation, simulateInputOf } from '../../src/config/simulation-input.js';
-import { parseSetupSpec } from '../../src/config/setup-spec.js';
+import { parseSetupSpec, parseSetupText } from '../../src/config/setup-spec.js';
 import type { SimulationSettings } from '../../src/config/simulation-fields.js';
 import { simulate } from '../../src/sim/simulate.js';
 import { parseSweepGrid } from '../../src/sweep/sweep-grid.js';
@@ -30,7 +30,7 @@ describe('a setup on its own engine profile', () => {
   it('gives exactly what the same preset gives when the whole run uses that profile', async () => {
     const mixed = await run({
       setups: ['hicache'],
-      setup: [parseSetupSpec('name=hicache-ideal,base=hicache,engine=ideal', '--setup')],
+      setup: [parseSetupText('name=hicache-ideal,base=hicache,engine=ideal', '--setup')],
     });
     const ideal = await run({ setups: ['hicache'], engine: 'ideal' });
     const sglang = await run({ setups: ['hicache'] });
@@ -48,7 +48,7 @@ describe('a setup on its own engine profile', () => {
   it('keeps serving settings the run gave, and takes the rest from its own profile', async () => {
     const mixed = await run({
       setups: ['hicache'],
-      setup: [parseSetupSpec('name=hicache-ideal,base=hicache,engine=ideal', '--setup')],
+      setup: [parseSetupText('name=hicache-ideal,base=hicache,engine=ideal', '--setup')],
       tokenBudget: 2048,
     });
     const ideal = await run({ setups: ['hicache'], engine: 'ideal', tokenBudget: 2048 });

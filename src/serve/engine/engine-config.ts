@@ -1,6 +1,5 @@
-/** Defaults and hardware resolution shared by `kvflow engine` and the emulators that start engines in-process. */
+/** Defaults shared by `kvflow engine` and the emulators that start engines in-process. */
 import { DEFAULT_BLOCK_SIZE } from '../../types.js';
-import { hardwareFor } from '../../config/hardware-input.js';
 import type { HardwareConfig } from '../../sim/hardware.js';
 import { setupByName, type SetupName } from '../../sim/setups.js';
 import { SERVING_DEFAULTS } from '../../sim/simulate.js';
@@ -19,30 +18,6 @@ export const ENGINE_DEFAULTS = {
   schedule: SERVING_DEFAULTS.schedule,
   loadAhead: SERVING_DEFAULTS.loadAhead,
 };
-
-export interface EngineHardwareFlags {
-  gpu?: string;
-  model?: string;
-  /** A hardware config file (workloads/configs/); flags win over it. */
-  config?: string;
-  blockSize?: number;
-  cpuPoolBytes?: number;
-}
-
-/** Presets, then the config file, then flags, as `kvflow simulate` resolves them (config/hardware-input.ts). */
-export async function resolveEngineHardware(flags: EngineHardwareFlags): Promise<HardwareConfig> {
-  return hardwareFor(
-    {
-      ...(flags.gpu !== undefined && { gpu: flags.gpu }),
-      ...(flags.model !== undefined && { model: flags.model }),
-      ...(flags.config !== undefined && { config: flags.config }),
-      ...(flags.cpuPoolBytes !== undefined && { cpuPoolBytes: flags.cpuPoolBytes }),
-    },
-    flags.blockSize,
-    'flags',
-    { blockSizeWins: true },
-  );
-}
 
 /** Engine model options with the defaults filled in. */
 export function engineCoreOptions(hardware: HardwareConfig, options: Partial<Omit<EngineCoreOptions, 'hardware'>> = {}): EngineCoreOptions {
