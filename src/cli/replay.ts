@@ -15,8 +15,7 @@ import { renderExplainTable, renderReplayTable } from '../report/replay-table.js
 import { explainReplay } from '../replay/explain.js';
 import { computeNextUse } from '../cache/next-use.js';
 import { createProgress } from '../report/progress.js';
-import { parseInteger, parseSessionsStartFlag } from './flags.js';
-import { retimeSessions, SESSIONS_START_HELP, sessionsStartName, type SessionsStart } from '../workload/sessions-start.js';
+import { describeReplayInput, replayedRequests } from '../config/replay-input.js';
 import { FORMAT_CHOICES } from '../workload/read.js';
 import { emit, runCommand } from './run.js';
 import { loadSteSource } from '../config/workload-input.js';
@@ -30,8 +29,6 @@ interface ReplayFlags extends ReplaySettings {
   capacity: (number | null)[];
   policy: string[];
   explain?: boolean;
-  tokenizer?: string;
-  sessionsStart?: SessionsStart;
   seed: number;
   json?: boolean;
   report?: string;
@@ -44,9 +41,6 @@ export function registerReplay(program: Command): void {
   // The run's settings: the same fields a sweep grid of kind replay takes.
   addFieldOptions(command, REPLAY_FIELDS);
   command
-    .option('--tokenizer <name>', 'tokenizer of text traces (lmcache): a model preset (Llama-3.1-8B, Llama-3.1-70B, Qwen2.5-32B), a tokenizer.json path, or cl100k_base (default Llama-3.1-8B)')
-    .option('--sessions-start <mode>', `re-time sessions, each keeping its own gaps and order: ${SESSIONS_START_HELP} (docs/sessions-start.md)`, parseSessionsStartFlag)
-    .option('--seed <n>', 'seed for --sessions-start poisson', (v) => parseInteger(v, 0), 1)
     .option('--explain', "attribute each policy's misses to its eviction decisions against Belady, per session and agent (docs/replay-explain.md)")
     .option('--json', 'print one JSON document on stdout')
     .option('--report <file.html>', 'also write a self-contained HTML report: hit rate against capacity per policy, evictions')
@@ -83,8 +77,7 @@ async function replayCommand(flags: ReplayFlags): Promise<void> {
       ({ report, skipped } = await replayInMemory(flags, policies, readOptions, graph, quiet));
     }
   }
-  if (flags.skipInvalid) Object.assign(report.trace, { skippedLines: skipped });
-  if (flags.sessionsStart) report.trace.sessionsStart = sessionsStartName(flags.sessionsStart);
+  describeReplayInput(report, flags, skipped);
   if (flags.report !== undefined) {
     const { renderReplayHtml } = await import('../report/replay-html.js');
     await writeFile(flags.report, await renderReplayHtml(report, { policies: flags.policy, capacities: flags.capacity.map(formatTokenCount), graph: graph.source }));
@@ -131,8 +124,7 @@ async function replayInMemory(
 ): Promise<{ report: ReplayReport; skipped: number }> {
   const { steSource } = graph;
   const read = await readTrace(flags.trace, readOptions);
-  const timed = flags.sessionsStart ? { ...read, requests: retimeSessions(read.requests, flags.sessionsStart, flags.seed) } : read;
-  const trace = { ...timed, requests: requestsFor(graph, timed.requests) };
+  const trace = { ...read, requests: requestsFor(graph, replayedRequests(read.requests, flags)) };
   const runs = flags.capacity.length * policies.length;
   const progress = createProgress('replay', runs * trace.requests.length, { quiet });
   try {

@@ -55,6 +55,9 @@ export const REPLAY_FIELDS = {
     description: 'where ste gets its step graph: declared (--workflow), learned (online, from the trace itself), none; default: declared with --workflow, else none',
   },
   skipInvalid: { ...WORKLOAD_FIELDS.skipInvalid, description: 'skip and count invalid trace lines instead of stopping at the first' },
+  tokenizer: WORKLOAD_FIELDS.tokenizer,
+  sessionsStart: WORKLOAD_FIELDS.sessionsStart,
+  seed: { ...WORKLOAD_FIELDS.seed, description: 'seed for --sessions-start poisson' },
 } as const satisfies Record<string, ConfigField>;
 
 /** A replay run's settings as flags and grid points give them: every field optional. */

@@ -8,6 +8,7 @@ import { loadSteSource, loadWorkload, type LoadedWorkload, type WorkloadFlags } 
 import { chooseGraph, requestsFor } from '../config/graph-source.js';
 import { resolveSimulation, simulateInputOf } from '../config/simulation-input.js';
 import { REPLAY_FIELDS } from '../config/replay-fields.js';
+import { describeReplayInput, replayedRequests } from '../config/replay-input.js';
 import { simulate } from '../sim/simulate.js';
 import type { SimReport, SimTimeline, Trace } from '../types.js';
 import { readTrace } from '../workload/trace.js';
@@ -49,13 +50,14 @@ async function runReplayPoint(point: ReplayPoint, where: string): Promise<Replay
     needs: 'a workflow spec (workflow)',
   });
   const read = await cachedTrace(point);
-  const trace = { ...read, requests: requestsFor(graph, read.requests) };
+  const trace = { ...read, requests: requestsFor(graph, replayedRequests(read.requests, point)) };
   const policies = await resolvePolicies(policySpecs, { where: `${where}: policy` });
   const report = replaySuite(trace, {
     policies: policies.map((choice) => choice.create),
     capacities: point.capacity ?? REPLAY_FIELDS.capacity.default,
     ...(graph.steSource && { steSource: graph.steSource }),
   });
+  describeReplayInput(report, point, read.skipped);
   // Wall time differs run to run; a sweep's output must not.
   return { trace: report.trace, results: report.results.map(({ seconds: _seconds, ...result }) => result) as ReplayReport['results'] };
 }
@@ -73,6 +75,7 @@ function cachedTrace(point: ReplayPoint): Promise<Trace> {
     format: point.format ?? 'auto',
     ...(point.blockSize !== undefined && { blockSize: point.blockSize }),
     skipInvalid: point.skipInvalid ?? false,
+    ...(point.tokenizer !== undefined && { tokenizer: point.tokenizer }),
   };
   return memo(traces, JSON.stringify([point.trace, options]), () => readTrace(point.trace!, options));
 }

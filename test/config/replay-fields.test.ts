@@ -6,6 +6,8 @@ import { REPLAY_FIELDS } from '../../src/config/replay-fields.js';
 import { registerReplay } from '../../src/cli/replay.js';
 import { parseSweepGrid } from '../../src/sweep/sweep-grid.js';
 import { REPO } from '../helpers/sim.js';
+import { expectJsonDocument, kvflow } from '../helpers/cli.js';
+import { runSweepPoint } from '../../src/sweep/sweep-point.js';
 
 const TRACE = 'workloads/traces/mooncake_conversation.excerpt.jsonl';
 
@@ -18,6 +20,9 @@ const SAMPLES: Record<keyof typeof REPLAY_FIELDS, { flag: string[]; grid: unknow
   workflow: { flag: ['--workflow', 'workloads/sequential-10.json'], grid: 'workloads/sequential-10.json' },
   graph: { flag: ['--graph', 'learned'], grid: 'learned' },
   skipInvalid: { flag: ['--skip-invalid'], grid: true },
+  tokenizer: { flag: ['--tokenizer', 'cl100k_base'], grid: 'cl100k_base' },
+  sessionsStart: { flag: ['--sessions-start', 'poisson:2'], grid: 'poisson:2' },
+  seed: { flag: ['--seed', '7'], grid: 7 },
 };
 
 async function replayFlags(args: string[]): Promise<Record<string, unknown>> {
@@ -48,5 +53,19 @@ describe('replay flags and sweep-grid fields', () => {
     registerReplay(program);
     program.commands[0]!.exitOverride().configureOutput({ writeErr: () => {} });
     await expect(program.parseAsync(['replay'], { from: 'user' })).rejects.toThrow(/required option '--trace <file>'/);
+  });
+});
+
+describe('a replay grid point', () => {
+  it('gives exactly what `replay --json` prints for the same settings (re-timed sessions, skipped lines), but the wall time', async () => {
+    const settings = { capacity: ['64k', 'inf'], policy: ['lru', 'belady'], sessionsStart: 'poisson:5', seed: 3, skipInvalid: true };
+    const grid = parseSweepGrid({ name: 't', kind: 'replay', base: { trace: TRACE, ...settings } }, join(REPO, 'grid.json'));
+    const point = await runSweepPoint(grid.runs[0]!, { timelines: false });
+    const cli = expectJsonDocument(
+      await kvflow(['replay', '--trace', TRACE, '--capacity', '64k,inf', '--policy', 'lru,belady', '--sessions-start', 'poisson:5', '--seed', '3', '--skip-invalid', '--json']),
+    ) as { trace: Record<string, unknown>; results: Record<string, unknown>[] };
+    const withoutSeconds = { ...cli, results: cli.results.map(({ seconds: _seconds, ...result }) => result) };
+    expect(point.report).toEqual(withoutSeconds);
+    expect(cli.trace).toMatchObject({ sessionsStart: 'poisson:5', skippedLines: 0 });
   });
 });
