@@ -1,7 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import { unknownName } from '../did-you-mean.js';
 import { parseByteRate as parseBytesPerSecond, parseBytes, parseQuantity, parseQuantityList } from '../units.js';
-import { parseSessionsStart, type SessionsStart } from '../workload/sessions-start.js';
 
 /**
  * A token count such as `4096`, `686,320`, `512k`, `1M`, `1.5G` (suffixes are powers of two: 1M = 1048576),
@@ -27,13 +26,6 @@ export function parseByteCount(text: string, min = 0): number {
  */
 export function parseByteRate(text: string): number {
   return asArgument(() => parseBytesPerSecond(text));
-}
-
-/** A whole token count >= `min` (no `inf`). */
-export function parseTokens(text: string, min = 1): number {
-  const value = parseTokenCount(text);
-  if (value === null || value < min) throw new InvalidArgumentError(`"${text}" is not a token count >= ${min}`);
-  return value;
 }
 
 function asArgument<T>(parse: () => T): T {
@@ -79,31 +71,6 @@ export function parseNumber(text: string, min = 0): number {
     throw new InvalidArgumentError(`"${text}" is not a number >= ${min}`);
   }
   return value;
-}
-
-/** A share in (0, 1]. */
-export function parseFraction(text: string): number {
-  const value = Number(text);
-  if (text.trim() === '' || !(value > 0 && value <= 1)) {
-    throw new InvalidArgumentError(`"${text}" is not a number in (0, 1]`);
-  }
-  return value;
-}
-
-/** `--sessions-start`: as-logged | together | poisson:RATE. */
-export function parseSessionsStartFlag(text: string): SessionsStart {
-  try {
-    return parseSessionsStart(text);
-  } catch (error) {
-    throw new InvalidArgumentError((error as Error).message);
-  }
-}
-
-/** A TCP port: 0 (pick a free one) to 65535. */
-export function parsePort(text: string): number {
-  const port = parseInteger(text, 0);
-  if (port > 65535) throw new InvalidArgumentError(`"${text}" is not a port (0 to 65535; 0 picks a free one)`);
-  return port;
 }
 
 /** A number > 0 (commander reports the flag with the message). */

@@ -11,7 +11,10 @@ import { EmptyTraceError, FORMAT_CHOICES, readTrace, streamTrace, type TraceStat
 import { traceStats, type TraceStatsReport } from '../workload/stats.js';
 import { learnGraph, type LearnedGraph } from '../graph/learner.js';
 import { replayOrder } from '../workload/request-order.js';
-import { parseInteger, parseName, parseSessionsStartFlag } from './flags.js';
+import { parseName } from './flags.js';
+import { fieldOptions } from './config-flags.js';
+import type { ConfigField } from '../config/field.js';
+import { WORKLOAD_FIELDS } from '../config/workload-fields.js';
 import { SESSIONS_START_HELP, type SessionsStart } from '../workload/sessions-start.js';
 import { checkWritable } from './output-paths.js';
 import { emit, EXIT, runCommand } from './run.js';
@@ -65,8 +68,13 @@ export function registerTrace(program: Command): void {
         .default('kvflow'),
     )
     .option('--out <file>', 'write here (replaced only once complete) instead of stdout')
-    .option('--sessions-start <mode>', `re-time sessions, each keeping its own gaps and order: ${SESSIONS_START_HELP} (reads the whole trace; docs/sessions-start.md)`, parseSessionsStartFlag)
-    .option('--seed <n>', 'seed for --sessions-start poisson', (v) => parseInteger(v, 0), 1)
+    .addOption(
+      fieldOption({
+        ...WORKLOAD_FIELDS.sessionsStart,
+        description: `re-time sessions, each keeping its own gaps and order: ${SESSIONS_START_HELP} (reads the whole trace; docs/sessions-start.md)`,
+      }),
+    )
+    .addOption(fieldOption({ ...WORKLOAD_FIELDS.seed, description: 'seed for --sessions-start poisson' }))
     .addOption(blockSizeOption())
     .addOption(tokenizerOption())
     .addOption(skipInvalidOption())
@@ -81,25 +89,19 @@ export function registerTrace(program: Command): void {
     .addOption(tokenizerOption())
     .action((file: string, flags: ValidateFlags) => runCommand(() => validateCommand(file, flags)));
 
-  trace
+  const stats = trace
     .command('stats')
     .description('requests, sessions, tokens, distinct pages, reuse ceiling, reuse distances, per-session summary')
-    .argument('<file>', 'trace file')
-    .addOption(formatOption('--format <format>', 'format of the trace'))
-    .addOption(blockSizeOption())
-    .addOption(tokenizerOption())
-    .addOption(skipInvalidOption())
+    .argument('<file>', 'trace file');
+  addReadingOptions(stats)
     .option('--json', 'print one JSON document on stdout')
     .action((file: string, flags: StatsFlags) => runCommand(() => statsCommand(file, flags)));
 
-  trace
+  const graph = trace
     .command('graph')
     .description('the agent step graph learned online from the trace: agents, signatures, transition probabilities')
-    .argument('<file>', 'trace file')
-    .addOption(formatOption('--format <format>', 'format of the trace'))
-    .addOption(blockSizeOption())
-    .addOption(tokenizerOption())
-    .addOption(skipInvalidOption())
+    .argument('<file>', 'trace file');
+  addReadingOptions(graph)
     .option('--json', 'print one JSON document on stdout')
     .action((file: string, flags: StatsFlags) => runCommand(() => graphCommand(file, flags)));
 }
@@ -130,25 +132,35 @@ function renderGraph(file: string, graph: LearnedGraph, skipped: number): string
   ].join('\n');
 }
 
+/** `--format` (or convert's `--from`), worded for the subcommand. */
 function formatOption(flags: string, description: string): Option {
-  return new Option(flags, `${description}: ${FORMAT_CHOICES.join(' | ')} (auto detects it from the first line)`)
-    .argParser((value) => parseName(value, FORMAT_CHOICES))
-    .default('auto');
+  return fieldOption({ ...WORKLOAD_FIELDS.format, flag: flags, description: `${description}: ${FORMAT_CHOICES.join(' | ')} (auto detects it from the first line)` });
 }
 
+// The reading flags are the workload fields `replay` and `simulate` take (config/workload-fields.ts).
 function blockSizeOption(): Option {
-  return new Option(
-    '--block-size <n>',
-    'tokens per block: for azure, lmcache, servingsim and kvflow lines without one (default 16; mooncake is 512)',
-  ).argParser((value) => parseInteger(value, 1));
+  return fieldOption({ ...WORKLOAD_FIELDS.blockSize, description: 'tokens per block: for azure, lmcache, servingsim and kvflow lines without one (default 16; mooncake is 512)' });
 }
 
 function tokenizerOption(): Option {
-  return new Option('--tokenizer <name>', 'tokenizer of text traces (lmcache): a model preset (Llama-3.1-8B, Llama-3.1-70B, Qwen2.5-32B), a tokenizer.json path, or cl100k_base (default Llama-3.1-8B)');
+  return fieldOption(WORKLOAD_FIELDS.tokenizer);
 }
 
 function skipInvalidOption(): Option {
-  return new Option('--skip-invalid', 'skip and count invalid lines instead of stopping at the first');
+  return fieldOption({ ...WORKLOAD_FIELDS.skipInvalid, description: 'skip and count invalid lines instead of stopping at the first' });
+}
+
+/** How stats and graph read the whole trace. */
+function addReadingOptions(command: Command): Command {
+  return command
+    .addOption(formatOption('--format <format>', 'format of the trace'))
+    .addOption(blockSizeOption())
+    .addOption(tokenizerOption())
+    .addOption(skipInvalidOption());
+}
+
+function fieldOption(field: ConfigField): Option {
+  return fieldOptions(field)[0]!;
 }
 
 function readOptions(format: FormatChoice, flags: ReadFlags): ReadTraceOptions {
