@@ -34,6 +34,81 @@ export async function* readLines(path: string): AsyncGenerator<Line> {
  * await per chunk instead of one per line, for readers that parse lines synchronously.
  */
 export async function* readLineBatches(path: string): AsyncGenerator<Line[]> {
+  for await (const chunk of readLineChunks(path)) yield chunk.lines();
+}
+
+/**
+ * The non-blank lines completed by one chunk read, as byte ranges of `bytes` and, decoded on demand, as
+ * `Line`s: `lines()[i]` is the line of `starts[i]..ends[i]`. Valid until the next chunk is asked for
+ * (the reader reuses its buffer).
+ */
+export class LineChunk {
+  /** Number of lines in the chunk. */
+  count = 0;
+  /** Physical line number (from 1) of each line. */
+  readonly numbers: number[] = [];
+  /** Byte offset of each line's first byte in `bytes`. */
+  readonly starts: number[] = [];
+  /** Byte offset just past each line's last byte (a trailing '\r' excluded). */
+  readonly ends: number[] = [];
+  private decoded: Line[] | undefined;
+
+  /** `bytes[0, size)` holds whole lines only. */
+  constructor(
+    readonly bytes: Buffer,
+    private readonly size: number,
+  ) {}
+
+  /** The lines as text: the chunk decodes once, as UTF-8 (pure ASCII as one-byte text, which is faster to make and parse). */
+  lines(): Line[] {
+    if (this.decoded !== undefined) return this.decoded;
+    const text = decode(this.bytes, 0, this.size);
+    const lines: Line[] = [];
+    let start = 0;
+    let i = 0;
+    // Char offsets differ from byte offsets in non-ASCII text: split the text itself, at the same '\n's.
+    for (;;) {
+      const newline = text.indexOf('\n', start);
+      const stop = newline === -1 ? text.length : newline;
+      const end = text.charCodeAt(stop - 1) === CR ? stop - 1 : stop;
+      if (!isBlank(text, start, end)) lines.push({ line: this.numbers[i++]!, text: text.slice(start, end) });
+      if (newline === -1) break;
+      start = newline + 1;
+    }
+    this.decoded = lines;
+    return lines;
+  }
+
+  /** Line `i` as text, decoding only that line unless the whole chunk already is (same text either way:
+   * a line's bytes end at a '\n', never inside a UTF-8 sequence). */
+  line(i: number): Line {
+    if (this.decoded !== undefined) return this.decoded[i]!;
+    const start = this.starts[i]!;
+    const end = this.ends[i]!;
+    return { line: this.numbers[i]!, text: decode(this.bytes, start, end) };
+  }
+
+  /** Adds the line `bytes[start, stop)` ('\r\n' ending handled here) unless it is blank. */
+  add(lineNumber: number, start: number, stop: number): void {
+    const end = stop > start && this.bytes[stop - 1] === CR ? stop - 1 : stop;
+    for (let i = start; i < end; i++) {
+      const c = this.bytes[i];
+      if (c !== SPACE && c !== TAB && c !== CR && c !== LF) {
+        this.numbers.push(lineNumber);
+        this.starts.push(start);
+        this.ends.push(end);
+        this.count++;
+        return;
+      }
+    }
+  }
+}
+
+/**
+ * `readLineBatches` as byte ranges: for readers with a fast path that scans bytes (see `LineChunk`).
+ * Chunks are never empty.
+ */
+export async function* readLineChunks(path: string): AsyncGenerator<LineChunk> {
   await assertReadableFile(path);
   let handle: FileHandle;
   try {
@@ -42,8 +117,8 @@ export async function* readLineBatches(path: string): AsyncGenerator<Line[]> {
     throw fileError(path, err);
   }
   try {
-    // Bytes are split at '\n' (never inside a UTF-8 sequence) and only whole lines are decoded, in one
-    // call per chunk; the unfinished last line stays in the buffer for the next read.
+    // Bytes are split at '\n' (never inside a UTF-8 sequence) and only whole lines are handed out; the
+    // unfinished last line stays in the buffer for the next read.
     let buffer = Buffer.allocUnsafe(CHUNK_BYTES);
     let filled = 0;
     let lineNumber = 0;
@@ -70,9 +145,9 @@ export async function* readLineBatches(path: string): AsyncGenerator<Line[]> {
       }
       if (bytesRead === 0) {
         if (end > 0) {
-          const text = decode(buffer, end);
-          const stop = text.charCodeAt(text.length - 1) === CR ? text.length - 1 : text.length;
-          if (!isBlank(text, 0, stop)) yield [{ line: lineNumber + 1, text: text.slice(0, stop) }];
+          const chunk = new LineChunk(buffer, end);
+          chunk.add(lineNumber + 1, 0, end);
+          if (chunk.count > 0) yield chunk;
         }
         return;
       }
@@ -81,30 +156,28 @@ export async function* readLineBatches(path: string): AsyncGenerator<Line[]> {
         filled = end;
         continue;
       }
-      const text = decode(buffer, last + 1);
+      const chunk = new LineChunk(buffer, last + 1);
+      let start = 0;
+      let newline = buffer.indexOf(LF, 0);
+      while (newline !== -1 && newline <= last) {
+        chunk.add(++lineNumber, start, newline);
+        start = newline + 1;
+        newline = newline === last ? -1 : buffer.indexOf(LF, start);
+      }
+      if (chunk.count > 0) yield chunk;
+      // Only now: the chunk's bytes stay valid while its reader works on them.
       buffer.copy(buffer, 0, last + 1, end);
       filled = end - (last + 1);
-      const lines: Line[] = [];
-      let start = 0;
-      let newline = text.indexOf('\n');
-      while (newline !== -1) {
-        lineNumber++;
-        const stop = text.charCodeAt(newline - 1) === CR ? newline - 1 : newline;
-        if (!isBlank(text, start, stop)) lines.push({ line: lineNumber, text: text.slice(start, stop) });
-        start = newline + 1;
-        newline = text.indexOf('\n', start);
-      }
-      if (lines.length > 0) yield lines;
     }
   } finally {
     await handle.close();
   }
 }
 
-/** UTF-8 text of `buffer[0, end)`; pure ASCII (the usual trace) decodes as one-byte text, which is faster to make and to parse. */
-function decode(buffer: Buffer, end: number): string {
-  const bytes = buffer.subarray(0, end);
-  return buffer.toString(isAscii(bytes) ? 'latin1' : 'utf8', 0, end);
+/** UTF-8 text of `buffer[start, end)`; pure ASCII (the usual trace) decodes as one-byte text, which is faster to make and to parse. */
+function decode(buffer: Buffer, start: number, end: number): string {
+  const bytes = buffer.subarray(start, end);
+  return buffer.toString(isAscii(bytes) ? 'latin1' : 'utf8', start, end);
 }
 
 /** Checks up front that `path` is a readable regular file, so the error names the real problem. */
@@ -154,4 +227,10 @@ export interface LineParser<T> {
   /** The request on this line, or `undefined` for a line that only sets defaults (a header).
    * Throws `InputError` for an invalid line; the parser's state is then as if the line were absent. */
   parse(line: Line): T | undefined;
+  /**
+   * Optional fast path: the request on the line `bytes[start, end)` (numbered `line`) when the line has
+   * the usual shape, or `null` to have `parse` read it (undecided lines too: `parse` gives the errors).
+   * Must return exactly what `parse` would, and throw only what `parse` would throw.
+   */
+  parseBytes?(bytes: Uint8Array, start: number, end: number, line: number): T | null;
 }

@@ -8,6 +8,7 @@ import { InputError } from '../errors.js';
 import type { TraceRequest } from '../types.js';
 import type { Line, LineParser } from './lines.js';
 import { lazySchema } from './lazy-zod.js';
+import { scanMooncakeLine, type MooncakeFields } from './mooncake-bytes.js';
 import { expecting, parseJsonLine } from './problem.js';
 import {
   blockIds,
@@ -60,15 +61,27 @@ export function mooncakeId(line: number): string {
 export class MooncakeLineParser implements LineParser<TraceRequest> {
   private lastTimestamp = 0;
   private lastTimestampLine = 0;
+  private readonly scanned: MooncakeFields = { timestamp: 0, inputLength: 0, outputLength: 0, blocks: [] };
 
   constructor(private readonly file: string) {}
 
   parse(line: Line): TraceRequest {
-    const fail = (field: string, problem: string) => InputError.atLine(this.file, line.line, field, problem);
     const value = parseJsonLine(this.file, line);
     const fields = validateFields(mooncakeSchema, isMooncakeLine, value, this.file, line.line);
-    const { timestamp, input_length: inputLength, hash_ids: blocks } = fields;
+    return this.request(line.line, fields.timestamp, fields.input_length, fields.output_length, fields.hash_ids);
+  }
 
+  /** The published traces' line shape straight from bytes (mooncake-bytes.ts); `null` leaves the line to `parse`. */
+  parseBytes(bytes: Uint8Array, start: number, end: number, line: number): TraceRequest | null {
+    const fields = this.scanned;
+    // A zero input_length is invalid: `parse` words the problem.
+    if (!scanMooncakeLine(bytes, start, end, fields) || fields.inputLength < 1) return null;
+    return this.request(line, fields.timestamp, fields.inputLength, fields.outputLength, fields.blocks);
+  }
+
+  /** The request of a line whose fields are each valid: checks what spans fields and lines. */
+  private request(line: number, timestamp: number, inputLength: number, outputLength: number, blocks: number[]): TraceRequest {
+    const fail = (field: string, problem: string) => InputError.atLine(this.file, line, field, problem);
     if (timestamp < this.lastTimestamp) {
       const previous = `${this.lastTimestamp} ms on line ${this.lastTimestampLine}`;
       throw fail('timestamp', `goes backwards: ${timestamp} ms after ${previous}`);
@@ -83,14 +96,14 @@ export class MooncakeLineParser implements LineParser<TraceRequest> {
     }
 
     this.lastTimestamp = timestamp;
-    this.lastTimestampLine = line.line;
+    this.lastTimestampLine = line;
     return {
-      id: mooncakeId(line.line),
+      id: mooncakeId(line),
       t: timestamp / 1000,
       blocks,
       blockSize: MOONCAKE_BLOCK_SIZE,
       inputLength,
-      outputLength: fields.output_length,
+      outputLength,
     };
   }
 }

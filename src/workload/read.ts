@@ -6,7 +6,7 @@ import { InputError } from '../errors.js';
 import type { ReadTraceOptions, Trace, TraceFormat, TraceRequest } from '../types.js';
 import { AZURE_HEADER, AzureLineParser } from './azure.js';
 import { CanonicalLineParser, DEFAULT_BLOCK_SIZE } from './canonical.js';
-import { readLineBatches, type Line, type LineParser } from './lines.js';
+import { readLineChunks, type Line, type LineParser } from './lines.js';
 import { LMCACHE_MARKER_KEYS, LmcacheLineParser } from './lmcache.js';
 import { MOONCAKE_MARKER_KEY, MooncakeLineParser } from './mooncake.js';
 import { expectedGot, parseJsonLine, ROOT_FIELD } from './problem.js';
@@ -66,18 +66,23 @@ async function* traceBatches(path: string, opts: StreamTraceOptions): AsyncGener
   let parser: RequestParser | undefined;
   let requests = 0;
 
-  for await (const lines of readLineBatches(path)) {
+  for await (const chunk of readLineChunks(path)) {
     const batch: TraceRequest[] = [];
     let failed = false;
     let failure: unknown;
-    for (const line of lines) {
-      let parsed: TraceRequest | TraceRequest[] | undefined;
+    for (let i = 0; i < chunk.count; i++) {
+      let parsed: TraceRequest | TraceRequest[] | null | undefined = null;
       try {
-        if (parser === undefined) {
-          stats.format = requested === 'auto' ? detectFormat(path, line) : requested;
-          parser = await createParser(stats.format, path, blockSize, opts.tokenizer);
+        if (parser?.parseBytes !== undefined) parsed = parser.parseBytes(chunk.bytes, chunk.starts[i]!, chunk.ends[i]!, chunk.numbers[i]!);
+        if (parsed === null) {
+          // Readers without a fast path take every line as text: the chunk decodes once for all of them.
+          const line = parser === undefined || parser.parseBytes !== undefined ? chunk.line(i) : chunk.lines()[i]!;
+          if (parser === undefined) {
+            stats.format = requested === 'auto' ? detectFormat(path, line) : requested;
+            parser = await createParser(stats.format, path, blockSize, opts.tokenizer);
+          }
+          parsed = parser.parse(line);
         }
-        parsed = parser.parse(line);
       } catch (err) {
         if (!(opts.skipInvalid && err instanceof InputError)) {
           failed = true;
