@@ -29,7 +29,7 @@ export const ENGINE_FIELDS = {
     flag: '--setup <setup>',
     description: `cache setup: ${ENGINE_SETUPS.join(', ')}, or name=...,policy=...,cpu=on,prefetch=ste[,engine=ideal]`,
     parse: parseEngineSetup,
-    schema: (z) => z.union([z.enum(ENGINE_SETUPS), setupDefinitionSchema]),
+    schema: (z) => z.union([z.enum(ENGINE_SETUPS), setupDefinitionSchema(z)]),
     default: ENGINE_DEFAULTS.setup,
   } satisfies ConfigField<SetupSpec>,
   policy: { flag: '--policy <name>', description: "eviction policy replacing the setup's: a registered name or a policy file (./my-policy.js)", ...text },

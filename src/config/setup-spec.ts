@@ -4,29 +4,34 @@
  * definition may start from a preset (`base=kvflow`) and change some of its parts, and may run on an engine
  * profile of its own (`engine=ideal`); the presets themselves live in sim/setups.ts.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
 import { InputError } from '../errors.js';
 import { inputErrorFrom } from '../zod-issues.js';
 import { ENGINE_NAMES } from '../sim/engine-profile.js';
 import { isSetupName, policySetup, SETUP_NAMES, SETUP_PRESETS, setupByName, type Setup, type SetupName } from '../sim/setups.js';
+import { lazySchema, type ZodApi } from '../workload/lazy-zod.js';
 import { resolvePolicies, resolvePolicy, type ResolveOptions } from './policy-spec.js';
 
-const onOff = z.union([z.boolean(), z.enum(['on', 'off']).transform((value) => value === 'on')]);
-
-/** A setup definition as a document writes it (`--setup` text is parsed into the same object). */
-export const setupDefinitionSchema = z.strictObject({
-  name: z.string().regex(/^[^,=\s]+$/, 'a name without commas, "=" or spaces').describe('names the setup in results and speedups'),
-  base: z.enum(SETUP_NAMES).optional().describe('preset whose parts the others change (default: GPU only, lru, no prefetch)'),
-  policy: z.string().min(1).optional().describe('eviction policy: a registered name or a policy file'),
-  cpu: onOff.optional().describe('CPU tier: write-through backup and load-back (on/off)'),
-  prefetch: z
-    .union([z.boolean(), z.enum(['ste', 'on', 'off']).transform((value) => value !== 'off')])
-    .optional()
-    .describe('overlapped prefetch of agents due soon by STE (ste/on/off)'),
-  statusAware: onOff.optional().describe('skip requests whose prefix is still loading (default: on with prefetch)'),
-  engine: z.enum(ENGINE_NAMES).optional().describe("engine profile the setup runs on (default: the run's --engine)"),
-});
-export type SetupDefinition = z.output<typeof setupDefinitionSchema>;
+/** A setup definition as a document writes it (`--setup` text is parsed into the same object), built with
+ * the caller's zod (its ESM and CommonJS builds are separate instances: schemas are not mixed). Nothing
+ * builds it for preset setups: such runs never load zod. */
+export function setupDefinitionSchema(z: ZodApi) {
+  const onOff = z.union([z.boolean(), z.enum(['on', 'off']).transform((value) => value === 'on')]);
+  return z.strictObject({
+    name: z.string().regex(/^[^,=\s]+$/, 'a name without commas, "=" or spaces').describe('names the setup in results and speedups'),
+    base: z.enum(SETUP_NAMES).optional().describe('preset whose parts the others change (default: GPU only, lru, no prefetch)'),
+    policy: z.string().min(1).optional().describe('eviction policy: a registered name or a policy file'),
+    cpu: onOff.optional().describe('CPU tier: write-through backup and load-back (on/off)'),
+    prefetch: z
+      .union([z.boolean(), z.enum(['ste', 'on', 'off']).transform((value) => value !== 'off')])
+      .optional()
+      .describe('overlapped prefetch of agents due soon by STE (ste/on/off)'),
+    statusAware: onOff.optional().describe('skip requests whose prefix is still loading (default: on with prefetch)'),
+    engine: z.enum(ENGINE_NAMES).optional().describe("engine profile the setup runs on (default: the run's --engine)"),
+  });
+}
+const lazyDefinitionSchema = lazySchema(setupDefinitionSchema);
+export type SetupDefinition = z.output<ReturnType<typeof setupDefinitionSchema>>;
 
 /** A setup as written: a preset name, or a definition. */
 export type SetupSpec = string | SetupDefinition;
@@ -54,7 +59,7 @@ export function parseSetupText(text: string, where: string): SetupDefinition {
     if (raw[key] !== undefined) throw InputError.flag(where, `${part.slice(0, eq)} is given twice`);
     raw[key] = part.slice(eq + 1).trim();
   }
-  const parsed = setupDefinitionSchema.safeParse(raw);
+  const parsed = lazyDefinitionSchema().safeParse(raw);
   if (!parsed.success) throw inputErrorFrom(parsed.error, { flag: where }, { root: 'setup' });
   return parsed.data;
 }

@@ -39,7 +39,7 @@ export const SERVING_FIELDS = {
     description: `setups to compare, comma list of ${SETUP_NAMES.join(', ')}`,
     parse: listOf(SETUP_NAMES).parse,
     // A document may also define a setup from parts in this list.
-    schema: (z) => z.array(z.union([z.enum(SETUP_NAMES), setupDefinitionSchema])).min(1),
+    schema: (z) => z.array(z.union([z.enum(SETUP_NAMES), setupDefinitionSchema(z)])).min(1),
     default: ['sglang', 'hicache', 'kvflow'],
     defaultText: 'sglang,hicache,kvflow',
   } satisfies ConfigField<SetupSpec[]>,
@@ -59,7 +59,7 @@ export const SERVING_FIELDS = {
               return z.NEVER;
             }
           }),
-          setupDefinitionSchema,
+          setupDefinitionSchema(z),
         ]),
       ),
   } satisfies ConfigField<SetupSpec | SetupSpec[]>,

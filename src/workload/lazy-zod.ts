@@ -1,6 +1,7 @@
 /**
  * zod for the trace line formats, loaded the first time a line fails its quick check (see schemas.ts):
- * valid traces never need it, and loading it takes longer than replaying a small trace. Loaded with
+ * valid traces never need it, and loading it takes longer than replaying a small trace. Workflow specs
+ * (spec.ts) and setup definitions (config/setup-spec.ts) build theirs through it too. Loaded with
  * `require` because line parsing is synchronous; every schema built through it (line formats, the
  * hardware `--config` document in src/sim/hardware.ts) uses this one instance.
  */

@@ -51,6 +51,13 @@ describe('lazy commands', () => {
     expect(HEAVY.filter((name) => loaded.has(name))).toEqual([]);
   });
 
+  it('simulate of a valid trace or spec with preset setups loads no schema, plotting, HTTP or worker library', () => {
+    const trace = packagesLoaded(['simulate', '--trace', 'test/fixtures/trace/mooncake-crlf.jsonl', '--gpu', 'H100-SXM', '--json']);
+    expect(HEAVY.filter((name) => trace.has(name))).toEqual([]);
+    const spec = packagesLoaded(['simulate', '--workload', 'workloads/sequential-10.json', '--setups', 'sglang,kvflow', '--json']);
+    expect(HEAVY.filter((name) => spec.has(name))).toEqual([]);
+  });
+
   it('hardware from presets and flags loads no zod (only a --config document needs it)', () => {
     const hardware = pathToFileURL(join(dirname(CLI), '../sim/hardware.js')).href;
     const script = `const { resolveHardware } = await import(${JSON.stringify(hardware)}); resolveHardware({ gpu: 'H100-SXM', model: 'Llama-3.1-8B', engine: 'ideal' });`;
