@@ -33,12 +33,6 @@ export type TransferDirection = 'h2d' | 'd2h';
 /** The fields that decide how much GPU memory is left for the KV pool. */
 export type MemoryBudget = Pick<HardwareConfig, 'engine' | 'model' | 'gpu' | 'gpuCount' | 'memoryFraction' | 'activationReserveBytes'>;
 
-/** Floating-point work and memory traffic of a batch, before deciding which one bounds it. */
-interface Work {
-  flops: number;
-  bytes: number;
-}
-
 /** K and V, per layer, per KV head. Tensor parallelism splits the heads, not the total. */
 export function kvBytesPerToken(model: ModelPreset): number {
   return 2 * model.layers * model.kvHeads * model.headDim * model.dtypeBytes;
@@ -109,15 +103,13 @@ export class CostModel {
    */
   iterationSeconds(batch: IterationBatch): number {
     if (prefillCount(batch) === 0 && decodeCount(batch) === 0) return 0;
-    const work = this.batchWork(batch);
-    return this.roofline({ flops: work.flops, bytes: work.bytes + this.weightBytes }) + this.overheadSeconds(batch);
+    return this.rooflineSeconds(batch, true) + this.overheadSeconds(batch);
   }
 
   /** The iteration's compute and memory time alone, without the fixed overhead (what layers split). */
   forwardSeconds(batch: IterationBatch): number {
     if (prefillCount(batch) === 0 && decodeCount(batch) === 0) return 0;
-    const work = this.batchWork(batch);
-    return this.roofline({ flops: work.flops, bytes: work.bytes + this.weightBytes });
+    return this.rooflineSeconds(batch, true);
   }
 
   /**
@@ -143,7 +135,7 @@ export class CostModel {
    */
   marginalPrefillSeconds(tokens: number, contextTokens: number): number {
     if (tokens <= 0) return 0;
-    return this.roofline(this.batchWork({ prefill: [{ newTokens: tokens, contextTokens }], decode: [] }));
+    return this.rooflineSeconds({ prefill: [{ newTokens: tokens, contextTokens }], decode: [] }, false);
   }
 
   /** Seconds to move `bytes` over the host link in one direction. */
@@ -164,17 +156,14 @@ export class CostModel {
     return load < recompute;
   }
 
-  private roofline({ flops, bytes }: Work): number {
-    return Math.max(flops / this.flopRate, bytes / this.byteRate);
-  }
-
   /**
-   * FLOPs and KV bytes of a batch, weights excluded. Linear layers cost 2 FLOPs per parameter per new
-   * token. A prefill chunk of n tokens after c cached ones attends, per query, to c + (n + 1) / 2 tokens
-   * on average (causal mask); a decode token attends to its whole context. Every context token's KV is
-   * read once and every new token's KV written once.
+   * Seconds of a batch's compute or memory traffic, whichever takes longer; `weights` adds one stream of
+   * all weights. Linear layers cost 2 FLOPs per parameter per new token. A prefill chunk of n tokens
+   * after c cached ones attends, per query, to c + (n + 1) / 2 tokens on average (causal mask); a decode
+   * token attends to its whole context. Every context token's KV is read once and every new token's KV
+   * written once. One function with no intermediate object: it runs once per simulated iteration.
    */
-  private batchWork(batch: IterationBatch): Work {
+  private rooflineSeconds(batch: IterationBatch, weights: boolean): number {
     let newTokens = 0;
     let attendedPairs = 0;
     let contextTokens = 0;
@@ -192,11 +181,10 @@ export class CostModel {
       attendedPairs += step.contextTokens;
       contextTokens += step.contextTokens;
     }
-    const { params } = this.hardware.model;
-    return {
-      flops: 2 * params * newTokens + this.attentionFlopsPerPair * attendedPairs,
-      bytes: (contextTokens + newTokens) * this.kvBytesPerToken,
-    };
+    const flops = 2 * this.hardware.model.params * newTokens + this.attentionFlopsPerPair * attendedPairs;
+    const kvBytes = (contextTokens + newTokens) * this.kvBytesPerToken;
+    const bytes = weights ? kvBytes + this.weightBytes : kvBytes;
+    return Math.max(flops / this.flopRate, bytes / this.byteRate);
   }
 }
 

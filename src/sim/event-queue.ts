@@ -23,6 +23,10 @@ export interface Timed {
  *
  * The heap holds slot numbers; each slot's time, sequence number, target and tag live in parallel arrays
  * and slots are reused, so scheduling allocates nothing once the arrays have grown to the run's peak.
+ *
+ * Events scheduled before the first `run` (a trace's open-loop arrivals: thousands) are sorted once and
+ * merged with the heap instead of sitting in it, so the heap holds only what running schedules (a few
+ * events per replica) and each event costs a few levels of it, not log2 of the whole trace.
  */
 export class EventQueue implements Clock {
   #heap = new Int32Array(64);
@@ -32,6 +36,10 @@ export class EventQueue implements Clock {
   #target: (Timed | (() => void) | undefined)[] = new Array<undefined>(64).fill(undefined);
   #tag = new Int32Array(64);
   #free: number[] = [];
+  /** Slots scheduled before the first `run`, in firing order once it starts; `#next` is the first unfired. */
+  #backlog: number[] = [];
+  #next = 0;
+  #started = false;
   #slots = 0;
   #seq = 0;
   #now = 0;
@@ -44,7 +52,7 @@ export class EventQueue implements Clock {
     return this.#fired;
   }
   get pending(): number {
-    return this.#size;
+    return this.#size + this.#backlog.length - this.#next;
   }
 
   /** Schedules `fire` at absolute time `time` (never in the past). */
@@ -63,8 +71,12 @@ export class EventQueue implements Clock {
 
   /** Fires events until none is left or `limit` events fired; returns whether the queue drained. */
   run(limit = Infinity): boolean {
-    while (this.#size > 0 && this.#fired < limit) {
-      const slot = this.#pop();
+    if (!this.#started) this.#start();
+    const backlog = this.#backlog;
+    while ((this.#size > 0 || this.#next < backlog.length) && this.#fired < limit) {
+      let slot: number;
+      if (this.#next < backlog.length && (this.#size === 0 || this.#before(backlog[this.#next]!, this.#heap[0]!))) slot = backlog[this.#next++]!;
+      else slot = this.#pop();
       const target = this.#target[slot]!;
       const tag = this.#tag[slot]!;
       this.#now = this.#time[slot]!;
@@ -74,7 +86,17 @@ export class EventQueue implements Clock {
       if (typeof target === 'function') target();
       else target.onTime(tag);
     }
-    return this.#size === 0;
+    if (this.#next === backlog.length && this.#next > 0) {
+      backlog.length = 0;
+      this.#next = 0;
+    }
+    return this.pending === 0;
+  }
+
+  /** Puts what was scheduled before the first run in firing order: by time, then by scheduling order. */
+  #start(): void {
+    this.#started = true;
+    this.#backlog.sort((a, b) => this.#time[a]! - this.#time[b]! || this.#order[a]! - this.#order[b]!);
   }
 
   #push(time: number, target: Timed | (() => void), tag: number): void {
@@ -84,6 +106,10 @@ export class EventQueue implements Clock {
     this.#order[slot] = this.#seq++;
     this.#target[slot] = target;
     this.#tag[slot] = tag;
+    if (!this.#started) {
+      this.#backlog.push(slot);
+      return;
+    }
     if (this.#size === this.#heap.length) this.#heap = grow(this.#heap, new Int32Array(this.#heap.length * 2));
     let i = this.#size++;
     const heap = this.#heap;
