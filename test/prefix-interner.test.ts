@@ -64,6 +64,13 @@ describe('PrefixInterner', () => {
     }
   });
 
+  it('switches to 8-byte block ids at a fractional first block', () => {
+    const interner = new PrefixInterner(1);
+    expect(interner.intern(0, 1.5)).toBe(1);
+    expect(interner.intern(0, 1)).toBe(2);
+    expect(interner.intern(0, 1.5)).toBe(1);
+  });
+
   it('grows past its expected size with 4-byte block ids, keeping every id', () => {
     const interner = new PrefixInterner(1);
     const ids = Array.from({ length: 100 }, (_, block) => interner.intern(0, 2 ** 32 - 1 - block));

@@ -42,7 +42,8 @@ describe('IndexedHeap', () => {
     heap.set(9, 3, 0);
     expect(heap.peek()).toBe(8);
     expect(heap.pop()).toBe(8);
-    expect(heap.peek()).toBe(7); // the hole at the root is filled first
+    expect(heap.peekPrimary()).toBe(2); // the hole at the root is filled first, not read
+    expect(heap.peek()).toBe(7);
     expect(heap.size).toBe(2);
     expect(heap.pop()).toBe(7);
     expect(heap.pop()).toBe(9);

@@ -217,12 +217,14 @@ describe('radix cache: tier moves', () => {
     const cache = new RadixCache({ gpuSlots: 8, cpuSlots: 8, policy });
     const older = cpuOnly(cache, ROOT, 1, 1);
     const newer = cpuOnly(cache, ROOT, 2, 5);
-    cache.reprioritize(newer); // same priority: still after the older page
-    priorities.set(older, 3);
-    cache.reprioritize(older); // now after the newer page
+    const third = cpuOnly(cache, ROOT, 3, 9);
+    cache.reprioritize(newer); // same priority: still after the older page (last access 5 > 1)
     cache.reprioritize(ROOT); // no candidate: nothing to do
-    expect(cache.evictCpu()).toBe(newer);
     expect(cache.evictCpu()).toBe(older);
+    priorities.set(third, 3);
+    cache.reprioritize(third); // now after the newer page
+    expect(cache.evictCpu()).toBe(newer);
+    expect(cache.evictCpu()).toBe(third);
   });
 });
 

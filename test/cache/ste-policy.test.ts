@@ -119,6 +119,10 @@ describe('StePolicy', () => {
     policy.setAll(new Map([['a', 2], ['b', 3]])); // the same values again
     policy.setSte('a', 2);
     expect(reread).toEqual([]);
+    policy.setSte('a', undefined);
+    expect(reread).toEqual([4]);
+    policy.setSte('a', undefined); // unknown stays unknown: nothing to re-read
+    expect(reread).toEqual([4]);
   });
 
   it('takes a later known STE over an unknown first tag', () => {
