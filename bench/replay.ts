@@ -9,6 +9,7 @@ import { policyFactory } from '../src/cache/policy-registry.js';
 import { computeNextUse } from '../src/cache/next-use.js';
 import { replayTrace } from '../src/replay/replay.js';
 import type { PolicyName } from '../src/types.js';
+import { MooncakeLineParser } from '../src/workload/mooncake.js';
 import { readTrace } from '../src/workload/trace.js';
 import { median, medianTiming, processSeconds, rate, ms, type Timing } from './measure.js';
 import { nativeLruReplay } from './native-replay.js';
@@ -123,8 +124,15 @@ export async function benchReplay(): Promise<BenchLine[]> {
   const parseTimes: number[] = [];
   const parseCpu: number[] = [];
   const jsonCpu: number[] = [];
+  const jsonReaderCpu: number[] = [];
   const text = (await readFile(path, 'utf8')).split('\n').filter((line) => line !== '');
+  const readWithJson = () => {
+    // The reader's JSON path (what every line took before the byte scanner), from lines already in memory.
+    const parser = new MooncakeLineParser(path);
+    for (let i = 0; i < text.length; i++) parser.parse({ line: i + 1, text: text[i]! });
+  };
   await readTrace(path); // warm-up
+  readWithJson();
   for (let i = 0; i < 7; i++) {
     const started = performance.now();
     const cpu = process.cpuUsage();
@@ -135,13 +143,18 @@ export async function benchReplay(): Promise<BenchLine[]> {
     const parseOnly = process.cpuUsage();
     for (const line of text) JSON.parse(line);
     jsonCpu.push(cpuSeconds(parseOnly));
+    const jsonReader = process.cpuUsage();
+    readWithJson();
+    jsonReaderCpu.push(cpuSeconds(jsonReader));
   }
   const parseSeconds = median(parseTimes);
   lines.push({
     name: 'parse mooncake (12,031 lines)',
-    value: `${rate(requests.length / median(parseCpu))} lines/s CPU (${rate(requests.length / parseSeconds)}/s wall, ${ms(median(parseCpu))} CPU)`,
+    value: `${rate(requests.length / median(parseCpu))} lines/s CPU (${rate(requests.length / parseSeconds)}/s wall, ${ms(median(parseCpu))} CPU), file read included`,
     target: '>= 1M lines/s',
-    baseline: `JSON.parse of the same lines alone: ${rate(requests.length / median(jsonCpu))} lines/s CPU`,
+    baseline:
+      `the JSON path on the same lines in memory (JSON.parse + checks): ${rate(requests.length / median(jsonReaderCpu))} lines/s CPU ` +
+      `(${(median(jsonReaderCpu) / median(parseCpu)).toFixed(2)}x the time); JSON.parse alone: ${rate(requests.length / median(jsonCpu))} lines/s CPU`,
   });
 
   const index = medianTiming(5, () => computeNextUse(requests));
