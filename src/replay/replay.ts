@@ -1,7 +1,7 @@
 import { prefixTokens } from '../workload/request-order.js';
 import { InputError } from '../errors.js';
-import { SteChangeFeed } from '../graph/ste-feed.js';
-import { GLOBAL_SESSION, type ReplayResult, type SteSource, type TraceRequest } from '../types.js';
+import { SteRequestTracker } from '../graph/ste-requests.js';
+import type { ReplayResult, SteSource, TraceRequest } from '../types.js';
 import { computeNextUse, type NextUseIndex } from '../cache/next-use.js';
 import type { EvictionPolicy, PolicyFactory } from '../cache/policy.js';
 import { PromptAdmission } from '../cache/prompt-admission.js';
@@ -66,9 +66,7 @@ export class CacheReplayer {
   readonly #requests: readonly TraceRequest[];
   readonly #options: ReplayOptions;
   readonly #nextUse: NextUseIndex | undefined;
-  readonly #ste: SteSource | undefined;
-  readonly #lastOfWorkflow: Map<string, number> | undefined;
-  readonly #steFeed: SteChangeFeed | undefined;
+  readonly #steTracker: SteRequestTracker | undefined;
   readonly #admission: PromptAdmission;
   #inputTokens = 0;
   #hitTokens = 0;
@@ -85,15 +83,13 @@ export class CacheReplayer {
     this.#requests = requests;
     this.#options = options;
     this.#nextUse = (policy.usesNextUse || options.probe) && requests.length > 0 ? (options.nextUse ?? computeNextUse(requests)) : undefined;
-    this.#ste = policy.applySte ? options.ste : undefined;
-    this.#lastOfWorkflow = this.#ste ? lastRequestOfEachWorkflow(requests) : undefined;
-    this.#steFeed = this.#ste ? new SteChangeFeed(this.#ste) : undefined;
+    this.#steTracker = policy.applySte && options.ste ? new SteRequestTracker(options.ste, requests) : undefined;
   }
 
   /** Runs request number `r` of the requests given at construction (in order); returns its hit tokens. */
   run(r: number): number {
     const request = this.#requests[r]!;
-    const last = this.#lastOfWorkflow?.get(request.workflow ?? GLOBAL_SESSION) === r;
+    const last = this.#steTracker?.isLastOfWorkflow(request, r) ?? false;
     return this.step(request, r, this.#nextUse?.nextUse, this.#nextUse?.offsets[r] ?? 0, last);
   }
 
@@ -102,17 +98,18 @@ export class CacheReplayer {
    * next use of its block i (for Belady); `endsWorkflow` says it is its workflow's last request.
    */
   step(request: ReplayRequest, r: number, nextUse: ArrayLike<number> | undefined, base: number, endsWorkflow: boolean): number {
-    const { agent } = request;
-    const workflow = request.workflow ?? GLOBAL_SESSION;
     if (request.blockSize !== this.#options.blockSize) {
       throw new InputError(
         `request ${request.id}: block_size ${request.blockSize} differs from ${this.#options.blockSize}`,
       );
     }
-    const tracked = this.#ste !== undefined && agent !== undefined;
-    if (tracked) this.#begin(workflow, agent!);
+    const steTracker = this.#steTracker;
+    if (steTracker) {
+      const changes = steTracker.begin(request);
+      if (changes) this.#policy.applySte!(changes);
+    }
     const admission = this.#admission;
-    const key = this.#policy.notePrompt && agent !== undefined ? (this.#ste?.tagKey ? this.#ste.tagKey(workflow, agent) : agent) : undefined;
+    const key = this.#policy.notePrompt ? (steTracker ? steTracker.tagKey(request) : request.agent) : undefined;
     const matched = admission.admit(request, r, request, key, nextUse, base);
     this.#options.probe?.afterRequest(request, r, admission.path, admission.held, matched);
     admission.release();
@@ -121,10 +118,7 @@ export class CacheReplayer {
     this.#inputTokens += request.inputLength;
     this.#hitTokens += hit;
     this.#done++;
-    if (tracked) {
-      this.#ste!.end(workflow, agent!);
-      if (endsWorkflow) this.#ste!.finish(workflow);
-    }
+    steTracker?.end(request, endsWorkflow);
     return hit;
   }
 
@@ -140,17 +134,4 @@ export class CacheReplayer {
       evictions: this.cache.evictions,
     };
   }
-
-  #begin(workflow: string, agent: string): void {
-    this.#ste!.begin(workflow, agent);
-    const changes = this.#steFeed!.take();
-    if (changes) this.#policy.applySte!(changes);
-  }
-}
-
-
-function lastRequestOfEachWorkflow(requests: readonly TraceRequest[]): Map<string, number> {
-  const last = new Map<string, number>();
-  requests.forEach((request, r) => last.set(request.workflow ?? GLOBAL_SESSION, r));
-  return last;
 }

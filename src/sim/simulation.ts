@@ -1,5 +1,5 @@
 import { computeNextUse } from '../cache/next-use.js';
-import { SteChangeFeed } from '../graph/ste-feed.js';
+import { SteRequestTracker, steTagKey } from '../graph/ste-requests.js';
 import { InputError } from '../errors.js';
 import {
   GLOBAL_SESSION,
@@ -73,13 +73,11 @@ export function runSimulation(requests: readonly TraceRequest[], options: Simula
   const ste = options.ste;
   const sims = requests.map(
     (request, index) =>
-      new SimRequest(request, index, request.agent === undefined ? undefined : tagKey(ste, request)),
+      new SimRequest(request, index, steTagKey(ste, request)),
   );
   const dependents = dependencyLists(requests);
   const remaining = requests.map((request) => request.after?.length ?? 0);
   const readyAt = requests.map(() => 0);
-  const lastOfWorkflow = new Map<string, number>();
-  requests.forEach((request, index) => lastOfWorkflow.set(request.workflow ?? GLOBAL_SESSION, index));
 
   const policies = Array.from({ length: options.replicas }, () => options.setup.policy({ gpuSlots: options.engine.gpuSlots }));
   const nextUse = policies[0]!.usesNextUse ? computeNextUse(requests) : undefined;
@@ -102,13 +100,12 @@ export function runSimulation(requests: readonly TraceRequest[], options: Simula
   );
   const router = createRouter(options.router);
   const samples: SimTimeline['samples'] = [];
-  const steFeed = ste ? new SteChangeFeed(ste) : undefined;
-  let completed = 0;
-
-  const publishSte = (): void => {
-    const changes = steFeed?.take();
+  const steTracker = ste ? new SteRequestTracker(ste, requests) : undefined;
+  const publishSte = (changes: ReadonlyMap<string, number | undefined> | undefined): void => {
     if (changes && changes.size > 0) for (const replica of replicas) replica.updateSte(changes);
   };
+  let completed = 0;
+
   const sample = (): void => {
     let gpuPages = 0;
     let cpuPages = 0;
@@ -132,12 +129,7 @@ export function runSimulation(requests: readonly TraceRequest[], options: Simula
   };
   const arrive = (request: SimRequest): void => {
     request.arrival = events.now;
-    const { agent } = request.request;
-    const workflow = request.request.workflow ?? GLOBAL_SESSION;
-    if (ste && agent !== undefined) {
-      ste.begin(workflow, agent);
-      publishSte();
-    }
+    if (steTracker) publishSte(steTracker.begin(request.request));
     router.route(request, replicas).enqueue(request);
     sample();
   };
@@ -148,17 +140,12 @@ export function runSimulation(requests: readonly TraceRequest[], options: Simula
   };
   function complete(request: SimRequest): void {
     completed++;
-    const { agent } = request.request;
-    const workflow = request.request.workflow ?? GLOBAL_SESSION;
-    if (ste && agent !== undefined) {
-      ste.end(workflow, agent);
-      if (lastOfWorkflow.get(workflow) === request.index) ste.finish(workflow);
-    }
+    steTracker?.end(request.request, steTracker.isLastOfWorkflow(request.request, request.index));
     for (const dependent of dependents[request.index]!) {
       readyAt[dependent] = Math.max(readyAt[dependent]!, events.now + (requests[dependent]!.think ?? 0));
       if (--remaining[dependent]! === 0) release(dependent);
     }
-    publishSte();
+    if (steTracker) publishSte(steTracker.changes());
     sample();
     options.onProgress?.(completed);
   }
@@ -221,11 +208,6 @@ function stepSpans(sims: readonly SimRequest[]): StepSpan[] {
     loadedTokens: sim.loadedTokens,
     inputTokens: sim.inputLength,
   }));
-}
-
-function tagKey(ste: SteSource | undefined, request: TraceRequest): string {
-  const { workflow = GLOBAL_SESSION, agent } = request;
-  return ste?.tagKey ? ste.tagKey(workflow, agent!) : agent!;
 }
 
 function dependencyLists(requests: readonly TraceRequest[]): number[][] {
