@@ -1,6 +1,6 @@
 /**
  * The evaluation behind docs/results.md's `reuse` section, printed as Markdown:
- * `npm run build && node dist/bench/reuse-eval.js [tables|curve|ablation|model|checks|simulate]` (all by
+ * `npm run build && node dist/bench/reuse-eval.js [tables|curve|ablation|model|limits|checks|simulate]` (all by
  * default). Every number but `simulate`'s is a whole-trace cache-only replay (docs/semantics.md); nothing
  * is timed except CPU time as a ratio to LRU in the same process (`model`, `checks`).
  */
@@ -9,6 +9,8 @@ import { computeNextUse, type NextUseIndex } from '../src/cache/next-use.js';
 import { policyFactory } from '../src/cache/policy-registry.js';
 import { REUSE_DEFAULTS, ReusePolicy, type ReuseOptions } from '../src/cache/reuse/reuse-policy.js';
 import { FEATURE_NAMES } from '../src/cache/reuse/features.js';
+import { ReuseLearner } from '../src/cache/reuse/reuse-learner.js';
+import type { EvictionPolicy } from '../src/cache/policy.js';
 import { CacheReplayer, replayTrace } from '../src/replay/replay.js';
 import { replayOrder } from '../src/workload/request-order.js';
 import type { PolicyName, TraceRequest } from '../src/types.js';
@@ -117,15 +119,18 @@ async function model(): Promise<void> {
     lru: replayTrace(requests, { policy: policyFactory('lru'), capacityTokens, blockSize }).hitRate,
     belady: replayTrace(requests, { policy: policyFactory('belady'), capacityTokens, blockSize, nextUse }).hitRate,
   }));
-  timed(requests, M, () => new ReusePolicy({}, M / blockSize)); // warm-up
+  timed(requests, M, () => new ReusePolicy({}, M / blockSize)); // warm-up (and TensorFlow.js loaded once)
+  timed(requests, M, () => new ReusePolicy({ trainer: 'tfjs' }, M / blockSize));
   const lruCpu = Math.min(...[0, 1, 2].map(() => timed(requests, M, () => policyFactory('lru')({ gpuSlots: M / blockSize })).cpu));
   const variants: [string, Partial<ReuseOptions>][] = [
-    ['default: logistic, 4 steps of 1024 per round, duel, adaptive horizon', {}],
+    ['default: logistic (plain trainer), 4 steps of 512 per round, duel, horizon from reuse gaps', {}],
+    ['same model trained by TensorFlow.js', { trainer: 'tfjs' }],
     ['no duel (learned order always)', { duel: false }],
+    ['horizon capped where the cache would overflow (capacityShare 1)', { capacityShare: 1 }],
+    ['horizon from turn gaps (0.9 quantile, lifetime 0.7x; session 4)', { horizonFrom: 'turn-gaps', gapQuantile: 0.9 }],
     ['fixed horizon 1000, lifetime 700', { horizonFrom: 'fixed' }],
-    ['MLP 8 hidden, 4 steps of 512', { hidden: 8, batchSize: 512, stepsPerFit: 4, learningRate: 0.02 }],
-    ['MLP 16 hidden, 16 steps of 256 (session 2 default)', { hidden: 16, batchSize: 256, stepsPerFit: 16, learningRate: 0.02 }],
-    ['MLP 16 hidden, 16 steps of 256, no duel, fixed horizon (session 2)', { hidden: 16, batchSize: 256, stepsPerFit: 16, learningRate: 0.02, duel: false, horizonFrom: 'fixed' }],
+    ['without new_blocks (session 4 feature set)', { without: ['output_length', 'new_blocks'] }],
+    ['MLP 16 hidden (TensorFlow.js), 16 steps of 256', { hidden: 16, trainer: 'tfjs', batchSize: 256, stepsPerFit: 16, learningRate: 0.02 }],
   ];
   console.log('\n| variant | hit rate 1M | gap closed 1M | hit rate 4M | gap closed 4M | CPU time at 1M vs lru |');
   console.log('|---|---|---|---|---|---|');
@@ -146,6 +151,7 @@ async function simulated(): Promise<void> {
     setupByName('sglang'),
     setupByName('reuse'),
     { ...setupByName('reuse'), name: 'reuse, fixed horizon 1000', policy: (context?: { gpuSlots: number }) => new ReusePolicy({ horizonFrom: 'fixed' }, context?.gpuSlots ?? Infinity) },
+    { ...setupByName('reuse'), name: 'reuse, horizon from turn gaps', policy: (context?: { gpuSlots: number }) => new ReusePolicy({ horizonFrom: 'turn-gaps', gapQuantile: 0.9 }, context?.gpuSlots ?? Infinity) },
     { ...setupByName('reuse'), name: 'reuse, no duel', policy: (context?: { gpuSlots: number }) => new ReusePolicy({ duel: false }, context?.gpuSlots ?? Infinity) },
     setupByName('belady'),
   ];
@@ -180,6 +186,108 @@ async function checks(): Promise<void> {
   );
 }
 
+/**
+ * What limits the gap at 4M. (1) Oracle labels: a page is kept ahead of the rest while its true next use is
+ * within H requests of its last access (LRU within each class). (2) Noisy oracle: key = last access + L *
+ * (mu * [reused again] + noise), one standard normal draw per request, since a model's errors are shared by
+ * the pages of a conversation; its AUC is Phi(mu / sqrt 2). (3) The model's own AUC for "reused again", at
+ * conversation level (each request's last full block) and per page, on the requests after the first quarter.
+ */
+async function limits(): Promise<void> {
+  const requests = (await readTrace(sharedTrace('mooncake_conversation_trace.jsonl'))).requests;
+  const nextUse = computeNextUse(requests);
+  const blockSize = requests[0]!.blockSize;
+  const bounds = (capacityTokens: number) => ({
+    lru: replayTrace(requests, { policy: policyFactory('lru'), capacityTokens, blockSize }).hitRate,
+    belady: replayTrace(requests, { policy: policyFactory('belady'), capacityTokens, blockSize, nextUse }).hitRate,
+  });
+  const at = { [M]: bounds(M), [4 * M]: bounds(4 * M) };
+  const oracle = (horizon: number): EvictionPolicy => ({
+    name: 'oracle',
+    usesNextUse: true,
+    priority: (page, pages) => (pages.nextUse(page) - pages.lastAccess(page) <= horizon ? 1 : 0),
+  });
+  console.log('\n| oracle label: next use within | gap closed 1M | gap closed 4M |');
+  console.log('|---|---|---|');
+  for (const horizon of [400, 800, 1600, 3200, Infinity]) {
+    const cells = [M, 4 * M].map((capacityTokens) => {
+      const rate = replayTrace(requests, { policy: oracle(horizon), capacityTokens, blockSize, nextUse }).hitRate;
+      return closed(at[capacityTokens]!.lru, rate, at[capacityTokens]!.belady);
+    });
+    console.log(`| ${Number.isFinite(horizon) ? `${horizon} requests` : 'ever'} | ${cells.join(' | ')} |`);
+  }
+  const noisy = (mu: number, lifetime: number): EvictionPolicy => {
+    let seed = 12345;
+    const uniform = () => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return ((seed >>> 0) + 0.5) / 2 ** 32;
+    };
+    const draws = new Map<number, number>();
+    const noise = (request: number) => {
+      let z = draws.get(request);
+      if (z === undefined) draws.set(request, (z = Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform())));
+      return z;
+    };
+    return {
+      name: 'noisy-oracle',
+      usesNextUse: true,
+      priority: (page, pages) => {
+        const last = pages.lastAccess(page);
+        return last + lifetime * (mu * (Number.isFinite(pages.nextUse(page)) ? 1 : 0) + noise(last));
+      },
+    };
+  };
+  console.log('\n| noisy oracle: AUC | gap closed 4M, L = 700 | L = 1500 |');
+  console.log('|---|---|---|');
+  for (const mu of [0.7, 1.0, 1.4]) {
+    const cells = [700, 1500].map((lifetime) => closed(at[4 * M]!.lru, replayTrace(requests, { policy: noisy(mu, lifetime), capacityTokens: 4 * M, blockSize, nextUse }).hitRate, at[4 * M]!.belady));
+    console.log(`| ${normalCdf(mu / Math.SQRT2).toFixed(2)} | ${cells.join(' | ')} |`);
+  }
+  const learner = new ReuseLearner({}, (4 * M) / blockSize);
+  const pages: [number, number][] = [];
+  const conversations: [number, number][] = [];
+  for (let r = 0; r < requests.length; r++) {
+    const request = requests[r]!;
+    learner.observe(request);
+    const n = request.blocks.length;
+    if (r >= requests.length / 4) {
+      for (let i = 0; i < n; i++) {
+        const entry: [number, number] = [learner.lives[i]!, Number.isFinite(nextUse.nextUse[nextUse.offsets[r]! + i]!) ? 1 : 0];
+        pages.push(entry);
+        if (n >= 3 && i === n - 2) conversations.push(entry);
+      }
+    }
+    learner.endRequest();
+  }
+  console.log(`\nthe model's AUC for "reused again" (requests ${Math.ceil(requests.length / 4)}..): ${auc(conversations).toFixed(3)} per conversation (each request's last full block), ${auc(pages).toFixed(3)} per page`);
+}
+
+/** Area under the ROC curve of (score, label) pairs, ties counted half. */
+function auc(pairs: [number, number][]): number {
+  const sorted = [...pairs].sort((a, b) => a[0] - b[0]);
+  let positives = 0;
+  let rankSum = 0;
+  for (let k = 0; k < sorted.length; ) {
+    let j = k;
+    while (j < sorted.length && sorted[j]![0] === sorted[k]![0]) j++;
+    const rank = (k + 1 + j) / 2;
+    for (let m = k; m < j; m++) if (sorted[m]![1] === 1) (positives++, (rankSum += rank));
+    k = j;
+  }
+  const negatives = sorted.length - positives;
+  return (rankSum - (positives * (positives + 1)) / 2) / (positives * negatives);
+}
+
+/** Standard normal CDF (Abramowitz-Stegun 7.1.26 erf, error below 1.5e-7). */
+function normalCdf(x: number): number {
+  const z = Math.abs(x) / Math.SQRT2;
+  const t = 1 / (1 + 0.3275911 * z);
+  const erf = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-z * z);
+  return 0.5 * (1 + (x >= 0 ? erf : -erf));
+}
+
 function label(tokens: number): string {
   return tokens >= M ? `${tokens / M}M` : `${tokens / k}k`;
 }
@@ -187,6 +295,6 @@ function sign(x: number): string {
   return `${x >= 0 ? '+' : ''}${(100 * x).toFixed(2)}`;
 }
 
-const parts: Record<string, () => Promise<void>> = { tables, curve, ablation, model, checks, simulate: simulated };
+const parts: Record<string, () => Promise<void>> = { tables, curve, ablation, model, limits, checks, simulate: simulated };
 const only = process.argv.slice(2);
 for (const [name, part] of Object.entries(parts)) if (only.length === 0 || only.includes(name)) await part();

@@ -1,7 +1,7 @@
 import { ChildIndex } from '../../child-index.js';
 
 /** Nodes allocated up front: a trace's prefixes over two horizons are tens of thousands (Mooncake: ~70k), and growing to that by doubling was a tenth of a replay's time. */
-const INITIAL_NODES = 1 << 15;
+const INITIAL_NODES = 1 << 16;
 
 /** The empty prefix: the parent of every prompt's first block. */
 export const EMPTY_PREFIX = -1;
@@ -15,7 +15,7 @@ export const EMPTY_PREFIX = -1;
  */
 export class PrefixHistory {
   horizon: number;
-  #edges = new ChildIndex(1 << 16);
+  #edges = new ChildIndex(INITIAL_NODES * 2);
   #free: number[] = [];
   #next = 0;
   #parent = new Int32Array(INITIAL_NODES);
