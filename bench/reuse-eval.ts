@@ -205,7 +205,7 @@ async function limits(): Promise<void> {
   const oracle = (horizon: number): EvictionPolicy => ({
     name: 'oracle',
     usesNextUse: true,
-    priority: (page, pages) => (pages.nextUse(page) - pages.lastAccess(page) <= horizon ? 1 : 0),
+    priority: (page, pages) => (Number.isFinite(pages.nextUse(page)) && pages.nextUse(page) - pages.lastAccess(page) <= horizon ? 1 : 0),
   });
   console.log('\n| oracle label: next use within | gap closed 1M | gap closed 4M |');
   console.log('|---|---|---|');
