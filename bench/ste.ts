@@ -1,5 +1,5 @@
 /**
- * STE cost per request in long workflows (issue 16): replays of chain workflows with 10, 1,000 and
+ * STE cost per request in long workflows: replays of chain workflows with 10, 17, 1,000 and
  * 100,000 agents, each 100,000 requests long (one instance, private agents, ste eviction fed by the
  * declared graph with the gateway's bounded search, `STE_HORIZON`: replay and simulate keep exact STE),
  * in CPU microseconds per request, beside lru replays of the same requests (the cache's
@@ -13,19 +13,20 @@ import { STE_HORIZON } from '../src/graph/tracker.js';
 import { WorkflowSte } from '../src/graph/workflow-ste.js';
 import { replayTrace } from '../src/replay/replay.js';
 import { generateRequests } from '../src/workload/generate.js';
-import { parseWorkflowSpec } from '../src/workload/spec.js';
+import { parseWorkflowSpec, type WorkflowSpec } from '../src/workload/spec.js';
 import { median, ms } from './measure.js';
 import type { BenchLine } from './replay.js';
 
 const REQUESTS = 100_000;
-const CHAINS = [10, 1_000, 100_000];
+/** 17 agents: the most a chain can have with every agent within the horizon, so each step moves as many STE values as in a longer chain. */
+const CHAINS = [10, STE_HORIZON + 1, 1_000, 100_000];
 const RUNS = 3;
 
 export async function benchSte(): Promise<BenchLine[]> {
   const lines: BenchLine[] = [];
   const cases = CHAINS.map((agents) => {
-    const spec = chainSpec(agents, REQUESTS / agents);
-    return { agents, spec, requests: generateRequests(spec, { seed: 1 }), ste: [] as number[], lru: [] as number[] };
+    const spec = chainSpec(agents, Math.ceil(REQUESTS / agents));
+    return { agents, spec, requests: generateRequests(spec, { seed: 1 }).slice(0, REQUESTS), ste: [] as number[], lru: [] as number[] };
   });
   // Interleaved: each run replays every chain with both policies, so a change in machine load hits all.
   for (let run = 0; run <= RUNS; run++) {
@@ -50,11 +51,13 @@ export async function benchSte(): Promise<BenchLine[]> {
   const us = (seconds: number) => `${(seconds * 1e6).toFixed(2)} us`;
   const first = cases[0]!;
   const steShare = (item: (typeof cases)[number]) => Math.max(0, median(item.ste) - median(item.lru));
+  const full = cases[1]!;
   for (const item of cases) {
     const ratio = item === first ? '' : `; ${(median(item.ste) / median(first.ste)).toFixed(2)}x the 10-agent chain per request, STE's share ${(steShare(item) / steShare(first)).toFixed(2)}x`;
+    const sameWork = item.agents > full.agents ? `; ${(median(item.ste) / median(full.ste)).toFixed(2)}x the ${full.agents}-agent chain` : '';
     lines.push({
       name: `ste replay, ${item.agents.toLocaleString('en-US')}-agent chain`,
-      value: `${us(median(item.ste))} CPU per request, of which STE ${us(steShare(item))}${ratio}`,
+      value: `${us(median(item.ste))} CPU per request, of which STE ${us(steShare(item))}, ${changedPerRequest(item.spec).toFixed(1)} STE values changed per request${ratio}${sameWork}`,
       ...(item !== first && { target: 'the same cost per request as the 10-agent chain' }),
       baseline: `lru replay of the same ${REQUESTS.toLocaleString('en-US')} requests: ${us(median(item.lru))} per request (median of ${RUNS} interleaved runs)`,
     });
@@ -78,6 +81,25 @@ export async function benchSte(): Promise<BenchLine[]> {
     baseline: `JSON.parse alone: ${ms(median(parse))}`,
   });
   return lines;
+}
+
+/**
+ * STE values one request (a begin and an end) changes, stepping once round the chain: every agent within
+ * the horizon moves by one, so a chain of more than `STE_HORIZON` agents changes `STE_HORIZON` + 2, a
+ * 10-agent chain 11. What an event costs follows this count, not the graph's size.
+ */
+function changedPerRequest(spec: WorkflowSpec): number {
+  const ste = new WorkflowSte(AgentStepGraph.fromSpec(spec), { shareAgents: false, horizon: STE_HORIZON });
+  const agents = Object.keys(spec.agents);
+  const steps = Math.min(agents.length, 1_000);
+  let changed = 0;
+  for (let step = 0; step < steps; step++) {
+    for (const event of ['begin', 'end'] as const) {
+      ste[event]('bench', agents[step]!);
+      changed += ste.takeChanges().size;
+    }
+  }
+  return changed / steps;
 }
 
 /** A chain a0 -> a1 -> ... of `agents` agents with small private prompts, repeated `rounds` times. */

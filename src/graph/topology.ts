@@ -9,6 +9,18 @@ import type { LoopInfo, JoinInfo, Topology } from './topology-types.js';
 
 export type { LoopInfo, JoinInfo, Topology } from './topology-types.js';
 
+/** One compiled topology per graph and revision: every instance's tracker of a graph shares it (it is read-only but for its scratch). */
+const compiled = new WeakMap<AgentStepGraph, { revision: number; topology: Topology }>();
+
+/** The graph's topology as of its current revision, compiled once per revision. */
+export function topologyOf(graph: AgentStepGraph): Topology {
+  const cached = compiled.get(graph);
+  if (cached?.revision === graph.revision) return cached.topology;
+  const topology = compileTopology(graph);
+  compiled.set(graph, { revision: graph.revision, topology });
+  return topology;
+}
+
 export function compileTopology(graph: AgentStepGraph): Topology {
   const size = graph.agents.length;
   const id = (agent: string) => graph.idOf(agent) as number;

@@ -10,7 +10,7 @@
  */
 import type { AgentStepGraph } from './graph.js';
 import { InstanceProgress } from './progress.js';
-import { compileTopology, type Topology } from './topology.js';
+import { topologyOf, type Topology } from './topology.js';
 
 /**
  * A bound a server may put on the STE search: agents further than this many steps from where an instance
@@ -42,6 +42,12 @@ export class StepTracker {
   /** Per agent, the minimum over instances (Infinity: none), and how many instances give each value. */
   private minimum: Float64Array;
   private readonly counts = new Map<number, Map<number, number>>();
+  /**
+   * Whether `counts` is kept. A tracker that has only ever seen one instance (every tracker of a workflow
+   * with private agents) has its minimum in that instance's values, so it keeps no counts until a
+   * second instance comes.
+   */
+  private counted = false;
   /** Agents whose minimum changed since the last `takeChangedAgents`. */
   private readonly changed = new Set<number>();
 
@@ -50,7 +56,7 @@ export class StepTracker {
     options: StepTrackerOptions = {},
   ) {
     this.horizon = options.horizon ?? Infinity;
-    this.topology = compileTopology(graph);
+    this.topology = topologyOf(graph);
     this.compiledRevision = graph.revision;
     this.minimum = new Float64Array(this.topology.size).fill(Infinity);
   }
@@ -105,7 +111,8 @@ export class StepTracker {
   /** Every agent with a known STE, in agent id order. */
   snapshot(): Map<string, number> {
     this.settle();
-    const ids = [...this.counts.keys()].sort((a, b) => a - b);
+    const known = this.counted ? this.counts.keys() : (this.instances.values().next().value?.values.keys() ?? []);
+    const ids = [...known].sort((a, b) => a - b);
     return new Map(ids.map((id) => [this.graph.agents[id]!, this.minimum[id]!]));
   }
 
@@ -138,6 +145,11 @@ export class StepTracker {
   }
 
   private add(agent: number, value: number): void {
+    if (!this.counted) {
+      this.minimum[agent] = value;
+      this.changed.add(agent);
+      return;
+    }
     let counts = this.counts.get(agent);
     if (!counts) this.counts.set(agent, (counts = new Map()));
     counts.set(value, (counts.get(value) ?? 0) + 1);
@@ -148,6 +160,11 @@ export class StepTracker {
   }
 
   private remove(agent: number, value: number): void {
+    if (!this.counted) {
+      this.minimum[agent] = Infinity;
+      this.changed.add(agent);
+      return;
+    }
     const counts = this.counts.get(agent)!;
     const left = counts.get(value)! - 1;
     if (left > 0) {
@@ -168,10 +185,24 @@ export class StepTracker {
     this.followGraph();
     let tracked = this.instances.get(instance);
     if (tracked === undefined) {
+      if (!this.counted && this.instances.size > 0) this.startCounting();
       tracked = { progress: new InstanceProgress(this.topology, this.horizon), values: new Map() };
       this.instances.set(instance, tracked);
     }
     return tracked;
+  }
+
+  /** A second instance: from now on the minimum is kept as counts of each value (see `counted`). */
+  private startCounting(): void {
+    this.settle();
+    this.counted = true;
+    for (const { values } of this.instances.values()) {
+      for (const [agent, value] of values) {
+        let counts = this.counts.get(agent);
+        if (!counts) this.counts.set(agent, (counts = new Map()));
+        counts.set(value, (counts.get(value) ?? 0) + 1);
+      }
+    }
   }
 
   private agentId(agent: string): number {
@@ -183,7 +214,7 @@ export class StepTracker {
   /** Recompiles after the graph changed (e.g. a learner added an edge); live progress carries over. */
   private followGraph(): void {
     if (this.compiledRevision === this.graph.revision) return;
-    this.topology = compileTopology(this.graph);
+    this.topology = topologyOf(this.graph);
     this.compiledRevision = this.graph.revision;
     for (const tracked of this.instances.values()) {
       tracked.progress.adopt(this.topology);

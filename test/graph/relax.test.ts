@@ -100,6 +100,8 @@ describe('STE search from the active agents', () => {
         const tracker = new StepTracker(graph, { horizon: w.horizon });
         const reference = new Map<string, InstanceProgress>();
         const topology = compileTopology(graph);
+        // What a consumer of takeChangedAgents sees (one instance keeps no counts until a second comes).
+        const mirror = new Map<string, number>();
         for (const event of events) {
           const instance = `i${event.instance}`;
           const agent = event.agent % w.size;
@@ -124,6 +126,12 @@ describe('STE search from the active agents', () => {
             if (Number.isFinite(best)) expected.set(`a${id}`, best);
           }
           expect(tracker.snapshot()).toEqual(expected);
+          for (const agent of tracker.takeChangedAgents()) {
+            const value = tracker.steOf(agent);
+            if (value === undefined) mirror.delete(agent);
+            else mirror.set(agent, value);
+          }
+          expect(mirror).toEqual(expected);
         }
       }),
       { numRuns: runs(200), seed: SEED },
