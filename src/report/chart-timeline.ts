@@ -94,8 +94,13 @@ export function agentTimelineSpec(timelines: readonly SimTimeline[], setups: rea
   const data = timelines.flatMap(timelineData);
   const bars = data.filter((d) => d.kind === 'phase');
   if (bars.length === 0) return placeholderSpec('No agent steps recorded.');
-  const from = Math.min(...bars.map((d) => d.start));
-  const to = Math.max(...bars.map((d) => d.end));
+  // Loops, not Math.min(...starts): a long simulation has more steps than a call takes arguments.
+  let from = Infinity;
+  let to = -Infinity;
+  for (const bar of bars) {
+    if (bar.start < from) from = bar.start;
+    if (bar.end > to) to = bar.end;
+  }
   const values = data.filter((d) => d.start >= from && d.start <= to);
   const workflows = [...new Set(bars.map((d) => d.workflow))];
   const x = {

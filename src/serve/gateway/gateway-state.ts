@@ -255,8 +255,9 @@ export class GatewayState {
     // Agent ids first (replayed begins would hand them out in another order), fixed-prefix guesses last.
     ops.push({ ...at, op: { kind: 'tables', agents: this.agentIds.entries().map((entry) => entry.key), prefixes: [] } });
     history.prune((instance) => this.registry.isLive(instance), now, this.#options.idleSeconds);
+    // A loop, not push(...ops): 100,000 live instances give more ops than a call takes arguments.
     const instanceOps = history.instanceOps();
-    ops.push(...instanceOps);
+    for (const op of instanceOps) ops.push(op);
     for (const admission of history.admissions()) ops.push({ ...at, op: { kind: 'seed', ...seedOf(admission) } });
     // Requests in flight outside a live instance: their prompts (for a retry's admission) and their
     // leases, held until they end.
