@@ -31,6 +31,8 @@ export interface SoakOptions {
   startTimeoutMs?: number;
   restartTimeoutMs?: number;
   clientTimeoutMs?: number;
+  /** Load shedding of both servers (`--max-in-flight`, `--max-queued`, `--queue-timeout` ms); default: theirs. */
+  admission?: { maxInFlight?: number; maxQueued?: number; queueTimeoutMs?: number };
 }
 
 /** How each outcome came about; `unexplained` outcomes are failures of the soak. */
@@ -44,6 +46,7 @@ export const OUTCOMES = {
   'engine-down': 'a 502/503/504 while the engine was killed, restarting, or not yet seen up by the gateway\'s health checks',
   'engine-out-of-routing': 'a 502 no_upstream outside a kill: the gateway\'s health checks had taken the engine out (two probes slower than --health-timeout)',
   'upstream-timeout-504': 'a 504 upstream_timeout outside a kill: the engine did not answer within the gateway\'s --timeout',
+  shed: 'a 503 server_overloaded or queue_timeout with Retry-After: load shedding by the gateway or the engine (--max-in-flight, --max-queued, --queue-timeout)',
 } as const;
 
 export type Outcome = keyof typeof OUTCOMES | `unexplained-${string}`;
@@ -105,6 +108,9 @@ const SAMPLE_EVERY_MS = 5_000;
 /** A 5xx this long after the gateway saw the engine up again still counts as part of the outage. */
 const OUTAGE_TAIL_MS = 2_000;
 const SLOW_CLIENT_GIVE_UP_MS = 30_000;
+
+/** A load-shedding answer (src/serve/http/load-shedding.ts), told by its error code. */
+const isShed = (text: string) => /"code":"(server_overloaded|queue_timeout)"/.test(text);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -194,11 +200,17 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 }
 
 async function soak(options: SoakOptions, processes: ServerProcesses, log: (line: string) => void, startTimeoutMs: number, restartTimeoutMs: number, clientTimeoutMs: number): Promise<SoakReport> {
-  const engineArgs = (port: string) => ['engine', '--port', port, '--speed', '50'];
+  const { maxInFlight, maxQueued, queueTimeoutMs } = options.admission ?? {};
+  const admissionArgs = [
+    ...(maxInFlight !== undefined ? ['--max-in-flight', String(maxInFlight)] : []),
+    ...(maxQueued !== undefined ? ['--max-queued', String(maxQueued)] : []),
+    ...(queueTimeoutMs !== undefined ? ['--queue-timeout', String(queueTimeoutMs)] : []),
+  ];
+  const engineArgs = (port: string) => ['engine', '--port', port, '--speed', '50', ...admissionArgs];
   let engine: Server | undefined = await processes.start(engineArgs('0'), startTimeoutMs);
   const enginePort = new URL(engine.url).port;
   const gateway = await processes.start(
-    ['gateway', '--port', '0', '--upstream', engine.url, '--upstream-kind', 'kvflow', '--served-model', MODEL, '--timeout', '5000', '--health-interval', '1000', '--request-timeout', '10000'],
+    ['gateway', '--port', '0', '--upstream', engine.url, '--upstream-kind', 'kvflow', '--served-model', MODEL, '--timeout', '5000', '--health-interval', '1000', '--request-timeout', '10000', ...admissionArgs],
     startTimeoutMs,
   );
   log(`gateway ${gateway.url} (pid ${gateway.child.pid}), engine ${engine.url} (pid ${engine.child.pid})`);
@@ -235,13 +247,14 @@ async function soak(options: SoakOptions, processes: ServerProcesses, log: (line
 
   /** Failures are told apart by the OpenAI-shaped error's code (src/serve/gateway/proxy.ts). */
   const statusOutcome = (status: number, text: string, t0: number): Outcome => {
-    if ([502, 503, 504].includes(status) && duringOutage(t0, performance.now())) return 'engine-down';
     let code: string | undefined;
     try {
       code = (JSON.parse(text) as { error?: { code?: string } }).error?.code;
     } catch {
       code = undefined;
     }
+    if (status === 503 && isShed(text)) return 'shed';
+    if ([502, 503, 504].includes(status) && duringOutage(t0, performance.now())) return 'engine-down';
     if (status === 502 && code === 'no_upstream') return 'engine-out-of-routing';
     if (status === 504 && code === 'upstream_timeout') return 'upstream-timeout-504';
     return `unexplained-http-${status}${code ? `-${code}` : ''}`;
@@ -267,7 +280,8 @@ async function soak(options: SoakOptions, processes: ServerProcesses, log: (line
           });
     const response = await fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(clientTimeoutMs) });
     if (kind === 13) {
-      await response.text();
+      const text = await response.text();
+      if (response.status === 503 && isShed(text)) return 'shed'; // shedding comes before the body is read
       return response.status === 400 ? 'bad-body-400' : `unexplained-bad-body-${response.status}`;
     }
     if (response.status !== 200) return statusOutcome(response.status, await response.text(), t0);
@@ -307,7 +321,8 @@ async function soak(options: SoakOptions, processes: ServerProcesses, log: (line
       socket.setEncoding('utf8').on('data', (chunk: string) => (answer += chunk));
       socket.on('close', () => {
         clearTimeout(giveUp);
-        resolve(answer === '' || answer.startsWith('HTTP/1.1 408') ? 'slow-client-cut' : `unexplained-slow-client-${answer.slice(9, 12)}`);
+        if (answer.startsWith('HTTP/1.1 503') && isShed(answer)) resolve('shed');
+        else resolve(answer === '' || answer.startsWith('HTTP/1.1 408') ? 'slow-client-cut' : `unexplained-slow-client-${answer.slice(9, 12)}`);
       });
       socket.on('error', () => {});
     });

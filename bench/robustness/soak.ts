@@ -1,5 +1,5 @@
 /**
- * `npm run soak [-- --minutes 10 --rate 20 --kill-every 120 --json]`: a gateway and an engine under mixed
+ * `npm run soak [-- --minutes 10 --rate 20 --kill-every 120 --max-in-flight N --max-queued N --queue-timeout MS --json]`: a gateway and an engine under mixed
  * load with faults injected (bench/robustness/soak-harness.ts), and what happened, minute by minute.
  * Exit 0 when nothing was lost, every outcome is explained, locks are back to zero and the gateway's
  * memory did not drift out of its noise; 1 otherwise or when the soak itself failed (a server that would
@@ -16,8 +16,30 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '20' },
     'kill-every': { type: 'string', default: '120' },
     json: { type: 'boolean', default: false },
+    'max-in-flight': { type: 'string' },
+    'max-queued': { type: 'string' },
+    'queue-timeout': { type: 'string' },
   },
 });
+/** Load shedding flags passed to both servers (their defaults when not given). */
+const admission = Object.fromEntries(
+  (
+    [
+      ['maxInFlight', 'max-in-flight', 1],
+      ['maxQueued', 'max-queued', 0],
+      ['queueTimeoutMs', 'queue-timeout', 1],
+    ] as const
+  ).flatMap(([key, flag, min]) => {
+    const text = values[flag];
+    if (text === undefined) return [];
+    const value = Number(text);
+    if (!Number.isSafeInteger(value) || value < min || value > 2 ** 31 - 1) {
+      process.stderr.write(`kvflow soak: --${flag} takes an integer >= ${min}\n`);
+      process.exit(2);
+    }
+    return [[key, value]];
+  }),
+);
 const minutes = Number(values.minutes);
 const rate = Number(values.rate);
 const killEvery = Number(values['kill-every']);
@@ -40,7 +62,7 @@ watchdog.unref();
 
 let report: SoakReport;
 try {
-  report = await runSoak({ seconds: minutes * 60, rate, killEverySeconds: killEvery, cli: `${repo}dist/src/cli/main.js`, cwd: repo, processes, log });
+  report = await runSoak({ seconds: minutes * 60, rate, killEverySeconds: killEvery, admission, cli: `${repo}dist/src/cli/main.js`, cwd: repo, processes, log });
 } catch (error) {
   log(`failed: ${(error as Error).message}`);
   await processes.stopAll();

@@ -22,5 +22,8 @@ export function limitsFrom(flags: ServerFlags): ServerLimits {
     headersTimeoutMs: flags.headersTimeout,
     keepAliveTimeoutMs: flags.keepAliveTimeout,
     maxConnections: flags.maxConnections,
+    ...(flags.maxInFlight !== undefined && { maxInFlight: flags.maxInFlight }),
+    ...(flags.maxQueued !== undefined && { maxQueued: flags.maxQueued }),
+    queueTimeoutMs: flags.queueTimeout,
   };
 }

@@ -4,6 +4,7 @@
  * config/gateway-fields.ts) spreads these in, so a limit added here is a flag of both.
  */
 import { KEY_ENV } from '../serve/http/auth.js';
+import { ADMISSION_DEFAULTS } from '../serve/http/load-shedding.js';
 import { SERVER_LIMIT_DEFAULTS } from '../serve/http/server-limits.js';
 import { TOKENIZER_PRESETS } from '../workload/tokenizer-presets.js';
 import { boolean, byteCount, integer, path, text, type ConfigField } from './field.js';
@@ -48,6 +49,23 @@ export const ACCESS_FIELDS = {
     description: 'most client connections open at once; more are closed on accept',
     ...integer(1),
     default: SERVER_LIMIT_DEFAULTS.maxConnections,
+  },
+  // Load shedding (serve/http/load-shedding.ts): defaults depend on the server (2 x --max-running, 256 per upstream).
+  maxInFlight: {
+    flag: '--max-in-flight <n>',
+    description: 'most completion requests worked on at once, more wait in a queue (default: engine 2 x --max-running, gateway 256 per upstream)',
+    ...integer(1),
+  },
+  maxQueued: {
+    flag: '--max-queued <n>',
+    description: 'most completion requests waiting for a slot; more get 503 with Retry-After at once (0: no queue; default: --max-in-flight)',
+    ...integer(0),
+  },
+  queueTimeout: {
+    flag: '--queue-timeout <ms>',
+    description: 'longest wait for a slot; then 503 with Retry-After',
+    ...integer(1, 2 ** 31 - 1),
+    default: ADMISSION_DEFAULTS.queueTimeoutMs,
   },
 } as const satisfies Record<string, ConfigField>;
 

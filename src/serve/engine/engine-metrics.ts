@@ -17,8 +17,15 @@ export interface EngineMetrics {
   scrape(): Promise<string>;
 }
 
-export function engineMetrics(core: EngineCore, modelName: string, hardware: Pick<HardwareConfig, 'memoryFraction'>): EngineMetrics {
+/** `more` registers metrics of the server around the core (its load shedding). */
+export function engineMetrics(
+  core: EngineCore,
+  modelName: string,
+  hardware: Pick<HardwareConfig, 'memoryFraction'>,
+  more: (registry: Registry) => void = () => {},
+): EngineMetrics {
   const registry = new Registry();
+  more(registry);
   const labels = { model_name: modelName, engine: '0' };
   const labelNames = ['model_name', 'engine'] as const;
   let state: EngineState | undefined;

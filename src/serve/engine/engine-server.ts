@@ -17,6 +17,7 @@ import { installJsonBodyParser, jsonBodyOf } from '../http/json-body.js';
 import { changesOfUpdate, snapshotOfUpdate } from '../http/kvflow-update.js';
 import { ApiError, installErrorHandlers } from '../http/openai-errors.js';
 import { installAuth, type AccessKeys, type RouteAccess } from '../http/auth.js';
+import { admissionLimits, installLoadShedding, isCompletionRoute, registerAdmissionMetrics } from '../http/load-shedding.js';
 import { applyServerLimits, serverOptions, SERVER_LIMIT_DEFAULTS, type ServerLimits } from '../http/server-limits.js';
 import {
   chatRequestSchema,
@@ -92,10 +93,11 @@ export async function startEngineServer(options: EngineServerOptions): Promise<E
   });
   applyServerLimits(app.server, limits);
   installAuth(app, options.keys ?? {}, engineAccess);
+  const admission = installLoadShedding(app, admissionLimits(limits, 2 * options.maxRunning), isCompletionRoute);
   installJsonBodyParser(app);
   installErrorHandlers(app);
   const created = () => Math.floor(Date.now() / 1000);
-  const metrics = engineMetrics(core, options.modelName, options.hardware);
+  const metrics = engineMetrics(core, options.modelName, options.hardware, (registry) => registerAdmissionMetrics(registry, 'kvflow_engine', admission));
 
   app.get('/health', async () => ({ status: 'ok' }));
   app.get('/v1/models', async () => ({

@@ -32,6 +32,7 @@ import { LocalStateStore, type GatewayStateStore, type SteSink } from './state-s
 import type { WorkflowSpec } from '../../workload/spec.js';
 import { exposureWarning, installAuth, type AccessKeys, type RouteAccess } from '../http/auth.js';
 import { applyServerLimits, serverOptions, SERVER_LIMIT_DEFAULTS, type ServerLimits } from '../http/server-limits.js';
+import { admissionLimits, IN_FLIGHT_PER_UPSTREAM, installLoadShedding, isCompletionRoute, registerAdmissionMetrics } from '../http/load-shedding.js';
 import { HEALTH_CHECK_DEFAULTS, HealthChecker } from './health-check.js';
 import { startKvEventFeeds, type KvEventFeedSpec } from './kv-event-feeds.js';
 
@@ -249,6 +250,8 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
   });
   applyServerLimits(app.server, limits);
   installAuth(app, options.keys ?? {}, gatewayAccess);
+  const admission = installLoadShedding(app, admissionLimits(limits, IN_FLIGHT_PER_UPSTREAM * upstreams.length), isCompletionRoute);
+  registerAdmissionMetrics(metrics.registry, 'kvflow_gateway', admission);
   installJsonBodyParser(app);
   installErrorHandlers(app);
 
@@ -311,6 +314,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
     graph: options.graph ?? 'declared',
     instances: store.state.registry.instanceCount,
     workflows: store.state.registry.workflowCount,
+    admission: { inFlight: admission.inFlight, queued: admission.queued, admitted: admission.admitted, shed: { ...admission.shed } },
     upstreams: upstreams.map((u) => ({
       url: u.url,
       kind: u.kind,

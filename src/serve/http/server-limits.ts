@@ -8,9 +8,11 @@
 import type { FastifyServerOptions } from 'fastify';
 import { createServer, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
+import type { AdmissionLimits } from './load-shedding.js';
 import { ApiError, errorBody } from './openai-errors.js';
 
-export interface ServerLimits {
+/** The admission limits (load-shedding.ts) are optional: each server fills in its defaults (`admissionLimits`). */
+export interface ServerLimits extends Partial<AdmissionLimits> {
   requestTimeoutMs: number;
   headersTimeoutMs: number;
   keepAliveTimeoutMs: number;
