@@ -1,4 +1,5 @@
 import { FEATURE_COUNT } from './features.js';
+import { RowDraws } from './row-draws.js';
 
 export interface LogisticOptions {
   learningRate: number;
@@ -27,13 +28,13 @@ export class LogisticModel {
   readonly #m = new Float64Array(FEATURE_COUNT + 1);
   readonly #v = new Float64Array(FEATURE_COUNT + 1);
   readonly #grad = new Float64Array(FEATURE_COUNT + 1);
-  #rng: number;
+  readonly #rows: RowDraws;
   #steps = 0;
   #fits = 0;
 
   constructor(options: LogisticOptions) {
     this.#options = options;
-    this.#rng = (options.seed >>> 0) || 1;
+    this.#rows = new RowDraws(options.seed);
   }
 
   get fits(): number {
@@ -50,7 +51,7 @@ export class LogisticModel {
     for (let step = 0; step < stepsPerFit; step++) {
       grad.fill(0);
       for (let k = 0; k < size; k++) {
-        const row = this.#draw(count);
+        const row = this.#rows.next(count);
         const offset = row * FEATURE_COUNT;
         let z = w[bias]!;
         for (let f = 0; f < FEATURE_COUNT; f++) z += w[f]! * features[offset + f]!;
@@ -85,13 +86,4 @@ export class LogisticModel {
     }
   }
 
-  /** A row index in [0, count) from a seeded xorshift (the same draws as ReuseModel's). */
-  #draw(count: number): number {
-    let s = this.#rng;
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    this.#rng = s >>> 0;
-    return this.#rng % count;
-  }
 }

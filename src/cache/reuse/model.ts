@@ -1,5 +1,6 @@
 import type { Tf } from '../../tensor/backend.js';
 import { copyRow, FEATURE_COUNT } from './features.js';
+import { RowDraws } from './row-draws.js';
 
 type Tensor = ReturnType<Tf['tensor']>;
 type Variable = ReturnType<Tf['variable']>;
@@ -26,7 +27,7 @@ export class ReuseModel {
   readonly #options: ReuseModelOptions;
   readonly #variables: Variable[];
   readonly #optimizer: ReturnType<Tf['train']['adam']>;
-  #rng: number;
+  readonly #rows: RowDraws;
   // Weights mirrored for inference.
   #w1: Float32Array;
   #b1: Float32Array;
@@ -38,7 +39,7 @@ export class ReuseModel {
   constructor(tf: Tf, options: ReuseModelOptions) {
     this.#tf = tf;
     this.#options = options;
-    this.#rng = (options.seed >>> 0) || 1;
+    this.#rows = new RowDraws(options.seed);
     const h = options.hidden;
     this.#variables = tf.tidy(() =>
       h === 0
@@ -72,7 +73,7 @@ export class ReuseModel {
     const y = new Float32Array(size);
     for (let step = 0; step < stepsPerFit; step++) {
       for (let k = 0; k < size; k++) {
-        const row = this.#draw(count);
+        const row = this.#rows.next(count);
         copyRow(features, row, x, k);
         y[k] = labels[row]!;
       }
@@ -137,13 +138,4 @@ export class ReuseModel {
     }
   }
 
-  /** A row index in [0, count) from a seeded xorshift, so mini-batches repeat exactly. */
-  #draw(count: number): number {
-    let s = this.#rng;
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    this.#rng = s >>> 0;
-    return this.#rng % count;
-  }
 }
