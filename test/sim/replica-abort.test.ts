@@ -1,28 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { CostModel } from '../../src/sim/cost-model.js';
 import { EventQueue } from '../../src/sim/event-queue.js';
 import { resolveHardware } from '../../src/sim/hardware.js';
 import { Replica } from '../../src/sim/replica.js';
 import { setupByName } from '../../src/sim/setups.js';
 import { SimRequest } from '../../src/sim/sim-request.js';
+import { replicaOptions } from '../helpers/sim.js';
 
 function replicaWith(onComplete: (r: SimRequest) => void) {
   const hardware = resolveHardware({ gpu: 'A10G', model: 'Llama-3.1-8B' });
-  const cost = new CostModel(hardware);
   const events = new EventQueue();
-  const replica = new Replica(0, events, { onFirstToken: () => {}, onComplete }, {
-    setup: setupByName('hicache'),
-    gpuSlots: 64,
-    cpuSlots: 128,
-    blockSize: 16,
-    tokenBudget: 256,
-    maxRunning: 8,
-    schedule: 'fcfs',
-    h2d: hardware.h2d,
-    d2h: hardware.d2h,
-    loadAhead: 2,
-    cost,
-  });
+  const options = replicaOptions(hardware, { setup: setupByName('hicache'), gpuSlots: 64, cpuSlots: 128, loadAhead: 2 });
+  const replica = new Replica(0, events, { onFirstToken: () => {}, onComplete }, options);
   return { replica, events };
 }
 
