@@ -11,11 +11,14 @@
  */
 import { Template } from '@huggingface/jinja';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import { readFileSync } from 'node:fs';
 import { access, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { InputError } from '../errors.js';
 import { TOKENIZER_PRESETS } from './tokenizer-presets.js';
+import { ByteLevelBpe, bpeTablesOf, type BpeModelJson, type BpeTables } from './byte-level-bpe.js';
+import { prepareTokenizerJson } from './tokenizer-cache.js';
 
 export interface ChatTurn {
   role: string;
@@ -23,11 +26,20 @@ export interface ChatTurn {
   [field: string]: unknown;
 }
 
+/** What a loader prepared besides the JSON: the BPE tables (maybe from a cache), and the whole JSON on demand. */
+export interface PreparedTokenizer {
+  tables?: BpeTables | undefined;
+  /** The whole tokenizer.json (when `tokenizerJson` lacks the vocabulary and merges), for the library's tokenizer. */
+  full?: () => Record<string, unknown>;
+}
+
 export class ModelTokenizer {
   readonly name: string;
   /** Ids a completion prompt starts with (Llama 3: `<|begin_of_text|>`; Qwen: none). */
   readonly prefixIds: readonly number[];
-  readonly #tokenizer: HfTokenizer;
+  /** The library's tokenizer: built at once without a fast path, else only when asked (`referenceEncode`). */
+  #tokenizer: HfTokenizer | undefined;
+  readonly #library: () => HfTokenizer;
   readonly #template: Template | undefined;
   readonly #specials: Record<string, string>;
   readonly #addedIds: Map<string, number>;
@@ -36,15 +48,19 @@ export class ModelTokenizer {
   /** Ids of each pre-token seen (BPE is the costly step, and text repeats its words). */
   readonly #words = new Map<string, number[]>();
 
-  constructor(name: string, tokenizerJson: Record<string, unknown>, config: Record<string, unknown>, chatTemplate: string | undefined) {
+  constructor(name: string, tokenizerJson: Record<string, unknown>, config: Record<string, unknown>, chatTemplate: string | undefined, prepared: PreparedTokenizer = {}) {
     this.name = name;
-    this.#tokenizer = new HfTokenizer(tokenizerJson, config);
+    this.#library = () => (this.#tokenizer ??= new HfTokenizer(prepared.full ? prepared.full() : tokenizerJson, config));
     const added = (tokenizerJson.added_tokens ?? []) as { id: number; content: string }[];
     this.#addedIds = new Map(added.map((token) => [token.content, token.id]));
     const alternatives = [...this.#addedIds.keys()].sort((a, b) => b.length - a.length).map(escapeRegExp);
     this.#addedPattern = alternatives.length > 0 ? new RegExp(`(${alternatives.join('|')})`) : undefined;
-    this.prefixIds = this.#tokenizer.encode('', { add_special_tokens: true }).ids;
-    this.#fast = fastPathOf(tokenizerJson);
+    this.#fast = fastPathOf(tokenizerJson, prepared.tables ?? tablesOf(tokenizerJson));
+    // The leading special tokens come from the post-processor alone: a library tokenizer without the
+    // vocabulary and merges says them at no cost when the BPE tables replace its model.
+    this.prefixIds = (this.#fast ? new HfTokenizer({ ...tokenizerJson, model: { ...(tokenizerJson.model as object), vocab: {}, merges: [] } }, config) : this.#library()).encode('', {
+      add_special_tokens: true,
+    }).ids;
     this.#specials = {};
     for (const key of ['bos_token', 'eos_token', 'pad_token', 'unk_token']) {
       const value = tokenText(config[key]);
@@ -96,7 +112,7 @@ export class ModelTokenizer {
    */
   encodePlain(text: string): number[] {
     const fast = this.#fast;
-    if (!fast) return this.#tokenizer.encode(text, { add_special_tokens: false }).ids;
+    if (!fast) return this.#library().encode(text, { add_special_tokens: false }).ids;
     const source = fast.nfc ? text.normalize('NFC') : text;
     const ids: number[] = [];
     let end = 0;
@@ -112,9 +128,9 @@ export class ModelTokenizer {
   #pushWord(word: string, ids: number[]): void {
     let known = this.#words.get(word);
     if (known === undefined) {
-      const model = this.#tokenizer.model!;
-      const pieces = (model as unknown as (tokens: string[]) => string[])([byteLevel(word)]);
-      known = pieces.map((piece: string) => model.tokens_to_ids.get(piece)!);
+      known = [];
+      const bytes = utf8.encode(word);
+      this.#fast!.bpe.encodeWord(bytes, byteLevel(bytes), known);
       if (this.#words.size >= 1 << 18) this.#words.clear();
       this.#words.set(word, known);
     }
@@ -123,7 +139,7 @@ export class ModelTokenizer {
 
   /** The library's encoder, for tests that check the fast path against it. */
   referenceEncode(text: string): number[] {
-    return this.#tokenizer.encode(text, { add_special_tokens: false }).ids;
+    return this.#library().encode(text, { add_special_tokens: false }).ids;
   }
 
   /** Ids of `text` with special-token text as special tokens, nothing added (a rendered chat). */
@@ -152,10 +168,16 @@ export function loadPresetTokenizer(preset: string): Promise<ModelTokenizer> {
   if (!promise) {
     promise = (async () => {
       const folder = await packageModels(spec.package);
-      const json = JSON.parse(await readFile(join(folder, 'tokenizer.json'), 'utf8')) as Record<string, unknown>;
+      const path = join(folder, 'tokenizer.json');
       const config = JSON.parse(await readFile(join(folder, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
+      const parse = (bytes: Buffer) => {
+        const json = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
+        if (spec.maxAddedTokenId !== undefined) dropAddedTokensAbove(json, {}, spec.maxAddedTokenId);
+        return json;
+      };
+      const { json, tables } = await prepareTokenizerJson(await readFile(path), `max-added-id ${spec.maxAddedTokenId ?? 'none'}`, parse, tablesOf);
       if (spec.maxAddedTokenId !== undefined) dropAddedTokensAbove(json, config, spec.maxAddedTokenId);
-      return new ModelTokenizer(preset, json, config, spec.chatTemplate);
+      return new ModelTokenizer(preset, json, config, spec.chatTemplate, { tables, full: () => parse(readFileSync(path)) });
     })();
     loaded.set(preset, promise);
   }
@@ -167,7 +189,8 @@ export function loadPresetTokenizer(preset: string): Promise<ModelTokenizer> {
  * folder when not given) and a chat template file (Jinja text, or a JSON file with `chat_template`).
  */
 export async function loadTokenizerFile(path: string, options: { configPath?: string; chatTemplatePath?: string } = {}): Promise<ModelTokenizer> {
-  const json = await readJson(path, '--tokenizer');
+  const parse = (bytes: Buffer) => parseJson(bytes.toString('utf8'), path, '--tokenizer');
+  const { json, tables } = await prepareTokenizerJson(await readBytes(path, '--tokenizer'), 'file', parse, tablesOf);
   const configPath = options.configPath ?? join(dirname(path), 'tokenizer_config.json');
   let config: Record<string, unknown> = {};
   try {
@@ -181,7 +204,7 @@ export async function loadTokenizerFile(path: string, options: { configPath?: st
     template = options.chatTemplatePath.endsWith('.json') ? String((JSON.parse(text) as { chat_template?: unknown }).chat_template ?? '') : text;
   }
   if (typeof json.model !== 'object' || json.model === null) throw InputError.flag('--tokenizer', `${path}: not a Hugging Face tokenizer.json (no "model")`);
-  return new ModelTokenizer(path, json, config, template);
+  return new ModelTokenizer(path, json, config, template, { tables, full: () => parse(readFileSync(path)) });
 }
 
 /** The `models/` folder of an installed tokenizer package (its exports hide package.json, so walk up from its entry). */
@@ -224,16 +247,19 @@ function tokenText(value: unknown): string | undefined {
   return undefined;
 }
 
-async function readText(path: string, flag: string): Promise<string> {
+async function readBytes(path: string, flag: string): Promise<Buffer> {
   try {
-    return await readFile(path, 'utf8');
+    return await readFile(path);
   } catch (error) {
     throw InputError.flag(flag, `${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
   }
 }
 
-async function readJson(path: string, flag: string): Promise<Record<string, unknown>> {
-  const text = await readText(path, flag);
+async function readText(path: string, flag: string): Promise<string> {
+  return (await readBytes(path, flag)).toString('utf8');
+}
+
+function parseJson(text: string, path: string, flag: string): Record<string, unknown> {
   try {
     return JSON.parse(text) as Record<string, unknown>;
   } catch (error) {
@@ -241,16 +267,29 @@ async function readJson(path: string, flag: string): Promise<Record<string, unkn
   }
 }
 
+async function readJson(path: string, flag: string): Promise<Record<string, unknown>> {
+  return parseJson(await readText(path, flag), path, flag);
+}
+
 interface FastPath {
   split: RegExp;
   nfc: boolean;
+  bpe: ByteLevelBpe;
 }
 
 /**
  * The fast path applies to tokenizer.json files whose pre-tokenizer is one isolating regex split then
  * byte-level mapping (no regex of its own), with a BPE model and no normalizer but NFC: Llama 3 and Qwen2.
  */
-function fastPathOf(json: Record<string, unknown>): FastPath | undefined {
+/** The BPE tables of a whole tokenizer.json, when its model is a byte-level BPE they reproduce. */
+function tablesOf(json: Record<string, unknown>): BpeTables | undefined {
+  const model = json.model as BpeModelJson | null | undefined;
+  if (typeof model !== 'object' || model === null) return undefined;
+  return bpeTablesOf(model, (json.added_tokens ?? []) as { id: number; content: string }[], BYTE_CHARS);
+}
+
+function fastPathOf(json: Record<string, unknown>, tables: BpeTables | undefined): FastPath | undefined {
+  if (!tables) return undefined;
   const pre = json.pre_tokenizer as { type?: string; pretokenizers?: Record<string, unknown>[] } | null;
   const normalizer = json.normalizer as { type?: string } | null;
   const model = json.model as { type?: string; byte_fallback?: boolean };
@@ -265,11 +304,13 @@ function fastPathOf(json: Record<string, unknown>): FastPath | undefined {
   // JavaScript has no inline (?i:...): spell the contractions' cases out.
   const source = split.pattern.Regex.replace("(?i:'s|'t|'re|'ve|'m|'ll|'d)", "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])");
   if (source.includes('(?i')) return undefined;
+  let regex: RegExp;
   try {
-    return { split: new RegExp(source, 'gu'), nfc: normalizer?.type === 'NFC' };
+    regex = new RegExp(source, 'gu');
   } catch {
     return undefined;
   }
+  return { split: regex, nfc: normalizer?.type === 'NFC', bpe: new ByteLevelBpe(tables, BYTE_CHARS) };
 }
 
 /** GPT-2's byte-to-character table: printable bytes map to themselves, the rest to U+0100 onwards. */
@@ -282,9 +323,9 @@ const BYTE_CHARS: string[] = (() => {
 })();
 const utf8 = new TextEncoder();
 
-function byteLevel(word: string): string {
+function byteLevel(bytes: Uint8Array): string {
   let out = '';
-  for (const byte of utf8.encode(word)) out += BYTE_CHARS[byte];
+  for (const byte of bytes) out += BYTE_CHARS[byte];
   return out;
 }
 
