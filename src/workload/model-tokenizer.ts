@@ -9,7 +9,6 @@
  * Encoding splits the text at added tokens first (so does the Hugging Face tokenizer), which lets callers
  * memoize the text between them: an agent's system prompt is one such piece.
  */
-import { Template } from '@huggingface/jinja';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { readFileSync } from 'node:fs';
 import { access, readFile } from 'node:fs/promises';
@@ -19,6 +18,7 @@ import { InputError } from '../errors.js';
 import { TOKENIZER_PRESETS } from './tokenizer-presets.js';
 import { ByteLevelBpe, bpeTablesOf, type BpeModelJson, type BpeTables } from './byte-level-bpe.js';
 import { prepareTokenizerJson } from './tokenizer-cache.js';
+import { ChatTemplate } from './chat-render.js';
 
 export interface ChatTurn {
   role: string;
@@ -40,7 +40,7 @@ export class ModelTokenizer {
   /** The library's tokenizer: built at once without a fast path, else only when asked (`referenceEncode`). */
   #tokenizer: HfTokenizer | undefined;
   readonly #library: () => HfTokenizer;
-  readonly #template: Template | undefined;
+  readonly #template: ChatTemplate | undefined;
   readonly #specials: Record<string, string>;
   readonly #addedIds: Map<string, number>;
   readonly #addedPattern: RegExp | undefined;
@@ -67,7 +67,7 @@ export class ModelTokenizer {
       if (value !== undefined) this.#specials[key] = value;
     }
     const template = chatTemplate ?? (typeof config.chat_template === 'string' ? config.chat_template : undefined);
-    this.#template = template === undefined ? undefined : new Template(template);
+    this.#template = template === undefined ? undefined : new ChatTemplate(template, this.#specials);
   }
 
   get hasChatTemplate(): boolean {
@@ -77,13 +77,13 @@ export class ModelTokenizer {
   /** The chat as the engine's prompt text, ending with the assistant header unless `add_generation_prompt: false`. */
   renderChat(messages: readonly ChatTurn[], extra: Record<string, unknown> = {}): string {
     if (!this.#template) throw new Error(`${this.name}: no chat template (give one with --chat-template)`);
-    // @huggingface/jinja finds that a variable is not defined by throwing and catching an Error (each
-    // `x is defined` of an absent x: Llama's template has a dozen per render). Capturing their stacks was
-    // half of a gateway request's render time; the render is synchronous, so nothing else sees the limit.
+    // An error the template raises (raise_exception, a bad filter) is thrown and caught as an ApiError by
+    // the servers: its stack is never shown, so none is captured; the render is synchronous, so nothing
+    // else sees the limit. (Undefined names no longer throw at all: chat-render.ts declares them.)
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
     try {
-      return this.#template.render({ ...this.#specials, add_generation_prompt: true, ...extra, messages });
+      return this.#template.render({ add_generation_prompt: true, ...extra, messages });
     } finally {
       Error.stackTraceLimit = limit;
     }
