@@ -13,7 +13,14 @@ import type { EvictionPolicy, PageStats, PolicyPrompt, PriorityOwner, SteChanges
 export class StePolicy implements EvictionPolicy {
   readonly name: string = 'ste';
   #owner: PriorityOwner | undefined;
+  /**
+   * Agents with a known STE or tagged pages, by key. An agent with neither is dropped and its id reused, so
+   * a long workflow, whose agents each matter for a few steps, keeps as many as are in play, not every
+   * agent it ever ran.
+   */
   #agentIds = new Map<string, number>();
+  #keyOfId: string[] = [];
+  #freeIds: number[] = [];
   /** STE per interned agent; NaN = unknown. */
   #ste: number[] = [];
   /** The first agent tagging each page (-1: none); most pages have exactly one. */
@@ -22,6 +29,11 @@ export class StePolicy implements EvictionPolicy {
   #moreTags = new Map<number, number[]>();
   /** Pages tagged by each agent, to re-read their priority when the agent's STE changes. */
   #pagesOfAgent: Set<number>[] = [];
+
+  /** Agents the policy holds: those with a known STE or a tagged page. */
+  get agentsInPlay(): number {
+    return this.#agentIds.size;
+  }
 
   bind(owner: PriorityOwner): void {
     this.#owner = owner;
@@ -78,12 +90,15 @@ export class StePolicy implements EvictionPolicy {
 
   /** Sets an agent's STE (undefined: unknown future) and re-orders its pages if it changed. */
   setSte(agent: string, ste: number | undefined): void {
+    // Unknown and not interned: nothing to change (no pages, no value).
+    if (ste === undefined && !this.#agentIds.has(agent)) return;
     const id = this.#intern(agent);
     const next = ste ?? NaN;
     const previous = this.#ste[id]!;
     if (next === previous || (Number.isNaN(next) && Number.isNaN(previous))) return;
     this.#ste[id] = next;
     if (this.#owner) for (const page of this.#pagesOfAgent[id]!) this.#owner.reprioritize(page);
+    this.#dropIfIdle(id);
   }
 
   /** Applies changed STE values (undefined: unknown). */
@@ -104,11 +119,22 @@ export class StePolicy implements EvictionPolicy {
     if (first < 0) return;
     this.#firstTag[page] = -1;
     this.#pagesOfAgent[first]!.delete(page);
+    this.#dropIfIdle(first);
     const more = this.#moreTags.get(page);
     if (more) {
       this.#moreTags.delete(page);
-      for (const agent of more) this.#pagesOfAgent[agent]!.delete(page);
+      for (const agent of more) {
+        this.#pagesOfAgent[agent]!.delete(page);
+        this.#dropIfIdle(agent);
+      }
     }
+  }
+
+  /** Forgets an agent with no known STE and no tagged page; its id (and empty page set) is reused. */
+  #dropIfIdle(id: number): void {
+    if (!Number.isNaN(this.#ste[id]!) || this.#pagesOfAgent[id]!.size > 0) return;
+    this.#agentIds.delete(this.#keyOfId[id]!);
+    this.#freeIds.push(id);
   }
 
   #growTags(minLength: number): void {
@@ -122,10 +148,14 @@ export class StePolicy implements EvictionPolicy {
   #intern(agent: string): number {
     let id = this.#agentIds.get(agent);
     if (id === undefined) {
-      id = this.#ste.length;
+      id = this.#freeIds.pop();
+      if (id === undefined) {
+        id = this.#ste.length;
+        this.#ste.push(NaN);
+        this.#pagesOfAgent.push(new Set());
+        this.#keyOfId.push(agent);
+      } else this.#keyOfId[id] = agent;
       this.#agentIds.set(agent, id);
-      this.#ste.push(NaN);
-      this.#pagesOfAgent.push(new Set());
     }
     return id;
   }

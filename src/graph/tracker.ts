@@ -27,8 +27,14 @@ export interface StepTrackerOptions {
 
 interface TrackedInstance {
   progress: InstanceProgress;
-  /** The values this instance contributes to the minimum, as of the last settle. */
-  values: Map<number, number>;
+  /** Per agent, the value this instance contributes to the minimum as of the last settle (Infinity: none). */
+  given: Float64Array;
+  /**
+   * The agents with a finite `given`, in the order they got their current value: changes are handed out
+   * in this order. Typed arrays rather than a Map: in a long chain every step gives values to agents never
+   * seen before, and a Map's churn (a deleted and a new key per step) cost more than the search itself.
+   */
+  order: number[];
 }
 
 export class StepTracker {
@@ -74,16 +80,24 @@ export class StepTracker {
 
   /** `agent` starts running in `instance` (creating the instance on its first event). */
   begin(instance: string, agent: string): void {
-    const id = this.agentId(agent);
+    this.beginById(instance, this.agentId(agent));
+  }
+
+  /** `agent` finished running in `instance`. */
+  end(instance: string, agent: string): void {
+    this.endById(instance, this.agentId(agent));
+  }
+
+  /** `begin` with the agent's id in the graph (`graph.idOf`), for callers that already looked it up. */
+  beginById(instance: string, id: number): void {
     const tracked = this.trackedOf(instance);
     tracked.progress.begin(id);
     this.stale.add(tracked);
     this.changes++;
   }
 
-  /** `agent` finished running in `instance`. */
-  end(instance: string, agent: string): void {
-    const id = this.agentId(agent);
+  /** `end` with the agent's id in the graph. */
+  endById(instance: string, id: number): void {
     const tracked = this.trackedOf(instance);
     tracked.progress.end(id);
     this.stale.add(tracked);
@@ -96,32 +110,42 @@ export class StepTracker {
     if (!tracked) return;
     this.instances.delete(instance);
     this.stale.delete(tracked);
-    for (const [agent, value] of tracked.values) this.remove(agent, value);
+    for (const agent of tracked.order) this.remove(agent, tracked.given[agent]!);
     this.changes++;
   }
 
   /** The agent's STE, or undefined when no live instance is known to reach it. */
   steOf(agent: string): number | undefined {
-    this.settle();
     const id = this.graph.idOf(agent);
-    const steps = id === undefined ? Infinity : (this.minimum[id] ?? Infinity);
+    return id === undefined ? undefined : this.steOfId(id);
+  }
+
+  /** `steOf` by the agent's id in the graph. */
+  steOfId(id: number): number | undefined {
+    this.settle();
+    const steps = this.minimum[id] ?? Infinity;
     return Number.isFinite(steps) ? steps : undefined;
   }
 
   /** Every agent with a known STE, in agent id order. */
   snapshot(): Map<string, number> {
     this.settle();
-    const known = this.counted ? this.counts.keys() : (this.instances.values().next().value?.values.keys() ?? []);
+    const known = this.counted ? this.counts.keys() : (this.instances.values().next().value?.order ?? []);
     const ids = [...known].sort((a, b) => a - b);
     return new Map(ids.map((id) => [this.graph.agents[id]!, this.minimum[id]!]));
   }
 
   /** Agents (by name) whose STE changed since the last call. */
   takeChangedAgents(): string[] {
+    return this.takeChangedIds().map((id) => this.graph.agents[id]!);
+  }
+
+  /** `takeChangedAgents` by id in the graph, in the same order. */
+  takeChangedIds(): number[] {
     this.settle();
-    const names = [...this.changed].map((id) => this.graph.agents[id]!);
+    const ids = [...this.changed];
     this.changed.clear();
-    return names;
+    return ids;
   }
 
   /** Searches the instances that moved and folds their new values into the minimum. */
@@ -129,15 +153,24 @@ export class StepTracker {
     this.followGraph();
     for (const tracked of this.stale) {
       const distance = tracked.progress.steps();
-      const { values } = tracked;
-      for (const [agent, value] of values) {
-        if (distance[agent] === value) continue;
+      const { given, order } = tracked;
+      // Agents whose value stayed keep their place; the others leave, and come back at the end if reached.
+      let kept = 0;
+      for (let i = 0; i < order.length; i++) {
+        const agent = order[i]!;
+        const value = given[agent]!;
+        if (distance[agent] === value) {
+          order[kept++] = agent;
+          continue;
+        }
         this.remove(agent, value);
-        values.delete(agent);
+        given[agent] = Infinity;
       }
+      order.length = kept;
       for (const agent of tracked.progress.reached()) {
-        if (values.has(agent)) continue;
-        values.set(agent, distance[agent]!);
+        if (given[agent] !== Infinity) continue;
+        given[agent] = distance[agent]!;
+        order.push(agent);
         this.add(agent, distance[agent]!);
       }
     }
@@ -186,7 +219,7 @@ export class StepTracker {
     let tracked = this.instances.get(instance);
     if (tracked === undefined) {
       if (!this.counted && this.instances.size > 0) this.startCounting();
-      tracked = { progress: new InstanceProgress(this.topology, this.horizon), values: new Map() };
+      tracked = { progress: new InstanceProgress(this.topology, this.horizon), given: new Float64Array(this.topology.size).fill(Infinity), order: [] };
       this.instances.set(instance, tracked);
     }
     return tracked;
@@ -196,11 +229,11 @@ export class StepTracker {
   private startCounting(): void {
     this.settle();
     this.counted = true;
-    for (const { values } of this.instances.values()) {
-      for (const [agent, value] of values) {
+    for (const { given, order } of this.instances.values()) {
+      for (const agent of order) {
         let counts = this.counts.get(agent);
         if (!counts) this.counts.set(agent, (counts = new Map()));
-        counts.set(value, (counts.get(value) ?? 0) + 1);
+        counts.set(given[agent]!, (counts.get(given[agent]!) ?? 0) + 1);
       }
     }
   }
@@ -218,6 +251,11 @@ export class StepTracker {
     this.compiledRevision = this.graph.revision;
     for (const tracked of this.instances.values()) {
       tracked.progress.adopt(this.topology);
+      if (tracked.given.length < this.topology.size) {
+        const given = new Float64Array(this.topology.size).fill(Infinity);
+        given.set(tracked.given);
+        tracked.given = given;
+      }
       this.stale.add(tracked);
     }
     const minimum = new Float64Array(this.topology.size).fill(Infinity);

@@ -16,7 +16,7 @@ import { StepTracker, type StepTrackerOptions } from './tracker.js';
 export class WorkflowSte implements SteSource {
   readonly #graph: AgentStepGraph;
   readonly #shared: StepTracker | undefined;
-  readonly #perInstance = new Map<string, StepTracker>();
+  readonly #perInstance = new Map<string, PrivateInstance>();
   readonly #table = new SteTable();
   readonly #options: StepTrackerOptions;
 
@@ -37,26 +37,26 @@ export class WorkflowSte implements SteSource {
   }
 
   begin(instance: string, agent: string): void {
-    if (this.#graph.idOf(agent) === undefined) return;
-    this.#trackerOf(instance).begin(instance, agent);
-    this.#refresh(instance);
+    const id = this.#graph.idOf(agent);
+    if (id === undefined) return;
+    this.#refresh(instance, this.#trackerOf(instance, (tracker) => tracker.beginById(instance, id)));
   }
 
   end(instance: string, agent: string): void {
-    if (this.#graph.idOf(agent) === undefined) return;
-    this.#trackerOf(instance).end(instance, agent);
-    this.#refresh(instance);
+    const id = this.#graph.idOf(agent);
+    if (id === undefined) return;
+    this.#refresh(instance, this.#trackerOf(instance, (tracker) => tracker.endById(instance, id)));
   }
 
   finish(instance: string): void {
     if (this.#shared) {
       this.#shared.finish(instance);
-      this.#refresh(instance);
+      this.#refresh(instance, undefined);
     } else {
-      const tracker = this.#perInstance.get(instance);
-      if (!tracker) return;
+      const own = this.#perInstance.get(instance);
+      if (!own) return;
       this.#perInstance.delete(instance);
-      for (const agent of tracker.snapshot().keys()) this.#table.set(`${instance}/${agent}`, undefined);
+      for (const agent of own.tracker.snapshot().keys()) this.#table.set(`${instance}/${agent}`, undefined);
     }
   }
 
@@ -68,20 +68,42 @@ export class WorkflowSte implements SteSource {
     return this.#table.takeChanges();
   }
 
-  /** Re-reads the values an event in `instance` changed. */
-  #refresh(instance: string): void {
-    const tracker = this.#shared ?? this.#perInstance.get(instance);
-    if (!tracker) return;
-    for (const agent of tracker.takeChangedAgents()) this.#table.set(this.tagKey(instance, agent), tracker.steOf(agent));
+  /** Re-reads the values an event in `instance` changed (`own`: the instance's private tracker, if it has one). */
+  #refresh(instance: string, own: PrivateInstance | undefined): void {
+    const names = this.#graph.agents;
+    if (this.#shared) {
+      for (const id of this.#shared.takeChangedIds()) this.#table.set(names[id]!, this.#shared.steOfId(id));
+      return;
+    }
+    if (!own) return;
+    const { tracker, keys } = own;
+    for (const id of tracker.takeChangedIds()) {
+      const value = tracker.steOfId(id);
+      // The same key string while the agent has a value: no string built, and its hash computed once, per change.
+      const key = keys[id] ?? `${instance}/${names[id]!}`;
+      keys[id] = value === undefined ? undefined : key;
+      this.#table.set(key, value);
+    }
   }
 
-  #trackerOf(instance: string): StepTracker {
-    if (this.#shared) return this.#shared;
-    let tracker = this.#perInstance.get(instance);
-    if (!tracker) {
-      tracker = new StepTracker(this.#graph, this.#options);
-      this.#perInstance.set(instance, tracker);
+  /** Applies `event` to the instance's tracker; returns the instance's private state (undefined when agents are shared). */
+  #trackerOf(instance: string, event: (tracker: StepTracker) => void): PrivateInstance | undefined {
+    if (this.#shared) {
+      event(this.#shared);
+      return undefined;
     }
-    return tracker;
+    let own = this.#perInstance.get(instance);
+    if (!own) {
+      own = { tracker: new StepTracker(this.#graph, this.#options), keys: new Array<string | undefined>(this.#graph.agents.length) };
+      this.#perInstance.set(instance, own);
+    }
+    event(own.tracker);
+    return own;
   }
+}
+
+/** An instance with private agents: its own tracker, and the keys (`instance/agent`) of its agents that have a value. */
+interface PrivateInstance {
+  tracker: StepTracker;
+  keys: (string | undefined)[];
 }

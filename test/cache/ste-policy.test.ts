@@ -1,7 +1,11 @@
 /** `StePolicy` on its own: tagging, the priority key, STE changes and the re-reads they ask of the cache. */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { PageStats, PolicyPrompt } from '../../src/cache/policy.js';
 import { StePolicy } from '../../src/cache/ste-policy.js';
+import { runs } from '../helpers/runs.js';
+
+const SEED = 20261201;
 
 const stats: PageStats = { lastAccess: () => 0, accessCount: () => 1, nextUse: () => Infinity };
 
@@ -154,5 +158,77 @@ describe('StePolicy', () => {
     policy.forget(1500);
     expect(policy.steOfPage(1024)).toBe(3);
   });
-});
 
+  it('holds only the agents in play: a long chain passing through leaves none behind, and a reused id starts unknown', () => {
+    const { policy } = bound();
+    for (let agent = 0; agent < 10_000; agent++) {
+      const key = `wf/a${agent}`;
+      policy.setSte(key, 3);
+      policy.tag(agent % 64, key);
+      policy.setSte(key, 0);
+      policy.setSte(key, undefined);
+      policy.forget(agent % 64);
+    }
+    expect(policy.agentsInPlay).toBe(0);
+    policy.tag(1, 'old');
+    policy.setSte('old', 2);
+    policy.forget(1);
+    policy.setSte('old', undefined); // dropped: its id is free
+    policy.tag(2, 'new'); // takes that id
+    expect(policy.steOfPage(2)).toBeUndefined();
+    expect(policy.agentsInPlay).toBe(1);
+    policy.setSte('old', 5);
+    expect(policy.steOfPage(2)).toBeUndefined();
+  });
+
+  it('gives every page the value a plain model gives, and re-reads what changed, whatever order agents come and go in', () => {
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('tag' as const), page: fc.nat(7), agent: fc.nat(4) }),
+      fc.record({ kind: fc.constant('forget' as const), page: fc.nat(7) }),
+      fc.record({ kind: fc.constant('ste' as const), agent: fc.nat(4), value: fc.option(fc.nat(3), { nil: undefined }) }),
+      fc.record({ kind: fc.constant('all' as const), values: fc.array(fc.tuple(fc.nat(4), fc.nat(3)), { maxLength: 3 }) }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+        const { policy, reread } = bound();
+        const tags = new Map<number, string[]>();
+        const ste = new Map<string, number>();
+        const valueOf = (page: number) => {
+          const known = (tags.get(page) ?? []).map((agent) => ste.get(agent)).filter((value) => value !== undefined);
+          return known.length === 0 ? undefined : Math.min(...known);
+        };
+        for (const each of ops) {
+          const before = Array.from({ length: 8 }, (_, page) => valueOf(page));
+          const taggedBefore = Array.from({ length: 8 }, (_, page) => [...(tags.get(page) ?? [])]);
+          reread.length = 0;
+          if (each.kind === 'tag') {
+            policy.tag(each.page, `a${each.agent}`);
+            const list = tags.get(each.page) ?? [];
+            if (!list.includes(`a${each.agent}`)) tags.set(each.page, [...list, `a${each.agent}`]);
+          } else if (each.kind === 'forget') {
+            policy.forget(each.page);
+            tags.delete(each.page);
+          } else if (each.kind === 'ste') {
+            policy.setSte(`a${each.agent}`, each.value);
+            if (each.value === undefined) ste.delete(`a${each.agent}`);
+            else ste.set(`a${each.agent}`, each.value);
+          } else {
+            const values = new Map(each.values.map(([agent, value]) => [`a${agent}`, value]));
+            policy.setAll(values);
+            ste.clear();
+            for (const [agent, value] of values) ste.set(agent, value);
+          }
+          for (let page = 0; page < 8; page++) {
+            expect(policy.steOfPage(page)).toBe(valueOf(page));
+            // A page whose value moved, or that gained a tag, was re-read (a forgotten page left the cache: nothing to re-read).
+            const gainedTag = (tags.get(page)?.length ?? 0) > taggedBefore[page]!.length;
+            if (each.kind !== 'forget' && (valueOf(page) !== before[page] || gainedTag)) expect(reread).toContain(page);
+          }
+          const inPlay = new Set([...ste.keys(), ...[...tags.values()].flat()]);
+          expect(policy.agentsInPlay).toBe(inPlay.size);
+        }
+      }),
+      { numRuns: runs(300), seed: SEED },
+    );
+  });
+});
