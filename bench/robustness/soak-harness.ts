@@ -83,6 +83,8 @@ export interface SoakReport {
   outages: { listenSeconds: number; routedSeconds: number }[];
   locksAtEnd: { gatewayShadowLockedPages: number; engineRunning: number; enginePinnedPages: number; settledWithinSeconds: number };
   memory: { gatewayRssMbFirst: number; gatewayRssMbLast: number; slopeMbPerMinute: number; driftMb: number; noiseMb: number; withinNoise: boolean; samples: number };
+  /** Seconds from a slow client's connect to the gateway cutting it (its --request-timeout is 10 s; a starved gateway reads the request late). */
+  slowClientCutSeconds: { p50: number; p99: number; max: number };
   /** What the gateway itself counted (its /metrics): a cross-check of the client's tally. */
   gatewayCounted: { requestsByStatus: Record<string, number>; upstreamErrors: Record<string, number>; clientDisconnects: number };
   loadAverage: { min: number; max: number };
@@ -226,6 +228,7 @@ async function soak(options: SoakOptions, processes: ServerProcesses, log: (line
     return minutes[index]!;
   };
   const outcomes: Record<string, number> = {};
+  const slowClientCuts: number[] = [];
   const outages: Outage[] = [];
   let sent = 0;
   let settled = 0;
@@ -242,6 +245,7 @@ async function soak(options: SoakOptions, processes: ServerProcesses, log: (line
       minute.ok++;
       if (latencyMs !== undefined) minute.latencies.push(latencyMs);
     }
+    if (outcome === 'slow-client-cut' && latencyMs !== undefined) slowClientCuts.push(latencyMs / 1000);
     settled++;
   };
 
@@ -515,6 +519,11 @@ async function soak(options: SoakOptions, processes: ServerProcesses, log: (line
     })),
     locksAtEnd: locks,
     memory,
+    slowClientCutSeconds: (() => {
+      const sorted = slowClientCuts.sort((a, b) => a - b);
+      const seconds = (value: number) => Number(value.toFixed(1));
+      return { p50: seconds(percentile(sorted, 0.5)), p99: seconds(percentile(sorted, 0.99)), max: seconds(sorted.at(-1) ?? 0) };
+    })(),
     gatewayCounted: {
       requestsByStatus: counterBy(metrics, 'kvflow_gateway_requests_total', 'status'),
       upstreamErrors: counterBy(metrics, 'kvflow_gateway_upstream_errors_total', 'kind'),
