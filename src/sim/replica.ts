@@ -47,6 +47,8 @@ export interface ReplicaOptions {
   rules?: EngineRules;
   /** Told of every page becoming usable on the GPU and of every GPU eviction (the engine's KV events). */
   cacheEvents?: { resident(page: number): void; evicted(page: number): void };
+  /** Every iteration end takes the full scheduling path, never #repeat's shortcut (tests compare the two). */
+  fullPath?: boolean;
 }
 
 /** What a replica tells the simulation. */
@@ -112,6 +114,8 @@ export class Replica implements Timed {
   readonly #evictor: GpuEvictor | undefined;
   /** A policy that follows requests (ste-learned): told of each arrival and completion. */
   #arrivals = 0;
+  /** Coming iteration ends that only repeat the decode batch in flight (see #repeat). */
+  #repeats = 0;
 
   // Reused every iteration, so the hot path allocates nothing once they have grown to the largest batch.
   /** The iteration's work records: entries [0, #workCount) are live until the iteration finishes. */
@@ -231,7 +235,11 @@ export class Replica implements Timed {
   }
 
   #kick(): void {
-    if (this.#busy) return;
+    if (this.#busy) {
+      // Something changed while an iteration runs: its end must take the full path (see #repeat).
+      this.#repeats = 0;
+      return;
+    }
     if (this.#blockingLoads > 0 || this.#holdForPrefetch) return this.#markStall(true);
     const work = this.#schedule();
     const load = this.#flushPassLoads();
@@ -711,8 +719,13 @@ export class Replica implements Timed {
     batch.decodeCount = decodes;
     this.#busy = true;
     this.iterations++;
-    const { cost, rules } = this.#options;
     const now = this.#events.now;
+    if (!load) {
+      this.#repeats = prefills === 0 && !this.#options.fullPath ? this.#repeatsAhead() : 0;
+      this.#events.wake(now + this.#batchSeconds(), this, 0);
+      return;
+    }
+    const { cost, rules } = this.#options;
     if (!rules) {
       this.#events.wake(now + cost.iterationSeconds(batch), this, 0);
       return;
@@ -721,10 +734,6 @@ export class Replica implements Timed {
     this.#writeDebt = 0;
     const forward = cost.forwardSeconds(batch);
     const fixed = cost.overheadSeconds(batch) + debt;
-    if (!load) {
-      this.#events.wake(now + (forward + fixed), this, 0);
-      return;
-    }
     const layerSeconds = rules.h2d ? rules.h2d.layerSeconds(load.bytes) : this.h2d.idleSeconds(load.bytes) / rules.layers;
     load.onStart = (loadStart) => {
       this.#events.wake(overlappedEnd(now, forward, rules.layers, loadStart, layerSeconds) + fixed, this, 0);
@@ -732,9 +741,56 @@ export class Replica implements Timed {
     this.h2d.submit(load);
   }
 
+  /** Seconds of the batch in #batch with no load to overlap; pays the write-throughs' debt. */
+  #batchSeconds(): number {
+    const { cost, rules } = this.#options;
+    const batch = this.#batch;
+    if (!rules) return cost.iterationSeconds(batch);
+    const debt = this.#writeDebt;
+    this.#writeDebt = 0;
+    const forward = cost.forwardSeconds(batch);
+    return forward + (cost.overheadSeconds(batch) + debt);
+  }
+
+  /**
+   * How many of the coming iteration ends would rebuild this same decode batch: every running request
+   * decoding in it, none finishing or starting a new output page, nothing waiting or held up. Each such
+   * end only adds a token per request, unless something reaches the replica meanwhile (#kick).
+   */
+  #repeatsAhead(): number {
+    if (this.#workCount !== this.#running.length || this.#waiting.length > 0) return 0;
+    if (this.#blockingLoads > 0 || this.#holdForPrefetch || this.#passLoads.length > 0) return 0;
+    const blockSize = this.#options.blockSize;
+    let ahead = Infinity;
+    for (let i = 0; i < this.#workCount; i++) {
+      const { generated, request } = this.#work[i]!.request;
+      // The k-th end from now completes the request at outputLength and reserves a page at a block multiple.
+      ahead = Math.min(ahead, request.outputLength - generated, blockSize - (generated % blockSize));
+    }
+    return ahead - 1;
+  }
+
   /** The iteration in flight has finished (the only event a replica schedules on itself). */
   onTime(): void {
-    this.#finishIteration();
+    if (this.#repeats > 0) this.#repeat();
+    else this.#finishIteration();
+  }
+
+  /**
+   * An iteration end that the full path (#finishIteration, #kick, #schedule, #run) would turn into the same
+   * decode batch again: each request makes its token and the next iteration starts, with the same float
+   * arithmetic, without rebuilding the batch.
+   */
+  #repeat(): void {
+    this.#repeats--;
+    const steps = this.#decodeSteps;
+    for (let i = 0; i < this.#workCount; i++) {
+      const request = this.#work[i]!.request;
+      request.generated++;
+      steps[i]!.contextTokens = request.inputLength + request.generated;
+    }
+    this.iterations++;
+    this.#events.wake(this.#events.now + this.#batchSeconds(), this, 0);
   }
 
   #finishIteration(): void {

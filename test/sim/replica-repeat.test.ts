@@ -1,0 +1,91 @@
+/**
+ * A replica ends most decode iterations through a shortcut (Replica #repeat: the same batch again, one
+ * token more per request) instead of rebuilding the batch. The shortcut must change nothing: every run
+ * here is simulated twice, once with `fullPath` (the full scheduling path at every iteration end), and
+ * the two runs must agree on every figure, every request's times and every replica's counters.
+ */
+import fc from 'fast-check';
+import { describe, expect, it, vi } from 'vitest';
+import { ROUTER_NAMES } from '../../src/sim/router.js';
+import { SETUP_NAMES, setupByName } from '../../src/sim/setups.js';
+import { runSimulation, type EngineOptions } from '../../src/sim/simulation.js';
+import type { TraceRequest } from '../../src/types.js';
+import { generateRequests } from '../../src/workload/generate.js';
+import { chainSpec, engineOf, hardwareOf, largestRequestPages, steSourceOf } from '../helpers/sim.js';
+import { probe, resetProbe } from '../helpers/sim-probe.js';
+
+// Record the replicas and completed requests (the probe changes nothing).
+vi.mock('../../src/sim/replica.js', async (importOriginal) => {
+  const { withProbe } = await import('../helpers/sim-probe.js');
+  return withProbe(await importOriginal());
+});
+
+const size = fc.integer({ min: 16, max: 400 });
+// Outputs longer than a block, so that decode batches repeat for many iterations between page reservations.
+const agent = fc.record({ fixed: size, dynamic: size, output: fc.integer({ min: 1, max: 200 }) });
+const runArb = fc.record({
+  spec: fc
+    .record({
+      agents: fc.array(agent, { minLength: 2, maxLength: 4 }),
+      rounds: fc.integer({ min: 1, max: 2 }),
+      instances: fc.integer({ min: 1, max: 4 }),
+      shareAgents: fc.boolean(),
+      blockSize: fc.constantFrom(8, 16, 32),
+    })
+    .map((options) => chainSpec(options)),
+  seed: fc.integer({ min: 0, max: 1000 }),
+  setup: fc.constantFrom(...SETUP_NAMES),
+  engine: fc.constantFrom('ideal', 'sglang-0.4'),
+  gpuFactor: fc.double({ min: 1.05, max: 4, noNaN: true }),
+  cpuFactor: fc.double({ min: 0, max: 3, noNaN: true }),
+  replicas: fc.integer({ min: 1, max: 3 }),
+  router: fc.constantFrom(...ROUTER_NAMES),
+  tokenBudget: fc.integer({ min: 16, max: 2048 }),
+  maxRunning: fc.integer({ min: 1, max: 8 }),
+  schedule: fc.constantFrom('fcfs' as const, 'lpm' as const),
+  timeScale: fc.constantFrom(0.5, 1, 4),
+});
+
+type Run = typeof runArb extends fc.Arbitrary<infer T> ? T : never;
+
+/** The run's result and timeline, each request's life and each replica's counters, as one string. */
+function simulated(requests: readonly TraceRequest[], run: Run, engine: EngineOptions): string {
+  resetProbe({ eventLimit: 500_000 });
+  const output = runSimulation(requests, {
+    setup: setupByName(run.setup),
+    engine,
+    replicas: run.replicas,
+    router: run.router,
+    timeScale: run.timeScale,
+    ste: steSourceOf(run.spec)(),
+  });
+  const replicas = probe.replicas.map(({ iterations, preemptions, stallSeconds, cache }) => ({ iterations, preemptions, stallSeconds, gpuUsed: cache.gpuUsed, cpuUsed: cache.cpuUsed }));
+  const lives = probe.completed.map(({ request, arrival, admitted, loadStart, firstToken, done, hitTokens, loadedTokens, recomputedTokens, preemptions, replica }) => ({
+    id: request.id,
+    times: [arrival, admitted, loadStart, firstToken, done],
+    tokens: [hitTokens, loadedTokens, recomputedTokens],
+    preemptions,
+    replica,
+  }));
+  return JSON.stringify({ output, replicas, lives });
+}
+
+describe('replica: the repeated-decode shortcut', () => {
+  it('gives the same run as the full path at every iteration end (random workflows, setups, engines)', () => {
+    fc.assert(
+      fc.property(runArb, (run) => {
+        const requests = generateRequests(run.spec, { seed: run.seed });
+        const hardware = hardwareOf({ gpu: 'A10G', model: 'Llama-3.1-8B', blockSize: run.spec.blockSize, engine: run.engine });
+        const gpuSlots = Math.ceil(run.gpuFactor * largestRequestPages(requests)) + 1;
+        const engine = engineOf(
+          hardware,
+          { gpuSlots, cpuSlots: Math.floor(run.cpuFactor * gpuSlots) },
+          { tokenBudget: run.tokenBudget, maxRunning: run.maxRunning, schedule: run.schedule },
+        );
+        expect(simulated(requests, run, engine)).toBe(simulated(requests, run, { ...engine, fullPath: true }));
+      }),
+      // A fixed seed keeps the suite reproducible; KVFLOW_FC_RUNS / KVFLOW_FC_SEED explore further.
+      { numRuns: Number(process.env.KVFLOW_FC_RUNS ?? 40), seed: Number(process.env.KVFLOW_FC_SEED ?? 1414) },
+    );
+  });
+});
