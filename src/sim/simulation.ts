@@ -100,7 +100,10 @@ export function runSimulation(requests: readonly TraceRequest[], options: Simula
   );
   const router = createRouter(options.router);
   const samples: SimTimeline['samples'] = [];
-  const steTracker = ste ? new SteRequestTracker(ste, requests) : undefined;
+  // STE only moves eviction order (a policy's applySte) and prefetching: when neither listens, following it
+  // would change nothing.
+  const steHeard = options.setup.prefetch || policies.some((policy) => policy.applySte !== undefined);
+  const steTracker = ste && steHeard ? new SteRequestTracker(ste, requests) : undefined;
   const publishSte = (changes: ReadonlyMap<string, number | undefined> | undefined): void => {
     if (changes && changes.size > 0) for (const replica of replicas) replica.updateSte(changes);
   };
