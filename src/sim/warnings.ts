@@ -14,18 +14,26 @@ export function workloadWarnings(
   cost: CostModel,
   hardware: HardwareConfig,
 ): string[] {
+  // Only a CPU tier needs the fixed prompts of all workflows together.
+  const tiered = setups.some((setup) => setup.cpuTier);
   const all = new Set<number>();
   const perWorkflow = new Map<string, Set<number>>();
+  // An agent sends the same fixed prompt round after round: a prompt already counted adds nothing.
+  const counted = new Map<string, { blocks: readonly number[]; fixed: number }>();
   for (const request of requests) {
     const fixed = request.fixedBlocks ?? 0;
     if (fixed === 0) continue;
     const workflow = request.workflow ?? GLOBAL_SESSION;
     let own = perWorkflow.get(workflow);
     if (!own) perWorkflow.set(workflow, (own = new Set()));
-    for (let i = 0; i < fixed; i++) {
-      all.add(request.blocks[i]!);
-      own.add(request.blocks[i]!);
+    if (request.agent !== undefined) {
+      const key = `${workflow}\u0000${request.agent}`;
+      const before = counted.get(key);
+      if (before && samePrefix(before.blocks, request.blocks, fixed) && before.fixed >= fixed) continue;
+      counted.set(key, { blocks: request.blocks, fixed });
     }
+    for (let i = 0; i < fixed; i++) own.add(request.blocks[i]!);
+    if (tiered) for (let i = 0; i < fixed; i++) all.add(request.blocks[i]!);
   }
   const warnings: string[] = [];
   const tokens = (pages: number) => pages * hardware.blockSize;
@@ -39,7 +47,6 @@ export function workloadWarnings(
         `(--gpu, --gpu-count or --memory-fraction give a larger pool)`,
     );
   }
-  const tiered = setups.some((setup) => setup.cpuTier);
   if (tiered && all.size > cost.cpuPoolPages) {
     warnings.push(
       `the CPU tier (${tokens(cost.cpuPoolPages)} tokens, ${gb(cost.cpuPoolPages)}) cannot hold the fixed prompts the workflows ` +
@@ -48,4 +55,11 @@ export function workloadWarnings(
     );
   }
   return warnings;
+}
+
+/** Whether the first `length` blocks of `a` and `b` are the same. */
+function samePrefix(a: readonly number[], b: readonly number[], length: number): boolean {
+  if (a.length < length || b.length < length) return false;
+  for (let i = 0; i < length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
