@@ -6,7 +6,11 @@
  *    time does not vary between the two paths). Each pair of adjacent windows gives one sample of the added
  *    median and p99 latency (gateway window minus direct window, in alternating order); the figures are the
  *    median of those samples with their spread (min to max) over the pairs, at 200 and 1,000 requests/s.
- *    Engine and gateway share a worker thread, the load generator has the main one.
+ *    Engine and gateway share a worker thread, the load generator has the main one. Beside the latencies,
+ *    what they are made of on a 2-core machine shared with the load generator: the server thread's CPU per
+ *    request (gateway windows minus direct windows, from /proc/thread-self/schedstat, which a loaded
+ *    machine disturbs far less than latency), its garbage-collection pauses in the gateway windows and how
+ *    many of the slowest 1% of requests overlapped one, and the time the thread waited for a core.
  * 2. Routing decision (tinybench): choosing among 8 upstreams for a 4k-token prompt whose shadow trees
  *    hold similar prompts; also the per-request work around it (hashing, memoized tokenization, lease).
  * 3. `--redis` against the default: the same paired windows, one gateway keeping its state in memory and
@@ -58,14 +62,20 @@ async function overheadLines(): Promise<BenchLine[]> {
       const addedP50: number[] = [];
       const addedP99: number[] = [];
       const direct: { p50: number[]; p99: number[] } = { p50: [], p99: [] };
+      const cpu: { direct: number[]; gateway: number[] } = { direct: [], gateway: [] };
+      const gateway: WindowMakeup[] = [];
       let errors = 0;
       let requests = 0;
       for (let pair = 0; pair < PAIRS; pair++) {
         // Alternate which path goes first, so a drift in load does not favour one of them.
         const order = pair % 2 === 0 ? [servers.engine, servers.gateway] : [servers.gateway, servers.engine];
+        await servers.stats(); // opens the window's counters
         const first = await openLoop(order[0]!, rate, windowSeconds);
+        const firstStats = await servers.stats();
         const second = await openLoop(order[1]!, rate, windowSeconds);
+        const secondStats = await servers.stats();
         const [d, g] = pair % 2 === 0 ? [first, second] : [second, first];
+        const [dStats, gStats] = pair % 2 === 0 ? [firstStats, secondStats] : [secondStats, firstStats];
         errors += d.errors + g.errors;
         requests += d.latencies.length + g.latencies.length;
         const ds = Float64Array.from(d.latencies).sort();
@@ -74,6 +84,11 @@ async function overheadLines(): Promise<BenchLine[]> {
         direct.p99.push(percentile(ds, 0.99));
         addedP50.push(percentile(gs, 0.5) - percentile(ds, 0.5));
         addedP99.push(percentile(gs, 0.99) - percentile(ds, 0.99));
+        if (dStats.cpuMs !== undefined && gStats.cpuMs !== undefined) {
+          cpu.direct.push((dStats.cpuMs * 1000) / Math.max(1, d.latencies.length));
+          cpu.gateway.push((gStats.cpuMs * 1000) / Math.max(1, g.latencies.length));
+        }
+        gateway.push(windowMakeup(g, gStats, percentile(gs, 0.99)));
       }
       const spread = (xs: number[]) => `${us(Math.min(...xs))} to ${us(Math.max(...xs))}`;
       const baseline = `direct to the engine: p50 ${us(median(direct.p50))}, p99 ${us(median(direct.p99))} (service time ${FIXED_SERVICE_MS} ms)`;
@@ -87,6 +102,22 @@ async function overheadLines(): Promise<BenchLine[]> {
         value: `${us(median(addedP99))} (over ${PAIRS} window pairs: ${spread(addedP99)})`,
         ...(rate === 1000 && { target: '< 0.5 ms' }),
         baseline,
+      });
+      if (cpu.gateway.length > 0) {
+        lines.push({
+          name: `gateway added CPU per request @ ${rate}/s`,
+          value: `${(median(cpu.gateway) - median(cpu.direct)).toFixed(0)} us (server thread, median of ${PAIRS} gateway windows minus median of the direct ones)`,
+          baseline: `direct to the engine: ${median(cpu.direct).toFixed(0)} us of the same thread's CPU per request`,
+        });
+      }
+      const slow = gateway.reduce((sum, w) => sum + w.slow, 0);
+      const slowInGc = gateway.reduce((sum, w) => sum + w.slowInGc, 0);
+      lines.push({
+        name: `gateway windows @ ${rate}/s, what p99 is made of`,
+        value:
+          `server-thread GC pauses per window: ${median(gateway.map((w) => w.gcPauses)).toFixed(0)}, ${median(gateway.map((w) => w.gcMs)).toFixed(1)} ms in all, longest ${Math.max(...gateway.map((w) => w.gcMaxMs)).toFixed(1)} ms; ` +
+          `${slowInGc} of the ${slow} slowest-1% requests overlapped one` +
+          (gateway[0]!.waitMs === undefined ? '' : `; the thread waited ${median(gateway.map((w) => w.waitMs!)).toFixed(0)} ms per ${windowSeconds}-s window for a core`),
       });
     }
     return lines;
@@ -174,10 +205,41 @@ function us(ms: number): string {
   return `${(ms * 1000).toFixed(0)} us`;
 }
 
-/** Sends requests at `rate` per second for `seconds` (open loop), returns each one's latency in ms. */
-async function openLoop(url: string, rate: number, seconds: number): Promise<{ latencies: number[]; errors: number }> {
+/** One gateway window's GC pauses and waits on the server thread, and the slowest requests they hit. */
+interface WindowMakeup {
+  gcPauses: number;
+  gcMs: number;
+  gcMaxMs: number;
+  /** Requests at or above the window's p99, and how many of them overlapped a server-thread GC pause. */
+  slow: number;
+  slowInGc: number;
+  waitMs: number | undefined;
+}
+
+function windowMakeup(window: { latencies: number[]; sentAt: number[] }, stats: ThreadStats, p99: number): WindowMakeup {
+  let slow = 0;
+  let slowInGc = 0;
+  window.latencies.forEach((latency, i) => {
+    if (latency < p99) return;
+    slow++;
+    const sent = performance.timeOrigin + window.sentAt[i]!;
+    if (stats.gcs.some(([start, duration]) => start < sent + latency && start + duration > sent)) slowInGc++;
+  });
+  return {
+    gcPauses: stats.gcs.length,
+    gcMs: stats.gcs.reduce((sum, [, duration]) => sum + duration, 0),
+    gcMaxMs: Math.max(0, ...stats.gcs.map(([, duration]) => duration)),
+    slow,
+    slowInGc,
+    waitMs: stats.waitMs,
+  };
+}
+
+/** Sends requests at `rate` per second for `seconds` (open loop), returns each one's latency in ms and when it was sent. */
+async function openLoop(url: string, rate: number, seconds: number): Promise<{ latencies: number[]; sentAt: number[]; errors: number }> {
   const pool = new Pool(url, { connections: 64 });
   const latencies: number[] = [];
+  const sentAt: number[] = [];
   let errors = 0;
   const total = Math.round(rate * seconds);
   const started = performance.now();
@@ -204,8 +266,10 @@ async function openLoop(url: string, rate: number, seconds: number): Promise<{ l
             }),
           });
           await response.body.dump();
-          if (response.statusCode === 200) latencies.push(performance.now() - sent);
-          else errors++;
+          if (response.statusCode === 200) {
+            latencies.push(performance.now() - sent);
+            sentAt.push(sent);
+          } else errors++;
         } catch {
           errors++;
         }
@@ -214,7 +278,14 @@ async function openLoop(url: string, rate: number, seconds: number): Promise<{ l
   }
   await Promise.all(inFlight);
   await pool.close();
-  return { latencies, errors };
+  return { latencies, sentAt, errors };
+}
+
+/** The server thread since the last `stats()`: CPU and run-queue wait (Linux), GC pauses as [epoch ms, ms]. */
+interface ThreadStats {
+  cpuMs: number | undefined;
+  waitMs: number | undefined;
+  gcs: [start: number, duration: number][];
 }
 
 interface ServersThread {
@@ -222,6 +293,7 @@ interface ServersThread {
   gateway: string;
   /** The same gateway with its state in Redis (when a Redis URL was given). */
   gatewayRedis?: string;
+  stats(): Promise<ThreadStats>;
   close(): Promise<void>;
 }
 
@@ -237,6 +309,17 @@ async function startServersThread(redisUrl?: string): Promise<ServersThread> {
   const source = `
     const { parentPort, workerData } = require('node:worker_threads');
     const http = require('node:http');
+    const { readFileSync } = require('node:fs');
+    const { PerformanceObserver } = require('node:perf_hooks');
+    // This thread's CPU and run-queue wait in ns (Linux; synchronous reads run on this thread).
+    const schedstat = () => {
+      try { return readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ').map(Number); } catch { return undefined; }
+    };
+    let lastSched = schedstat();
+    const gcs = [];
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) gcs.push([performance.timeOrigin + entry.startTime, entry.duration]);
+    }).observe({ entryTypes: ['gc'] });
     (async () => {
       const { modules, model, serviceMs, redisUrl } = workerData;
       const { startGateway, GATEWAY_DEFAULTS } = await import(modules.gateway);
@@ -260,7 +343,14 @@ async function startServersThread(redisUrl?: string): Promise<ServersThread> {
         ? await startGateway({ ...GATEWAY_DEFAULTS, upstreams: [{ url: engineUrl, kind: 'openai' }], models: [model], redis: { url: redisUrl }, warn: () => {} })
         : undefined;
       parentPort.postMessage({ engine: engineUrl, gateway: gateway.url, gatewayRedis: shared && shared.url });
-      parentPort.once('message', async () => {
+      parentPort.on('message', async (message) => {
+        if (message === 'stats') {
+          const now = schedstat();
+          const delta = (i) => (now && lastSched ? (now[i] - lastSched[i]) / 1e6 : undefined);
+          parentPort.postMessage({ stats: { cpuMs: delta(0), waitMs: delta(1), gcs: gcs.splice(0) } });
+          lastSched = now;
+          return;
+        }
         await gateway.close();
         if (shared) await shared.close();
         engineServer.closeAllConnections();
@@ -282,6 +372,11 @@ async function startServersThread(redisUrl?: string): Promise<ServersThread> {
     engine: first.engine,
     gateway: first.gateway,
     ...(first.gatewayRedis && { gatewayRedis: first.gatewayRedis }),
+    stats: async () => {
+      const answer = new Promise<{ stats: ThreadStats }>((resolve) => worker.once('message', resolve));
+      worker.postMessage('stats');
+      return (await answer).stats;
+    },
     close: async () => {
       const closed = new Promise((resolve) => worker.once('message', resolve));
       worker.postMessage('close');
