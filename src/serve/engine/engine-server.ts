@@ -19,6 +19,7 @@ import { ApiError, installErrorHandlers } from '../http/openai-errors.js';
 import { installAuth, type AccessKeys, type RouteAccess } from '../http/auth.js';
 import { admissionLimits, installLoadShedding, isCompletionRoute, registerAdmissionMetrics } from '../http/load-shedding.js';
 import { applyServerLimits, serverOptions, SERVER_LIMIT_DEFAULTS, type ServerLimits } from '../http/server-limits.js';
+import { fastChatRequest, fastCompletionRequest } from '../http/request-fast-path.js';
 import {
   chatRequestSchema,
   completionRequestSchema,
@@ -142,7 +143,10 @@ export async function startEngineServer(options: EngineServerOptions): Promise<E
 
   const generate = (kind: Kind) => async (request: FastifyRequest, reply: FastifyReply) => {
     const value = jsonBodyOf(request.body).value;
-    const body = kind === 'chat' ? parseRequest(chatRequestSchema, value) : parseRequest(completionRequestSchema, value);
+    const body =
+      kind === 'chat'
+        ? (fastChatRequest(value) ?? parseRequest(chatRequestSchema, value))
+        : (fastCompletionRequest(value) ?? parseRequest(completionRequestSchema, value));
     if (body.model !== options.modelName) throw ApiError.unknownModel(body.model, [options.modelName]);
     const salt = saltOf(body);
     const prompt: PromptBlocks =

@@ -17,6 +17,7 @@ import { readHints } from '../http/hints.js';
 import { installJsonBodyParser, jsonBodyOf } from '../http/json-body.js';
 import { steUpdateBody } from '../http/kvflow-update.js';
 import { ApiError, installErrorHandlers } from '../http/openai-errors.js';
+import { fastChatRequest, fastCompletionRequest } from '../http/request-fast-path.js';
 import { chatRequestSchema, completionRequestSchema, parseRequest, type ChatRequest, type CompletionRequest } from '../http/openai-schema.js';
 import { MAX_INDEXED_UPSTREAMS, PrefixIndex } from './prefix-index.js';
 import { saltOf, type TokenizerSource } from '../http/prompt-tokens.js';
@@ -340,7 +341,10 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
   const completion = (kind: 'chat' | 'completion', endpoint: string) => async (request: FastifyRequest, reply: FastifyReply) => {
     const receivedAt = performance.now();
     const { raw, value } = jsonBodyOf(request.body);
-    const body = kind === 'chat' ? parseRequest(chatRequestSchema, value) : parseRequest(completionRequestSchema, value);
+    const body =
+      kind === 'chat'
+        ? (fastChatRequest(value) ?? parseRequest(chatRequestSchema, value))
+        : (fastCompletionRequest(value) ?? parseRequest(completionRequestSchema, value));
     if (models.size > 0 && !models.has(body.model)) throw ApiError.unknownModel(body.model, [...models]);
     const tokenizer = await tokenizers.forModel(body.model);
     const salt = saltOf(body);
