@@ -57,6 +57,8 @@ export interface ReplicaHooks {
   onComplete(request: SimRequest): void;
   /** For the report's agent timeline: an agent's fixed prompt was prefetched (landed) or left the GPU. */
   onPromptEvent?(kind: 'prefetched' | 'evicted', agentKey: string): void;
+  /** Whether `onPromptEvent` wants the events of this agent (default: every agent's). */
+  followsPrompt?(agentKey: string): boolean;
 }
 
 interface ScheduledWork {
@@ -532,6 +534,14 @@ export class Replica implements Timed {
     if (!this.#hooks.onPromptEvent || request.agentKey === undefined) return;
     const fixed = Math.min(request.request.fixedBlocks ?? 0, request.held);
     const owners = this.#promptOwner;
+    if (this.#hooks.followsPrompt && !this.#hooks.followsPrompt(request.agentKey)) {
+      // An agent nobody follows has no evictions to report, but its request still takes the pages over.
+      for (let i = 0; i < fixed; i++) {
+        const page = request.pages[i]!;
+        if (page < owners.length) owners[page] = undefined;
+      }
+      return;
+    }
     for (let i = 0; i < fixed; i++) {
       const page = request.pages[i]!;
       while (owners.length <= page) owners.push(undefined);

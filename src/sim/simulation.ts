@@ -93,7 +93,7 @@ export function runSimulation(requests: readonly TraceRequest[], options: Simula
   const hooks = {
     onFirstToken: () => {},
     onComplete: (request: SimRequest) => complete(request),
-    ...(featured.size > 0 && { onPromptEvent }),
+    ...(featured.size > 0 && { onPromptEvent, followsPrompt: (agentKey: string) => featured.has(agentKey) }),
   };
   const replicas = policies.map(
     (policy, id) => new Replica(id, events, hooks, { ...options.engine, setup: options.setup, policy, ...(nextUse && { nextUse }) }),

@@ -502,3 +502,34 @@ describe('Replica and a prefetch in flight', () => {
     expect(h.replica.prefetcher!.stats).toEqual({ prefetchedPages: 1, wastedPages: 0, cancelled: 0 });
   });
 });
+
+describe('Replica prompt events for followed agents only', () => {
+  /** x's fixed prompt (block 1) is y's too; a filler then needs all four GPU slots. */
+  function evictions(followsPrompt?: (agent: string) => boolean): string[] {
+    const events = new EventQueue();
+    const seen: string[] = [];
+    const replica = new Replica(
+      0,
+      events,
+      {
+        onFirstToken: () => {},
+        onComplete: () => {},
+        onPromptEvent: (kind, agent) => seen.push(`${kind} ${agent}`),
+        ...(followsPrompt && { followsPrompt }),
+      },
+      replicaOptions(hardware, { setup: setupOf('lru'), cost }),
+    );
+    for (const next of [request('x', [1, 2], 'x', { fixed: 1 }), request('y', [1, 3], 'y', { fixed: 1 }), request('filler', [5, 6, 7])]) {
+      replica.enqueue(next);
+      events.run();
+    }
+    expect(blocksIn(replica)).toEqual([5, 6, 7]);
+    return seen;
+  }
+
+  it('reports the last owner of an evicted prompt page; one nobody follows took it over from x, so nothing', () => {
+    expect(evictions()).toEqual(['evicted y']);
+    expect(evictions((agent) => agent === 'y')).toEqual(['evicted y']);
+    expect(evictions((agent) => agent === 'x')).toEqual([]);
+  });
+});
