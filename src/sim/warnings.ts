@@ -16,8 +16,9 @@ export function workloadWarnings(
 ): string[] {
   // Only a CPU tier needs the fixed prompts of all workflows together.
   const tiered = setups.some((setup) => setup.cpuTier);
-  const all = new Set<number>();
-  const perWorkflow = new Map<string, Set<number>>();
+  // Blocks gathered in arrays and counted once sorted: a Set of every block cost more than the rest.
+  const all: number[] = [];
+  const perWorkflow = new Map<string, number[]>();
   // An agent sends the same fixed prompt round after round: a prompt already counted adds nothing.
   const counted = new Map<string, { blocks: readonly number[]; fixed: number }>();
   for (const request of requests) {
@@ -25,21 +26,21 @@ export function workloadWarnings(
     if (fixed === 0) continue;
     const workflow = request.workflow ?? GLOBAL_SESSION;
     let own = perWorkflow.get(workflow);
-    if (!own) perWorkflow.set(workflow, (own = new Set()));
+    if (!own) perWorkflow.set(workflow, (own = []));
     if (request.agent !== undefined) {
       const key = `${workflow}\u0000${request.agent}`;
       const before = counted.get(key);
       if (before && samePrefix(before.blocks, request.blocks, fixed) && before.fixed >= fixed) continue;
       counted.set(key, { blocks: request.blocks, fixed });
     }
-    for (let i = 0; i < fixed; i++) own.add(request.blocks[i]!);
-    if (tiered) for (let i = 0; i < fixed; i++) all.add(request.blocks[i]!);
+    for (let i = 0; i < fixed; i++) own.push(request.blocks[i]!);
+    if (tiered) for (let i = 0; i < fixed; i++) all.push(request.blocks[i]!);
   }
   const warnings: string[] = [];
   const tokens = (pages: number) => pages * hardware.blockSize;
   const gb = (pages: number) => `${((pages * cost.pageBytes) / 1e9).toFixed(1)} GB`;
   let largest = 0;
-  for (const own of perWorkflow.values()) largest = Math.max(largest, own.size);
+  for (const own of perWorkflow.values()) largest = Math.max(largest, distinctCount(own));
   if (largest > cost.gpuPoolPages) {
     warnings.push(
       `the GPU KV pool (${tokens(cost.gpuPoolPages)} tokens, ${gb(cost.gpuPoolPages)}) cannot hold one workflow's fixed prompts ` +
@@ -47,10 +48,11 @@ export function workloadWarnings(
         `(--gpu, --gpu-count or --memory-fraction give a larger pool)`,
     );
   }
-  if (tiered && all.size > cost.cpuPoolPages) {
+  const allPages = tiered ? distinctCount(all) : 0;
+  if (allPages > cost.cpuPoolPages) {
     warnings.push(
       `the CPU tier (${tokens(cost.cpuPoolPages)} tokens, ${gb(cost.cpuPoolPages)}) cannot hold the fixed prompts the workflows ` +
-        `cycle through (${tokens(all.size)} tokens, ${gb(all.size)}): under lru the CPU tier thrashes too ` +
+        `cycle through (${tokens(allPages)} tokens, ${gb(allPages)}): under lru the CPU tier thrashes too ` +
         `(--cpu-pool-bytes sets its size; SGLang's --hicache-size)`,
     );
   }
@@ -62,4 +64,12 @@ function samePrefix(a: readonly number[], b: readonly number[], length: number):
   if (a.length < length || b.length < length) return false;
   for (let i = 0; i < length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/** How many different values `blocks` holds (block ids are integers). */
+function distinctCount(blocks: readonly number[]): number {
+  const sorted = Float64Array.from(blocks).sort();
+  let count = 0;
+  for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) count++;
+  return count;
 }

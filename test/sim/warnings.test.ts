@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { CostModel } from '../../src/sim/cost-model.js';
 import { setupByName } from '../../src/sim/setups.js';
 import { workloadWarnings } from '../../src/sim/warnings.js';
-import type { TraceRequest } from '../../src/types.js';
+import { GLOBAL_SESSION, type TraceRequest } from '../../src/types.js';
 import { hardwareOf, memoryFractionForPages } from '../helpers/sim.js';
 
 const A10G = { gpu: 'A10G', model: 'Llama-3.1-8B', blockSize: 16 } as const;
@@ -52,7 +52,26 @@ describe('workloadWarnings', () => {
       fc.property(requestsArb, fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 60 }), (requests, gpuPages, cpuPages) => {
         const { hardware, cost } = poolsOf(gpuPages, cpuPages);
         const anonymous = requests.map(({ agent: _agent, ...rest }) => rest);
-        expect(workloadWarnings(requests, setups, cost, hardware)).toEqual(workloadWarnings(anonymous, setups, cost, hardware));
+        const warnings = workloadWarnings(requests, setups, cost, hardware);
+        expect(warnings).toEqual(workloadWarnings(anonymous, setups, cost, hardware));
+        // The sizes in the messages are the distinct fixed blocks, counted here with Sets.
+        const all = new Set<number>();
+        const own = new Map<string, Set<number>>();
+        for (const { workflow = GLOBAL_SESSION, blocks, fixedBlocks = 0 } of requests) {
+          const mine = own.get(workflow) ?? new Set<number>();
+          own.set(workflow, mine);
+          for (const block of blocks.slice(0, fixedBlocks)) {
+            mine.add(block);
+            all.add(block);
+          }
+        }
+        const largest = Math.max(0, ...[...own.values()].map((blocks) => blocks.size));
+        const expected = [
+          ...(largest > gpuPages ? [`fixed prompts (${largest * 16} tokens`] : []),
+          ...(all.size > cpuPages ? [`cycle through (${all.size * 16} tokens`] : []),
+        ];
+        expect(warnings).toHaveLength(expected.length);
+        expected.forEach((text, i) => expect(warnings[i]).toContain(text));
       }),
       { numRuns: 200, seed: 1414 },
     );
