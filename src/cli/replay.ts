@@ -8,17 +8,15 @@ import { annotateStream, chooseGraph, requestsFor, type GraphChoice } from '../c
 import type { ReadTraceOptions } from '../types.js';
 import type { PolicyFactory } from '../cache/policy.js';
 import { resolvePolicies } from '../config/policy-spec.js';
-import { readTrace, streamTrace, type TraceStats } from '../workload/trace.js';
+import { readTrace, streamTrace, streamTraceBatches, type TraceStats } from '../workload/read.js';
 import { estimateLineCount } from '../workload/estimate.js';
 import { InputError } from '../errors.js';
 import { renderExplainTable, renderReplayTable } from '../report/replay-table.js';
-import { explainReplay } from '../replay/explain.js';
 import { computeNextUse } from '../cache/next-use.js';
-import { createProgress } from '../report/progress.js';
+import { createProgress, progressShown } from '../report/progress.js';
 import { describeReplayInput, replayedRequests } from '../config/replay-input.js';
 import { FORMAT_CHOICES } from '../workload/read.js';
 import { emit, runCommand } from './run.js';
-import { loadSteSource } from '../config/workload-input.js';
 import { REPLAY_FIELDS, type ReplaySettings } from '../config/replay-fields.js';
 import { addFieldOptions } from './config-flags.js';
 
@@ -50,7 +48,8 @@ export function registerReplay(program: Command): void {
 async function replayCommand(flags: ReplayFlags): Promise<void> {
   const graph = chooseGraph(flags.graph, {
     // The spec is read only when its graph is used.
-    ...(flags.workflow !== undefined && (flags.graph ?? 'declared') === 'declared' && { declared: await loadSteSource(flags.workflow) }),
+    ...(flags.workflow !== undefined &&
+      (flags.graph ?? 'declared') === 'declared' && { declared: await (await import('../config/workload-input.js')).loadSteSource(flags.workflow) }),
     learnsAgents: flags.policy.includes('ste-learned'),
     where: '--graph',
     needs: '--workflow SPEC',
@@ -98,9 +97,9 @@ async function replayInOnePass(
   quiet: boolean,
 ): Promise<{ report: ReplayReport; skipped: number }> {
   const stats: TraceStats = { format: undefined, skipped: 0 };
-  const stream = streamTrace(flags.trace, { ...readOptions, stats });
-  const requests = graph.annotate ? annotateStream(stream) : stream;
-  const progress = createProgress('replay', await estimateLineCount(flags.trace), { quiet });
+  // Agents are inferred request by request; otherwise a chunk of the file at a time (one await per chunk).
+  const requests = graph.annotate ? annotateStream(streamTrace(flags.trace, { ...readOptions, stats })) : streamTraceBatches(flags.trace, { ...readOptions, stats });
+  const progress = createProgress('replay', progressShown(quiet) ? await estimateLineCount(flags.trace) : 0, { quiet });
   try {
     const report = await replayStream(flags.trace, requests, {
       policies,
@@ -135,6 +134,7 @@ async function replayInMemory(
       onProgress: (done) => progress.update(done),
     });
     if (flags.explain) {
+      const { explainReplay } = await import('../replay/explain.js');
       const ordered = replayOrder(trace.requests);
       report.explain = explainReplay(ordered, {
         policies,

@@ -36,10 +36,11 @@ export class NeedsSortError extends Error {
  *
  * Results equal `replaySuite`'s on the same trace. Replay order is file order, which is the replay
  * semantics' stable sort by `t` whenever `t` never decreases; if it does, this throws `NeedsSortError`.
+ * `requests` come one at a time (`streamTrace`) or in batches (`streamTraceBatches`), in file order.
  */
 export async function replayStream(
   path: string,
-  requests: AsyncIterable<TraceRequest>,
+  requests: AsyncIterable<TraceRequest | readonly TraceRequest[]>,
   options: StreamReplayOptions,
 ): Promise<ReplayReport> {
   const onlineRuns: { replayer: CacheReplayer; seconds: number }[] = [];
@@ -50,7 +51,7 @@ export async function replayStream(
   let lastT = -Infinity;
   let allTimed = true;
 
-  for await (const request of requests) {
+  const replayOne = (request: TraceRequest) => {
     const r = summary.requests;
     if (r === 0) {
       blockSize = request.blockSize;
@@ -81,6 +82,11 @@ export async function replayStream(
     summary.inputTokens += request.inputLength;
     summary.pages += request.blocks.length;
     if (summary.requests % 4096 === 0) options.onProgress?.(summary.requests);
+  };
+  // A batch costs one await, not one per request (streamTraceBatches: a chunk of the file at a time).
+  for await (const item of requests) {
+    if (isBatch(item)) for (let i = 0; i < item.length; i++) replayOne(item[i]!);
+    else replayOne(item);
   }
 
   const offlineResults: ReplayResult[] = [];
@@ -180,4 +186,8 @@ class PrefixEncoding {
     }
     return { ...replayer.totals(), seconds: (performance.now() - started) / 1000 };
   }
+}
+
+function isBatch(item: TraceRequest | readonly TraceRequest[]): item is readonly TraceRequest[] {
+  return Array.isArray(item);
 }

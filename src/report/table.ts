@@ -1,7 +1,11 @@
-import Table from 'cli-table3';
+import { createRequire } from 'node:module';
+
+// cli-table3 loads on the first table drawn: a `--json` run never needs it.
+const require = createRequire(import.meta.url);
 
 /** A plain terminal table (no colours, so it reads the same in logs and CI). */
 export function renderTable(head: string[], rows: (string | number)[][], alignRight = true): string {
+  const Table = require('cli-table3') as typeof import('cli-table3');
   const table = new Table({
     head,
     style: { head: [], border: [], compact: true },

@@ -7,11 +7,9 @@
 import { InputError } from '../errors.js';
 import type { TraceRequest } from '../types.js';
 import type { Line, LineParser } from './lines.js';
+import { AZURE_HEADER } from './format-markers.js';
 import { describeValue, expectedGot } from './problem.js';
 import { UniqueBlockIds } from './unique-blocks.js';
-
-/** The header of the published files; `auto` detects Azure by exactly this first line. */
-export const AZURE_HEADER = 'TIMESTAMP,ContextTokens,GeneratedTokens';
 
 /** Field name for problems with the header line or a row's shape (no one column to blame). */
 export const HEADER_FIELD = '(header)';

@@ -22,9 +22,6 @@ import { expecting, parseJsonLine } from './problem.js';
 import { isJsonObject, isNonNegativeInt, nonNegativeInt, validateFields } from './schemas.js';
 import type { Tokenizer } from './tokenize.js';
 
-/** The keys that, all present on the first line, mark a file as an LMCache agent trace. */
-export const LMCACHE_MARKER_KEYS = ['timestamp', 'input', 'output', 'session_id'] as const;
-
 const MICROS_PER_SECOND = 1e6;
 
 /** Field order here is the order problems are reported in. Unknown fields are ignored. */

@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import { InputError } from '../errors.js';
 import type { TraceRequest } from '../types.js';
 import type { Line, LineParser } from './lines.js';
+import { MOONCAKE_MARKER_KEY } from './format-markers.js';
 import { lazySchema } from './lazy-zod.js';
 import { scanMooncakeLine, type MooncakeFields } from './mooncake-bytes.js';
 import { expecting, parseJsonLine } from './problem.js';
@@ -23,9 +24,6 @@ import {
 
 /** Mooncake hashes prompts in blocks of this many tokens, always. */
 export const MOONCAKE_BLOCK_SIZE = 512;
-
-/** The key whose presence marks a file as Mooncake (see format detection in read.ts). */
-export const MOONCAKE_MARKER_KEY = 'hash_ids';
 
 /** Field order here is the order problems are reported in. Unknown fields are ignored. */
 export const mooncakeSchema = lazySchema((z) =>

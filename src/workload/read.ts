@@ -3,16 +3,11 @@
  * where format detection, `skipInvalid` and the empty-file check live; line formats know none of it.
  */
 import { InputError } from '../errors.js';
-import type { ReadTraceOptions, Trace, TraceFormat, TraceRequest } from '../types.js';
-import { AZURE_HEADER, AzureLineParser } from './azure.js';
-import { CanonicalLineParser, DEFAULT_BLOCK_SIZE } from './canonical.js';
-import { readLineChunks, type Line, type LineParser } from './lines.js';
-import { LMCACHE_MARKER_KEYS, LmcacheLineParser } from './lmcache.js';
-import { MOONCAKE_MARKER_KEY, MooncakeLineParser } from './mooncake.js';
+import { DEFAULT_BLOCK_SIZE, type ReadTraceOptions, type Trace, type TraceFormat, type TraceRequest } from '../types.js';
+import { AZURE_HEADER, LMCACHE_MARKER_KEYS, MOONCAKE_MARKER_KEY, SERVINGSIM_MARKER_KEY } from './format-markers.js';
+import { readLineChunks, type Line, type LineChunk, type LineParser } from './lines.js';
 import { expectedGot, parseJsonLine, ROOT_FIELD } from './problem.js';
 import { isJsonObject } from './schemas.js';
-import { SERVINGSIM_MARKER_KEY, ServingSimLineParser } from './servingsim.js';
-import { DEFAULT_TEXT_TOKENIZER, loadTokenizer } from './tokenize.js';
 
 /** What a stream learned about its file; filled in as it is read, final once the stream ends. */
 export interface TraceStats {
@@ -52,14 +47,15 @@ type RequestParser = LineParser<TraceRequest> | LineParser<TraceRequest[]>;
  * `EmptyTraceError` (`<path>: empty trace`) at the end if the file held no request.
  */
 export async function* streamTrace(path: string, opts: StreamTraceOptions = {}): AsyncGenerator<TraceRequest> {
-  for await (const batch of traceBatches(path, opts)) for (const request of batch) yield request;
+  for await (const batch of streamTraceBatches(path, opts)) for (const request of batch) yield request;
 }
 
 /**
- * `streamTrace` a chunk of lines at a time (lines parse synchronously; one await per chunk). A line that
- * fails ends the stream after the requests of the lines before it are yielded, as line by line.
+ * `streamTrace` a chunk of lines at a time (lines parse synchronously; one await per chunk, which for a
+ * consumer that is itself synchronous per request saves an await per request). Batches are never empty. A
+ * line that fails ends the stream after the requests of the lines before it are yielded, as line by line.
  */
-async function* traceBatches(path: string, opts: StreamTraceOptions): AsyncGenerator<TraceRequest[]> {
+export async function* streamTraceBatches(path: string, opts: StreamTraceOptions = {}): AsyncGenerator<TraceRequest[]> {
   const requested = checkFormat(opts.format);
   const blockSize = checkBlockSize(opts.blockSize);
   const stats = opts.stats ?? { format: undefined, skipped: 0 };
@@ -68,42 +64,24 @@ async function* traceBatches(path: string, opts: StreamTraceOptions): AsyncGener
 
   for await (const chunk of readLineChunks(path)) {
     const batch: TraceRequest[] = [];
-    let failed = false;
-    let failure: unknown;
-    for (let i = 0; i < chunk.count; i++) {
-      let parsed: TraceRequest | TraceRequest[] | null | undefined = null;
+    let failure: Failure | undefined;
+    let from = 0;
+    // Until there is a reader, lines are taken as text: the first that is not invalid decides the format.
+    while (parser === undefined && from < chunk.count) {
+      const line = chunk.line(from++);
       try {
-        if (parser?.parseBytes !== undefined) parsed = parser.parseBytes(chunk.bytes, chunk.starts[i]!, chunk.ends[i]!, chunk.numbers[i]!);
-        if (parsed === null) {
-          // Readers without a fast path take every line as text: the chunk decodes once for all of them.
-          const line = parser === undefined || parser.parseBytes !== undefined ? chunk.line(i) : chunk.lines()[i]!;
-          if (parser === undefined) {
-            stats.format = requested === 'auto' ? detectFormat(path, line) : requested;
-            parser = await createParser(stats.format, path, blockSize, opts.tokenizer);
-          }
-          parsed = parser.parse(line);
-        }
-      } catch (err) {
-        if (!(opts.skipInvalid && err instanceof InputError)) {
-          failed = true;
-          failure = err;
-          break;
-        }
-        stats.skipped++;
-        opts.onInvalid?.(err);
-        continue;
-      }
-      if (parsed === undefined) continue; // a header line
-      if (Array.isArray(parsed)) {
-        requests += parsed.length;
-        for (const request of parsed) batch.push(request);
-      } else {
-        requests++;
-        batch.push(parsed);
+        stats.format = requested === 'auto' ? detectFormat(path, line) : requested;
+        parser = await createParser(stats.format, path, blockSize, opts.tokenizer);
+        addParsed(batch, parser.parse(line));
+      } catch (error) {
+        failure = skipOrFail(error, opts, stats);
+        if (failure) break;
       }
     }
+    if (failure === undefined && parser !== undefined) failure = parseLines(parser, chunk, from, batch, opts, stats);
+    requests += batch.length;
     if (batch.length > 0) yield batch;
-    if (failed) throw failure;
+    if (failure) throw failure.error;
   }
 
   if (requests === 0) {
@@ -113,27 +91,71 @@ async function* traceBatches(path: string, opts: StreamTraceOptions): AsyncGener
   }
 }
 
+/** What ended a chunk early: a line's error that is not skipped. */
+interface Failure {
+  error: unknown;
+}
+
+/**
+ * Lines `from..` of `chunk` into `batch`. The hot loop of reading, kept out of the async generator: code
+ * compiled for a generator's loop is specialised to that call (its reader, its chunk) and is thrown away
+ * when they are collected, so every read of a file would start cold again.
+ */
+function parseLines(parser: RequestParser, chunk: LineChunk, from: number, batch: TraceRequest[], opts: StreamTraceOptions, stats: TraceStats): Failure | undefined {
+  const fast = parser.parseBytes !== undefined;
+  for (let i = from; i < chunk.count; i++) {
+    try {
+      const scanned = fast ? parser.parseBytes!(chunk.bytes, chunk.starts[i]!, chunk.ends[i]!, chunk.numbers[i]!) : null;
+      // Readers without a fast path take every line as text: the chunk decodes once for all of them.
+      addParsed(batch, scanned !== null ? scanned : parser.parse(fast ? chunk.line(i) : chunk.lines()[i]!));
+    } catch (error) {
+      const failure = skipOrFail(error, opts, stats);
+      if (failure) return failure;
+    }
+  }
+  return undefined;
+}
+
+/** A line's requests into the batch: one, a session's several, or none for a header line. */
+function addParsed(batch: TraceRequest[], parsed: TraceRequest | TraceRequest[] | undefined): void {
+  if (parsed === undefined) return;
+  if (Array.isArray(parsed)) for (const request of parsed) batch.push(request);
+  else batch.push(parsed);
+}
+
+/** Under `skipInvalid` an invalid line is counted and reported, and reading goes on; anything else ends it. */
+function skipOrFail(error: unknown, opts: StreamTraceOptions, stats: TraceStats): Failure | undefined {
+  if (!(opts.skipInvalid && error instanceof InputError)) return { error };
+  stats.skipped++;
+  opts.onInvalid?.(error);
+  return undefined;
+}
+
 /** Reads a whole trace file into memory; see `streamTrace` for validation and errors. */
 export async function readTrace(path: string, opts: ReadTraceOptions = {}): Promise<Trace> {
   const stats: TraceStats = { format: undefined, skipped: 0 };
   const requests: TraceRequest[] = [];
-  for await (const batch of traceBatches(path, { ...opts, stats })) for (const request of batch) requests.push(request);
+  for await (const batch of streamTraceBatches(path, { ...opts, stats })) for (const request of batch) requests.push(request);
   // A trace with requests has had a first line, so its format is known.
   return { path, format: stats.format ?? 'kvflow', requests, skipped: stats.skipped };
 }
 
+/** The reader of `format`; each format's module loads only when a file of that format is read. */
 async function createParser(format: TraceFormat, path: string, blockSize: number, tokenizer: string | undefined): Promise<RequestParser> {
   switch (format) {
     case 'kvflow':
-      return new CanonicalLineParser(path, blockSize);
+      return new (await import('./canonical.js')).CanonicalLineParser(path, blockSize);
     case 'mooncake':
-      return new MooncakeLineParser(path);
+      return new (await import('./mooncake.js')).MooncakeLineParser(path);
     case 'azure':
-      return new AzureLineParser(path, blockSize);
-    case 'lmcache':
+      return new (await import('./azure.js')).AzureLineParser(path, blockSize);
+    case 'lmcache': {
+      const { DEFAULT_TEXT_TOKENIZER, loadTokenizer } = await import('./tokenize.js');
+      const { LmcacheLineParser } = await import('./lmcache.js');
       return new LmcacheLineParser(path, blockSize, await loadTokenizer(tokenizer ?? DEFAULT_TEXT_TOKENIZER));
+    }
     case 'servingsim':
-      return new ServingSimLineParser(path, blockSize);
+      return new (await import('./servingsim.js')).ServingSimLineParser(path, blockSize);
   }
 }
 

@@ -15,6 +15,7 @@ import { InputError } from '../errors.js';
 import { hashTokenBlocks } from '../native.js';
 import type { TraceRequest } from '../types.js';
 import type { Line, LineParser } from './lines.js';
+import { SERVINGSIM_MARKER_KEY } from './format-markers.js';
 import { lazySchema } from './lazy-zod.js';
 import { expecting, parseJsonLine } from './problem.js';
 import {
@@ -26,9 +27,6 @@ import {
   validateFields,
 } from './schemas.js';
 import { UniqueBlockIds } from './unique-blocks.js';
-
-/** The key whose presence marks a file as LLMServingSim sessions (see format detection in read.ts). */
-export const SERVINGSIM_MARKER_KEY = 'sub_requests';
 
 const NANOS_PER_SECOND = 1e9;
 
