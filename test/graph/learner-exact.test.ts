@@ -19,18 +19,21 @@ function learn(learner: OnlineGraphLearner, calls: [session: string, agent: stri
 
 describe('OnlineGraphLearner transitions', () => {
   it('lists transitions most frequent first, then by source and target name, each with its share of the source', () => {
+    // Agents first seen in the order C, A, B, D, Z, Y: the listing must not follow that order.
     const learner = learn(new OnlineGraphLearner(), [
-      ['s1', 'A'], ['s1', 'B'], ['s1', 'A'], ['s1', 'C'], ['s1', 'A'], ['s1', 'B'],
-      ['s2', 'C'], ['s2', 'B'],
+      ['s1', 'C'], ['s1', 'A'], ['s1', 'B'], ['s1', 'A'],
+      ['s2', 'B'], ['s2', 'A'], ['s2', 'B'], ['s2', 'A'], ['s2', 'B'],
+      ['s3', 'D'], ['s3', 'Z'],
+      ['s4', 'D'], ['s4', 'Y'],
     ]);
     expect(learner.transitions()).toEqual([
-      { from: 'A', to: 'B', count: 2, probability: 2 / 3 },
-      { from: 'A', to: 'C', count: 1, probability: 1 / 3 },
-      { from: 'B', to: 'A', count: 1, probability: 1 },
-      { from: 'C', to: 'A', count: 1, probability: 0.5 },
-      { from: 'C', to: 'B', count: 1, probability: 0.5 },
+      { from: 'A', to: 'B', count: 3, probability: 1 },
+      { from: 'B', to: 'A', count: 3, probability: 1 },
+      { from: 'C', to: 'A', count: 1, probability: 1 },
+      { from: 'D', to: 'Y', count: 1, probability: 0.5 },
+      { from: 'D', to: 'Z', count: 1, probability: 0.5 },
     ]);
-    expect(learner.sessions).toBe(2);
+    expect(learner.sessions).toBe(4);
   });
 
   it('follows a transition seen at least minTransitions times, not one seen fewer', () => {
@@ -141,8 +144,11 @@ describe('OnlineGraphLearner live window', () => {
     learner.begin('d', 'X');
     // Each session past two ends the longest-silent idle one (a when c came, b now); c (idle) and d stay.
     expect(learner.liveSessions).toBe(2);
+    learner.end('d', 'X');
     learner.begin('e', 'X');
+    // c ended the walk's one read past the bound; e's own place was known: two reads in all.
     expect(learner.liveSessions).toBe(2);
+    expect(learner.lastWork).toBe(2);
   });
 });
 
