@@ -65,6 +65,31 @@ describe('OnlineGraphLearner transitions', () => {
     expect(learner.takeChanges().get('waiting/B')).toBe(1);
   });
 
+  it('re-reads waiting sessions when a successor stops being followed, even when the others keep their order', () => {
+    // A's successors go from [B, C] (shares 1/2 each) to [B] (C at 1/4, under 0.3).
+    const learner = learn(new OnlineGraphLearner({ minProbability: 0.3 }), [['b', 'A'], ['b', 'B'], ['c', 'A'], ['c', 'C'], ['waiting', 'A']]);
+    expect(learner.snapshot().get('waiting/C')).toBe(1);
+    learn(learner, [['d', 'A'], ['d', 'B'], ['e', 'A'], ['e', 'B']]);
+    expect(learner.snapshot().has('waiting/C')).toBe(false);
+    expect(learner.snapshot().get('waiting/B')).toBe(1);
+  });
+
+  it('re-reads only its own session when a transition is counted again without changing what is followed', () => {
+    const learner = learn(new OnlineGraphLearner(), [['a', 'A'], ['a', 'B'], ['b', 'A']]);
+    learner.begin('c', 'A');
+    learner.begin('c', 'B');
+    expect(learner.lastWork).toBe(1);
+  });
+
+  it("logs as changed only the keys whose value moved when a session's place moves", () => {
+    const learner = learn(new OnlineGraphLearner(), [['t', 'A'], ['t', 'B'], ['t', 'A']]);
+    learner.begin('s', 'A');
+    learner.takeChanges();
+    // Running A: {A: 0, B: 1}; ended A: {B: 1, A: 2}. B keeps its value.
+    learner.end('s', 'A');
+    expect(Object.fromEntries(learner.takeChanges())).toEqual({ 's/A': 2 });
+  });
+
   it('costs a request its own session and place: two reads for a new place, one for a known one', () => {
     const learner = new OnlineGraphLearner();
     learner.begin('a', 'X');
