@@ -109,7 +109,7 @@ export class RequestForwarder {
       try {
         let body = bodies.get(upstream.kind);
         if (body === undefined) bodies.set(upstream.kind, (body = bodyFor(upstream.kind, request)));
-        const outcome = await this.#exchange(request, response, upstream, client, predictedCached, {
+        const error = await this.#exchange(request, response, upstream, client, predictedCached, {
           method: 'POST',
           path: `${upstream.basePath}${request.endpoint}`,
           headers: headersFor(upstream.kind, request.clientHeaders, request, {
@@ -118,21 +118,20 @@ export class RequestForwarder {
           }),
           body,
         });
-        if (outcome !== undefined) {
-          const error = outcome;
+        if (error !== undefined) {
           const failure = classifyUpstreamError(error);
           if (failure === 'aborted') return;
           metrics.upstreamErrors.inc({ upstream: upstream.url, kind: failure });
           if (failure === 'connect') {
             upstream.downUntil = Date.now() + this.#options.retryCooldownMs;
-            lastError = ApiError.badGateway(`upstream ${upstream.url} is unreachable: ${(error as Error).message}`, 'upstream_unreachable');
+            lastError = ApiError.badGateway(`upstream ${upstream.url} is unreachable: ${error.message}`, 'upstream_unreachable');
             if (upstreams.some((u) => !tried.has(u.index))) metrics.retries.inc();
             continue;
           }
           const apiError =
             failure === 'timeout'
               ? ApiError.gatewayTimeout(`upstream ${upstream.url} did not answer in time`)
-              : ApiError.badGateway(`upstream ${upstream.url} failed: ${(error as Error).message}`);
+              : ApiError.badGateway(`upstream ${upstream.url} failed: ${error.message}`);
           return this.#fail(request, response, apiError, upstream.url);
         }
         return;
