@@ -27,8 +27,17 @@ export class StePolicy implements EvictionPolicy {
   #firstTag = new Int32Array(1024).fill(-1);
   /** Further agents of pages in several agents' fixed prompts (shared system prompts). */
   #moreTags = new Map<number, number[]>();
-  /** Pages tagged by each agent, to re-read their priority when the agent's STE changes. */
-  #pagesOfAgent: Set<number>[] = [];
+  /**
+   * Pages tagged by each agent, to re-read their priority when the agent's STE changes: the pages it is the
+   * first tag of as a list linked through the pages (no allocation per tag; a long chain tags and forgets
+   * four pages per request), the pages it is a further tag of in a set.
+   */
+  #firstPageOf: number[] = [];
+  #nextPage = new Int32Array(1024).fill(-1);
+  #previousPage = new Int32Array(1024).fill(-1);
+  #morePagesOf = new Map<number, Set<number>>();
+  /** Pages each agent tags, first or further. */
+  #pageCount: number[] = [];
 
   /** Agents the policy holds: those with a known STE or a tagged page. */
   get agentsInPlay(): number {
@@ -63,7 +72,9 @@ export class StePolicy implements EvictionPolicy {
   notePrompt(prompt: PolicyPrompt, agentKey: string | undefined, pages: ArrayLike<number>, from: number, to: number): void {
     if (agentKey === undefined || !prompt.fixedBlocks) return;
     const end = Math.min(prompt.fixedBlocks, to);
-    for (let i = from; i < end; i++) this.tag(pages[i]!, agentKey);
+    if (from >= end) return;
+    const id = this.#intern(agentKey);
+    for (let i = from; i < end; i++) this.#tagWith(pages[i]!, id);
   }
 
   /** Pages of an agent due in `ste` steps have priority `-ste`. */
@@ -73,18 +84,26 @@ export class StePolicy implements EvictionPolicy {
 
   /** Marks `page` as part of `agent`'s fixed prompt. */
   tag(page: number, agent: string): void {
-    const id = this.#intern(agent);
+    this.#tagWith(page, this.#intern(agent));
+  }
+
+  #tagWith(page: number, id: number): void {
     if (page >= this.#firstTag.length) this.#growTags(page + 1);
     const first = this.#firstTag[page]!;
     if (first === id) return;
-    if (first < 0) this.#firstTag[page] = id;
-    else {
+    if (first < 0) {
+      this.#firstTag[page] = id;
+      this.#link(page, id);
+    } else {
       const more = this.#moreTags.get(page);
       if (!more) this.#moreTags.set(page, [id]);
       else if (more.includes(id)) return;
       else more.push(id);
+      let pages = this.#morePagesOf.get(id);
+      if (!pages) this.#morePagesOf.set(id, (pages = new Set()));
+      pages.add(page);
     }
-    this.#pagesOfAgent[id]!.add(page);
+    this.#pageCount[id]!++;
     this.#owner?.reprioritize(page);
   }
 
@@ -97,7 +116,12 @@ export class StePolicy implements EvictionPolicy {
     const previous = this.#ste[id]!;
     if (next === previous || (Number.isNaN(next) && Number.isNaN(previous))) return;
     this.#ste[id] = next;
-    if (this.#owner) for (const page of this.#pagesOfAgent[id]!) this.#owner.reprioritize(page);
+    const owner = this.#owner;
+    if (owner) {
+      for (let page = this.#firstPageOf[id]!; page >= 0; page = this.#nextPage[page]!) owner.reprioritize(page);
+      const more = this.#morePagesOf.get(id);
+      if (more) for (const page of more) owner.reprioritize(page);
+    }
     this.#dropIfIdle(id);
   }
 
@@ -118,31 +142,52 @@ export class StePolicy implements EvictionPolicy {
     const first = page < this.#firstTag.length ? this.#firstTag[page]! : -1;
     if (first < 0) return;
     this.#firstTag[page] = -1;
-    this.#pagesOfAgent[first]!.delete(page);
+    this.#unlink(page, first);
+    this.#pageCount[first]!--;
     this.#dropIfIdle(first);
     const more = this.#moreTags.get(page);
     if (more) {
       this.#moreTags.delete(page);
       for (const agent of more) {
-        this.#pagesOfAgent[agent]!.delete(page);
+        const pages = this.#morePagesOf.get(agent)!;
+        pages.delete(page);
+        if (pages.size === 0) this.#morePagesOf.delete(agent);
+        this.#pageCount[agent]!--;
         this.#dropIfIdle(agent);
       }
     }
   }
 
-  /** Forgets an agent with no known STE and no tagged page; its id (and empty page set) is reused. */
+  /** Forgets an agent with no known STE and no tagged page; its id is reused. */
   #dropIfIdle(id: number): void {
-    if (!Number.isNaN(this.#ste[id]!) || this.#pagesOfAgent[id]!.size > 0) return;
+    if (!Number.isNaN(this.#ste[id]!) || this.#pageCount[id]! > 0) return;
     this.#agentIds.delete(this.#keyOfId[id]!);
     this.#freeIds.push(id);
+  }
+
+  /** Puts `page` at the head of the list of pages `id` is the first tag of. */
+  #link(page: number, id: number): void {
+    const head = this.#firstPageOf[id]!;
+    this.#nextPage[page] = head;
+    this.#previousPage[page] = -1;
+    if (head >= 0) this.#previousPage[head] = page;
+    this.#firstPageOf[id] = page;
+  }
+
+  #unlink(page: number, id: number): void {
+    const previous = this.#previousPage[page]!;
+    const next = this.#nextPage[page]!;
+    if (previous >= 0) this.#nextPage[previous] = next;
+    else this.#firstPageOf[id] = next;
+    if (next >= 0) this.#previousPage[next] = previous;
   }
 
   #growTags(minLength: number): void {
     let length = this.#firstTag.length;
     while (length < minLength) length *= 2;
-    const next = new Int32Array(length).fill(-1);
-    next.set(this.#firstTag);
-    this.#firstTag = next;
+    this.#firstTag = grown(this.#firstTag, length);
+    this.#nextPage = grown(this.#nextPage, length);
+    this.#previousPage = grown(this.#previousPage, length);
   }
 
   #intern(agent: string): number {
@@ -152,13 +197,21 @@ export class StePolicy implements EvictionPolicy {
       if (id === undefined) {
         id = this.#ste.length;
         this.#ste.push(NaN);
-        this.#pagesOfAgent.push(new Set());
+        this.#firstPageOf.push(-1);
+        this.#pageCount.push(0);
         this.#keyOfId.push(agent);
       } else this.#keyOfId[id] = agent;
       this.#agentIds.set(agent, id);
     }
     return id;
   }
+}
+
+/** `array` copied into a longer one, the new slots -1. */
+function grown(array: Int32Array, length: number): Int32Array<ArrayBuffer> {
+  const next = new Int32Array(length).fill(-1);
+  next.set(array);
+  return next;
 }
 
 function valueOrUndefined(ste: number): number | undefined {

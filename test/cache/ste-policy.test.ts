@@ -181,6 +181,25 @@ describe('StePolicy', () => {
     expect(policy.steOfPage(2)).toBeUndefined();
   });
 
+  it('re-reads exactly the pages an agent still tags after pages in the middle of its list were forgotten', () => {
+    const { policy, reread } = bound();
+    for (const page of [1, 2, 3, 4, 5]) policy.tag(page, 'a');
+    policy.tag(3, 'b');
+    policy.forget(3);
+    policy.forget(2);
+    reread.length = 0;
+    policy.setSte('a', 1);
+    expect(reread.sort()).toEqual([1, 4, 5]);
+    reread.length = 0;
+    policy.setSte('b', 1); // b's only page was forgotten: b is gone
+    expect(reread).toEqual([]);
+    policy.forget(5);
+    policy.forget(1);
+    reread.length = 0;
+    policy.setSte('a', 2);
+    expect(reread).toEqual([4]);
+  });
+
   it('gives every page the value a plain model gives, and re-reads what changed, whatever order agents come and go in', () => {
     const op = fc.oneof(
       fc.record({ kind: fc.constant('tag' as const), page: fc.nat(7), agent: fc.nat(4) }),
