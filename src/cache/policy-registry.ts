@@ -56,7 +56,7 @@ policyRegistry.register('belady', () => new BeladyPolicy(), "Belady's offline op
 policyRegistry.register('ste', () => new StePolicy(), "KVFlow's steps-to-execution order, then LRU", true);
 policyRegistry.register(
   'reuse',
-  (context) => new ReusePolicy({}, context?.gpuSlots ?? Infinity),
+  (context) => new ReusePolicy({}, context?.gpuSlots ?? Infinity, context?.shared),
   'learned reuse predictor (online model on tfjs CPU) while it beats an LRU shadow (docs/results.md)',
   true,
 );

@@ -113,6 +113,12 @@ export interface EvictionPolicy {
 export interface PolicyContext {
   /** GPU pages of the cache (Infinity: unbounded). */
   readonly gpuSlots: number;
+  /**
+   * One object per group of caches that serve one stream of traffic between them (a simulation run's
+   * replicas), the same for every cache of the group: policies may keep what they learn from the traffic
+   * there, keyed by something of their own, so that each learns from all of it. Absent: nothing is shared.
+   */
+  readonly shared?: Map<unknown, unknown>;
 }
 
 /**

@@ -79,7 +79,9 @@ export function runSimulation(requests: readonly TraceRequest[], options: Simula
   const remaining = requests.map((request) => request.after?.length ?? 0);
   const readyAt = requests.map(() => 0);
 
-  const policies = Array.from({ length: options.replicas }, () => options.setup.policy({ gpuSlots: options.engine.gpuSlots }));
+  // The replicas serve one stream between them: a learning policy may learn from all of it (PolicyContext.shared).
+  const shared = new Map<unknown, unknown>();
+  const policies = Array.from({ length: options.replicas }, () => options.setup.policy({ gpuSlots: options.engine.gpuSlots, shared }));
   const nextUse = policies[0]!.usesNextUse ? computeNextUse(requests) : undefined;
   const featured = featuredAgents(sims);
   const promptEvents: PromptEvent[] = [];

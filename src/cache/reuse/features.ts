@@ -116,10 +116,10 @@ function log2p1(x: number): number {
 const LOG_TABLE = Float64Array.from({ length: 4096 }, (_, x) => Math.log2(1 + x));
 
 /** Copies feature row `from` of `source` to row `to` of `target` (no subarray views: the hot path allocates nothing). */
-export function copyRow(source: Float32Array, from: number, target: Float32Array, to: number): void {
-  const s = from * FEATURE_COUNT;
-  const t = to * FEATURE_COUNT;
-  for (let f = 0; f < FEATURE_COUNT; f++) target[t + f] = source[s + f]!;
+export function copyRow(source: Float32Array, from: number, target: Float32Array, to: number, width: number = FEATURE_COUNT): void {
+  const s = from * width;
+  const t = to * width;
+  for (let f = 0; f < width; f++) target[t + f] = source[s + f]!;
 }
 
 /** The enabled mask for a set of feature names to leave out (for ablations); unknown names throw. */

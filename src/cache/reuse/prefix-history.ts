@@ -26,6 +26,12 @@ export class PrefixHistory {
   #children = new Float64Array(INITIAL_NODES);
   /** Pending training sample of the prefix (-1: none), for delayed labelling. */
   #pending = new Int32Array(INITIAL_NODES).fill(-1);
+  // The request whose last full block the prefix is (a conversation's turn; -1: none), and that turn's
+  // number, gap to its previous turn (-1: first turn) and tokens (prompt + output).
+  #turnRequest = new Float64Array(INITIAL_NODES).fill(-1);
+  #turnNumber = new Float64Array(INITIAL_NODES);
+  #turnGap = new Float64Array(INITIAL_NODES);
+  #turnTokens = new Float64Array(INITIAL_NODES);
   #sweptAt = 0;
 
   constructor(horizon: number) {
@@ -57,6 +63,7 @@ export class PrefixHistory {
     this.#lastGap[node] = 0;
     this.#children[node] = 0;
     this.#pending[node] = -1;
+    this.#turnRequest[node] = -1;
     if (parent >= 0) this.#children[parent]! += 1;
     return node;
   }
@@ -88,6 +95,27 @@ export class PrefixHistory {
     this.#pending[node] = sample;
   }
 
+  /** Request `r`, turn number `turn` of its conversation, ended (its last full block) at `node`. */
+  setTurn(node: number, r: number, turn: number, gap: number, tokens: number): void {
+    this.#turnRequest[node] = r;
+    this.#turnNumber[node] = turn;
+    this.#turnGap[node] = gap;
+    this.#turnTokens[node] = tokens;
+  }
+  /** The request whose turn ended at `node`, or -1. */
+  turnRequest(node: number): number {
+    return this.#turnRequest[node]!;
+  }
+  turnNumber(node: number): number {
+    return this.#turnNumber[node]!;
+  }
+  turnGap(node: number): number {
+    return this.#turnGap[node]!;
+  }
+  turnTokens(node: number): number {
+    return this.#turnTokens[node]!;
+  }
+
   /** Drops prefixes idle for more than the horizon; call it every request (it works once per horizon). */
   sweep(r: number): void {
     if (r - this.#sweptAt < this.horizon) return;
@@ -116,5 +144,9 @@ export class PrefixHistory {
     this.#lastGap = grow(this.#lastGap, (n) => new Float64Array(n));
     this.#children = grow(this.#children, (n) => new Float64Array(n));
     this.#pending = grow(this.#pending, (n) => new Int32Array(n), -1);
+    this.#turnRequest = grow(this.#turnRequest, (n) => new Float64Array(n), -1);
+    this.#turnNumber = grow(this.#turnNumber, (n) => new Float64Array(n));
+    this.#turnGap = grow(this.#turnGap, (n) => new Float64Array(n));
+    this.#turnTokens = grow(this.#turnTokens, (n) => new Float64Array(n));
   }
 }

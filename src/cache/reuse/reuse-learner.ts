@@ -3,10 +3,20 @@ import type { RequestAccess } from '../policy.js';
 import { copyRow, FEATURE_COUNT, featureMask, writeFeatures, writeRequestFeatures, type PrefixFeatures, type RequestFeatures } from './features.js';
 import { LogisticModel } from './logistic.js';
 import { ReuseModel } from './model.js';
+import { BinnedLogistic } from './binned-logistic.js';
+import { CONVERSATION_WIDTH, conversationMask, writeConversationRow, type ConversationTurn } from './conversation-features.js';
 import { EMPTY_PREFIX, PrefixHistory } from './prefix-history.js';
 import { SampleStore } from './samples.js';
 
 export interface ReuseOptions {
+  /**
+   * What one training sample is: `conversation`, one per request (its last full block: does a later turn
+   * continue the conversation), with one prediction for all the request's full blocks (conversation-features.ts);
+   * `page`, sampled page references with per-page features (features.ts).
+   */
+  target: 'conversation' | 'page';
+  /** Conversation feature groups left out (conversation-features.ts). */
+  conversationWithout: readonly string[];
   /** Requests within which a reuse counts as one (the label's horizon). */
   horizon: number;
   /**
@@ -66,6 +76,8 @@ export interface ReuseOptions {
 }
 
 export const REUSE_DEFAULTS: ReuseOptions = {
+  target: 'conversation',
+  conversationWithout: [],
   horizon: 1000,
   lifetime: 700,
   shape: 'logit',
@@ -122,7 +134,7 @@ export class ReuseLearner {
   readonly #enabled: Uint8Array;
   readonly #history: PrefixHistory;
   readonly #samples: SampleStore;
-  #model: ReuseModel | LogisticModel | undefined;
+  #model: ReuseModel | LogisticModel | BinnedLogistic | undefined;
   #requests = 0;
   #nextRound: number;
   /** Feature rows of the observed request's blocks, `FEATURE_COUNT` each. */
@@ -143,17 +155,28 @@ export class ReuseLearner {
   readonly #held = new Float64Array(GAP_BUCKETS);
   #reuseCount = 0;
   readonly #slots: number;
+  // Conversation target: the request's row, the groups enabled, and the partial last blocks' reuse rate.
+  readonly #turnRow = new Float32Array(CONVERSATION_WIDTH);
+  readonly #turnEnabled: Uint8Array;
+  readonly #turn: ConversationTurn = { turn: 0, gap: -1, previousGap: -1, inputLength: 0, outputLength: 0, newBlocks: 0, userTokens: -1, blockSize: 1 };
+  #partials = 0;
+  #partialsReused = 0;
 
   /** `slots`: the size in pages of the caches this learner serves (Infinity: unbounded). */
   constructor(options: Partial<ReuseOptions> = {}, slots = Infinity) {
     this.options = { ...REUSE_DEFAULTS, ...options };
+    if (this.options.target === 'conversation' && this.options.trainer !== 'plain') {
+      throw new RangeError(`reuse: target 'conversation' needs trainer 'plain'`);
+    }
     if (this.options.trainer === 'plain' && this.options.hidden !== 0) {
       throw new RangeError(`reuse: hidden ${this.options.hidden} needs trainer 'tfjs' (the plain trainer is logistic regression)`);
     }
     this.#slots = slots;
     this.#enabled = featureMask(this.options.without);
     this.#history = new PrefixHistory(this.options.horizon * 2);
-    this.#samples = new SampleStore(this.options.horizon, 1 << 17, this.options.trainWindow);
+    const width = this.options.target === 'conversation' ? CONVERSATION_WIDTH : FEATURE_COUNT;
+    this.#samples = new SampleStore(this.options.horizon, 1 << 17, this.options.trainWindow, width);
+    this.#turnEnabled = conversationMask(this.options.conversationWithout);
     this.#nextRound = this.options.retrainEvery;
     this.#lifetime = this.options.lifetime;
   }
@@ -204,6 +227,7 @@ export class ReuseLearner {
       node = history.add(node, blocks[i]!);
       this.#nodes[i] = node;
     }
+    if (this.options.target === 'conversation') return this.#observeTurn(access, r, n, seen);
     const deepest = seen >= 2 ? this.#nodes[seen - 1]! : -1;
     const request = this.#request;
     request.blocks = n;
@@ -253,6 +277,70 @@ export class ReuseLearner {
     return r;
   }
 
+  /**
+   * The conversation target: one sample and one prediction per request. The turn it continues is the
+   * deepest prefix seen before at which an earlier request's full blocks ended.
+   */
+  #observeTurn(access: Pick<RequestAccess, 'blocks' | 'inputLength' | 'outputLength' | 'blockSize'>, r: number, n: number, seen: number): number {
+    const history = this.#history;
+    const samples = this.#samples;
+    const nodes = this.#nodes;
+    const partial = access.inputLength % access.blockSize !== 0;
+    const lastFull = partial ? n - 2 : n - 1;
+    let previous = -1;
+    for (let i = Math.min(seen, lastFull + 1) - 1; i >= 1; i--) {
+      if (history.turnRequest(nodes[i]!) >= 0) {
+        previous = nodes[i]!;
+        break;
+      }
+    }
+    const turn = this.#turn;
+    turn.turn = previous >= 0 ? history.turnNumber(previous) + 1 : 0;
+    turn.gap = previous >= 0 ? r - history.turnRequest(previous) : -1;
+    turn.previousGap = previous >= 0 ? history.turnGap(previous) : -1;
+    turn.userTokens = previous >= 0 ? Math.max(0, access.inputLength - history.turnTokens(previous)) : -1;
+    turn.inputLength = access.inputLength;
+    turn.outputLength = access.outputLength;
+    turn.newBlocks = n - seen;
+    turn.blockSize = access.blockSize;
+    writeConversationRow(this.#turnRow, 0, turn, this.#turnEnabled);
+
+    if (partial) {
+      this.#partials++;
+      // An identical prompt came back within the horizon: its partial last block was reused.
+      const last = seen === n ? history.lastRequest(nodes[n - 1]!) : -1;
+      if (last >= 0 && r - last <= samples.horizon) this.#partialsReused++;
+    }
+    for (let i = 0; i < n; i++) {
+      const node = nodes[i]!;
+      const last = history.lastRequest(node);
+      if (last >= 0) {
+        const gap = r - last;
+        const bucket = gapBucket(gap);
+        this.#reuses[bucket]! += 1;
+        this.#held[bucket]! += gap;
+        this.#reuseCount++;
+      }
+      const waiting = history.pending(node);
+      if (waiting >= 0) {
+        samples.reused(waiting, last, r);
+        history.setPending(node, -1);
+      }
+      history.access(node, r);
+    }
+    const fullLife = this.life(this.#turnRow, 0);
+    const partialLife = this.lifeOf((this.#partialsReused + 1) / (this.#partials + 2));
+    for (let i = 0; i < n; i++) this.lives[i] = i <= lastFull ? fullLife : partialLife;
+    if (lastFull >= 1) {
+      const end = nodes[lastFull]!;
+      const sample = samples.add(r);
+      copyRow(this.#turnRow, 0, samples.features, sample, CONVERSATION_WIDTH);
+      history.setPending(end, sample);
+      history.setTurn(end, r, turn.turn, turn.gap, access.inputLength + access.outputLength);
+    }
+    return r;
+  }
+
   /** Ends the observed request: a training round when one is due. True when the weights changed. */
   endRequest(): boolean {
     const done = this.#requests;
@@ -267,9 +355,10 @@ export class ReuseLearner {
     return true;
   }
 
-  #makeModel(): ReuseModel | LogisticModel {
+  #makeModel(): ReuseModel | LogisticModel | BinnedLogistic {
     const o = this.options;
     const training = { learningRate: o.learningRate, batchSize: o.batchSize, stepsPerFit: o.stepsPerFit, seed: o.seed };
+    if (o.target === 'conversation') return new BinnedLogistic(training);
     if (o.trainer === 'plain') return new LogisticModel(training);
     // TensorFlow.js is loaded at the first round (short traces never load it), on the CPU backend: its
     // kernels are single-threaded JavaScript, so a seed gives the same model bit for bit.

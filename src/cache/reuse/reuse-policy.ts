@@ -27,9 +27,15 @@ export class ReusePolicy implements EvictionPolicy {
   readonly #shadowOrder: ReuseOrder | undefined;
   readonly #duel: PolicyDuel<RequestAccess> | undefined;
 
-  /** `slots`: the cache's GPU pages (a duel needs a bounded size; unbounded caches evict nothing). */
-  constructor(options: Partial<ReuseOptions> = {}, slots = Infinity) {
-    this.#learner = new ReuseLearner(options, slots);
+  /**
+   * `slots`: the cache's GPU pages (a duel needs a bounded size; unbounded caches evict nothing).
+   * `shared` (PolicyContext.shared): the caches of one group share one learner, made by the first with
+   * its options, so a replica's model learns from all the replicas' requests.
+   */
+  constructor(options: Partial<ReuseOptions> = {}, slots = Infinity, shared?: Map<unknown, unknown>) {
+    const learner = shared?.get(ReuseLearner);
+    this.#learner = learner instanceof ReuseLearner ? learner : new ReuseLearner(options, slots);
+    shared?.set(ReuseLearner, this.#learner);
     this.options = this.#learner.options;
     this.#order = new ReuseOrder(this.#learner);
     if (this.options.duel && Number.isFinite(slots)) {

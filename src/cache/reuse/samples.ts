@@ -21,20 +21,23 @@ export class SampleStore {
   readonly #capacity: number;
   // Labelled samples, most recent `#trainCapacity`.
   readonly #trainCapacity: number;
+  /** Features per sample. */
+  readonly width: number;
   readonly trainFeatures: Float32Array;
   readonly trainLabels: Float32Array;
   #trainCount = 0;
   #trainNext = 0;
   #labelled = 0;
 
-  constructor(horizon: number, capacity: number, trainCapacity: number) {
+  constructor(horizon: number, capacity: number, trainCapacity: number, width: number = FEATURE_COUNT) {
     this.horizon = horizon;
+    this.width = width;
     this.#capacity = capacity;
-    this.#features = new Float32Array(capacity * FEATURE_COUNT);
+    this.#features = new Float32Array(capacity * width);
     this.#createdAt = new Float64Array(capacity);
     this.#state = new Uint8Array(capacity);
     this.#trainCapacity = trainCapacity;
-    this.trainFeatures = new Float32Array(trainCapacity * FEATURE_COUNT);
+    this.trainFeatures = new Float32Array(trainCapacity * width);
     this.trainLabels = new Float32Array(trainCapacity);
   }
 
@@ -49,7 +52,7 @@ export class SampleStore {
 
   /**
    * A new waiting sample created by request `r`; write its features into `features` at
-   * `id * FEATURE_COUNT`. When the ring is full the oldest waiting sample is dropped unlabelled (never
+   * `id * width`. When the ring is full the oldest waiting sample is dropped unlabelled (never
    * mislabelled).
    */
   add(r: number): number {
@@ -98,7 +101,7 @@ export class SampleStore {
   #label(id: number, label: number): void {
     this.#state[id] = 2;
     const at = this.#trainNext;
-    copyRow(this.#features, id, this.trainFeatures, at);
+    copyRow(this.#features, id, this.trainFeatures, at, this.width);
     this.trainLabels[at] = label;
     this.#trainNext = (at + 1) % this.#trainCapacity;
     this.#trainCount = Math.min(this.#trainCount + 1, this.#trainCapacity);
