@@ -8,9 +8,10 @@ import { loadavg } from 'node:os';
 import { computeNextUse, type NextUseIndex } from '../src/cache/next-use.js';
 import { policyFactory } from '../src/cache/policy-registry.js';
 import { REUSE_DEFAULTS, ReusePolicy, type ReuseOptions } from '../src/cache/reuse/reuse-policy.js';
-import { FEATURE_NAMES } from '../src/cache/reuse/features.js';
+import { BinnedLogistic } from '../src/cache/reuse/binned-logistic.js';
+import { CONVERSATION_FEATURES, CONVERSATION_WIDTH } from '../src/cache/reuse/conversation-features.js';
 import { ReuseLearner } from '../src/cache/reuse/reuse-learner.js';
-import type { EvictionPolicy } from '../src/cache/policy.js';
+import type { EvictionPolicy, PolicyContext, PriorityOwner } from '../src/cache/policy.js';
 import { CacheReplayer, replayTrace } from '../src/replay/replay.js';
 import { replayOrder } from '../src/workload/request-order.js';
 import type { PolicyName, TraceRequest } from '../src/types.js';
@@ -82,21 +83,15 @@ async function curve(): Promise<void> {
 async function ablation(): Promise<void> {
   const requests = (await readTrace(sharedTrace('mooncake_conversation_trace.jsonl'))).requests;
   const blockSize = requests[0]!.blockSize;
-  const rate = (capacityTokens: number, without: readonly string[]) =>
-    replayTrace(requests, { policy: new ReusePolicy({ without }, capacityTokens / blockSize), capacityTokens, blockSize }).hitRate;
-  const base = [...REUSE_DEFAULTS.without];
-  const full = [rate(M, base), rate(4 * M, base)];
+  const rate = (capacityTokens: number, conversationWithout: readonly string[]) =>
+    replayTrace(requests, { policy: new ReusePolicy({ conversationWithout }, capacityTokens / blockSize), capacityTokens, blockSize }).hitRate;
+  const full = [rate(M, []), rate(4 * M, [])];
   console.log('\n| left out | hit rate 1M | change | hit rate 4M | change |');
   console.log('|---|---|---|---|---|');
-  console.log(`| (none; default set, without ${base.join(', ') || 'nothing'}) | ${pct(full[0]!)} | | ${pct(full[1]!)} | |`);
-  for (const name of FEATURE_NAMES) {
-    const without = base.includes(name) ? base.filter((n) => n !== name) : [...base, name];
-    const a = rate(M, without);
-    const b = rate(4 * M, without);
-    if (base.includes(name)) {
-      console.log(`| (put back) ${name} | ${pct(a)} | ${sign(a - full[0]!)} | ${pct(b)} | ${sign(b - full[1]!)} |`);
-      continue;
-    }
+  console.log(`| (none; every group) | ${pct(full[0]!)} | | ${pct(full[1]!)} | |`);
+  for (const { name } of CONVERSATION_FEATURES) {
+    const a = rate(M, [name]);
+    const b = rate(4 * M, [name]);
     console.log(`| ${name} | ${pct(a)} | ${sign(a - full[0]!)} | ${pct(b)} | ${sign(b - full[1]!)} |`);
   }
 }
@@ -120,17 +115,18 @@ async function model(): Promise<void> {
     belady: replayTrace(requests, { policy: policyFactory('belady'), capacityTokens, blockSize, nextUse }).hitRate,
   }));
   timed(requests, M, () => new ReusePolicy({}, M / blockSize)); // warm-up (and TensorFlow.js loaded once)
-  timed(requests, M, () => new ReusePolicy({ trainer: 'tfjs' }, M / blockSize));
+  timed(requests, M, () => new ReusePolicy({ target: 'page', trainer: 'tfjs' }, M / blockSize));
   const lruCpu = Math.min(...[0, 1, 2].map(() => timed(requests, M, () => policyFactory('lru')({ gpuSlots: M / blockSize })).cpu));
   const variants: [string, Partial<ReuseOptions>][] = [
-    ['default: logistic (plain trainer), 4 steps of 512 per round, duel, horizon from reuse gaps', {}],
-    ['same model trained by TensorFlow.js', { trainer: 'tfjs' }],
+    ['default: one sample per request (conversation target), binned logistic, duel, horizon from reuse gaps', {}],
     ['no duel (learned order always)', { duel: false }],
     ['horizon capped where the cache would overflow (capacityShare 1)', { capacityShare: 1 }],
-    ['horizon from turn gaps (0.9 quantile, lifetime 0.7x; session 4)', { horizonFrom: 'turn-gaps', gapQuantile: 0.9 }],
+    ['horizon from turn gaps (0.9 quantile, lifetime 0.7x)', { horizonFrom: 'turn-gaps', gapQuantile: 0.9 }],
     ['fixed horizon 1000, lifetime 700', { horizonFrom: 'fixed' }],
-    ['without new_blocks (session 4 feature set)', { without: ['output_length', 'new_blocks'] }],
-    ['MLP 16 hidden (TensorFlow.js), 16 steps of 256', { hidden: 16, trainer: 'tfjs', batchSize: 256, stepsPerFit: 16, learningRate: 0.02 }],
+    ['page target (session 5 default): sampled page references, 13 page features, logistic', { target: 'page' }],
+    ['page target, no duel', { target: 'page', duel: false }],
+    ['page target trained by TensorFlow.js', { target: 'page', trainer: 'tfjs' }],
+    ['page target, MLP 16 hidden (TensorFlow.js), 16 steps of 256', { target: 'page', hidden: 16, trainer: 'tfjs', batchSize: 256, stepsPerFit: 16, learningRate: 0.02 }],
   ];
   console.log('\n| variant | hit rate 1M | gap closed 1M | hit rate 4M | gap closed 4M | CPU time at 1M vs lru |');
   console.log('|---|---|---|---|---|---|');
@@ -147,12 +143,18 @@ async function model(): Promise<void> {
 async function simulated(): Promise<void> {
   const requests = (await readTrace(sharedTrace('mooncake_conversation_trace.jsonl'))).requests;
   const hardware = resolveHardware({ gpu: 'H100-SXM', model: 'Llama-3.1-8B', overrides: { blockSize: 512 } });
+  const variant = (name: string, options: Partial<ReuseOptions>, share = true) => ({
+    ...setupByName('reuse'),
+    name,
+    policy: (context?: PolicyContext) => new ReusePolicy(options, context?.gpuSlots ?? Infinity, share ? context?.shared : undefined),
+  });
   const variants = [
     setupByName('sglang'),
     setupByName('reuse'),
-    { ...setupByName('reuse'), name: 'reuse, fixed horizon 1000', policy: (context?: { gpuSlots: number }) => new ReusePolicy({ horizonFrom: 'fixed' }, context?.gpuSlots ?? Infinity) },
-    { ...setupByName('reuse'), name: 'reuse, horizon from turn gaps', policy: (context?: { gpuSlots: number }) => new ReusePolicy({ horizonFrom: 'turn-gaps', gapQuantile: 0.9 }, context?.gpuSlots ?? Infinity) },
-    { ...setupByName('reuse'), name: 'reuse, no duel', policy: (context?: { gpuSlots: number }) => new ReusePolicy({ duel: false }, context?.gpuSlots ?? Infinity) },
+    variant('reuse, no duel', { duel: false }),
+    variant('reuse, a learner per replica (session 5)', {}, false),
+    variant('reuse, page target', { target: 'page' }),
+    variant('reuse, page target, a learner per replica (session 5 default)', { target: 'page' }, false),
     setupByName('belady'),
   ];
   const { report } = simulate({ requests, setups: variants, hardware, serving: servingOptions({ replicas: 8 }, { hardware, workload: 'trace' }), workload: {} });
@@ -245,23 +247,107 @@ async function limits(): Promise<void> {
     const cells = [700, 1500].map((lifetime) => closed(at[4 * M]!.lru, replayTrace(requests, { policy: noisy(mu, lifetime), capacityTokens: 4 * M, blockSize, nextUse }).hitRate, at[4 * M]!.belady));
     console.log(`| ${normalCdf(mu / Math.SQRT2).toFixed(2)} | ${cells.join(' | ')} |`);
   }
-  const learner = new ReuseLearner({}, (4 * M) / blockSize);
-  const pages: [number, number][] = [];
-  const conversations: [number, number][] = [];
-  for (let r = 0; r < requests.length; r++) {
+  // (3) The learners' AUC for "will this conversation come back" (each request's last full block reused again).
+  const labelled = (r: number): { lastFull: number; label: number } => {
     const request = requests[r]!;
-    learner.observe(request);
-    const n = request.blocks.length;
-    if (r >= requests.length / 4) {
-      for (let i = 0; i < n; i++) {
-        const entry: [number, number] = [learner.lives[i]!, Number.isFinite(nextUse.nextUse[nextUse.offsets[r]! + i]!) ? 1 : 0];
-        pages.push(entry);
-        if (n >= 3 && i === n - 2) conversations.push(entry);
-      }
+    const lastFull = request.inputLength % blockSize !== 0 ? request.blocks.length - 2 : request.blocks.length - 1;
+    return { lastFull, label: lastFull >= 0 && Number.isFinite(nextUse.nextUse[nextUse.offsets[r]! + lastFull]!) ? 1 : 0 };
+  };
+  const rows = new Float32Array(requests.length * CONVERSATION_WIDTH);
+  const labels = new Float32Array(requests.length);
+  for (const target of ['conversation', 'page'] as const) {
+    const learner = new ReuseLearner({ target }, (4 * M) / blockSize);
+    const conversations: [number, number][] = [];
+    for (let r = 0; r < requests.length; r++) {
+      learner.observe(requests[r]!);
+      const { lastFull, label } = labelled(r);
+      if (target === 'conversation') rows.set(learner.turnRow, r * CONVERSATION_WIDTH);
+      labels[r] = label;
+      if (r >= requests.length / 4 && lastFull >= 1) conversations.push([learner.lives[lastFull]!, label]);
+      learner.endRequest();
     }
-    learner.endRequest();
+    console.log(`\nthe ${target} target's AUC for "conversation comes back" (requests ${Math.ceil(requests.length / 4)}.., online): ${auc(conversations).toFixed(3)}`);
   }
-  console.log(`\nthe model's AUC for "reused again" (requests ${Math.ceil(requests.length / 4)}..): ${auc(conversations).toFixed(3)} per conversation (each request's last full block), ${auc(pages).toFixed(3)} per page`);
+  // (4) The conversation model fitted on the whole trace, labels included (it knows the future): its AUC and
+  // its gap with the same key, and with keys that age by the turn gaps' survival (re-read every 16 requests).
+  const fitted = new BinnedLogistic({ learningRate: 0.05, batchSize: 4096, stepsPerFit: 100, seed: 1 });
+  for (let round = 0; round < 20; round++) fitted.fit(rows, labels, requests.length);
+  const z = Float64Array.from({ length: requests.length }, (_, r) => fitted.logit(rows, r * CONVERSATION_WIDTH));
+  const scored: [number, number][] = [];
+  const gaps: number[] = [];
+  for (let r = 0; r < requests.length; r++) {
+    const { lastFull, label } = labelled(r);
+    if (lastFull < 1) continue;
+    scored.push([z[r]!, label]);
+    if (label === 1) gaps.push(nextUse.nextUse[nextUse.offsets[r]! + lastFull]! - r);
+  }
+  gaps.sort((a, b) => a - b);
+  const survival = (age: number) => {
+    let lo = 0;
+    let hi = gaps.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (gaps[mid]! <= age) lo = mid + 1;
+      else hi = mid;
+    }
+    return (gaps.length - lo + 0.5) / (gaps.length + 1);
+  };
+  console.log(`\nconversation model fitted in-sample on every request: AUC ${auc(scored).toFixed(3)}`);
+  console.log('\n| in-sample conversation model | gap closed 1M | gap closed 4M |');
+  console.log('|---|---|---|');
+  for (const lifetime of [300, 600, 1200]) {
+    const cells = [M, 4 * M].map((capacityTokens) => closed(at[capacityTokens]!.lru, replayTrace(requests, { policy: fittedKeys(z, lifetime), capacityTokens, blockSize }).hitRate, at[capacityTokens]!.belady));
+    console.log(`| key last + ${lifetime} * logit | ${cells.join(' | ')} |`);
+  }
+  const aged = [M, 4 * M].map((capacityTokens) => closed(at[capacityTokens]!.lru, replayTrace(requests, { policy: agedKeys(z, survival), capacityTokens, blockSize }).hitRate, at[capacityTokens]!.belady));
+  console.log(`| P(back \\| not back yet at this age), re-read every 16 requests | ${aged.join(' | ')} |`);
+}
+
+/** Per-request logits as keys: `r + lifetime * z[r]` for a request's full blocks; its partial last block goes first. */
+function fittedKeys(z: Float64Array, lifetime: number): EvictionPolicy {
+  const key = new Map<number, number>();
+  let r = 0;
+  return {
+    name: 'fitted',
+    priority: (page) => key.get(page) ?? r,
+    forget: (page) => void key.delete(page),
+    afterRequest(access) {
+      const partial = access.inputLength % access.blockSize !== 0;
+      for (let i = 0; i < access.held; i++) key.set(access.pages[i]!, partial && i === access.blocks.length - 1 ? -Infinity : r + lifetime * z[r]!);
+      r++;
+    },
+  };
+}
+
+/** Posterior P(the conversation comes back | not yet, at this age): p S(age) / (p S(age) + 1 - p), re-read every 16 requests. */
+function agedKeys(z: Float64Array, survival: (age: number) => number): EvictionPolicy {
+  const last = new Map<number, number>();
+  const logit = new Map<number, number>();
+  let r = 0;
+  let owner: PriorityOwner | undefined;
+  const score = (page: number) => {
+    const p = 1 / (1 + Math.exp(-(logit.get(page) ?? 0)));
+    const s = survival(r - (last.get(page) ?? r));
+    return (p * s) / (p * s + 1 - p);
+  };
+  return {
+    name: 'aged',
+    bind: (cache) => void (owner = cache),
+    priority: score,
+    forget(page) {
+      last.delete(page);
+      logit.delete(page);
+    },
+    afterRequest(access) {
+      const partial = access.inputLength % access.blockSize !== 0;
+      for (let i = 0; i < access.held; i++) {
+        last.set(access.pages[i]!, r);
+        logit.set(access.pages[i]!, partial && i === access.blocks.length - 1 ? -40 : z[r]!);
+      }
+      r++;
+      if (r % 16 === 0 && owner) for (const page of last.keys()) owner.reprioritize(page);
+    },
+  };
 }
 
 /** Area under the ROC curve of (score, label) pairs, ties counted half. */

@@ -196,6 +196,11 @@ export class ReuseLearner {
     return this.#model?.fits ?? 0;
   }
 
+  /** The conversation row of the request observed last (target `conversation`; for evaluations). */
+  get turnRow(): Float32Array {
+    return this.#turnRow;
+  }
+
   /**
    * Takes request number `requests` (returned): labels the samples its prefixes settle, and writes the
    * extra life of its blocks into `lives`, from the history and model before it. Call `endRequest` after
