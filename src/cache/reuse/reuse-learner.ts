@@ -309,6 +309,10 @@ export class ReuseLearner {
     turn.newBlocks = n - seen;
     turn.blockSize = access.blockSize;
     writeConversationRow(this.#turnRow, 0, turn, this.#turnEnabled);
+    if (turn.gap >= 0) {
+      this.#gaps[gapBucket(turn.gap)]! += 1;
+      this.#turns++;
+    }
 
     if (partial) {
       this.#partials++;
