@@ -41,7 +41,7 @@ const GROUPS = {
   },
   reuse: {
     mutate: ['src/cache/reuse/**/*.ts'],
-    tests: ['test/cache/reuse-policy.test.ts', 'test/cache/reuse-logistic.test.ts'],
+    tests: ['test/cache/reuse-policy.test.ts', 'test/cache/reuse-logistic.test.ts', 'test/cache/reuse-conversation.test.ts'],
   },
   routing: {
     mutate: ['src/sim/cache-aware-routing.ts', 'src/sim/router.ts'],
