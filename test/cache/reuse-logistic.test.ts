@@ -58,9 +58,10 @@ describe('LogisticModel', () => {
     expect(Math.abs(unit(5))).toBeLessThan(0.5);
   });
 
-  it('is the default trainer, and a hidden layer asks for TensorFlow.js', () => {
+  it('is the default trainer, a hidden layer asks for TensorFlow.js, and the conversation target for neither', () => {
     expect(new ReusePolicy().options.trainer).toBe('plain');
-    expect(() => new ReusePolicy({ hidden: 8 })).toThrow(/hidden 8 needs trainer 'tfjs'/);
-    expect(new ReusePolicy({ hidden: 8, trainer: 'tfjs' }).options.hidden).toBe(8);
+    expect(() => new ReusePolicy({ target: 'page', hidden: 8 })).toThrow(/hidden 8 needs trainer 'tfjs'/);
+    expect(new ReusePolicy({ target: 'page', hidden: 8, trainer: 'tfjs' }).options.hidden).toBe(8);
+    expect(() => new ReusePolicy({ trainer: 'tfjs' })).toThrow(/target 'conversation' needs trainer 'plain'/);
   });
 });

@@ -338,7 +338,8 @@ export class ReuseLearner {
       history.access(node, r);
     }
     const fullLife = this.life(this.#turnRow, 0);
-    const partialLife = this.lifeOf((this.#partialsReused + 1) / (this.#partials + 2));
+    // Before the first round every key is LRU's (no signal yet), partial blocks included.
+    const partialLife = this.#model ? this.lifeOf((this.#partialsReused + 1) / (this.#partials + 2)) : this.lifeOf(0.5);
     for (let i = 0; i < n; i++) this.lives[i] = i <= lastFull ? fullLife : partialLife;
     if (lastFull >= 1) {
       const end = nodes[lastFull]!;
