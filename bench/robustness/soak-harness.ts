@@ -11,6 +11,7 @@
  *   it, locks back to zero on both servers, and the gateway's RSS slope against its noise.
  */
 import { loadavg } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { ServerProcesses, type Server } from './soak-children.js';
@@ -62,6 +63,11 @@ export interface MinuteReport {
   gatewayRssMb: number;
   engineRssMb: number;
   loadAverage: number;
+  /**
+   * The harness's own worst event-loop delay this minute: a starved harness reads answers and connections
+   * late, and its deadlines (client timeout, slow-client give-up) may expire before it sees what arrived.
+   */
+  harnessLagMs: number;
 }
 
 export interface SoakReport {
@@ -224,7 +230,7 @@ async function soak(options: SoakOptions, processes: ServerProcesses, log: (line
   const minutes: (Omit<MinuteReport, 'p50Ms' | 'p90Ms' | 'p99Ms'> & { latencies: number[] })[] = [];
   const minuteOf = (t: number) => {
     const index = Math.floor((t - began) / 60_000);
-    while (minutes.length <= index) minutes.push({ minute: minutes.length + 1, sent: 0, ok: 0, outcomes: {}, latencies: [], gatewayRssMb: 0, engineRssMb: 0, loadAverage: 0 });
+    while (minutes.length <= index) minutes.push({ minute: minutes.length + 1, sent: 0, ok: 0, outcomes: {}, latencies: [], gatewayRssMb: 0, engineRssMb: 0, loadAverage: 0, harnessLagMs: 0 });
     return minutes[index]!;
   };
   const outcomes: Record<string, number> = {};
@@ -375,11 +381,15 @@ async function soak(options: SoakOptions, processes: ServerProcesses, log: (line
   };
   const routingPoller = setInterval(() => void pollRouting(), 1_000).unref();
 
-  // Samples RSS and load every few seconds; each minute keeps its last sample.
+  // Samples RSS and load every few seconds; each minute keeps its last sample (and its worst harness lag).
   const samples: { minute: number; gatewayRssMb: number }[] = [];
+  const lag = monitorEventLoopDelay({ resolution: 20 });
+  lag.enable();
   const sample = () => {
     const now = performance.now();
     const minute = minuteOf(Math.min(now, stopAt - 1));
+    minute.harnessLagMs = Math.max(minute.harnessLagMs, lag.max / 1e6);
+    lag.reset();
     minute.gatewayRssMb = rssMb(gateway.child.pid);
     minute.engineRssMb = rssMb(engine?.child.pid);
     minute.loadAverage = loadavg()[0]!;
@@ -447,6 +457,7 @@ async function soak(options: SoakOptions, processes: ServerProcesses, log: (line
   }
   sample();
   clearInterval(sampler);
+  lag.disable();
   clearInterval(routingPoller);
   if (outSince !== undefined) outOfRouting.seconds += (performance.now() - outSince) / 1000;
   log(`load stopped: ${sent} sent, waiting for ${inFlight.size} in flight`);
@@ -532,7 +543,7 @@ async function soak(options: SoakOptions, processes: ServerProcesses, log: (line
     loadAverage: { min: loads.length ? Math.min(...loads) : 0, max: loads.length ? Math.max(...loads) : 0 },
     perMinute: minutes.map(({ latencies, ...m }) => {
       const sorted = latencies.sort((a, b) => a - b);
-      return { ...m, p50Ms: Math.round(percentile(sorted, 0.5)), p90Ms: Math.round(percentile(sorted, 0.9)), p99Ms: Math.round(percentile(sorted, 0.99)), gatewayRssMb: Math.round(m.gatewayRssMb), engineRssMb: Math.round(m.engineRssMb), loadAverage: Number(m.loadAverage.toFixed(2)) };
+      return { ...m, p50Ms: Math.round(percentile(sorted, 0.5)), p90Ms: Math.round(percentile(sorted, 0.9)), p99Ms: Math.round(percentile(sorted, 0.99)), gatewayRssMb: Math.round(m.gatewayRssMb), engineRssMb: Math.round(m.engineRssMb), loadAverage: Number(m.loadAverage.toFixed(2)), harnessLagMs: Math.round(m.harnessLagMs) };
     }),
     passed: false,
   };

@@ -92,11 +92,11 @@ else {
   console.log('outcomes:');
   for (const [kind, count] of Object.entries(r.outcomes)) console.log(`  ${kind.padEnd(24)} ${String(count).padStart(7)}  ${OUTCOMES[kind as keyof typeof OUTCOMES] ?? 'UNEXPLAINED'}`);
   console.log(`gateway counted: ${JSON.stringify(r.gatewayCounted)}`);
-  console.log('minute  sent     ok  p50ms  p90ms  p99ms  gwRSS  enRSS  load  outcomes');
+  console.log('minute  sent     ok  p50ms  p90ms  p99ms  gwRSS  enRSS  load  lagms  outcomes');
   for (const m of r.perMinute) {
     const others = Object.entries(m.outcomes).filter(([k]) => k !== 'ok');
     console.log(
-      `${String(m.minute).padStart(6)} ${String(m.sent).padStart(5)} ${String(m.ok).padStart(6)} ${String(m.p50Ms).padStart(6)} ${String(m.p90Ms).padStart(6)} ${String(m.p99Ms).padStart(6)} ${String(m.gatewayRssMb).padStart(6)} ${String(m.engineRssMb).padStart(6)} ${m.loadAverage.toFixed(1).padStart(5)}  ${others.map(([k, v]) => `${k}=${v}`).join(' ')}`,
+      `${String(m.minute).padStart(6)} ${String(m.sent).padStart(5)} ${String(m.ok).padStart(6)} ${String(m.p50Ms).padStart(6)} ${String(m.p90Ms).padStart(6)} ${String(m.p99Ms).padStart(6)} ${String(m.gatewayRssMb).padStart(6)} ${String(m.engineRssMb).padStart(6)} ${m.loadAverage.toFixed(1).padStart(5)} ${String(m.harnessLagMs).padStart(6)}  ${others.map(([k, v]) => `${k}=${v}`).join(' ')}`,
     );
   }
   console.log(r.passed ? 'PASSED' : 'FAILED');
