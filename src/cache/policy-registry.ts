@@ -57,7 +57,7 @@ policyRegistry.register('ste', () => new StePolicy(), "KVFlow's steps-to-executi
 policyRegistry.register(
   'reuse',
   (context) => new ReusePolicy({}, context?.gpuSlots ?? Infinity, context?.shared),
-  'learned reuse predictor (online model on tfjs CPU) while it beats an LRU shadow (docs/results.md)',
+  'learned reuse order (an online logistic model of whether a conversation continues) while it beats an LRU shadow (docs/results.md)',
   true,
 );
 policyRegistry.register(
