@@ -1,10 +1,7 @@
 import { CONVERSATION_BINS, CONVERSATION_WIDTH } from './conversation-features.js';
 import type { LogisticOptions } from './logistic.js';
+import { AdamWeights } from './adam.js';
 import { RowDraws } from './row-draws.js';
-
-const BETA1 = 0.9;
-const BETA2 = 0.999;
-const EPSILON = 1e-7;
 
 /**
  * Logistic regression on one-hot bins given as the index of the bin set in each group (a conversation row,
@@ -14,12 +11,8 @@ const EPSILON = 1e-7;
  */
 export class BinnedLogistic {
   readonly #options: LogisticOptions;
-  readonly #w = new Float64Array(CONVERSATION_BINS + 1); // bias last
-  readonly #m = new Float64Array(CONVERSATION_BINS + 1);
-  readonly #v = new Float64Array(CONVERSATION_BINS + 1);
-  readonly #grad = new Float64Array(CONVERSATION_BINS + 1);
+  readonly #weights = new AdamWeights(CONVERSATION_BINS + 1); // bias last
   readonly #rows: RowDraws;
-  #steps = 0;
   #fits = 0;
 
   constructor(options: LogisticOptions) {
@@ -35,7 +28,7 @@ export class BinnedLogistic {
   fit(rows: Float32Array, labels: Float32Array, count: number): void {
     const { batchSize, stepsPerFit, learningRate } = this.#options;
     const size = Math.min(batchSize, count);
-    const grad = this.#grad;
+    const grad = this.#weights.grad;
     for (let step = 0; step < stepsPerFit; step++) {
       grad.fill(0);
       for (let k = 0; k < size; k++) {
@@ -48,14 +41,14 @@ export class BinnedLogistic {
         }
         grad[CONVERSATION_BINS]! += error;
       }
-      this.#adam(size, learningRate);
+      this.#weights.step(size, learningRate);
     }
     this.#fits++;
   }
 
   /** ln(P / (1 - P)) for the row at `rows[offset ..)`. */
   logit(rows: Float32Array, offset: number): number {
-    const w = this.#w;
+    const w = this.#weights.w;
     let z = w[CONVERSATION_BINS]!;
     for (let g = 0; g < CONVERSATION_WIDTH; g++) {
       const bin = rows[offset + g]!;
@@ -64,16 +57,4 @@ export class BinnedLogistic {
     return z;
   }
 
-  #adam(size: number, learningRate: number): void {
-    const t = ++this.#steps;
-    const correction1 = 1 - BETA1 ** t;
-    const correction2 = 1 - BETA2 ** t;
-    const grad = this.#grad;
-    for (let f = 0; f <= CONVERSATION_BINS; f++) {
-      const g = grad[f]! / size;
-      this.#m[f] = BETA1 * this.#m[f]! + (1 - BETA1) * g;
-      this.#v[f] = BETA2 * this.#v[f]! + (1 - BETA2) * g * g;
-      this.#w[f]! -= (learningRate * (this.#m[f]! / correction1)) / (Math.sqrt(this.#v[f]! / correction2) + EPSILON);
-    }
-  }
 }
