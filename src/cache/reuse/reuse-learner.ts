@@ -253,20 +253,7 @@ export class ReuseLearner {
     const every = this.options.sampleEvery;
     for (let i = 0; i < n; i++) {
       const node = this.#nodes[i]!;
-      // The prefix came back: its waiting sample, if any, is a positive.
-      const last = history.lastRequest(node);
-      if (last >= 0) {
-        const gap = r - last;
-        const bucket = gapBucket(gap);
-        this.#reuses[bucket]! += 1;
-        this.#held[bucket]! += gap;
-        this.#reuseCount++;
-      }
-      const waiting = history.pending(node);
-      if (waiting >= 0) {
-        samples.reused(waiting, history.lastRequest(node), r);
-        history.setPending(node, -1);
-      }
+      this.#noteReturn(node, r);
       prefix.count = history.count(node);
       prefix.lastGap = history.lastGap(node);
       prefix.children = history.children(node);
@@ -322,19 +309,7 @@ export class ReuseLearner {
     }
     for (let i = 0; i < n; i++) {
       const node = nodes[i]!;
-      const last = history.lastRequest(node);
-      if (last >= 0) {
-        const gap = r - last;
-        const bucket = gapBucket(gap);
-        this.#reuses[bucket]! += 1;
-        this.#held[bucket]! += gap;
-        this.#reuseCount++;
-      }
-      const waiting = history.pending(node);
-      if (waiting >= 0) {
-        samples.reused(waiting, last, r);
-        history.setPending(node, -1);
-      }
+      this.#noteReturn(node, r);
       history.access(node, r);
     }
     const fullLife = this.life(this.#turnRow, 0);
@@ -352,6 +327,27 @@ export class ReuseLearner {
   }
 
   /** Ends the observed request: a training round when one is due. True when the weights changed. */
+  /**
+   * Request `r` uses prefix `node` again: its reuse gap is counted, and its waiting sample, if any, is
+   * labelled a positive (before `access` moves its last request to `r`).
+   */
+  #noteReturn(node: number, r: number): void {
+    const history = this.#history;
+    const last = history.lastRequest(node);
+    if (last >= 0) {
+      const gap = r - last;
+      const bucket = gapBucket(gap);
+      this.#reuses[bucket]! += 1;
+      this.#held[bucket]! += gap;
+      this.#reuseCount++;
+    }
+    const waiting = history.pending(node);
+    if (waiting >= 0) {
+      this.#samples.reused(waiting, last, r);
+      history.setPending(node, -1);
+    }
+  }
+
   endRequest(): boolean {
     const done = this.#requests;
     if (done < this.#nextRound) return false;
