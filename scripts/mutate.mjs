@@ -5,10 +5,9 @@
  * (Stryker then narrows further per mutant by per-test coverage), and incremental mode reuses results
  * of unchanged code and tests from reports/stryker-incremental-<group>.json. Prints the score per folder.
  *
- * The machine it runs on is shared, so it is frugal by default: one Stryker worker
- * (KVFLOW_MUTATE_CONCURRENCY raises it), lowered CPU priority (nice 10, inherited by the workers),
- * fast-check without shrinking (a failing property only has to fail, not explain itself), and one group
- * at a time.
+ * One Stryker worker per core (KVFLOW_MUTATE_CONCURRENCY=1 leaves a core free on a shared machine), lowered
+ * CPU priority (nice 10, inherited by the workers), a 2 s timeout margin (KVFLOW_MUTATE_TIMEOUT_MS), fast-check
+ * without shrinking (a failing property only has to fail, not explain itself), and one group at a time.
  *
  *   npm run mutate                                  all groups
  *   npm run mutate -- cache routing                 only these groups
@@ -16,7 +15,7 @@
  *                                                   only these lines (results kept in a separate
  *                                                   incremental file, so the group's file stays whole)
  */
-import { getPriority, setPriority } from 'node:os';
+import { availableParallelism, getPriority, setPriority } from 'node:os';
 import { dirname } from 'node:path';
 import { Stryker } from '@stryker-mutator/core';
 
@@ -68,10 +67,22 @@ if (only && groups.length !== 1) {
   console.error('mutate: --only needs exactly one group (its tests run)');
   process.exit(2);
 }
-const concurrency = Number(process.env.KVFLOW_MUTATE_CONCURRENCY ?? 1);
-if (!Number.isInteger(concurrency) || concurrency < 1) {
-  console.error(`mutate: KVFLOW_MUTATE_CONCURRENCY must be a positive integer, got "${process.env.KVFLOW_MUTATE_CONCURRENCY}"`);
-  process.exit(2);
+const concurrency = positiveInteger('KVFLOW_MUTATE_CONCURRENCY', availableParallelism());
+// Stryker's margin over a mutant's expected test time. Most timeouts here are mutants that loop forever
+// outside the code whose hits Stryker counts; each one holds a worker for the whole margin, so the margin
+// is most of what ~170 timeouts cost. Stryker adds it to 1.5x the covering tests' own time in the first run,
+// so a slow test keeps its room; a loaded machine can still push a mutant past it (re-check timeouts there).
+const timeoutMS = positiveInteger('KVFLOW_MUTATE_TIMEOUT_MS', 2_000);
+
+function positiveInteger(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) {
+    console.error(`mutate: ${name} must be a positive integer, got "${raw}"`);
+    process.exit(2);
+  }
+  return value;
 }
 try {
   setPriority(Math.max(10, getPriority()));
@@ -109,7 +120,7 @@ for (const name of groups) {
     incremental: true,
     incrementalFile: only ? `reports/stryker-incremental-${name}-only.json` : `reports/stryker-incremental-${name}.json`,
     concurrency,
-    timeoutMS: 5_000,
+    timeoutMS,
     reporters: ['clear-text', 'progress', 'html', 'json'],
     htmlReporter: { fileName: `reports/mutation/${name}.html` },
     jsonReporter: { fileName: `reports/mutation/${name}.json` },
