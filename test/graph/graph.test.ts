@@ -3,6 +3,7 @@ import { AgentStepGraph } from '../../src/graph/graph.js';
 import { StepTracker } from '../../src/graph/tracker.js';
 import { generateRequests } from '../../src/workload/generate.js';
 import { loadWorkflowSpec, parseWorkflowSpec } from '../../src/workload/spec.js';
+import { barrierGraph } from '../helpers/graphs.js';
 
 /** a0 -> a1 -> ... -> a(n-1), closed into a cycle by an explicit chain edge back to a0. */
 function cycleGraph(n: number): AgentStepGraph {
@@ -76,13 +77,7 @@ describe('StepTracker on a sequential cycle of 10 agents', () => {
 describe('StepTracker at a barrier', () => {
   /** planner fans out to w1 and x1; x1 -> x2; reviewer waits for w1 and x2. */
   function barrierTracker(): StepTracker {
-    const graph = new AgentStepGraph();
-    graph.addEdge({ kind: 'fanout', from: 'planner', to: ['w1', 'x1'] });
-    graph.addEdge({ kind: 'chain', from: 'x1', to: 'x2' });
-    graph.addEdge({ kind: 'join', from: ['w1', 'x2'], to: 'reviewer' });
-    graph.start = 'planner';
-    graph.rounds = 1;
-    return new StepTracker(graph);
+    return new StepTracker(barrierGraph());
   }
 
   it('takes the slowest member plus one, counting an arrived member as ready', () => {

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { AgentStepGraph } from '../../src/graph/graph.js';
 import { InstanceProgress } from '../../src/graph/progress.js';
 import { compileTopology } from '../../src/graph/topology.js';
+import { barrierGraph } from '../helpers/graphs.js';
 
 /** The progress of one instance of `graph`, driven by agent name. */
 function progressOf(graph: AgentStepGraph) {
@@ -38,13 +39,7 @@ describe('InstanceProgress counts', () => {
   });
 
   it('a join target beginning early takes only the members that arrived', () => {
-    const graph = new AgentStepGraph();
-    graph.addEdge({ kind: 'fanout', from: 'planner', to: ['w1', 'x1'] });
-    graph.addEdge({ kind: 'chain', from: 'x1', to: 'x2' });
-    graph.addEdge({ kind: 'join', from: ['w1', 'x2'], to: 'reviewer' });
-    graph.start = 'planner';
-    graph.rounds = 1;
-    const p = progressOf(graph);
+    const p = progressOf(barrierGraph());
     p.run('planner', 'w1');
     p.begin('x1');
     expect([p.ended('w1'), p.ended('x2')]).toEqual([1, 0]);
