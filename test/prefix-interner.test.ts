@@ -26,6 +26,17 @@ describe('PrefixInterner', () => {
     );
   });
 
+  it('gives block 0 under the empty prefix a new id right after the table is rebuilt', () => {
+    // 32 slots hold 24 prefixes: the 24th rebuilds the table with 64. The records past the last id are zero,
+    // as (empty prefix, block 0) would be: the rebuild must not index them.
+    const interner = new PrefixInterner(16);
+    for (let block = 1; block <= 24; block++) expect(interner.intern(0, block)).toBe(block);
+    expect(interner.intern(0, 0)).toBe(25);
+    expect(interner.intern(0, 99)).toBe(26);
+    expect(interner.intern(0, 0)).toBe(25);
+    expect(interner.size).toBe(27);
+  });
+
   it('interns a whole path as intern() does prefix by prefix, and counts the prefixes known before it', () => {
     fc.assert(
       fc.property(fc.array(fc.array(fc.integer({ min: 0, max: 6 }), { maxLength: 10 }), { maxLength: 200 }), (paths) => {

@@ -106,4 +106,57 @@ describe('IndexedHeap', () => {
     heap.set(0, 0, 0);
     expect(drain(heap)).toEqual([0, 2, 3, 4, 6, 7, 8, 9, 11]);
   });
+
+  it('re-keys an id already present right after a pop (the hole at the root is filled first)', () => {
+    const heap = new IndexedHeap(4);
+    for (const [id, key] of [[1, 1], [2, 2], [3, 3], [4, 4]] as const) heap.set(id, key, 0);
+    expect(heap.pop()).toBe(1);
+    heap.set(4, 0, 0); // 4 is present: it moves to the front, once
+    expect(heap.size).toBe(3);
+    expect([...heap.ids()].sort()).toEqual([2, 3, 4]);
+    expect(drain(heap)).toEqual([4, 2, 3]);
+  });
+
+  it('pops in (primary, secondary, id) order under random sets, re-keys, deletes and pops (model test)', () => {
+    type Op = { kind: 'set'; id: number; primary: number; secondary: number } | { kind: 'pop' } | { kind: 'delete'; id: number } | { kind: 'peek' };
+    const op: fc.Arbitrary<Op> = fc.oneof(
+      fc.record({ kind: fc.constant('set' as const), id: fc.nat(12), primary: fc.integer({ min: 0, max: 4 }), secondary: fc.integer({ min: 0, max: 3 }) }),
+      fc.record({ kind: fc.constant('pop' as const) }),
+      fc.record({ kind: fc.constant('delete' as const), id: fc.nat(12) }),
+      fc.record({ kind: fc.constant('peek' as const) }),
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 8 }), fc.array(op, { maxLength: 120 }), (capacity, ops) => {
+        const heap = new IndexedHeap(capacity);
+        const model = new Map<number, [number, number]>();
+        const first = (): number => {
+          let best = -1;
+          for (const [id, [p, s]] of model) {
+            if (best < 0) { best = id; continue; }
+            const [bp, bs] = model.get(best)!;
+            if (p < bp || (p === bp && (s < bs || (s === bs && id < best)))) best = id;
+          }
+          return best;
+        };
+        for (const o of ops) {
+          if (o.kind === 'set') {
+            heap.set(o.id, o.primary, o.secondary);
+            model.set(o.id, [o.primary, o.secondary]);
+          } else if (o.kind === 'pop') {
+            const expected = first();
+            expect(heap.pop()).toBe(expected);
+            model.delete(expected);
+          } else if (o.kind === 'delete') {
+            heap.delete(o.id);
+            model.delete(o.id);
+          } else {
+            expect(heap.peek()).toBe(first());
+          }
+          expect(heap.size).toBe(model.size);
+        }
+        for (let id = 0; id <= 13; id++) expect(heap.has(id)).toBe(model.has(id));
+      }),
+      { numRuns: runs(300) },
+    );
+  });
 });

@@ -19,6 +19,9 @@ describe('Shadow', () => {
     expect(shadow.run(request([1, 2, 3], 10), 1)).toBe(10); // all three blocks: the last one is partial
     expect(shadow.run(request([1, 2, 9], 11), 2)).toBe(8); // two blocks of 4
     expect(shadow.run(request([7], 3), 3)).toBe(0);
+    // A request with input but no block hashes (a trace line without them) has nothing to match.
+    expect(shadow.run(request([], 5), 4)).toBe(0);
+    expect(shadow.run(request([], 5), 5)).toBe(0);
     expect(shadow.cache.size).toBe(5); // 1, 2, 3, 9 and 7
     expect(shadow.cache.pinnedGpu).toBe(0); // every page unlocked after its request
   });

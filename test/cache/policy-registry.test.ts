@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { LruPolicy, type PolicyFactory } from '../../src/cache/policy.js';
 import { createPolicy, isPolicyName, policyFactory, policyRegistry, PolicyRegistry } from '../../src/cache/policy-registry.js';
+import type { ReusePolicy } from '../../src/cache/reuse/reuse-policy.js';
+import { replayTrace } from '../../src/replay/replay.js';
 
 describe('PolicyRegistry', () => {
   it('lists names in registration order, built-ins apart, with their entries', () => {
@@ -42,6 +44,16 @@ describe('the process-wide registry', () => {
       expect(policyFactory(name)({ gpuSlots: 64 }).name).toBe(name);
     }
     expect(isPolicyName('fifo')).toBe(false);
+  });
+
+  it('hands reuse the cache size, so a bounded cache duels an LRU shadow (ties go to LRU)', () => {
+    let made: ReusePolicy | undefined;
+    const factory: PolicyFactory = (context) => (made = policyFactory('reuse')(context) as ReusePolicy);
+    const requests = [1, 2, 1, 3].map((first, i) => ({ id: `r${i}`, blocks: [first, 10 + i], blockSize: 4, inputLength: 8, outputLength: 1 }));
+    replayTrace(requests, { capacityTokens: 4 * 4, blockSize: 4, policy: factory });
+    expect(made!.decisions).toEqual({ lru: 4, learned: 0 });
+    replayTrace(requests, { capacityTokens: null, blockSize: 4, policy: factory });
+    expect(made!.decisions).toEqual({ lru: 0, learned: 4 });
   });
 
   it('names the registered policies when asked for an unknown one', () => {

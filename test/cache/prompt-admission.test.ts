@@ -50,5 +50,8 @@ describe('PromptAdmission', () => {
     admission.release();
     admission.admit(request([1, 2, 3]), 1);
     expect([0, 1, 2].map((i) => cache.nextUse(admission.path[i]!))).toEqual([Infinity, Infinity, Infinity]);
+    admission.release();
+    // A prompt given to an admission without hooks: nobody to tell, and nothing fails.
+    expect(admission.admit(request([1, 2, 3]), 2, request([1, 2, 3]), 'agent-a')).toBe(3);
   });
 });

@@ -214,17 +214,21 @@ describe('radix cache: tier moves', () => {
   it('reprioritize re-reads the priority of a CPU-only candidate, keeping its last access as the tie-break', () => {
     const priorities = new Map<number, number>();
     const policy: EvictionPolicy = { name: 'map', priority: (page) => priorities.get(page) ?? 0 };
-    const cache = new RadixCache({ gpuSlots: 8, cpuSlots: 8, policy });
+    const cache = new RadixCache({ gpuSlots: 16, cpuSlots: 16, policy });
     const older = cpuOnly(cache, ROOT, 1, 1);
     const newer = cpuOnly(cache, ROOT, 2, 5);
     const third = cpuOnly(cache, ROOT, 3, 9);
-    cache.reprioritize(newer); // same priority: still after the older page (last access 5 > 1)
+    // Ids 4-12 (8 among them: id / 8 is a whole slot) at ticks 14-22.
+    const more = [4, 5, 6, 7, 8, 9, 10, 11, 12].map((block) => cpuOnly(cache, ROOT, block, 10 + block));
+    // Same priorities: each stays in last-access order.
+    for (const page of [newer, third, ...more]) cache.reprioritize(page);
     cache.reprioritize(ROOT); // no candidate: nothing to do
     expect(cache.evictCpu()).toBe(older);
-    priorities.set(third, 3);
-    cache.reprioritize(third); // now after the newer page
-    expect(cache.evictCpu()).toBe(newer);
-    expect(cache.evictCpu()).toBe(third);
+    priorities.set(newer, 3);
+    cache.reprioritize(newer); // now after every other page
+    const order: number[] = [];
+    for (let page = cache.evictCpu(); page >= 0; page = cache.evictCpu()) order.push(page);
+    expect(order).toEqual([third, ...more, newer]);
   });
 });
 

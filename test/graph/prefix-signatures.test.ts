@@ -57,4 +57,12 @@ describe('PrefixSignatures', () => {
     expect(s.identify([1000, 5000, 1])).toEqual({ node: 9, depth: 2 });
     expect(s.identify([1001, 5001])).toBeUndefined();
   });
+
+  it('keeps the depth of node 1,024, the first id past its first records', () => {
+    const s = new PrefixSignatures();
+    const path = Array.from({ length: 1030 }, (_, i) => i + 1);
+    s.record(path); // nodes 1-1,030: node i is the prefix of i pages
+    s.record([...path.slice(0, 1024), 7777, 8888]); // node 1,024 goes on with block 1,025 and with 7,777
+    expect(s.identify(path)).toEqual({ node: 1024, depth: 1024 });
+  });
 });
