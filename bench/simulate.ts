@@ -3,12 +3,16 @@
  * spent in garbage collection (from `gc` performance entries):
  * - concurrent-1024 on A10G at 1x, 4x and 16x its length (cost must grow linearly), and on H100-SXM, per
  *   setup, warm: a run takes ~0.1 s, so the JIT needs a few to finish compiling (one warm-up run left it at
- *   about half speed); after WARM_RUNS untimed runs the median of TIMED_RUNS is reported (target >= 2,000x);
+ *   about half speed); after WARM_RUNS untimed runs the median of TIMED_RUNS is reported (target >= 2,000x).
+ *   Each setup is measured twice: alone in a worker thread (its own JIT), and in this process after the
+ *   setups before it, where the simulator's call sites have met every setup's objects (another policy, a
+ *   CPU tier or not, a prefetcher) and run slower;
  * - the Mooncake conversation trace on 8 replicas (H100-SXM), three setups: its first 3,000 requests, then all
  *   12,031 (target: cost per request within 1.2x of the first 3,000's, the whole run under 1.2 s).
  */
 import { readFile } from 'node:fs/promises';
 import { PerformanceObserver } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
 import { AgentStepGraph } from '../src/graph/graph.js';
 import { WorkflowSte } from '../src/graph/workflow-ste.js';
 import { resolveHardware, type HardwareConfig } from '../src/sim/hardware.js';
@@ -34,7 +38,7 @@ export async function benchSimulate(): Promise<BenchLine[]> {
   }
 }
 
-interface Run {
+export interface Run {
   wall: number;
   /** CPU seconds of this process (user + system): what contention on a shared machine disturbs least. */
   cpu: number;
@@ -86,23 +90,56 @@ async function concurrentLines(gc: GcClock): Promise<BenchLine[]> {
       ...(scale > 1 && { baseline: `x1: ${firstPerRequest.toFixed(0)} us CPU/req; this is ${(perRequest / firstPerRequest).toFixed(2)}x the x1 cost per request` }),
     });
   }
-  const h100 = resolveHardware({ gpu: 'H100-SXM', model: 'Llama-3.1-8B' });
-  const requests = generateRequests(base, { seed: 1 });
-  const graph = AgentStepGraph.fromSpec(base);
   for (const setup of SETUPS) {
-    const ste = () => new WorkflowSte(graph, { shareAgents: base.shareAgents });
-    for (let i = 0; i < WARM_RUNS; i++) await run(gc, requests, [setup], h100, 1, ste);
-    const timed: Run[] = [];
-    for (let i = 0; i < TIMED_RUNS; i++) timed.push(await run(gc, requests, [setup], h100, 1, ste));
-    const result = timed.sort((a, b) => a.cpu - b.cpu)[TIMED_RUNS >> 1]!;
-    const spread = timed.map((r) => `${(r.makespan / r.cpu).toFixed(0)}x`).join(', ');
+    const alone = await inWorker(setup);
+    const shared = await warmConcurrent(gc, setup);
     lines.push({
       name: `concurrent-1024 ${setup} H100-SXM (warm)`,
-      value: `${result.cpu.toFixed(3)} s CPU (${result.wall.toFixed(3)} s wall), ${(result.makespan / result.cpu).toFixed(0)}x real time per CPU second (${(result.makespan / result.wall).toFixed(0)}x wall), GC ${pct(result.gcShare)}; median of ${TIMED_RUNS} after ${WARM_RUNS} warm-up runs (${spread})`,
+      value: `alone (own worker thread): ${describeWarm(alone)}`,
       target: '>= 2,000x real time',
+      baseline: `in this process after the setups before it: ${describeWarm(shared)}`,
     });
   }
   return lines;
+}
+
+/** Warm runs of concurrent-1024 on H100-SXM under one setup: the median of TIMED_RUNS after WARM_RUNS. */
+export interface WarmFigure {
+  median: Run;
+  /** Each timed run's real time per CPU second. */
+  spread: number[];
+}
+
+export async function warmConcurrent(gc: GcClock, setup: SetupName): Promise<WarmFigure> {
+  const path = `${repoRoot}workloads/paper/concurrent-1024.json`;
+  const base = parseWorkflowSpec(JSON.parse(await readFile(path, 'utf8')), path);
+  const h100 = resolveHardware({ gpu: 'H100-SXM', model: 'Llama-3.1-8B' });
+  const requests = generateRequests(base, { seed: 1 });
+  const graph = AgentStepGraph.fromSpec(base);
+  const ste = () => new WorkflowSte(graph, { shareAgents: base.shareAgents });
+  for (let i = 0; i < WARM_RUNS; i++) await run(gc, requests, [setup], h100, 1, ste);
+  const timed: Run[] = [];
+  for (let i = 0; i < TIMED_RUNS; i++) timed.push(await run(gc, requests, [setup], h100, 1, ste));
+  const spread = timed.map((r) => r.makespan / r.cpu);
+  return { median: timed.sort((a, b) => a.cpu - b.cpu)[TIMED_RUNS >> 1]!, spread };
+}
+
+/** warmConcurrent in a fresh worker thread (bench/simulate-worker.ts): no other setup has run there. */
+function inWorker(setup: SetupName): Promise<WarmFigure> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./simulate-worker.js', import.meta.url), { workerData: { setup } });
+    worker.once('message', (figure: WarmFigure) => resolve(figure));
+    worker.once('error', reject);
+    worker.once('exit', (code) => code !== 0 && reject(new Error(`simulate worker for ${setup} exited with ${code}`)));
+  });
+}
+
+function describeWarm({ median, spread }: WarmFigure): string {
+  return (
+    `${median.cpu.toFixed(3)} s CPU (${median.wall.toFixed(3)} s wall), ${(median.makespan / median.cpu).toFixed(0)}x real time per CPU second ` +
+    `(${(median.makespan / median.wall).toFixed(0)}x wall), GC ${pct(median.gcShare)}; median of ${TIMED_RUNS} after ${WARM_RUNS} warm-up runs ` +
+    `(${spread.map((x) => `${x.toFixed(0)}x`).join(', ')})`
+  );
 }
 
 async function mooncakeLines(gc: GcClock): Promise<BenchLine[]> {
@@ -129,7 +166,7 @@ async function mooncakeLines(gc: GcClock): Promise<BenchLine[]> {
   ];
 }
 
-interface GcClock {
+export interface GcClock {
   /** Milliseconds spent in GC pauses since the clock started (call settle() first). */
   total(): number;
   /** Lets the entries of GC pauses so far arrive: they are delivered on later turns of the event loop. */
@@ -138,7 +175,7 @@ interface GcClock {
 }
 
 /** Sums GC pause durations as `gc` performance entries report them. */
-function gcClock(): GcClock {
+export function gcClock(): GcClock {
   let total = 0;
   const observer = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) total += entry.duration;

@@ -113,6 +113,18 @@ export class CostModel {
   }
 
   /**
+   * `forwardSeconds` of a decode-only batch of `requests` steps whose contexts add up to `contextTokens`,
+   * with the same float operations (the sums are of integers, exact in any order): what a replica that
+   * only keeps the running total needs each decode iteration, without a batch to walk.
+   */
+  decodeForwardSeconds(requests: number, contextTokens: number): number {
+    if (requests === 0) return 0;
+    const flops = 2 * this.hardware.model.params * requests + this.attentionFlopsPerPair * contextTokens;
+    const bytes = (contextTokens + requests) * this.kvBytesPerToken + this.weightBytes;
+    return Math.max(flops / this.flopRate, bytes / this.byteRate);
+  }
+
+  /**
    * The fixed cost of an iteration: scheduling and kernel launches. Under `sglang-0.4` a decode-only batch
    * of at most `cudaGraphMaxBs` requests replays a CUDA graph (model_executor/cuda_graph_runner.py), so no
    * kernel is launched one by one, and the overlap scheduler (managers/scheduler.py, v0.4's "zero-overhead

@@ -27,9 +27,17 @@ export function percentile(sorted: Float64Array, q: number): number {
 
 /** Keeps at most `limit` evenly spaced items, always the first and the last. */
 export function thin<T>(items: readonly T[], limit: number): T[] {
-  if (items.length <= limit) return [...items];
-  const kept: T[] = [];
-  const step = (items.length - 1) / (limit - 1);
-  for (let i = 0; i < limit; i++) kept.push(items[Math.round(i * step)]!);
+  return Array.from(thinnedPositions(items.length, limit), (position) => items[position]!);
+}
+
+/**
+ * The positions `thin` keeps out of `count` items, ascending and distinct: lets a producer that knows
+ * its count in advance build only the kept items.
+ */
+export function thinnedPositions(count: number, limit: number): Int32Array {
+  if (count <= limit) return Int32Array.from({ length: count }, (_, i) => i);
+  const kept = new Int32Array(limit);
+  const step = (count - 1) / (limit - 1);
+  for (let i = 0; i < limit; i++) kept[i] = Math.round(i * step);
   return kept;
 }

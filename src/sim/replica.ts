@@ -19,6 +19,11 @@ export interface EngineCost {
   /** The iteration without its fixed overhead: the part a layer-wise load overlaps with. */
   forwardSeconds(batch: IterationBatch): number;
   overheadSeconds(batch: IterationBatch): number;
+  /**
+   * `forwardSeconds` of a decode-only batch of `requests` steps whose contexts add up to `contextTokens`
+   * (exactly the same number): lets a decode iteration that repeats the last one skip walking its batch.
+   */
+  decodeForwardSeconds?(requests: number, contextTokens: number): number;
   /** Bytes of one page of KV. */
   readonly pageBytes: number;
   /** Whether loading `pages` from the CPU beats recomputing them after `contextTokens` of context. */
@@ -118,6 +123,8 @@ export class Replica implements Timed {
   #arrivals = 0;
   /** Coming iteration ends that only repeat the decode batch in flight (see #repeat). */
   #repeats = 0;
+  /** While repeating: the decode batch's context tokens, all requests together (NaN: walk the batch). */
+  #decodeContext = NaN;
 
   // Reused every iteration, so the hot path allocates nothing once they have grown to the largest batch.
   /** The iteration's work records: entries [0, #workCount) are live until the iteration finishes. */
@@ -709,8 +716,14 @@ export class Replica implements Timed {
     const batch = this.#batch;
     let prefills = 0;
     let decodes = 0;
+    let context = 0;
+    let integral = true;
     for (let i = 0; i < this.#workCount; i++) {
       const { request, kind, tokens } = this.#work[i]!;
+      if (kind === 'decode') {
+        context += request.inputLength + request.generated;
+        integral &&= Number.isInteger(request.inputLength);
+      }
       if (kind === 'prefill') {
         const chunk = this.#prefillChunks[prefills];
         if (chunk) {
@@ -732,6 +745,8 @@ export class Replica implements Timed {
     const now = this.#events.now;
     if (!load) {
       this.#repeats = prefills === 0 && !this.#options.fullPath ? this.#repeatsAhead() : 0;
+      // Integer contexts add up exactly in any order, so a running total prices the repeats alike.
+      this.#decodeContext = this.#repeats > 0 && this.#options.cost.decodeForwardSeconds && integral && Number.isSafeInteger(context) ? context : NaN;
       this.#events.wake(now + this.#batchSeconds(), this, 0);
       return;
     }
@@ -793,14 +808,31 @@ export class Replica implements Timed {
    */
   #repeat(): void {
     this.#repeats--;
-    const steps = this.#decodeSteps;
-    for (let i = 0; i < this.#workCount; i++) {
-      const request = this.#work[i]!.request;
-      request.generated++;
-      steps[i]!.contextTokens = request.inputLength + request.generated;
-    }
     this.iterations++;
-    this.#events.wake(this.#events.now + this.#batchSeconds(), this, 0);
+    const count = this.#workCount;
+    if (Number.isNaN(this.#decodeContext)) {
+      const steps = this.#decodeSteps;
+      for (let i = 0; i < count; i++) {
+        const request = this.#work[i]!.request;
+        request.generated++;
+        steps[i]!.contextTokens = request.inputLength + request.generated;
+      }
+      this.#events.wake(this.#events.now + this.#batchSeconds(), this, 0);
+      return;
+    }
+    for (let i = 0; i < count; i++) this.#work[i]!.request.generated++;
+    this.#decodeContext += count;
+    const { cost, rules } = this.#options;
+    // #batchSeconds' arithmetic on the same numbers; the batch (rebuilt by the next full path) is not read.
+    const forward = cost.decodeForwardSeconds!(count, this.#decodeContext);
+    const overhead = cost.overheadSeconds(this.#batch);
+    let seconds: number;
+    if (rules) {
+      const debt = this.#writeDebt;
+      this.#writeDebt = 0;
+      seconds = forward + (overhead + debt);
+    } else seconds = forward + overhead;
+    this.#events.wake(this.#events.now + seconds, this, 0);
   }
 
   #finishIteration(): void {

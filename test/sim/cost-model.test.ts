@@ -148,6 +148,31 @@ describe('iteration time (roofline)', () => {
   });
 });
 
+describe('decode iterations priced from a running total', () => {
+  it('gives forwardSeconds of the decode batch exactly, whatever the model and GPU', () => {
+    const machines = [
+      ['Llama-3.1-8B', 'A10G'],
+      ['Llama-3.1-8B', 'H100-SXM'],
+      ['Qwen2.5-32B', 'H100-SXM'],
+      ['Llama-3.1-70B', 'H100-SXM'],
+    ] as const;
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...machines),
+        fc.array(fc.integer({ min: 1, max: 200_000 }), { minLength: 1, maxLength: 300 }),
+        ([model, gpu], contexts) => {
+          const costs = new CostModel(resolveHardware({ engine: 'ideal', gpu, model }));
+          const total = contexts.reduce((sum, context) => sum + context, 0);
+          const batch = { prefill: [], decode: contexts.map((contextTokens) => ({ contextTokens })) };
+          expect(costs.decodeForwardSeconds(contexts.length, total)).toBe(costs.forwardSeconds(batch));
+        },
+      ),
+      { seed: 1414, numRuns: 200 },
+    );
+    expect(a10gLlama8b().decodeForwardSeconds(0, 0)).toBe(0);
+  });
+});
+
 describe('transfers and load-vs-recompute', () => {
   it('costs latency + bytes / bandwidth per direction', () => {
     const costs = a10gLlama8b({ d2h: { bandwidth: 4e9, latency: 1e-3 } });
