@@ -4,6 +4,7 @@
  * many rounds started. A begin is matched to the ended agent it continues from, so the bookkeeping
  * follows the control flow without being told which edge was taken.
  */
+import { AgentList } from './agent-list.js';
 import { loopContinues, relaxSteps, type ProgressView } from './relax.js';
 import type { Topology } from './topology.js';
 
@@ -17,7 +18,7 @@ export class InstanceProgress implements ProgressView {
   private roundsStarted = 1;
   private distance: Float64Array;
   /** Agents with a finite value in `distance`. */
-  private known: number[] = [];
+  private readonly known = new AgentList();
   private stale = true;
 
   /** `horizon`: agents further away than this many steps get no value (see relax.ts). */
@@ -44,7 +45,7 @@ export class InstanceProgress implements ProgressView {
     this.announced = grow(this.announced, topology.size);
     this.loopTaken = grow(this.loopTaken, topology.loops.length);
     this.distance = new Float64Array(topology.size).fill(Infinity);
-    this.known = [];
+    this.known.clear();
     this.stale = true;
   }
 
@@ -72,15 +73,17 @@ export class InstanceProgress implements ProgressView {
   /** Each agent's STE in this instance, Infinity when unknown; recomputed only after a change. */
   steps(): Float64Array {
     if (this.stale) {
-      for (const agent of this.known) this.distance[agent] = Infinity;
-      this.known = relaxSteps(this.topology, this, this.distance, this.horizon);
+      const known = this.known;
+      for (let i = 0; i < known.length; i++) this.distance[known.items[i]!] = Infinity;
+      known.clear();
+      relaxSteps(this.topology, this, this.distance, this.horizon, this.known);
       this.stale = false;
     }
     return this.distance;
   }
 
   /** The agents `steps()` gives a finite value. */
-  reached(): readonly number[] {
+  reached(): AgentList {
     this.steps();
     return this.known;
   }

@@ -1,5 +1,6 @@
 /** The working space of the STE search in relax.ts, kept per topology so that a search allocates nothing. */
-import { Heap } from 'heap-js';
+import { AgentList } from './agent-list.js';
+import { NumberHeap } from './number-heap.js';
 
 /** Queue entries pack `value * AGENT_SLOTS + agent`. */
 export const AGENT_SLOTS = 2 ** 21;
@@ -9,13 +10,15 @@ export const MAX_STEPS = 2 ** 32;
 /** Reusable scratch space of one topology's searches (searches run one at a time). */
 export class RelaxScratch {
   /** Offered values as `value * 2^21 + agent` (agents < 2^21 with values < 2^32 stay exact); stale entries are skipped. */
-  readonly queue = new Heap<number>((a, b) => a - b);
+  readonly queue = new NumberHeap();
   /** Per agent: its successors have been given its launch value. */
   readonly launched: Uint8Array;
   /** Per join: members settled so far, and the largest exit value among them. */
   readonly joinArrived: Int32Array;
   readonly joinLatest: Float64Array;
   readonly touchedJoins: number[] = [];
+  /** Agents launched by the current search, to clear `launched` after it. */
+  readonly launchedList = new AgentList();
   /** Agents examined by the last search (a work count for tests and benchmarks). */
   visits = 0;
 

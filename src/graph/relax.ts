@@ -14,7 +14,8 @@
  * number of agents within the horizon of where the instance is, not the size of the graph.
  * test/graph/relax.test.ts checks this against the fixed-point sweeps it replaced.
  */
-import { AGENT_SLOTS, MAX_STEPS } from './relax-scratch.js';
+import { AgentList } from './agent-list.js';
+import { AGENT_SLOTS, MAX_STEPS, type RelaxScratch } from './relax-scratch.js';
 import type { LoopInfo, Topology } from './topology-types.js';
 
 /** What the rules need to know about one instance's progress; counts are per agent or per loop. */
@@ -34,48 +35,21 @@ export interface ProgressView {
 
 /**
  * Writes each agent's STE into `distance`, which must hold Infinity for every agent on entry; returns
- * the agents given a finite value (at most `horizon`), so that the caller can reset just those.
+ * the agents given a finite value (at most `horizon`), so that the caller can reset just those. They are
+ * appended to `reached` when given (a caller's reused list), else to a new list.
  */
-export function relaxSteps(topology: Topology, progress: ProgressView, distance: Float64Array, horizon = Infinity): number[] {
-  const { running, ended, announced, loopTaken } = progress;
-  const { loops, joins, loopOf, joinOf, exitTargets, start } = topology;
+export function relaxSteps(topology: Topology, progress: ProgressView, distance: Float64Array, horizon = Infinity, reached = new AgentList()): AgentList {
+  const { running, ended, announced } = progress;
   const scratch = topology.scratch;
-  const { queue, launched, joinArrived, joinLatest, touchedJoins } = scratch;
-  const reached: number[] = [];
-  const launchedList: number[] = [];
-  let visits = 0;
-
-  const offer = (agent: number, value: number) => {
-    if (value > horizon || value >= MAX_STEPS || !(value < distance[agent]!)) return;
-    if (distance[agent] === Infinity) reached.push(agent);
-    distance[agent] = value;
-    queue.push(value * AGENT_SLOTS + agent);
-  };
-  const extraRounds = (agent: number): number => {
-    const loop = loops[loopOf[agent]!];
-    return loop === undefined || loop.count === 0 ? 0 : Math.max(0, loop.count - loopTaken[loopOf[agent]!]!) * loop.length;
-  };
-  /** Gives the agent's successors what they build on: `launch` (0 while it runs or has just ended). */
-  const launch = (agent: number, value: number) => {
-    if (launched[agent]) return;
-    launched[agent] = 1;
-    launchedList.push(agent);
-    visits++;
-    const exit = value + extraRounds(agent);
-    for (const target of exitTargets[agent]!) offer(target, exit + 1);
-    const loopIndex = loopOf[agent]!;
-    if (loopIndex !== -1 && loopContinues(loops[loopIndex]!, loopTaken[loopIndex]!)) offer(loops[loopIndex]!.to, value + 1);
-    const joinIndex = joinOf[agent]!;
-    if (joinIndex !== -1) {
-      const join = joins[joinIndex]!;
-      if (joinArrived[joinIndex] === 0) touchedJoins.push(joinIndex);
-      joinArrived[joinIndex]!++;
-      if (exit > joinLatest[joinIndex]!) joinLatest[joinIndex] = exit;
-      if (joinArrived[joinIndex] === join.members.length) offer(join.target, joinLatest[joinIndex]! + 1);
-    }
-    // A terminal agent (no exit, no join) leads to the next round.
-    if (start !== -1 && progress.roundsLeft && exitTargets[agent]!.length === 0 && joinIndex === -1) offer(start, exit + 1);
-  };
+  // offer/launch read the search through `search` (one search runs at a time): no closures per search.
+  search.topology = topology;
+  search.scratch = scratch;
+  search.progress = progress;
+  search.distance = distance;
+  search.horizon = horizon;
+  search.reached = reached;
+  scratch.visits = 0;
+  const { queue, launched, joinArrived, joinLatest, touchedJoins, launchedList } = scratch;
 
   for (const agent of progress.active) {
     if (running[agent]! > 0) offer(agent, 0);
@@ -85,19 +59,72 @@ export function relaxSteps(topology: Topology, progress: ProgressView, distance:
   while (queue.size() > 0) {
     const entry = queue.pop()!;
     const agent = entry % AGENT_SLOTS;
-    visits++;
+    scratch.visits++;
     // An agent offered a smaller value later is already launched from it.
     if ((entry - agent) / AGENT_SLOTS === distance[agent]) launch(agent, distance[agent]!);
   }
 
-  for (const agent of launchedList) launched[agent] = 0;
+  for (let i = 0; i < launchedList.length; i++) launched[launchedList.items[i]!] = 0;
+  launchedList.clear();
   for (const index of touchedJoins) {
     joinArrived[index] = 0;
     joinLatest[index] = 0;
   }
   touchedJoins.length = 0;
-  scratch.visits = visits;
+  search.topology = search.scratch = search.progress = search.distance = search.reached = undefined;
   return reached;
+}
+
+/** The search in progress: what offer and launch read and where they write; unset between searches. */
+const search: {
+  topology: Topology | undefined;
+  scratch: RelaxScratch | undefined;
+  progress: ProgressView | undefined;
+  distance: Float64Array | undefined;
+  horizon: number;
+  reached: AgentList | undefined;
+} = { topology: undefined, scratch: undefined, progress: undefined, distance: undefined, horizon: Infinity, reached: undefined };
+
+function offer(agent: number, value: number): void {
+  const distance = search.distance!;
+  if (value > search.horizon || value >= MAX_STEPS || !(value < distance[agent]!)) return;
+  if (distance[agent] === Infinity) search.reached!.push(agent);
+  distance[agent] = value;
+  search.scratch!.queue.push(value * AGENT_SLOTS + agent);
+}
+
+function extraRounds(topology: Topology, progress: ProgressView, agent: number): number {
+  const index = topology.loopOf[agent]!;
+  if (index === -1) return 0;
+  const loop = topology.loops[index]!;
+  return loop.count === 0 ? 0 : Math.max(0, loop.count - progress.loopTaken[index]!) * loop.length;
+}
+
+/** Gives the agent's successors what they build on: `value` (0 while it runs or has just ended). */
+function launch(agent: number, value: number): void {
+  const scratch = search.scratch!;
+  const { launched, joinArrived, joinLatest } = scratch;
+  const topology = search.topology!;
+  const progress = search.progress!;
+  if (launched[agent]) return;
+  launched[agent] = 1;
+  scratch.launchedList.push(agent);
+  scratch.visits++;
+  const exit = value + extraRounds(topology, progress, agent);
+  const targets = topology.exitTargets[agent]!;
+  for (let i = 0; i < targets.length; i++) offer(targets[i]!, exit + 1);
+  const loopIndex = topology.loopOf[agent]!;
+  if (loopIndex !== -1 && loopContinues(topology.loops[loopIndex]!, progress.loopTaken[loopIndex]!)) offer(topology.loops[loopIndex]!.to, value + 1);
+  const joinIndex = topology.joinOf[agent]!;
+  if (joinIndex !== -1) {
+    const join = topology.joins[joinIndex]!;
+    if (joinArrived[joinIndex] === 0) scratch.touchedJoins.push(joinIndex);
+    joinArrived[joinIndex]!++;
+    if (exit > joinLatest[joinIndex]!) joinLatest[joinIndex] = exit;
+    if (joinArrived[joinIndex] === join.members.length) offer(join.target, joinLatest[joinIndex]! + 1);
+  }
+  // A terminal agent (no exit, no join) leads to the next round.
+  if (topology.start !== -1 && progress.roundsLeft && targets.length === 0 && joinIndex === -1) offer(topology.start, exit + 1);
 }
 
 /** Whether the loop's back edge is taken again after `taken` times: always possible for a probabilistic loop. */

@@ -9,6 +9,7 @@
  * `takeChangedAgents` hands those agents out, so callers need not re-read every agent either.
  */
 import type { AgentStepGraph } from './graph.js';
+import { AgentList } from './agent-list.js';
 import { InstanceProgress } from './progress.js';
 import { topologyOf, type Topology } from './topology.js';
 
@@ -34,7 +35,7 @@ interface TrackedInstance {
    * in this order. Typed arrays rather than a Map: in a long chain every step gives values to agents never
    * seen before, and a Map's churn (a deleted and a new key per step) cost more than the search itself.
    */
-  order: number[];
+  order: AgentList;
 }
 
 export class StepTracker {
@@ -54,8 +55,12 @@ export class StepTracker {
    * second instance comes.
    */
   private counted = false;
-  /** Agents whose minimum changed since the last `takeChangedAgents`. */
-  private readonly changed = new Set<number>();
+  /**
+   * Agents whose minimum changed since the last `takeChangedAgents`, in the order they first changed, with
+   * a flag per agent (a Set's clear reallocates its table, and this is taken after every event).
+   */
+  private changed: number[] = [];
+  private changedFlag: Uint8Array;
 
   constructor(
     private readonly graph: AgentStepGraph,
@@ -65,6 +70,7 @@ export class StepTracker {
     this.topology = topologyOf(graph);
     this.compiledRevision = graph.revision;
     this.minimum = new Float64Array(this.topology.size).fill(Infinity);
+    this.changedFlag = new Uint8Array(this.topology.size);
   }
 
   /** Increases whenever any STE may have changed (an event, or the graph itself changed). */
@@ -143,8 +149,9 @@ export class StepTracker {
   /** `takeChangedAgents` by id in the graph, in the same order. */
   takeChangedIds(): number[] {
     this.settle();
-    const ids = [...this.changed];
-    this.changed.clear();
+    const ids = this.changed;
+    this.changed = [];
+    for (const id of ids) this.changedFlag[id] = 0;
     return ids;
   }
 
@@ -155,19 +162,22 @@ export class StepTracker {
       const distance = tracked.progress.steps();
       const { given, order } = tracked;
       // Agents whose value stayed keep their place; the others leave, and come back at the end if reached.
-      let kept = 0;
+      const kept = order.items;
+      let keptCount = 0;
       for (let i = 0; i < order.length; i++) {
-        const agent = order[i]!;
+        const agent = kept[i]!;
         const value = given[agent]!;
         if (distance[agent] === value) {
-          order[kept++] = agent;
+          kept[keptCount++] = agent;
           continue;
         }
         this.remove(agent, value);
         given[agent] = Infinity;
       }
-      order.length = kept;
-      for (const agent of tracked.progress.reached()) {
+      order.length = keptCount;
+      const reached = tracked.progress.reached();
+      for (let i = 0; i < reached.length; i++) {
+        const agent = reached.items[i]!;
         if (given[agent] !== Infinity) continue;
         given[agent] = distance[agent]!;
         order.push(agent);
@@ -180,7 +190,7 @@ export class StepTracker {
   private add(agent: number, value: number): void {
     if (!this.counted) {
       this.minimum[agent] = value;
-      this.changed.add(agent);
+      this.markChanged(agent);
       return;
     }
     let counts = this.counts.get(agent);
@@ -188,14 +198,14 @@ export class StepTracker {
     counts.set(value, (counts.get(value) ?? 0) + 1);
     if (value < this.minimum[agent]!) {
       this.minimum[agent] = value;
-      this.changed.add(agent);
+      this.markChanged(agent);
     }
   }
 
   private remove(agent: number, value: number): void {
     if (!this.counted) {
       this.minimum[agent] = Infinity;
-      this.changed.add(agent);
+      this.markChanged(agent);
       return;
     }
     const counts = this.counts.get(agent)!;
@@ -211,7 +221,13 @@ export class StepTracker {
     for (const each of counts.keys()) if (each < next) next = each;
     if (counts.size === 0) this.counts.delete(agent);
     this.minimum[agent] = next;
-    this.changed.add(agent);
+    this.markChanged(agent);
+  }
+
+  private markChanged(agent: number): void {
+    if (this.changedFlag[agent]) return;
+    this.changedFlag[agent] = 1;
+    this.changed.push(agent);
   }
 
   private trackedOf(instance: string): TrackedInstance {
@@ -219,7 +235,7 @@ export class StepTracker {
     let tracked = this.instances.get(instance);
     if (tracked === undefined) {
       if (!this.counted && this.instances.size > 0) this.startCounting();
-      tracked = { progress: new InstanceProgress(this.topology, this.horizon), given: new Float64Array(this.topology.size).fill(Infinity), order: [] };
+      tracked = { progress: new InstanceProgress(this.topology, this.horizon), given: new Float64Array(this.topology.size).fill(Infinity), order: new AgentList() };
       this.instances.set(instance, tracked);
     }
     return tracked;
@@ -261,6 +277,11 @@ export class StepTracker {
     const minimum = new Float64Array(this.topology.size).fill(Infinity);
     minimum.set(this.minimum.subarray(0, Math.min(this.minimum.length, minimum.length)));
     this.minimum = minimum;
+    if (this.changedFlag.length < this.topology.size) {
+      const flags = new Uint8Array(this.topology.size);
+      flags.set(this.changedFlag);
+      this.changedFlag = flags;
+    }
     this.changes++;
   }
 }
