@@ -128,7 +128,8 @@ export class StepTracker {
 
   /** `steOf` by the agent's id in the graph. */
   steOfId(id: number): number | undefined {
-    this.settle();
+    // Read once per changed agent after `takeChangedIds` settled: skip the call when nothing is pending.
+    if (this.stale.size > 0 || this.compiledRevision !== this.graph.revision) this.settle();
     const steps = this.minimum[id] ?? Infinity;
     return Number.isFinite(steps) ? steps : undefined;
   }
