@@ -68,6 +68,13 @@ describe('gateway cache-aware routing', () => {
     expect(routing.choose(candidates([3, 10], [0, 50], [1, 10]), query(8, [0, 0, 0]))).toMatchObject({ index: 12, reason: 'miss' });
   });
 
+  it("SGLang's rule sends a miss to the least loaded even when another upstream has the smaller tree", () => {
+    const sglang = new CacheAwareRouting(SGLANG_CACHE_AWARE);
+    // Loads 5 and 1 (a gap of 4: no balancing); trees of 1 and 100 pages; nothing matched.
+    expect(sglang.choose(candidates([5, 1], [1, 100]), query(4, [0, 0]))).toMatchObject({ index: 11, reason: 'miss' });
+    expect(routing.choose(candidates([5, 1], [1, 100]), query(4, [0, 0]))).toMatchObject({ index: 10, reason: 'miss' });
+  });
+
   it('balance goes to the first of the least loaded, an empty prompt never counts as a cache hit', () => {
     expect(routing.choose(candidates([40, 0], [0, 0], [0, 0]), query(4, [4, 0, 1]))).toEqual({ index: 11, reason: 'balance', matchedBlocks: 0 });
     expect(routing.choose(candidates([0, 5], [0, 1]), query(0, [0, 0]))).toEqual({ index: 11, reason: 'miss', matchedBlocks: 0 });
