@@ -223,6 +223,20 @@ describe('Prefetcher', () => {
     expect(landed).toEqual(['late']);
   });
 
+  it('an agent that moved within the window and then left it is not loaded later at its old place', () => {
+    const s = setup({ a: [1] }, { gpuSlots: 1, loadAhead: 5 });
+    const running = s.cache.insertGpu(ROOT, 99, 0);
+    s.cache.lock(running); // the one GPU slot is held: a's load finds no room and a stays due
+    s.prefetcher.update(new Map([['a', 3]]));
+    s.prefetcher.update(new Map([['a', 0]])); // a moves up the due list (from STE 3 to 0)
+    s.prefetcher.update(new Map([['a', undefined]])); // and leaves the window
+    s.cache.unlock(running);
+    expect(s.cache.evictGpu()).toBe(running); // room now
+    s.prefetcher.update(new Map([['other', undefined]])); // any change re-plans what is still due: nothing
+    expect(s.link.queued).toHaveLength(0);
+    expect(states(s, 'a')).toEqual([PageState.cpu]);
+  });
+
   it('plans an agent again when its STE is sent again after its load landed and its pages were evicted', () => {
     const s = setup({ a: [1] }, { gpuSlots: 8 });
     s.prefetcher.update(new Map([['a', 1]]));
