@@ -12,8 +12,12 @@ export interface Line {
   text: string;
 }
 
-/** Big chunks mean few awaits per file; 1 MiB keeps memory bounded whatever the file size. */
-const CHUNK_BYTES = 1 << 20;
+/**
+ * One await per chunk, and memory bounded whatever the file size. Not bigger: a streaming replay keeps a
+ * chunk's requests alive until it has replayed them, and each young-generation collection meanwhile copies
+ * them all; 256 KiB cut a Mooncake replay's CPU by about a tenth against 1 MiB.
+ */
+const CHUNK_BYTES = 256 << 10;
 
 const LF = 0x0a;
 const CR = 0x0d;
