@@ -58,6 +58,8 @@ export class StePolicy implements EvictionPolicy {
     const first = page < this.#firstTag.length ? this.#firstTag[page]! : -1;
     if (first < 0) return undefined;
     let best = this.#ste[first]!;
+    // Most workloads never tag a page twice: no lookup per priority read then.
+    if (this.#moreTags.size === 0) return valueOrUndefined(best);
     const more = this.#moreTags.get(page);
     if (more) {
       for (const agent of more) {

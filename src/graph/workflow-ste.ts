@@ -39,13 +39,17 @@ export class WorkflowSte implements SteSource {
   begin(instance: string, agent: string): void {
     const id = this.#graph.idOf(agent);
     if (id === undefined) return;
-    this.#refresh(instance, this.#trackerOf(instance, (tracker) => tracker.beginById(instance, id)));
+    const own = this.#privateOf(instance);
+    (own?.tracker ?? this.#shared!).beginById(instance, id);
+    this.#refresh(instance, own);
   }
 
   end(instance: string, agent: string): void {
     const id = this.#graph.idOf(agent);
     if (id === undefined) return;
-    this.#refresh(instance, this.#trackerOf(instance, (tracker) => tracker.endById(instance, id)));
+    const own = this.#privateOf(instance);
+    (own?.tracker ?? this.#shared!).endById(instance, id);
+    this.#refresh(instance, own);
   }
 
   finish(instance: string): void {
@@ -86,18 +90,14 @@ export class WorkflowSte implements SteSource {
     }
   }
 
-  /** Applies `event` to the instance's tracker; returns the instance's private state (undefined when agents are shared). */
-  #trackerOf(instance: string, event: (tracker: StepTracker) => void): PrivateInstance | undefined {
-    if (this.#shared) {
-      event(this.#shared);
-      return undefined;
-    }
+  /** The instance's private state, created on its first event (undefined when agents are shared). */
+  #privateOf(instance: string): PrivateInstance | undefined {
+    if (this.#shared) return undefined;
     let own = this.#perInstance.get(instance);
     if (!own) {
       own = { tracker: new StepTracker(this.#graph, this.#options), keys: new Array<string | undefined>(this.#graph.agents.length) };
       this.#perInstance.set(instance, own);
     }
-    event(own.tracker);
     return own;
   }
 }
