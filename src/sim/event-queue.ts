@@ -73,8 +73,11 @@ export class EventQueue implements Clock {
   }
 
   wake(time: number, target: Timed, tag: number): void {
-    if (target === this.#firingTarget) this.#reuseRoot(time, tag);
-    else this.#push(time, target, tag);
+    if (target !== this.#firingTarget) return this.#push(time, target, tag);
+    // Small enough to inline into the caller: the time goes straight into its slot, never boxed as an argument.
+    if (!(time >= this.#now)) throw new Error(`event at ${time} is before now (${this.#now})`);
+    this.#time[this.#firing] = time;
+    this.#reuseRoot(tag);
   }
 
   /** Fires events until none is left or `limit` events fired; returns whether the queue drained. */
@@ -127,15 +130,13 @@ export class EventQueue implements Clock {
   }
 
   /**
-   * The fired root's target schedules itself again: the root's slot becomes that event (a new sequence
-   * number, as a push would give it) and sinks to its place.
+   * The fired root's target schedules itself again (its time already written): the root's slot becomes
+   * that event (a new sequence number, as a push would give it) and sinks to its place.
    */
-  #reuseRoot(time: number, tag: number): void {
-    if (!(time >= this.#now)) throw new Error(`event at ${time} is before now (${this.#now})`);
+  #reuseRoot(tag: number): void {
     const slot = this.#firing;
     this.#firing = -1;
     this.#firingTarget = undefined;
-    this.#time[slot] = time;
     this.#order[slot] = this.#seq++;
     this.#tag[slot] = tag;
     this.#siftDown(slot);

@@ -123,8 +123,8 @@ export class Replica implements Timed {
   #arrivals = 0;
   /** Coming iteration ends that only repeat the decode batch in flight (see #repeat). */
   #repeats = 0;
-  /** While repeating: the decode batch's context tokens, all requests together (NaN: walk the batch). */
-  #decodeContext = NaN;
+  /** While repeating: the decode batch's context tokens, all requests together (-1: walk the batch). */
+  #decodeContext = -1;
 
   // Reused every iteration, so the hot path allocates nothing once they have grown to the largest batch.
   /** The iteration's work records: entries [0, #workCount) are live until the iteration finishes. */
@@ -746,7 +746,7 @@ export class Replica implements Timed {
     if (!load) {
       this.#repeats = prefills === 0 && !this.#options.fullPath ? this.#repeatsAhead() : 0;
       // Integer contexts add up exactly in any order, so a running total prices the repeats alike.
-      this.#decodeContext = this.#repeats > 0 && this.#options.cost.decodeForwardSeconds && integral && Number.isSafeInteger(context) ? context : NaN;
+      this.#decodeContext = this.#repeats > 0 && this.#options.cost.decodeForwardSeconds && integral && Number.isSafeInteger(context) ? context : -1;
       this.#events.wake(now + this.#batchSeconds(), this, 0);
       return;
     }
@@ -810,7 +810,7 @@ export class Replica implements Timed {
     this.#repeats--;
     this.iterations++;
     const count = this.#workCount;
-    if (Number.isNaN(this.#decodeContext)) {
+    if (this.#decodeContext < 0) {
       const steps = this.#decodeSteps;
       for (let i = 0; i < count; i++) {
         const request = this.#work[i]!.request;
@@ -828,8 +828,9 @@ export class Replica implements Timed {
     const overhead = cost.overheadSeconds(this.#batch);
     let seconds: number;
     if (rules) {
+      // Written only when there is debt: a store to a float field allocates, and repeats rarely have any.
       const debt = this.#writeDebt;
-      this.#writeDebt = 0;
+      if (debt !== 0) this.#writeDebt = 0;
       seconds = forward + (overhead + debt);
     } else seconds = forward + overhead;
     this.#events.wake(this.#events.now + seconds, this, 0);
