@@ -49,6 +49,9 @@ export interface RadixCacheOptions {
   policy: EvictionPolicy;
 }
 
+/** Entries each candidate heap starts with (it doubles as needed). */
+const HEAP_START = 4096;
+
 /**
  * A paged radix tree over block ids (DESIGN.md section 4). One node per page, so eviction is page-granular
  * by construction; a page's identity is its path from the root, found through one hash table of edges.
@@ -68,9 +71,6 @@ export interface RadixCacheOptions {
  * CPU copy keeps it in the tree as CPU-only; `startLoad`/`finishLoad` bring it back. CPU candidates (no
  * child with a CPU copy) sit in a second heap under the same policy.
  */
-/** Entries each candidate heap starts with (it doubles as needed). */
-const HEAP_START = 4096;
-
 export class RadixCache implements PageStats, PriorityOwner {
   readonly policy: EvictionPolicy;
   readonly gpuSlots: number;
