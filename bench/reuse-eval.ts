@@ -1,6 +1,6 @@
 /**
  * The evaluation behind docs/results.md's `reuse` section, printed as Markdown:
- * `npm run build && node dist/bench/reuse-eval.js [tables|curve|ablation|model|limits|checks|simulate]` (all by
+ * `npm run build && node dist/bench/reuse-eval.js [tables|curve|ablation|model|limits|oracles|checks|simulate]` (all by
  * default). Every number but `simulate`'s is a whole-trace cache-only replay (docs/semantics.md); nothing
  * is timed except CPU time as a ratio to LRU in the same process (`model`, `checks`).
  */
@@ -20,6 +20,7 @@ import { resolveHardware } from '../src/sim/hardware.js';
 import { servingOptions, simulate } from '../src/sim/simulate.js';
 import { setupByName } from '../src/sim/setups.js';
 import { sharedTrace } from './paths.js';
+import { oracles } from './reuse-oracles.js';
 
 const M = 2 ** 20;
 const k = 2 ** 10;
@@ -381,6 +382,6 @@ function sign(x: number): string {
   return `${x >= 0 ? '+' : ''}${(100 * x).toFixed(2)}`;
 }
 
-const parts: Record<string, () => Promise<void>> = { tables, curve, ablation, model, limits, checks, simulate: simulated };
+const parts: Record<string, () => Promise<void>> = { tables, curve, ablation, model, limits, oracles, checks, simulate: simulated };
 const only = process.argv.slice(2);
 for (const [name, part] of Object.entries(parts)) if (only.length === 0 || only.includes(name)) await part();
