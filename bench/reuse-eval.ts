@@ -20,7 +20,7 @@ import { resolveHardware } from '../src/sim/hardware.js';
 import { servingOptions, simulate } from '../src/sim/simulate.js';
 import { setupByName } from '../src/sim/setups.js';
 import { sharedTrace } from './paths.js';
-import { oracles } from './reuse-oracles.js';
+import { auc, oracles } from './reuse-oracles.js';
 
 const M = 2 ** 20;
 const k = 2 ** 10;
@@ -349,22 +349,6 @@ function agedKeys(z: Float64Array, survival: (age: number) => number): EvictionP
       if (r % 16 === 0 && owner) for (const page of last.keys()) owner.reprioritize(page);
     },
   };
-}
-
-/** Area under the ROC curve of (score, label) pairs, ties counted half. */
-function auc(pairs: [number, number][]): number {
-  const sorted = [...pairs].sort((a, b) => a[0] - b[0]);
-  let positives = 0;
-  let rankSum = 0;
-  for (let k = 0; k < sorted.length; ) {
-    let j = k;
-    while (j < sorted.length && sorted[j]![0] === sorted[k]![0]) j++;
-    const rank = (k + 1 + j) / 2;
-    for (let m = k; m < j; m++) if (sorted[m]![1] === 1) (positives++, (rankSum += rank));
-    k = j;
-  }
-  const negatives = sorted.length - positives;
-  return (rankSum - (positives * (positives + 1)) / 2) / (positives * negatives);
 }
 
 /** Standard normal CDF (Abramowitz-Stegun 7.1.26 erf, error below 1.5e-7). */

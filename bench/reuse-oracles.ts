@@ -129,6 +129,20 @@ export async function oracles(): Promise<void> {
   }
   for (const [name, key] of rows) console.log(`| ${name} | ${closedBy(() => keyed(key)).join(' | ')} |`);
 
+  // How well the model ranks "comes back" inside each turn class (requests after the first quarter, before the
+  // last tenth, whose conversations the trace's end cuts off).
+  const classes: [string, (r: number) => boolean][] = [
+    ['every request', () => true],
+    ['first turns', (r) => view.turn[r] === 0],
+    ['second and third turns', (r) => view.turn[r]! >= 1 && view.turn[r]! <= 2],
+    ['later turns', (r) => view.turn[r]! >= 3],
+  ];
+  const aucs = classes.map(([name, inClass]) => {
+    const pairs: [number, number][] = [];
+    for (let r = Math.ceil(requests.length / 4); r < 0.9 * requests.length; r++) if (inClass(r) && view.lastFull[r]! >= 1) pairs.push([view.z[r]!, back(r) ? 1 : 0]);
+    return `${name} ${auc(pairs).toFixed(3)}`;
+  });
+  console.log(`\nthe online model's AUC for "comes back", by turn: ${aucs.join(', ')}`);
   console.log(`\n| the model, with the true class (logit +-${REVEALED}) for | requests | gap closed 1M | gap closed 4M |`);
   console.log('|---|---|---|---|');
   const gapOf = (r: number) => view.next[r]! - r;
@@ -179,4 +193,20 @@ export async function oracles(): Promise<void> {
   table('by the continuation gap', gapClass, ['no earlier turn (first turns; block 0 and shared templates)', 'continues after < 400 requests', 'after 400-1600', 'after 1600 or more']);
   const turnClass = (q: number) => (parent[q]! < 0 ? 'no earlier turn' : view.turn[parent[q]!] === 0 ? 'continues a first turn' : 'continues a later turn');
   table('by the turn continued', turnClass, ['no earlier turn', 'continues a first turn', 'continues a later turn']);
+}
+
+/** Area under the ROC curve of (score, label) pairs, ties counted half. */
+export function auc(pairs: [number, number][]): number {
+  const sorted = [...pairs].sort((a, b) => a[0] - b[0]);
+  let positives = 0;
+  let rankSum = 0;
+  for (let k = 0; k < sorted.length; ) {
+    let j = k;
+    while (j < sorted.length && sorted[j]![0] === sorted[k]![0]) j++;
+    const rank = (k + 1 + j) / 2;
+    for (let m = k; m < j; m++) if (sorted[m]![1] === 1) (positives++, (rankSum += rank));
+    k = j;
+  }
+  const negatives = sorted.length - positives;
+  return (rankSum - (positives * (positives + 1)) / 2) / (positives * negatives);
 }
