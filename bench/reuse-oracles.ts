@@ -167,6 +167,21 @@ export async function oracles(): Promise<void> {
     console.log(`| ${name} | ${count} | ${closedBy(() => keyed(key)).join(' | ')} |`);
   }
 
+  // How good a first-turn model would have to be: first turns' logits moved toward their labels by d (the
+  // rest unchanged), which raises their AUC without touching any other request.
+  const firstAuc = (z: (r: number) => number) => {
+    const pairs: [number, number][] = [];
+    for (let r = Math.ceil(requests.length / 4); r < 0.9 * requests.length; r++) if (view.turn[r] === 0 && view.lastFull[r]! >= 1) pairs.push([z(r), back(r) ? 1 : 0]);
+    return auc(pairs).toFixed(3);
+  };
+  console.log('\n| first turns\' logits + d * (label - 0.25) | their AUC | gap closed 1M | gap closed 4M |');
+  console.log('|---|---|---|---|');
+  for (const d of [0, 0.25, 0.5]) {
+    const z = (r: number) => view.z[r]! + (view.turn[r] === 0 ? d * ((back(r) ? 1 : 0) - 0.25) : 0);
+    const key = (r: number, i: number) => (partial(r, i) ? modelKey(r, i) : r + view.lifetime[r]! * z(r));
+    console.log(`| d = ${d} | ${firstAuc(z)} | ${closedBy(() => keyed(key)).join(' | ')} |`);
+  }
+
   // Belady's extra hits at 4M: pages matched by each continuation, by its gap and by the turn it continues.
   const parent = new Int32Array(requests.length).fill(-1);
   for (let r = 0; r < requests.length; r++) if (back(r)) parent[view.next[r]!] = r;
