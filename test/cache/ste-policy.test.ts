@@ -200,6 +200,28 @@ describe('StePolicy', () => {
     expect(reread).toEqual([4]);
   });
 
+  it('keeps one identity per agent: an STE set after a second tag reaches the page it tagged first', () => {
+    const { policy } = bound();
+    policy.tag(1, 'a');
+    policy.tag(2, 'a');
+    policy.setSte('a', 4);
+    expect(policy.steOfPage(1)).toBe(4);
+    expect(policy.steOfPage(2)).toBe(4);
+    expect(policy.agentsInPlay).toBe(1);
+  });
+
+  it('forgetting a page beyond its tag table (never tagged) leaves every agent\'s pages alone', () => {
+    const { policy, reread } = bound();
+    policy.tag(1, 'a');
+    policy.tag(2, 'b');
+    policy.forget(5_000);
+    reread.length = 0;
+    policy.setSte('b', 3);
+    expect(reread).toEqual([2]);
+    expect(policy.steOfPage(2)).toBe(3);
+    expect(policy.agentsInPlay).toBe(2);
+  });
+
   it('gives every page the value a plain model gives, and re-reads what changed, whatever order agents come and go in', () => {
     const op = fc.oneof(
       fc.record({ kind: fc.constant('tag' as const), page: fc.nat(7), agent: fc.nat(4) }),
