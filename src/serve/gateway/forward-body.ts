@@ -85,7 +85,8 @@ export interface UpstreamAuth {
 /** The client's end-to-end headers, plus the hint headers a kvflow engine reads. */
 export function headersFor(kind: UpstreamKind, client: IncomingHttpHeaders, input: ForwardInput, auth?: UpstreamAuth): Record<string, string> {
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(client)) {
+  for (const name of Object.keys(client)) {
+    const value = client[name];
     if (value === undefined || HOP_BY_HOP.has(name)) continue;
     if (name === 'authorization' && auth && !auth.forwardClientAuthorization) continue;
     if (kind !== 'kvflow' && name.startsWith('x-kvflow-')) continue;
@@ -104,7 +105,8 @@ export function headersFor(kind: UpstreamKind, client: IncomingHttpHeaders, inpu
 /** Upstream response headers safe to relay to the client (the body is relayed byte for byte, so its length holds). */
 export function relayHeaders(upstream: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
   const headers: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(upstream)) {
+  for (const name of Object.keys(upstream)) {
+    const value = upstream[name];
     if (value === undefined || (HOP_BY_HOP.has(name) && name !== 'content-length')) continue;
     headers[name] = value;
   }

@@ -346,7 +346,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayServ
         ? (fastChatRequest(value) ?? parseRequest(chatRequestSchema, value))
         : (fastCompletionRequest(value) ?? parseRequest(completionRequestSchema, value));
     if (models.size > 0 && !models.has(body.model)) throw ApiError.unknownModel(body.model, [...models]);
-    const tokenizer = await tokenizers.forModel(body.model);
+    const tokenizer = tokenizers.loaded(body.model) ?? (await tokenizers.forModel(body.model));
     const salt = saltOf(body);
     const prompt =
       kind === 'chat' ? tokenizer.chat((body as ChatRequest).messages, salt) : tokenizer.completion((body as CompletionRequest).prompt, salt);

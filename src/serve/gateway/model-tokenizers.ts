@@ -11,10 +11,17 @@ export class ModelTokenizers {
   readonly #blockSize: number;
   readonly #byModel = new Map<string, Promise<PromptTokenizer>>();
   readonly #byTokenizer = new Map<string, Promise<PromptTokenizer>>();
+  /** The same tokenizers once loaded: a request for a known model does not wait a turn for a settled promise. */
+  readonly #loaded = new Map<string, PromptTokenizer>();
 
   constructor(source: TokenizerSource, blockSize: number) {
     this.#source = source;
     this.#blockSize = blockSize;
+  }
+
+  /** The model's tokenizer if it is loaded already. */
+  loaded(model: string): PromptTokenizer | undefined {
+    return this.#loaded.get(model);
   }
 
   forModel(model: string): Promise<PromptTokenizer> {
@@ -28,8 +35,19 @@ export class ModelTokenizers {
         this.#byTokenizer.set(key, tokenizer);
       }
       // Model ids come from clients when the served models are unknown: keep the map bounded.
-      if (this.#byModel.size >= 4096) this.#byModel.clear();
+      if (this.#byModel.size >= 4096) {
+        this.#byModel.clear();
+        this.#loaded.clear();
+      }
       this.#byModel.set(model, tokenizer);
+      const byModel = this.#byModel;
+      const pending = tokenizer;
+      pending.then(
+        (loaded) => {
+          if (byModel.get(model) === pending) this.#loaded.set(model, loaded);
+        },
+        () => {},
+      );
     }
     return tokenizer;
   }

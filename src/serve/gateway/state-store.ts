@@ -52,7 +52,9 @@ export class LocalStateStore implements GatewayStateStore {
 
   begin(input: BeginInput): BeginResult & { id: string } {
     const id = String(this.#nextId++);
-    return { ...this.state.begin({ kind: 'begin', id, ...input }, seconds(), ''), id };
+    const result = this.state.begin({ kind: 'begin', id, ...input }, seconds(), '') as BeginResult & { id: string };
+    result.id = id;
+    return result;
   }
 
   admit(id: string, upstream: number): ShadowLease {

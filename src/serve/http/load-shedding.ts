@@ -121,11 +121,13 @@ export function isCompletionRoute(method: string, path: string): boolean {
  */
 export function installLoadShedding(app: FastifyInstance, limits: AdmissionLimits, gated: (method: string, path: string) => boolean): AdmissionGate {
   const gate = new AdmissionGate(limits);
+  const leave = () => gate.leave();
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!gated(request.method, request.url.split('?', 1)[0]!)) return;
+    const query = request.url.indexOf('?');
+    if (!gated(request.method, query < 0 ? request.url : request.url.slice(0, query))) return;
     const entered = gate.enter();
     if (entered.admitted === true) {
-      reply.raw.once('close', () => gate.leave());
+      reply.raw.once('close', leave);
       return;
     }
     if (entered.admitted === false) return refuse(reply, 'queue_full', gate);
@@ -143,7 +145,7 @@ export function installLoadShedding(app: FastifyInstance, limits: AdmissionLimit
       return refuse(reply, 'queue_timeout', gate); // to a closed socket: ends the hook chain, writes nothing
     }
     if (!admitted) return refuse(reply, 'queue_timeout', gate);
-    reply.raw.once('close', () => gate.leave());
+    reply.raw.once('close', leave);
   });
   return gate;
 }

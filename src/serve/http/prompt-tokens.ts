@@ -145,7 +145,10 @@ export class PromptTokenizer {
     let leading = 0;
     while (leading < turns.length && (turns[leading]!.role === 'system' || turns[leading]!.role === 'developer')) leading++;
     if (leading === 0) return 0;
-    const key = JSON.stringify(turns.slice(0, leading).map((turn) => [turn.role, turn.content]));
+    // One message (the usual case) keyed as `length:role` + content without building JSON: it starts with
+    // a digit where JSON text starts with `[`, so the two kinds of key never meet.
+    const first = turns[0]!;
+    const key = leading === 1 ? `${first.role.length}:${first.role}${first.content}` : JSON.stringify(turns.slice(0, leading).map((turn) => [turn.role, turn.content]));
     let count = this.#systemMemo.get(key);
     if (count === undefined) {
       // Templates put the generation prompt last, so the system messages alone without it are a prefix.
