@@ -77,6 +77,7 @@ export class PromptTokenizer {
   readonly #memoLimit: number;
   readonly #memoEntries: number;
   #memoTokens = 0;
+  readonly #encodePlain = (text: string): number[] => this.#model!.encodePlain(text);
 
   /** The prompt tokenizer for `model`: its preset or the given file, else cl100k_base with a warning. */
   static async forModel(model: string, source: TokenizerSource, options: PromptTokenizerOptions): Promise<PromptTokenizer> {
@@ -159,16 +160,17 @@ export class PromptTokenizer {
     return count;
   }
 
-  /** `text` cut at added tokens, plain pieces memoized. */
+  /** `text` cut at added tokens, plain pieces memoized (short ones used as the encoder returns them, not copied). */
   #encodePieces(text: string): Int32Array {
-    const parts: (Int32Array | number)[] = [];
+    const model = this.#model!;
+    const parts: (Int32Array | number[] | number)[] = [];
     let length = 0;
-    for (const piece of this.#model!.pieces(text)) {
+    for (const piece of model.pieces(text)) {
       if (typeof piece === 'number') {
         parts.push(piece);
         length++;
       } else {
-        const tokens = this.#memoized(piece, (t) => this.#model!.encodePlain(t));
+        const tokens = piece.length < MEMO_MIN_CHARS ? model.encodePlain(piece) : this.#memoized(piece, this.#encodePlain);
         parts.push(tokens);
         length += tokens.length;
       }
