@@ -125,6 +125,10 @@ export class Replica implements Timed {
   #repeats = 0;
   /** While repeating: the decode batch's context tokens, all requests together (-1: walk the batch). */
   #decodeContext = -1;
+  /** The repeats' iteration ends are a stretch on the clock (see #scheduleEnd): its elided ends are not applied yet. */
+  #stretching = false;
+  /** The stretch's iteration end times. */
+  #ends = new Float64Array(STRETCH_ENDS);
 
   // Reused every iteration, so the hot path allocates nothing once they have grown to the largest batch.
   /** The iteration's work records: entries [0, #workCount) are live until the iteration finishes. */
@@ -178,7 +182,11 @@ export class Replica implements Timed {
           const bytes = pages * options.cost.pageBytes;
           return this.d2h.idleSeconds(bytes) + rules.writeSeconds(bytes);
         },
-        charge: (seconds) => (this.#writeDebt += seconds),
+        charge: (seconds) => {
+          // The stretch's ends were priced without debt: from the one in flight on, they are priced again.
+          if (this.#stretching) this.#settle();
+          this.#writeDebt += seconds;
+        },
       });
     }
     if (options.setup.prefetch) {
@@ -246,6 +254,7 @@ export class Replica implements Timed {
   #kick(): void {
     if (this.#busy) {
       // Something changed while an iteration runs: its end must take the full path (see #repeat).
+      if (this.#stretching) this.#settle();
       this.#repeats = 0;
       return;
     }
@@ -748,7 +757,7 @@ export class Replica implements Timed {
       this.#repeats = prefills === 0 && !this.#options.fullPath ? this.#repeatsAhead() : 0;
       // Integer contexts add up exactly in any order, so a running total prices the repeats alike.
       this.#decodeContext = this.#repeats > 0 && this.#options.cost.decodeForwardSeconds && integral && Number.isSafeInteger(context) ? context : -1;
-      this.#events.wake(now + this.#batchSeconds(), this, 0);
+      this.#scheduleEnd(now + this.#batchSeconds());
       return;
     }
     const { cost, rules } = this.#options;
@@ -796,10 +805,60 @@ export class Replica implements Timed {
     return ahead - 1;
   }
 
-  /** The iteration in flight has finished (the only event a replica schedules on itself). */
-  onTime(): void {
+  /** The iteration in flight has finished (the only event a replica schedules on itself); `tag` ends of its stretch were elided. */
+  onTime(tag: number): void {
+    if (this.#stretching) {
+      this.#stretching = false;
+      this.#applyRepeats(tag);
+    }
     if (this.#repeats > 0) this.#repeat();
     else this.#finishIteration();
+  }
+
+  /**
+   * Schedules the end of the iteration just started, at `end`. When the coming ends only repeat the
+   * decode batch (priced from the running context total), their times are known now: the clock gets them
+   * as a stretch and wakes the replica once, at the last (or where something else happens meanwhile, see
+   * EventQueue.stretch); the elided ends' tokens are added then (#applyRepeats), or when something
+   * reaches the replica first (#settle).
+   */
+  #scheduleEnd(end: number): void {
+    const events = this.#events;
+    const ahead = this.#repeats;
+    if (ahead === 0 || this.#decodeContext < 0 || events.stretch === undefined) {
+      events.wake(end, this, 0);
+      return;
+    }
+    const count = Math.min(ahead, STRETCH_ENDS - 1) + 1;
+    const ends = this.#ends;
+    const { cost, rules } = this.#options;
+    const requests = this.#workCount;
+    const overhead = cost.overheadSeconds(this.#batch);
+    let context = this.#decodeContext;
+    ends[0] = end;
+    // #repeat's arithmetic at each end (no write debt: a charge settles the stretch first).
+    for (let i = 1; i < count; i++) {
+      context += requests;
+      const forward = cost.decodeForwardSeconds!(requests, context);
+      ends[i] = ends[i - 1]! + (rules ? forward + (overhead + 0) : forward + overhead);
+    }
+    this.#stretching = events.stretch(this, ends, count) > 0;
+  }
+
+  /** The stretch's elided ends that have passed: each made one token per request, as #repeat does. */
+  #applyRepeats(ends: number): void {
+    if (ends === 0) return;
+    const count = this.#workCount;
+    for (let i = 0; i < count; i++) this.#work[i]!.request.generated += ends;
+    this.iterations += ends;
+    this.#decodeContext += count * ends;
+    this.#repeats -= ends;
+  }
+
+  /** Something reaches the replica during its stretch: the elided ends before now are applied, the next one will fire. */
+  #settle(): void {
+    this.#stretching = false;
+    this.#applyRepeats(this.#events.settle!(this));
   }
 
   /**
@@ -834,7 +893,7 @@ export class Replica implements Timed {
       if (debt !== 0) this.#writeDebt = 0;
       seconds = forward + (overhead + debt);
     } else seconds = forward + overhead;
-    this.#events.wake(this.#events.now + seconds, this, 0);
+    this.#scheduleEnd(this.#events.now + seconds);
   }
 
   #finishIteration(): void {
@@ -898,6 +957,7 @@ export class Replica implements Timed {
    */
   abort(request: SimRequest): boolean {
     if (request.loadsPending > 0) return false;
+    if (this.#stretching) this.#settle();
     const waiting = this.#waiting.indexOf(request);
     const running = this.#running.indexOf(request);
     if (waiting >= 0) this.#waiting.splice(waiting, 1);
@@ -922,6 +982,9 @@ export class Replica implements Timed {
     this.#hooks.onComplete(request);
   }
 }
+
+/** Most iteration ends one stretch covers: its times are computed ahead, and an arrival may cut it short. */
+const STRETCH_ENDS = 64;
 
 /** `owners` with empty entries past `page`, at least twice as long. */
 function grownOwners(owners: (string | undefined)[], page: number): (string | undefined)[] {

@@ -92,6 +92,14 @@ function guard(clock: ReplicaClock): ReplicaClock {
       count();
       clock.wake(time, target, tag);
     },
+    // The simulator's clock folds a replica's repeated decode iterations into stretches: keep that path probed too.
+    ...(clock.stretch && {
+      stretch(target: Timed, times: Float64Array, length: number): number {
+        count();
+        return clock.stretch!(target, times, length);
+      },
+      settle: (target: Timed): number => clock.settle!(target),
+    }),
   };
 }
 

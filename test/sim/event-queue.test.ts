@@ -85,6 +85,122 @@ describe('EventQueue', () => {
     );
   });
 
+  it('stretches fire like the self-wakes they stand for, at every tie (cuts, settles, stretches meeting stretches)', () => {
+    // The same plan is played twice: once with stretchers waking themselves at every time of their chain
+    // (the elided wakes fire and only wake again), once with the chain given to the queue as a stretch.
+    // Every other firing (closures, plain targets, a chain's last wake or one that was settled) is logged
+    // with its time, and both logs must match. Times are multiples of 1/2 from small steps: ties are common.
+    const stepArb = fc.constantFrom(0.5, 1, 1.5);
+    const firingArb = fc.record({
+      pushes: fc.array(fc.tuple(fc.integer({ min: 0, max: 6 }), fc.integer({ min: -1, max: 1 })), { maxLength: 3 }),
+      pokes: fc.array(fc.tuple(fc.integer({ min: 0, max: 2 }), fc.boolean()), { maxLength: 2 }),
+      steps: fc.array(stepArb, { minLength: 1, maxLength: 8 }),
+    });
+    type Firing = typeof firingArb extends fc.Arbitrary<infer T> ? T : never;
+    const play = (plans: Firing[], starts: number[], folded: boolean): string[] => {
+      const events = new EventQueue();
+      const log: string[] = [];
+      let played = 0;
+      interface Stretcher extends Timed {
+        times: Float64Array | undefined;
+        /** Index in `times` of the wake that comes next, as the unfolded world counts. */
+        at: number;
+        settled: boolean;
+      }
+      const stretchers: Stretcher[] = [];
+      const plain: Timed[] = [0, 1].map((p) => ({ onTime: (tag) => observe(`p${p}.${tag}`) }));
+      const startChain = (s: number, steps: number[]) => {
+        const stretcher = stretchers[s]!;
+        if (stretcher.times) return;
+        const times = new Float64Array(steps.length);
+        let t = events.now;
+        steps.forEach((step, i) => (times[i] = t += step));
+        stretcher.times = times;
+        stretcher.at = 0;
+        stretcher.settled = false;
+        if (folded) events.stretch(stretcher, times, times.length);
+        else events.wake(times[0]!, stretcher, 0);
+      };
+      const observe = (label: string) => {
+        log.push(`${label}@${events.now}`);
+        const plan = plans[played++];
+        if (!plan) return;
+        for (const [delay, to] of plan.pushes) {
+          if (to < 0) events.at(events.now + delay / 2, () => observe(`c${delay}`));
+          else events.wake(events.now + delay / 2, plain[to]!, delay);
+        }
+        for (const [s, settle] of plan.pokes) {
+          const stretcher = stretchers[s]!;
+          if (!settle) startChain(s, plan.steps);
+          else if (stretcher.times && !stretcher.settled) {
+            stretcher.settled = true;
+            // The stretch's wake moves to the time in flight; its tag says how many times it skipped.
+            if (folded) events.settle(stretcher);
+          }
+        }
+      };
+      for (let s = 0; s < 3; s++) {
+        stretchers.push({
+          times: undefined,
+          at: 0,
+          settled: false,
+          onTime(tag) {
+            const times = this.times!;
+            // Folded, a wake says how many of the stretch's times it skipped; unfolded, each time fires.
+            if (folded) this.at += tag;
+            if (this.settled || this.at === times.length - 1) {
+              this.times = undefined;
+              observe(`s${s}.${this.at}`);
+              return;
+            }
+            this.at++;
+            // Folded, this wake ended the stretch early (the queue met a tie): the rest is a stretch again.
+            if (folded) events.stretch(this, times.subarray(this.at), times.length - this.at);
+            else events.wake(times[this.at]!, this, 0);
+          },
+        });
+      }
+      starts.forEach((time, i) => events.at(time / 2, () => (i < 3 ? startChain(i, [0.5, 1, 0.5, 1, 1.5]) : observe(`start${i}`))));
+      expect(events.run()).toBe(true);
+      expect(events.pending).toBe(0);
+      return log;
+    };
+    fc.assert(
+      fc.property(fc.array(firingArb, { maxLength: 120 }), fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 1, maxLength: 6 }), (plans, starts) => {
+        expect(play(plans, starts, true)).toEqual(play(plans, starts, false));
+      }),
+      { seed: 1414, numRuns: runs(300) },
+    );
+  });
+
+  it('orders two stretches whose wakes meet by the elided wakes before them, not by when they started', () => {
+    // A starts at 0 (1.5, 2.5, 3.5), B at 0.5 (1, 2.5, 3.5). Self-waking, B's 2.5 is scheduled at 1, before
+    // A's (at 1.5), so B's 2.5 fires first, schedules its 3.5 first, and B ends first.
+    for (const folded of [true, false]) {
+      const events = new EventQueue();
+      const ended: string[] = [];
+      const chain = (name: string, times: number[]): Timed => {
+        let at = 0;
+        const target: Timed = {
+          onTime(tag) {
+            at += folded ? tag : 0;
+            if (at === times.length - 1) return void ended.push(`${name}@${events.now}`);
+            at++;
+            if (folded) events.stretch(target, Float64Array.from(times.slice(at)), times.length - at);
+            else events.wake(times[at]!, target, 0);
+          },
+        };
+        if (folded) events.stretch(target, Float64Array.from(times), times.length);
+        else events.wake(times[0]!, target, 0);
+        return target;
+      };
+      events.at(0, () => chain('A', [1.5, 2.5, 3.5]));
+      events.at(0.5, () => chain('B', [1, 2.5, 3.5]));
+      events.run();
+      expect(ended).toEqual(['B@3.5', 'A@3.5']);
+    }
+  });
+
   it('reuses no root after a target threw: the next run goes on with the rest', () => {
     const events = new EventQueue();
     const order: string[] = [];
@@ -136,3 +252,4 @@ describe('Link', () => {
     expect(link.busySeconds).toBe(3.5);
   });
 });
+
