@@ -1,14 +1,14 @@
 /**
  * Policy names and policy files, resolved once at the command-line and configuration boundary: a name is
- * looked up in the registry (cache/policy-registry.ts); a path (`./my-policy.js`) is imported as an ES
- * module whose default export is a policy class or factory, checked by shape, and joins the registry
- * under its `name`. Drivers only ever see the resulting factories.
+ * looked up in the registry (cache/policy-registry-base.ts; a learned built-in's module loads when it is
+ * named); a path (`./my-policy.js`) is imported as an ES module whose default export is a policy class or
+ * factory, checked by shape, and joins the registry under its `name`. Drivers only ever see the resulting
+ * factories.
  */
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { EvictionPolicy, PolicyFactory } from '../cache/policy.js';
-import { policyRegistry } from '../cache/policy-registry.js';
-import { unknownName } from '../did-you-mean.js';
+import { policyRegistry } from '../cache/policy-registry-base.js';
 import { InputError } from '../errors.js';
 
 /** A resolved policy: its name (for results) and a factory making a fresh object per cache. */
@@ -56,8 +56,10 @@ export async function resolvePolicy(spec: string, options: ResolveOptions): Prom
     }
     choice = await pending;
   } else {
-    const entry = policyRegistry.get(trimmed);
+    // A learned built-in's module loads here, when it is named.
+    const entry = await policyRegistry.load(trimmed);
     if (!entry) {
+      const { unknownName } = await import('../did-you-mean.js');
       throw InputError.flag(
         options.where,
         `${unknownName(trimmed, policyRegistry.names(), 'policy')}; or a policy file such as ./my-policy.js`,

@@ -74,21 +74,22 @@ export class MooncakeLineParser implements LineParser<TraceRequest> {
   /** The published traces' line shape straight from bytes (mooncake-bytes.ts); `null` leaves the line to `parse`. */
   parseBytes(bytes: Uint8Array, start: number, end: number, line: number): TraceRequest | null {
     const fields = this.scanned;
-    // A zero input_length is invalid: `parse` words the problem.
-    if (!scanMooncakeLine(bytes, start, end, fields) || fields.inputLength < 1) return null;
+    // A zero input_length or a wrong number of ids is invalid: `parse` words the problem.
+    if (!scanMooncakeLine(bytes, start, end, MOONCAKE_BLOCK_SIZE, fields)) return null;
     return this.request(line, fields.timestamp, fields.inputLength, fields.outputLength, fields.blocks);
   }
 
   /** The request of a line whose fields are each valid: checks what spans fields and lines. */
   private request(line: number, timestamp: number, inputLength: number, outputLength: number, blocks: number[]): TraceRequest {
-    const fail = (field: string, problem: string) => InputError.atLine(this.file, line, field, problem);
     if (timestamp < this.lastTimestamp) {
       const previous = `${this.lastTimestamp} ms on line ${this.lastTimestampLine}`;
-      throw fail('timestamp', `goes backwards: ${timestamp} ms after ${previous}`);
+      throw InputError.atLine(this.file, line, 'timestamp', `goes backwards: ${timestamp} ms after ${previous}`);
     }
     const expectedBlocks = Math.ceil(inputLength / MOONCAKE_BLOCK_SIZE);
     if (blocks.length !== expectedBlocks) {
-      throw fail(
+      throw InputError.atLine(
+        this.file,
+        line,
         MOONCAKE_MARKER_KEY,
         `expected ${expectedBlocks} ids (one per ${MOONCAKE_BLOCK_SIZE} tokens of input_length ${inputLength}), ` +
           `got ${blocks.length}`,

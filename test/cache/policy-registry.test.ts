@@ -34,6 +34,30 @@ describe('PolicyRegistry', () => {
   });
 });
 
+describe('a built-in that loads on first use', () => {
+  it('is listed and found before it loads, makes policies only after, and loads once', async () => {
+    const registry = new PolicyRegistry();
+    let loads = 0;
+    registry.registerLazy('later', 'loads when named', async () => {
+      loads++;
+      return () => new LruPolicy();
+    });
+    expect(registry.builtInNames()).toEqual(['later']);
+    expect(registry.get('later')?.description).toBe('loads when named');
+    const { create } = registry.get('later')!;
+    expect(() => create()).toThrow(new Error('policy "later" is not loaded: await policyRegistry.load("later") first'));
+    const [first, second] = await Promise.all([registry.load('later'), registry.load('later')]);
+    expect(loads).toBe(1);
+    expect(first).toBe(second);
+    expect(first!.create).toBe(create); // the factory handed out before loading works now too
+    expect(create().name).toBe('lru');
+    await registry.loadAll();
+    expect(loads).toBe(1);
+    expect(await registry.load('other')).toBeUndefined();
+    expect(() => registry.register('later', () => new LruPolicy())).toThrow(new Error('a policy named "later" is already registered (built-in)'));
+  });
+});
+
 describe('the process-wide registry', () => {
   it('holds the six built-ins, each making a policy of its name', () => {
     const builtIns = ['lru', 'lfu', 'belady', 'ste', 'reuse', 'ste-learned'];

@@ -1,6 +1,6 @@
 /**
  * Lazy loading (issue 14): a command loads only its own module and the libraries it uses. A module
- * resolution hook reports every package resolved while `kvflow` runs; the heavy ones must be absent.
+ * resolution hook reports every module resolved while `kvflow` runs; the heavy ones must be absent.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { CLI } from '../helpers/cli.js';
 import { REPO } from '../helpers/sim.js';
 
-const MARK = 'kvflow-test-package:';
+const MARK = 'kvflow-test-module:';
 const HEAVY = ['zod', 'vega', 'vega-lite', 'fastify', 'undici', 'prom-client', 'piscina', '@tensorflow/tfjs'];
 
 /** The npm packages `kvflow ...args` resolves, by name. */
@@ -21,13 +21,18 @@ function packagesLoaded(args: string[]): Set<string> {
 
 /** The npm packages `node ...argv` resolves, by name. */
 function packagesLoadedBy(argv: string[]): Set<string> {
+  const packages = modulesLoadedBy(argv).map((url) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1]);
+  return new Set(packages.filter((name) => name !== undefined));
+}
+
+/** The URL of every file module `node ...argv` resolves, kvflow's own included, in order. */
+function modulesLoadedBy(argv: string[]): string[] {
   const dir = mkdtempSync(join(tmpdir(), 'kvflow-lazy-'));
   writeFileSync(
     join(dir, 'hooks.mjs'),
     `export async function resolve(specifier, context, next) {
       const result = await next(specifier, context);
-      const match = /node_modules\\/((?:@[^/]+\\/)?[^/]+)/.exec(result.url);
-      if (match) process.stderr.write('${MARK}' + match[1] + '\\n');
+      if (result.url.startsWith('file:')) process.stderr.write('${MARK}' + result.url + '\\n');
       return result;
     }`,
   );
@@ -38,7 +43,7 @@ function packagesLoadedBy(argv: string[]): Set<string> {
     timeout: 60_000,
   });
   expect(run.status, run.stderr).toBe(0);
-  return new Set(run.stderr.split('\n').filter((line) => line.startsWith(MARK)).map((line) => line.slice(MARK.length)));
+  return run.stderr.split('\n').filter((line) => line.startsWith(MARK)).map((line) => line.slice(MARK.length));
 }
 
 describe('lazy commands', () => {
@@ -49,6 +54,12 @@ describe('lazy commands', () => {
   it('replay of a valid trace loads no schema, plotting, HTTP or worker library', () => {
     const loaded = packagesLoaded(['replay', '--trace', 'test/fixtures/trace/mooncake-crlf.jsonl', '--capacity', '1M', '--policy', 'lru']);
     expect(HEAVY.filter((name) => loaded.has(name))).toEqual([]);
+  });
+
+  it('replay with a policy that learns nothing loads none of the learned policies\' modules', () => {
+    const modules = modulesLoadedBy([CLI, 'replay', '--trace', 'test/fixtures/trace/mooncake-crlf.jsonl', '--capacity', '1M', '--policy', 'lru,lfu,ste']);
+    expect(modules.some((url) => url.endsWith('/cache/policy.js'))).toBe(true); // the hook sees kvflow's own modules
+    expect(modules.filter((url) => /\/cache\/(reuse|learned-ste)\/|policy-duel|\/tensor\//.test(url))).toEqual([]);
   });
 
   it('simulate of a valid trace or spec with preset setups loads no schema, plotting, HTTP or worker library', () => {
