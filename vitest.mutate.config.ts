@@ -9,7 +9,8 @@ const tests = (process.env.KVFLOW_MUTATE_TESTS ?? '').split(',').filter(Boolean)
 export default defineConfig({
   test: {
     include: tests.length > 0 ? tests : ['test/**/*.test.ts'],
-    setupFiles: ['test/setup/fast-check-seed.ts'],
+    // hang-watchdog.ts: a test far past its first-run time fails in seconds, even in a loop that never ends.
+    setupFiles: ['test/setup/fast-check-seed.ts', 'test/setup/hang-watchdog.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',

@@ -16,7 +16,8 @@
  *                                                   incremental file, so the group's file stays whole)
  */
 import { availableParallelism, getPriority, setPriority } from 'node:os';
-import { dirname } from 'node:path';
+import { rmSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { Stryker } from '@stryker-mutator/core';
 
 const GROUPS = {
@@ -110,6 +111,10 @@ const started = Date.now();
 for (const name of groups) {
   const group = GROUPS[name];
   process.env.KVFLOW_MUTATE_TESTS = group.tests.join(',');
+  // test/setup/hang-watchdog.ts: each test's time in Stryker's first run, the budget of that test per mutant.
+  const durations = resolve(`reports/test-durations-${name}${only ? '-only' : ''}.jsonl`);
+  rmSync(durations, { force: true });
+  process.env.KVFLOW_MUTATE_DURATIONS = durations;
   const results = await new Stryker({
     testRunner: 'vitest',
     vitest: { configFile: 'vitest.mutate.config.ts', related: false },
