@@ -2,12 +2,15 @@
  * The STE plumbing between a workflow's step graph and the caches: WorkflowSte (shared or per-instance
  * agents), the change log of SteTable, and SteChangeFeed (the source's own changes, or a diff of snapshots).
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AgentStepGraph } from '../../src/graph/graph.js';
 import { SteChangeFeed } from '../../src/graph/ste-feed.js';
 import { SteTable } from '../../src/graph/ste-table.js';
 import { WorkflowSte } from '../../src/graph/workflow-ste.js';
+import { StepTracker } from '../../src/graph/tracker.js';
 import type { SteSource } from '../../src/types.js';
+import { runs } from '../helpers/runs.js';
 
 /** plan -> code -> test. */
 function chain(): AgentStepGraph {
@@ -77,6 +80,47 @@ describe('WorkflowSte', () => {
     ste.finish('i2'); // already gone
     ste.finish('nobody');
     expect(ste.version).toBe(version + 3);
+  });
+
+  it('finds each event\'s agent, whatever order they come in and however the graph grows (its lookup guesses the last agent and its successors first)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.nat({ max: 5 }), { minLength: 6, maxLength: 6 }),
+        fc.array(fc.record({ kind: fc.constantFrom('begin', 'end', 'grow'), instance: fc.integer({ min: 0, max: 1 }), agent: fc.nat({ max: 7 }) }), { maxLength: 40 }),
+        fc.boolean(),
+        (successors, events, shareAgents) => {
+          // a0..a5 each lead to one successor (cycles included); a6 and a7 join the graph part-way.
+          const graph = new AgentStepGraph();
+          for (let i = 0; i < 6; i++) graph.addEdge({ kind: 'chain', from: `a${i}`, to: `a${successors[i]!}` });
+          graph.start = 'a0';
+          const ste = new WorkflowSte(graph, { shareAgents, horizon: 4 });
+          const trackers = new Map<string, StepTracker>();
+          const trackerOf = (instance: string) => {
+            const key = shareAgents ? '' : instance;
+            if (!trackers.has(key)) trackers.set(key, new StepTracker(graph, { horizon: 4 }));
+            return trackers.get(key)!;
+          };
+          let grown = 0;
+          for (const event of events) {
+            const instance = `i${event.instance}`;
+            const agent = `a${event.agent}`;
+            if (event.kind === 'grow') {
+              if (grown < 2) graph.addEdge({ kind: 'chain', from: `a${6 + grown}`, to: `a${grown++}` });
+              continue;
+            }
+            ste[event.kind](instance, agent);
+            if (graph.idOf(agent) !== undefined) trackerOf(instance)[event.kind](instance, agent);
+            const expected = new Map<string, number>();
+            for (const [owner, tracker] of trackers) {
+              for (const [name, value] of tracker.snapshot()) expected.set(shareAgents ? name : `${owner}/${name}`, value);
+            }
+            expect(new Map([...ste.snapshot()].sort())).toEqual(new Map([...expected].sort()));
+            expect(ste.tagKey(instance, agent)).toBe(shareAgents ? agent : `${instance}/${agent}`);
+          }
+        },
+      ),
+      { numRuns: runs(150), seed: 20261202 },
+    );
   });
 
   it('ignores agents the graph does not declare', () => {
