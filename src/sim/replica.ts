@@ -453,10 +453,10 @@ export class Replica implements Timed {
     for (let i = 0; i < prefix; i++) {
       const page = path[i]!;
       this.#touch(request, page, i);
-      if (i >= gpu || request.loadedPages.has(page)) request.loadedTokens += request.blockTokens(i);
+      if (i >= gpu || request.loadedPages?.has(page)) request.loadedTokens += request.blockTokens(i);
       else request.hitTokens += request.blockTokens(i);
     }
-    request.loadedPages.clear();
+    request.loadedPages?.clear();
     request.computed = prefixTokens(request, prefix);
     if (Number.isNaN(request.admitted)) request.admitted = this.#events.now;
     request.phase = 'prefill';
@@ -534,7 +534,7 @@ export class Replica implements Timed {
       onDone: () => {
         for (const page of started) {
           this.cache.finishLoad(page);
-          request.loadedPages.add(page);
+          (request.loadedPages ??= new Set()).add(page);
         }
         request.loadsPending--;
         this.#blockingLoads--;
