@@ -7,7 +7,8 @@
  *    median and p99 latency (gateway window minus direct window, in alternating order); the figures are the
  *    median of those samples with their spread (min to max) over the pairs, at 200 and 1,000 requests/s;
  *    beside it the p99 of all gateway windows' requests pooled minus that of all direct ones (a 0.5-s
- *    window's p99 is its 5th slowest request, so one pause moves it). Engine and gateway share a worker
+ *    window's p99 is its 5th slowest request, so one pause moves it), and the same pairs sent direct on
+ *    both sides as the method's noise floor. Engine and gateway share a worker
  *    thread, the load generator has the main one: its connections stay open across windows, its request
  *    bodies are built before a window starts, and its own GC pauses, CPU and lateness are reported, since
  *    on a 2-core machine they are part of what the slowest requests measure. Beside the latencies,
@@ -153,12 +154,36 @@ async function overheadLines(loads: readonly [rate: number, windowSeconds: numbe
           (cpu.generator.length > 0 ? `${median(cpu.generator).toFixed(0)} us CPU per request on the same 2 cores; ` : '') +
           `sends behind their schedule: p99 ${median(late.p99).toFixed(2)} ms (median over the windows), at most ${late.max.toFixed(1)} ms (open loop: a late send is timed from when it left)`,
       });
+      if (label === '') lines.push(await noiseFloorLine(servers.engine, load, rate, windowSeconds));
     }
     return lines;
   } finally {
     await load.close();
     await servers.close();
   }
+}
+
+/**
+ * The method's own noise: the same pairs of windows with both sides sent straight to the engine. What
+ * this "added" p99 shows is the machine and the load generator, not a gateway.
+ */
+async function noiseFloorLine(engine: string, load: LoadGenerator, rate: number, windowSeconds: number): Promise<BenchLine> {
+  const differences: number[] = [];
+  const sides: [number[], number[]] = [[], []];
+  for (let pair = 0; pair < PAIRS; pair++) {
+    const first = await load.run(engine, rate, windowSeconds);
+    const second = await load.run(engine, rate, windowSeconds);
+    sides[0].push(...first.latencies);
+    sides[1].push(...second.latencies);
+    differences.push(percentile(Float64Array.from(second.latencies).sort(), 0.99) - percentile(Float64Array.from(first.latencies).sort(), 0.99));
+  }
+  const pooled = (xs: number[]) => percentile(Float64Array.from(xs).sort(), 0.99);
+  return {
+    name: `gateway bench noise floor @ ${rate}/s`,
+    value:
+      `direct minus direct p99: ${us(median(differences))} (median over ${PAIRS} window pairs: ${us(Math.min(...differences))} to ${us(Math.max(...differences))}; ` +
+      `pooled: ${us(pooled(sides[1]) - pooled(sides[0]))}): an added p99 within this spread is not the gateway's`,
+  };
 }
 
 /**
