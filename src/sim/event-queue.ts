@@ -420,14 +420,8 @@ function stretchBefore(a: Stretch, b: Stretch): boolean {
 
 /** The index of `time` in the rising `times[0, count)`, or -1. */
 function indexOfTime(times: Float64Array, count: number, time: number): number {
-  let low = 0;
-  let high = count;
-  while (low < high) {
-    const mid = (low + high) >> 1;
-    if (times[mid]! < time) low = mid + 1;
-    else high = mid;
-  }
-  return low < count && times[low] === time ? low : -1;
+  const at = firstAfter(times, count, time);
+  return at < count && times[at] === time ? at : -1;
 }
 
 /** How many of the rising `times[0, count)` are before `time`. */
