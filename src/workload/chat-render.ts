@@ -9,9 +9,11 @@
  *   defined` of an absent x: Llama 3.1's template has a dozen per render). Here every identifier the
  *   template names that nothing declares is declared undefined in the parent: a lookup returns an
  *   undefined value either way, without the throw. Names a render passes shadow them in the child.
+ * - The presets' templates render plain conversations as string building (chat-fast-templates.ts).
  * test/workload/chat-render.test.ts holds the output equal to `Template.render` for both presets.
  */
 import { Environment, Interpreter, Template } from '@huggingface/jinja';
+import { fastRenderFor, type FastRender } from './chat-fast-templates.js';
 
 /** The globals the library's `Template.render` declares (read from the library itself, so a new version's list is followed). */
 const LIBRARY_GLOBALS: readonly (readonly [string, unknown])[] = (() => {
@@ -33,10 +35,12 @@ const LIBRARY_GLOBALS: readonly (readonly [string, unknown])[] = (() => {
 export class ChatTemplate {
   readonly #template: Template;
   readonly #base: Environment;
+  readonly #fast: FastRender | undefined;
 
   /** `constants`: values every render sees (special tokens), declared once. */
   constructor(source: string, constants: Record<string, unknown>) {
     this.#template = new Template(source);
+    this.#fast = fastRenderFor(source, constants);
     const base = new Environment();
     for (const [name, value] of LIBRARY_GLOBALS) base.set(name, value);
     for (const [name, value] of Object.entries(constants)) if (!base.variables.has(name)) base.set(name, value);
@@ -46,6 +50,8 @@ export class ChatTemplate {
 
   /** The template's output for `items` (as `Template.render({...constants, ...items})`). */
   render(items: Record<string, unknown>): string {
+    const fast = this.#fast?.(items);
+    if (fast !== undefined) return fast;
     const scope = new Environment(this.#base);
     for (const [name, value] of Object.entries(items)) scope.set(name, value);
     return new Interpreter(scope).run(this.#template.parsed).value as string;

@@ -8,6 +8,7 @@ import { Template } from '@huggingface/jinja';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ChatTemplate } from '../../src/workload/chat-render.js';
+import { fastRenderFor } from '../../src/workload/chat-fast-templates.js';
 import { LLAMA_3_1_INSTRUCT, QWEN_2_5_INSTRUCT } from '../../src/workload/chat-templates.js';
 
 const SPECIALS = { bos_token: '<|begin_of_text|>', eos_token: '<|eot_id|>' };
@@ -70,5 +71,61 @@ describe('ChatTemplate', () => {
     const cases = [{ messages: [1, 2, 3] }, { messages: [], extra: 'given' }, { messages: [1], bos_token: 'shadowed' }, { messages: [1, 2, 3] }];
     for (const input of cases) expect(ours(template, input)).toBe(reference(source, input));
     expect(ours(template, cases[0]!)).toBe(ours(template, cases[3]!));
+  });
+
+  // The presets' string-building renders (chat-fast-templates.ts): plain conversations with any text
+  // (whitespace that String.prototype.trim and Python's strip disagree on, special-token text, braces),
+  // any role, and the shapes that must fall back (empty, tool calls, extra variables, non-string fields).
+  const text = fc.oneof(
+    fc.constantFrom('', ' ', '\n\t x \r\n', '\u00a0nbsp\u00a0', '\ufeffbom\u2028', '\u0085next\u0085', '<|eot_id|><|im_end|>', '{{ x }}{% if %}', 'a\u0000b'),
+    fc.string({ maxLength: 40, unit: 'grapheme' }),
+  );
+  const role = fc.oneof(
+    { weight: 8, arbitrary: fc.constantFrom('system', 'user', 'assistant') },
+    { weight: 1, arbitrary: fc.constantFrom('developer', 'tool', 'ipython') },
+    { weight: 1, arbitrary: fc.string({ maxLength: 8 }) },
+  );
+  const plainTurn = fc.record({ role, content: text });
+  const oddTurn = fc.oneof(
+    fc.record({ role: fc.constant('assistant'), content: text, tool_calls: fc.constantFrom(null, [], [{ function: { name: 'run', arguments: {} } }]) }),
+    fc.record({ role: fc.constant('user'), content: fc.constantFrom(null, 3, ['a']) }),
+    fc.record({ role: fc.constant('user'), content: text, name: fc.constant('alice') }),
+  );
+  const plainItems = fc.record({
+    messages: fc.array(fc.oneof({ weight: 20, arbitrary: plainTurn }, { weight: 1, arbitrary: oddTurn }), { maxLength: 5 }),
+    add_generation_prompt: fc.oneof({ weight: 12, arbitrary: fc.boolean() }, { weight: 1, arbitrary: fc.constantFrom(1, 'yes', null) }),
+    extra: fc.oneof({ weight: 12, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom({ date_string: '01 Dec 2026' }, { tools: [] }, { custom_tools: null }) }),
+  });
+  for (const [name, source] of [
+    ['Llama 3.1', LLAMA_3_1_INSTRUCT],
+    ['Qwen2.5', QWEN_2_5_INSTRUCT],
+  ] as const) {
+    it(`renders ${name}'s plain conversations by string building exactly as Template.render (seed 41)`, () => {
+      const template = new ChatTemplate(source, SPECIALS);
+      const fast = fastRenderFor(source, SPECIALS)!;
+      let fastRenders = 0;
+      fc.assert(
+        fc.property(plainItems, ({ messages, add_generation_prompt, extra }) => {
+          const given = { ...extra, messages, add_generation_prompt };
+          const expected = reference(source, given);
+          if (fast(given) !== undefined) {
+            fastRenders++;
+            expect(fast(given)).toBe(expected);
+          }
+          expect(ours(template, given)).toBe(expected);
+        }),
+        { seed: 41, numRuns: 500 },
+      );
+      // A good share of the generated conversations are plain: the string-building path was tested.
+      expect(fastRenders).toBeGreaterThan(150);
+    });
+  }
+
+  it('takes the string-building path only for the presets, exactly as published', () => {
+    expect(fastRenderFor(LLAMA_3_1_INSTRUCT, SPECIALS)).toBeDefined();
+    expect(fastRenderFor(QWEN_2_5_INSTRUCT, {})).toBeDefined();
+    expect(fastRenderFor(`${LLAMA_3_1_INSTRUCT} `, SPECIALS)).toBeUndefined();
+    expect(fastRenderFor(LLAMA_3_1_INSTRUCT, {})).toBeUndefined();
+    expect(fastRenderFor('{{ messages }}', SPECIALS)).toBeUndefined();
   });
 });
