@@ -15,7 +15,13 @@
  *    what they are made of on a 2-core machine shared with the load generator: the server thread's CPU per
  *    request (gateway windows minus direct windows, from /proc/thread-self/schedstat, which a loaded
  *    machine disturbs far less than latency), its garbage-collection pauses in the gateway windows and how
- *    many of the slowest 1% of requests overlapped one, and the time the thread waited for a core.
+ *    many of the slowest 1% of requests overlapped one, the time the thread waited for a core, and its event-loop
+ *    delay; and where the slowest 1% of gateway requests spent their time, from stamps the gateway and the engine
+ *    take for each request (an x-bench-id header): reaching the gateway, the gateway until the engine has the
+ *    request, the engine, the relay back, the way back to the client.
+ *    The 1,000 req/s figures again with the threads pinned (load generator on core 0, engine and gateway on
+ *    core 1, with taskset): what scheduling on the shared cores adds. The unpinned figures stay the ones the
+ *    target is read against; both are printed.
  * 2. Routing decision (tinybench): choosing among 8 upstreams for a 4k-token prompt whose shadow trees
  *    hold similar prompts; also the per-request work around it (hashing, memoized tokenization, lease).
  * 3. `--redis` against the default: the same paired windows, one gateway keeping its state in memory and
@@ -24,9 +30,10 @@
  */
 import { StePolicy } from '../src/cache/ste-policy.js';
 import { Worker } from 'node:worker_threads';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { Bench } from 'tinybench';
 import { Pool } from 'undici';
@@ -59,6 +66,9 @@ export async function benchGateway(): Promise<BenchLine[]> {
     // may carry: docs/gateway.md): scavenges come half as often. A worker takes it as its young-generation
     // limit, which V8 sizes at three semi-spaces.
     ...(await overheadLines([[1000, 0.5]], { youngGenerationMb: 3 * 32, label: ', --max-semi-space-size=32' })),
+    // Pinned: scheduling on the shared cores taken out (as far as pinning two threads can); reported beside the
+    // unpinned figures above, never instead of them.
+    ...(await overheadLines([[1000, 0.5]], { pin: true, label: ', pinned (load generator core 0, servers core 1)' })),
     ...(await redisOverheadLines()),
     ...(await routingLines()),
   ];
@@ -67,11 +77,20 @@ export async function benchGateway(): Promise<BenchLine[]> {
 // ---------------------------------------------------------------------------------------------------
 // 1. Added latency, paired windows
 
-async function overheadLines(loads: readonly [rate: number, windowSeconds: number][], options: { youngGenerationMb?: number; label?: string } = {}): Promise<BenchLine[]> {
-  const servers = await startServersThread(undefined, options.youngGenerationMb);
+async function overheadLines(
+  loads: readonly [rate: number, windowSeconds: number][],
+  options: { youngGenerationMb?: number; label?: string; pin?: boolean } = {},
+): Promise<BenchLine[]> {
   const label = options.label ?? '';
+  if (options.pin && !canPin()) return [{ name: `gateway added latency${label}`, value: 'skipped: taskset is not available or this machine has fewer than 2 cores' }];
+  const servers = await startServersThread(undefined, options.youngGenerationMb);
   const load = new LoadGenerator();
   const lines: BenchLine[] = [];
+  if (options.pin && servers.tid === undefined) {
+    await servers.close();
+    return [{ name: `gateway added latency${label}`, value: 'skipped: the server thread id is unknown (not Linux)' }];
+  }
+  const unpin = options.pin ? pinThreads(servers.tid!) : undefined;
   try {
     await load.run(servers.engine, 1000, 0.5); // warm up both paths (JIT, connections)
     await load.run(servers.gateway, 1000, 0.5);
@@ -146,8 +165,19 @@ async function overheadLines(loads: readonly [rate: number, windowSeconds: numbe
           `server-thread GC pauses: ${((1000 * gateway.reduce((sum, w) => sum + w.gcPauses, 0)) / Math.max(1, all.length)).toFixed(2)} per 1,000 gateway requests, ` +
           `${median(gateway.map((w) => w.gcMs)).toFixed(1)} ms per window (median), longest ${Math.max(...gateway.map((w) => w.gcMaxMs)).toFixed(1)} ms; ` +
           `of the ${slow} slowest-1% requests ${slowInGc} overlapped a server-thread GC pause and ${slowInGeneratorGc} one of the load generator` +
-          (gateway[0]!.waitMs === undefined ? '' : `; the server thread waited ${median(gateway.map((w) => w.waitMs!)).toFixed(0)} ms per ${windowSeconds}-s window for a core`),
+          (gateway[0]!.waitMs === undefined ? '' : `; the server thread waited ${median(gateway.map((w) => w.waitMs!)).toFixed(0)} ms per ${windowSeconds}-s window for a core`) +
+          `; its event-loop delay p99 ${median(gateway.map((w) => w.loopDelayP99Ms)).toFixed(2)} ms (median over the windows), at most ${Math.max(...gateway.map((w) => w.loopDelayMaxMs)).toFixed(1)} ms`,
       });
+      const slowSplit = gateway.flatMap((w) => w.slowSegments);
+      const allSplit = gateway.flatMap((w) => w.segments);
+      if (slowSplit.length > 0) {
+        const parts = (rows: number[][]) => SEGMENTS.map((name, k) => `${name} ${us(median(rows.map((row) => row[k]!)))}`).join(', ');
+        lines.push({
+          name: `gateway windows @ ${rate}/s, where the slowest 1% spent their time${label}`,
+          value: `median over ${slowSplit.length} requests: ${parts(slowSplit)}`,
+          baseline: `all ${allSplit.length} gateway requests: ${parts(allSplit)}`,
+        });
+      }
       lines.push({
         name: `gateway bench load generator @ ${rate}/s${label}`,
         value:
@@ -158,9 +188,29 @@ async function overheadLines(loads: readonly [rate: number, windowSeconds: numbe
     }
     return lines;
   } finally {
+    unpin?.();
     await load.close();
     await servers.close();
   }
+}
+
+/** Whether `taskset` can pin threads here (Linux with it installed, 2 cores or more). */
+function canPin(): boolean {
+  try {
+    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+    return availableParallelism() >= 2;
+  } catch {
+    return false;
+  }
+}
+
+/** Pins this (the load generator's) thread to core 0 and the server thread to core 1; returns the undo. */
+function pinThreads(serverTid: number): () => void {
+  const set = (cores: string, tid: number) => execFileSync('taskset', ['-pc', cores, String(tid)], { stdio: 'ignore' });
+  const all = `0-${availableParallelism() - 1}`;
+  set('0', process.pid);
+  set('1', serverTid);
+  return () => set(all, process.pid);
 }
 
 /**
@@ -277,7 +327,16 @@ interface WindowMakeup {
   slowInGc: number;
   slowInGeneratorGc: number;
   waitMs: number | undefined;
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+  /** The slowest 1% of the window's requests, each split into SEGMENTS (ms). */
+  slowSegments: number[][];
+  /** Every request of the window, split the same way. */
+  segments: number[][];
 }
+
+/** The parts of a gateway request's latency, from the servers' stamps. */
+const SEGMENTS = ['to the gateway', 'gateway until the engine has it', 'engine', 'relay back', 'back to the client'] as const;
 
 function windowMakeup(window: LoadWindow, stats: ThreadStats, p99: number): WindowMakeup {
   let slow = 0;
@@ -285,10 +344,22 @@ function windowMakeup(window: LoadWindow, stats: ThreadStats, p99: number): Wind
   let slowInGeneratorGc = 0;
   const overlaps = (pauses: readonly [number, number][], sent: number, latency: number) =>
     pauses.some(([start, duration]) => start < sent + latency && start + duration > sent);
+  const engine = new Map<number, [number, number]>();
+  const gateway = new Map<number, [number, number]>();
+  for (const [server, id, received, finished] of stats.stamps) (server === 'e' ? engine : gateway).set(id, [received, finished]);
+  const slowSegments: number[][] = [];
+  const segments: number[][] = [];
   window.latencies.forEach((latency, i) => {
+    const sent = performance.timeOrigin + window.sentAt[i]!;
+    const e = engine.get(window.ids[i]!);
+    const g = gateway.get(window.ids[i]!);
+    // 'finish' fires once the last bytes are handed to the kernel, which can be after the client read them: the
+    // last segment can come out slightly negative.
+    const split = e && g ? [g[0] - sent, e[0] - g[0], e[1] - e[0], g[1] - e[1], sent + latency - g[1]] : undefined;
+    if (split) segments.push(split);
     if (latency < p99) return;
     slow++;
-    const sent = performance.timeOrigin + window.sentAt[i]!;
+    if (split) slowSegments.push(split);
     if (overlaps(stats.gcs, sent, latency)) slowInGc++;
     if (overlaps(window.gcs, sent, latency)) slowInGeneratorGc++;
   });
@@ -300,6 +371,10 @@ function windowMakeup(window: LoadWindow, stats: ThreadStats, p99: number): Wind
     slowInGc,
     slowInGeneratorGc,
     waitMs: stats.waitMs,
+    loopDelayP99Ms: stats.loopDelayP99Ms,
+    loopDelayMaxMs: stats.loopDelayMaxMs,
+    slowSegments,
+    segments,
   };
 }
 
@@ -307,6 +382,8 @@ function windowMakeup(window: LoadWindow, stats: ThreadStats, p99: number): Wind
 interface LoadWindow {
   latencies: number[];
   sentAt: number[];
+  /** Each answered request's x-bench-id. */
+  ids: number[];
   errors: number;
   /** How long after its scheduled time a request left, in ms: p99 and the most. */
   lateP99Ms: number;
@@ -325,6 +402,7 @@ interface LoadWindow {
  */
 class LoadGenerator {
   readonly #pools = new Map<string, Pool>();
+  #nextId = 0;
   readonly #gcs: [number, number][] = [];
   readonly #observer = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) this.#gcs.push([performance.timeOrigin + entry.startTime, entry.duration]);
@@ -349,18 +427,23 @@ class LoadGenerator {
         ],
       }),
     );
-    const headers = Array.from({ length: 8 }, (_, agent) => ({ 'content-type': 'application/json', 'x-kvflow-agent': `agent${agent}` }));
+    // Each request names itself (x-bench-id) so the servers' stamps can be matched to it.
+    const firstId = this.#nextId;
+    this.#nextId += total;
+    const headers = Array.from({ length: total }, (_, i) => ({ 'content-type': 'application/json', 'x-kvflow-agent': `agent${i % 8}`, 'x-bench-id': String(firstId + i) }));
     const latencies: number[] = [];
     const sentAt: number[] = [];
+    const ids: number[] = [];
     let errors = 0;
     const lateness = new Float64Array(total);
     const send = async (i: number, sent: number): Promise<void> => {
       try {
-        const response = await pool.request({ method: 'POST', path: '/v1/chat/completions', headers: headers[i % 8], body: bodies[i] });
+        const response = await pool.request({ method: 'POST', path: '/v1/chat/completions', headers: headers[i], body: bodies[i] });
         await response.body.dump();
         if (response.statusCode === 200) {
           latencies.push(performance.now() - sent);
           sentAt.push(sent);
+          ids.push(firstId + i);
         } else errors++;
       } catch {
         errors++;
@@ -381,7 +464,7 @@ class LoadGenerator {
     await Promise.all(inFlight);
     const cpuAfter = threadCpuMs();
     lateness.sort();
-    return { latencies, sentAt, errors, lateP99Ms: percentile(lateness, 0.99), lateMaxMs: lateness[total - 1] ?? 0, gcs: this.#gcs.splice(0), cpuMs: cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore };
+    return { latencies, sentAt, ids, errors, lateP99Ms: percentile(lateness, 0.99), lateMaxMs: lateness[total - 1] ?? 0, gcs: this.#gcs.splice(0), cpuMs: cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore };
   }
 
   async close(): Promise<void> {
@@ -404,10 +487,17 @@ interface ThreadStats {
   cpuMs: number | undefined;
   waitMs: number | undefined;
   gcs: [start: number, duration: number][];
+  /** Event-loop delay (monitorEventLoopDelay, 1 ms resolution): p99 and the most, in ms. */
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+  /** Per request, by x-bench-id: when the engine and the gateway got it and finished it (epoch ms). */
+  stamps: [server: 'e' | 'g', id: number, received: number, finished: number][];
 }
 
 interface ServersThread {
   engine: string;
+  /** The server thread's Linux thread id (for taskset), when known. */
+  tid: number | undefined;
   gateway: string;
   /** The same gateway with its state in Redis (when a Redis URL was given). */
   gatewayRedis?: string;
@@ -428,7 +518,7 @@ async function startServersThread(redisUrl?: string, youngGenerationMb?: number)
     const { parentPort, workerData } = require('node:worker_threads');
     const http = require('node:http');
     const { readFileSync } = require('node:fs');
-    const { PerformanceObserver } = require('node:perf_hooks');
+    const { PerformanceObserver, monitorEventLoopDelay } = require('node:perf_hooks');
     // This thread's CPU and run-queue wait in ns (Linux; synchronous reads run on this thread).
     const schedstat = () => {
       try { return readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ').map(Number); } catch { return undefined; }
@@ -438,6 +528,17 @@ async function startServersThread(redisUrl?: string, youngGenerationMb?: number)
     new PerformanceObserver((list) => {
       for (const entry of list.getEntries()) gcs.push([performance.timeOrigin + entry.startTime, entry.duration]);
     }).observe({ entryTypes: ['gc'] });
+    const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+    loopDelay.enable();
+    const stamps = [];
+    const epochNow = () => performance.timeOrigin + performance.now();
+    // The gateway's stamps: from the request event (headers parsed) to its response's finish.
+    const stampGateway = (server) => server.prependListener('request', (request, response) => {
+      const id = request.headers['x-bench-id'];
+      if (id === undefined) return;
+      const received = epochNow();
+      response.once('finish', () => stamps.push(['g', Number(id), received, epochNow()]));
+    });
     (async () => {
       const { modules, model, serviceMs, redisUrl } = workerData;
       const { startGateway, GATEWAY_DEFAULTS } = await import(modules.gateway);
@@ -447,10 +548,13 @@ async function startServersThread(redisUrl?: string, youngGenerationMb?: number)
         usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
       });
       const engineServer = http.createServer((request, response) => {
+        const id = request.headers['x-bench-id'];
+        const received = epochNow();
         request.resume();
         request.on('end', () => setTimeout(() => {
           response.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(answer) });
           response.end(answer);
+          if (id !== undefined) stamps.push(['e', Number(id), received, epochNow()]);
         }, serviceMs));
       });
       engineServer.keepAliveTimeout = 60_000;
@@ -460,12 +564,16 @@ async function startServersThread(redisUrl?: string, youngGenerationMb?: number)
       const shared = redisUrl
         ? await startGateway({ ...GATEWAY_DEFAULTS, upstreams: [{ url: engineUrl, kind: 'openai' }], models: [model], redis: { url: redisUrl }, warn: () => {} })
         : undefined;
-      parentPort.postMessage({ engine: engineUrl, gateway: gateway.url, gatewayRedis: shared && shared.url });
+      stampGateway(gateway.app.server);
+      if (shared) stampGateway(shared.app.server);
+      const tid = (() => { try { return Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop()); } catch { return undefined; } })();
+      parentPort.postMessage({ engine: engineUrl, gateway: gateway.url, gatewayRedis: shared && shared.url, tid });
       parentPort.on('message', async (message) => {
         if (message === 'stats') {
           const now = schedstat();
           const delta = (i) => (now && lastSched ? (now[i] - lastSched[i]) / 1e6 : undefined);
-          parentPort.postMessage({ stats: { cpuMs: delta(0), waitMs: delta(1), gcs: gcs.splice(0) } });
+          parentPort.postMessage({ stats: { cpuMs: delta(0), waitMs: delta(1), gcs: gcs.splice(0), loopDelayP99Ms: loopDelay.percentile(99) / 1e6, loopDelayMaxMs: loopDelay.max / 1e6, stamps: stamps.splice(0) } });
+          loopDelay.reset();
           lastSched = now;
           return;
         }
@@ -482,7 +590,7 @@ async function startServersThread(redisUrl?: string, youngGenerationMb?: number)
     workerData: { modules, model: MODEL, serviceMs: FIXED_SERVICE_MS, redisUrl },
     ...(youngGenerationMb !== undefined && { resourceLimits: { maxYoungGenerationSizeMb: youngGenerationMb } }),
   });
-  const first = await new Promise<{ engine?: string; gateway?: string; gatewayRedis?: string; error?: string }>((resolve, reject) => {
+  const first = await new Promise<{ engine?: string; gateway?: string; gatewayRedis?: string; tid?: number; error?: string }>((resolve, reject) => {
     worker.once('message', resolve);
     worker.once('error', reject);
   });
@@ -492,6 +600,7 @@ async function startServersThread(redisUrl?: string, youngGenerationMb?: number)
   }
   return {
     engine: first.engine,
+    tid: first.tid,
     gateway: first.gateway,
     ...(first.gatewayRedis && { gatewayRedis: first.gatewayRedis }),
     stats: async () => {
