@@ -1,3 +1,5 @@
+import { AgentList } from '../graph/agent-list.js';
+import { ClockedSteChanges, type SteClock } from '../graph/ste-clock.js';
 import type { EvictionPolicy, PageStats, PolicyPrompt, PriorityOwner, SteChanges } from './policy.js';
 
 /**
@@ -9,6 +11,8 @@ import type { EvictionPolicy, PageStats, PolicyPrompt, PriorityOwner, SteChanges
  *
  * Drivers tag pages through `notePrompt` (the fixed-prompt pages of a request that names an agent) and feed
  * STE through `applySte`; the prefetcher compares `stePriority` with the priorities of pages it displaces.
+ * Changes that come relative to per-instance clocks (src/graph/ste-clock.ts) are kept that way: a clock
+ * move re-keys the pages of that instance's agents with a value, with no lookup per agent.
  */
 export class StePolicy implements EvictionPolicy {
   readonly name: string = 'ste';
@@ -21,8 +25,24 @@ export class StePolicy implements EvictionPolicy {
   #agentIds = new Map<string, number>();
   #keyOfId: string[] = [];
   #freeIds: number[] = [];
-  /** STE per interned agent; NaN = unknown. */
+  /** STE per interned agent, relative to its group's clock when it is in one; NaN = unknown. */
   #ste: number[] = [];
+  /**
+   * Agents whose values come relative to a clock form a group per clock: its value, and its agents with
+   * a value (each knows its place in that list, to leave it in O(1)).
+   */
+  #groupOf: number[] = [];
+  #memberAt: number[] = [];
+  #groups = new Map<SteClock, number>();
+  #clockOfGroup: (SteClock | undefined)[] = [];
+  #groupClock: number[] = [];
+  #members: AgentList[] = [];
+  #freeGroups: number[] = [];
+  /** Agents whose pages an `applySte` of clocked changes re-keys (each once, after every value is in). */
+  #rekeyStamp: number[] = [];
+  #stamp = 0;
+  readonly #rekeys = new AgentList();
+  #groupsOfTake: number[] = [];
   /** The first agent tagging each page (-1: none); most pages have exactly one. */
   #firstTag = new Int32Array(1024).fill(-1);
   /** Further agents of pages in several agents' fixed prompts (shared system prompts). */
@@ -57,13 +77,13 @@ export class StePolicy implements EvictionPolicy {
   steOfPage(page: number): number | undefined {
     const first = page < this.#firstTag.length ? this.#firstTag[page]! : -1;
     if (first < 0) return undefined;
-    let best = this.#ste[first]!;
+    let best = this.#steOf(first);
     // Most workloads never tag a page twice: no lookup per priority read then.
     if (this.#moreTags.size === 0) return valueOrUndefined(best);
     const more = this.#moreTags.get(page);
     if (more) {
       for (const agent of more) {
-        const ste = this.#ste[agent]!;
+        const ste = this.#steOf(agent);
         if (!Number.isNaN(ste) && !(ste >= best)) best = ste;
       }
     }
@@ -115,21 +135,137 @@ export class StePolicy implements EvictionPolicy {
     if (ste === undefined && !this.#agentIds.has(agent)) return;
     const id = this.#intern(agent);
     const next = ste ?? NaN;
-    const previous = this.#ste[id]!;
+    const previous = this.#steOf(id);
+    // An absolute value takes the agent out of its clock's group.
+    if (this.#groupOf[id]! >= 0) {
+      const group = this.#leaveGroup(id);
+      this.#ste[id] = previous;
+      this.#freeIfEmpty(group);
+    }
     if (next === previous || (Number.isNaN(next) && Number.isNaN(previous))) return;
     this.#ste[id] = next;
-    const owner = this.#owner;
-    if (owner) {
-      for (let page = this.#firstPageOf[id]!; page >= 0; page = this.#nextPage[page]!) owner.reprioritize(page);
-      const more = this.#morePagesOf.get(id);
-      if (more) for (const page of more) owner.reprioritize(page);
-    }
+    this.#rekey(id);
     this.#dropIfIdle(id);
   }
 
   /** Applies changed STE values (undefined: unknown). */
   applySte(changes: SteChanges): void {
-    for (const [agent, ste] of changes) this.setSte(agent, ste);
+    if (changes instanceof ClockedSteChanges) this.#applyClocked(changes);
+    else for (const [agent, ste] of changes) this.setSte(agent, ste);
+  }
+
+  /**
+   * Changes relative to clocks: the clocks' new values, then the relative values that changed, then one
+   * re-key of every page whose agent's value or clock moved. The pages end with the priorities the same
+   * changes as absolute values give them (eviction orders by priority, last access and page: a total order).
+   */
+  #applyClocked(changes: ClockedSteChanges): void {
+    const { moves, relative } = changes;
+    const stamp = ++this.#stamp;
+    const groupsOfTake = this.#groupsOfTake;
+    for (let c = 0; c < moves.clocks.length; c++) {
+      const group = this.#groups.get(moves.clocks[c]!) ?? -1;
+      if (group >= 0) this.#groupClock[group] = moves.values[c]!;
+      groupsOfTake[c] = group;
+    }
+    for (let i = 0; i < relative.keys.length; i++) {
+      const key = relative.keys[i]!;
+      const value = relative.values[i]!;
+      if (Number.isNaN(value)) {
+        const id = this.#agentIds.get(key);
+        if (id === undefined || Number.isNaN(this.#ste[id]!)) continue;
+        if (this.#groupOf[id]! >= 0) this.#leaveGroup(id);
+        this.#ste[id] = NaN;
+        this.#noteRekey(id, stamp);
+        this.#dropIfIdle(id);
+        continue;
+      }
+      const id = this.#intern(key);
+      const c = relative.clocks[i]!;
+      let group = groupsOfTake[c]!;
+      if (group < 0) group = groupsOfTake[c] = this.#newGroup(moves.clocks[c]!, moves.values[c]!);
+      if (this.#groupOf[id] !== group) {
+        if (this.#groupOf[id]! >= 0) this.#leaveGroup(id);
+        this.#joinGroup(id, group);
+      }
+      this.#ste[id] = value;
+      this.#noteRekey(id, stamp);
+    }
+    for (let c = 0; c < moves.clocks.length; c++) {
+      const group = groupsOfTake[c]!;
+      if (group < 0) continue;
+      if (moves.moved[c]) {
+        const members = this.#members[group]!;
+        for (let m = 0; m < members.length; m++) this.#noteRekey(members.items[m]!, stamp);
+      }
+      this.#freeIfEmpty(group);
+    }
+    const rekeys = this.#rekeys;
+    for (let i = 0; i < rekeys.length; i++) this.#rekey(rekeys.items[i]!);
+    rekeys.clear();
+  }
+
+  /** The agent's absolute STE (NaN: unknown). */
+  #steOf(id: number): number {
+    const group = this.#groupOf[id]!;
+    return group < 0 ? this.#ste[id]! : this.#ste[id]! - this.#groupClock[group]!;
+  }
+
+  /** Re-reads the priority of every page the agent tags. */
+  #rekey(id: number): void {
+    const owner = this.#owner;
+    if (!owner) return;
+    for (let page = this.#firstPageOf[id]!; page >= 0; page = this.#nextPage[page]!) owner.reprioritize(page);
+    const more = this.#morePagesOf.get(id);
+    if (more) for (const page of more) owner.reprioritize(page);
+  }
+
+  #noteRekey(id: number, stamp: number): void {
+    if (this.#rekeyStamp[id] === stamp) return;
+    this.#rekeyStamp[id] = stamp;
+    this.#rekeys.push(id);
+  }
+
+  #newGroup(clock: SteClock, value: number): number {
+    let group = this.#freeGroups.pop();
+    if (group === undefined) {
+      group = this.#members.length;
+      this.#members.push(new AgentList());
+      this.#groupClock.push(value);
+      this.#clockOfGroup.push(clock);
+    } else {
+      this.#groupClock[group] = value;
+      this.#clockOfGroup[group] = clock;
+    }
+    this.#groups.set(clock, group);
+    return group;
+  }
+
+  #joinGroup(id: number, group: number): void {
+    const members = this.#members[group]!;
+    this.#groupOf[id] = group;
+    this.#memberAt[id] = members.length;
+    members.push(id);
+  }
+
+  /** Takes the agent out of its group (its value stays relative until the caller sets it); returns the group. */
+  #leaveGroup(id: number): number {
+    const group = this.#groupOf[id]!;
+    const members = this.#members[group]!;
+    const at = this.#memberAt[id]!;
+    const last = members.items[--members.length]!;
+    members.items[at] = last;
+    this.#memberAt[last] = at;
+    this.#groupOf[id] = -1;
+    return group;
+  }
+
+  /** A group with no agent left is forgotten (its clock may come back with a later change). */
+  #freeIfEmpty(group: number): void {
+    if (this.#members[group]!.length > 0) return;
+    this.#groups.delete(this.#clockOfGroup[group]!);
+    this.#clockOfGroup[group] = undefined;
+    this.#freeGroups.push(group);
   }
 
   /** Replaces all STE values: agents absent from `values` become unknown. */
@@ -199,6 +335,9 @@ export class StePolicy implements EvictionPolicy {
       if (id === undefined) {
         id = this.#ste.length;
         this.#ste.push(NaN);
+        this.#groupOf.push(-1);
+        this.#memberAt.push(-1);
+        this.#rekeyStamp.push(0);
         this.#firstPageOf.push(-1);
         this.#pageCount.push(0);
         this.#keyOfId.push(agent);

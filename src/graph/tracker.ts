@@ -142,6 +142,16 @@ export class StepTracker {
     return new Map(ids.map((id) => [this.graph.agents[id]!, this.minimum[id]!]));
   }
 
+  /**
+   * The agents with a known STE in a tracker that has seen one instance (every private tracker of
+   * WorkflowSte), in the order they got their value: the tracker's own list, read before the next event.
+   */
+  knownIds(): AgentList {
+    this.settle();
+    if (this.instances.size > 1) throw new Error('knownIds is for a tracker of one instance');
+    return this.instances.values().next().value?.order ?? new AgentList();
+  }
+
   /** Agents (by name) whose STE changed since the last call. */
   takeChangedAgents(): string[] {
     return this.takeChangedIds().map((id) => this.graph.agents[id]!);

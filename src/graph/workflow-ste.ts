@@ -1,5 +1,6 @@
 import type { SteSource } from '../types.js';
 import type { AgentStepGraph } from './graph.js';
+import { ClockedSteLog, SteClock, type ClockedSteChanges } from './ste-clock.js';
 import { SteTable } from './ste-table.js';
 import { topologyOf, type Topology } from './topology.js';
 import { StepTracker, type StepTrackerOptions } from './tracker.js';
@@ -13,12 +14,21 @@ import { StepTracker, type StepTrackerOptions } from './tracker.js';
  * Values are kept up to date incrementally (only the instance that moved is searched, within the
  * tracker's horizon), and the keys whose value changed are handed out by `takeChanges`, so a simulator
  * with many live instances or a long workflow pays for what changed, not for every agent on every event.
+ * Private agents' values are kept relative to a clock per instance (ste-clock.ts): a begin that moves
+ * the instance on by the begun agent's STE moves the clock, so a step of a chain changes the relative
+ * values of the agents entering or leaving reach only, whatever the horizon.
  */
 export class WorkflowSte implements SteSource {
   readonly #graph: AgentStepGraph;
   readonly #shared: StepTracker | undefined;
   readonly #perInstance = new Map<string, PrivateInstance>();
+  /** Shared agents: the minimum over instances, absolute. */
   readonly #table = new SteTable();
+  /** Private agents: each key with a value (its relative value and instance), and the log of changes. */
+  readonly #keyed = new Map<string, KeyedValue>();
+  readonly #values: ReadonlyMap<string, number> = new KeyedValues(this.#keyed);
+  readonly #log = new ClockedSteLog();
+  #version = 0;
   readonly #options: StepTrackerOptions;
   /** The agent of the last event (-1: none yet), where the next lookup starts (see `#idOf`). */
   #lastId = -1;
@@ -33,7 +43,7 @@ export class WorkflowSte implements SteSource {
   }
 
   get version(): number {
-    return this.#table.version;
+    return this.#shared ? this.#table.version : this.#version;
   }
 
   /** The key pages of this agent's fixed prompt are tagged with. */
@@ -42,7 +52,7 @@ export class WorkflowSte implements SteSource {
     // The key string the instance's tables already hold while the agent has a value (a request's agent has
     // just begun): the caches' maps then find it by its stored hash instead of a new string's.
     const id = this.#idOf(agent);
-    const key = id === undefined ? undefined : this.#perInstance.get(instance)?.keys[id];
+    const key = id === undefined ? undefined : this.#perInstance.get(instance)?.keys[id]?.key;
     return key ?? `${instance}/${agent}`;
   }
 
@@ -50,54 +60,119 @@ export class WorkflowSte implements SteSource {
     const id = this.#idOf(agent);
     if (id === undefined) return;
     const own = this.#privateOf(instance);
-    (own?.tracker ?? this.#shared!).beginById(instance, id);
-    this.#refresh(instance, own);
+    if (!own) {
+      this.#shared!.beginById(instance, id);
+      this.#refreshShared();
+      return;
+    }
+    // The instance moves on by the begun agent's STE: the clock takes that step (see `#refresh`).
+    const before = own.keys[id];
+    own.tracker.beginById(instance, id);
+    this.#refresh(instance, own, before === undefined ? 0 : before.relative - own.clock.value);
   }
 
   end(instance: string, agent: string): void {
     const id = this.#idOf(agent);
     if (id === undefined) return;
     const own = this.#privateOf(instance);
-    (own?.tracker ?? this.#shared!).endById(instance, id);
-    this.#refresh(instance, own);
+    if (!own) {
+      this.#shared!.endById(instance, id);
+      this.#refreshShared();
+      return;
+    }
+    own.tracker.endById(instance, id);
+    this.#refresh(instance, own, 0);
   }
 
   finish(instance: string): void {
     if (this.#shared) {
       this.#shared.finish(instance);
-      this.#refresh(instance, undefined);
+      this.#refreshShared();
     } else {
       const own = this.#perInstance.get(instance);
       if (!own) return;
       this.#perInstance.delete(instance);
-      for (const agent of own.tracker.snapshot().keys()) this.#table.set(`${instance}/${agent}`, undefined);
+      for (const agent of own.tracker.snapshot().keys()) {
+        const keyed = own.keys[this.#graph.idOf(agent)!];
+        if (keyed) this.#forget(keyed, own);
+      }
     }
   }
 
   snapshot(): ReadonlyMap<string, number> {
-    return this.#table.values;
+    return this.#shared ? this.#table.values : this.#values;
   }
 
-  takeChanges(): ReadonlyMap<string, number | undefined> {
-    return this.#table.takeChanges();
+  /** With private agents a `ClockedSteChanges` (ste-clock.ts): a Map to any reader, clock moves to the ste policy. */
+  takeChanges(): ReadonlyMap<string, number | undefined> | ClockedSteChanges {
+    return this.#shared ? this.#table.takeChanges() : this.#log.take();
   }
 
-  /** Re-reads the values an event in `instance` changed (`own`: the instance's private tracker, if it has one). */
-  #refresh(instance: string, own: PrivateInstance | undefined): void {
+  #refreshShared(): void {
     const names = this.#graph.agents;
-    if (this.#shared) {
-      for (const id of this.#shared.takeChangedIds()) this.#table.set(names[id]!, this.#shared.steOfId(id));
-      return;
-    }
-    if (!own) return;
-    const { tracker, keys } = own;
+    const shared = this.#shared!;
+    for (const id of shared.takeChangedIds()) this.#table.set(names[id]!, shared.steOfId(id));
+  }
+
+  /**
+   * Logs the values an event in a private instance changed, absolute (in the order the tracker changed
+   * them, as `SteTable` would) and relative to the instance's clock, which moves by `step` (the STE the
+   * begun agent had: in a chain every value drops by that much, so only agents entering or leaving reach
+   * change relative values).
+   */
+  #refresh(instance: string, own: PrivateInstance, step: number): void {
+    const { tracker, keys, clock } = own;
+    const names = this.#graph.agents;
+    const before = clock.value;
+    // A clock that grew large starts again from 0 (every relative value changes once): values stay exact integers.
+    const after = step > 0 ? (before + step > MAX_CLOCK ? 0 : before + step) : before;
     for (const id of tracker.takeChangedIds()) {
       const value = tracker.steOfId(id);
-      // The same key string while the agent has a value: no string built, and its hash computed once, per change.
-      const key = keys[id] ?? `${instance}/${names[id]!}`;
-      keys[id] = value === undefined ? undefined : key;
-      this.#table.set(key, value);
+      const keyed = keys[id];
+      if (keyed === undefined) {
+        if (value === undefined) continue;
+        const key = `${instance}/${names[id]!}`;
+        const added: KeyedValue = { key, relative: value + after, clock };
+        keys[id] = added;
+        this.#keyed.set(key, added);
+        this.#log.noteValue(key, value);
+        this.#log.noteRelative(key, clock, added.relative);
+        this.#version++;
+        continue;
+      }
+      if (value === keyed.relative - before) continue;
+      this.#log.noteValue(keyed.key, value);
+      this.#version++;
+      if (value === undefined) {
+        keys[id] = undefined;
+        this.#keyed.delete(keyed.key);
+        this.#log.noteRelative(keyed.key, clock, NaN);
+      } else if (value + after !== keyed.relative) {
+        keyed.relative = value + after;
+        this.#log.noteRelative(keyed.key, clock, keyed.relative);
+      }
     }
+    if (after === before) return;
+    // Agents whose absolute value stayed now sit differently against the moved clock.
+    clock.value = after;
+    this.#log.noteMove(clock);
+    const known = tracker.knownIds();
+    for (let i = 0; i < known.length; i++) {
+      const keyed = keys[known.items[i]!];
+      if (keyed === undefined) continue;
+      const relative = tracker.steOfId(known.items[i]!)! + after;
+      if (relative === keyed.relative) continue;
+      keyed.relative = relative;
+      this.#log.noteRelative(keyed.key, clock, relative);
+    }
+  }
+
+  /** A finished instance's key: no longer known. */
+  #forget(keyed: KeyedValue, own: PrivateInstance): void {
+    this.#keyed.delete(keyed.key);
+    this.#log.noteValue(keyed.key, undefined);
+    this.#log.noteRelative(keyed.key, own.clock, NaN);
+    this.#version++;
   }
 
   /**
@@ -132,15 +207,64 @@ export class WorkflowSte implements SteSource {
     if (this.#shared) return undefined;
     let own = this.#perInstance.get(instance);
     if (!own) {
-      own = { tracker: new StepTracker(this.#graph, this.#options), keys: new Array<string | undefined>(this.#graph.agents.length) };
+      own = { tracker: new StepTracker(this.#graph, this.#options), keys: new Array<KeyedValue | undefined>(this.#graph.agents.length), clock: new SteClock() };
       this.#perInstance.set(instance, own);
     }
     return own;
   }
 }
 
-/** An instance with private agents: its own tracker, and the keys (`instance/agent`) of its agents that have a value. */
+/** An instance with private agents: its own tracker, its clock, and per agent id its key (`instance/agent`) while it has a value. */
 interface PrivateInstance {
   tracker: StepTracker;
-  keys: (string | undefined)[];
+  keys: (KeyedValue | undefined)[];
+  clock: SteClock;
+}
+
+/** A private agent's key with a value: its STE is `relative - clock.value`. */
+interface KeyedValue {
+  readonly key: string;
+  relative: number;
+  readonly clock: SteClock;
+}
+
+/** Clock values stay below this (2^48), so a relative value (clock plus an STE below 2^32) is an exact integer. */
+const MAX_CLOCK = 2 ** 48;
+
+/** The private keys' absolute values, read through their clocks (a snapshot that a clock move does not rewrite). */
+class KeyedValues implements ReadonlyMap<string, number> {
+  constructor(private readonly keyed: ReadonlyMap<string, KeyedValue>) {}
+
+  get size(): number {
+    return this.keyed.size;
+  }
+
+  get(key: string): number | undefined {
+    const keyed = this.keyed.get(key);
+    return keyed === undefined ? undefined : keyed.relative - keyed.clock.value;
+  }
+
+  has(key: string): boolean {
+    return this.keyed.has(key);
+  }
+
+  forEach(callback: (value: number, key: string, map: ReadonlyMap<string, number>) => void, thisArg?: unknown): void {
+    for (const [key, value] of this) callback.call(thisArg, value, key, this);
+  }
+
+  *entries(): MapIterator<[string, number]> {
+    for (const [key, keyed] of this.keyed) yield [key, keyed.relative - keyed.clock.value];
+  }
+
+  keys(): MapIterator<string> {
+    return this.keyed.keys();
+  }
+
+  *values(): MapIterator<number> {
+    for (const keyed of this.keyed.values()) yield keyed.relative - keyed.clock.value;
+  }
+
+  [Symbol.iterator](): MapIterator<[string, number]> {
+    return this.entries();
+  }
 }
