@@ -58,6 +58,8 @@ export class ClockedSteLog {
   /** Everything noted since the last take; the log starts empty again. */
   take(): ClockedSteChanges {
     const clocks = this.#clocks.slice(0, this.#clockCount);
+    const values: number[] = [];
+    for (let c = 0; c < clocks.length; c++) values.push(clocks[c]!.value);
     const changes = new ClockedSteChanges(
       this.#keys.slice(0, this.#length),
       this.#values.slice(0, this.#length),
@@ -66,7 +68,7 @@ export class ClockedSteLog {
         clocks: this.#relClocks.slice(0, this.#relLength),
         values: this.#relValues.slice(0, this.#relLength),
       },
-      { clocks, values: clocks.map((clock) => clock.value), moved: this.#moved.slice(0, this.#clockCount) },
+      { clocks, values, moved: this.#moved.slice(0, this.#clockCount) },
     );
     this.#length = this.#relLength = this.#clockCount = 0;
     this.#takes++;
@@ -99,14 +101,14 @@ export interface ClockMoves {
 }
 
 /**
- * One take of a clocked log. As a Map: the keys whose absolute STE changed, in the order they first
- * changed, with their latest value (undefined: unknown), as `SteTable.takeChanges` gives them; built on
- * the first read, so a consumer that reads `relative` and `moves` never pays for it.
+ * One take of a clocked log. As a ReadonlyMap: the keys whose absolute STE changed, in the order they first
+ * changed, with their latest value (undefined: unknown), as `SteTable.takeChanges` gives them; the Map is
+ * built on the first read, so a consumer that reads `relative` and `moves` never pays for it.
  */
-export class ClockedSteChanges extends Map<string, number | undefined> {
+export class ClockedSteChanges implements ReadonlyMap<string, number | undefined> {
   readonly #keys: string[];
   readonly #values: number[];
-  #expanded = false;
+  #map: Map<string, number | undefined> | undefined;
 
   constructor(
     keys: string[],
@@ -114,61 +116,48 @@ export class ClockedSteChanges extends Map<string, number | undefined> {
     readonly relative: RelativeChanges,
     readonly moves: ClockMoves,
   ) {
-    super();
     this.#keys = keys;
     this.#values = values;
   }
 
-  /** Whether any key changed (without building the Map). */
-  get empty(): boolean {
-    return this.#keys.length === 0;
+  get size(): number {
+    return this.#expand().size;
   }
 
-  override get size(): number {
-    this.#expand();
-    return super.size;
+  get(key: string): number | undefined {
+    return this.#expand().get(key);
   }
 
-  override get(key: string): number | undefined {
-    this.#expand();
-    return super.get(key);
+  has(key: string): boolean {
+    return this.#expand().has(key);
   }
 
-  override has(key: string): boolean {
-    this.#expand();
-    return super.has(key);
+  forEach(callback: (value: number | undefined, key: string, map: ReadonlyMap<string, number | undefined>) => void, thisArg?: unknown): void {
+    for (const [key, value] of this.#expand()) callback.call(thisArg, value, key, this);
   }
 
-  override forEach(callback: (value: number | undefined, key: string, map: Map<string, number | undefined>) => void, thisArg?: unknown): void {
-    this.#expand();
-    super.forEach(callback, thisArg);
+  entries(): MapIterator<[string, number | undefined]> {
+    return this.#expand().entries();
   }
 
-  override entries(): MapIterator<[string, number | undefined]> {
-    this.#expand();
-    return super.entries();
+  keys(): MapIterator<string> {
+    return this.#expand().keys();
   }
 
-  override keys(): MapIterator<string> {
-    this.#expand();
-    return super.keys();
+  values(): MapIterator<number | undefined> {
+    return this.#expand().values();
   }
 
-  override values(): MapIterator<number | undefined> {
-    this.#expand();
-    return super.values();
+  [Symbol.iterator](): MapIterator<[string, number | undefined]> {
+    return this.#expand().entries();
   }
 
-  override [Symbol.iterator](): MapIterator<[string, number | undefined]> {
-    this.#expand();
-    return super.entries();
-  }
-
-  #expand(): void {
-    if (this.#expanded) return;
-    this.#expanded = true;
+  #expand(): Map<string, number | undefined> {
+    if (this.#map) return this.#map;
+    const map = new Map<string, number | undefined>();
     const keys = this.#keys;
     const values = this.#values;
-    for (let i = 0; i < keys.length; i++) super.set(keys[i]!, Number.isNaN(values[i]!) ? undefined : values[i]!);
+    for (let i = 0; i < keys.length; i++) map.set(keys[i]!, Number.isNaN(values[i]!) ? undefined : values[i]!);
+    return (this.#map = map);
   }
 }
