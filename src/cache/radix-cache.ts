@@ -273,13 +273,26 @@ export class RadixCache implements PageStats, PriorityOwner {
     return this.#insertGpu(parent, block, tick, nextUse, true);
   }
 
+  /**
+   * `insertGpu` then `lock`, with the same policy calls (the policy reads the new page's priority when it is
+   * a candidate in between: a learning policy notes what it reads) but without putting the page into a
+   * candidate heap and taking it out again. The heaps order by (priority, access, page), a total order, so
+   * what they hand out does not depend on where the page sat meanwhile.
+   */
+  insertGpuThenLock(parent: number, block: number, tick: number, nextUse = Infinity): number {
+    const page = this.#insertGpu(parent, block, tick, nextUse, false);
+    if (page < 0) return page;
+    if (this.#isCandidate(page) || (this.cpuSlots > 0 && this.#isCpuCandidate(page))) this.policy.priority(page, this);
+    this.lock(page);
+    return page;
+  }
+
   #insertGpu(parent: number, block: number, tick: number, nextUse: number, locked: boolean): number {
     if (parent !== ROOT && (this.#i32[parent * 16 + I_STATE]! & (PageState.gpu | PageState.loading)) === 0) {
       throw new Error(`block ${block} is inserted under page ${parent}, which is off the GPU`);
     }
     if (this.#gpuUsed >= this.gpuSlots && !this.#makeGpuRoomUnder(parent, Infinity)) return -1;
-    // A parent without children (the page inserted just before, mostly) needs no edge lookup.
-    let page = this.#i32[parent * 16 + I_CHILDREN] === 0 ? -1 : this.#child(parent, block);
+    let page = this.#child(parent, block);
     const fresh = page < 0;
     if (fresh) page = this.#allocate(parent, block);
     else if (this.#i32[page * 16 + I_STATE]! & (PageState.gpu | PageState.loading)) {

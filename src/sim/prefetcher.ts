@@ -1,5 +1,6 @@
 import type { EvictionPolicy } from '../cache/policy.js';
 import { PageState, type RadixCache } from '../cache/radix-cache.js';
+import { IdSet } from './id-set.js';
 import type { Link, Transfer } from './link.js';
 
 /** What the prefetcher needs of a link: submit a transfer, and cancel one not yet issued. */
@@ -45,7 +46,7 @@ export class Prefetcher {
   readonly #dueStes: number[] = [];
   readonly #due = new Map<string, number>();
   /** Prefetched pages no request has used yet. */
-  readonly #unused = new Set<number>();
+  readonly #unused = new IdSet();
   #path = new Int32Array(64);
 
   /** `policy` is the cache's: a load displaces only pages it ranks below `policy.stePriority(ste)`. */

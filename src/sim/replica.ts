@@ -664,9 +664,8 @@ export class Replica implements Timed {
         page = existing;
       } else {
         if (!this.#makeRoom(1)) break;
-        page = this.cache.insertGpu(parent, blocks[i]!, now, nextUse ? nextUse.nextUse[base + i]! : Infinity);
+        page = this.cache.insertGpuThenLock(parent, blocks[i]!, now, nextUse ? nextUse.nextUse[base + i]! : Infinity);
         if (page < 0) break;
-        this.cache.lock(page);
         if (this.#evictor) this.#evictor.noteInserted(page, segment);
       }
       request.pages[request.held++] = page;
