@@ -1,4 +1,4 @@
-import { CommanderError } from 'commander';
+import type { CommanderError } from 'commander';
 import { InputError } from '../errors.js';
 import { operationalError } from './operational-errors.js';
 
@@ -26,7 +26,7 @@ export async function runCommand(body: () => Promise<void>): Promise<void> {
 }
 
 export function reportError(error: unknown): number {
-  if (error instanceof CommanderError) {
+  if (isCommanderError(error)) {
     // Commander already printed its message (with the flag and accepted values) to stderr.
     return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
   }
@@ -43,6 +43,15 @@ export function reportError(error: unknown): number {
   const detail = error instanceof Error ? (debug ? (error.stack ?? error.message) : error.message) : String(error);
   process.stderr.write(`kvflow: internal error: ${detail}${debug ? '' : ' (run with --debug for the stack trace)'}\n`);
   return EXIT.failure;
+}
+
+/**
+ * Commander's own errors (usage errors it has already printed), recognised without loading commander: a
+ * replay that commander never parsed (plain-command.ts) must not load it just to tell its errors apart.
+ */
+function isCommanderError(error: unknown): error is CommanderError {
+  const { code, exitCode } = (error ?? {}) as Partial<CommanderError>;
+  return error instanceof Error && typeof exitCode === 'number' && typeof code === 'string' && code.startsWith('commander.');
 }
 
 /** Writes a command's whole output at once. */

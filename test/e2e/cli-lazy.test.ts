@@ -56,6 +56,12 @@ describe('lazy commands', () => {
     expect(HEAVY.filter((name) => loaded.has(name))).toEqual([]);
   });
 
+  it('replay with the usual flags runs without commander (src/cli/plain-command.ts); help still uses it', () => {
+    const loaded = packagesLoaded(['replay', '--trace', 'test/fixtures/trace/mooncake-crlf.jsonl', '--capacity', '1M', '--policy', 'lru', '--json']);
+    expect(loaded.has('commander')).toBe(false);
+    expect(packagesLoaded(['replay', '--help']).has('commander')).toBe(true);
+  });
+
   it('replay with a policy that learns nothing loads none of the learned policies\' modules', () => {
     const modules = modulesLoadedBy([CLI, 'replay', '--trace', 'test/fixtures/trace/mooncake-crlf.jsonl', '--capacity', '1M', '--policy', 'lru,lfu,ste']);
     expect(modules.some((url) => url.endsWith('/cache/policy.js'))).toBe(true); // the hook sees kvflow's own modules
