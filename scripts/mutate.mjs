@@ -2,21 +2,27 @@
 /**
  * `npm run mutate`: Stryker mutation testing of the cache, the step graph, the prefetcher, the engine
  * model and gateway routing. Each group of mutated files runs against its own narrow set of tests
- * (Stryker then narrows further per mutant by per-test coverage), and incremental mode reuses results
- * of unchanged code and tests from reports/stryker-incremental-<group>.json. Prints the score per folder.
+ * (Stryker then narrows further per mutant by per-test coverage). Prints the score per folder.
+ *
+ * Incremental by default: the results of the last run are committed, gzipped, in
+ * test/mutation/<group>.incremental.json.gz, and Stryker re-tests only the mutants whose code or covering
+ * tests changed since (a whole run from scratch takes about an hour on two cores: docs/mutation.md). Each
+ * run writes its results back there, so committing that file with a change keeps the baseline current.
  *
  * One Stryker worker per core (KVFLOW_MUTATE_CONCURRENCY=1 leaves a core free on a shared machine), lowered
  * CPU priority (nice 10, inherited by the workers), a 2 s timeout margin (KVFLOW_MUTATE_TIMEOUT_MS), fast-check
  * without shrinking (a failing property only has to fail, not explain itself), and one group at a time.
  *
- *   npm run mutate                                  all groups
+ *   npm run mutate                                  all groups, re-testing what changed
  *   npm run mutate -- cache routing                 only these groups
+ *   npm run mutate -- --from-scratch                every mutant again, ignoring the committed results
  *   npm run mutate -- replica --only src/sim/replica.ts:180-200
  *                                                   only these lines (results kept in a separate
  *                                                   incremental file, so the group's file stays whole)
  */
 import { availableParallelism, getPriority, setPriority } from 'node:os';
-import { rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { dirname, resolve } from 'node:path';
 import { Stryker } from '@stryker-mutator/core';
 
@@ -28,8 +34,8 @@ const GROUPS = {
     tests: ['test/cache/tiered-cache.test.ts', 'test/cache/cache.test.ts', 'test/cache/ste-policy.test.ts', 'test/sim/sim-exact.test.ts', 'test/sim/prefetcher.test.ts', 'test/prefix-interner.test.ts', 'test/cache/policy-duel.test.ts', 'test/cache/policy-registry.test.ts', 'test/cache/indexed-heap.test.ts', 'test/cache/radix-cache-edges.test.ts', 'test/cache/radix-cache-records.test.ts', 'test/cache/prompt-admission.test.ts', 'test/cache/request-hooks.test.ts', 'test/cache/policy-context.test.ts'],
   },
   graph: {
-    mutate: ['src/graph/**/*.ts', 'src/cache/learned-ste/reuse-forecast.ts', '!src/graph/index.ts'],
-    tests: ['test/graph/workflow-ste.test.ts', 'test/cache/reuse-forecast.test.ts', 'test/graph/graph.test.ts', 'test/graph/learner.test.ts', 'test/graph/relax.test.ts', 'test/graph/learner-sessions.test.ts', 'test/graph/prefix-signatures.test.ts', 'test/graph/agent-annotator.test.ts', 'test/graph/graph-building.test.ts', 'test/graph/ste-requests.test.ts', 'test/graph/learner-exact.test.ts', 'test/graph/progress-exact.test.ts'],
+    mutate: ['src/graph/**/*.ts', 'src/cache/learned-ste/**/*.ts', '!src/graph/index.ts'],
+    tests: ['test/graph/workflow-ste.test.ts', 'test/graph/search-lists.test.ts', 'test/cache/learned-ste-policy.test.ts', 'test/cache/reuse-forecast.test.ts', 'test/graph/graph.test.ts', 'test/graph/learner.test.ts', 'test/graph/relax.test.ts', 'test/graph/learner-sessions.test.ts', 'test/graph/prefix-signatures.test.ts', 'test/graph/agent-annotator.test.ts', 'test/graph/graph-building.test.ts', 'test/graph/ste-requests.test.ts', 'test/graph/learner-exact.test.ts', 'test/graph/progress-exact.test.ts'],
   },
   prefetcher: {
     mutate: ['src/sim/prefetcher.ts'],
@@ -50,6 +56,9 @@ const GROUPS = {
 };
 
 const args = process.argv.slice(2);
+const fromScratchAt = args.indexOf('--from-scratch');
+const fromScratch = fromScratchAt >= 0;
+if (fromScratch) args.splice(fromScratchAt, 1);
 const onlyAt = args.indexOf('--only');
 const only = onlyAt >= 0 ? args.splice(onlyAt, 2)[1] : undefined;
 if (onlyAt >= 0 && !only) {
@@ -58,6 +67,10 @@ if (onlyAt >= 0 && !only) {
 }
 const wanted = args;
 for (const name of wanted) {
+  if (name.startsWith('-')) {
+    console.error(`mutate: unknown flag "${name}" (flags: --from-scratch, --only <file[:lines]>)`);
+    process.exit(2);
+  }
   if (!(name in GROUPS)) {
     console.error(`mutate: unknown group "${name}" (groups: ${Object.keys(GROUPS).join(', ')})`);
     process.exit(2);
@@ -91,6 +104,29 @@ try {
   // Not permitted here: run at the normal priority.
 }
 
+/** Where a group's results are committed (gzipped Stryker incremental report). */
+const baselineOf = (name) => `test/mutation/${name}.incremental.json.gz`;
+
+/**
+ * Puts the committed results of group `name` where Stryker's incremental mode reads them, replacing any
+ * local copy: the committed file is the one that matches the checked-out code.
+ */
+function seedIncremental(name, incrementalFile) {
+  rmSync(incrementalFile, { force: true });
+  if (fromScratch || !existsSync(baselineOf(name))) return;
+  mkdirSync(dirname(incrementalFile), { recursive: true });
+  writeFileSync(incrementalFile, gunzipSync(readFileSync(baselineOf(name))));
+}
+
+/** Writes this run's results back as the group's committed baseline (without this checkout's path). */
+function saveIncremental(name, incrementalFile) {
+  if (!existsSync(incrementalFile)) return;
+  const report = JSON.parse(readFileSync(incrementalFile, 'utf8'));
+  delete report.projectRoot;
+  mkdirSync(dirname(baselineOf(name)), { recursive: true });
+  writeFileSync(baselineOf(name), gzipSync(JSON.stringify(report), { level: 9 }));
+}
+
 /** The rows of the score table: the folders and files the issue names. */
 function reportRow(file) {
   if (file === 'src/sim/cache-aware-routing.ts' || file === 'src/sim/router.ts') return 'routing (sim/cache-aware-routing.ts, sim/router.ts)';
@@ -115,6 +151,9 @@ for (const name of groups) {
   const durations = resolve(`reports/test-durations-${name}${only ? '-only' : ''}.jsonl`);
   rmSync(durations, { force: true });
   process.env.KVFLOW_MUTATE_DURATIONS = durations;
+  const incrementalFile = only ? `reports/stryker-incremental-${name}-only.json` : `reports/stryker-incremental-${name}.json`;
+  if (!only) seedIncremental(name, incrementalFile);
+  const groupStarted = Date.now();
   const results = await new Stryker({
     testRunner: 'vitest',
     vitest: { configFile: 'vitest.mutate.config.ts', related: false },
@@ -123,7 +162,7 @@ for (const name of groups) {
     coverageAnalysis: 'perTest',
     ignoreStatic: true,
     incremental: true,
-    incrementalFile: only ? `reports/stryker-incremental-${name}-only.json` : `reports/stryker-incremental-${name}.json`,
+    incrementalFile,
     concurrency,
     timeoutMS,
     reporters: ['clear-text', 'progress', 'html', 'json'],
@@ -134,6 +173,8 @@ for (const name of groups) {
     tempDirName: '.stryker-tmp',
     cleanTempDir: 'always',
   }).runMutationTest();
+  if (!only) saveIncremental(name, incrementalFile);
+  console.log(`mutate: group ${name}, ${results.length} mutants, ${((Date.now() - groupStarted) / 60_000).toFixed(1)} min`);
   for (const result of results) {
     if (!VALID.has(result.status)) continue;
     const key = reportRow(result.fileName.slice(result.fileName.lastIndexOf('src/')));

@@ -14,8 +14,8 @@ import { resolveHardware } from '../../src/sim/hardware.js';
 import { setupByName } from '../../src/sim/setups.js';
 import { servingOptions, simulate } from '../../src/sim/simulate.js';
 import type { PolicyContext } from '../../src/cache/policy.js';
-import { readTrace } from '../../src/workload/trace.js';
 import { requireTrace } from '../helpers/requirements.js';
+import { readTraceHead } from '../helpers/trace-head.js';
 
 const MOONCAKE = requireTrace('mooncake_conversation_trace.jsonl');
 
@@ -118,7 +118,7 @@ describe('a shared learner', () => {
 });
 
 describe.skipIf(!MOONCAKE)('reuse in simulate', async () => {
-  const requests = MOONCAKE ? (await readTrace(MOONCAKE)).requests.slice(0, 1500) : [];
+  const requests = MOONCAKE ? await readTraceHead(MOONCAKE, 1500) : [];
 
   it('trains one learner for all the replicas of a run, and a run repeats byte for byte', () => {
     const hardware = resolveHardware({ gpu: 'H100-SXM', model: 'Llama-3.1-8B', overrides: { blockSize: 512 } });

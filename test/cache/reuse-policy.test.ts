@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { policyFactory } from '../../src/cache/policy-registry.js';
 import { CacheReplayer, replayTrace } from '../../src/replay/replay.js';
 import { ReusePolicy } from '../../src/cache/reuse/reuse-policy.js';
-import { readTrace } from '../../src/workload/trace.js';
 import type { TraceRequest } from '../../src/types.js';
 import { requireTrace } from '../helpers/requirements.js';
+import { readTraceHead } from '../helpers/trace-head.js';
 
 const MOONCAKE = requireTrace('mooncake_conversation_trace.jsonl');
 const CAPACITY = 2 ** 20;
@@ -38,7 +38,7 @@ function shuffled<T>(items: readonly T[], seed: number): T[] {
 }
 
 describe.skipIf(!MOONCAKE)('reuse policy', async () => {
-  const requests = MOONCAKE ? (await readTrace(MOONCAKE)).requests.slice(0, LENGTH) : [];
+  const requests = MOONCAKE ? await readTraceHead(MOONCAKE, LENGTH) : [];
 
   it('is causal: shuffling or rewriting the requests after r never changes a decision before r', () => {
     const original = decisions(requests, PREFIX);

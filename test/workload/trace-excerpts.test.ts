@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { readTrace } from '../../src/workload/trace.js';
 import { expectJsonDocument, kvflow } from '../helpers/cli.js';
 import { REPO } from '../helpers/sim.js';
+import { readTraceHead } from '../helpers/trace-head.js';
 import { join } from 'node:path';
 
 const EXCERPTS = [
@@ -22,6 +23,14 @@ describe('bundled trace excerpts', () => {
     expect(trace.format).toBe(format);
     expect(trace.requests).toHaveLength(requests);
     expect(trace.skipped).toBe(0);
+  });
+
+  it.each(EXCERPTS)('%s: the test helper readTraceHead gives the first requests of readTrace, in order', async (file, _format, requests) => {
+    const path = join(REPO, 'workloads/traces', file);
+    const all = (await readTrace(path)).requests;
+    for (const count of [0, 1, 7, requests - 1, requests, requests + 5]) {
+      expect(await readTraceHead(path, count), `${count} requests`).toEqual(all.slice(0, count));
+    }
   });
 
   it('counts empty prompts as zero-token requests, not errors (trace stats --json)', async () => {
