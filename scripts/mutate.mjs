@@ -43,7 +43,7 @@ const GROUPS = {
   },
   replica: {
     mutate: ['src/sim/replica.ts'],
-    tests: ['test/sim/replica.test.ts', 'test/sim/replica-signals.test.ts', 'test/sim/replica-abort.test.ts', 'test/sim/sim-exact.test.ts', 'test/sim/replica-preempt.test.ts', 'test/sim/replica-node-eviction.test.ts', 'test/sim/replica-lpm.test.ts', 'test/sim/replica-hooks.test.ts'],
+    tests: ['test/sim/replica.test.ts', 'test/sim/replica-repeat.test.ts', 'test/sim/engine-profile.test.ts', 'test/sim/replica-signals.test.ts', 'test/sim/replica-abort.test.ts', 'test/sim/sim-exact.test.ts', 'test/sim/replica-preempt.test.ts', 'test/sim/replica-node-eviction.test.ts', 'test/sim/replica-lpm.test.ts', 'test/sim/replica-hooks.test.ts'],
   },
   reuse: {
     mutate: ['src/cache/reuse/**/*.ts'],
@@ -150,6 +150,7 @@ for (const name of groups) {
   // test/setup/hang-watchdog.ts: each test's time in Stryker's first run, the budget of that test per mutant.
   const durations = resolve(`reports/test-durations-${name}${only ? '-only' : ''}.jsonl`);
   rmSync(durations, { force: true });
+  mkdirSync(dirname(durations), { recursive: true }); // a fresh clone has no reports/ yet
   process.env.KVFLOW_MUTATE_DURATIONS = durations;
   const incrementalFile = only ? `reports/stryker-incremental-${name}-only.json` : `reports/stryker-incremental-${name}.json`;
   if (!only) seedIncremental(name, incrementalFile);
