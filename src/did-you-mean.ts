@@ -2,10 +2,16 @@
  * "Did you mean" for names a user typed: the accepted name nearest by edit distance, compared without
  * case, when it is close enough to be a typo (at most two edits, and fewer edits than the name is long).
  */
-import { distance } from 'fastest-levenshtein';
+import { createRequire } from 'node:module';
+
+// Loaded on the first unknown name: a command line without one (every valid run) never needs it, and as a
+// CommonJS package imported from ESM it would cost a `kvflow replay` its export scan on every start.
+const require = createRequire(import.meta.url);
+let levenshtein: typeof import('fastest-levenshtein') | undefined;
 
 /** The nearest accepted name, or undefined when none is close. */
 export function nearestName(name: string, accepted: readonly string[]): string | undefined {
+  const { distance } = (levenshtein ??= require('fastest-levenshtein') as typeof import('fastest-levenshtein'));
   const typed = name.toLowerCase();
   let best: { candidate: string; edits: number } | undefined;
   for (const candidate of accepted) {

@@ -77,8 +77,13 @@ export async function replayCommand(flags: ReplayFlags): Promise<void> {
     const { renderReplayHtml } = await import('../report/replay-html.js');
     await writeFile(flags.report, await renderReplayHtml(report, { policies: flags.policy, capacities: flags.capacity.map(formatTokenCount), graph: graph.source }));
   }
+  if (flags.json) {
+    // The table is never drawn for --json: cli-table3 and its width tables stay unloaded.
+    emit(JSON.stringify(report));
+    return;
+  }
   const table = renderReplayTable(report) + (report.explain ? `\n${renderExplainTable(report.explain)}` : '');
-  emit(flags.json ? JSON.stringify(report) : flags.report ? `${table}\nreport: ${flags.report}` : table);
+  emit(flags.report ? `${table}\nreport: ${flags.report}` : table);
 }
 
 /**
