@@ -134,6 +134,16 @@ function reportRow(file) {
   return `${dirname(file)}/`;
 }
 
+// Stryker runs the tests in a sandbox copy (.stryker-tmp/sandbox-*), where the relative ../shared/traces of
+// test/helpers/requirements.ts does not exist: name the real traces by absolute path, and fail (CI's rule) rather
+// than let trace tests skip and their code count as uncovered.
+process.env.KVFLOW_TRACES_DIR ??= resolve('../shared/traces');
+process.env.CI ??= 'true';
+if (!existsSync(process.env.KVFLOW_TRACES_DIR)) {
+  console.error(`mutate: the real traces are not at ${process.env.KVFLOW_TRACES_DIR} (../shared/traces beside the repository, or set KVFLOW_TRACES_DIR)`);
+  process.exit(2);
+}
+
 // Properties run at a quarter of their runs per mutant (test/helpers/runs.ts); the exact tests do most killing.
 process.env.KVFLOW_FC_SCALE ??= '0.25';
 // test/setup/fast-check-seed.ts: stop a failing property at its first counterexample (no shrinking).
