@@ -84,13 +84,19 @@ async function overheadLines(
   const label = options.label ?? '';
   if (options.pin && !canPin()) return [{ name: `gateway added latency${label}`, value: 'skipped: taskset is not available or this machine has fewer than 2 cores' }];
   const servers = await startServersThread(undefined, options.youngGenerationMb);
+  let unpin: (() => void) | undefined;
+  if (options.pin) {
+    try {
+      if (servers.tid === undefined) throw new Error('the server thread id is unknown (not Linux)');
+      unpin = pinThreads(servers.tid);
+    } catch (error) {
+      // Cores 0 and 1 outside this process's cpuset, or no thread id: say so, measure nothing pinned.
+      await servers.close();
+      return [{ name: `gateway added latency${label}`, value: `skipped: could not pin the threads (${(error as Error).message.split('\n')[0]})` }];
+    }
+  }
   const load = new LoadGenerator();
   const lines: BenchLine[] = [];
-  if (options.pin && servers.tid === undefined) {
-    await servers.close();
-    return [{ name: `gateway added latency${label}`, value: 'skipped: the server thread id is unknown (not Linux)' }];
-  }
-  const unpin = options.pin ? pinThreads(servers.tid!) : undefined;
   try {
     await load.run(servers.engine, 1000, 0.5); // warm up both paths (JIT, connections)
     await load.run(servers.gateway, 1000, 0.5);
@@ -204,13 +210,13 @@ function canPin(): boolean {
   }
 }
 
-/** Pins this (the load generator's) thread to core 0 and the server thread to core 1; returns the undo. */
+/** Pins this (the load generator's) thread to core 0 and the server thread to core 1; returns the undo (this thread's affinity as it was). */
 function pinThreads(serverTid: number): () => void {
   const set = (cores: string, tid: number) => execFileSync('taskset', ['-pc', cores, String(tid)], { stdio: 'ignore' });
-  const all = `0-${availableParallelism() - 1}`;
-  set('0', process.pid);
+  const before = /:\s*(\S+)\s*$/.exec(execFileSync('taskset', ['-pc', String(process.pid)], { encoding: 'utf8' }))?.[1] ?? `0-${availableParallelism() - 1}`;
   set('1', serverTid);
-  return () => set(all, process.pid);
+  set('0', process.pid);
+  return () => set(before, process.pid);
 }
 
 /**
