@@ -57,19 +57,19 @@ export async function replayCommand(flags: ReplayFlags): Promise<void> {
     skipInvalid: flags.skipInvalid ?? false,
     ...(flags.tokenizer !== undefined && { tokenizer: flags.tokenizer }),
   };
-  const quiet = flags.json ?? false;
+  const plan: ReplayPlan = { flags, policies, readOptions, graph, quiet: flags.json ?? false };
   let report: ReplayReport;
   let skipped: number;
   if (graph.source === 'declared' || flags.sessionsStart || flags.explain) {
     // A declared graph is told when each workflow ends, re-timing sorts the whole trace, and --explain
     // compares every policy with Belady request by request: all need it in memory.
-    ({ report, skipped } = await replayInMemory(flags, policies, readOptions, graph, quiet));
+    ({ report, skipped } = await replayInMemory(plan));
   } else {
     try {
-      ({ report, skipped } = await replayInOnePass(flags, policies, readOptions, graph, quiet));
+      ({ report, skipped } = await replayInOnePass(plan));
     } catch (error) {
       if (!(error instanceof NeedsSortError)) throw error;
-      ({ report, skipped } = await replayInMemory(flags, policies, readOptions, graph, quiet));
+      ({ report, skipped } = await replayInMemory(plan));
     }
   }
   describeReplayInput(report, flags, skipped);
@@ -86,17 +86,20 @@ export async function replayCommand(flags: ReplayFlags): Promise<void> {
   emit(flags.report ? `${table}\nreport: ${flags.report}` : table);
 }
 
+/** What both replay paths take: flags, policy factories, read options, graph, and whether to stay quiet. */
+interface ReplayPlan {
+  flags: ReplayFlags;
+  policies: PolicyFactory[];
+  readOptions: ReadTraceOptions;
+  graph: GraphChoice;
+  quiet: boolean;
+}
+
 /**
  * The usual path: one streaming pass, memory bounded by the caches (plus 4 bytes per page reference
  * when Belady runs). With a learned graph each request gets its agent from the requests before it.
  */
-async function replayInOnePass(
-  flags: ReplayFlags,
-  policies: PolicyFactory[],
-  readOptions: ReadTraceOptions,
-  graph: GraphChoice,
-  quiet: boolean,
-): Promise<{ report: ReplayReport; skipped: number }> {
+async function replayInOnePass({ flags, policies, readOptions, graph, quiet }: ReplayPlan): Promise<{ report: ReplayReport; skipped: number }> {
   const stats: TraceStats = { format: undefined, skipped: 0 };
   // Agents are inferred request by request; otherwise a chunk of the file at a time (one await per chunk).
   const requests = graph.annotate ? annotateStream(streamTrace(flags.trace, { ...readOptions, stats })) : streamTraceBatches(flags.trace, { ...readOptions, stats });
@@ -115,13 +118,7 @@ async function replayInOnePass(
 }
 
 /** The whole trace in memory: needed for a declared graph and for traces whose `t` is out of order. */
-async function replayInMemory(
-  flags: ReplayFlags,
-  policies: PolicyFactory[],
-  readOptions: ReadTraceOptions,
-  graph: GraphChoice,
-  quiet: boolean,
-): Promise<{ report: ReplayReport; skipped: number }> {
+async function replayInMemory({ flags, policies, readOptions, graph, quiet }: ReplayPlan): Promise<{ report: ReplayReport; skipped: number }> {
   const { steSource } = graph;
   const read = await readTrace(flags.trace, readOptions);
   const trace = { ...read, requests: requestsFor(graph, replayedRequests(read.requests, flags)) };
