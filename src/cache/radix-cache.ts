@@ -672,6 +672,9 @@ export class RadixCache implements PageStats, PriorityOwner {
     const f64 = this.#f64;
     const hint = i32[parent * 16 + I_CHILD_HINT]!;
     if (hint !== 0 && f64[hint * 8 + F_BLOCK] === block) return hint;
+    // A parent without children (mostly the page inserted just before) has no edge to find: reading its
+    // bucket would be a cache miss for nothing (2 of every 3 lookups in a c1024 run).
+    if (i32[parent * 16 + I_CHILDREN] === 0) return -1;
     for (let page = this.#buckets[edgeHash(parent, block) & this.#bucketMask]!; page !== 0; page = i32[page * 16 + I_CHAIN]!) {
       if (i32[page * 16 + I_PARENT] === parent && f64[page * 8 + F_BLOCK] === block) {
         i32[parent * 16 + I_CHILD_HINT] = page;
