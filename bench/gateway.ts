@@ -19,6 +19,10 @@
  *    delay; and where the slowest 1% of gateway requests spent their time, from stamps the gateway and the engine
  *    take for each request (an x-bench-id header): reaching the gateway, the gateway until the engine has the
  *    request, the engine, the relay back, the way back to the client.
+ *    Beside them, a reference proxy (node:http + undici, forwarding only) in rounds with the direct path and the
+ *    gateway: what any Node proxy adds on this machine, so that what kvflow itself adds reads as the difference.
+ *    The instrument keeps out of what it measures: the load generator empties its young generation before each
+ *    window (no scavenge of its own inside one) and the servers' per-request stamps go to preallocated arrays.
  *    The 1,000 req/s figures again with the threads pinned (load generator on core 0, engine and gateway on
  *    core 1, with taskset): what scheduling on the shared cores adds. The unpinned figures stay the ones the
  *    target is read against; both are printed.
@@ -33,6 +37,7 @@ import { Worker } from 'node:worker_threads';
 import { execFileSync, spawn } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { Bench } from 'tinybench';
@@ -190,7 +195,7 @@ async function overheadLines(
           (cpu.generator.length > 0 ? `${median(cpu.generator).toFixed(0)} us CPU per request on the same 2 cores; ` : '') +
           `sends behind their schedule: p99 ${median(late.p99).toFixed(2)} ms (median over the windows), at most ${late.max.toFixed(1)} ms (open loop: a late send is timed from when it left)`,
       });
-      if (label === '') lines.push(await noiseFloorLine(servers.engine, load, rate, windowSeconds));
+      if (label === '') lines.push(await noiseFloorLine(servers.engine, load, rate, windowSeconds), await referenceProxyLine(servers, load, rate, windowSeconds));
     }
     return lines;
   } finally {
@@ -239,6 +244,46 @@ async function noiseFloorLine(engine: string, load: LoadGenerator, rate: number,
     value:
       `direct minus direct p99: ${us(median(differences))} (median over ${PAIRS} window pairs: ${us(Math.min(...differences))} to ${us(Math.max(...differences))}; ` +
       `pooled: ${us(pooled(sides[1]) - pooled(sides[0]))}): an added p99 within this spread is not the gateway's`,
+  };
+}
+
+/**
+ * What forwarding alone adds on this machine: a reference proxy (node:http server and undici pool, the body
+ * read and parsed, the answer relayed; no routing, tokenizing or state) on the same thread as the gateway, in
+ * rounds of three windows with the direct path and the gateway (order reversed every other round). The
+ * gateway's figures from the same rounds stand beside it: the difference is what kvflow itself adds.
+ */
+async function referenceProxyLine(servers: ServersThread, load: LoadGenerator, rate: number, windowSeconds: number): Promise<BenchLine> {
+  const paths = { direct: servers.engine, gateway: servers.gateway, reference: servers.reference };
+  const added = { gateway: { p50: [] as number[], p99: [] as number[], cpu: [] as number[] }, reference: { p50: [] as number[], p99: [] as number[], cpu: [] as number[] } };
+  let errors = 0;
+  for (let round = 0; round < PAIRS; round++) {
+    const order = (['direct', 'gateway', 'reference'] as const).slice();
+    if (round % 2 === 1) order.reverse();
+    await servers.stats();
+    const seen = {} as Record<keyof typeof paths, { sorted: Float64Array; cpuUs: number | undefined }>;
+    for (const path of order) {
+      const window = await load.run(paths[path], rate, windowSeconds);
+      const stats = await servers.stats();
+      errors += window.errors;
+      seen[path] = {
+        sorted: Float64Array.from(window.latencies).sort(),
+        cpuUs: stats.cpuMs === undefined ? undefined : (stats.cpuMs * 1000) / Math.max(1, window.latencies.length),
+      };
+    }
+    for (const path of ['gateway', 'reference'] as const) {
+      added[path].p50.push(percentile(seen[path].sorted, 0.5) - percentile(seen.direct.sorted, 0.5));
+      added[path].p99.push(percentile(seen[path].sorted, 0.99) - percentile(seen.direct.sorted, 0.99));
+      if (seen[path].cpuUs !== undefined && seen.direct.cpuUs !== undefined) added[path].cpu.push(seen[path].cpuUs! - seen.direct.cpuUs!);
+    }
+  }
+  const figures = (xs: { p50: number[]; p99: number[]; cpu: number[] }) =>
+    `added p50 ${us(median(xs.p50))}, p99 ${us(median(xs.p99))} (over ${PAIRS} rounds: ${us(Math.min(...xs.p99))} to ${us(Math.max(...xs.p99))})` +
+    (xs.cpu.length > 0 ? `, CPU ${median(xs.cpu).toFixed(0)} us per request` : '');
+  return {
+    name: `gateway bench reference proxy @ ${rate}/s`,
+    value: `node:http + undici, forwarding only: ${figures(added.reference)}; ${errors} errors`,
+    baseline: `kvflow gateway in the same rounds: ${figures(added.gateway)}`,
   };
 }
 
@@ -455,6 +500,9 @@ class LoadGenerator {
         errors++;
       }
     };
+    // The generator's young generation emptied before the window (the bench runs with --expose-gc): its
+    // scavenges would otherwise land inside windows and delay the responses it times, on either path.
+    (globalThis as { gc?: (options: { type: 'minor' }) => void }).gc?.({ type: 'minor' });
     this.#gcs.length = 0;
     const cpuBefore = threadCpuMs();
     const started = performance.now();
@@ -507,14 +555,16 @@ interface ServersThread {
   gateway: string;
   /** The same gateway with its state in Redis (when a Redis URL was given). */
   gatewayRedis?: string;
+  /** A reference proxy in front of the same engine: node:http + undici, the body parsed, nothing else. */
+  reference: string;
   stats(): Promise<ThreadStats>;
   close(): Promise<void>;
 }
 
 /**
- * Starts the fixed-service-time engine (node:http, answering each chat request after FIXED_SERVICE_MS)
- * and a gateway in front of it (an `openai` upstream) on one worker thread: with the load generator on
- * the main thread, two busy threads for two cores.
+ * Starts the fixed-service-time engine (node:http, answering each chat request after FIXED_SERVICE_MS),
+ * a gateway in front of it (an `openai` upstream) and the reference proxy on one worker thread: with the
+ * load generator on the main thread, two busy threads for two cores.
  */
 async function startServersThread(redisUrl?: string, youngGenerationMb?: number): Promise<ServersThread> {
   const modules = {
@@ -536,14 +586,29 @@ async function startServersThread(redisUrl?: string, youngGenerationMb?: number)
     }).observe({ entryTypes: ['gc'] });
     const loopDelay = monitorEventLoopDelay({ resolution: 1 });
     loopDelay.enable();
-    const stamps = [];
+    // Stamps go to preallocated arrays, not an object per request kept until the window ends: those would
+    // survive scavenges and lengthen the very GC pauses this bench reports (the gateway keeps nothing of the kind).
+    const STAMPS = 1 << 15;
+    const stampGw = new Uint8Array(STAMPS), stampId = new Float64Array(STAMPS), stampIn = new Float64Array(STAMPS), stampOut = new Float64Array(STAMPS);
+    let stampCount = 0;
+    const stamp = (gateway, id, received, finished) => {
+      if (stampCount === STAMPS) return;
+      stampGw[stampCount] = gateway ? 1 : 0; stampId[stampCount] = id; stampIn[stampCount] = received; stampOut[stampCount] = finished;
+      stampCount++;
+    };
+    const takeStamps = () => {
+      const out = [];
+      for (let i = 0; i < stampCount; i++) out.push([stampGw[i] ? 'g' : 'e', stampId[i], stampIn[i], stampOut[i]]);
+      stampCount = 0;
+      return out;
+    };
     const epochNow = () => performance.timeOrigin + performance.now();
     // The gateway's stamps: from the request event (headers parsed) to its response's finish.
     const stampGateway = (server) => server.prependListener('request', (request, response) => {
       const id = request.headers['x-bench-id'];
       if (id === undefined) return;
       const received = epochNow();
-      response.once('finish', () => stamps.push(['g', Number(id), received, epochNow()]));
+      response.once('finish', () => stamp(true, Number(id), received, epochNow()));
     });
     (async () => {
       const { modules, model, serviceMs, redisUrl } = workerData;
@@ -560,7 +625,7 @@ async function startServersThread(redisUrl?: string, youngGenerationMb?: number)
         request.on('end', () => setTimeout(() => {
           response.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(answer) });
           response.end(answer);
-          if (id !== undefined) stamps.push(['e', Number(id), received, epochNow()]);
+          if (id !== undefined) stamp(false, Number(id), received, epochNow());
         }, serviceMs));
       });
       engineServer.keepAliveTimeout = 60_000;
@@ -572,19 +637,43 @@ async function startServersThread(redisUrl?: string, youngGenerationMb?: number)
         : undefined;
       stampGateway(gateway.app.server);
       if (shared) stampGateway(shared.app.server);
+      // The reference proxy: forwarding alone (body read and parsed, undici to the engine, the answer relayed).
+      const { Pool } = require(workerData.undici);
+      const referencePool = new Pool(engineUrl, { connections: 256 });
+      const referenceServer = http.createServer((request, response) => {
+        const chunks = [];
+        request.on('data', (chunk) => chunks.push(chunk));
+        request.on('end', () => {
+          const body = Buffer.concat(chunks);
+          JSON.parse(body.toString('utf8'));
+          referencePool.request({ method: 'POST', path: request.url, headers: { 'content-type': 'application/json' }, body }).then(
+            async (upstream) => {
+              const relayed = Buffer.from(await upstream.body.arrayBuffer());
+              response.writeHead(upstream.statusCode, { 'content-type': 'application/json', 'content-length': relayed.length });
+              response.end(relayed);
+            },
+            () => { response.writeHead(502); response.end(); },
+          );
+        });
+      });
+      referenceServer.keepAliveTimeout = 60_000;
+      await new Promise((resolve) => referenceServer.listen(0, '127.0.0.1', resolve));
       const tid = (() => { try { return Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop()); } catch { return undefined; } })();
-      parentPort.postMessage({ engine: engineUrl, gateway: gateway.url, gatewayRedis: shared && shared.url, tid });
+      parentPort.postMessage({ engine: engineUrl, gateway: gateway.url, gatewayRedis: shared && shared.url, reference: 'http://127.0.0.1:' + referenceServer.address().port, tid });
       parentPort.on('message', async (message) => {
         if (message === 'stats') {
           const now = schedstat();
           const delta = (i) => (now && lastSched ? (now[i] - lastSched[i]) / 1e6 : undefined);
-          parentPort.postMessage({ stats: { cpuMs: delta(0), waitMs: delta(1), gcs: gcs.splice(0), loopDelayP99Ms: loopDelay.percentile(99) / 1e6, loopDelayMaxMs: loopDelay.max / 1e6, stamps: stamps.splice(0) } });
+          parentPort.postMessage({ stats: { cpuMs: delta(0), waitMs: delta(1), gcs: gcs.splice(0), loopDelayP99Ms: loopDelay.percentile(99) / 1e6, loopDelayMaxMs: loopDelay.max / 1e6, stamps: takeStamps() } });
           loopDelay.reset();
           lastSched = now;
           return;
         }
         await gateway.close();
         if (shared) await shared.close();
+        referenceServer.closeAllConnections();
+        await new Promise((resolve) => referenceServer.close(resolve));
+        await referencePool.close();
         engineServer.closeAllConnections();
         await new Promise((resolve) => engineServer.close(resolve));
         parentPort.postMessage({ closed: true });
@@ -593,14 +682,14 @@ async function startServersThread(redisUrl?: string, youngGenerationMb?: number)
   `;
   const worker = new Worker(source, {
     eval: true,
-    workerData: { modules, model: MODEL, serviceMs: FIXED_SERVICE_MS, redisUrl },
+    workerData: { modules, model: MODEL, serviceMs: FIXED_SERVICE_MS, redisUrl, undici: createRequire(import.meta.url).resolve('undici') },
     ...(youngGenerationMb !== undefined && { resourceLimits: { maxYoungGenerationSizeMb: youngGenerationMb } }),
   });
-  const first = await new Promise<{ engine?: string; gateway?: string; gatewayRedis?: string; tid?: number; error?: string }>((resolve, reject) => {
+  const first = await new Promise<{ engine?: string; gateway?: string; gatewayRedis?: string; reference?: string; tid?: number; error?: string }>((resolve, reject) => {
     worker.once('message', resolve);
     worker.once('error', reject);
   });
-  if (first.error || !first.engine || !first.gateway) {
+  if (first.error || !first.engine || !first.gateway || !first.reference) {
     await worker.terminate();
     throw new Error(`server thread failed: ${first.error}`);
   }
@@ -608,6 +697,7 @@ async function startServersThread(redisUrl?: string, youngGenerationMb?: number)
     engine: first.engine,
     tid: first.tid,
     gateway: first.gateway,
+    reference: first.reference,
     ...(first.gatewayRedis && { gatewayRedis: first.gatewayRedis }),
     stats: async () => {
       const answer = new Promise<{ stats: ThreadStats }>((resolve) => worker.once('message', resolve));
