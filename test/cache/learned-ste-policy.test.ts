@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { computeNextUse } from '../../src/cache/next-use.js';
-import { policyFactory } from '../../src/cache/policy-registry.js';
+import { createPolicy, policyFactory } from '../../src/cache/policy-registry.js';
 import { AgentAnnotator } from '../../src/graph/learner.js';
 import { LearnedStePolicy } from '../../src/cache/learned-ste/learned-ste-policy.js';
 import { steSourceFor } from '../../src/config/workload-input.js';
@@ -80,6 +80,15 @@ describe('ste-learned', () => {
     const { seconds: _a, ...one } = run();
     const { seconds: _b, ...two } = run();
     expect(two).toEqual(one);
+  });
+
+  it('counts every request under the order it ran with', async () => {
+    const requests = await concurrentUndeclared();
+    let made: LearnedStePolicy | undefined;
+    let followed = 0;
+    const probe: ReplayProbe = { afterRequest: () => void (followed += made!.followsForecast ? 1 : 0), onEvict: () => {} };
+    replayTrace(requests, { policy: () => (made = createPolicy('ste-learned') as LearnedStePolicy), capacityTokens: 96 * 1024, blockSize: BLOCK, probe });
+    expect(made!.decisions).toEqual({ lru: requests.length - followed, forecast: followed });
   });
 
   it('is exactly LRU when the forecast never out-hits LRU (one growing conversation)', () => {
