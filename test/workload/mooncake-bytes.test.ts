@@ -108,6 +108,17 @@ describe('Mooncake lines read from bytes', () => {
     expect(fast).toEqual(json);
   });
 
+  it('give each line its own ids and the keys of a request literal, in its order', () => {
+    const parser = new MooncakeLineParser('f.jsonl');
+    const texts = ['{"timestamp": 1500, "input_length": 1024, "output_length": 3, "hash_ids": [4, 5]}', '{"timestamp": 2000, "input_length": 10, "output_length": 0, "hash_ids": [9]}'];
+    const requests = texts.map((text, i) => parser.parseBytes(Buffer.from(text), 0, text.length, i + 1));
+    expect(JSON.stringify(requests)).toBe(
+      '[{"id":"mc-1","t":1.5,"blocks":[4,5],"blockSize":512,"inputLength":1024,"outputLength":3},' +
+        '{"id":"mc-2","t":2,"blocks":[9],"blockSize":512,"inputLength":10,"outputLength":0}]',
+    );
+    expect(requests[0]!.blocks).not.toBe(requests[1]!.blocks);
+  });
+
   it('keeps the fall-back error text for an odd line in a file, with file and line', async () => {
     const path = join(dir, 'odd.jsonl');
     await writeFile(path, '{"timestamp": 5, "input_length": 10, "output_length": 1, "hash_ids": [7]}\n\n{"timestamp": 5, "input_length": 0, "output_length": 1, "hash_ids": [7]}\n');
