@@ -24,7 +24,9 @@ const I_ACCESSES = 6; // an access count stays far below 2^31 (one per request)
 const I_CHILD_HINT = 7;
 const I_PARENT = 8;
 const I_CHAIN = 9; // next page of the same edge-table bucket
-const I_CHAIN_BEFORE = 10; // previous page of the bucket, 0 for its first
+/** Previous page of the bucket, 0 for its first; OFF_TABLE for a page not in the edge table (see #child). */
+const I_CHAIN_BEFORE = 10;
+const OFF_TABLE = -1;
 const I_CHILDREN = 11;
 /** Children holding a GPU slot (resident or loading). */
 const I_GPU_CHILDREN = 12;
@@ -54,7 +56,8 @@ const HEAP_START = 4096;
 
 /**
  * A paged radix tree over block ids (DESIGN.md section 4). One node per page, so eviction is page-granular
- * by construction; a page's identity is its path from the root, found through one hash table of edges.
+ * by construction; a page's identity is its path from the root, found through one hash table of edges
+ * (an only child is found through its parent's hint instead, see #child).
  *
  * Node fields live in typed arrays indexed by page id; ids of removed pages are reused, so memory follows
  * the number of cached pages, not the length of the trace. The edge table is chained through the pages
@@ -493,6 +496,7 @@ export class RadixCache implements PageStats, PriorityOwner {
     let gpu = 0;
     let cpu = 0;
     let pages = 0;
+    let offTable = 0;
     for (const page of this.pageIds()) {
       pages++;
       const parent = this.#i32[page * 16 + I_PARENT]!;
@@ -516,6 +520,11 @@ export class RadixCache implements PageStats, PriorityOwner {
       if (this.#i32[page * 16 + I_LOCKS]! < 0) fail(`page ${page} has a negative lock count`);
       const hint = this.#i32[page * 16 + I_CHILD_HINT]!;
       if (hint !== 0 && (this.#i32[hint * 16 + I_PARENT] !== page || this.#i32[hint * 16 + I_STATE] === 0)) fail(`child hint of page ${page}`);
+      if (this.#i32[page * 16 + I_CHAIN_BEFORE] === OFF_TABLE) {
+        offTable++;
+        if (this.#i32[parent * 16 + I_CHILD_HINT] !== page) fail(`page ${page} is off the edge table but not its parent's hint`);
+        if (this.#i32[parent * 16 + I_CHILDREN] !== 1) fail(`page ${page} is off the edge table beside siblings`);
+      }
     }
     if (pages !== this.size) fail(`page count ${this.size} but ${pages} pages`);
     const locked = [...this.pageIds()].filter((p) => this.#i32[p * 16 + I_LOCKS]! > 0).length;
@@ -524,7 +533,7 @@ export class RadixCache implements PageStats, PriorityOwner {
     if (moving !== this.#movingPages) fail(`${this.#movingPages} moving pages counted, ${moving} found`);
     let edges = 0;
     for (const first of this.#buckets) for (let page = first; page !== 0; page = this.#i32[page * 16 + I_CHAIN]!) edges++;
-    if (edges !== pages) fail(`edge index has ${edges} edges for ${pages} pages`);
+    if (edges + offTable !== pages) fail(`edge index has ${edges} edges and ${offTable} only children off it for ${pages} pages`);
     if (gpu + this.#gpuReserved !== this.#gpuUsed) fail(`gpuUsed ${this.#gpuUsed} but ${gpu} pages + ${this.#gpuReserved} reserved`);
     if (cpu !== this.#cpuUsed) fail(`cpuUsed ${this.#cpuUsed} but ${cpu} pages on CPU`);
     if (this.#gpuUsed > this.gpuSlots) fail(`GPU holds ${this.#gpuUsed} slots over capacity ${this.gpuSlots}`);
@@ -647,7 +656,7 @@ export class RadixCache implements PageStats, PriorityOwner {
     this.#i32[page * 16 + I_ACCESSES] = 0;
     this.#i32[page * 16 + I_CHILD_HINT] = 0;
     this.#f64[page * 8 + F_NEXT_USE] = Infinity;
-    this.#link(page);
+    this.#addEdge(page, parent);
     this.#i32[parent * 16 + I_CHILDREN]! += 1;
     this.#pageCount++;
     return page;
@@ -656,7 +665,7 @@ export class RadixCache implements PageStats, PriorityOwner {
   #remove(page: number): void {
     if (this.#i32[page * 16 + I_CHILDREN] !== 0) throw new Error(`removing page ${page} that still has children`);
     const parent = this.#i32[page * 16 + I_PARENT]!;
-    this.#unlink(page);
+    this.#dropEdge(page, parent);
     this.#i32[parent * 16 + I_CHILDREN]! -= 1;
     this.#i32[page * 16 + I_STATE] = 0;
     this.#candidates.delete(page);
@@ -666,17 +675,24 @@ export class RadixCache implements PageStats, PriorityOwner {
     this.#pageCount--;
   }
 
-  /** The child of `parent` reached by `block`, or -1. */
+  /**
+   * The child of `parent` reached by `block`, or -1.
+   *
+   * A page whose parent had no other child when it was added stays out of the edge table: it is the
+   * parent's hint, found without a bucket (a prompt's pages form chains of only children, and inserting or
+   * evicting one would otherwise read a random bucket, a cache miss). It joins the table when a sibling
+   * comes. So a parent with one child whose hint is off the table has no other child to look for.
+   */
   #child(parent: number, block: number): number {
     const i32 = this.#i32;
     const f64 = this.#f64;
     const hint = i32[parent * 16 + I_CHILD_HINT]!;
     if (hint !== 0 && f64[hint * 8 + F_BLOCK] === block) return hint;
-    // A parent without children (mostly the page inserted just before) has no edge to find: reading its
-    // bucket would be a cache miss for nothing (2 of every 3 lookups in a c1024 run).
-    if (i32[parent * 16 + I_CHILDREN] === 0) return -1;
+    const children = i32[parent * 16 + I_CHILDREN]!;
+    if (children === 0 || (children === 1 && hint !== 0 && i32[hint * 16 + I_CHAIN_BEFORE] === OFF_TABLE)) return -1;
     for (let page = this.#buckets[edgeHash(parent, block) & this.#bucketMask]!; page !== 0; page = i32[page * 16 + I_CHAIN]!) {
       if (i32[page * 16 + I_PARENT] === parent && f64[page * 8 + F_BLOCK] === block) {
+        // Every child is in the table here (an off-table one has no sibling): moving the hint loses none.
         i32[parent * 16 + I_CHILD_HINT] = page;
         return page;
       }
@@ -684,7 +700,28 @@ export class RadixCache implements PageStats, PriorityOwner {
     return -1;
   }
 
-  /** Adds the edge to `page` (its parent and block set), at the head of its bucket. */
+  /** Adds the edge to the new child `page` of `parent` (its parent and block set; not counted yet). */
+  #addEdge(page: number, parent: number): void {
+    const i32 = this.#i32;
+    if (i32[parent * 16 + I_CHILDREN] === 0) {
+      i32[page * 16 + I_CHAIN_BEFORE] = OFF_TABLE;
+    } else {
+      // A sibling comes: an only child kept off the table (always the hint, see #child) joins it.
+      const hint = i32[parent * 16 + I_CHILD_HINT]!;
+      if (hint !== 0 && i32[hint * 16 + I_CHAIN_BEFORE] === OFF_TABLE) this.#link(hint);
+      this.#link(page);
+    }
+    i32[parent * 16 + I_CHILD_HINT] = page;
+  }
+
+  /** Drops the edge to `page` (a child of `parent`). */
+  #dropEdge(page: number, parent: number): void {
+    const i32 = this.#i32;
+    if (i32[parent * 16 + I_CHILD_HINT] === page) i32[parent * 16 + I_CHILD_HINT] = 0;
+    if (i32[page * 16 + I_CHAIN_BEFORE] !== OFF_TABLE) this.#unlink(page);
+  }
+
+  /** Puts `page` (its parent and block set) at the head of its bucket. */
   #link(page: number): void {
     const i32 = this.#i32;
     const bucket = edgeHash(i32[page * 16 + I_PARENT]!, this.#f64[page * 8 + F_BLOCK]!) & this.#bucketMask;
@@ -693,22 +730,19 @@ export class RadixCache implements PageStats, PriorityOwner {
     i32[page * 16 + I_CHAIN_BEFORE] = 0;
     if (next !== 0) i32[next * 16 + I_CHAIN_BEFORE] = page;
     this.#buckets[bucket] = page;
-    i32[i32[page * 16 + I_PARENT]! * 16 + I_CHILD_HINT] = page;
   }
 
   /**
-   * Drops the edge to `page`. The chain is doubly linked so that this reads no bucket: with buckets at
-   * least as many as pages, most pages are alone in theirs, and a bucket read is a cache miss.
+   * Takes `page` out of its bucket. The chain is doubly linked so that this reads no bucket: with buckets
+   * at least as many as pages, most pages are alone in theirs, and a bucket read is a cache miss.
    */
   #unlink(page: number): void {
     const i32 = this.#i32;
     const next = i32[page * 16 + I_CHAIN]!;
     const before = i32[page * 16 + I_CHAIN_BEFORE]!;
-    const parent = i32[page * 16 + I_PARENT]!;
-    if (i32[parent * 16 + I_CHILD_HINT] === page) i32[parent * 16 + I_CHILD_HINT] = 0;
     if (next !== 0) i32[next * 16 + I_CHAIN_BEFORE] = before;
     if (before !== 0) i32[before * 16 + I_CHAIN] = next;
-    else this.#buckets[edgeHash(parent, this.#f64[page * 8 + F_BLOCK]!) & this.#bucketMask] = next;
+    else this.#buckets[edgeHash(i32[page * 16 + I_PARENT]!, this.#f64[page * 8 + F_BLOCK]!) & this.#bucketMask] = next;
   }
 
   /** Grows the page records to `capacity` pages, and the edge table with them when it has fewer buckets. */
@@ -721,7 +755,9 @@ export class RadixCache implements PageStats, PriorityOwner {
     if (this.#buckets.length >= capacity) return;
     this.#buckets = new Int32Array(2 ** Math.ceil(Math.log2(capacity)));
     this.#bucketMask = this.#buckets.length - 1;
-    for (let page = 1; page < this.#next; page++) if (this.#i32[page * 16 + I_STATE] !== 0) this.#link(page);
+    for (let page = 1; page < this.#next; page++) {
+      if (this.#i32[page * 16 + I_STATE] !== 0 && this.#i32[page * 16 + I_CHAIN_BEFORE] !== OFF_TABLE) this.#link(page);
+    }
   }
 }
 
