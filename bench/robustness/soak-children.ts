@@ -5,6 +5,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 
+/** How a server's node process is started beyond its `kvflow` arguments. */
+export interface Launch {
+  /** Node options before the CLI script (`--expose-gc`, `--import ...`). */
+  nodeArgs?: string[];
+  /** Its environment (default: this process's). */
+  env?: NodeJS.ProcessEnv;
+}
+
 export interface Server {
   readonly child: ChildProcess;
   readonly url: string;
@@ -73,10 +81,10 @@ export class ServerProcesses {
    * longer than `timeoutMs` (a restart on a loaded machine can take minutes) or exits first kills the
    * child and rejects; `attempts` > 1 retries (a port not yet released by the process before it).
    */
-  async start(args: string[], timeoutMs: number, attempts = 1): Promise<Server> {
+  async start(args: string[], timeoutMs: number, attempts = 1, launch: Launch = {}): Promise<Server> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.#startOnce(args, timeoutMs);
+        return await this.#startOnce(args, timeoutMs, launch);
       } catch (error) {
         if (attempt >= attempts) throw error;
         await new Promise((resolve) => setTimeout(resolve, 1_000 * attempt));
@@ -84,9 +92,9 @@ export class ServerProcesses {
     }
   }
 
-  #startOnce(args: string[], timeoutMs: number): Promise<Server> {
+  #startOnce(args: string[], timeoutMs: number, launch: Launch): Promise<Server> {
     if (this.#stopped) return Promise.reject(new Error(`kvflow ${args[0]} not started: the soak is stopping`));
-    const child = spawn(process.execPath, [this.#cli, ...args], { cwd: this.#cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...(launch.nodeArgs ?? []), this.#cli, ...args], { cwd: this.#cwd, stdio: ['ignore', 'pipe', 'pipe'], env: launch.env ?? process.env });
     this.#live.add(child);
     const exited = new Promise<void>((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) resolve();

@@ -8,13 +8,17 @@
  * - per minute: requests sent, answers, outcomes by kind, latency p50/p90/p99 of whole answers, RSS of
  *   both servers, the machine's load average;
  * - at the end: every request settled (none hanging), every outcome explained by the fault that caused
- *   it, locks back to zero on both servers, and the gateway's RSS slope against its noise.
+ *   it, locks back to zero on both servers, and no leak: the gateway's heap after a full GC, sampled
+ *   by soak-memory-probe.mjs, does not grow with the requests (soak-memory.ts), RSS reported beside it.
  */
-import { loadavg } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
-import { ServerProcesses, type Server } from './soak-children.js';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ServerProcesses, type Launch, type Server } from './soak-children.js';
+import { judgeHeap, slopePerMinute, type HeapJudgement } from './soak-memory.js';
 
 export interface SoakOptions {
   seconds: number;
@@ -34,7 +38,16 @@ export interface SoakOptions {
   clientTimeoutMs?: number;
   /** Load shedding of both servers (`--max-in-flight`, `--max-queued`, `--queue-timeout` ms); default: theirs. */
   admission?: { maxInFlight?: number; maxQueued?: number; queueTimeoutMs?: number };
+  /** bench/robustness/soak-memory-probe.mjs, loaded into the gateway to sample its heap after a full GC (default: no heap samples, memory not judged). */
+  memoryProbe?: string;
+  /** Seconds between the probe's samples (each one a full GC of the gateway: a short pause). Default 15. */
+  memorySampleSeconds?: number;
+  /** Bytes the probe keeps per request the gateway receives: a planted leak, to check the verdict catches it. */
+  plantLeakBytes?: number;
 }
+
+/** Runs shorter than this may end without enough heap samples to judge; longer ones fail without them. */
+const MEMORY_JUDGED_FROM_SECONDS = 120;
 
 /** How each outcome came about; `unexplained` outcomes are failures of the soak. */
 export const OUTCOMES = {
@@ -61,6 +74,8 @@ export interface MinuteReport {
   p90Ms: number;
   p99Ms: number;
   gatewayRssMb: number;
+  /** The gateway's heap after a full GC (its last probe sample this minute; 0 without the probe). */
+  gatewayHeapMb: number;
   engineRssMb: number;
   loadAverage: number;
   /**
@@ -88,7 +103,7 @@ export interface SoakReport {
   /** Per kill: seconds until the new engine listened and until the gateway routed to it again. */
   outages: { listenSeconds: number; routedSeconds: number }[];
   locksAtEnd: { gatewayShadowLockedPages: number; engineRunning: number; enginePinnedPages: number; settledWithinSeconds: number };
-  memory: { gatewayRssMbFirst: number; gatewayRssMbLast: number; slopeMbPerMinute: number; driftMb: number; noiseMb: number; withinNoise: boolean; samples: number };
+  memory: SoakMemory;
   /** Seconds from a slow client's connect to the gateway cutting it (its --request-timeout is 10 s; a starved gateway reads the request late). */
   slowClientCutSeconds: { p50: number; p99: number; max: number };
   /** What the gateway itself counted (its /metrics): a cross-check of the client's tally. */
@@ -96,6 +111,53 @@ export interface SoakReport {
   loadAverage: { min: number; max: number };
   perMinute: MinuteReport[];
   passed: boolean;
+}
+
+/** The gateway's memory over the judged minutes: the verdict on its post-GC heap, and beside it what is not judged. */
+export interface SoakMemory {
+  heap: HeapJudgement;
+  /** No leak: the heap verdict passed, or the run was too short to judge. */
+  noLeak: boolean;
+  /** Not judged (soak-memory.ts says why), over the same minutes: MB and least-squares MB per minute. */
+  rssMbFirst: number;
+  rssMbLast: number;
+  rssSlopeMbPerMinute: number;
+  heapSlopeMbPerMinute: number;
+  heapTotalMbFirst: number;
+  heapTotalMbLast: number;
+  externalMbFirst: number;
+  externalMbLast: number;
+  externalSlopeMbPerMinute: number;
+  /** The longest of the probe's forced full GCs (the gateway pauses for it). */
+  gcPauseMsMax: number;
+}
+
+interface ProbeSample {
+  t: number;
+  requests: number;
+  gcMs: number;
+  rss: number;
+  heapTotal: number;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+}
+
+/** The probe's samples so far (a line cut short by a kill at the end is skipped). */
+function readProbe(file: string): ProbeSample[] {
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  return text.split('\n').flatMap((line) => {
+    try {
+      return line ? [JSON.parse(line) as ProbeSample] : [];
+    } catch {
+      return [];
+    }
+  });
 }
 
 const MODEL = 'Llama-3.1-8B';
@@ -176,18 +238,6 @@ function counterBy(metrics: string, name: string, label: string): Record<string,
   return sums;
 }
 
-/** Least-squares slope of y over x, and the standard deviation of the residuals. */
-function fitLine(points: { x: number; y: number }[]): { slope: number; residualStd: number } {
-  const n = points.length;
-  if (n < 3) return { slope: 0, residualStd: 0 };
-  const meanX = points.reduce((s, p) => s + p.x, 0) / n;
-  const meanY = points.reduce((s, p) => s + p.y, 0) / n;
-  const sxx = points.reduce((s, p) => s + (p.x - meanX) ** 2, 0);
-  const slope = sxx === 0 ? 0 : points.reduce((s, p) => s + (p.x - meanX) * (p.y - meanY), 0) / sxx;
-  const residual = points.reduce((s, p) => s + (p.y - meanY - slope * (p.x - meanX)) ** 2, 0);
-  return { slope, residualStd: Math.sqrt(residual / (n - 2)) };
-}
-
 interface Outage {
   killedAt: number;
   listeningAt?: number;
@@ -200,14 +250,24 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const startTimeoutMs = options.startTimeoutMs ?? 120_000;
   const restartTimeoutMs = options.restartTimeoutMs ?? 300_000;
   const clientTimeoutMs = options.clientTimeoutMs ?? 30_000;
+  const memoryDir = options.memoryProbe === undefined ? undefined : mkdtempSync(join(tmpdir(), 'kvflow-soak-'));
   try {
-    return await soak(options, processes, log, startTimeoutMs, restartTimeoutMs, clientTimeoutMs);
+    return await soak(options, processes, log, startTimeoutMs, restartTimeoutMs, clientTimeoutMs, memoryDir && join(memoryDir, 'gateway-memory.jsonl'));
   } finally {
     await processes.stopAll();
+    if (memoryDir) rmSync(memoryDir, { recursive: true, force: true });
   }
 }
 
-async function soak(options: SoakOptions, processes: ServerProcesses, log: (line: string) => void, startTimeoutMs: number, restartTimeoutMs: number, clientTimeoutMs: number): Promise<SoakReport> {
+async function soak(
+  options: SoakOptions,
+  processes: ServerProcesses,
+  log: (line: string) => void,
+  startTimeoutMs: number,
+  restartTimeoutMs: number,
+  clientTimeoutMs: number,
+  memoryFile: string | undefined,
+): Promise<SoakReport> {
   const { maxInFlight, maxQueued, queueTimeoutMs } = options.admission ?? {};
   const admissionArgs = [
     ...(maxInFlight !== undefined ? ['--max-in-flight', String(maxInFlight)] : []),
@@ -217,20 +277,35 @@ async function soak(options: SoakOptions, processes: ServerProcesses, log: (line
   const engineArgs = (port: string) => ['engine', '--port', port, '--speed', '50', ...admissionArgs];
   let engine: Server | undefined = await processes.start(engineArgs('0'), startTimeoutMs);
   const enginePort = new URL(engine.url).port;
+  const probe: Launch =
+    options.memoryProbe === undefined || memoryFile === undefined
+      ? {}
+      : {
+          nodeArgs: ['--expose-gc', '--import', pathToFileURL(options.memoryProbe).href],
+          env: {
+            ...process.env,
+            KVFLOW_SOAK_MEMORY_FILE: memoryFile,
+            KVFLOW_SOAK_MEMORY_EVERY_MS: String(Math.round((options.memorySampleSeconds ?? 15) * 1000)),
+            KVFLOW_SOAK_PLANT_LEAK_BYTES: String(options.plantLeakBytes ?? 0),
+          },
+        };
   const gateway = await processes.start(
     ['gateway', '--port', '0', '--upstream', engine.url, '--upstream-kind', 'kvflow', '--served-model', MODEL, '--timeout', '5000', '--health-interval', '1000', '--request-timeout', '10000', ...admissionArgs],
     startTimeoutMs,
+    1,
+    probe,
   );
   log(`gateway ${gateway.url} (pid ${gateway.child.pid}), engine ${engine.url} (pid ${engine.child.pid})`);
   const registered = await fetch(`${gateway.url}/v1/workflows`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(SPEC), signal: AbortSignal.timeout(startTimeoutMs) });
   if (registered.status !== 201) throw new Error(`registering the soak workflow: HTTP ${registered.status} ${await registered.text()}`);
 
   const began = performance.now();
+  const beganEpochMs = Date.now();
   const stopAt = began + options.seconds * 1000;
   const minutes: (Omit<MinuteReport, 'p50Ms' | 'p90Ms' | 'p99Ms'> & { latencies: number[] })[] = [];
   const minuteOf = (t: number) => {
     const index = Math.floor((t - began) / 60_000);
-    while (minutes.length <= index) minutes.push({ minute: minutes.length + 1, sent: 0, ok: 0, outcomes: {}, latencies: [], gatewayRssMb: 0, engineRssMb: 0, loadAverage: 0, harnessLagMs: 0 });
+    while (minutes.length <= index) minutes.push({ minute: minutes.length + 1, sent: 0, ok: 0, outcomes: {}, latencies: [], gatewayRssMb: 0, gatewayHeapMb: 0, engineRssMb: 0, loadAverage: 0, harnessLagMs: 0 });
     return minutes[index]!;
   };
   const outcomes: Record<string, number> = {};
@@ -487,21 +562,42 @@ async function soak(options: SoakOptions, processes: ServerProcesses, log: (line
   const gatewayCpu = cpuOf.get(gateway.child.pid!) ?? 0;
   const harnessCpu = process.cpuUsage(harnessCpuAtStart);
 
-  // Memory: the gateway's RSS after the first minute (warm-up: 500 instances begin), a line through it, and
-  // whether its drift over the run stands out of the scatter around that line.
-  const warm = samples.filter((s) => s.minute >= Math.min(1, options.seconds / 60 / 5));
-  const fit = fitLine(warm.map((s) => ({ x: s.minute, y: s.gatewayRssMb })));
-  const span = warm.length > 1 ? warm.at(-1)!.minute - warm[0]!.minute : 0;
-  const driftMb = fit.slope * span;
-  const noiseMb = 2 * fit.residualStd;
-  const memory = {
-    gatewayRssMbFirst: Math.round(warm[0]?.gatewayRssMb ?? 0),
-    gatewayRssMbLast: Math.round(warm.at(-1)?.gatewayRssMb ?? 0),
-    slopeMbPerMinute: Number(fit.slope.toFixed(2)),
-    driftMb: Number(driftMb.toFixed(1)),
-    noiseMb: Number(noiseMb.toFixed(1)),
-    withinNoise: Math.abs(driftMb) <= Math.max(noiseMb, 0.02 * (warm[0]?.gatewayRssMb ?? 0)),
-    samples: warm.length,
+  // Memory: judged from the later of a fifth of the run (500 instances begin, caches fill) and half a
+  // minute after the gateway routes to the first restarted engine (the first fault runs code not yet compiled).
+  const mb = (bytes: number) => bytes / 2 ** 20;
+  const probeSamples = memoryFile === undefined ? [] : readProbe(memoryFile).map((p) => ({ ...p, minute: (p.t - beganEpochMs) / 60_000 }));
+  for (const p of probeSamples) if (p.minute >= 0 && p.minute < minutes.length) minutes[Math.floor(p.minute)]!.gatewayHeapMb = mb(p.heapUsed);
+  const firstRouted = outages[0]?.routedAt;
+  const fromMinute = Math.max(options.seconds / 60 / 5, firstRouted === undefined ? 0 : (firstRouted - began) / 60_000 + 0.5);
+  const heap = judgeHeap(
+    probeSamples.map((p) => ({ minute: p.minute, requests: p.requests, heapUsedMb: mb(p.heapUsed) })),
+    { fromMinute },
+  );
+  const judgedProbe = probeSamples.filter((p) => p.minute >= fromMinute);
+  const judgedRss = samples.filter((s) => s.minute >= fromMinute);
+  const round1 = (value: number) => Number(value.toFixed(1));
+  const round2 = (value: number) => Number(value.toFixed(2));
+  const memory: SoakMemory = {
+    heap: {
+      ...heap,
+      heapMbFirst: round1(heap.heapMbFirst),
+      heapMbLast: round1(heap.heapMbLast),
+      bytesPerRequest: round1(heap.bytesPerRequest),
+      bytesPerRequestUpper: round1(heap.bytesPerRequestUpper),
+      noiseMb: round2(heap.noiseMb),
+      fromMinute: round2(heap.fromMinute),
+    },
+    noLeak: heap.withinLimit || (!heap.judged && options.seconds < MEMORY_JUDGED_FROM_SECONDS),
+    rssMbFirst: Math.round(judgedRss[0]?.gatewayRssMb ?? 0),
+    rssMbLast: Math.round(judgedRss.at(-1)?.gatewayRssMb ?? 0),
+    rssSlopeMbPerMinute: round2(slopePerMinute(judgedRss.map((s) => ({ minute: s.minute, value: s.gatewayRssMb })))),
+    heapSlopeMbPerMinute: round2(slopePerMinute(judgedProbe.map((p) => ({ minute: p.minute, value: mb(p.heapUsed) })))),
+    heapTotalMbFirst: round1(mb(judgedProbe[0]?.heapTotal ?? 0)),
+    heapTotalMbLast: round1(mb(judgedProbe.at(-1)?.heapTotal ?? 0)),
+    externalMbFirst: round1(mb(judgedProbe[0]?.external ?? 0)),
+    externalMbLast: round1(mb(judgedProbe.at(-1)?.external ?? 0)),
+    externalSlopeMbPerMinute: round2(slopePerMinute(judgedProbe.map((p) => ({ minute: p.minute, value: mb(p.external) })))),
+    gcPauseMsMax: Math.round(probeSamples.reduce((most, p) => Math.max(most, p.gcMs), 0)),
   };
 
   const unexplained = Object.entries(outcomes).reduce((sum, [kind, count]) => sum + (kind.startsWith('unexplained-') ? count : 0), 0);
@@ -543,10 +639,10 @@ async function soak(options: SoakOptions, processes: ServerProcesses, log: (line
     loadAverage: { min: loads.length ? Math.min(...loads) : 0, max: loads.length ? Math.max(...loads) : 0 },
     perMinute: minutes.map(({ latencies, ...m }) => {
       const sorted = latencies.sort((a, b) => a - b);
-      return { ...m, p50Ms: Math.round(percentile(sorted, 0.5)), p90Ms: Math.round(percentile(sorted, 0.9)), p99Ms: Math.round(percentile(sorted, 0.99)), gatewayRssMb: Math.round(m.gatewayRssMb), engineRssMb: Math.round(m.engineRssMb), loadAverage: Number(m.loadAverage.toFixed(2)), harnessLagMs: Math.round(m.harnessLagMs) };
+      return { ...m, p50Ms: Math.round(percentile(sorted, 0.5)), p90Ms: Math.round(percentile(sorted, 0.9)), p99Ms: Math.round(percentile(sorted, 0.99)), gatewayRssMb: Math.round(m.gatewayRssMb), gatewayHeapMb: Number(m.gatewayHeapMb.toFixed(1)), engineRssMb: Math.round(m.engineRssMb), loadAverage: Number(m.loadAverage.toFixed(2)), harnessLagMs: Math.round(m.harnessLagMs) };
     }),
     passed: false,
   };
-  report.passed = hanging === 0 && unexplained === 0 && locks.gatewayShadowLockedPages === 0 && locks.engineRunning === 0 && locks.enginePinnedPages === 0 && memory.withinNoise && outages.every((o) => o.routedAt !== undefined);
+  report.passed = hanging === 0 && unexplained === 0 && locks.gatewayShadowLockedPages === 0 && locks.engineRunning === 0 && locks.enginePinnedPages === 0 && memory.noLeak && outages.every((o) => o.routedAt !== undefined);
   return report;
 }

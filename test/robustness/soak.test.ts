@@ -81,4 +81,14 @@ describe.runIf(process.env.KVFLOW_SOAK === '1')('soak harness on the real server
     expect(report.locksAtEnd).toMatchObject({ gatewayShadowLockedPages: 0, engineRunning: 0, enginePinnedPages: 0 });
     expect(report.perMinute[0]!.sent).toBe(report.sent);
   }, 180_000);
+
+  it('fails its memory verdict on a leak planted in the gateway (1 KiB kept per request)', async () => {
+    const probe = join(REPO, 'bench/robustness/soak-memory-probe.mjs');
+    const report = await runSoak({ seconds: 30, rate: 20, killEverySeconds: 0, cli: CLI, cwd: REPO, memoryProbe: probe, memorySampleSeconds: 1, plantLeakBytes: 1024 });
+    expect(report.unexplained, JSON.stringify(report.outcomes)).toBe(0);
+    expect(report.memory.heap.judged).toBe(true);
+    expect(report.memory.heap.bytesPerRequest).toBeGreaterThan(512);
+    expect(report.memory.noLeak).toBe(false);
+    expect(report.passed).toBe(false);
+  }, 240_000);
 });
