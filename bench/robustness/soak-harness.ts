@@ -562,13 +562,13 @@ async function soak(
   const gatewayCpu = cpuOf.get(gateway.child.pid!) ?? 0;
   const harnessCpu = process.cpuUsage(harnessCpuAtStart);
 
-  // Memory: judged from the later of a fifth of the run (500 instances begin, caches fill) and half a
-  // minute after the gateway routes to the first restarted engine (the first fault runs code not yet compiled).
+  // Memory: judged from the later of a fifth of the run (500 instances begin, caches fill) and a minute
+  // after the gateway routes to the first restarted engine (the first fault runs code not yet compiled).
   const mb = (bytes: number) => bytes / 2 ** 20;
   const probeSamples = memoryFile === undefined ? [] : readProbe(memoryFile).map((p) => ({ ...p, minute: (p.t - beganEpochMs) / 60_000 }));
   for (const p of probeSamples) if (p.minute >= 0 && p.minute < minutes.length) minutes[Math.floor(p.minute)]!.gatewayHeapMb = mb(p.heapUsed);
   const firstRouted = outages[0]?.routedAt;
-  const fromMinute = Math.max(options.seconds / 60 / 5, firstRouted === undefined ? 0 : (firstRouted - began) / 60_000 + 0.5);
+  const fromMinute = Math.max(options.seconds / 60 / 5, firstRouted === undefined ? 0 : (firstRouted - began) / 60_000 + 1);
   const heap = judgeHeap(
     probeSamples.map((p) => ({ minute: p.minute, requests: p.requests, heapUsedMb: mb(p.heapUsed) })),
     { fromMinute },
