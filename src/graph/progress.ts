@@ -6,6 +6,7 @@
  */
 import { AgentList } from './agent-list.js';
 import { loopContinues, relaxSteps, type ProgressView } from './relax.js';
+import { RunnerShadows } from './relax-scratch.js';
 import type { Topology } from './topology.js';
 
 export class InstanceProgress implements ProgressView {
@@ -19,6 +20,8 @@ export class InstanceProgress implements ProgressView {
   private distance: Float64Array;
   /** Agents with a finite value in `distance`. */
   private readonly known = new AgentList();
+  /** What each running agent turned down in the last search: its value once it ends (see `end`). */
+  private readonly shadows = new RunnerShadows();
   private stale = true;
 
   /** `horizon`: agents further away than this many steps get no value (see relax.ts). */
@@ -62,12 +65,38 @@ export class InstanceProgress implements ProgressView {
     }
   }
 
-  /** `agent` finished a run; it waits for a successor unless nothing can follow it. */
-  end(agent: number): void {
-    if (this.running[agent]! > 0) this.running[agent]!--;
-    this.stale = true;
+  /**
+   * `agent` finished a run; it waits for a successor unless nothing can follow it. Returns true when the
+   * values were updated in place and only `agent`'s may have changed (no search needed): a running agent
+   * that ends and still waits for a successor keeps launching its successors at 0, so every launch, and
+   * with them every other agent's value, stays; its own value becomes what it turned down while it read 0
+   * (or 1 if a fan-out still announces it). Otherwise the next `steps()` searches again.
+   */
+  end(agent: number): boolean {
+    const wasRunning = this.running[agent]! > 0;
+    if (wasRunning) this.running[agent]!--;
     if (this.hasSuccessor(agent)) this.ended[agent]!++;
     this.settleActive(agent);
+    if (this.stale || !wasRunning || (this.running[agent] === 0 && this.ended[agent] === 0)) {
+      this.stale = true;
+      return false;
+    }
+    if (this.running[agent]! > 0) return true;
+    const announced = this.announced[agent]! > 0 && 1 <= this.horizon ? 1 : Infinity;
+    const value = Math.min(announced, this.shadows.valueOf(agent));
+    this.distance[agent] = value;
+    if (value === Infinity) this.forgetKnown(agent);
+    return true;
+  }
+
+  /** False when the next `steps()` searches again. */
+  get searched(): boolean {
+    return !this.stale;
+  }
+
+  /** The next `steps()` searches again (an in-place `end` whose caller wants a search anyway). */
+  invalidate(): void {
+    this.stale = true;
   }
 
   /** Each agent's STE in this instance, Infinity when unknown; recomputed only after a change. */
@@ -76,7 +105,7 @@ export class InstanceProgress implements ProgressView {
       const known = this.known;
       for (let i = 0; i < known.length; i++) this.distance[known.items[i]!] = Infinity;
       known.clear();
-      relaxSteps(this.topology, this, this.distance, this.horizon, this.known);
+      relaxSteps(this.topology, this, this.distance, this.horizon, this.known, this.shadows);
       this.stale = false;
     }
     return this.distance;
@@ -86,6 +115,14 @@ export class InstanceProgress implements ProgressView {
   reached(): AgentList {
     this.steps();
     return this.known;
+  }
+
+  /** Takes `agent` out of the known list, keeping the others' order. */
+  private forgetKnown(agent: number): void {
+    const { items } = this.known;
+    let kept = 0;
+    for (let i = 0; i < this.known.length; i++) if (items[i] !== agent) items[kept++] = items[i]!;
+    this.known.length = kept;
   }
 
   /** Drops agents whose counts all went back to zero from `active`, so searches start only where the instance is. */

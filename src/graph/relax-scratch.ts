@@ -30,3 +30,32 @@ export class RelaxScratch {
   }
 }
 
+
+/**
+ * Per running agent, the smallest offer the last search gave it and it turned down (a running agent reads
+ * 0): the value it has once it ends, since an end leaves every launch as it was (progress.ts `end`).
+ * Running agents are few, so two short lists.
+ */
+export class RunnerShadows {
+  readonly #agents: number[] = [];
+  readonly #values: number[] = [];
+
+  clear(): void {
+    this.#agents.length = 0;
+    this.#values.length = 0;
+  }
+
+  note(agent: number, value: number): void {
+    const at = this.#agents.indexOf(agent);
+    if (at < 0) {
+      this.#agents.push(agent);
+      this.#values.push(value);
+    } else if (value < this.#values[at]!) this.#values[at] = value;
+  }
+
+  /** The smallest offer `agent` turned down in the last search (Infinity: none within the horizon). */
+  valueOf(agent: number): number {
+    const at = this.#agents.indexOf(agent);
+    return at < 0 ? Infinity : this.#values[at]!;
+  }
+}

@@ -15,7 +15,7 @@
  * test/graph/relax.test.ts checks this against the fixed-point sweeps it replaced.
  */
 import { AgentList } from './agent-list.js';
-import { AGENT_SLOTS, MAX_STEPS, type RelaxScratch } from './relax-scratch.js';
+import { AGENT_SLOTS, MAX_STEPS, type RelaxScratch, type RunnerShadows } from './relax-scratch.js';
 import type { LoopInfo, Topology } from './topology-types.js';
 
 /** What the rules need to know about one instance's progress; counts are per agent or per loop. */
@@ -36,9 +36,17 @@ export interface ProgressView {
 /**
  * Writes each agent's STE into `distance`, which must hold Infinity for every agent on entry; returns
  * the agents given a finite value (at most `horizon`), so that the caller can reset just those. They are
- * appended to `reached` when given (a caller's reused list), else to a new list.
+ * appended to `reached` when given (a caller's reused list), else to a new list. With `shadows`, each
+ * running agent's best turned-down offer is noted there (emptied first).
  */
-export function relaxSteps(topology: Topology, progress: ProgressView, distance: Float64Array, horizon = Infinity, reached = new AgentList()): AgentList {
+export function relaxSteps(
+  topology: Topology,
+  progress: ProgressView,
+  distance: Float64Array,
+  horizon = Infinity,
+  reached = new AgentList(),
+  shadows?: RunnerShadows,
+): AgentList {
   const { running, ended, announced } = progress;
   const scratch = topology.scratch;
   // offer/launch read the search through `search` (one search runs at a time): no closures per search.
@@ -48,6 +56,8 @@ export function relaxSteps(topology: Topology, progress: ProgressView, distance:
   search.distance = distance;
   search.horizon = horizon;
   search.reached = reached;
+  search.shadows = shadows;
+  shadows?.clear();
   scratch.visits = 0;
   const { queue, launched, joinArrived, joinLatest, touchedJoins, launchedList } = scratch;
 
@@ -71,7 +81,7 @@ export function relaxSteps(topology: Topology, progress: ProgressView, distance:
     joinLatest[index] = 0;
   }
   touchedJoins.length = 0;
-  search.topology = search.scratch = search.progress = search.distance = search.reached = undefined;
+  search.topology = search.scratch = search.progress = search.distance = search.reached = search.shadows = undefined;
   return reached;
 }
 
@@ -83,12 +93,19 @@ const search: {
   distance: Float64Array | undefined;
   horizon: number;
   reached: AgentList | undefined;
-} = { topology: undefined, scratch: undefined, progress: undefined, distance: undefined, horizon: Infinity, reached: undefined };
+  shadows: RunnerShadows | undefined;
+} = { topology: undefined, scratch: undefined, progress: undefined, distance: undefined, horizon: Infinity, reached: undefined, shadows: undefined };
 
 function offer(agent: number, value: number): void {
   const distance = search.distance!;
-  if (value > search.horizon || value >= MAX_STEPS || !(value < distance[agent]!)) return;
-  if (distance[agent] === Infinity) search.reached!.push(agent);
+  if (value > search.horizon || value >= MAX_STEPS) return;
+  const current = distance[agent]!;
+  if (!(value < current)) {
+    // Only a running agent reads 0 (every rule adds a step): what it turns down is its value once it ends.
+    if (current === 0) search.shadows?.note(agent, value);
+    return;
+  }
+  if (current === Infinity) search.reached!.push(agent);
   distance[agent] = value;
   search.scratch!.queue.push(value * AGENT_SLOTS + agent);
 }

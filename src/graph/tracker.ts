@@ -24,6 +24,11 @@ export const STE_HORIZON = 16;
 export interface StepTrackerOptions {
   /** Default Infinity: every reachable agent gets its exact value. `STE_HORIZON` bounds the work per event. */
   horizon?: number;
+  /**
+   * Default true: an end that changes only the ended agent's value (progress.ts `end`) updates that value
+   * without a search. False: every event searches again (the reference tests hold the in-place ends to).
+   */
+  inPlaceEnds?: boolean;
 }
 
 interface TrackedInstance {
@@ -36,12 +41,15 @@ interface TrackedInstance {
    * seen before, and a Map's churn (a deleted and a new key per step) cost more than the search itself.
    */
   order: AgentList;
+  /** The one agent an end changed in place since the last settle (-1: none; see `endById`). */
+  pending: number;
 }
 
 export class StepTracker {
   private topology: Topology;
   private compiledRevision: number;
   private readonly horizon: number;
+  private readonly inPlaceEnds: boolean;
   private readonly instances = new Map<string, TrackedInstance>();
   /** Instances with events not yet searched. */
   private readonly stale = new Set<TrackedInstance>();
@@ -67,6 +75,7 @@ export class StepTracker {
     options: StepTrackerOptions = {},
   ) {
     this.horizon = options.horizon ?? Infinity;
+    this.inPlaceEnds = options.inPlaceEnds ?? true;
     this.topology = topologyOf(graph);
     this.compiledRevision = graph.revision;
     this.minimum = new Float64Array(this.topology.size).fill(Infinity);
@@ -105,7 +114,12 @@ export class StepTracker {
   /** `end` with the agent's id in the graph. */
   endById(instance: string, id: number): void {
     const tracked = this.trackedOf(instance);
-    tracked.progress.end(id);
+    // No event since the instance's last search: an end that changes only its own agent needs none.
+    const searched = !this.stale.has(tracked);
+    if (tracked.progress.end(id)) {
+      if (searched && this.inPlaceEnds) tracked.pending = id;
+      else tracked.progress.invalidate();
+    }
     this.stale.add(tracked);
     this.changes++;
   }
@@ -170,6 +184,14 @@ export class StepTracker {
   private settle(): void {
     this.followGraph();
     for (const tracked of this.stale) {
+      // Settled in the same order as searched instances, so the minimum over instances moves as it would.
+      const pending = tracked.pending;
+      tracked.pending = -1;
+      if (pending >= 0 && tracked.progress.searched) {
+        this.topology.scratch.visits = 0; // this instance's values changed without a search
+        this.settleAgent(tracked, pending);
+        continue;
+      }
       const distance = tracked.progress.steps();
       const { given, order } = tracked;
       // Agents whose value stayed keep their place; the others leave, and come back at the end if reached.
@@ -196,6 +218,28 @@ export class StepTracker {
       }
     }
     this.stale.clear();
+  }
+
+  /** What `settle` does for an instance in which only `agent`'s value changed, without a search. */
+  private settleAgent(tracked: TrackedInstance, agent: number): void {
+    const { given, order } = tracked;
+    const value = tracked.progress.steps()[agent]!;
+    const previous = given[agent]!;
+    if (value === previous) return;
+    // As in `settle`: the agent leaves its place in the order and comes back at the end if it has a value.
+    if (previous !== Infinity) {
+      const items = order.items;
+      let kept = 0;
+      for (let i = 0; i < order.length; i++) if (items[i] !== agent) items[kept++] = items[i]!;
+      order.length = kept;
+      this.remove(agent, previous);
+      given[agent] = Infinity;
+    }
+    if (value !== Infinity) {
+      given[agent] = value;
+      order.push(agent);
+      this.add(agent, value);
+    }
   }
 
   private add(agent: number, value: number): void {
@@ -246,7 +290,7 @@ export class StepTracker {
     let tracked = this.instances.get(instance);
     if (tracked === undefined) {
       if (!this.counted && this.instances.size > 0) this.startCounting();
-      tracked = { progress: new InstanceProgress(this.topology, this.horizon), given: new Float64Array(this.topology.size).fill(Infinity), order: new AgentList() };
+      tracked = { progress: new InstanceProgress(this.topology, this.horizon), given: new Float64Array(this.topology.size).fill(Infinity), order: new AgentList(), pending: -1 };
       this.instances.set(instance, tracked);
     }
     return tracked;
