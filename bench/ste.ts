@@ -4,7 +4,10 @@
  * declared graph with the gateway's bounded search, `STE_HORIZON`: replay and simulate keep exact STE),
  * in CPU microseconds per request, beside lru replays of the same requests (the cache's
  * own cost, which grows with the number of distinct prompts), and the ratios to the 10-agent chain in
- * the same run. Before the STE search was bounded (src/graph/relax.ts), a 40k-agent chain took 83 s.
+ * the same run. Each total is split into the cache's own work (the lru replay), the ste policy's order
+ * without STE values (the same policy with no STE source: LRU order through its priority heap, which a
+ * long chain, whose fixed prompts all miss, works harder) and the part STE values add (search, change
+ * log, apply and re-keys), with the STE source fed the same events alone, without a cache. Before the STE search was bounded (src/graph/relax.ts), a 40k-agent chain took 83 s.
  * The 17-agent chain separates the two parts of a long chain's extra cost: it has every agent within the
  * horizon, so it does all the per-step work of a longer chain within reach, and what a longer chain costs
  * beyond it is the graph's size. STE values are absolute, so after each request every agent within the
@@ -15,7 +18,8 @@
  * the tracker's search (src/graph/relax.ts) and the absolute side of the change log, which consumers that
  * read absolute values (the prefetcher, the gateway's diffs) are handed; and a long chain brings a new
  * `instance/agent` key into the tables at every step. The lru replays show the cache's own part, which no
- * STE design removes: a long chain's fixed prompts all miss.
+ * STE design removes: a long chain's fixed prompts all miss. An end searches nothing: it changes only the
+ * ended agent's value (src/graph/progress.ts), so the search runs once per request, on the begin.
  * The step graph is built once per workflow, outside the timed replays (printed beside them).
  * Also: validating a 100,000-agent chain spec.
  */
@@ -27,6 +31,7 @@ import { WorkflowSte } from '../src/graph/workflow-ste.js';
 import { replayTrace } from '../src/replay/replay.js';
 import { generateRequests } from '../src/workload/generate.js';
 import { parseWorkflowSpec, type WorkflowSpec } from '../src/workload/spec.js';
+import { GLOBAL_SESSION, type TraceRequest } from '../src/types.js';
 import { median, ms } from './measure.js';
 import type { BenchLine } from './replay.js';
 
@@ -42,31 +47,40 @@ export async function benchSte(): Promise<BenchLine[]> {
     // The step graph is built once per workflow, not per request: timed on its own, outside the replays.
     let graph!: AgentStepGraph;
     const build = cpuSeconds(() => (graph = AgentStepGraph.fromSpec(spec)));
-    return { agents, spec, graph, build, requests: generateRequests(spec, { seed: 1 }).slice(0, REQUESTS), ste: [] as number[], lru: [] as number[] };
+    const requests = generateRequests(spec, { seed: 1 }).slice(0, REQUESTS);
+    return { agents, spec, graph, build, requests, ste: [] as number[], lru: [] as number[], order: [] as number[], source: [] as number[] };
   });
-  // Interleaved: each run replays every chain with both policies, so a change in machine load hits all.
+  // Interleaved: each run replays every chain with each policy, so a change in machine load hits all.
   for (let run = 0; run <= RUNS; run++) {
     for (const item of cases) {
       const { spec, graph, requests } = item;
-      const replay = (withSte: boolean) =>
+      const replay = (policy: 'ste' | 'lru', withSte: boolean) =>
         cpuSeconds(() => {
           replayTrace(requests, {
-            policy: policyFactory(withSte ? 'ste' : 'lru'),
+            policy: policyFactory(policy),
             capacityTokens: 2 ** 18,
             blockSize: spec.blockSize,
             ...(withSte && { ste: new WorkflowSte(graph, { shareAgents: false, horizon: STE_HORIZON }) }),
           });
         });
-      const ste = replay(true);
-      const lru = replay(false);
+      const ste = replay('ste', true);
+      const lru = replay('lru', false);
+      // The ste policy with no STE source orders pages by last access through its priority heap: the
+      // policy's own work on these requests, which STE values do not cause.
+      const order = replay('ste', false);
+      const source = cpuSeconds(() => feedSource(graph, requests));
       if (run === 0) continue; // warm-up
       item.ste.push(ste / REQUESTS);
       item.lru.push(lru / REQUESTS);
+      item.order.push(order / REQUESTS);
+      item.source.push(source / REQUESTS);
     }
   }
   const us = (seconds: number) => `${(seconds * 1e6).toFixed(2)} us`;
   const first = cases[0]!;
   const steShare = (item: (typeof cases)[number]) => Math.max(0, median(item.ste) - median(item.lru));
+  // What STE values cost beyond the same replay's cache and policy work: the search, the change log, the policy's apply and re-keys.
+  const stePart = (item: (typeof cases)[number]) => Math.max(0, median(item.ste) - median(item.order));
   // The 17-agent chain changes as many STE values per request as any longer one: what a longer chain costs
   // beyond it is the graph's size; what it costs beyond the 10-agent chain comes from absolute values (every
   // agent within the horizon moves one step nearer on each request).
@@ -83,11 +97,13 @@ export async function benchSte(): Promise<BenchLine[]> {
         : item === full
           ? `; all of it from the work within reach (${values}: ${x(changed.get(item)!, changed.get(first)!)}; relative to the instance's clock ${relativeText(counts.get(item)!)} vs ${relativeText(counts.get(first)!)})`
           : `; = ${x(median(full.ste), median(first.ste))} from the work within reach (the ${full.agents}-agent chain: ${values}) x ${x(median(item.ste), median(full.ste))} for the graph's size`;
+    const parts = `${us(median(item.lru))} the cache (lru replay) + ${us(Math.max(0, median(item.order) - median(item.lru)))} the ste policy's order without STE values + ${us(stePart(item))} STE values (the STE source alone: ${us(median(item.source))})`;
+    const steRatio = `the STE values' part ${x(stePart(item), stePart(first))}, the STE source alone ${x(median(item.source), median(first.source))}`;
     lines.push({
       name: `ste replay, ${item.agents.toLocaleString('en-US')}-agent chain`,
-      value: `${us(median(item.ste))} CPU per request (${us(steShare(item))} beyond the lru replay), ${changed.get(item)!.toFixed(1)} absolute STE values changed per request (${relativeText(counts.get(item)!)} relative to the instance's clock); step graph built once in ${(item.build * 1e3).toFixed(0)} ms`,
+      value: `${us(median(item.ste))} CPU per request (${us(steShare(item))} beyond the lru replay) = ${parts}, ${changed.get(item)!.toFixed(1)} absolute STE values changed per request (${relativeText(counts.get(item)!)} relative to the instance's clock); step graph built once in ${(item.build * 1e3).toFixed(0)} ms`,
       ...(item !== first && {
-        target: `the 10-agent chain's cost per request (<= 1.10x): ${toFirst} the 10-agent chain${ratio}`,
+        target: `the 10-agent chain's cost per request (<= 1.10x): ${toFirst} the 10-agent chain (${steRatio})${ratio}`,
       }),
       baseline: `lru replay of the same ${REQUESTS.toLocaleString('en-US')} requests: ${us(median(item.lru))} per request (median of ${RUNS} interleaved runs)`,
     });
@@ -138,6 +154,18 @@ function changedPerRequest(spec: WorkflowSpec): { absolute: number; relative: nu
     }
   }
   return { absolute: absolute / steps, relative: relative / steps, moves: moves / steps };
+}
+
+/** What the ste replay's STE source does, without a cache: each request's begin, the take of its changes, its tag key and its end. */
+function feedSource(graph: AgentStepGraph, requests: readonly TraceRequest[]): void {
+  const ste = new WorkflowSte(graph, { shareAgents: false, horizon: STE_HORIZON });
+  for (const request of requests) {
+    const instance = request.workflow ?? GLOBAL_SESSION;
+    ste.begin(instance, request.agent!);
+    ste.takeChanges();
+    ste.tagKey(instance, request.agent!);
+    ste.end(instance, request.agent!);
+  }
 }
 
 function relativeText(counts: { relative: number; moves: number }): string {
