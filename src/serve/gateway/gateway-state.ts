@@ -87,7 +87,7 @@ interface OpenRequest {
   /** The begin op, for a checkpoint taken while the request runs. */
   begin: AppliedOp | undefined;
   /** Its shadow-tree leases by upstream (more than one only after a connect failure moved it). */
-  leases: Map<number, ShadowLease>;
+  leases: RequestLeases;
 }
 
 interface Admission {
@@ -139,7 +139,7 @@ export class GatewayState {
       }
       applied = this.#history.noteInstanceOp(ticket.instance, ticket.learned, { op, origin, now });
     }
-    this.#open.set(op.id, { origin, blocks: op.blocks, ticket, tagKey, fixedBlocks, begin: applied, leases: new Map() });
+    this.#open.set(op.id, { origin, blocks: op.blocks, ticket, tagKey, fixedBlocks, begin: applied, leases: new RequestLeases() });
     if (ticket) this.#publishSte();
     return { ticket, tagKey, fixedBlocks, forkAgentId, context };
   }
@@ -166,7 +166,7 @@ export class GatewayState {
     const request = this.#open.get(id);
     if (!request) return;
     this.#open.delete(id);
-    for (const lease of request.leases.values()) lease.release();
+    request.leases.releaseAll();
     // A checkpoint replays an ended request's begin without its prompt: do not keep the prompt for it.
     if (request.begin && request.begin.op.kind === 'begin') request.begin.op = { ...request.begin.op, blocks: [], replay: true };
     if (!request.ticket) return;
@@ -267,7 +267,7 @@ export class GatewayState {
       ops.push({ origin: request.origin, now: 0, op: { kind: 'begin', id, hints: {}, blocks: request.blocks, systemTokens: 0, fork: false, context: false, replay: true } });
     }
     for (const [id, request] of this.#open) {
-      for (const upstream of request.leases.keys()) {
+      for (const upstream of request.leases.upstreams()) {
         ops.push({ origin: request.origin, now: 0, op: { kind: 'seed', upstream, blocks: request.blocks, fixedBlocks: request.fixedBlocks, ...(request.tagKey !== undefined && { tagKey: request.tagKey }), id } });
       }
     }
@@ -294,6 +294,56 @@ export class GatewayState {
 }
 
 const NO_LEASE: ShadowLease = { release: () => {} };
+
+/**
+ * A request's shadow-tree leases by upstream, in the order taken, as a Map would hold them: the usual single
+ * lease in two fields, a Map only once a second upstream is admitted (a connect failure moved the request).
+ * Every request has one of these for as long as it runs: a Map each was the largest record in the gateway's
+ * per-request garbage that outlives a scavenge.
+ */
+export class RequestLeases {
+  #upstream = -1;
+  #lease: ShadowLease | undefined = undefined;
+  #more: Map<number, ShadowLease> | undefined = undefined;
+
+  get(upstream: number): ShadowLease | undefined {
+    if (this.#more) return this.#more.get(upstream);
+    return upstream === this.#upstream ? this.#lease : undefined;
+  }
+
+  set(upstream: number, lease: ShadowLease): void {
+    if (this.#more) this.#more.set(upstream, lease);
+    else if (this.#lease === undefined || upstream === this.#upstream) {
+      this.#upstream = upstream;
+      this.#lease = lease;
+    } else {
+      this.#more = new Map([
+        [this.#upstream, this.#lease],
+        [upstream, lease],
+      ]);
+      this.#lease = undefined;
+    }
+  }
+
+  delete(upstream: number): void {
+    if (this.#more) this.#more.delete(upstream);
+    else if (upstream === this.#upstream) {
+      this.#upstream = -1;
+      this.#lease = undefined;
+    }
+  }
+
+  /** Upstreams holding a lease, oldest first. */
+  upstreams(): number[] {
+    if (this.#more) return [...this.#more.keys()];
+    return this.#lease === undefined ? [] : [this.#upstream];
+  }
+
+  releaseAll(): void {
+    if (this.#more) for (const lease of this.#more.values()) lease.release();
+    else this.#lease?.release();
+  }
+}
 
 function seedOf(admission: Admission) {
   return {

@@ -62,16 +62,7 @@ export class ShadowCache {
     const prompt = { id: '', blockSize: this.#blockSize, inputLength: blocks.length * this.#blockSize, fixedBlocks };
     const admission = this.#admission;
     admission.admit(request, ++this.#tick, prompt, agentKey);
-    const pages = admission.path.slice(0, admission.held);
-    const cache = this.cache;
-    let released = false;
-    return {
-      release: () => {
-        if (released) return;
-        released = true;
-        for (const page of pages) cache.unlock(page);
-      },
-    };
+    return new PathLease(this.cache, admission.path.slice(0, admission.held));
   }
 
   /** New STE values (undefined: unknown), for a policy that takes them. */
@@ -95,3 +86,20 @@ export class ShadowCache {
   }
 }
 
+/** The pages a routed request locked, unlocked once (one object per request, not a closure and its context). */
+class PathLease implements ShadowLease {
+  readonly #cache: RadixCache;
+  #pages: Int32Array | undefined;
+
+  constructor(cache: RadixCache, pages: Int32Array) {
+    this.#cache = cache;
+    this.#pages = pages;
+  }
+
+  release(): void {
+    const pages = this.#pages;
+    if (pages === undefined) return;
+    this.#pages = undefined;
+    for (const page of pages) this.#cache.unlock(page);
+  }
+}
