@@ -10,22 +10,9 @@ import { PageState, RadixCache, ROOT } from '../../src/cache/radix-cache.js';
 import { StePolicy } from '../../src/cache/ste-policy.js';
 import type { Transfer } from '../../src/sim/link.js';
 import { Prefetcher, type PrefetchStats, type TransferQueue } from '../../src/sim/prefetcher.js';
+import { FakeLink } from '../helpers/fake-link.js';
 
 const PAGE_BYTES = 10;
-
-class FakeLink implements TransferQueue {
-  readonly queued: Transfer[] = [];
-  readonly inFlight: Transfer[] = [];
-  submit(transfer: Transfer): void {
-    this.queued.push(transfer);
-  }
-  cancel(transfer: Transfer): boolean {
-    const at = this.queued.indexOf(transfer);
-    if (at < 0) return false;
-    this.queued.splice(at, 1);
-    return true;
-  }
-}
 
 /** The prefetcher's rules, written plainly: maps by name, the due agents sorted (STE, then name) on every update. */
 class ModelPrefetcher {

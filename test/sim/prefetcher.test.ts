@@ -6,31 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { LruPolicy } from '../../src/cache/policy.js';
 import { PageState, RadixCache, ROOT } from '../../src/cache/radix-cache.js';
 import { StePolicy } from '../../src/cache/ste-policy.js';
-import type { Transfer } from '../../src/sim/link.js';
-import { Prefetcher, type TransferQueue } from '../../src/sim/prefetcher.js';
-
-/** A link that queues transfers until `start`, and delivers a started one on `land`. */
-class FakeLink implements TransferQueue {
-  readonly queued: Transfer[] = [];
-  readonly inFlight: Transfer[] = [];
-  submit(transfer: Transfer): void {
-    this.queued.push(transfer);
-  }
-  cancel(transfer: Transfer): boolean {
-    const at = this.queued.indexOf(transfer);
-    if (at < 0) return false;
-    this.queued.splice(at, 1);
-    return true;
-  }
-  start(): Transfer {
-    const transfer = this.queued.shift()!;
-    this.inFlight.push(transfer);
-    return transfer;
-  }
-  land(): void {
-    this.inFlight.shift()!.onDone();
-  }
-}
+import { Prefetcher } from '../../src/sim/prefetcher.js';
+import { FakeLink } from '../helpers/fake-link.js';
 
 const PAGE_BYTES = 100;
 
