@@ -31,15 +31,15 @@ const GROUPS = {
     // The learned-STE forecast is mutated with the step graph, whose tests exercise it; the learned reuse
     // model (src/cache/reuse/) is its own group, since its tests replay a real trace.
     mutate: ['src/cache/**/*.ts', 'src/prefix-interner.ts', '!src/cache/learned-ste/**', '!src/cache/reuse/**', '!src/cache/index.ts'],
-    tests: ['test/cache/tiered-cache.test.ts', 'test/cache/cache.test.ts', 'test/cache/ste-policy.test.ts', 'test/sim/sim-exact.test.ts', 'test/sim/prefetcher.test.ts', 'test/prefix-interner.test.ts', 'test/cache/policy-duel.test.ts', 'test/cache/policy-registry.test.ts', 'test/cache/indexed-heap.test.ts', 'test/cache/radix-cache-edges.test.ts', 'test/cache/radix-cache-records.test.ts', 'test/cache/prompt-admission.test.ts', 'test/cache/request-hooks.test.ts', 'test/cache/policy-context.test.ts', 'test/cache/radix-insert-lock.test.ts', 'test/graph/ste-clock.test.ts'],
+    tests: ['test/cache/tiered-cache.test.ts', 'test/cache/cache.test.ts', 'test/cache/ste-policy.test.ts', 'test/sim/sim-exact.test.ts', 'test/sim/prefetcher.test.ts', 'test/prefix-interner.test.ts', 'test/cache/policy-duel.test.ts', 'test/cache/policy-registry.test.ts', 'test/cache/indexed-heap.test.ts', 'test/cache/radix-cache-edges.test.ts', 'test/cache/radix-cache-records.test.ts', 'test/cache/prompt-admission.test.ts', 'test/cache/request-hooks.test.ts', 'test/cache/policy-context.test.ts', 'test/cache/radix-insert-lock.test.ts', 'test/cache/radix-only-children.test.ts', 'test/graph/ste-clock.test.ts'],
   },
   graph: {
     mutate: ['src/graph/**/*.ts', 'src/cache/learned-ste/**/*.ts', '!src/graph/index.ts'],
-    tests: ['test/graph/workflow-ste.test.ts', 'test/graph/ste-clock.test.ts', 'test/graph/search-lists.test.ts', 'test/cache/learned-ste-policy.test.ts', 'test/cache/reuse-forecast.test.ts', 'test/graph/graph.test.ts', 'test/graph/learner.test.ts', 'test/graph/relax.test.ts', 'test/graph/learner-sessions.test.ts', 'test/graph/prefix-signatures.test.ts', 'test/graph/agent-annotator.test.ts', 'test/graph/graph-building.test.ts', 'test/graph/ste-requests.test.ts', 'test/graph/learner-exact.test.ts', 'test/graph/progress-exact.test.ts'],
+    tests: ['test/graph/workflow-ste.test.ts', 'test/graph/ste-clock.test.ts', 'test/graph/in-place-end.test.ts', 'test/graph/search-lists.test.ts', 'test/cache/learned-ste-policy.test.ts', 'test/cache/reuse-forecast.test.ts', 'test/graph/graph.test.ts', 'test/graph/learner.test.ts', 'test/graph/relax.test.ts', 'test/graph/learner-sessions.test.ts', 'test/graph/prefix-signatures.test.ts', 'test/graph/agent-annotator.test.ts', 'test/graph/graph-building.test.ts', 'test/graph/ste-requests.test.ts', 'test/graph/learner-exact.test.ts', 'test/graph/progress-exact.test.ts'],
   },
   prefetcher: {
     mutate: ['src/sim/prefetcher.ts'],
-    tests: ['test/sim/prefetcher.test.ts', 'test/sim/sim-exact.test.ts'],
+    tests: ['test/sim/prefetcher.test.ts', 'test/sim/prefetcher-model.test.ts', 'test/sim/sim-exact.test.ts'],
   },
   replica: {
     mutate: ['src/sim/replica.ts'],
