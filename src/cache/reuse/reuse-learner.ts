@@ -201,6 +201,16 @@ export class ReuseLearner {
     return this.#turnRow;
   }
 
+  /** The feature rows of the request observed last, `FEATURE_COUNT` per block (target `page`; for tests and evaluations). */
+  get pageRows(): Float32Array {
+    return this.#rows;
+  }
+
+  /** The training samples: waiting, labelled, and the rows a round trains on (for tests and evaluations). */
+  get samples(): SampleStore {
+    return this.#samples;
+  }
+
   /**
    * Takes request number `requests` (returned): labels the samples its prefixes settle, and writes the
    * extra life of its blocks into `lives`, from the history and model before it. Call `endRequest` after
