@@ -47,7 +47,7 @@ const GROUPS = {
   },
   reuse: {
     mutate: ['src/cache/reuse/**/*.ts'],
-    tests: ['test/cache/reuse-policy.test.ts', 'test/cache/reuse-logistic.test.ts', 'test/cache/reuse-conversation.test.ts', 'test/cache/reuse-features.test.ts', 'test/cache/prefix-history.test.ts', 'test/cache/reuse-samples.test.ts', 'test/cache/reuse-model.test.ts', 'test/cache/reuse-learner.test.ts', 'test/cache/reuse-order.test.ts'],
+    tests: ['test/cache/reuse-policy.test.ts', 'test/cache/reuse-logistic.test.ts', 'test/cache/reuse-conversation.test.ts', 'test/cache/reuse-features.test.ts', 'test/cache/prefix-history.test.ts', 'test/cache/reuse-samples.test.ts', 'test/cache/reuse-model.test.ts', 'test/cache/reuse-learner.test.ts', 'test/cache/reuse-learner-edges.test.ts', 'test/cache/reuse-order.test.ts'],
   },
   routing: {
     mutate: ['src/sim/cache-aware-routing.ts', 'src/sim/router.ts'],
