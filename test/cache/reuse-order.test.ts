@@ -22,9 +22,11 @@ function owner(order: { priority(page: number): number }, candidates: Set<number
   const log: number[] = [];
   return {
     log,
-    reprioritize(page: number) {
+    reprioritize(page: number): boolean {
       log.push(page);
-      if (candidates.has(page)) order.priority(page);
+      if (!candidates.has(page)) return false;
+      order.priority(page);
+      return true;
     },
   };
 }
