@@ -10,8 +10,12 @@ export interface PageStats {
 
 /** The few cache operations a policy whose priorities change between accesses needs. */
 export interface PriorityOwner {
-  /** Re-reads `page`'s priority. */
-  reprioritize(page: number): void;
+  /**
+   * Re-reads `page`'s priority. Returns false when the page is no eviction candidate (its priority is not
+   * read now): the owner reads it again, through `priority`, when the page becomes one, so until then a
+   * policy need not ask for this page again. An owner that does not say (void) is asked every time.
+   */
+  reprioritize(page: number): boolean | void;
 }
 
 /** A request as a policy that learns from traffic sees it: its prompt and whose call it is. */

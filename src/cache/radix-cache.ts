@@ -461,14 +461,18 @@ export class RadixCache implements PageStats, PriorityOwner {
     this.#refresh(page);
   }
 
-  /** Re-reads a page's priority from the policy (for policies whose keys change between accesses). */
-  reprioritize(page: number): void {
+  /**
+   * Re-reads a page's priority from the policy (for policies whose keys change between accesses); false
+   * when the page is in no candidate heap (its priority is read when it enters one: `#refresh`, `#enter`).
+   */
+  reprioritize(page: number): boolean {
     const onGpu = this.#candidates.has(page);
     const onCpu = this.#cpuCandidates.has(page);
-    if (!onGpu && !onCpu) return;
+    if (!onGpu && !onCpu) return false;
     const priority = this.policy.priority(page, this);
     if (onGpu) this.#candidates.set(page, priority, this.#f64[page * 8 + F_LAST_ACCESS]!);
     if (onCpu) this.#cpuCandidates.set(page, priority, this.#f64[page * 8 + F_LAST_ACCESS]!);
+    return true;
   }
 
   /** Block ids from the root to `page`. */

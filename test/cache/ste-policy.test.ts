@@ -13,7 +13,7 @@ const stats: PageStats = { lastAccess: () => 0, accessCount: () => 1, nextUse: (
 function bound(): { policy: StePolicy; reread: number[] } {
   const policy = new StePolicy();
   const reread: number[] = [];
-  policy.bind({ reprioritize: (page) => reread.push(page) });
+  policy.bind({ reprioritize: (page) => void reread.push(page) });
   return { policy, reread };
 }
 
@@ -73,6 +73,35 @@ describe('StePolicy', () => {
     expect(reread.sort()).toEqual([1, 2, 3]);
     expect(policy.steOfPage(1)).toBeUndefined();
     expect(policy.steOfPage(3)).toBe(3);
+  });
+
+  it('stops asking about a page the cache says is no candidate, until its priority is read again', () => {
+    const policy = new StePolicy();
+    const asked: number[] = [];
+    const candidates = new Set([1, 3]);
+    policy.bind({ reprioritize: (page) => (asked.push(page), candidates.has(page)) });
+    for (const page of [1, 2, 3, 4]) policy.tag(page, 'a');
+    policy.tag(2, 'b'); // a further tag: its pages are asked every time
+    asked.length = 0;
+    policy.applySte(new Map([['a', 1]]));
+    expect(asked.sort()).toEqual([1, 2, 3, 4]);
+    asked.length = 0;
+    policy.applySte(new Map([['a', 2], ['b', 5]]));
+    expect(asked.sort()).toEqual([1, 2, 3]); // 4 said false; 2 is asked for b (and not for a)
+    asked.length = 0;
+    // Page 4 becomes a candidate: the cache reads its priority, and re-keys reach it again.
+    candidates.add(4);
+    expect(policy.priority(4, stats)).toBe(-2);
+    policy.applySte(new Map([['a', 3]]));
+    expect(asked.sort()).toEqual([1, 3, 4]);
+    // An idle page forgotten and its id reused keeps both lists whole.
+    policy.forget(2);
+    policy.tag(2, 'c');
+    candidates.add(2);
+    asked.length = 0;
+    policy.applySte(new Map([['a', 4], ['c', 1]]));
+    expect(asked.sort()).toEqual([1, 2, 3, 4]);
+    expect([1, 2, 3, 4].map((page) => policy.steOfPage(page))).toEqual([4, 1, 4, 4]);
   });
 
   it('forgets a page: its id may come back for another path, untagged', () => {

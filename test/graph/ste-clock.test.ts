@@ -36,7 +36,7 @@ const eventsArbitrary = fc.array(
 function taggedPolicy(w: GraphCase, pagesOf: Map<string, number[]>): { policy: StePolicy; rekeyed: Set<number> } {
   const policy = new StePolicy();
   const rekeyed = new Set<number>();
-  policy.bind({ reprioritize: (page) => rekeyed.add(page) });
+  policy.bind({ reprioritize: (page) => void rekeyed.add(page) });
   for (const [key, pages] of pagesOf) for (const page of pages) policy.tag(page, key);
   void w;
   return { policy, rekeyed };
