@@ -1,7 +1,7 @@
 import { InputError } from '../errors.js';
 import type { ReplayResult, SteSource, TraceRequest, TraceSummary } from '../types.js';
 import { PrefixInterner } from '../prefix-interner.js';
-import type { PolicyFactory } from '../cache/policy.js';
+import { LfuPolicy, LruPolicy, type EvictionPolicy, type PolicyFactory } from '../cache/policy.js';
 import type { ReplayReport } from './replay-suite.js';
 import { Int32Chunks } from './int32-chunks.js';
 import { CacheReplayer, type ReplayRequest } from './replay.js';
@@ -43,7 +43,7 @@ export async function replayStream(
   requests: AsyncIterable<TraceRequest | readonly TraceRequest[]>,
   options: StreamReplayOptions,
 ): Promise<ReplayReport> {
-  const onlineRuns: { replayer: CacheReplayer; seconds: number }[] = [];
+  const onlineRuns: { replayer: CacheReplayer; seconds: number; warmUp: EvictionPolicy | undefined }[] = [];
   const offline = options.policies.map((makePolicy) => makePolicy().usesNextUse === true);
   const encoding = offline.includes(true) ? new PrefixEncoding() : undefined;
   const summary: TraceSummary = { path, requests: 0, inputTokens: 0, pages: 0 };
@@ -61,7 +61,10 @@ export async function replayStream(
           const policy = makePolicy({ gpuSlots: capacityTokens === null ? Infinity : Math.floor(capacityTokens / blockSize) });
           const ste = policy.applySte ? options.steSource?.() : undefined;
           const replayer = new CacheReplayer([], { policy, capacityTokens, blockSize, ...(ste && { ste }) });
-          onlineRuns.push({ replayer, seconds: 0 });
+          // One warm-up per process is enough (the kernel's code is shared); the first run that can have it does.
+          const warmUp = kernelWarmedUp ? undefined : warmUpPolicy(policy);
+          if (warmUp) kernelWarmedUp = true;
+          onlineRuns.push({ replayer, seconds: 0, warmUp });
         }
       }
     }
@@ -83,6 +86,10 @@ export async function replayStream(
     for (const run of onlineRuns) {
       const replayer = run.replayer;
       const started = performance.now();
+      if (run.warmUp) {
+        warmUpKernel(run.warmUp, batch, blockSize);
+        run.warmUp = undefined;
+      }
       for (let i = 0; i < batch.length; i++) replayer.step(batch[i]!, first + i, undefined, 0, false);
       run.seconds += performance.now() - started;
     }
@@ -122,6 +129,41 @@ export async function replayStream(
     }
   }
   return { trace: summary, results };
+}
+
+/** Whether this process has run `warmUpKernel` (once is enough: V8's feedback is per function, not per cache). */
+let kernelWarmedUp = false;
+
+/** Requests of the first batch a warm-up replays, and the pages of its cache: small enough to fill at once. */
+const WARM_UP_REQUESTS = 24;
+const WARM_UP_SLOTS = 8;
+
+/**
+ * Runs the trace's first requests through a throwaway cache of a few pages, with `policy` (a fresh one of the
+ * run's kind), before the run itself (its time counted in the run's `seconds`). Results are untouched: the
+ * cache and the policy object are thrown away. Why: in a fresh process (every `kvflow replay`) V8 optimises
+ * the kernel's functions after a few thousand page references, before the cache is full, so their code
+ * knows nothing of eviction, sibling edges or refilled pages; the first eviction then throws the code away
+ * and V8 compiles it again (eight such deoptimisations in a replay of the Mooncake trace, each a compile of
+ * 20-50 ms on the compiler's thread while the kernel runs unoptimised). A tiny cache evicts from its ninth
+ * page on, so the eviction paths have their feedback before anything is optimised (three to five
+ * deoptimisations are left, in paths that these few requests do not reach). Measured: docs/performance.md.
+ */
+function warmUpKernel(policy: EvictionPolicy, batch: readonly TraceRequest[], blockSize: number): void {
+  const warm = new CacheReplayer([], { policy, capacityTokens: WARM_UP_SLOTS * blockSize, blockSize });
+  for (let i = 0; i < Math.min(WARM_UP_REQUESTS, batch.length); i++) warm.step(batch[i]!, i, undefined, 0, false);
+}
+
+/**
+ * A fresh policy for the warm-up when the run's is a built-in that holds nothing but its own state (made here,
+ * not by the run's factory, which may count its calls); none for anything else: learned policies may share a
+ * model between objects, and a policy file may do anything.
+ */
+function warmUpPolicy(policy: EvictionPolicy): EvictionPolicy | undefined {
+  const prototype = Object.getPrototypeOf(policy) as unknown;
+  if (prototype === LruPolicy.prototype) return new LruPolicy();
+  if (prototype === LfuPolicy.prototype) return new LfuPolicy();
+  return undefined;
 }
 
 /**
