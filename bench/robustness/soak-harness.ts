@@ -44,10 +44,14 @@ export interface SoakOptions {
   memorySampleSeconds?: number;
   /** Bytes the probe keeps per request the gateway receives: a planted leak, to check the verdict catches it. */
   plantLeakBytes?: number;
+  /** Judge the heap from this many seconds into the load at the earliest (default: a fifth of the run). */
+  memoryFromSeconds?: number;
 }
 
 /** Runs shorter than this may end without enough heap samples to judge; longer ones fail without them. */
 const MEMORY_JUDGED_FROM_SECONDS = 120;
+
+const MAX_UNEXPLAINED_EXAMPLES = 5;
 
 /** How each outcome came about; `unexplained` outcomes are failures of the soak. */
 export const OUTCOMES = {
@@ -95,6 +99,8 @@ export interface SoakReport {
   behindSchedule: number;
   outcomes: Record<string, number>;
   unexplained: number;
+  /** The first few unexplained answers as received (status and the start of the body), to tell their cause. */
+  unexplainedExamples: string[];
   engineKills: number;
   /** Times the gateway's health checks took the (running) engine out of routing by themselves, and for how long in all. */
   outOfRoutingOutsideKills: { times: number; seconds: number };
@@ -331,6 +337,7 @@ async function soak(
   };
 
   /** Failures are told apart by the OpenAI-shaped error's code (src/serve/gateway/proxy.ts). */
+  const unexplainedExamples: string[] = [];
   const statusOutcome = (status: number, text: string, t0: number): Outcome => {
     let code: string | undefined;
     try {
@@ -342,6 +349,7 @@ async function soak(
     if ([502, 503, 504].includes(status) && duringOutage(t0, performance.now())) return 'engine-down';
     if (status === 502 && code === 'no_upstream') return 'engine-out-of-routing';
     if (status === 504 && code === 'upstream_timeout') return 'upstream-timeout-504';
+    if (unexplainedExamples.length < MAX_UNEXPLAINED_EXAMPLES) unexplainedExamples.push(`HTTP ${status}: ${text.slice(0, 300)}`);
     return `unexplained-http-${status}${code ? `-${code}` : ''}`;
   };
 
@@ -568,7 +576,7 @@ async function soak(
   const probeSamples = memoryFile === undefined ? [] : readProbe(memoryFile).map((p) => ({ ...p, minute: (p.t - beganEpochMs) / 60_000 }));
   for (const p of probeSamples) if (p.minute >= 0 && p.minute < minutes.length) minutes[Math.floor(p.minute)]!.gatewayHeapMb = mb(p.heapUsed);
   const firstRouted = outages[0]?.routedAt;
-  const fromMinute = Math.max(options.seconds / 60 / 5, firstRouted === undefined ? 0 : (firstRouted - began) / 60_000 + 1);
+  const fromMinute = Math.max((options.memoryFromSeconds ?? options.seconds / 5) / 60, firstRouted === undefined ? 0 : (firstRouted - began) / 60_000 + 1);
   const heap = judgeHeap(
     probeSamples.map((p) => ({ minute: p.minute, requests: p.requests, heapUsedMb: mb(p.heapUsed) })),
     { fromMinute },
@@ -612,6 +620,7 @@ async function soak(
     behindSchedule,
     outcomes: Object.fromEntries(Object.entries(outcomes).sort(([a], [b]) => (a < b ? -1 : 1))),
     unexplained,
+    unexplainedExamples,
     engineKills: outages.length,
     outOfRoutingOutsideKills: { times: outOfRouting.times, seconds: Number(outOfRouting.seconds.toFixed(1)) },
     cpuSeconds: {

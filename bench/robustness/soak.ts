@@ -118,6 +118,7 @@ else {
   console.log(`load average ${r.loadAverage.min}-${r.loadAverage.max}`);
   console.log('outcomes:');
   for (const [kind, count] of Object.entries(r.outcomes)) console.log(`  ${kind.padEnd(24)} ${String(count).padStart(7)}  ${OUTCOMES[kind as keyof typeof OUTCOMES] ?? 'UNEXPLAINED'}`);
+  for (const example of r.unexplainedExamples) console.log(`  unexplained: ${example}`);
   console.log(`gateway counted: ${JSON.stringify(r.gatewayCounted)}`);
   console.log('minute  sent     ok  p50ms  p90ms  p99ms  gwRSS  gwHeap  enRSS  load  lagms  outcomes');
   for (const m of r.perMinute) {
