@@ -14,12 +14,14 @@
  * horizon is one step nearer: `STE_HORIZON` + 2 absolute values change per request in a long chain, 11 in a
  * 10-agent chain. Private agents' values are kept relative to a clock per instance (src/graph/ste-clock.ts):
  * the ste policy then sees one clock move and the values entering or leaving reach (about 2 per request in
- * a long chain, 1 in a 10-agent one), not every absolute value. Still O(agents within reach) per event:
- * the tracker's search (src/graph/relax.ts) and the absolute side of the change log, which consumers that
+ * a long chain, 1 in a 10-agent one), not every absolute value. An end searches nothing: it changes only
+ * the ended agent's value (src/graph/progress.ts); nor does a begin that is a chain step from a walk (a
+ * chain of 17 agents or more): it shifts the values (progress.ts `#shift`). The 10-agent chain, whose path
+ * comes back within the horizon, searches on each begin. Still O(agents within reach) per event: the
+ * tracker's settle, WorkflowSte's refresh and the absolute side of the change log, which consumers that
  * read absolute values (the prefetcher, the gateway's diffs) are handed; and a long chain brings a new
  * `instance/agent` key into the tables at every step. The lru replays show the cache's own part, which no
- * STE design removes: a long chain's fixed prompts all miss. An end searches nothing: it changes only the
- * ended agent's value (src/graph/progress.ts), so the search runs once per request, on the begin.
+ * STE design removes: a long chain's fixed prompts all miss.
  * The step graph is built once per workflow, outside the timed replays (printed beside them).
  * Also: validating a 100,000-agent chain spec.
  */

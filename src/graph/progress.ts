@@ -23,6 +23,13 @@ export class InstanceProgress implements ProgressView {
   /** What each running agent turned down in the last search: its value once it ends (see `end`). */
   private readonly shadows = new RunnerShadows();
   private stale = true;
+  /**
+   * The last values are a walk (see `#walkHolds`): the agents within reach form one path, each agent but
+   * the last with one way on, so a chain step can shift them instead of searching (see `begin`).
+   */
+  private walk = false;
+  /** Begins applied as a shift of the walk (a work count for tests and benchmarks). */
+  shifted = 0;
 
   /** `horizon`: agents further away than this many steps get no value (see relax.ts). */
   constructor(
@@ -50,10 +57,17 @@ export class InstanceProgress implements ProgressView {
     this.distance = new Float64Array(topology.size).fill(Infinity);
     this.known.clear();
     this.stale = true;
+    this.walk = false;
   }
 
   /** `agent` starts running; it consumes the first pending transition that leads to it. */
   begin(agent: number): void {
+    // A chain step from a walk: the one active agent ended, and the walk it leads to starts with the begun
+    // agent; after the bookkeeping below it must have been consumed by a step (not a new round).
+    const from = this.walk && !this.stale && this.active.size === 1 ? this.active.values().next().value! : -1;
+    const step = from >= 0 && this.known.length > 0 && this.known.items[0] === agent && this.ended[from] === 1 && this.running[from] === 0 && this.announced[from] === 0;
+    const rounds = this.roundsStarted;
+    this.walk = false;
     this.running[agent]!++;
     this.active.add(agent);
     this.stale = true;
@@ -63,6 +77,60 @@ export class InstanceProgress implements ProgressView {
       // A begin nothing leads to (the first one, or traffic the graph does not know) just runs.
       this.continueByStep(agent) || this.continueByLoop(agent) || this.continueByJoin(agent) || this.continueByRound(agent);
     }
+    if (step && this.ended[from] === 0 && this.roundsStarted === rounds && this.active.size === 1 && this.running[agent] === 1) this.#shift();
+  }
+
+  /**
+   * The values after a chain step from a walk, without a search. Before the begin, the one active agent
+   * had ended and launched only the begun agent (its one exit, no loop, no join), so every value came from
+   * the begun agent's launch at 1 along the walk, up to the horizon. Now the begun agent runs at 0, the
+   * ended agent is no longer active, and nothing else changed (no loop or round count): the search would
+   * give every agent of the walk one step less, in the same order, and go one step further, from the walk's
+   * last agent to its one way on (the agent that enters reach, at the horizon; it offers nothing within
+   * it). Nothing offers the running agent a value within the horizon (the walk does not come back to it),
+   * so it turns nothing down. Any other case (the walk's last agent with no single way on, or a way back
+   * into the walk) searches.
+   */
+  #shift(): void {
+    const { known, distance } = this;
+    const last = known.items[known.length - 1]!;
+    const next = this.#onlyWay(last);
+    if (next < 0 || distance[next] !== Infinity) return; // stale: the next steps() searches
+    for (let i = 0; i < known.length; i++) distance[known.items[i]!]!--;
+    distance[next] = this.horizon;
+    known.push(next);
+    this.shadows.clear();
+    this.topology.scratch.visits = 0;
+    this.stale = false;
+    this.walk = true;
+    this.shifted++;
+  }
+
+  /**
+   * Whether the values just searched are a walk: one running agent and nothing else active, and the agents
+   * reached are a path from it at 0, 1, ... up to the horizon, each but the last with one way on (its one
+   * exit, or the start after a terminal while rounds are left; no loop edge, not a join member), which is the
+   * next agent of the path. Checked only when the last agent reached sits at the horizon.
+   */
+  #walkHolds(): boolean {
+    const { known, distance, horizon } = this;
+    if (!(horizon >= 1 && horizon < MAX_WALK) || known.length !== horizon + 1 || this.active.size !== 1) return false;
+    const first = known.items[0]!;
+    if (!this.active.has(first) || this.running[first] !== 1 || this.ended[first] !== 0 || this.announced[first] !== 0) return false;
+    for (let i = 0; i < horizon; i++) {
+      const agent = known.items[i]!;
+      if (distance[agent] !== i || this.#onlyWay(agent) !== known.items[i + 1]) return false;
+    }
+    return distance[known.items[horizon]!] === horizon;
+  }
+
+  /** The one agent `agent`'s launch offers a value (its one exit, or the start after a terminal with rounds left), or -1. */
+  #onlyWay(agent: number): number {
+    const { exitTargets, loopOf, joinOf, start } = this.topology;
+    if (loopOf[agent] !== -1 || joinOf[agent] !== -1) return -1;
+    const targets = exitTargets[agent]!;
+    if (targets.length === 1) return targets[0]!;
+    return targets.length === 0 && start !== -1 && this.roundsLeft ? start : -1;
   }
 
   /**
@@ -73,6 +141,9 @@ export class InstanceProgress implements ProgressView {
    * (or 1 if a fan-out still announces it). Otherwise the next `steps()` searches again.
    */
   end(agent: number): boolean {
+    // A walk stays one when its running agent ends in place and leaves it (checked below).
+    const walk = this.walk && this.known.length > 0 && this.known.items[0] === agent;
+    this.walk = false;
     const wasRunning = this.running[agent]! > 0;
     if (wasRunning) this.running[agent]!--;
     if (this.hasSuccessor(agent)) this.ended[agent]!++;
@@ -85,7 +156,11 @@ export class InstanceProgress implements ProgressView {
     const announced = this.announced[agent]! > 0 && 1 <= this.horizon ? 1 : Infinity;
     const value = Math.min(announced, this.shadows.valueOf(agent));
     this.distance[agent] = value;
-    if (value === Infinity) this.forgetKnown(agent);
+    if (value === Infinity) {
+      this.forgetKnown(agent);
+      // The ended agent left the walk: the rest is a walk from its one way on, at 1 (see `begin`).
+      this.walk = walk && this.ended[agent] === 1 && this.active.size === 1;
+    }
     return true;
   }
 
@@ -97,6 +172,7 @@ export class InstanceProgress implements ProgressView {
   /** The next `steps()` searches again (an in-place `end` whose caller wants a search anyway). */
   invalidate(): void {
     this.stale = true;
+    this.walk = false;
   }
 
   /** Each agent's STE in this instance, Infinity when unknown; recomputed only after a change. */
@@ -107,6 +183,7 @@ export class InstanceProgress implements ProgressView {
       known.clear();
       relaxSteps(this.topology, this, this.distance, this.horizon, this.known, this.shadows);
       this.stale = false;
+      this.walk = this.#walkHolds();
     }
     return this.distance;
   }
@@ -202,6 +279,9 @@ export class InstanceProgress implements ProgressView {
     if (index !== -1) this.loopTaken[index] = 0;
   }
 }
+
+/** Horizons up to this long are walked (far below MAX_STEPS, so a shifted value is what a search gives). */
+const MAX_WALK = 2 ** 20;
 
 function grow(counts: Int32Array, size: number): Int32Array {
   if (counts.length >= size) return counts;

@@ -43,6 +43,8 @@ interface TrackedInstance {
   order: AgentList;
   /** The one agent an end changed in place since the last settle (-1: none; see `endById`). */
   pending: number;
+  /** Listed in the tracker's `stale` (events not yet searched). */
+  isStale: boolean;
 }
 
 export class StepTracker {
@@ -51,9 +53,15 @@ export class StepTracker {
   private readonly horizon: number;
   private readonly inPlaceEnds: boolean;
   private readonly instances = new Map<string, TrackedInstance>();
-  /** Instances with events not yet searched. */
-  private readonly stale = new Set<TrackedInstance>();
+  /**
+   * Instances with events not yet searched, in the order they first moved (the first `staleCount`
+   * items; each flags itself `isStale`): a Set's clear reallocated its table after every event.
+   */
+  private readonly stale: (TrackedInstance | undefined)[] = [];
+  private staleCount = 0;
   private changes = 0;
+  /** `shiftedBegins` of finished instances. */
+  private shiftedFinished = 0;
   /** Per agent, the minimum over instances (Infinity: none), and how many instances give each value. */
   private minimum: Float64Array;
   private readonly counts = new Map<number, Map<number, number>>();
@@ -93,6 +101,13 @@ export class StepTracker {
     return this.topology.scratch.visits;
   }
 
+  /** Begins applied as a chain step of a walk, without a search (progress.ts `begin`): a work count for tests and benchmarks. */
+  get shiftedBegins(): number {
+    let shifted = this.shiftedFinished;
+    for (const tracked of this.instances.values()) shifted += tracked.progress.shifted;
+    return shifted;
+  }
+
   /** `agent` starts running in `instance` (creating the instance on its first event). */
   begin(instance: string, agent: string): void {
     this.beginById(instance, this.agentId(agent));
@@ -107,7 +122,9 @@ export class StepTracker {
   beginById(instance: string, id: number): void {
     const tracked = this.trackedOf(instance);
     tracked.progress.begin(id);
-    this.stale.add(tracked);
+    // The settle compares every known agent (a begin may shift the values without a search: progress.ts).
+    tracked.pending = -1;
+    this.markStale(tracked);
     this.changes++;
   }
 
@@ -115,12 +132,12 @@ export class StepTracker {
   endById(instance: string, id: number): void {
     const tracked = this.trackedOf(instance);
     // No event since the instance's last search: an end that changes only its own agent needs none.
-    const searched = !this.stale.has(tracked);
+    const searched = !tracked.isStale;
     if (tracked.progress.end(id)) {
       if (searched && this.inPlaceEnds) tracked.pending = id;
       else tracked.progress.invalidate();
     }
-    this.stale.add(tracked);
+    this.markStale(tracked);
     this.changes++;
   }
 
@@ -129,7 +146,12 @@ export class StepTracker {
     const tracked = this.instances.get(instance);
     if (!tracked) return;
     this.instances.delete(instance);
-    this.stale.delete(tracked);
+    this.shiftedFinished += tracked.progress.shifted;
+    if (tracked.isStale) {
+      tracked.isStale = false;
+      this.stale.splice(this.stale.indexOf(tracked), 1);
+      this.staleCount--;
+    }
     for (const agent of tracked.order) this.remove(agent, tracked.given[agent]!);
     this.changes++;
   }
@@ -143,7 +165,7 @@ export class StepTracker {
   /** `steOf` by the agent's id in the graph. */
   steOfId(id: number): number | undefined {
     // Read once per changed agent after `takeChangedIds` settled: skip the call when nothing is pending.
-    if (this.stale.size > 0 || this.compiledRevision !== this.graph.revision) this.settle();
+    if (this.staleCount > 0 || this.compiledRevision !== this.graph.revision) this.settle();
     const steps = this.minimum[id] ?? Infinity;
     return Number.isFinite(steps) ? steps : undefined;
   }
@@ -183,7 +205,10 @@ export class StepTracker {
   /** Searches the instances that moved and folds their new values into the minimum. */
   private settle(): void {
     this.followGraph();
-    for (const tracked of this.stale) {
+    for (let s = 0; s < this.staleCount; s++) {
+      const tracked = this.stale[s]!;
+      this.stale[s] = undefined; // a finished instance is not held here
+      tracked.isStale = false;
       // Settled in the same order as searched instances, so the minimum over instances moves as it would.
       const pending = tracked.pending;
       tracked.pending = -1;
@@ -217,7 +242,13 @@ export class StepTracker {
         this.add(agent, distance[agent]!);
       }
     }
-    this.stale.clear();
+    this.staleCount = 0;
+  }
+
+  private markStale(tracked: TrackedInstance): void {
+    if (tracked.isStale) return;
+    tracked.isStale = true;
+    this.stale[this.staleCount++] = tracked;
   }
 
   /** What `settle` does for an instance in which only `agent`'s value changed, without a search. */
@@ -290,7 +321,7 @@ export class StepTracker {
     let tracked = this.instances.get(instance);
     if (tracked === undefined) {
       if (!this.counted && this.instances.size > 0) this.startCounting();
-      tracked = { progress: new InstanceProgress(this.topology, this.horizon), given: new Float64Array(this.topology.size).fill(Infinity), order: new AgentList(), pending: -1 };
+      tracked = { progress: new InstanceProgress(this.topology, this.horizon), given: new Float64Array(this.topology.size).fill(Infinity), order: new AgentList(), pending: -1, isStale: false };
       this.instances.set(instance, tracked);
     }
     return tracked;
@@ -327,7 +358,7 @@ export class StepTracker {
         given.set(tracked.given);
         tracked.given = given;
       }
-      this.stale.add(tracked);
+      this.markStale(tracked);
     }
     const minimum = new Float64Array(this.topology.size).fill(Infinity);
     minimum.set(this.minimum.subarray(0, Math.min(this.minimum.length, minimum.length)));
