@@ -32,7 +32,7 @@ interface AgentState {
   prompt: readonly number[] | undefined;
   /** The load issued for its prompt and not landed yet. */
   planned: PlannedLoad | undefined;
-  /** Its STE while it is in the due list, else NaN. */
+  /** Its STE while it is due (within the load-ahead window, not planned since), else NaN. */
   due: number;
 }
 
@@ -53,7 +53,9 @@ export class Prefetcher {
   readonly #agents = new Map<string, AgentState>();
   /**
    * Due agents (within the load-ahead window) whose prompt has not been planned since their STE changed,
-   * kept in planning order (smallest STE first, then by name) as parallel lists.
+   * kept in planning order (smallest STE first, then by name) as parallel lists. Only agents with a known
+   * prompt are listed: one without waits outside (its `due` set) until `notePrompt` puts it in its place,
+   * so an update does not scan agents it could not plan (most due agents in a workflow's first round).
    */
   readonly #dueAgents: AgentState[] = [];
   readonly #dueStes: number[] = [];
@@ -72,7 +74,11 @@ export class Prefetcher {
 
   /** Remembers an agent's fixed prompt (its first `fixedBlocks` blocks). */
   notePrompt(agent: string, blocks: readonly number[]): void {
-    if (blocks.length > 0) this.#state(agent).prompt = blocks;
+    if (blocks.length === 0) return;
+    const state = this.#state(agent);
+    const listed = state.prompt !== undefined;
+    state.prompt = blocks;
+    if (!listed && !Number.isNaN(state.due)) this.#insertDue(state, state.due);
   }
 
   /** A request used these pages: they were worth prefetching. */
@@ -107,8 +113,8 @@ export class Prefetcher {
     for (let i = 0; i < count; i++) {
       const agent = agents[i]!;
       const ste = stes[i]!;
-      // Agents whose prompt is unknown yet, or whose load found no room, are tried again on the next change.
-      if (agent.planned !== undefined || (agent.prompt !== undefined && this.#plan(agent, ste) !== 'no-room')) {
+      // Agents whose load found no room are tried again on the next change.
+      if (agent.planned !== undefined || this.#plan(agent, ste) !== 'no-room') {
         agent.due = NaN;
         this.#forgetIfIdle(agent);
         continue;
@@ -133,17 +139,28 @@ export class Prefetcher {
   #setDue(agent: AgentState, ste: number): void {
     const previous = agent.due;
     if (previous === ste) return;
-    if (!Number.isNaN(previous)) this.#removeDue(agent, previous);
-    const at = this.#duePosition(agent.name, ste);
-    this.#dueAgents.splice(at, 0, agent);
-    this.#dueStes.splice(at, 0, ste);
+    if (!Number.isNaN(previous) && agent.prompt !== undefined) this.#removeDue(agent, previous);
     agent.due = ste;
+    if (agent.prompt !== undefined) this.#insertDue(agent, ste);
+  }
+
+  #insertDue(agent: AgentState, ste: number): void {
+    const at = this.#duePosition(agent.name, ste);
+    // Shifted by hand: `splice` allocates the array of what it removes (none here) on every call.
+    const agents = this.#dueAgents;
+    const stes = this.#dueStes;
+    for (let i = agents.length; i > at; i--) {
+      agents[i] = agents[i - 1]!;
+      stes[i] = stes[i - 1]!;
+    }
+    agents[at] = agent;
+    stes[at] = ste;
   }
 
   #unsetDue(agent: AgentState): void {
     const previous = agent.due;
     if (Number.isNaN(previous)) return;
-    this.#removeDue(agent, previous);
+    if (agent.prompt !== undefined) this.#removeDue(agent, previous);
     agent.due = NaN;
     this.#forgetIfIdle(agent);
   }
@@ -155,8 +172,15 @@ export class Prefetcher {
 
   #removeDue(agent: AgentState, ste: number): void {
     const at = this.#duePosition(agent.name, ste);
-    this.#dueAgents.splice(at, 1);
-    this.#dueStes.splice(at, 1);
+    const agents = this.#dueAgents;
+    const stes = this.#dueStes;
+    const last = agents.length - 1;
+    for (let i = at; i < last; i++) {
+      agents[i] = agents[i + 1]!;
+      stes[i] = stes[i + 1]!;
+    }
+    agents.length = last;
+    stes.length = last;
   }
 
   /** The first position whose entry does not come before (ste, agent) in planning order. */
