@@ -42,7 +42,10 @@ export class Link implements Timed {
 
   constructor(events: Clock, options: LinkOptions) {
     this.#events = events;
-    this.options = options;
+    // One object literal with every field (callers spread and add fields): a hidden class of its own per
+    // run made the link's methods deoptimise (see Replica's fixedShape).
+    const { bandwidth, latency, concurrency, observer, wireSeconds } = options;
+    this.options = { bandwidth, latency, concurrency, observer, wireSeconds };
   }
 
   /** Seconds the wire carried data. */
