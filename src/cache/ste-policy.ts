@@ -1,5 +1,6 @@
 import { AgentList } from '../graph/agent-list.js';
 import { ClockedSteChanges, type SteClock } from '../graph/ste-clock.js';
+import { StringIds } from './string-ids.js';
 import type { EvictionPolicy, PageStats, PolicyPrompt, PriorityOwner, SteChanges } from './policy.js';
 
 /**
@@ -20,10 +21,10 @@ export class StePolicy implements EvictionPolicy {
   /**
    * Agents with a known STE or tagged pages, by key. An agent with neither is dropped and its id reused, so
    * a long workflow, whose agents each matter for a few steps, keeps as many as are in play, not every
-   * agent it ever ran.
+   * agent it ever ran. A typed-array table rather than a Map (string-ids.ts): a long chain interns and drops
+   * one key per request among thousands in play, which in a Map missed the CPU caches each time.
    */
-  #agentIds = new Map<string, number>();
-  #keyOfId: string[] = [];
+  readonly #agentIds = new StringIds();
   #freeIds: number[] = [];
   /** STE per interned agent, relative to its group's clock when it is in one; NaN = unknown. */
   #ste: number[] = [];
@@ -143,7 +144,7 @@ export class StePolicy implements EvictionPolicy {
   /** Sets an agent's STE (undefined: unknown future) and re-orders its pages if it changed. */
   setSte(agent: string, ste: number | undefined): void {
     // Unknown and not interned: nothing to change (no pages, no value).
-    if (ste === undefined && !this.#agentIds.has(agent)) return;
+    if (ste === undefined && this.#agentIds.get(agent) < 0) return;
     const id = this.#intern(agent);
     const next = ste ?? NaN;
     const previous = this.#steOf(id);
@@ -184,7 +185,7 @@ export class StePolicy implements EvictionPolicy {
       const value = relative.values[i]!;
       if (Number.isNaN(value)) {
         const id = this.#agentIds.get(key);
-        if (id === undefined || Number.isNaN(this.#ste[id]!)) continue;
+        if (id < 0 || Number.isNaN(this.#ste[id]!)) continue;
         if (this.#groupOf[id]! >= 0) this.#leaveGroup(id);
         this.#ste[id] = NaN;
         this.#noteRekey(id, stamp);
@@ -285,7 +286,7 @@ export class StePolicy implements EvictionPolicy {
 
   /** Replaces all STE values: agents absent from `values` become unknown. */
   setAll(values: ReadonlyMap<string, number>): void {
-    for (const [agent, id] of this.#agentIds) {
+    for (const [agent, id] of this.#agentIds.entries()) {
       if (!values.has(agent) && !Number.isNaN(this.#ste[id]!)) this.setSte(agent, undefined);
     }
     for (const [agent, ste] of values) this.setSte(agent, ste);
@@ -315,7 +316,7 @@ export class StePolicy implements EvictionPolicy {
   /** Forgets an agent with no known STE and no tagged page; its id is reused. */
   #dropIfIdle(id: number): void {
     if (!Number.isNaN(this.#ste[id]!) || this.#pageCount[id]! > 0) return;
-    this.#agentIds.delete(this.#keyOfId[id]!);
+    this.#agentIds.deleteId(id);
     this.#freeIds.push(id);
   }
 
@@ -369,8 +370,8 @@ export class StePolicy implements EvictionPolicy {
   }
 
   #intern(agent: string): number {
-    let id = this.#agentIds.get(agent);
-    if (id === undefined) {
+    let id: number | undefined = this.#agentIds.get(agent);
+    if (id < 0) {
       id = this.#freeIds.pop();
       if (id === undefined) {
         id = this.#ste.length;
@@ -381,8 +382,7 @@ export class StePolicy implements EvictionPolicy {
         this.#firstPageOf.push(-1);
         this.#firstIdlePageOf.push(-1);
         this.#pageCount.push(0);
-        this.#keyOfId.push(agent);
-      } else this.#keyOfId[id] = agent;
+      }
       this.#agentIds.set(agent, id);
     }
     return id;
