@@ -119,4 +119,14 @@ describe('PrefixHistory', () => {
     expect(history.pending(65_536)).toBe(-1);
     expect(history.turnRequest(65_536)).toBe(-1);
   });
+
+  it('a sweep with exactly 65,536 nodes (the first table size) frees none that was never accessed', () => {
+    const history = new PrefixHistory(1);
+    for (let i = 0; i < 65_536; i++) history.add(EMPTY_PREFIX, i);
+    history.sweep(10);
+    const node = history.add(EMPTY_PREFIX, 1e6);
+    expect(node).toBe(65_536);
+    history.access(node, 11);
+    expect([history.count(node), history.lastRequest(node)]).toEqual([1, 11]);
+  });
 });

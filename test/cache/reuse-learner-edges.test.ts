@@ -128,4 +128,35 @@ describe('reuse learner edges', () => {
     learner.observe({ blocks: [1, 2, 3], inputLength: 3 * BLOCK, outputLength: 0, blockSize: BLOCK });
     expect(learner.lives[1]).toBeCloseTo(700 * twin.logit(learner.pageRows, FEATURE_COUNT), 10);
   });
+
+  it('a page-target turn whose deepest seen prefix is freed node id 0, and a conversation turn there with a gap', () => {
+    // As above: the sweep of request 4 frees nodes 0 and 1, and [7, 8] takes node 0.
+    const pageLearner = new ReuseLearner({ ...page, horizon: 1 });
+    for (const blocks of [[1], [5], [6], [6], [7, 8]]) step(pageLearner, blocks);
+    pageLearner.observe({ blocks: [7, 8, 9], inputLength: 3 * BLOCK, outputLength: 0, blockSize: BLOCK });
+    // turn_gap log2(1 + 1) / 16, not a new conversation, turns log2(1 + 1) / 8.
+    expect([...pageLearner.pageRows.subarray(4, 7)]).toEqual([1 / 16, 0, 1 / 8]);
+    const learner = new ReuseLearner({ horizonFrom: 'fixed', horizon: 1, minSamples: 1e9 });
+    for (const blocks of [[1], [5], [6], [6], [7, 8], [7, 8], [7, 8, 9]]) step(learner, blocks);
+    // Request 6 continues request 5's turn at node 0 (turn 1, gap 1): turn 2, gap 1, previous gap 1.
+    expect([...learner.turnRow].slice(0, 3)).toEqual([2, 9 + 1, 25 + 1]);
+  });
+
+  it('counts a partial last block reused only when the same prompt comes back within the horizon', () => {
+    // Horizon 4, linear lives of lifetime 10: once a model exists, a partial block's life is
+    // 10 x (reused + 1) / (partials + 2).
+    const learner = new ReuseLearner({ horizonFrom: 'fixed', horizon: 4, minSamples: 1, retrainEvery: 1, shape: 'linear', lifetime: 10 });
+    const partial = [1, 2, 90];
+    const lives: number[] = [];
+    const prompts = [[50, 51, 52, 53, 54], [60], [61], [62], [63], [64], [65], partial, partial, [66], [67], [68], partial, [69], [70], [71], [72], partial];
+    for (const blocks of prompts) {
+      const inputLength = blocks === partial ? 40 : blocks.length * BLOCK;
+      learner.observe({ blocks, inputLength, outputLength: 0, blockSize: BLOCK });
+      if (blocks === partial) lives.push(learner.lives[2]!);
+      learner.endRequest();
+    }
+    expect(learner.fits).toBeGreaterThan(0); // the first sample (request 0) is labelled 0 at request 5
+    // Requests 7 (new), 8 (1 after 7: reused), 12 (4 after 8: reused), 17 (5 after 12: not).
+    expect(lives).toEqual([(10 * 1) / 3, (10 * 2) / 4, (10 * 3) / 5, (10 * 3) / 6].map((x) => expect.closeTo(x, 12)));
+  });
 });

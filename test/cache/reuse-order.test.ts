@@ -91,6 +91,19 @@ describe('ReuseOrder', () => {
     expect(cache.log).toEqual([3]);
   });
 
+  it('rescore before bind re-reads nothing, even with pages read; forgetting a page past the tables keeps the set', () => {
+    const order = new ReuseOrder(fakeLearner(0, []));
+    order.priority(3);
+    order.priority(4);
+    order.rescore();
+    const cache = owner(order, new Set([3, 4]));
+    order.bind(cache);
+    order.forget(1024); // exactly the tables' length
+    order.forget(5000);
+    order.rescore();
+    expect(cache.log).toEqual([3, 4]);
+  });
+
   it('rescore keeps the first page read when it is still read, and drops it when it is not', () => {
     const order = new ReuseOrder(fakeLearner(0, []));
     const candidates = new Set([5, 6]);

@@ -84,6 +84,17 @@ describe('SampleStore', () => {
     expect(trained(store).labels).toEqual([0, 0, 1]);
   });
 
+  it('after a drop the oldest waiting sample is the next to expire', () => {
+    const store = new SampleStore(2, 2, 8, WIDTH);
+    add(store, 0);
+    add(store, 1);
+    add(store, 2); // drops request 0's sample
+    store.expire(4); // request 1's has expired (3 > 2), request 2's not (2)
+    expect(trained(store)).toEqual({ rows: [[1, 1.5, 1.25]], labels: [0] });
+    store.expire(5);
+    expect(trained(store).labels).toEqual([0, 0]);
+  });
+
   it('keeps the most recent labelled samples, overwriting the oldest', () => {
     const store = new SampleStore(1, 8, 2, WIDTH);
     expect(store.trainFeatures.length).toBe(2 * WIDTH);
