@@ -9,6 +9,9 @@ import { hashTokenBlocks } from '../../src/native.js';
 import { PromptTokenizer, saltOf, saltSeed } from '../../src/serve/http/prompt-tokens.js';
 import { loadPresetTokenizer, type ModelTokenizer } from '../../src/workload/model-tokenizer.js';
 import { presetForModel } from '../../src/workload/tokenizer-presets.js';
+import { requireTrace } from '../helpers/requirements.js';
+
+const MINISWE = requireTrace('lmcache_agent_miniswe.jsonl');
 
 const LLAMA_BOS = 128_000;
 const LLAMA_HEADER = '<|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n';
@@ -149,8 +152,9 @@ describe('salted prefixes', () => {
 describe('the fast encoder', () => {
   it('equals the Hugging Face library on real agent prompts and on random text (seed 13)', async () => {
     const { readFile } = await import('node:fs/promises');
-    const lines = (await readFile(new URL('../../../shared/traces/lmcache_agent_miniswe.jsonl', import.meta.url), 'utf8')).split('\n').filter(Boolean);
-    const prompts = [0, 7, 40, 120, 241].map((i) => (JSON.parse(lines[i]!) as { input: string }).input.slice(0, 6000));
+    // The real prompts come from ../shared (test/helpers/requirements.ts: CI fails without them); the random text always runs.
+    const lines = MINISWE ? (await readFile(MINISWE, 'utf8')).split('\n').filter(Boolean) : [];
+    const prompts = lines.length === 0 ? [] : [0, 7, 40, 120, 241].map((i) => (JSON.parse(lines[i]!) as { input: string }).input.slice(0, 6000));
     for (const tokenizer of [llama, qwen]) for (const text of prompts) expect(tokenizer.encodePlain(text)).toEqual(tokenizer.referenceEncode(text));
     fc.assert(
       fc.property(fc.string({ unit: 'grapheme', maxLength: 200 }), fc.string({ maxLength: 80 }), (a, b) => {
