@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 const here = fileURLToPath(new URL('.', import.meta.url));
 export const repoRoot = here.includes('/dist/') ? fileURLToPath(new URL('../../', import.meta.url)) : fileURLToPath(new URL('../', import.meta.url));
 
-/** Real public traces live beside the repository, never inside it. */
+/** Real public traces live beside the repository, never inside it (or in KVFLOW_TRACES_DIR, as for the tests). */
 export function sharedTrace(name: string): string {
-  return `${repoRoot}../shared/traces/${name}`;
+  const dir = process.env.KVFLOW_TRACES_DIR;
+  return dir ? `${dir.replace(/\/$/, '')}/${name}` : `${repoRoot}../shared/traces/${name}`;
 }
