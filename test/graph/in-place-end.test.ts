@@ -32,6 +32,7 @@ const eventsArbitrary = fc.array(
 describe('ends applied in place', () => {
   it('give the changes, values and orders of a search on every event', () => {
     let inPlace = 0;
+    const numRuns = runs(400);
     fc.assert(
       fc.property(caseArbitrary, eventsArbitrary, fc.boolean(), (w, events, oneInstance) => {
         const graph = buildGraph(w);
@@ -74,9 +75,10 @@ describe('ends applied in place', () => {
         expect(tracker.takeChangedIds()).toEqual(reference.takeChangedIds());
         expect([...tracker.snapshot()]).toEqual([...reference.snapshot()]);
       }),
-      { numRuns: runs(400), seed: SEED },
+      { numRuns, seed: SEED },
     );
-    // The property exercised the path it is about.
-    expect(inPlace).toBeGreaterThan(10);
+    // The property exercised the path it is about: more than 10 ends in place over its 400 runs, proportionally
+    // fewer at `npm run mutate`'s quarter of the runs (6 at 100 runs, which failed Stryker's first run at > 10).
+    expect(inPlace).toBeGreaterThan(Math.floor((10 * numRuns) / 400));
   });
 });

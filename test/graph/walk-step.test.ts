@@ -127,6 +127,7 @@ function concrete(graph: AgentStepGraph, events: readonly { kind: string; instan
 describe('a chain step from a walk, shifted without a search', () => {
   it('gives the changes, values and orders of a search on every event', () => {
     let shifted = 0;
+    const numRuns = runs(400);
     fc.assert(
       fc.property(caseArbitrary, eventsArbitrary, fc.boolean(), (w, events, twoInstances) => {
         const graph = chainGraph(w);
@@ -150,10 +151,11 @@ describe('a chain step from a walk, shifted without a search', () => {
         expect(tracker.takeChangedIds()).toEqual(reference.takeChangedIds());
         expect([...tracker.snapshot()]).toEqual([...reference.snapshot()]);
       }),
-      { numRuns: runs(400), seed: SEED },
+      { numRuns, seed: SEED },
     );
     // The property exercised the path it is about.
-    expect(shifted).toBeGreaterThan(1_000);
+    // More than 1,000 over its 400 runs; proportionally fewer at `npm run mutate`'s quarter of the runs.
+    expect(shifted).toBeGreaterThan(Math.floor((1_000 * numRuns) / 400));
   });
 
   it('gives WorkflowSte the absolute changes, snapshots and versions of the source it replaced', () => {
