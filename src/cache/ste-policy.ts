@@ -320,13 +320,13 @@ export class StePolicy implements EvictionPolicy {
     this.#freeIds.push(id);
   }
 
-  /** Puts `page` at the head of the (active) list of pages `id` is the first tag of. */
-  #link(page: number, id: number): void {
-    const head = this.#firstPageOf[id]!;
+  /** Puts `page` at the head of `heads[id]`'s list: `id`'s active (`#firstPageOf`) or idle (`#firstIdlePageOf`) first-tag pages. */
+  #link(page: number, id: number, heads = this.#firstPageOf): void {
+    const head = heads[id]!;
     this.#nextPage[page] = head;
     this.#previousPage[page] = -1;
     if (head >= 0) this.#previousPage[head] = page;
-    this.#firstPageOf[id] = page;
+    heads[id] = page;
   }
 
   /** Takes `page` out of whichever of `id`'s two lists holds it. */
@@ -342,11 +342,7 @@ export class StePolicy implements EvictionPolicy {
   /** Moves a page that is no eviction candidate to its agent's idle list. */
   #sleep(page: number, id: number): void {
     this.#unlink(page, id);
-    const head = this.#firstIdlePageOf[id]!;
-    this.#nextPage[page] = head;
-    this.#previousPage[page] = -1;
-    if (head >= 0) this.#previousPage[head] = page;
-    this.#firstIdlePageOf[id] = page;
+    this.#link(page, id, this.#firstIdlePageOf);
     this.#idle[page] = 1;
   }
 
