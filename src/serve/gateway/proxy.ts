@@ -14,7 +14,7 @@ import type { PromptBlocks } from '../http/prompt-tokens.js';
 import type { RouteQuery, RoutingPolicy } from '../../sim/cache-aware-routing.js';
 import type { PrefixIndex } from './prefix-index.js';
 import type { ShadowLease } from './shadow-cache.js';
-import { classifyUpstreamError } from './upstream-errors.js';
+import { classifyUpstreamError, droppedBeforeAnswer } from './upstream-errors.js';
 import { reportedCachedTokens } from '../http/cached-tokens.js';
 import type { Upstream, UpstreamKind } from './upstream.js';
 
@@ -90,6 +90,8 @@ export class RequestForwarder {
     const tried: number[] = [];
     const bodies: Partial<Record<UpstreamKind, Buffer | string>> = {};
     let lastError: ApiError | undefined;
+    // One request may go again to an upstream whose connection dropped it before any answer.
+    let resent = false;
     for (;;) {
       if (client.gone) return;
       const now = Date.now();
@@ -125,6 +127,12 @@ export class RequestForwarder {
             upstream.downUntil = Date.now() + this.#options.retryCooldownMs;
             lastError = ApiError.badGateway(`upstream ${upstream.url} is unreachable: ${error.message}`, 'upstream_unreachable');
             if (upstreams.some((u) => !tried.includes(u.index))) metrics.retries.inc();
+            continue;
+          }
+          if (failure === 'reset' && !resent && droppedBeforeAnswer(error)) {
+            resent = true;
+            tried.pop(); // the upstream stays a candidate: a fresh connection is likely to work
+            metrics.retries.inc();
             continue;
           }
           const apiError =

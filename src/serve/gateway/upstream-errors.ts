@@ -23,6 +23,19 @@ export function classifyUpstreamError(error: unknown): UpstreamFailure {
   return 'reset';
 }
 
+const DROPPED_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+
+/**
+ * Whether a `reset` was the connection closing under a request that had no answer yet: the keep-alive
+ * race (the upstream closed an idle connection as the request was written on it), or an upstream that
+ * died. Either way sending the request once more is safe for an inference call and, after the race,
+ * succeeds on a fresh connection.
+ */
+export function droppedBeforeAnswer(error: unknown): boolean {
+  const code = errorCode(error);
+  return code !== undefined && DROPPED_CODES.has(code);
+}
+
 function errorCode(error: unknown): string | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
   const own = (error as { code?: unknown }).code;
