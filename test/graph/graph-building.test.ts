@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { AgentStepGraph } from '../../src/graph/graph.js';
 import { AGENT_SLOTS, RelaxScratch } from '../../src/graph/relax-scratch.js';
 import { diffSnapshots, SteChangeFeed } from '../../src/graph/ste-feed.js';
+import { compileTopology, topologyOf } from '../../src/graph/topology.js';
+import { StepTracker } from '../../src/graph/tracker.js';
 import type { SteSource } from '../../src/types.js';
 
 const loopError = (from: string, to: string) => `loop ${from} -> ${to} needs exactly one of count (integer >= 1) or probability (in (0, 1))`;
@@ -108,5 +110,60 @@ describe('RelaxScratch', () => {
   it('takes up to 2^21 agents and refuses more', () => {
     expect(new RelaxScratch(AGENT_SLOTS, 1).launched).toHaveLength(AGENT_SLOTS);
     expect(() => new RelaxScratch(AGENT_SLOTS + 1, 0)).toThrow(new RangeError(`a step graph has at most ${AGENT_SLOTS} agents, got ${AGENT_SLOTS + 1}`));
+  });
+});
+
+describe('compileTopology', () => {
+  it('compiles a graph once per revision', () => {
+    const graph = new AgentStepGraph();
+    graph.addEdge({ kind: 'chain', from: 'a', to: 'b' });
+    const first = topologyOf(graph);
+    expect(topologyOf(graph)).toBe(first);
+    graph.addEdge({ kind: 'chain', from: 'b', to: 'c' });
+    const second = topologyOf(graph);
+    expect(second).not.toBe(first);
+    expect(second.size).toBe(3);
+    expect(topologyOf(graph)).toBe(second);
+  });
+
+  it('has no start without a start agent: a terminal that ends leads nowhere, even with rounds left', () => {
+    const graph = new AgentStepGraph();
+    graph.addEdge({ kind: 'chain', from: 'a', to: 'b' });
+    graph.addEdge({ kind: 'chain', from: 'b', to: 'c' });
+    expect(graph.rounds).toBe(Infinity);
+    expect(compileTopology(graph).start).toBe(-1);
+    const tracker = new StepTracker(graph);
+    tracker.begin('wf', 'c');
+    expect(Object.fromEntries(tracker.snapshot())).toEqual({ c: 0 });
+    tracker.end('wf', 'c');
+    expect(Object.fromEntries(tracker.snapshot())).toEqual({});
+    graph.start = 'b';
+    expect(compileTopology(graph).start).toBe(1);
+  });
+
+  it("measures a loop's length with the count loops inside it exhausted", () => {
+    // a -> b -> c -> d; c loops back to b twice (inner), d back to a once (outer).
+    const graph = new AgentStepGraph();
+    for (const [from, to] of [['a', 'b'], ['b', 'c'], ['c', 'd']] as const) graph.addEdge({ kind: 'chain', from, to });
+    graph.addEdge({ kind: 'loop', from: 'c', to: 'b', count: 2 });
+    graph.addEdge({ kind: 'loop', from: 'd', to: 'a', count: 1 });
+    // The inner body b c is 2 steps; the outer a b c d is 4 (the inner loop adds no repeats), not 2 + 2 x 2 + 1 + 1.
+    expect(compileTopology(graph).loops.map(({ from, to, count, length }) => ({ from, to, count, length }))).toEqual([
+      { from: 2, to: 1, count: 2, length: 2 },
+      { from: 3, to: 0, count: 1, length: 4 },
+    ]);
+  });
+
+  it("measures a loop's length without a round repeat", () => {
+    // The loop x -> y: y branches to p1 and t; p1 -> p2 -> p3 -> x; t is terminal, and s (the start) -> x. Through
+    // p1..p3 x is 4 steps from y, so the body is 5; through the next round (t, s) it would be 3 + 1.
+    const graph = new AgentStepGraph();
+    graph.addEdge({ kind: 'chain', from: 's', to: 'x' });
+    graph.addEdge({ kind: 'loop', from: 'x', to: 'y', probability: 0.5 });
+    graph.addEdge({ kind: 'branch', from: 'y', to: { p1: 0.5, t: 0.5 } });
+    for (const [from, to] of [['p1', 'p2'], ['p2', 'p3'], ['p3', 'x']] as const) graph.addEdge({ kind: 'chain', from, to });
+    graph.start = 's';
+    graph.rounds = 3;
+    expect(compileTopology(graph).loops.map((loop) => loop.length)).toEqual([5]);
   });
 });

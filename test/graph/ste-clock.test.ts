@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { StePolicy } from '../../src/cache/ste-policy.js';
 import { policyFactory } from '../../src/cache/policy-registry.js';
 import { AgentStepGraph } from '../../src/graph/graph.js';
-import { ClockedSteChanges } from '../../src/graph/ste-clock.js';
+import { ClockedSteChanges, ClockedSteLog, SteClock } from '../../src/graph/ste-clock.js';
 import { STE_HORIZON } from '../../src/graph/tracker.js';
 import { WorkflowSte } from '../../src/graph/workflow-ste.js';
 import { replayTrace } from '../../src/replay/replay.js';
@@ -125,5 +125,53 @@ describe('STE relative to per-instance clocks', () => {
       }),
       { numRuns: runs(25), seed: SEED },
     );
+  });
+});
+
+describe('ClockedSteLog takes, exact', () => {
+  it('each take holds only what was noted since the last one, and reads as a Map of absolute changes', () => {
+    const log = new ClockedSteLog();
+    const first = new SteClock();
+    const second = new SteClock();
+    first.value = 5;
+    second.value = 7;
+    log.noteValue('a', 3);
+    log.noteValue('b', undefined);
+    log.noteValue('a', 4);
+    log.noteRelative('a', first, 9);
+    log.noteRelative('b', second, NaN);
+    log.noteRelative('c', first, 8);
+    log.noteMove(second);
+    const one = log.take();
+    expect(one.relative).toEqual({ keys: ['a', 'b', 'c'], clocks: [0, 1, 0], values: [9, NaN, 8] });
+    expect(one.moves).toEqual({ clocks: [first, second], values: [5, 7], moved: [false, true] });
+    // The Map view: first-change order, latest value, NaN read as unknown.
+    expect(one.size).toBe(2);
+    expect(one.get('a')).toBe(4);
+    expect(one.get('b')).toBeUndefined();
+    expect(one.has('b')).toBe(true);
+    expect(one.has('c')).toBe(false);
+    expect([...one.keys()]).toEqual(['a', 'b']);
+    expect([...one.values()]).toEqual([4, undefined]);
+    expect([...one.entries()]).toEqual([['a', 4], ['b', undefined]]);
+    expect([...one]).toEqual([['a', 4], ['b', undefined]]);
+    const seen: [string, number | undefined, unknown][] = [];
+    const self = {};
+    one.forEach(function (this: unknown, value, key, map) {
+      expect(map).toBe(one);
+      seen.push([key, value, this]);
+    }, self);
+    expect(seen).toEqual([['a', 4, self], ['b', undefined, self]]);
+
+    // A shorter second take: nothing of the first is left in it; `second`, listed first now, has index 0.
+    second.value = 6;
+    log.noteRelative('d', second, 2);
+    const two = log.take();
+    expect(two.relative).toEqual({ keys: ['d'], clocks: [0], values: [2] });
+    expect(two.moves).toEqual({ clocks: [second], values: [6], moved: [false] });
+    expect([...two]).toEqual([]);
+    const three = log.take();
+    expect(three.relative).toEqual({ keys: [], clocks: [], values: [] });
+    expect(three.moves).toEqual({ clocks: [], values: [], moved: [] });
   });
 });
