@@ -123,6 +123,10 @@ export class Replica implements Timed {
   #arrivals = 0;
   /** Coming iteration ends that only repeat the decode batch in flight (see #repeat). */
   #repeats = 0;
+  /** Ends from the one in flight to the first at which a request of the batch fills its last page (see #repeat). */
+  #boundaryAhead = 0;
+  /** Requests of the running list, from the front, whose output page a repeat end has just reserved (see #decodeWork). */
+  #reservedUpTo = 0;
   /** While repeating: the decode batch's context tokens, all requests together (-1: walk the batch). */
   #decodeContext = -1;
   /** The repeats' iteration ends are a stretch on the clock (see #scheduleEnd): its elided ends are not applied yet. */
@@ -349,10 +353,12 @@ export class Replica implements Timed {
     const copy = this.#runningCopy;
     const count = this.#running.length;
     for (let i = 0; i < count; i++) copy[i] = this.#running[i]!;
+    const reserved = this.#reservedUpTo;
+    this.#reservedUpTo = 0;
     for (let i = 0; i < count; i++) {
       const request = copy[i]!;
       if (request.phase !== 'decode') continue; // waiting again if preempted meanwhile
-      if (this.#ensureOutputSlot(request)) this.#addWork(request, 'decode', 0, 1);
+      if (i < reserved || this.#ensureOutputSlot(request)) this.#addWork(request, 'decode', 0, 1);
     }
   }
 
@@ -802,20 +808,24 @@ export class Replica implements Timed {
 
   /**
    * How many of the coming iteration ends would rebuild this same decode batch: every running request
-   * decoding in it, none finishing or starting a new output page, nothing waiting or held up. Each such
-   * end only adds a token per request, unless something reaches the replica meanwhile (#kick).
+   * decoding in it, none finishing, nothing waiting or held up. Each such end only adds a token per
+   * request, and reserves a page for those starting a new one, unless something reaches the replica
+   * meanwhile (#kick). Also sets #boundaryAhead.
    */
   #repeatsAhead(): number {
     if (this.#workCount !== this.#running.length || this.#waiting.length > 0) return 0;
     if (this.#blockingLoads > 0 || this.#holdForPrefetch || this.#passLoads.length > 0) return 0;
     const blockSize = this.#options.blockSize;
-    let ahead = Infinity;
+    let completes = Infinity;
+    let boundary = Infinity;
     for (let i = 0; i < this.#workCount; i++) {
       const { generated, request } = this.#work[i]!.request;
       // The k-th end from now completes the request at outputLength and reserves a page at a block multiple.
-      ahead = Math.min(ahead, request.outputLength - generated, blockSize - (generated % blockSize));
+      completes = Math.min(completes, request.outputLength - generated);
+      boundary = Math.min(boundary, blockSize - (generated % blockSize));
     }
-    return ahead - 1;
+    this.#boundaryAhead = boundary;
+    return completes - 1;
   }
 
   /** The iteration in flight has finished (the only event a replica schedules on itself); `tag` ends of its stretch were elided. */
@@ -838,11 +848,12 @@ export class Replica implements Timed {
   #scheduleEnd(end: number): void {
     const events = this.#events;
     const ahead = this.#repeats;
-    if (ahead === 0 || this.#decodeContext < 0 || events.stretch === undefined) {
+    // Elided ends only add tokens: the stretch stops at the first end that reserves a page.
+    const count = Math.min(ahead, STRETCH_ENDS - 1, this.#boundaryAhead - 1) + 1;
+    if (count === 1 || this.#decodeContext < 0 || events.stretch === undefined) {
       events.wake(end, this, 0);
       return;
     }
-    const count = Math.min(ahead, STRETCH_ENDS - 1) + 1;
     const ends = this.#ends;
     const { cost, rules } = this.#options;
     const requests = this.#workCount;
@@ -876,24 +887,39 @@ export class Replica implements Timed {
 
   /**
    * An iteration end that the full path (#finishIteration, #kick, #schedule, #run) would turn into the same
-   * decode batch again: each request makes its token and the next iteration starts, with the same float
-   * arithmetic, without rebuilding the batch.
+   * decode batch again: each request makes its token, those that start a new page reserve it, and the next
+   * iteration starts, with the same float arithmetic, without rebuilding the batch.
    */
   #repeat(): void {
-    this.#repeats--;
-    this.iterations++;
     const count = this.#workCount;
+    const blockSize = this.#options.blockSize;
+    let boundary = Infinity;
+    let reserve = false;
     if (this.#decodeContext < 0) {
       const steps = this.#decodeSteps;
       for (let i = 0; i < count; i++) {
         const request = this.#work[i]!.request;
-        request.generated++;
-        steps[i]!.contextTokens = request.inputLength + request.generated;
+        const generated = ++request.generated;
+        steps[i]!.contextTokens = request.inputLength + generated;
+        boundary = Math.min(boundary, blockSize - (generated % blockSize));
+        reserve ||= generated % blockSize === 0;
       }
+    } else {
+      for (let i = 0; i < count; i++) {
+        const generated = ++this.#work[i]!.request.generated;
+        boundary = Math.min(boundary, blockSize - (generated % blockSize));
+        reserve ||= generated % blockSize === 0;
+      }
+    }
+    // A request at a block multiple reserves its next output page, as #decodeWork would.
+    if (reserve && !this.#reserveOutputPages()) return;
+    this.#repeats--;
+    this.iterations++;
+    this.#boundaryAhead = boundary;
+    if (this.#decodeContext < 0) {
       this.#events.wake(this.#events.now + this.#batchSeconds(), this, 0);
       return;
     }
-    for (let i = 0; i < count; i++) this.#work[i]!.request.generated++;
     this.#decodeContext += count;
     const { cost, rules } = this.#options;
     // #batchSeconds' arithmetic on the same numbers; the batch (rebuilt by the next full path) is not read.
@@ -907,6 +933,30 @@ export class Replica implements Timed {
       seconds = forward + (overhead + debt);
     } else seconds = forward + overhead;
     this.#scheduleEnd(this.#events.now + seconds);
+  }
+
+  /**
+   * Reserves the next output page of each request of the repeated batch at a block multiple, in batch order
+   * (the running list's). When one needs a running request preempted, the full path takes over from that
+   * request on (#decodeWork skips the ones before it) and this returns false.
+   */
+  #reserveOutputPages(): boolean {
+    const blockSize = this.#options.blockSize;
+    for (let i = 0; i < this.#workCount; i++) {
+      const request = this.#work[i]!.request;
+      if (request.generated % blockSize !== 0) continue;
+      if (this.#makeRoom(1) && this.cache.reserveGpu(1)) {
+        request.reserved++;
+        continue;
+      }
+      // A failed attempt changed nothing that trying again would see (no candidate was left to evict).
+      this.#repeats = 0;
+      this.#reservedUpTo = i;
+      this.#busy = false;
+      this.#kick();
+      return false;
+    }
+    return true;
   }
 
   #finishIteration(): void {

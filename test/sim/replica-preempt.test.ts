@@ -5,7 +5,7 @@
  * load is in flight. The cost model is wrapped to record every iteration's batch, so each test states the
  * exact schedule: who decodes, who was retracted, and who prefills again.
  */
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { PageState } from '../../src/cache/radix-cache.js';
 import { policyFactory } from '../../src/cache/policy-registry.js';
 import { CostModel, type IterationBatch } from '../../src/sim/cost-model.js';
@@ -68,6 +68,9 @@ function decodes(from: number, to: number, render: (context: number) => string):
   return out;
 }
 
+/** Replicas built by `primed` take the full scheduling path at every iteration end (no repeated-decode shortcut). */
+let fullPath = false;
+
 /**
  * A replica with `gpuSlots` pages whose agent x's prompt (`xBlocks`) is backed up and then pushed off the
  * GPU by a filler request of `fillerBlocks` blocks, so that x's prompt is only on the CPU. The h2d link
@@ -101,6 +104,7 @@ function primed(gpuSlots: number, xBlocks: number[], fillerBlocks: number[], opt
       d2h: hardware.d2h,
       loadAhead: 1,
       cost: recordingCost(batches),
+      fullPath,
     },
   );
   replica.enqueue(request('x', xBlocks, 1, 'x', options.xFixed));
@@ -145,7 +149,11 @@ function primed(gpuSlots: number, xBlocks: number[], fillerBlocks: number[], opt
   };
 }
 
-describe('Replica preemption when a prefetch takes the slots running requests were promised', () => {
+// Both ways: a repeated decode batch that must preempt at a page boundary hands over to the full path.
+describe.each([false, true])('Replica preemption when a prefetch takes the slots running requests were promised (full path at every end: %s)', (full) => {
+  beforeAll(() => {
+    fullPath = full;
+  });
   it('retracts the other request (not itself) when both have made the same progress, and it prefills again later from its cached prompt', () => {
     // Six slots; after the filler, five filler pages sit on the GPU. a and b (one prompt page, two output
     // pages each) are admitted together: exactly six pages between them, three of them filler pages evicted.
