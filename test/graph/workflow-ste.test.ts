@@ -82,6 +82,37 @@ describe('WorkflowSte', () => {
     expect(ste.version).toBe(version + 3);
   });
 
+  it("with private agents, the snapshot reads as a Map of absolute values through the instances' clocks", () => {
+    const ste = new WorkflowSte(chain(), { shareAgents: false, horizon: 2 });
+    ste.begin('i1', 'plan');
+    ste.end('i1', 'plan');
+    ste.begin('i1', 'code'); // a chain step: i1's clock moves
+    ste.begin('i2', 'test');
+    const snapshot = ste.snapshot();
+    // i1: code runs, test 1, plan 2 (the next round); i2: test runs, plan 1 (the next round), code 2.
+    expect(snapshot.size).toBe(6);
+    expect(snapshot.get('i1/code')).toBe(0);
+    expect(snapshot.get('i1/plan')).toBe(2);
+    expect(snapshot.get('i3/plan')).toBeUndefined();
+    expect(snapshot.has('i2/plan')).toBe(true);
+    expect(snapshot.has('i3/plan')).toBe(false);
+    const expected: [string, number][] = [['i1/code', 0], ['i1/test', 1], ['i1/plan', 2], ['i2/test', 0], ['i2/plan', 1], ['i2/code', 2]];
+    expect([...snapshot.keys()].sort()).toEqual(expected.map(([key]) => key).sort());
+    const byKey = new Map(expected);
+    expect([...snapshot.values()]).toEqual([...snapshot.keys()].map((key) => byKey.get(key)));
+    expect(new Map(snapshot.entries())).toEqual(byKey);
+    expect(new Map(snapshot)).toEqual(byKey);
+    const seen: [string, number][] = [];
+    const self = {};
+    snapshot.forEach(function (this: unknown, value, key, map) {
+      expect(map).toBe(snapshot);
+      expect(this).toBe(self);
+      seen.push([key, value]);
+    }, self);
+    expect(new Map(seen)).toEqual(byKey);
+    expect(seen.map(([key]) => key)).toEqual([...snapshot.keys()]);
+  });
+
   it('finds each event\'s agent, whatever order they come in and however the graph grows (its lookup guesses the last agent and its successors first)', () => {
     fc.assert(
       fc.property(
