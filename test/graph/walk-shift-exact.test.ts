@@ -63,7 +63,7 @@ function chain(n: number, prefix = 'a'): EdgeSpec[] {
 describe('the walk shift, exact', () => {
   it('a chain under horizon 3 shifts each step until the walk reaches its terminal', () => {
     const w = walkOf({ edges: chain(7), horizon: 3 });
-    expect(w.begin('a0')).toMatchObject({ values: { a0: 0, a1: 1, a2: 2, a3: 3 }, known: ['a0', 'a1', 'a2', 'a3'], shifted: 0 });
+    expect(w.begin('a0')).toMatchObject({ values: { a0: 0, a1: 1, a2: 2, a3: 3 }, changed: ['a0', 'a1', 'a2', 'a3'], known: ['a0', 'a1', 'a2', 'a3'], shifted: 0 });
     // The running agent ends in place: nothing within 3 steps comes back to it.
     expect(w.end('a0')).toEqual({ values: { a1: 1, a2: 2, a3: 3 }, changed: ['a0'], known: ['a1', 'a2', 'a3'], shifted: 0, visits: 0 });
     expect(w.begin('a1')).toEqual({ values: { a1: 0, a2: 1, a3: 2, a4: 3 }, changed: ['a1', 'a2', 'a3', 'a4'], known: ['a1', 'a2', 'a3', 'a4'], shifted: 1, visits: 0 });
@@ -164,8 +164,8 @@ describe('the walk shift, exact', () => {
   });
 
   it("a terminal's way on is the start while rounds are left, and nothing once they are not", () => {
-    // a0 .. a4 with start a0: 2 rounds, horizon 2.
-    const w = walkOf({ edges: chain(5), start: 'a0', rounds: 2, horizon: 2 });
+    // a0 .. a4 with start a0 (agent id 1: z, never run, is 0): 2 rounds, horizon 2.
+    const w = walkOf({ agents: ['z'], edges: chain(5), start: 'a0', rounds: 2, horizon: 2 });
     w.begin('a0');
     w.end('a0');
     expect(w.begin('a1')).toMatchObject({ values: { a1: 0, a2: 1, a3: 2 }, shifted: 1 });
