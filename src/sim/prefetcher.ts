@@ -34,6 +34,12 @@ interface AgentState {
   planned: PlannedLoad | undefined;
   /** Its STE while it is due (within the load-ahead window, not planned since), else NaN. */
   due: number;
+  /**
+   * The last page of `prompt` when a plan last found all of it on the GPU (-1: not known to be), and that
+   * page's GPU evictions then: while the count stands, the prompt is still resident (see #plan).
+   */
+  residentPage: number;
+  residentEvictions: number;
 }
 
 /**
@@ -62,23 +68,35 @@ export class Prefetcher {
   /** Prefetched pages no request has used yet. */
   readonly #unused = new IdSet();
   #path = new Int32Array(64);
+  /** GPU evictions per page id, counted when the owner reports every one (`evictionNotices`). */
+  #evictions: Int32Array | undefined;
 
-  /** `policy` is the cache's: a load displaces only pages it ranks below `policy.stePriority(ste)`. */
-  constructor(cache: RadixCache, link: TransferQueue, options: { policy: EvictionPolicy; pageBytes: number; loadAhead: number }) {
+  /**
+   * `policy` is the cache's: a load displaces only pages it ranks below `policy.stePriority(ste)`. With
+   * `evictionNotices` the owner calls `noteEvicted` for every page the cache evicts from the GPU, and a
+   * plan trusts a prompt it found resident to stay so until its last page is evicted.
+   */
+  constructor(cache: RadixCache, link: TransferQueue, options: { policy: EvictionPolicy; pageBytes: number; loadAhead: number; evictionNotices?: boolean }) {
     this.#cache = cache;
     this.#policy = options.policy;
     this.#link = link;
     this.#pageBytes = options.pageBytes;
     this.#loadAhead = options.loadAhead;
+    if (options.evictionNotices) this.#evictions = new Int32Array(1024);
   }
 
-  /** Remembers an agent's fixed prompt (its first `fixedBlocks` blocks). */
-  notePrompt(agent: string, blocks: readonly number[]): void {
-    if (blocks.length === 0) return;
+  /**
+   * Remembers an agent's fixed prompt: the first `length` of `blocks` (default all). A prompt equal to the
+   * one remembered keeps it (and what plans found of it) without a copy.
+   */
+  notePrompt(agent: string, blocks: readonly number[], length = blocks.length): void {
+    if (length === 0) return;
     const state = this.#state(agent);
-    const listed = state.prompt !== undefined;
-    state.prompt = blocks;
-    if (!listed && !Number.isNaN(state.due)) this.#insertDue(state, state.due);
+    const known = state.prompt;
+    if (known !== undefined && samePrefix(known, blocks, length)) return;
+    state.prompt = length === blocks.length ? blocks : blocks.slice(0, length);
+    state.residentPage = -1;
+    if (known === undefined && !Number.isNaN(state.due)) this.#insertDue(state, state.due);
   }
 
   /** A request used these pages: they were worth prefetching. */
@@ -89,6 +107,14 @@ export class Prefetcher {
   /** The cache evicted a page from the GPU. */
   noteEvicted(page: number): void {
     if (this.#unused.delete(page)) this.stats.wastedPages++;
+    const evictions = this.#evictions;
+    if (evictions === undefined) return;
+    if (page >= evictions.length) {
+      const grown = new Int32Array(Math.max(page + 1, 2 * evictions.length));
+      grown.set(evictions);
+      this.#evictions = grown;
+    }
+    this.#evictions![page]! += 1;
   }
 
   /**
@@ -129,7 +155,7 @@ export class Prefetcher {
   #state(agent: string): AgentState {
     let state = this.#agents.get(agent);
     if (state === undefined) {
-      state = { name: agent, prompt: undefined, planned: undefined, due: NaN };
+      state = { name: agent, prompt: undefined, planned: undefined, due: NaN, residentPage: -1, residentEvictions: 0 };
       this.#agents.set(agent, state);
     }
     return state;
@@ -210,8 +236,18 @@ export class Prefetcher {
   /** Issues the load of `agent`'s CPU-only prompt pages; says whether it did, had nothing to do, or had no room. */
   #plan(agent: AgentState, ste: number): 'loading' | 'resident' | 'no-room' {
     const blocks = agent.prompt!;
+    // A GPU page's ancestors are on the GPU or loading, which the match below answers 'resident' too; and
+    // a GPU page leaves the GPU only by eviction, which the owner reports (noteEvicted).
+    const evictions = this.#evictions;
+    if (evictions !== undefined && agent.residentPage >= 0 && evictions[agent.residentPage] === agent.residentEvictions) return 'resident';
     if (this.#path.length < blocks.length) this.#path = new Int32Array(blocks.length * 2);
     const { gpu, other } = this.#cache.matchTiers(blocks, this.#path);
+    if (evictions !== undefined && gpu === blocks.length) {
+      const last = this.#path[gpu - 1]!;
+      agent.residentPage = last;
+      agent.residentEvictions = last < evictions.length ? evictions[last]! : 0;
+      return 'resident';
+    }
     const pages: number[] = [];
     const threshold = this.#policy.stePriority ? this.#policy.stePriority(ste) : -Infinity;
     let room = true;
@@ -246,4 +282,11 @@ export class Prefetcher {
 
   /** Called after a prefetch of `agent`'s prompt landed (the engine re-schedules requests that waited on it). */
   onLanded: ((agent: string) => void) | undefined;
+}
+
+/** Whether `a` is exactly the first `length` entries of `b`. */
+function samePrefix(a: readonly number[], b: readonly number[], length: number): boolean {
+  if (a.length !== length) return false;
+  for (let i = 0; i < length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -199,6 +199,7 @@ export class Replica implements Timed {
         policy: this.policy,
         pageBytes: options.cost.pageBytes,
         loadAhead: options.loadAhead,
+        evictionNotices: true, // onGpuEvict above
       });
       this.prefetcher.onLanded = (agent) => {
         this.#hooks.onPromptEvent?.('prefetched', agent);
@@ -244,7 +245,7 @@ export class Replica implements Timed {
     request.replica = this.id;
     const { fixedBlocks, blocks } = request.request;
     if (this.prefetcher && request.agentKey !== undefined && fixedBlocks) {
-      this.prefetcher.notePrompt(request.agentKey, blocks.slice(0, fixedBlocks));
+      this.prefetcher.notePrompt(request.agentKey, blocks, Math.min(fixedBlocks, blocks.length));
     }
     this.policy.beforeRequest?.(request.request, this.#arrivals++);
     this.#waiting.push(request);

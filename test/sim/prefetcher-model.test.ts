@@ -123,7 +123,7 @@ function side(real: boolean, prompts: number[][], gpuSlots: number, loadAhead: n
     while (cache.evictGpu() >= 0);
   }
   const link = new FakeLink();
-  prefetcher = real ? new Prefetcher(cache, link, { policy, pageBytes: PAGE_BYTES, loadAhead }) : new ModelPrefetcher(cache, link, policy, loadAhead);
+  prefetcher = real ? new Prefetcher(cache, link, { policy, pageBytes: PAGE_BYTES, loadAhead, evictionNotices: true }) : new ModelPrefetcher(cache, link, policy, loadAhead);
   const landed: string[] = [];
   prefetcher.onLanded = (agent) => landed.push(agent);
   return { cache, link, prefetcher, landed };

@@ -24,7 +24,7 @@ interface Setup {
  * A cache of `gpuSlots` GPU slots whose CPU holds each agent's prompt (its blocks, from the root) and whose
  * GPU holds nothing, and a prefetcher that knows those prompts and loads up to `loadAhead` steps ahead.
  */
-function setup(prompts: Record<string, number[]>, options: { gpuSlots: number; loadAhead?: number; cpuSlots?: number }): Setup {
+function setup(prompts: Record<string, number[]>, options: { gpuSlots: number; loadAhead?: number; cpuSlots?: number; evictionNotices?: boolean }): Setup {
   const policy = new StePolicy();
   let prefetcher: Prefetcher | undefined;
   const cache = new RadixCache({ gpuSlots: options.gpuSlots, cpuSlots: options.cpuSlots ?? 64, policy, onGpuEvict: (page) => prefetcher?.noteEvicted(page) });
@@ -50,7 +50,7 @@ function setup(prompts: Record<string, number[]>, options: { gpuSlots: number; l
   for (const page of held) cache.unlock(page);
   while (cache.evictGpu() >= 0); // every page is CPU-only now
   const link = new FakeLink();
-  prefetcher = new Prefetcher(cache, link, { policy, pageBytes: PAGE_BYTES, loadAhead: options.loadAhead ?? 1 });
+  prefetcher = new Prefetcher(cache, link, { policy, pageBytes: PAGE_BYTES, loadAhead: options.loadAhead ?? 1, evictionNotices: options.evictionNotices ?? false });
   for (const [agent, blocks] of Object.entries(prompts)) prefetcher.notePrompt(agent, blocks);
   return { cache, link, prefetcher, policy, pages };
 }
@@ -104,6 +104,22 @@ describe('Prefetcher', () => {
     expect(s.cache.evictGpu()).toBe(second); // the leaf goes first; it was never used
     expect(s.cache.evictGpu()).toBe(first);
     expect(s.prefetcher.stats.wastedPages).toBe(1);
+    s.cache.checkInvariants();
+  });
+
+  it.each([false, true])('a prompt found on the GPU needs no load until its last page is evicted (eviction notices: %s)', (evictionNotices) => {
+    const s = setup({ planner: [1, 2, 3] }, { gpuSlots: 64, evictionNotices });
+    s.prefetcher.update(new Map([['planner', 1]]));
+    s.link.start();
+    s.link.land();
+    s.prefetcher.update(new Map([['planner', 0]])); // all of it on the GPU: nothing to load
+    s.prefetcher.update(new Map([['planner', 1]]));
+    expect(s.link.queued).toHaveLength(0);
+    const [, , last] = s.pages.get('planner')!;
+    expect(s.cache.evictGpu()).toBe(last);
+    s.prefetcher.update(new Map([['planner', 0]]));
+    expect(s.link.queued.map((t) => t.bytes)).toEqual([PAGE_BYTES]);
+    expect(states(s, 'planner')).toEqual([PageState.cpu | PageState.gpu, PageState.cpu | PageState.gpu, PageState.cpu | PageState.loading]);
     s.cache.checkInvariants();
   });
 
