@@ -280,6 +280,15 @@ export class Prefetcher {
     return 'loading';
   }
 
+  /**
+   * How many agents the prefetcher keeps a record of (a known prompt, a planned load or a due STE). Read-only,
+   * for tests: an agent that holds none of these is dropped, so a long-lived engine meeting ever new agent
+   * keys does not keep one record per key it has seen.
+   */
+  get heldAgents(): number {
+    return this.#agents.size;
+  }
+
   /** Called after a prefetch of `agent`'s prompt landed (the engine re-schedules requests that waited on it). */
   onLanded: ((agent: string) => void) | undefined;
 }

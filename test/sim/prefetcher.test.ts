@@ -261,6 +261,71 @@ describe('Prefetcher', () => {
     expect(s.link.queued.map((t) => t.bytes)).toEqual([100 * PAGE_BYTES]);
   });
 
+  it('a prompt noted again while its agent waits for room is listed once: after the agent leaves, nothing loads it', () => {
+    const s = setup({ a: [1] }, { gpuSlots: 1, loadAhead: 5 });
+    const running = s.cache.insertGpu(ROOT, 99, 0);
+    s.cache.lock(running); // the one GPU slot is held: a's load finds no room and a stays due
+    s.prefetcher.update(new Map([['a', 2]]));
+    expect(s.link.queued).toHaveLength(0);
+    s.prefetcher.notePrompt('a', [1]); // a's next request declares the same prompt again
+    s.prefetcher.update(new Map([['a', undefined]])); // a leaves the window
+    s.cache.unlock(running);
+    expect(s.cache.evictGpu()).toBe(running); // room now
+    s.prefetcher.update(new Map([['other', undefined]])); // any change re-plans what is still due: nothing
+    expect(s.link.queued).toHaveLength(0);
+    expect(states(s, 'a')).toEqual([PageState.cpu]);
+  });
+
+  it('an agent whose load is in flight is not planned again when its prompt changes; the new prompt loads on a change after it landed', () => {
+    const s = setup({ a: [1, 2], b: [7] }, { gpuSlots: 8, loadAhead: 5 });
+    s.prefetcher.update(new Map([['a', 1]]));
+    expect(s.link.queued.map((t) => t.bytes)).toEqual([2 * PAGE_BYTES]);
+    s.prefetcher.notePrompt('a', [7]); // a's next request declares another prompt (b's page, CPU-only)
+    s.prefetcher.update(new Map([['a', 0]])); // due again while its first load is queued: one load at a time
+    expect(s.link.queued.map((t) => t.bytes)).toEqual([2 * PAGE_BYTES]);
+    expect(states(s, 'b')).toEqual([PageState.cpu]);
+    s.link.start();
+    s.link.land();
+    expect(s.prefetcher.stats.prefetchedPages).toBe(2);
+    s.prefetcher.update(new Map([['a', 1]]));
+    expect(s.link.queued.map((t) => t.bytes)).toEqual([PAGE_BYTES]);
+    expect(states(s, 'b')).toEqual([PageState.cpu | PageState.loading]);
+  });
+
+  it('agents that stay due keep their STE order after one ahead of them leaves: a later, less urgent one queues behind them', () => {
+    const s = setup({ a: [1], b: [2], c: [3], d: [4] }, { gpuSlots: 4, loadAhead: 5 });
+    const running = [96, 97, 98, 99].map((block) => s.cache.insertGpu(ROOT, block, 0));
+    for (const page of running) s.cache.lock(page); // no room: a, b and c wait in the due list, in STE order
+    s.prefetcher.update(new Map([['a', 1], ['b', 2], ['c', 3]]));
+    expect(s.link.queued).toHaveLength(0);
+    s.prefetcher.update(new Map([['a', undefined]])); // the first leaves
+    s.cache.unlock(running[0]!);
+    expect(s.cache.evictGpu()).toBe(running[0]); // room for one page
+    s.prefetcher.update(new Map([['d', 4]])); // d is the least urgent: b takes the slot
+    expect(s.link.queued.map((t) => t.bytes)).toEqual([PAGE_BYTES]);
+    expect([...states(s, 'a'), ...states(s, 'b'), ...states(s, 'c'), ...states(s, 'd')]).toEqual([
+      PageState.cpu,
+      PageState.cpu | PageState.loading,
+      PageState.cpu,
+      PageState.cpu,
+    ]);
+  });
+
+  it('keeps no record of an agent seen only through STE changes once it leaves the window; one with a prompt is kept', () => {
+    const s = setup({ a: [1] }, { gpuSlots: 8, loadAhead: 1 });
+    expect(s.prefetcher.heldAgents).toBe(1); // a's prompt
+    s.prefetcher.update(new Map([['x', 1], ['y', 2]])); // x is due (its prompt unknown), y beyond the window
+    expect(s.prefetcher.heldAgents).toBe(2);
+    s.prefetcher.update(new Map([['x', undefined]])); // x leaves the window: nothing of it is left
+    expect(s.prefetcher.heldAgents).toBe(1);
+    s.prefetcher.update(new Map([['a', 0]])); // a's load is planned, then lands
+    s.link.start();
+    s.link.land();
+    s.prefetcher.update(new Map([['a', undefined]]));
+    expect(s.prefetcher.heldAgents).toBe(1); // a's prompt is still known
+    expect(s.link.queued).toHaveLength(0);
+  });
+
   it('with a policy without STE priorities, only free GPU slots are used', () => {
     const cache = new RadixCache({ gpuSlots: 1, cpuSlots: 4, policy: new LruPolicy() });
     const page = cache.insertGpu(ROOT, 1, 0);
