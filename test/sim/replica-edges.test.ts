@@ -1,0 +1,245 @@
+/**
+ * Replica paths the other replica tests reach only in passing (found by mutation testing, docs/mutation.md):
+ * the token budget a running prefill leaves to admissions, stall time, prompt-owner bookkeeping at the
+ * edges of its table, a prefetch landing in the middle of a prefill, a blocking load-back with another
+ * request queued behind it, and lpm matches cut by a short match buffer. Each test states exact numbers.
+ */
+import { describe, expect, it } from 'vitest';
+import { replicaOptions } from '../helpers/sim.js';
+import { PageState } from '../../src/cache/radix-cache.js';
+import { policyFactory } from '../../src/cache/policy-registry.js';
+import { CostModel, type IterationBatch } from '../../src/sim/cost-model.js';
+import { EventQueue } from '../../src/sim/event-queue.js';
+import { resolveHardware } from '../../src/sim/hardware.js';
+import { Replica, type EngineCost, type ReplicaOptions } from '../../src/sim/replica.js';
+import type { Setup } from '../../src/sim/setups.js';
+import { SimRequest } from '../../src/sim/sim-request.js';
+
+const BLOCK = 16;
+const hardware = resolveHardware({ gpu: 'A10G', model: 'Llama-3.1-8B' });
+const model = new CostModel(hardware);
+const range = (from: number, count: number) => Array.from({ length: count }, (_, i) => from + i);
+
+function setupOf(policy: string, parts: Partial<Omit<Setup, 'name' | 'policy'>> = {}): Setup {
+  return { name: policy, policy: policyFactory(policy), cpuTier: false, prefetch: false, statusAware: false, ...parts };
+}
+
+/** One iteration as text: its prefill chunks as `P<new>@<context>`, then its decodes as `D<context>`. */
+function describeBatch(batch: IterationBatch): string {
+  const parts: string[] = [];
+  for (let i = 0; i < (batch.prefillCount ?? batch.prefill.length); i++) parts.push(`P${batch.prefill[i]!.newTokens}@${batch.prefill[i]!.contextTokens}`);
+  for (let i = 0; i < (batch.decodeCount ?? batch.decode.length); i++) parts.push(`D${batch.decode[i]!.contextTokens}`);
+  return parts.join(' ');
+}
+
+/** The real cost model recording each iteration it prices; `loadIsCheaper` may be overridden. */
+function recordingCost(batches: string[], loadIsCheaper = (pages: number, context: number) => model.loadIsCheaper(pages, context)): EngineCost {
+  return {
+    pageBytes: model.pageBytes,
+    iterationSeconds: (batch) => {
+      batches.push(describeBatch(batch));
+      return model.iterationSeconds(batch);
+    },
+    forwardSeconds: (batch) => model.forwardSeconds(batch),
+    overheadSeconds: (batch) => model.overheadSeconds(batch),
+    loadIsCheaper,
+  };
+}
+
+function harness(setup: Setup, options: Partial<ReplicaOptions> = {}, hooks: { followsPrompt?: (agent: string) => boolean } = {}) {
+  const events = new EventQueue();
+  const done: string[] = [];
+  const promptEvents: string[] = [];
+  const batches: string[] = [];
+  const replica = new Replica(
+    0,
+    events,
+    {
+      onFirstToken: () => {},
+      onComplete: (request) => done.push(request.request.id),
+      onPromptEvent: (kind, agent) => promptEvents.push(`${kind} ${agent}`),
+      ...hooks,
+    },
+    replicaOptions(hardware, { setup, cost: recordingCost(batches), ...options }),
+  );
+  return {
+    replica,
+    events,
+    done,
+    promptEvents,
+    batches,
+    serve(request: SimRequest) {
+      replica.enqueue(request);
+      events.run();
+    },
+  };
+}
+
+let nextIndex = 0;
+/** A request of whole blocks, the first `fixed` of them its agent's fixed prompt. */
+function request(id: string, blocks: number[], agent?: string, options: { output?: number; fixed?: number } = {}): SimRequest {
+  return new SimRequest(
+    {
+      id,
+      blocks,
+      blockSize: BLOCK,
+      inputLength: blocks.length * BLOCK,
+      outputLength: options.output ?? 1,
+      ...(agent !== undefined && { agent, fixedBlocks: options.fixed ?? blocks.length }),
+    },
+    nextIndex++,
+    agent,
+  );
+}
+
+describe('Replica scheduling edges', () => {
+  it('a running prefill chunk spends the token budget before waiting requests are admitted', () => {
+    const h = harness(setupOf('lru'), { gpuSlots: 8, tokenBudget: 32 });
+    const a = request('a', [1, 2, 3]); // 48 tokens: 32, then 16
+    const b = request('b', [4, 5]); // queued while a's first chunk runs
+    h.replica.enqueue(a);
+    h.replica.enqueue(b);
+    h.events.run();
+    // Second pass: a's last 16 tokens leave 16 of the 32 for b.
+    expect(h.batches).toEqual(['P32@0', 'P16@32 P16@0', 'P16@16']);
+    expect(h.done).toEqual(['a', 'b']);
+  });
+
+  it('idle time between requests is not stall time', () => {
+    const h = harness(setupOf('lru'), { gpuSlots: 8 });
+    h.replica.enqueue(request('a', [1]));
+    h.events.at(10, () => h.replica.enqueue(request('b', [2])));
+    h.events.run();
+    expect(h.done).toEqual(['a', 'b']);
+    expect(h.replica.stallSeconds).toBe(0);
+  });
+
+  it('waiting for a write-through to land, with no load in flight, is not stall time', () => {
+    const h = harness(setupOf('lru', { cpuTier: true }), { gpuSlots: 3, cpuSlots: 16 });
+    const a = request('a', [1, 2]);
+    const b = request('b', [3, 4]); // admitted when a finishes, but a's pages are still being written
+    const c = request('c', [5]); // does not fit beside b: it waits too
+    h.replica.enqueue(a);
+    h.replica.enqueue(b);
+    h.replica.enqueue(c);
+    h.events.run();
+    expect(h.done).toEqual(['a', 'b', 'c']);
+    expect(b.admitted).toBe(a.done);
+    expect(b.firstToken - b.admitted).toBeGreaterThan(hardware.d2h.latency);
+    expect(h.replica.stallSeconds).toBe(0);
+  });
+
+  it('STE changes reach a replica whose policy keeps no STE: nothing happens', () => {
+    const h = harness(setupOf('lru'), { gpuSlots: 8 });
+    h.replica.updateSte(new Map([['x', 1]]));
+    h.serve(request('x', [1], 'x'));
+    expect(h.done).toEqual(['x']);
+  });
+
+  it('lpm orders by matches cut at the buffer the longest prompt sized, not at half of it', () => {
+    const h = harness(setupOf('lru'), { gpuSlots: 1000, tokenBudget: 16384, maxRunning: 1, schedule: 'lpm' });
+    h.serve(request('warm', range(0, 300)));
+    h.replica.enqueue(request('running', [5000])); // runs; the next two wait behind it
+    // 260 cached pages of 600 (sizes the match buffer to 1,200), then 300 cached pages of 301.
+    const shorter = request('shorter', [...range(0, 260), ...range(3000, 340)]);
+    const longer = request('longer', [...range(0, 300), 2000]);
+    h.replica.enqueue(shorter);
+    h.replica.enqueue(longer);
+    h.events.run();
+    expect(h.done).toEqual(['warm', 'running', 'longer', 'shorter']);
+    expect([longer.hitTokens, shorter.hitTokens]).toEqual([300 * BLOCK, 260 * BLOCK]);
+  });
+});
+
+describe('Replica prompt owners at the edges of their table', () => {
+  it('a request of an agent nobody follows takes over only its own fixed prompt pages', () => {
+    const h = harness(setupOf('lru'), { gpuSlots: 4 }, { followsPrompt: (agent) => agent === 'a' });
+    h.serve(request('a', [1, 2], 'a')); // a's fixed prompt: blocks 1 and 2
+    h.serve(request('b', [1, 2, 3], 'b', { fixed: 1 })); // b, not followed, takes over block 1 only
+    h.serve(request('filler', [5, 6, 7])); // evicts every cached page
+    expect(h.promptEvents).toEqual(['evicted a']); // block 2 is still a's
+  });
+
+  it('records the owner of page 64, where the table first grows to 64 entries', () => {
+    const h = harness(setupOf('lru'), { gpuSlots: 80 });
+    const a = request('a', range(100, 64), 'a'); // pages 1-64
+    h.serve(a);
+    expect(Math.max(...a.pages)).toBe(64);
+    h.serve(request('filler', range(1000, 79))); // evicts all of a's pages
+    expect(h.promptEvents).toEqual(Array.from({ length: 64 }, () => 'evicted a'));
+  });
+
+  it('an evicted page past the owner table has no owner', () => {
+    const h = harness(setupOf('lru'), { gpuSlots: 80 });
+    h.serve(request('a', [1], 'a')); // page 1: a table of 64 owners
+    h.serve(request('filler', range(100, 70))); // pages 2-71, no agent
+    h.serve(request('second filler', range(1000, 79))); // evicts every earlier page
+    expect(h.promptEvents).toEqual(['evicted a']);
+  });
+
+  it('records the owner of a prompt whose first page id is past 64', () => {
+    const h = harness(setupOf('lru'), { gpuSlots: 80 });
+    h.serve(request('filler', range(100, 70))); // pages 1-70, no agent
+    const a = request('a', [1], 'a');
+    h.serve(a);
+    expect(a.pages[0]).toBe(71);
+    h.serve(request('second filler', range(1000, 79)));
+    expect(h.promptEvents).toEqual(['evicted a']);
+  });
+});
+
+describe('Replica loads meeting a prefill or a queue', () => {
+  it('a prefetch landing in the middle of a prefill: a page past the chunk is shared and recomputed, a page at a block boundary is a hit', () => {
+    const batches: string[] = [];
+    const events = new EventQueue();
+    // Recomputing always beats loading on demand (so x's prompt is recomputed at admission), while the
+    // host link itself is A10G's: the prefetch lands long before the first chunk ends.
+    const replica = new Replica(0, events, { onFirstToken: () => {}, onComplete: () => {} }, replicaOptions(hardware, {
+      setup: { name: 'kvflow', policy: policyFactory('ste'), cpuTier: true, prefetch: true, statusAware: true },
+      gpuSlots: 6,
+      cpuSlots: 16,
+      tokenBudget: 24,
+      cost: recordingCost(batches, () => false),
+    }));
+    replica.enqueue(request('x', [1, 2, 3, 4], 'x'));
+    events.run();
+    replica.enqueue(request('filler', [5, 6, 7, 8, 9])); // five pages and an output page: x is CPU-only now
+    events.run();
+    const blocksOnGpu = [...replica.cache.pageIds()].filter((p) => (replica.cache.stateOf(p) & PageState.gpu) !== 0).map((p) => replica.cache.blockOf(p));
+    expect(blocksOnGpu.sort((a, b) => a - b)).toEqual([5, 6, 7, 8, 9]);
+    batches.length = 0;
+    const x2 = request('x2', [1, 2, 3, 4], 'x');
+    replica.enqueue(x2); // admitted at once: its first chunk (24 tokens) writes blocks 1 and 2
+    replica.updateSte(new Map([['x', 0]])); // x is due: its blocks 3 and 4 are prefetched meanwhile
+    events.run();
+    // Second chunk (tokens 24-47): block 3 arrived by prefetch, shared but computed; then block 4 is
+    // taken over at the block boundary as a hit, and the last record only produces the first token.
+    expect(batches).toEqual(['P24@0', 'P24@24', 'P1@64']);
+    expect([x2.hitTokens, x2.loadedTokens, x2.recomputedTokens]).toEqual([16, 0, 48]);
+    expect(replica.prefetcher!.stats).toEqual({ prefetchedPages: 2, wastedPages: 0, cancelled: 0 });
+    expect(replica.cache.pinnedGpu).toBe(0);
+    replica.cache.checkInvariants();
+  });
+
+  it('a blocking load-back holds the requests queued behind it in the same pass, and its GPU prefix is counted once', () => {
+    const h = harness(setupOf('lru', { cpuTier: true }), { gpuSlots: 6, cpuSlots: 16 });
+    h.serve(request('x', [1, 2], 'x')); // written through to the CPU
+    h.serve(request('filler', [5, 6, 7, 8])); // five slots: evicts x's leaf (block 2); block 1 stays
+    const busy = request('busy', [1, 20], undefined, { output: 3 }); // keeps block 1 recent and pinned
+    h.replica.enqueue(busy);
+    const x2 = request('x2', [1, 2, 3]);
+    const y = request('y', [9]);
+    h.replica.enqueue(x2); // both queue behind busy's prefill
+    h.replica.enqueue(y);
+    h.events.run();
+    // The pass that starts x2's load of block 2 stops there: y waits for the load and is admitted with x2
+    // once it landed (admitting y meanwhile would finish it first).
+    expect(h.done).toEqual(['x', 'filler', 'busy', 'x2', 'y']);
+    expect(x2.loadStart).toBeGreaterThan(busy.firstToken);
+    expect(x2.admitted).toBeGreaterThan(x2.loadStart);
+    expect(y.admitted).toBe(x2.admitted);
+    expect([x2.hitTokens, x2.loadedTokens, x2.recomputedTokens]).toEqual([16, 16, 16]);
+    expect(h.replica.cache.pinnedGpu).toBe(0);
+    h.replica.cache.checkInvariants();
+  });
+});
