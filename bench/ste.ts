@@ -17,9 +17,10 @@
  * a long chain, 1 in a 10-agent one), not every absolute value. An end searches nothing: it changes only
  * the ended agent's value (src/graph/progress.ts); nor does a begin that is a chain step from a walk (a
  * chain of 17 agents or more): it shifts the values (progress.ts `#shift`). The 10-agent chain, whose path
- * comes back within the horizon, searches on each begin. Still O(agents within reach) per event: the
- * tracker's settle, WorkflowSte's refresh and the absolute side of the change log, which consumers that
- * read absolute values (the prefetcher, the gateway's diffs) are handed; and a long chain brings a new
+ * comes back within the horizon, searches on each begin. The tracker settles a shift as one offset
+ * increment (tracker.ts `settleShift`). Still O(agents within reach) per event: the progress's shift and the
+ * absolute side of the change log, which consumers that read absolute values (the prefetcher, the
+ * gateway's diffs) are handed; and a long chain brings a new
  * `instance/agent` key into the tables at every step. The lru replays show the cache's own part, which no
  * STE design removes: a long chain's fixed prompts all miss.
  * The step graph is built once per workflow, outside the timed replays (printed beside them).

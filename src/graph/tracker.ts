@@ -45,6 +45,8 @@ interface TrackedInstance {
   pending: number;
   /** Listed in the tracker's `stale` (events not yet searched). */
   isStale: boolean;
+  /** The one event since the last settle was a begin that shifted a walk (progress.ts `begin`; see `settleShift`). */
+  shiftOnly: boolean;
 }
 
 export class StepTracker {
@@ -77,6 +79,17 @@ export class StepTracker {
    */
   private changed: number[] = [];
   private changedFlag: Uint8Array;
+  /**
+   * A tracker of one instance stores `given` and `minimum` plus this offset: a walk's shift, which moves
+   * every value one step nearer, is one increment (`settleShift`), not a change per agent. 0 once counted.
+   */
+  private offset = 0;
+  /**
+   * The agents a shift moved, not yet in `changed`: the first `shiftedCount` of `shiftedOrder`, which
+   * come before every agent in `changed` (see `takeShifted`; any other change lists them first).
+   */
+  private shiftedCount = 0;
+  private shiftedOrder: AgentList | undefined;
 
   constructor(
     private readonly graph: AgentStepGraph,
@@ -121,9 +134,13 @@ export class StepTracker {
   /** `begin` with the agent's id in the graph (`graph.idOf`), for callers that already looked it up. */
   beginById(instance: string, id: number): void {
     const tracked = this.trackedOf(instance);
+    const settled = !tracked.isStale && !this.counted;
+    const shifts = tracked.progress.shifted;
     tracked.progress.begin(id);
-    // The settle compares every known agent (a begin may shift the values without a search: progress.ts).
+    // The settle compares every known agent (a begin may shift the values without a search: progress.ts),
+    // unless the begin shifted values that were settled: then it moves them all at once (`settleShift`).
     tracked.pending = -1;
+    tracked.shiftOnly = settled && tracked.progress.shifted === shifts + 1;
     this.markStale(tracked);
     this.changes++;
   }
@@ -133,6 +150,7 @@ export class StepTracker {
     const tracked = this.trackedOf(instance);
     // No event since the instance's last search: an end that changes only its own agent needs none.
     const searched = !tracked.isStale;
+    tracked.shiftOnly = false;
     if (tracked.progress.end(id)) {
       if (searched && this.inPlaceEnds) tracked.pending = id;
       else tracked.progress.invalidate();
@@ -146,6 +164,7 @@ export class StepTracker {
     const tracked = this.instances.get(instance);
     if (!tracked) return;
     this.instances.delete(instance);
+    this.listShifted();
     this.shiftedFinished += tracked.progress.shifted;
     if (tracked.isStale) {
       tracked.isStale = false;
@@ -167,7 +186,7 @@ export class StepTracker {
     // Read once per changed agent after `takeChangedIds` settled: skip the call when nothing is pending.
     if (this.staleCount > 0 || this.compiledRevision !== this.graph.revision) this.settle();
     const steps = this.minimum[id] ?? Infinity;
-    return Number.isFinite(steps) ? steps : undefined;
+    return Number.isFinite(steps) ? steps - this.offset : undefined;
   }
 
   /** Every agent with a known STE, in agent id order. */
@@ -175,7 +194,7 @@ export class StepTracker {
     this.settle();
     const known = this.counted ? this.counts.keys() : (this.instances.values().next().value?.order ?? []);
     const ids = [...known].sort((a, b) => a - b);
-    return new Map(ids.map((id) => [this.graph.agents[id]!, this.minimum[id]!]));
+    return new Map(ids.map((id) => [this.graph.agents[id]!, this.minimum[id]! - this.offset]));
   }
 
   /**
@@ -196,15 +215,47 @@ export class StepTracker {
   /** `takeChangedAgents` by id in the graph, in the same order. */
   takeChangedIds(): number[] {
     this.settle();
+    this.listShifted();
     const ids = this.changed;
     this.changed = [];
     for (const id of ids) this.changedFlag[id] = 0;
     return ids;
   }
 
+  /**
+   * For a caller that reads a shift as one move (WorkflowSte): how many agents the last settle shifted
+   * one step nearer without listing them, or 0. They are the first that many of `knownIds()` (until the
+   * next event), and come before the agents `takeChangedIds` then lists.
+   */
+  takeShifted(): number {
+    this.settle();
+    const count = this.shiftedCount;
+    this.shiftedCount = 0;
+    this.shiftedOrder = undefined;
+    return count;
+  }
+
+  /** Puts the agents of an untaken shift at the head of `changed`, where they changed. */
+  private listShifted(): void {
+    const count = this.shiftedCount;
+    if (count === 0) return;
+    const items = this.shiftedOrder!.items;
+    this.shiftedCount = 0;
+    this.shiftedOrder = undefined;
+    const later = this.changed;
+    const ids: number[] = [];
+    for (let i = 0; i < count; i++) {
+      this.changedFlag[items[i]!] = 1;
+      ids.push(items[i]!);
+    }
+    for (const id of later) ids.push(id);
+    this.changed = ids;
+  }
+
   /** Searches the instances that moved and folds their new values into the minimum. */
   private settle(): void {
     this.followGraph();
+    if (this.staleCount > 0) this.listShifted();
     for (let s = 0; s < this.staleCount; s++) {
       const tracked = this.stale[s]!;
       this.stale[s] = undefined; // a finished instance is not held here
@@ -217,15 +268,19 @@ export class StepTracker {
         this.settleAgent(tracked, pending);
         continue;
       }
+      const shiftOnly = tracked.shiftOnly;
+      tracked.shiftOnly = false;
+      if (shiftOnly && this.settleShift(tracked)) continue;
       const distance = tracked.progress.steps();
       const { given, order } = tracked;
+      const offset = this.offset;
       // Agents whose value stayed keep their place; the others leave, and come back at the end if reached.
       const kept = order.items;
       let keptCount = 0;
       for (let i = 0; i < order.length; i++) {
         const agent = kept[i]!;
         const value = given[agent]!;
-        if (distance[agent] === value) {
+        if (distance[agent]! + offset === value) {
           kept[keptCount++] = agent;
           continue;
         }
@@ -237,12 +292,40 @@ export class StepTracker {
       for (let i = 0; i < reached.length; i++) {
         const agent = reached.items[i]!;
         if (given[agent] !== Infinity) continue;
-        given[agent] = distance[agent]!;
+        given[agent] = distance[agent]! + offset;
         order.push(agent);
-        this.add(agent, distance[agent]!);
+        this.add(agent, given[agent]!);
       }
     }
     this.staleCount = 0;
+  }
+
+  /**
+   * What `settle` gives after a begin that shifted a walk whose values were settled (progress.ts
+   * `#shift`): every agent of the order one step nearer, then the one that entered reach at the end. The
+   * search's order is the walk's (known) order, so this holds when the order is that, plus the agent
+   * that entered; then the values move by one increment of `offset`, and the agents it moved are listed
+   * as changed only when read (`listShifted`, `takeShifted`). False (nothing done) otherwise.
+   */
+  private settleShift(tracked: TrackedInstance): boolean {
+    const { order, given } = tracked;
+    const reached = tracked.progress.reached();
+    const count = order.length;
+    if (reached.length !== count + 1) return false;
+    const items = order.items;
+    const known = reached.items;
+    for (let i = 0; i < count; i++) if (items[i] !== known[i]) return false;
+    this.offset++;
+    if (this.changed.length > 0) for (let i = 0; i < count; i++) this.markChanged(items[i]!);
+    else if (count > 0) {
+      this.shiftedCount = count;
+      this.shiftedOrder = order;
+    }
+    const entered = known[count]!;
+    given[entered] = tracked.progress.steps()[entered]! + this.offset;
+    order.push(entered);
+    this.add(entered, given[entered]!);
+    return true;
   }
 
   private markStale(tracked: TrackedInstance): void {
@@ -254,7 +337,7 @@ export class StepTracker {
   /** What `settle` does for an instance in which only `agent`'s value changed, without a search. */
   private settleAgent(tracked: TrackedInstance, agent: number): void {
     const { given, order } = tracked;
-    const value = tracked.progress.steps()[agent]!;
+    const value = tracked.progress.steps()[agent]! + this.offset;
     const previous = given[agent]!;
     if (value === previous) return;
     // As in `settle`: the agent leaves its place in the order and comes back at the end if it has a value.
@@ -321,7 +404,7 @@ export class StepTracker {
     let tracked = this.instances.get(instance);
     if (tracked === undefined) {
       if (!this.counted && this.instances.size > 0) this.startCounting();
-      tracked = { progress: new InstanceProgress(this.topology, this.horizon), given: new Float64Array(this.topology.size).fill(Infinity), order: new AgentList(), pending: -1, isStale: false };
+      tracked = { progress: new InstanceProgress(this.topology, this.horizon), given: new Float64Array(this.topology.size).fill(Infinity), order: new AgentList(), pending: -1, isStale: false, shiftOnly: false };
       this.instances.set(instance, tracked);
     }
     return tracked;
@@ -331,8 +414,13 @@ export class StepTracker {
   private startCounting(): void {
     this.settle();
     this.counted = true;
+    // Counts hold absolute values: the one instance's values lose their offset.
+    const offset = this.offset;
+    this.offset = 0;
     for (const { given, order } of this.instances.values()) {
       for (const agent of order) {
+        given[agent] = given[agent]! - offset;
+        this.minimum[agent] = this.minimum[agent]! - offset;
         let counts = this.counts.get(agent);
         if (!counts) this.counts.set(agent, (counts = new Map()));
         counts.set(given[agent]!, (counts.get(given[agent]!) ?? 0) + 1);
@@ -353,6 +441,7 @@ export class StepTracker {
     this.compiledRevision = this.graph.revision;
     for (const tracked of this.instances.values()) {
       tracked.progress.adopt(this.topology);
+      tracked.shiftOnly = false;
       if (tracked.given.length < this.topology.size) {
         const given = new Float64Array(this.topology.size).fill(Infinity);
         given.set(tracked.given);

@@ -122,41 +122,21 @@ export class WorkflowSte implements SteSource {
    */
   #refresh(instance: string, own: PrivateInstance, step: number): void {
     const { tracker, keys, clock } = own;
-    const names = this.#graph.agents;
     const before = clock.value;
     // A clock that grew large starts again from 0 (every relative value changes once): values stay exact integers.
     const after = step > 0 ? (before + step > MAX_CLOCK ? 0 : before + step) : before;
-    for (const id of tracker.takeChangedIds()) {
-      const value = tracker.steOfId(id);
-      const keyed = keys[id];
-      if (keyed === undefined) {
-        if (value === undefined) continue;
-        const key = `${instance}/${names[id]!}`;
-        const added: KeyedValue = { key, relative: value + after, clock };
-        keys[id] = added;
-        this.#keyed.set(key, added);
-        this.#log.noteValue(key, value);
-        this.#log.noteRelative(key, clock, added.relative);
-        this.#version++;
-        continue;
-      }
-      if (value === keyed.relative - before) continue;
-      this.#log.noteValue(keyed.key, value);
-      this.#version++;
-      if (value === undefined) {
-        keys[id] = undefined;
-        this.#keyed.delete(keyed.key);
-        this.#log.noteRelative(keyed.key, clock, NaN);
-      } else if (value + after !== keyed.relative) {
-        keyed.relative = value + after;
-        this.#log.noteRelative(keyed.key, clock, keyed.relative);
-      }
-    }
+    // A walk's shift (tracker.ts `settleShift`): the first `shifted` known agents, each one step nearer, come
+    // first. Against a clock that moved by one step their relative values stay: only the absolute log lists them.
+    const shifted = tracker.takeShifted();
+    const known = tracker.knownIds();
+    for (let i = 0; i < shifted; i++) this.#change(instance, own, known.items[i]!, tracker.steOfId(known.items[i]!), before, after);
+    for (const id of tracker.takeChangedIds()) this.#change(instance, own, id, tracker.steOfId(id), before, after);
     if (after === before) return;
-    // Agents whose absolute value stayed now sit differently against the moved clock.
     clock.value = after;
     this.#log.noteMove(clock);
-    const known = tracker.knownIds();
+    // After a shift every known agent was shifted or changed.
+    if (shifted > 0 && known.length === shifted + 1) return;
+    // Agents whose absolute value stayed now sit differently against the moved clock.
     for (let i = 0; i < known.length; i++) {
       const keyed = keys[known.items[i]!];
       if (keyed === undefined) continue;
@@ -164,6 +144,34 @@ export class WorkflowSte implements SteSource {
       if (relative === keyed.relative) continue;
       keyed.relative = relative;
       this.#log.noteRelative(keyed.key, clock, relative);
+    }
+  }
+
+  /** Logs that agent `id`'s absolute STE is now `value` (undefined: unknown), if it changed, with the clock moving from `before` to `after`. */
+  #change(instance: string, own: PrivateInstance, id: number, value: number | undefined, before: number, after: number): void {
+    const { keys, clock } = own;
+    const keyed = keys[id];
+    if (keyed === undefined) {
+      if (value === undefined) return;
+      const key = `${instance}/${this.#graph.agents[id]!}`;
+      const added: KeyedValue = { key, relative: value + after, clock };
+      keys[id] = added;
+      this.#keyed.set(key, added);
+      this.#log.noteValue(key, value);
+      this.#log.noteRelative(key, clock, added.relative);
+      this.#version++;
+      return;
+    }
+    if (value === keyed.relative - before) return;
+    this.#log.noteValue(keyed.key, value);
+    this.#version++;
+    if (value === undefined) {
+      keys[id] = undefined;
+      this.#keyed.delete(keyed.key);
+      this.#log.noteRelative(keyed.key, clock, NaN);
+    } else if (value + after !== keyed.relative) {
+      keyed.relative = value + after;
+      this.#log.noteRelative(keyed.key, clock, keyed.relative);
     }
   }
 

@@ -73,6 +73,8 @@ const eventsArbitrary = fc.array(
     agent: fc.nat(),
     // Mostly read after each event, as WorkflowSte does (an end is applied in place only after a read).
     take: fc.constantFrom(true, true, true, false),
+    // Without a take, sometimes a read that settles without taking (a shift then lists behind untaken changes).
+    peek: fc.boolean(),
   }),
   { minLength: 20, maxLength: 120 },
 );
@@ -88,10 +90,10 @@ function apply(event: Event, ...sources: { begin(instance: string, agent: string
 }
 
 /** Turns the generated events into concrete ones, following the graph's edges on "step". */
-function concrete(graph: AgentStepGraph, events: readonly { kind: string; instance: number; agent: number; take: boolean }[], twoInstances: boolean) {
+function concrete(graph: AgentStepGraph, events: readonly { kind: string; instance: number; agent: number; take: boolean; peek: boolean }[], twoInstances: boolean) {
   const running = new Map<string, string | undefined>();
   const lastEnded = new Map<string, string | undefined>();
-  const out: (Event & { take: boolean })[] = [];
+  const out: (Event & { take: boolean; peek: boolean })[] = [];
   const successors = (agent: string): string[] => {
     const next: string[] = [];
     for (const edge of graph.edges) {
@@ -107,18 +109,18 @@ function concrete(graph: AgentStepGraph, events: readonly { kind: string; instan
     const instance = twoInstances ? `i${event.instance}` : 'i0';
     const agent = `a${event.agent % graph.agents.length}`;
     if (event.kind === 'finish') {
-      out.push({ instance, kind: 'finish', agent, take: event.take });
+      out.push({ instance, kind: 'finish', agent, take: event.take, peek: event.peek });
       running.delete(instance);
       lastEnded.delete(instance);
       continue;
     }
     if (event.kind !== 'step') {
-      out.push({ instance, kind: event.kind as 'begin' | 'end', agent, take: event.take });
+      out.push({ instance, kind: event.kind as 'begin' | 'end', agent, take: event.take, peek: event.peek });
       continue;
     }
     const now = running.get(instance);
     if (now !== undefined) {
-      out.push({ instance, kind: 'end', agent: now, take: event.take });
+      out.push({ instance, kind: 'end', agent: now, take: event.take, peek: event.peek });
       running.set(instance, undefined);
       lastEnded.set(instance, now);
       continue;
@@ -126,7 +128,7 @@ function concrete(graph: AgentStepGraph, events: readonly { kind: string; instan
     const ended = lastEnded.get(instance);
     const options = ended === undefined ? [graph.start ?? agent] : successors(ended);
     const next = options.length > 0 ? options[event.agent % options.length]! : agent;
-    out.push({ instance, kind: 'begin', agent: next, take: event.take });
+    out.push({ instance, kind: 'begin', agent: next, take: event.take, peek: event.peek });
     running.set(instance, next);
   }
   return out;
@@ -141,10 +143,21 @@ describe('a chain step from a walk, shifted without a search', () => {
         const graph = chainGraph(w);
         const tracker = new StepTracker(graph, { horizon: w.horizon });
         const reference = new StepTracker(graph, { horizon: w.horizon, inPlaceEnds: false });
+        // Read as WorkflowSte reads it: a shift's agents (the first of the known ones), then the other changes.
+        const byShifts = new StepTracker(graph, { horizon: w.horizon });
         for (const event of concrete(graph, events, twoInstances)) {
-          apply(event, tracker, reference);
-          if (!event.take) continue;
-          expect(tracker.takeChangedIds()).toEqual(reference.takeChangedIds());
+          apply(event, tracker, reference, byShifts);
+          if (!event.take) {
+            if (event.peek) {
+              expect([...tracker.snapshot()]).toEqual([...reference.snapshot()]);
+              expect([...byShifts.snapshot()]).toEqual([...reference.snapshot()]);
+            }
+            continue;
+          }
+          const changed = reference.takeChangedIds();
+          const shifted = byShifts.takeShifted();
+          expect([...(shifted > 0 ? [...byShifts.knownIds()].slice(0, shifted) : []), ...byShifts.takeChangedIds()]).toEqual(changed);
+          expect(tracker.takeChangedIds()).toEqual(changed);
           expect([...tracker.snapshot()]).toEqual([...reference.snapshot()]);
           if (!twoInstances) expect([...tracker.knownIds()]).toEqual([...reference.knownIds()]);
         }
@@ -176,6 +189,23 @@ describe('a chain step from a walk, shifted without a search', () => {
       }),
       { numRuns: runs(200), seed: SEED + 1 },
     );
+  });
+
+  it('lists a shift read but not taken before the changes of a finish that follows it', () => {
+    const graph = chainGraph({ size: 20, specials: [], rounds: null, horizon: 3 });
+    const tracker = new StepTracker(graph, { horizon: 3 });
+    const reference = new StepTracker(graph, { horizon: 3, inPlaceEnds: false });
+    for (const source of [tracker, reference]) {
+      source.begin('wf', 'a0');
+      source.takeChangedIds();
+      source.end('wf', 'a0');
+      source.takeChangedIds();
+      source.begin('wf', 'a1');
+      source.snapshot(); // settles the shift without taking it
+      source.finish('wf');
+    }
+    expect(tracker.shiftedBegins).toBe(1);
+    expect(tracker.takeChangedIds()).toEqual(reference.takeChangedIds());
   });
 
   it('steps a 100,000-agent chain without searching: one shift per begin once the walk is found', () => {
