@@ -9,7 +9,7 @@ import { replicaOptions } from '../helpers/sim.js';
 import { PageState } from '../../src/cache/radix-cache.js';
 import { policyFactory } from '../../src/cache/policy-registry.js';
 import { CostModel, type IterationBatch } from '../../src/sim/cost-model.js';
-import { EventQueue } from '../../src/sim/event-queue.js';
+import { EventQueue, type Clock } from '../../src/sim/event-queue.js';
 import { resolveHardware } from '../../src/sim/hardware.js';
 import { Replica, type EngineCost, type ReplicaOptions } from '../../src/sim/replica.js';
 import type { Setup } from '../../src/sim/setups.js';
@@ -129,6 +129,20 @@ describe('Replica scheduling edges', () => {
     expect(h.replica.stallSeconds).toBe(0);
   });
 
+  it('is not idle while a running request waits for a write-through to land', () => {
+    const h = harness(setupOf('lru', { cpuTier: true }), { gpuSlots: 3, cpuSlots: 16 });
+    const a = request('a', [1, 2]);
+    const b = request('b', [3, 4]);
+    h.replica.enqueue(a);
+    h.replica.enqueue(b);
+    h.events.run(1); // a's only iteration: a completes, b is admitted and makes no progress until the write lands
+    expect([h.replica.waitingCount, h.replica.runningCount, b.computed]).toEqual([0, 1, 0]);
+    expect(h.replica.idle).toBe(false);
+    h.events.run();
+    expect(h.done).toEqual(['a', 'b']);
+    expect(h.replica.idle).toBe(true);
+  });
+
   it('STE changes reach a replica whose policy keeps no STE: nothing happens', () => {
     const h = harness(setupOf('lru'), { gpuSlots: 8 });
     h.replica.updateSte(new Map([['x', 1]]));
@@ -241,5 +255,60 @@ describe('Replica loads meeting a prefill or a queue', () => {
     expect([x2.hitTokens, x2.loadedTokens, x2.recomputedTokens]).toEqual([16, 16, 16]);
     expect(h.replica.cache.pinnedGpu).toBe(0);
     h.replica.cache.checkInvariants();
+  });
+});
+
+describe('Replica clocks and aborts', () => {
+  /** The ideal engine's cost model: every iteration, decode-only ones too, pays the 4 ms launch overhead. */
+  const ideal = resolveHardware({ gpu: 'A10G', model: 'Llama-3.1-8B', engine: 'ideal' });
+  const idealModel = new CostModel(ideal);
+  /** A decode of `output` tokens after a one-block prompt, on `clock`; returns the done time and the first token's. */
+  function decodeRun(makeClock: (events: EventQueue) => Clock, output: number) {
+    const events = new EventQueue();
+    const replica = new Replica(0, makeClock(events), { onFirstToken: () => {}, onComplete: () => {} }, replicaOptions(ideal, { setup: setupOf('lru'), gpuSlots: 8 }));
+    const r = request('r', [1], undefined, { output });
+    replica.enqueue(r);
+    events.run();
+    return { done: r.done, firstToken: r.firstToken, iterations: replica.iterations };
+  }
+  /** The decode iterations of one request after its first token, one at a time, each a whole iteration (no engine rules). */
+  const decodeSeconds = (from: number, to: number) => {
+    let t = 0;
+    for (let c = from; c <= to; c++) t += idealModel.iterationSeconds({ prefill: [], decode: [{ contextTokens: c }] });
+    return t;
+  };
+
+  it('prices repeated decode ends, forward pass and overhead, alike with and without a clock that elides them', () => {
+    const queue = decodeRun((events) => events, 9);
+    // The same queue seen through a clock without stretch or settle: every end is woken one by one.
+    const plain = decodeRun((events) => ({
+      get now() {
+        return events.now;
+      },
+      at: (time, fire) => events.at(time, fire),
+      after: (delay, fire) => events.after(delay, fire),
+      wake: (time, target, tag) => events.wake(time, target, tag),
+    }), 9);
+    expect(idealModel.overheadSeconds({ prefill: [], decode: [{ contextTokens: 17 }] })).toBe(0.004);
+    expect(queue.iterations).toBe(9);
+    expect(plain.iterations).toBe(9);
+    // Eight decodes at contexts 17..24, each its forward pass plus the 4 ms iteration overhead.
+    expect(queue.done - queue.firstToken).toBeCloseTo(decodeSeconds(17, 24), 12);
+    expect(plain.done - plain.firstToken).toBeCloseTo(decodeSeconds(17, 24), 12);
+    expect(plain.done).toBe(queue.done);
+  });
+
+  it('a request aborted while its iteration runs is not advanced by that iteration', () => {
+    const h = harness(setupOf('lru'), { gpuSlots: 8 });
+    const a = request('a', [1]);
+    const b = request('b', [2], undefined, { output: 3 });
+    h.replica.enqueue(a); // its prefill iteration starts at once
+    h.replica.enqueue(b);
+    expect(h.replica.abort(a)).toBe(true);
+    h.events.run();
+    expect(h.done).toEqual(['b']);
+    expect(a.phase).toBe('done');
+    expect(Number.isNaN(a.firstToken)).toBe(true);
+    expect(h.replica.cache.pinnedGpu).toBe(0);
   });
 });
