@@ -80,4 +80,16 @@ describe('StepTracker, exact', () => {
     tracker.begin('two', 'b');
     expect(() => tracker.knownIds()).toThrow(new Error('knownIds is for a tracker of one instance'));
   });
+
+  it("a join fires after its latest member, counting the loop rounds a member has left, whichever member launched first", () => {
+    // m1 loops on itself twice before it goes on; m1 and m2 join into t.
+    const graph = new AgentStepGraph();
+    graph.addEdge({ kind: 'loop', from: 'm1', to: 'm1', count: 2 });
+    graph.addEdge({ kind: 'join', from: ['m1', 'm2'], to: 't' });
+    const tracker = new StepTracker(graph);
+    tracker.begin('wf', 'm1');
+    tracker.begin('wf', 'm2');
+    // m1 launches first (at 0) but leaves its loop 2 x 1 steps later: t is 0 + 2 + 1.
+    expect(Object.fromEntries(tracker.snapshot())).toEqual({ m1: 0, m2: 0, t: 3 });
+  });
 });
