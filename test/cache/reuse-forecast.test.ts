@@ -80,6 +80,30 @@ describe('ReuseForecast', () => {
     expect(forecast.nextUse(5000)).toBe(50 + 2 * 10);
   });
 
+  it("leaves calls without an agent out of the learned graph: they do not stand between the agents' steps", () => {
+    const forecast = new ReuseForecast();
+    let tick = 0;
+    const run = (workflow: string, agent: string | undefined, page: number) => {
+      const identity = agent === undefined ? { workflow } : { workflow, agent };
+      const { owner } = forecast.call(identity, tick);
+      forecast.touch(page, owner);
+      forecast.finished(identity);
+      tick += 10;
+      return owner;
+    };
+    // Session w1 runs plan -> code twice, with an agentless call after each agent.
+    for (let round = 0; round < 2; round++) {
+      run('w1', 'plan', 1);
+      run('w1', undefined, 5);
+      run('w1', 'code', 2);
+      run('w1', undefined, 6);
+    }
+    // As without the agentless calls: after w2's code (tick 90, w2's gap 10), plan is one step away, code two.
+    run('w2', 'plan', 3);
+    run('w2', 'code', 4);
+    expect([forecast.nextUse(3), forecast.nextUse(4)]).toEqual([90 + 1 * 10, 90 + 2 * 10]);
+  });
+
   it("averages a session's gaps (newest weighted 0.3) and the global gap (0.1) for callers seen once", () => {
     const forecast = new ReuseForecast();
     // Three calls of session w by three callers (agents a, b, c). Session w's gaps: 10, then 4:
@@ -129,6 +153,9 @@ describe('ReuseForecast', () => {
     const w = forecast.call({ workflow: 'w' }, 0); // the only caller: owner 0
     forecast.forget(5000); // beyond the table, never seen
     expect(forecast.nextUse(5000)).toBe(0);
+    // Page 1,024, the first past the initial table, before it grew: owned by nobody.
+    forecast.forget(1024);
+    expect(forecast.nextUse(1024)).toBe(0);
     forecast.touch(1024, w.owner); // the table starts with 1,024 pages
     expect(forecast.nextUse(1024)).toBe(0 + 3 * 8);
     forecast.call({ workflow: 'v' }, 1); // owner 1
