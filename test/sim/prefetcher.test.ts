@@ -262,18 +262,19 @@ describe('Prefetcher', () => {
   });
 
   it('a prompt noted again while its agent waits for room is listed once: after the agent leaves, nothing loads it', () => {
-    const s = setup({ a: [1] }, { gpuSlots: 1, loadAhead: 5 });
-    const running = s.cache.insertGpu(ROOT, 99, 0);
-    s.cache.lock(running); // the one GPU slot is held: a's load finds no room and a stays due
+    const s = setup({ a: [1], b: [2] }, { gpuSlots: 2, loadAhead: 5 });
+    const running = [98, 99].map((block) => s.cache.insertGpu(ROOT, block, 0));
+    for (const page of running) s.cache.lock(page); // every GPU slot is held: a's load finds no room and a stays due
     s.prefetcher.update(new Map([['a', 2]]));
     expect(s.link.queued).toHaveLength(0);
     s.prefetcher.notePrompt('a', [1]); // a's next request declares the same prompt again
+    s.prefetcher.notePrompt('a', [2]); // and the one after it another prompt (b's page)
     s.prefetcher.update(new Map([['a', undefined]])); // a leaves the window
-    s.cache.unlock(running);
-    expect(s.cache.evictGpu()).toBe(running); // room now
+    for (const page of running) s.cache.unlock(page);
+    expect(s.cache.evictGpu()).toBe(running[0]); // room now
     s.prefetcher.update(new Map([['other', undefined]])); // any change re-plans what is still due: nothing
     expect(s.link.queued).toHaveLength(0);
-    expect(states(s, 'a')).toEqual([PageState.cpu]);
+    expect([...states(s, 'a'), ...states(s, 'b')]).toEqual([PageState.cpu, PageState.cpu]);
   });
 
   it('an agent whose load is in flight is not planned again when its prompt changes; the new prompt loads on a change after it landed', () => {
@@ -325,6 +326,82 @@ describe('Prefetcher', () => {
     expect(s.prefetcher.heldAgents).toBe(1); // a's prompt is still known
     expect(s.link.queued).toHaveLength(0);
   });
+
+  it('plans the prompt an agent declared last: another one of the same length, or a shorter one with the same start', () => {
+    const s = setup({ a: [1, 2, 3], b: [4, 5] }, { gpuSlots: 8, loadAhead: 5 });
+    s.prefetcher.notePrompt('a', [4, 5, 6]); // every block differs from a's first prompt
+    s.prefetcher.update(new Map([['a', 1]])); // [4, 5] are CPU-only, block 6 is nowhere
+    expect(s.link.queued.map((t) => t.bytes)).toEqual([2 * PAGE_BYTES]);
+    expect([...states(s, 'a'), ...states(s, 'b')]).toEqual([PageState.cpu, PageState.cpu, PageState.cpu, PageState.cpu | PageState.loading, PageState.cpu | PageState.loading]);
+    const t = setup({ a: [1, 2, 3] }, { gpuSlots: 8, loadAhead: 5 });
+    t.prefetcher.notePrompt('a', [1, 2]); // a prefix of the first prompt
+    t.prefetcher.update(new Map([['a', 1]]));
+    expect(t.link.queued.map((x) => x.bytes)).toEqual([2 * PAGE_BYTES]);
+    expect(states(t, 'a')).toEqual([PageState.cpu | PageState.loading, PageState.cpu | PageState.loading, PageState.cpu]);
+  });
+
+  it('a prompt noted with a length is only that many of the blocks given', () => {
+    const s = setup({ b: [1, 2, 3] }, { gpuSlots: 8, loadAhead: 5 });
+    s.prefetcher.notePrompt('a', [1, 2, 3], 2); // a request's blocks, its fixed prompt the first two
+    s.prefetcher.update(new Map([['a', 0]]));
+    expect(s.link.queued.map((t) => t.bytes)).toEqual([2 * PAGE_BYTES]);
+    expect(states(s, 'b')).toEqual([PageState.cpu | PageState.loading, PageState.cpu | PageState.loading, PageState.cpu]);
+  });
+
+  it('without eviction notices (an owner that does not report them) a prompt found resident is matched again at its next plan', () => {
+    const policy = new StePolicy();
+    const cache = new RadixCache({ gpuSlots: 4, cpuSlots: 4, policy }); // evictions reach nobody
+    const page = cache.insertGpu(ROOT, 1, 0);
+    cache.startWrite(page);
+    cache.finishWrite(page);
+    const link = new FakeLink();
+    const prefetcher = new Prefetcher(cache, link, { policy, pageBytes: PAGE_BYTES, loadAhead: 1 });
+    prefetcher.notePrompt('a', [1]);
+    prefetcher.update(new Map([['a', 1]])); // resident: nothing to load
+    expect(link.queued).toHaveLength(0);
+    expect(cache.evictGpuPage(page)).toBe(true); // unreported
+    prefetcher.update(new Map([['a', 0]]));
+    expect(link.queued.map((t) => t.bytes)).toEqual([PAGE_BYTES]);
+  });
+
+  it('with eviction notices counts the evictions of page 1,024 (where the first table ends) and of pages past it', () => {
+    // Pages 1-1,023 are a filler's, so a's prompt is page 1,024 and b's page 1,025; c's is page 1.
+    const s = setup({ filler: Array.from({ length: 1023 }, (_, i) => 10_000 + i), a: [1], b: [2], c: [10_000] }, { gpuSlots: 1100, cpuSlots: 1100, evictionNotices: true });
+    expect([s.pages.get('a'), s.pages.get('b'), s.pages.get('c')]).toEqual([[1024], [1025], [1]]);
+    s.prefetcher.update(new Map([['a', 1], ['b', 1], ['c', 1]]));
+    for (let i = 0; i < 3; i++) s.link.start();
+    for (let i = 0; i < 3; i++) s.link.land();
+    s.prefetcher.update(new Map([['a', 0], ['b', 0]])); // both found resident: remembered
+    expect(s.link.queued).toHaveLength(0);
+    for (const page of [1024, 1025, 1]) expect(s.cache.evictGpuPage(page)).toBe(true); // each noted through the cache's hook
+    s.prefetcher.update(new Map([['a', 1], ['b', 1]])); // both matched again: loaded
+    expect(s.link.queued.map((t) => t.bytes)).toEqual([PAGE_BYTES, PAGE_BYTES]);
+    expect([...states(s, 'a'), ...states(s, 'b')]).toEqual([PageState.cpu | PageState.loading, PageState.cpu | PageState.loading]);
+  });
+
+  it('with eviction notices a prompt found resident is trusted until its last page is evicted, also for page ids past the first table', () => {
+    // Pages 1-1,023 are a filler's, so a's prompt is pages 1,024 and 1,025.
+    const s = setup({ filler: Array.from({ length: 1023 }, (_, i) => 10_000 + i), a: [1, 2] }, { gpuSlots: 1100, cpuSlots: 1100, evictionNotices: true });
+    expect(s.pages.get('a')).toEqual([1024, 1025]);
+    s.prefetcher.update(new Map([['a', 1]])); // a new agent: its prompt is matched and loaded
+    expect(s.link.queued.map((t) => t.bytes)).toEqual([2 * PAGE_BYTES]);
+    s.link.start();
+    s.link.land();
+    s.prefetcher.update(new Map([['a', 0]])); // found resident: remembered
+    s.prefetcher.update(new Map([['a', 1]]));
+    expect(s.link.queued).toHaveLength(0);
+    expect(s.cache.evictGpuPage(1025)).toBe(true); // its last page leaves the GPU (noted through the cache's hook)
+    s.prefetcher.update(new Map([['a', 0]]));
+    expect(s.link.queued.map((t) => t.bytes)).toEqual([PAGE_BYTES]);
+    expect(states(s, 'a')).toEqual([PageState.cpu | PageState.gpu, PageState.cpu | PageState.loading]);
+    s.link.start();
+    s.link.land();
+    s.prefetcher.update(new Map([['a', 1]])); // resident again
+    expect(s.cache.evictGpuPage(1024 + 1)).toBe(true);
+    s.prefetcher.update(new Map([['a', 0]]));
+    expect(s.link.queued.map((t) => t.bytes)).toEqual([PAGE_BYTES]);
+  });
+
 
   it('with a policy without STE priorities, only free GPU slots are used', () => {
     const cache = new RadixCache({ gpuSlots: 1, cpuSlots: 4, policy: new LruPolicy() });
