@@ -24,9 +24,16 @@ export class WorkflowSte implements SteSource {
   readonly #perInstance = new Map<string, PrivateInstance>();
   /** Shared agents: the minimum over instances, absolute. */
   readonly #table = new SteTable();
-  /** Private agents: each key with a value (its relative value and instance), and the log of changes. */
-  readonly #keyed = new Map<string, KeyedValue>();
-  readonly #values: ReadonlyMap<string, number> = new KeyedValues(this.#keyed);
+  /**
+   * Private agents: each key with a value (its relative value and instance), by key, built on the first
+   * read of `snapshot()` and kept from then on (`#keyedMap`). A long chain adds a key and drops one per step,
+   * and a Map insert of a new key string cost more than the rest of a step; replay and the simulator read
+   * only the changes.
+   */
+  #keyed: Map<string, KeyedValue> | undefined;
+  readonly #values: ReadonlyMap<string, number> = new KeyedValues(() => this.#keyedMap());
+  /** Keys given a value so far: each key's `order`, which `#keyed` lists them by. */
+  #created = 0;
   readonly #log = new ClockedSteLog();
   #version = 0;
   readonly #options: StepTrackerOptions;
@@ -154,9 +161,9 @@ export class WorkflowSte implements SteSource {
     if (keyed === undefined) {
       if (value === undefined) return;
       const key = `${instance}/${this.#graph.agents[id]!}`;
-      const added: KeyedValue = { key, relative: value + after, clock };
+      const added: KeyedValue = { key, relative: value + after, clock, order: this.#created++ };
       keys[id] = added;
-      this.#keyed.set(key, added);
+      this.#keyed?.set(key, added);
       this.#log.noteValue(key, value);
       this.#log.noteRelative(key, clock, added.relative);
       this.#version++;
@@ -167,7 +174,7 @@ export class WorkflowSte implements SteSource {
     this.#version++;
     if (value === undefined) {
       keys[id] = undefined;
-      this.#keyed.delete(keyed.key);
+      this.#keyed?.delete(keyed.key);
       this.#log.noteRelative(keyed.key, clock, NaN);
     } else if (value + after !== keyed.relative) {
       keyed.relative = value + after;
@@ -175,9 +182,18 @@ export class WorkflowSte implements SteSource {
     }
   }
 
+  /** The private keys with a value by key, in the order they got it (a Map's insertion order), built on the first call. */
+  #keyedMap(): ReadonlyMap<string, KeyedValue> {
+    if (this.#keyed) return this.#keyed;
+    const all: KeyedValue[] = [];
+    for (const own of this.#perInstance.values()) for (const keyed of own.keys) if (keyed !== undefined) all.push(keyed);
+    all.sort((a, b) => a.order - b.order);
+    return (this.#keyed = new Map(all.map((keyed) => [keyed.key, keyed])));
+  }
+
   /** A finished instance's key: no longer known. */
   #forget(keyed: KeyedValue, own: PrivateInstance): void {
-    this.#keyed.delete(keyed.key);
+    this.#keyed?.delete(keyed.key);
     this.#log.noteValue(keyed.key, undefined);
     this.#log.noteRelative(keyed.key, own.clock, NaN);
     this.#version++;
@@ -234,6 +250,8 @@ interface KeyedValue {
   readonly key: string;
   relative: number;
   readonly clock: SteClock;
+  /** When the key got its value, among all keys of this source (`#keyedMap` lists keys in this order). */
+  readonly order: number;
 }
 
 /** Clock values stay below this (2^48), so a relative value (clock plus an STE below 2^32) is an exact integer. */
@@ -241,7 +259,11 @@ const MAX_CLOCK = 2 ** 48;
 
 /** The private keys' absolute values, read through their clocks (a snapshot that a clock move does not rewrite). */
 class KeyedValues implements ReadonlyMap<string, number> {
-  constructor(private readonly keyed: ReadonlyMap<string, KeyedValue>) {}
+  constructor(private readonly keyedMap: () => ReadonlyMap<string, KeyedValue>) {}
+
+  private get keyed(): ReadonlyMap<string, KeyedValue> {
+    return this.keyedMap();
+  }
 
   get size(): number {
     return this.keyed.size;
