@@ -119,4 +119,40 @@ describe('InstanceProgress counts', () => {
     expect(p.progress.running[p.id('c')]).toBe(1);
     expect(p.progress.steps()[p.id('c')]).toBe(0);
   });
+
+  it('a begin continued by a loop edge does not also take the waiting terminals into a new round', () => {
+    // s -> t (t terminal), start s, 3 rounds; p loops back to s.
+    const graph = new AgentStepGraph();
+    graph.addEdge({ kind: 'chain', from: 's', to: 't' });
+    graph.addEdge({ kind: 'loop', from: 'p', to: 's', probability: 0.5 });
+    graph.start = 's';
+    graph.rounds = 3;
+    const p = progressOf(graph);
+    p.run('s', 't', 'p');
+    expect([p.ended('t'), p.ended('p')]).toEqual([1, 1]);
+    p.begin('s');
+    // The loop edge from p continues s: t still waits, and no round started (two are left).
+    expect([p.ended('t'), p.ended('p')]).toEqual([1, 0]);
+    expect(p.progress.loopTaken[0]).toBe(1);
+    // Now the round: t's waiting run continues into round 2.
+    p.end('s');
+    p.begin('s');
+    expect([p.ended('t'), p.ended('s')]).toEqual([0, 1]);
+  });
+
+  it('a begin continued by a join does not also take the waiting terminals into a new round', () => {
+    // a and b join into s; s -> t (t terminal), start s, 2 rounds.
+    const graph = new AgentStepGraph();
+    graph.addEdge({ kind: 'join', from: ['a', 'b'], to: 's' });
+    graph.addEdge({ kind: 'chain', from: 's', to: 't' });
+    graph.start = 's';
+    graph.rounds = 2;
+    const p = progressOf(graph);
+    p.run('s', 't', 'a', 'b');
+    expect([p.ended('t'), p.ended('a'), p.ended('b')]).toEqual([1, 1, 1]);
+    p.begin('s');
+    // The join continues s: t still waits, and the second round has not started.
+    expect([p.ended('t'), p.ended('a'), p.ended('b')]).toEqual([1, 0, 0]);
+    expect(p.progress.roundsLeft).toBe(true);
+  });
 });
