@@ -403,6 +403,19 @@ describe('Prefetcher', () => {
   });
 
 
+  it('with eviction notices counts the first eviction of a page past twice the first table (page 2,048)', () => {
+    // Pages 1-2,047 are a filler's, so a's prompt is page 2,048 and b's page 2,049.
+    const s = setup({ filler: Array.from({ length: 2047 }, (_, i) => 10_000 + i), a: [1], b: [2] }, { gpuSlots: 2100, cpuSlots: 2100, evictionNotices: true });
+    expect([s.pages.get('a'), s.pages.get('b')]).toEqual([[2048], [2049]]);
+    s.prefetcher.update(new Map([['a', 1], ['b', 1]]));
+    for (let i = 0; i < 2; i++) s.link.start();
+    for (let i = 0; i < 2; i++) s.link.land();
+    s.prefetcher.update(new Map([['a', 0], ['b', 0]])); // both found resident: remembered
+    for (const page of [2048, 2049]) expect(s.cache.evictGpuPage(page)).toBe(true);
+    s.prefetcher.update(new Map([['a', 1], ['b', 1]])); // both matched again: loaded
+    expect(s.link.queued.map((t) => t.bytes)).toEqual([PAGE_BYTES, PAGE_BYTES]);
+  });
+
   it('with a policy without STE priorities, only free GPU slots are used', () => {
     const cache = new RadixCache({ gpuSlots: 1, cpuSlots: 4, policy: new LruPolicy() });
     const page = cache.insertGpu(ROOT, 1, 0);
