@@ -143,6 +143,22 @@ describe('Replica scheduling edges', () => {
     expect(h.replica.idle).toBe(true);
   });
 
+  it('a stall lasts from its start to the end of the load, whatever arrives meanwhile', () => {
+    const h = harness(setupOf('lru', { cpuTier: true }), { gpuSlots: 3, cpuSlots: 16 });
+    h.serve(request('x', [1], 'x')); // written through to the CPU
+    h.serve(request('filler', [5, 6])); // x's page leaves the GPU
+    const x2 = request('x2', [1, 2]);
+    h.replica.enqueue(x2); // loads block 1 back; the engine waits for it
+    const start = h.events.now;
+    expect([x2.loadStart, h.replica.h2d.pending]).toEqual([start, 1]);
+    const y = request('y', [9]);
+    h.events.after(1e-4, () => h.replica.enqueue(y)); // arrives during the load: the stall goes on
+    h.events.run();
+    expect(h.done).toEqual(['x', 'filler', 'x2', 'y']);
+    expect(x2.admitted - start).toBeGreaterThan(1e-4);
+    expect(h.replica.stallSeconds).toBe(x2.admitted - start);
+  });
+
   it('STE changes reach a replica whose policy keeps no STE: nothing happens', () => {
     const h = harness(setupOf('lru'), { gpuSlots: 8 });
     h.replica.updateSte(new Map([['x', 1]]));
