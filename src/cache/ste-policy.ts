@@ -208,7 +208,8 @@ export class StePolicy implements EvictionPolicy {
       if (group < 0) continue;
       if (moves.moved[c]) {
         const members = this.#members[group]!;
-        for (let m = 0; m < members.length; m++) this.#noteRekey(members.items[m]!, stamp);
+        // Agents with no tagged page have nothing to re-key (in a long chain, the agents ahead that never ran).
+        for (let m = 0; m < members.length; m++) if (this.#pageCount[members.items[m]!]! > 0) this.#noteRekey(members.items[m]!, stamp);
       }
       this.#freeIfEmpty(group);
     }
