@@ -19,12 +19,15 @@ function learn(learner: OnlineGraphLearner, calls: [session: string, agent: stri
 
 describe('OnlineGraphLearner transitions', () => {
   it('lists transitions most frequent first, then by source and target name, each with its share of the source', () => {
-    // Agents first seen in the order C, A, B, D, Z, Y: the listing must not follow that order.
+    // Agents first seen in the order C, A, B, D, Z, Y, E, P, Q: the listing must not follow that order.
     const learner = learn(new OnlineGraphLearner(), [
       ['s1', 'C'], ['s1', 'A'], ['s1', 'B'], ['s1', 'A'],
       ['s2', 'B'], ['s2', 'A'], ['s2', 'B'], ['s2', 'A'], ['s2', 'B'],
       ['s3', 'D'], ['s3', 'Z'],
       ['s4', 'D'], ['s4', 'Y'],
+      // E's targets first seen in name order (P, then Q): equal sources still compare by target.
+      ['s5', 'E'], ['s5', 'P'],
+      ['s6', 'E'], ['s6', 'Q'],
     ]);
     expect(learner.transitions()).toEqual([
       { from: 'A', to: 'B', count: 3, probability: 1 },
@@ -32,8 +35,10 @@ describe('OnlineGraphLearner transitions', () => {
       { from: 'C', to: 'A', count: 1, probability: 1 },
       { from: 'D', to: 'Y', count: 1, probability: 0.5 },
       { from: 'D', to: 'Z', count: 1, probability: 0.5 },
+      { from: 'E', to: 'P', count: 1, probability: 0.5 },
+      { from: 'E', to: 'Q', count: 1, probability: 0.5 },
     ]);
-    expect(learner.sessions).toBe(4);
+    expect(learner.sessions).toBe(6);
   });
 
   it('follows a transition seen at least minTransitions times, not one seen fewer', () => {
