@@ -8,12 +8,13 @@ import { describe, expect, it } from 'vitest';
 import { replicaOptions } from '../helpers/sim.js';
 import { PageState } from '../../src/cache/radix-cache.js';
 import { policyFactory } from '../../src/cache/policy-registry.js';
-import { CostModel, type IterationBatch } from '../../src/sim/cost-model.js';
+import { CostModel } from '../../src/sim/cost-model.js';
 import { EventQueue, type Clock } from '../../src/sim/event-queue.js';
 import { resolveHardware } from '../../src/sim/hardware.js';
-import { Replica, type EngineCost, type ReplicaOptions } from '../../src/sim/replica.js';
+import { Replica, type ReplicaOptions } from '../../src/sim/replica.js';
 import type { Setup } from '../../src/sim/setups.js';
-import { SimRequest } from '../../src/sim/sim-request.js';
+import type { SimRequest } from '../../src/sim/sim-request.js';
+import { recordingCost, wholeBlockRequests } from '../helpers/replica-batches.js';
 
 const BLOCK = 16;
 const hardware = resolveHardware({ gpu: 'A10G', model: 'Llama-3.1-8B' });
@@ -22,28 +23,6 @@ const range = (from: number, count: number) => Array.from({ length: count }, (_,
 
 function setupOf(policy: string, parts: Partial<Omit<Setup, 'name' | 'policy'>> = {}): Setup {
   return { name: policy, policy: policyFactory(policy), cpuTier: false, prefetch: false, statusAware: false, ...parts };
-}
-
-/** One iteration as text: its prefill chunks as `P<new>@<context>`, then its decodes as `D<context>`. */
-function describeBatch(batch: IterationBatch): string {
-  const parts: string[] = [];
-  for (let i = 0; i < (batch.prefillCount ?? batch.prefill.length); i++) parts.push(`P${batch.prefill[i]!.newTokens}@${batch.prefill[i]!.contextTokens}`);
-  for (let i = 0; i < (batch.decodeCount ?? batch.decode.length); i++) parts.push(`D${batch.decode[i]!.contextTokens}`);
-  return parts.join(' ');
-}
-
-/** The real cost model recording each iteration it prices; `loadIsCheaper` may be overridden. */
-function recordingCost(batches: string[], loadIsCheaper = (pages: number, context: number) => model.loadIsCheaper(pages, context)): EngineCost {
-  return {
-    pageBytes: model.pageBytes,
-    iterationSeconds: (batch) => {
-      batches.push(describeBatch(batch));
-      return model.iterationSeconds(batch);
-    },
-    forwardSeconds: (batch) => model.forwardSeconds(batch),
-    overheadSeconds: (batch) => model.overheadSeconds(batch),
-    loadIsCheaper,
-  };
 }
 
 function harness(setup: Setup, options: Partial<ReplicaOptions> = {}, hooks: { followsPrompt?: (agent: string) => boolean } = {}) {
@@ -60,7 +39,7 @@ function harness(setup: Setup, options: Partial<ReplicaOptions> = {}, hooks: { f
       onPromptEvent: (kind, agent) => promptEvents.push(`${kind} ${agent}`),
       ...hooks,
     },
-    replicaOptions(hardware, { setup, cost: recordingCost(batches), ...options }),
+    replicaOptions(hardware, { setup, cost: recordingCost(model, batches), ...options }),
   );
   return {
     replica,
@@ -75,22 +54,7 @@ function harness(setup: Setup, options: Partial<ReplicaOptions> = {}, hooks: { f
   };
 }
 
-let nextIndex = 0;
-/** A request of whole blocks, the first `fixed` of them its agent's fixed prompt. */
-function request(id: string, blocks: number[], agent?: string, options: { output?: number; fixed?: number } = {}): SimRequest {
-  return new SimRequest(
-    {
-      id,
-      blocks,
-      blockSize: BLOCK,
-      inputLength: blocks.length * BLOCK,
-      outputLength: options.output ?? 1,
-      ...(agent !== undefined && { agent, fixedBlocks: options.fixed ?? blocks.length }),
-    },
-    nextIndex++,
-    agent,
-  );
-}
+const request = wholeBlockRequests(BLOCK);
 
 describe('Replica scheduling edges', () => {
   it('a running prefill chunk spends the token budget before waiting requests are admitted', () => {
@@ -229,7 +193,7 @@ describe('Replica loads meeting a prefill or a queue', () => {
       gpuSlots: 6,
       cpuSlots: 16,
       tokenBudget: 24,
-      cost: recordingCost(batches, () => false),
+      cost: recordingCost(model, batches, () => false),
     }));
     replica.enqueue(request('x', [1, 2, 3, 4], 'x'));
     events.run();

@@ -8,12 +8,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PageState } from '../../src/cache/radix-cache.js';
 import { policyFactory } from '../../src/cache/policy-registry.js';
-import { CostModel, type IterationBatch } from '../../src/sim/cost-model.js';
+import { CostModel } from '../../src/sim/cost-model.js';
 import { EventQueue } from '../../src/sim/event-queue.js';
 import { resolveHardware } from '../../src/sim/hardware.js';
-import { Replica, type EngineCost } from '../../src/sim/replica.js';
+import { Replica } from '../../src/sim/replica.js';
 import type { Setup } from '../../src/sim/setups.js';
 import { SimRequest } from '../../src/sim/sim-request.js';
+import { recordingCost } from '../helpers/replica-batches.js';
 
 const BLOCK = 16;
 const a10g = resolveHardware({ gpu: 'A10G', model: 'Llama-3.1-8B' });
@@ -22,28 +23,6 @@ const hardware = { ...a10g, h2d: { ...a10g.h2d, latency: 10 } };
 const model = new CostModel(hardware);
 /** KVFlow: STE eviction, a CPU tier, prefetch, status-aware scheduling. */
 const kvflow: Setup = { name: 'kvflow', policy: policyFactory('ste'), cpuTier: true, prefetch: true, statusAware: true };
-
-/** One iteration as text: its prefill chunks as `P<new>@<context>`, then its decodes as `D<context>`. */
-function describeBatch(batch: IterationBatch): string {
-  const parts: string[] = [];
-  for (let i = 0; i < (batch.prefillCount ?? batch.prefill.length); i++) parts.push(`P${batch.prefill[i]!.newTokens}@${batch.prefill[i]!.contextTokens}`);
-  for (let i = 0; i < (batch.decodeCount ?? batch.decode.length); i++) parts.push(`D${batch.decode[i]!.contextTokens}`);
-  return parts.join(' ');
-}
-
-/** The real cost model, recording each iteration it prices (the ideal engine prices each one once). */
-function recordingCost(batches: string[]): EngineCost {
-  return {
-    pageBytes: model.pageBytes,
-    iterationSeconds: (batch) => {
-      batches.push(describeBatch(batch));
-      return model.iterationSeconds(batch);
-    },
-    forwardSeconds: (batch) => model.forwardSeconds(batch),
-    overheadSeconds: (batch) => model.overheadSeconds(batch),
-    loadIsCheaper: (pages, context) => model.loadIsCheaper(pages, context),
-  };
-}
 
 let nextIndex = 0;
 function request(id: string, blocks: number[], output: number, agent?: string, fixed = blocks.length): SimRequest {
@@ -103,7 +82,7 @@ function primed(gpuSlots: number, xBlocks: number[], fillerBlocks: number[], opt
       h2d: hardware.h2d,
       d2h: hardware.d2h,
       loadAhead: 1,
-      cost: recordingCost(batches),
+      cost: recordingCost(model, batches),
       fullPath,
     },
   );
