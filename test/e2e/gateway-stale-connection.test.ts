@@ -9,6 +9,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GATEWAY_DEFAULTS, startGateway, type GatewayServer } from '../../src/serve/gateway/gateway-server.js';
+import { metricValue } from '../helpers/metrics.js';
 
 const MODEL = 'Llama-3.1-8B';
 const ANSWER = JSON.stringify({
@@ -93,17 +94,6 @@ async function chat(gateway: GatewayServer, user: string): Promise<{ status: num
     signal: AbortSignal.timeout(10_000),
   });
   return { status: response.status, body: await response.json() };
-}
-
-async function metricValue(gateway: GatewayServer, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const text = await (await fetch(`${gateway.url}/metrics`)).text();
-  let total = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (!Object.entries(labels).every(([key, value]) => line.includes(`${key}="${value}"`))) continue;
-    total += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return total;
 }
 
 describe('gateway: an upstream connection that drops before any answer', () => {

@@ -22,6 +22,7 @@ import { CacheAwareRouting, type RouteCandidate } from '../../src/sim/cache-awar
 import { ShadowCache } from '../../src/serve/gateway/shadow-cache.js';
 import { Rng } from '../../src/workload/rng.js';
 import { resolveHardware } from '../../src/sim/hardware.js';
+import { metricValue } from '../helpers/metrics.js';
 
 const MODEL = 'Llama-3.1-8B';
 const hardware = resolveHardware({ gpu: 'A10G', model: MODEL });
@@ -52,17 +53,6 @@ async function post(url: string, body: unknown, headers: Record<string, string> 
 
 async function json(url: string, timeoutMs = 5_000): Promise<any> {
   return (await fetch(url, { signal: AbortSignal.timeout(timeoutMs) })).json();
-}
-
-async function metricValue(gateway: GatewayServer, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const text = await (await fetch(`${gateway.url}/metrics`)).text();
-  let total = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (!Object.entries(labels).every(([key, value]) => line.includes(`${key}="${value}"`))) continue;
-    total += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return total;
 }
 
 async function lockedPages(gateway: GatewayServer): Promise<number> {
