@@ -1,6 +1,6 @@
 import { AgentList } from '../graph/agent-list.js';
 import { ClockedSteChanges, type SteClock } from '../graph/ste-clock.js';
-import { StringIds } from './string-ids.js';
+import { hashString, StringIds } from './string-ids.js';
 import type { EvictionPolicy, PageStats, PolicyPrompt, PriorityOwner, SteChanges } from './policy.js';
 
 /**
@@ -44,8 +44,15 @@ export class StePolicy implements EvictionPolicy {
   #stamp = 0;
   readonly #rekeys = new AgentList();
   #groupsOfTake: number[] = [];
-  /** The first agent tagging each page (-1: none); most pages have exactly one. */
-  #firstTag = new Int32Array(1024).fill(-1);
+  /**
+   * Per page, four int32 fields side by side (`page * 4 + P_*`): its first tag, its neighbours in that
+   * agent's page list, and whether it is on the idle list. One record per page, so tagging or forgetting a
+   * page touches one cache line, not four arrays (a long chain tags and forgets four pages per request,
+   * each a page the cache just allocated or is evicting: cold).
+   */
+  #pages = newPageRecords(1024);
+  /** Pages `#pages` has records for. */
+  #pageCapacity = 1024;
   /** Further agents of pages in several agents' fixed prompts (shared system prompts). */
   #moreTags = new Map<number, number[]>();
   /**
@@ -61,10 +68,6 @@ export class StePolicy implements EvictionPolicy {
    */
   #firstPageOf: number[] = [];
   #firstIdlePageOf: number[] = [];
-  #nextPage = new Int32Array(1024).fill(-1);
-  #previousPage = new Int32Array(1024).fill(-1);
-  /** 1: the page is on its first tag's idle list. */
-  #idle = new Uint8Array(1024);
   #morePagesOf = new Map<number, Set<number>>();
   /** Pages each agent tags, first or further. */
   #pageCount: number[] = [];
@@ -80,14 +83,14 @@ export class StePolicy implements EvictionPolicy {
 
   priority(page: number, _pages: PageStats): number {
     // Read as the page becomes a candidate: re-keys must reach it again.
-    if (page < this.#idle.length && this.#idle[page] === 1) this.#wake(page);
+    if (page < this.#pageCapacity && this.#pages[page * 4 + P_IDLE] === 1) this.#wake(page);
     const ste = this.steOfPage(page);
     return ste === undefined ? -Infinity : -ste;
   }
 
   /** The page's STE: the minimum over the agents that tag it, or undefined. */
   steOfPage(page: number): number | undefined {
-    const first = page < this.#firstTag.length ? this.#firstTag[page]! : -1;
+    const first = page < this.#pageCapacity ? this.#pages[page * 4 + P_FIRST]! : -1;
     if (first < 0) return undefined;
     let best = this.#steOf(first);
     // Most workloads never tag a page twice: no lookup per priority read then.
@@ -122,11 +125,11 @@ export class StePolicy implements EvictionPolicy {
   }
 
   #tagWith(page: number, id: number): void {
-    if (page >= this.#firstTag.length) this.#growTags(page + 1);
-    const first = this.#firstTag[page]!;
+    if (page >= this.#pageCapacity) this.#growTags(page + 1);
+    const first = this.#pages[page * 4 + P_FIRST]!;
     if (first === id) return;
     if (first < 0) {
-      this.#firstTag[page] = id;
+      this.#pages[page * 4 + P_FIRST] = id;
       this.#link(page, id);
     } else {
       const more = this.#moreTags.get(page);
@@ -229,7 +232,7 @@ export class StePolicy implements EvictionPolicy {
     const owner = this.#owner;
     if (!owner) return;
     for (let page = this.#firstPageOf[id]!; page >= 0; ) {
-      const next = this.#nextPage[page]!;
+      const next = this.#pages[page * 4 + P_NEXT]!;
       if (owner.reprioritize(page) === false) this.#sleep(page, id);
       page = next;
     }
@@ -294,13 +297,15 @@ export class StePolicy implements EvictionPolicy {
   }
 
   forget(page: number): void {
-    const first = page < this.#firstTag.length ? this.#firstTag[page]! : -1;
+    const first = page < this.#pageCapacity ? this.#pages[page * 4 + P_FIRST]! : -1;
     if (first < 0) return;
-    this.#firstTag[page] = -1;
+    this.#pages[page * 4 + P_FIRST] = -1;
     this.#unlink(page, first);
-    this.#idle[page] = 0;
+    this.#pages[page * 4 + P_IDLE] = 0;
     this.#pageCount[first]!--;
     this.#dropIfIdle(first);
+    // Most workloads never tag a page twice: no lookup per forgotten page then.
+    if (this.#moreTags.size === 0) return;
     const more = this.#moreTags.get(page);
     if (more) {
       this.#moreTags.delete(page);
@@ -323,51 +328,52 @@ export class StePolicy implements EvictionPolicy {
 
   /** Puts `page` at the head of `heads[id]`'s list: `id`'s active (`#firstPageOf`) or idle (`#firstIdlePageOf`) first-tag pages. */
   #link(page: number, id: number, heads = this.#firstPageOf): void {
+    const pages = this.#pages;
     const head = heads[id]!;
-    this.#nextPage[page] = head;
-    this.#previousPage[page] = -1;
-    if (head >= 0) this.#previousPage[head] = page;
+    pages[page * 4 + P_NEXT] = head;
+    pages[page * 4 + P_PREVIOUS] = -1;
+    if (head >= 0) pages[head * 4 + P_PREVIOUS] = page;
     heads[id] = page;
   }
 
   /** Takes `page` out of whichever of `id`'s two lists holds it. */
   #unlink(page: number, id: number): void {
-    const previous = this.#previousPage[page]!;
-    const next = this.#nextPage[page]!;
-    if (previous >= 0) this.#nextPage[previous] = next;
-    else if (this.#idle[page] === 1) this.#firstIdlePageOf[id] = next;
+    const pages = this.#pages;
+    const previous = pages[page * 4 + P_PREVIOUS]!;
+    const next = pages[page * 4 + P_NEXT]!;
+    if (previous >= 0) pages[previous * 4 + P_NEXT] = next;
+    else if (pages[page * 4 + P_IDLE] === 1) this.#firstIdlePageOf[id] = next;
     else this.#firstPageOf[id] = next;
-    if (next >= 0) this.#previousPage[next] = previous;
+    if (next >= 0) pages[next * 4 + P_PREVIOUS] = previous;
   }
 
   /** Moves a page that is no eviction candidate to its agent's idle list. */
   #sleep(page: number, id: number): void {
     this.#unlink(page, id);
     this.#link(page, id, this.#firstIdlePageOf);
-    this.#idle[page] = 1;
+    this.#pages[page * 4 + P_IDLE] = 1;
   }
 
   /** Moves an idle page back to its first tag's active list. */
   #wake(page: number): void {
-    const id = this.#firstTag[page]!;
+    const id = this.#pages[page * 4 + P_FIRST]!;
     this.#unlink(page, id);
-    this.#idle[page] = 0;
+    this.#pages[page * 4 + P_IDLE] = 0;
     this.#link(page, id);
   }
 
   #growTags(minLength: number): void {
-    let length = this.#firstTag.length;
+    let length = this.#pageCapacity;
     while (length < minLength) length *= 2;
-    this.#firstTag = grown(this.#firstTag, length);
-    this.#nextPage = grown(this.#nextPage, length);
-    this.#previousPage = grown(this.#previousPage, length);
-    const idle = new Uint8Array(length);
-    idle.set(this.#idle);
-    this.#idle = idle;
+    const pages = newPageRecords(length);
+    pages.set(this.#pages);
+    this.#pages = pages;
+    this.#pageCapacity = length;
   }
 
   #intern(agent: string): number {
-    let id: number | undefined = this.#agentIds.get(agent);
+    const hash = hashString(agent);
+    let id: number | undefined = this.#agentIds.getHashed(agent, hash);
     if (id < 0) {
       id = this.#freeIds.pop();
       if (id === undefined) {
@@ -380,17 +386,24 @@ export class StePolicy implements EvictionPolicy {
         this.#firstIdlePageOf.push(-1);
         this.#pageCount.push(0);
       }
-      this.#agentIds.set(agent, id);
+      this.#agentIds.setHashed(agent, id, hash);
     }
     return id;
   }
 }
 
-/** `array` copied into a longer one, the new slots -1. */
-function grown(array: Int32Array, length: number): Int32Array<ArrayBuffer> {
-  const next = new Int32Array(length).fill(-1);
-  next.set(array);
-  return next;
+// A page record's fields (see StePolicy's `#pages`).
+const P_FIRST = 0;
+const P_NEXT = 1;
+const P_PREVIOUS = 2;
+/** 1: the page is on its first tag's idle list. */
+const P_IDLE = 3;
+
+/** Records for `pages` pages: no tag, no neighbours, not idle. */
+function newPageRecords(pages: number): Int32Array<ArrayBuffer> {
+  const records = new Int32Array(pages * 4).fill(-1);
+  for (let page = 0; page < pages; page++) records[page * 4 + P_IDLE] = 0;
+  return records;
 }
 
 function valueOrUndefined(ste: number): number | undefined {

@@ -26,7 +26,11 @@ export class StringIds {
 
   /** The id of `key`, or -1. */
   get(key: string): number {
-    const hash = hashString(key);
+    return this.getHashed(key, hashString(key));
+  }
+
+  /** `get` of a key whose `hashString` the caller has (to intern a missing key with one hash). */
+  getHashed(key: string, hash: number): number {
     const slots = this.#slots;
     const mask = this.#mask;
     for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
@@ -39,9 +43,13 @@ export class StringIds {
 
   /** Gives `key` (not in the table) the id `id` (which has no key). */
   set(key: string, id: number): void {
+    this.setHashed(key, id, hashString(key));
+  }
+
+  /** `set` with the key's `hashString`. */
+  setHashed(key: string, id: number, hash: number): void {
     if (2 * (this.#count + 1) > this.#slots.length) this.#resize(this.#slots.length * 2);
     this.#ensureId(id);
-    const hash = hashString(key);
     this.#keys[id] = key;
     this.#hashes[id] = hash;
     this.#place(id, hash);
