@@ -126,11 +126,11 @@ export class InstanceProgress implements ProgressView {
 
   /** The one agent `agent`'s launch offers a value (its one exit, or the start after a terminal with rounds left), or -1. */
   #onlyWay(agent: number): number {
-    const { exitTargets, loopOf, joinOf, start } = this.topology;
+    const { onlyExit, loopOf, joinOf, start } = this.topology;
     if (loopOf[agent] !== -1 || joinOf[agent] !== -1) return -1;
-    const targets = exitTargets[agent]!;
-    if (targets.length === 1) return targets[0]!;
-    return targets.length === 0 && start !== -1 && this.roundsLeft ? start : -1;
+    const only = onlyExit[agent]!;
+    if (only >= 0) return only;
+    return this.topology.exitTargets[agent]!.length === 0 && start !== -1 && this.roundsLeft ? start : -1;
   }
 
   /**
@@ -210,7 +210,9 @@ export class InstanceProgress implements ProgressView {
 
   private continueByStep(agent: number): boolean {
     const { exitTargets, fansOut } = this.topology;
-    const from = this.topology.stepPredecessors[agent]!.find((predecessor) => this.ended[predecessor]! > 0);
+    // Most agents have one step predecessor (every agent of a chain): read from a typed array, not its list.
+    const only = this.topology.onlyStepPredecessor[agent]!;
+    const from = only >= 0 ? (this.ended[only]! > 0 ? only : undefined) : this.topology.stepPredecessors[agent]!.find((predecessor) => this.ended[predecessor]! > 0);
     if (from === undefined) return false;
     this.ended[from]!--;
     this.settleActive(from);

@@ -22,6 +22,12 @@ export interface Topology {
   rounds: number;
   /** Per agent, the targets of its chain, branch or fanout edge (empty for join members and terminals). */
   exitTargets: number[][];
+  /**
+   * Per agent, the one target of its exit when it has exactly one, else -1: what a chain step reads. A typed
+   * array, because each `exitTargets` list is a heap object of its own, and a long chain reads one that no
+   * event touched for as many steps as it has agents (a cache miss) on every step.
+   */
+  onlyExit: Int32Array;
   /** Per agent, whether its exit is a fanout (all targets run) rather than a choice of one. */
   fansOut: boolean[];
   /** Per agent, the index of the join it is a member of, or -1. */
@@ -34,6 +40,8 @@ export interface Topology {
   terminals: number[];
   /** Per agent, the agents whose chain, branch or fanout edge leads to it. */
   stepPredecessors: number[][];
+  /** Per agent, its one step predecessor when it has exactly one, else -1 (`onlyExit`'s reverse, for the same reason). */
+  onlyStepPredecessor: Int32Array;
   /** Per agent, the loops whose back edge leads to it. */
   loopsInto: number[][];
   /** Per agent, the joins it is the target of. */

@@ -36,6 +36,7 @@ export function compileTopology(graph: AgentStepGraph): Topology {
     start: graph.start === undefined ? -1 : id(graph.start),
     rounds: graph.rounds,
     exitTargets: lists(),
+    onlyExit: new Int32Array(size).fill(-1),
     fansOut: new Array<boolean>(size).fill(false),
     joinOf: new Int32Array(size).fill(-1),
     loopOf: new Int32Array(size).fill(-1),
@@ -43,6 +44,7 @@ export function compileTopology(graph: AgentStepGraph): Topology {
     loops: [],
     terminals: [],
     stepPredecessors: lists(),
+    onlyStepPredecessor: new Int32Array(size).fill(-1),
     loopsInto: lists(),
     joinsInto: lists(),
     scratch: undefined as unknown as RelaxScratch,
@@ -76,6 +78,8 @@ export function compileTopology(graph: AgentStepGraph): Topology {
   }
   for (let agent = 0; agent < size; agent++) {
     if (topology.exitTargets[agent]?.length === 0 && topology.joinOf[agent] === -1) topology.terminals.push(agent);
+    if (topology.exitTargets[agent]!.length === 1) topology.onlyExit[agent] = topology.exitTargets[agent]![0]!;
+    if (topology.stepPredecessors[agent]!.length === 1) topology.onlyStepPredecessor[agent] = topology.stepPredecessors[agent]![0]!;
   }
   topology.scratch = new RelaxScratch(size, topology.joins.length);
   // Every count loop exhausted (nested loops add no repeats), no round repeat; one loop target runs at a time.

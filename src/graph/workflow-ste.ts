@@ -215,9 +215,14 @@ export class WorkflowSte implements SteSource {
         this.#topologyRevision = this.#graph.revision;
       }
       const topology = this.#topology!;
-      const next = last < topology.size ? topology.exitTargets[last]! : [];
-      for (let i = 0; i < next.length && i < 4; i++) {
-        if (names[next[i]!] === agent) return (this.#lastId = next[i]!);
+      const only = last < topology.size ? topology.onlyExit[last]! : -1;
+      if (only >= 0) {
+        if (names[only] === agent) return (this.#lastId = only);
+      } else {
+        const next = last < topology.size ? topology.exitTargets[last]! : [];
+        for (let i = 0; i < next.length && i < 4; i++) {
+          if (names[next[i]!] === agent) return (this.#lastId = next[i]!);
+        }
       }
       if (topology.start >= 0 && names[topology.start] === agent) return (this.#lastId = topology.start);
     }
