@@ -59,7 +59,7 @@ export class WorkflowSte implements SteSource {
     // The key string the instance's tables already hold while the agent has a value (a request's agent has
     // just begun): the caches' maps then find it by its stored hash instead of a new string's.
     const id = this.#idOf(agent);
-    const key = id === undefined ? undefined : this.#perInstance.get(instance)?.keys[id]?.key;
+    const key = id === undefined ? undefined : this.#perInstance.get(instance)?.keys.get(id)?.key;
     return key ?? `${instance}/${agent}`;
   }
 
@@ -73,7 +73,7 @@ export class WorkflowSte implements SteSource {
       return;
     }
     // The instance moves on by the begun agent's STE: the clock takes that step (see `#refresh`).
-    const before = own.keys[id];
+    const before = own.keys.get(id);
     own.tracker.beginById(instance, id);
     this.#refresh(instance, own, before === undefined ? 0 : before.relative - own.clock.value);
   }
@@ -100,7 +100,7 @@ export class WorkflowSte implements SteSource {
       if (!own) return;
       this.#perInstance.delete(instance);
       for (const agent of own.tracker.snapshot().keys()) {
-        const keyed = own.keys[this.#graph.idOf(agent)!];
+        const keyed = own.keys.get(this.#graph.idOf(agent)!);
         if (keyed) this.#forget(keyed, own);
       }
     }
@@ -145,7 +145,7 @@ export class WorkflowSte implements SteSource {
     if (shifted > 0 && known.length === shifted + 1) return;
     // Agents whose absolute value stayed now sit differently against the moved clock.
     for (let i = 0; i < known.length; i++) {
-      const keyed = keys[known.items[i]!];
+      const keyed = keys.get(known.items[i]!);
       if (keyed === undefined) continue;
       const relative = tracker.steOfId(known.items[i]!)! + after;
       if (relative === keyed.relative) continue;
@@ -157,12 +157,12 @@ export class WorkflowSte implements SteSource {
   /** Logs that agent `id`'s absolute STE is now `value` (undefined: unknown), if it changed, with the clock moving from `before` to `after`. */
   #change(instance: string, own: PrivateInstance, id: number, value: number | undefined, before: number, after: number): void {
     const { keys, clock } = own;
-    const keyed = keys[id];
+    const keyed = keys.get(id);
     if (keyed === undefined) {
       if (value === undefined) return;
       const key = `${instance}/${this.#graph.agents[id]!}`;
       const added: KeyedValue = { key, relative: value + after, clock, order: this.#created++ };
-      keys[id] = added;
+      keys.set(id, added);
       this.#keyed?.set(key, added);
       this.#log.noteValue(key, value);
       this.#log.noteRelative(key, clock, added.relative);
@@ -173,7 +173,7 @@ export class WorkflowSte implements SteSource {
     this.#log.noteValue(keyed.key, value);
     this.#version++;
     if (value === undefined) {
-      keys[id] = undefined;
+      keys.delete(id);
       this.#keyed?.delete(keyed.key);
       this.#log.noteRelative(keyed.key, clock, NaN);
     } else if (value + after !== keyed.relative) {
@@ -186,7 +186,7 @@ export class WorkflowSte implements SteSource {
   #keyedMap(): ReadonlyMap<string, KeyedValue> {
     if (this.#keyed) return this.#keyed;
     const all: KeyedValue[] = [];
-    for (const own of this.#perInstance.values()) for (const keyed of own.keys) if (keyed !== undefined) all.push(keyed);
+    for (const own of this.#perInstance.values()) all.push(...own.keys.values());
     all.sort((a, b) => a.order - b.order);
     return (this.#keyed = new Map(all.map((keyed) => [keyed.key, keyed])));
   }
@@ -236,7 +236,7 @@ export class WorkflowSte implements SteSource {
     if (this.#shared) return undefined;
     let own = this.#perInstance.get(instance);
     if (!own) {
-      own = { tracker: new StepTracker(this.#graph, this.#options), keys: new Array<KeyedValue | undefined>(this.#graph.agents.length), clock: new SteClock() };
+      own = { tracker: new StepTracker(this.#graph, this.#options), keys: new KeyTable(this.#graph.agents.length), clock: new SteClock() };
       this.#perInstance.set(instance, own);
     }
     return own;
@@ -246,8 +246,65 @@ export class WorkflowSte implements SteSource {
 /** An instance with private agents: its own tracker, its clock, and per agent id its key (`instance/agent`) while it has a value. */
 interface PrivateInstance {
   tracker: StepTracker;
-  keys: (KeyedValue | undefined)[];
+  keys: KeyTable;
   clock: SteClock;
+}
+
+/**
+ * Per agent id, its `KeyedValue` while it has one: a slot index per agent (an `Int32Array`, 0: none) into a
+ * pool of the keys with a value, whose slots are reused. A `new Array(agents)` per instance (a holey array
+ * of pointers the size of the graph) was a third of a new instance's cost at 100,000 agents; a zeroed
+ * typed array costs next to nothing until its pages are touched, and the pool holds only the agents within
+ * reach.
+ */
+class KeyTable {
+  #slotOf: Int32Array;
+  readonly #pool: (KeyedValue | undefined)[] = [];
+  readonly #free: number[] = [];
+
+  constructor(agents: number) {
+    this.#slotOf = new Int32Array(agents);
+  }
+
+  get(id: number): KeyedValue | undefined {
+    const slot = this.#slotOf[id];
+    return slot ? this.#pool[slot - 1] : undefined;
+  }
+
+  set(id: number, keyed: KeyedValue): void {
+    // The graph may have grown since the instance started (ids are stable, new agents come last).
+    if (id >= this.#slotOf.length) {
+      const grown = new Int32Array(Math.max(id + 1, 2 * this.#slotOf.length));
+      grown.set(this.#slotOf);
+      this.#slotOf = grown;
+    }
+    const slot = this.#slotOf[id]!;
+    if (slot > 0) {
+      this.#pool[slot - 1] = keyed;
+      return;
+    }
+    const free = this.#free.pop();
+    if (free === undefined) {
+      this.#pool.push(keyed);
+      this.#slotOf[id] = this.#pool.length;
+    } else {
+      this.#pool[free] = keyed;
+      this.#slotOf[id] = free + 1;
+    }
+  }
+
+  delete(id: number): void {
+    const slot = this.#slotOf[id];
+    if (!slot) return;
+    this.#slotOf[id] = 0;
+    this.#pool[slot - 1] = undefined;
+    this.#free.push(slot - 1);
+  }
+
+  /** The keys with a value, in no particular order. */
+  *values(): IterableIterator<KeyedValue> {
+    for (const keyed of this.#pool) if (keyed !== undefined) yield keyed;
+  }
 }
 
 /** A private agent's key with a value: its STE is `relative - clock.value`. */
