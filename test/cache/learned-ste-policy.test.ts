@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { computeNextUse } from '../../src/cache/next-use.js';
-import { createPolicy, policyFactory } from '../../src/cache/policy-registry.js';
+import { policyFactory } from '../../src/cache/policy-registry.js';
 import { AgentAnnotator } from '../../src/graph/learner.js';
 import { LearnedStePolicy } from '../../src/cache/learned-ste/learned-ste-policy.js';
 import { steSourceFor } from '../../src/config/workload-input.js';
@@ -87,7 +87,8 @@ describe('ste-learned', () => {
     let made: LearnedStePolicy | undefined;
     let followed = 0;
     const probe: ReplayProbe = { afterRequest: () => void (followed += made!.followsForecast ? 1 : 0), onEvict: () => {} };
-    replayTrace(requests, { policy: () => (made = createPolicy('ste-learned') as LearnedStePolicy), capacityTokens: 96 * 1024, blockSize: BLOCK, probe });
+    const create = policyFactory('ste-learned');
+    replayTrace(requests, { policy: (context) => (made = create(context) as LearnedStePolicy), capacityTokens: 96 * 1024, blockSize: BLOCK, probe });
     expect(made!.decisions).toEqual({ lru: requests.length - followed, forecast: followed });
   });
 
