@@ -23,6 +23,8 @@
  * gateway's diffs) are handed; and a long chain brings a new
  * `instance/agent` key into the tables at every step. The lru replays show the cache's own part, which no
  * STE design removes: a long chain's fixed prompts all miss.
+ * Beside the target (which stays the whole replay's cost), each line prints the like-with-like split: the
+ * cache's own work on its misses (the lru replay's ratio, with the pages evicted per request) and the rest.
  * The step graph is built once per workflow, outside the timed replays (printed beside them).
  * Also: validating a 100,000-agent chain spec.
  */
