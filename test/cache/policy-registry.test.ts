@@ -56,6 +56,22 @@ describe('a built-in that loads on first use', () => {
     expect(await registry.load('other')).toBeUndefined();
     expect(() => registry.register('later', () => new LruPolicy())).toThrow(new Error('a policy named "later" is already registered (built-in)'));
   });
+  it('loadAll loads every pending built-in once, so its factory works without a load by name', async () => {
+    const registry = new PolicyRegistry();
+    const loaded: string[] = [];
+    for (const name of ['a', 'b']) {
+      registry.registerLazy(name, name, async () => {
+        loaded.push(name);
+        return () => new LruPolicy();
+      });
+    }
+    await registry.loadAll();
+    expect(loaded).toEqual(['a', 'b']);
+    expect(registry.get('a')!.create().name).toBe('lru');
+    expect(registry.get('b')!.create().name).toBe('lru');
+    await registry.loadAll();
+    expect(loaded).toEqual(['a', 'b']);
+  });
 });
 
 describe('the process-wide registry', () => {
