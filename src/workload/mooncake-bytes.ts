@@ -44,6 +44,9 @@ const SCRATCH_IDS: number[] = [];
 
 const LINE_START = Uint8Array.from(Buffer.from('{"timestamp":#,"input_length":#,"output_length":#,"hash_ids":[', 'latin1'));
 
+/** `LINE_START` as the published traces write it, byte for byte (`#` a number, as there). */
+const LITERAL_START = Uint8Array.from(Buffer.from('{"timestamp": #, "input_length": #, "output_length": #, "hash_ids": [', 'latin1'));
+
 /**
  * Reads the line `bytes[start, end)` into `out`; false (and `out` partly written) when it is not of the
  * fast shape, which includes a zero input_length and a number of ids other than ceil(input_length / blockSize).
@@ -52,6 +55,66 @@ export function scanMooncakeLine(bytes: Uint8Array, start: number, end: number, 
   let at = start;
   let c = 0;
   let numbers = 0;
+
+  // The published traces' exact bytes first: one space after each ':' and ',', nothing else. No whitespace
+  // to skip and no key state per byte: about half the general walk's time. The first byte that differs
+  // sends the line to the general walk below, from its start, so this accepts a subset of what that walk
+  // accepts, with the same values.
+  literal: {
+    for (let p = 0; p < LITERAL_START.length; p++) {
+      const expected = LITERAL_START[p]!;
+      if (expected === NUMBER) {
+        const first = at;
+        let n = 0;
+        while (at < end) {
+          c = bytes[at]!;
+          if (c < ZERO || c > NINE) break;
+          n = n * 10 + (c - ZERO);
+          at++;
+        }
+        const digits = at - first;
+        if (digits === 0 || digits > MAX_DIGITS || (digits > 1 && bytes[first] === ZERO)) break literal;
+        if (numbers === 0) out.timestamp = n;
+        else if (numbers === 1) out.inputLength = n;
+        else out.outputLength = n;
+        numbers++;
+        continue;
+      }
+      if (at >= end || bytes[at] !== expected) break literal;
+      at++;
+    }
+    const count = Math.ceil(out.inputLength / blockSize);
+    if (count < 1 || count > (end - at) / 2) break literal;
+    const blocks = SCRATCH_IDS;
+    let i = 0;
+    for (;;) {
+      const first = at;
+      let n = 0;
+      while (at < end) {
+        c = bytes[at]!;
+        if (c < ZERO || c > NINE) break;
+        n = n * 10 + (c - ZERO);
+        at++;
+      }
+      const digits = at - first;
+      if (digits === 0 || digits > MAX_DIGITS || (digits > 1 && bytes[first] === ZERO)) break literal;
+      blocks[i++] = n;
+      // `, ` then the next id, or `]}` ending the line.
+      if (at + 2 > end) break literal;
+      c = bytes[at]!;
+      if (c === COMMA && bytes[at + 1] === SPACE) {
+        if (i === count) break literal;
+        at += 2;
+        continue;
+      }
+      if (c !== CLOSE_BRACKET || bytes[at + 1] !== CLOSE_BRACE || at + 2 !== end || i !== count) break literal;
+      out.blocks = blocks.slice(0, count);
+      return true;
+    }
+  }
+
+  at = start;
+  numbers = 0;
   let inKey = false;
   for (let p = 0; p < LINE_START.length; p++) {
     const expected = LINE_START[p]!;
