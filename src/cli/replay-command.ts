@@ -78,7 +78,7 @@ export async function replayCommand(flags: ReplayFlags): Promise<void> {
     await writeFile(flags.report, await renderReplayHtml(report, { policies: flags.policy, capacities: flags.capacity.map(formatTokenCount), graph: graph.source }));
   }
   if (flags.json) {
-    // The table is never drawn for --json: cli-table3 and its width tables stay unloaded.
+    // The table is never drawn for --json (the usual table is drawn without cli-table3 anyway: report/table.ts).
     emit(JSON.stringify(report));
     return;
   }
