@@ -251,6 +251,15 @@ describe('Replica clocks and aborts', () => {
     events.run();
     return { done: r.done, firstToken: r.firstToken, iterations: replica.iterations };
   }
+  /** `events` seen through a clock without stretch or settle: every end is woken one by one. */
+  const plainClock = (events: EventQueue): Clock => ({
+    get now() {
+      return events.now;
+    },
+    at: (time, fire) => events.at(time, fire),
+    after: (delay, fire) => events.after(delay, fire),
+    wake: (time, target, tag) => events.wake(time, target, tag),
+  });
   /** The decode iterations of one request after its first token, one at a time, each a whole iteration (no engine rules). */
   const decodeSeconds = (from: number, to: number) => {
     let t = 0;
@@ -261,14 +270,7 @@ describe('Replica clocks and aborts', () => {
   it('prices repeated decode ends, forward pass and overhead, alike with and without a clock that elides them', () => {
     const queue = decodeRun((events) => events, 9);
     // The same queue seen through a clock without stretch or settle: every end is woken one by one.
-    const plain = decodeRun((events) => ({
-      get now() {
-        return events.now;
-      },
-      at: (time, fire) => events.at(time, fire),
-      after: (delay, fire) => events.after(delay, fire),
-      wake: (time, target, tag) => events.wake(time, target, tag),
-    }), 9);
+    const plain = decodeRun(plainClock, 9);
     expect(idealModel.overheadSeconds({ prefill: [], decode: [{ contextTokens: 17 }] })).toBe(0.004);
     expect(queue.iterations).toBe(9);
     expect(plain.iterations).toBe(9);
@@ -276,6 +278,41 @@ describe('Replica clocks and aborts', () => {
     expect(queue.done - queue.firstToken).toBeCloseTo(decodeSeconds(17, 24), 12);
     expect(plain.done - plain.firstToken).toBeCloseTo(decodeSeconds(17, 24), 12);
     expect(plain.done).toBe(queue.done);
+  });
+
+  it('a request arriving during the first iteration, on a clock without stretch or settle, joins the next one', () => {
+    // Nothing has stretched yet: the arrival's kick must not ask the clock to settle (it has no settle).
+    const events = new EventQueue();
+    const batches: string[] = [];
+    const replica = new Replica(0, plainClock(events), { onFirstToken: () => {}, onComplete: () => {} }, replicaOptions(ideal, { setup: setupOf('lru'), gpuSlots: 8, cost: recordingCost(idealModel, batches) }));
+    const a = request('a', [1], undefined, { output: 2 });
+    const b = request('b', [2], undefined, { output: 2 });
+    replica.enqueue(a); // its prefill iteration starts at once
+    replica.enqueue(b); // while that iteration runs
+    events.run();
+    expect(batches).toEqual(['P16@0', 'P16@0 D17', 'D17']);
+    const first = idealModel.iterationSeconds({ prefill: [{ newTokens: 16, contextTokens: 0 }], decode: [] });
+    const second = idealModel.iterationSeconds({ prefill: [{ newTokens: 16, contextTokens: 0 }], decode: [{ contextTokens: 17 }] });
+    const third = idealModel.iterationSeconds({ prefill: [], decode: [{ contextTokens: 17 }] });
+    expect([a.firstToken, a.done, b.firstToken, b.done]).toEqual([first, first + second, first + second, first + second + third]);
+    expect(replica.iterations).toBe(3);
+  });
+
+  it('an abort on a clock without stretch or settle drops a waiting request', () => {
+    // No stretch is open (the clock cannot make one): the abort must not ask the clock to settle.
+    const events = new EventQueue();
+    const done: string[] = [];
+    const replica = new Replica(0, plainClock(events), { onFirstToken: () => {}, onComplete: (r) => done.push(r.request.id) }, replicaOptions(ideal, { setup: setupOf('lru'), gpuSlots: 8, maxRunning: 1 }));
+    const a = request('a', [1], undefined, { output: 2 });
+    const b = request('b', [2], undefined, { output: 2 });
+    replica.enqueue(a);
+    replica.enqueue(b); // waits: one request runs at a time
+    expect(replica.abort(b)).toBe(true);
+    events.run();
+    expect(done).toEqual(['a']);
+    expect(b.phase).toBe('done');
+    expect(replica.iterations).toBe(2);
+    expect(replica.cache.pinnedGpu).toBe(0);
   });
 
   it('a request aborted while its iteration runs is not advanced by that iteration', () => {

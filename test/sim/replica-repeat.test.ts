@@ -88,4 +88,37 @@ describe('replica: the repeated-decode shortcut', () => {
       { numRuns: Number(process.env.KVFLOW_FC_RUNS ?? 40), seed: Number(process.env.KVFLOW_FC_SEED ?? 1414) },
     );
   });
+
+  // Pages of 128 tokens: a request is 65+ ends from its next page, so a stretch is cut at its 64 ends
+  // (STRETCH_ENDS) rather than at a page boundary, which the random runs' 8-32-token pages never reach.
+  it.each([
+    ['ideal', 'sglang'],
+    ['ideal', 'kvflow'],
+    ['sglang-0.4', 'hicache'],
+  ] as const)('gives the same run as the full path with 128-token pages and 300-token outputs (%s, %s)', (engineName, setup) => {
+    const run: Run = {
+      spec: chainSpec({ agents: [{ fixed: 300, dynamic: 100, output: 300 }, { fixed: 200, dynamic: 60, output: 250 }], rounds: 1, instances: 1, shareAgents: false, blockSize: 128 }),
+      seed: 7,
+      setup,
+      engine: engineName,
+      gpuFactor: 3,
+      cpuFactor: 1,
+      replicas: 1,
+      router: ROUTER_NAMES[0]!,
+      tokenBudget: 2048,
+      maxRunning: 8,
+      schedule: 'fcfs',
+      timeScale: 1,
+    };
+    const requests = generateRequests(run.spec, { seed: run.seed });
+    const hardware = hardwareOf({ gpu: 'A10G', model: 'Llama-3.1-8B', blockSize: 128, engine: engineName });
+    const gpuSlots = Math.ceil(run.gpuFactor * largestRequestPages(requests)) + 1;
+    const engine = engineOf(hardware, { gpuSlots, cpuSlots: gpuSlots }, { tokenBudget: 2048, maxRunning: 8, schedule: 'fcfs' });
+    const shortcut = simulated(requests, run, engine);
+    // Some stretch went the whole 64 ends: more iterations than requests times 64.
+    const iterations = probe.replicas[0]!.iterations;
+    expect(iterations).toBeGreaterThan(64 * requests.length);
+    expect(shortcut).toBe(simulated(requests, run, { ...engine, fullPath: true }));
+    expect(probe.replicas[0]!.iterations).toBe(iterations);
+  });
 });
