@@ -9,6 +9,7 @@ import { replicaOptions } from '../helpers/sim.js';
 import { PageState } from '../../src/cache/radix-cache.js';
 import { policyFactory } from '../../src/cache/policy-registry.js';
 import { CostModel } from '../../src/sim/cost-model.js';
+import { engineRules } from '../../src/sim/engine-rules.js';
 import { EventQueue, type Clock } from '../../src/sim/event-queue.js';
 import { resolveHardware } from '../../src/sim/hardware.js';
 import { Replica, type ReplicaOptions } from '../../src/sim/replica.js';
@@ -313,6 +314,38 @@ describe('Replica clocks and aborts', () => {
     expect(b.phase).toBe('done');
     expect(replica.iterations).toBe(2);
     expect(replica.cache.pinnedGpu).toBe(0);
+  });
+
+  it('a write-back eviction charged on a clock without stretch or settle times the run as the queue does', () => {
+    // SGLang rules with write_back: making room for the second prompt backs pages 1 and 2 up to the CPU and
+    // charges the write to the next iteration. No stretch is open then: the charge must not ask the clock to settle.
+    function writeBackRun(makeClock: (events: EventQueue) => Clock) {
+      const events = new EventQueue();
+      const replica = new Replica(
+        0,
+        makeClock(events),
+        { onFirstToken: () => {}, onComplete: () => {} },
+        replicaOptions(hardware, {
+          setup: setupOf('lru', { cpuTier: true }),
+          gpuSlots: 4,
+          cpuSlots: 8,
+          rules: { ...engineRules(hardware), writePolicy: 'write_back' },
+        }),
+      );
+      const first = request('first', [1, 2], undefined, { output: 2 });
+      const second = request('second', [5, 6, 7], undefined, { output: 2 });
+      replica.enqueue(first);
+      events.run();
+      replica.enqueue(second);
+      events.run();
+      const cpuBlocks = [...replica.cache.pageIds()].filter((page) => (replica.cache.stateOf(page) & PageState.cpu) !== 0).map((page) => replica.cache.blockOf(page));
+      return { times: [first.firstToken, first.done, second.admitted, second.firstToken, second.done], cpuBlocks: cpuBlocks.sort((a, b) => a - b), iterations: replica.iterations };
+    }
+    const queue = writeBackRun((events) => events);
+    const plain = writeBackRun(plainClock);
+    expect(queue.cpuBlocks).toEqual([1, 2]);
+    expect(queue.iterations).toBe(4);
+    expect(plain).toEqual(queue);
   });
 
   it('a request aborted while its iteration runs is not advanced by that iteration', () => {
