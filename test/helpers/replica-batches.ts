@@ -2,6 +2,8 @@
  * Shared by the replica tests that state an exact schedule: each priced iteration as text, the real cost model
  * recording what it prices, and requests of whole blocks.
  */
+import { expect } from 'vitest';
+import { PageState, ROOT, type RadixCache } from '../../src/cache/radix-cache.js';
 import type { CostModel, IterationBatch } from '../../src/sim/cost-model.js';
 import type { EngineCost } from '../../src/sim/replica.js';
 import { SimRequest } from '../../src/sim/sim-request.js';
@@ -49,4 +51,21 @@ export function wholeBlockRequests(blockSize: number) {
       nextIndex++,
       agent,
     );
+}
+
+/**
+ * Puts `blocks` in the cache under `parent` (the root by default) as CPU-only pages (written through, then
+ * evicted from the GPU, leaf first); returns their page ids in path order.
+ */
+export function cpuOnlyPrompt(cache: RadixCache, blocks: number[], parent = ROOT): number[] {
+  const pages: number[] = [];
+  for (const block of blocks) {
+    parent = cache.insertGpu(parent, block, 0);
+    pages.push(parent);
+    expect(cache.startWrite(parent)).toBe(true);
+    cache.finishWrite(parent);
+  }
+  for (let i = pages.length - 1; i >= 0; i--) expect(cache.evictGpuPage(pages[i]!)).toBe(true);
+  for (const page of pages) expect(cache.stateOf(page)).toBe(PageState.cpu);
+  return pages;
 }

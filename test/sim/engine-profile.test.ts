@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { PageState, ROOT, type RadixCache } from '../../src/cache/radix-cache.js';
+import { PageState } from '../../src/cache/radix-cache.js';
 import { loadWorkload } from '../../src/config/workload-input.js';
 import { CostModel } from '../../src/sim/cost-model.js';
 import { ENGINE_NAMES, EVICT_GRANULARITIES, WRITE_POLICIES } from '../../src/sim/engine-profile.js';
@@ -17,6 +17,7 @@ import { SimRequest } from '../../src/sim/sim-request.js';
 import { servingOptions, simulate } from '../../src/sim/simulate.js';
 import { runSimulation } from '../../src/sim/simulation.js';
 import { generateRequests } from '../../src/workload/generate.js';
+import { cpuOnlyPrompt } from '../helpers/replica-batches.js';
 import { accountingGap, chainSpec, engineOf, hardwareOf, largestRequestPages, REPO, steSourceOf, totalInputTokens } from '../helpers/sim.js';
 import { probe, resetProbe } from '../helpers/sim-probe.js';
 
@@ -103,20 +104,6 @@ function replicaOn(engine: 'sglang-0.4' | 'ideal', mixedChunk: boolean) {
     expect(done()).toBe(true);
   };
   return { replica, events, loads, firstTokens, cost, until };
-}
-
-/** Puts a prompt's pages in the cache as CPU-only (written through, then evicted from the GPU). */
-function cpuOnlyPrompt(cache: RadixCache, blocks: number[]): void {
-  let parent = ROOT;
-  const pages: number[] = [];
-  for (const block of blocks) {
-    parent = cache.insertGpu(parent, block, 0);
-    pages.push(parent);
-    expect(cache.startWrite(parent)).toBe(true);
-    cache.finishWrite(parent);
-  }
-  for (let i = pages.length - 1; i >= 0; i--) expect(cache.evictGpuPage(pages[i]!)).toBe(true);
-  for (const page of pages) expect(cache.stateOf(page)).toBe(PageState.cpu);
 }
 
 const range = (from: number, count: number) => Array.from({ length: count }, (_, i) => from + i);

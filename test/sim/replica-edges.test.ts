@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { replicaOptions } from '../helpers/sim.js';
-import { PageState } from '../../src/cache/radix-cache.js';
+import { PageState, ROOT } from '../../src/cache/radix-cache.js';
 import { policyFactory } from '../../src/cache/policy-registry.js';
 import { CostModel } from '../../src/sim/cost-model.js';
 import { engineRules } from '../../src/sim/engine-rules.js';
@@ -15,7 +15,7 @@ import { resolveHardware } from '../../src/sim/hardware.js';
 import { Replica, type ReplicaOptions } from '../../src/sim/replica.js';
 import type { Setup } from '../../src/sim/setups.js';
 import type { SimRequest } from '../../src/sim/sim-request.js';
-import { recordingCost, wholeBlockRequests } from '../helpers/replica-batches.js';
+import { cpuOnlyPrompt, recordingCost, wholeBlockRequests } from '../helpers/replica-batches.js';
 
 const BLOCK = 16;
 const hardware = resolveHardware({ gpu: 'A10G', model: 'Llama-3.1-8B' });
@@ -360,5 +360,109 @@ describe('Replica clocks and aborts', () => {
     expect(a.phase).toBe('done');
     expect(Number.isNaN(a.firstToken)).toBe(true);
     expect(h.replica.cache.pinnedGpu).toBe(0);
+  });
+});
+
+describe('Replica batched load-backs (sglang-0.4)', () => {
+  const sglang = resolveHardware({ gpu: 'A10G', model: 'Llama-3.1-8B', engine: 'sglang-0.4' });
+  const sglangModel = new CostModel(sglang);
+  /** A replica under SGLang v0.4's rules (node eviction, batched loads), recording its host loads' pages. */
+  function batchedReplica(gpuSlots: number) {
+    const events = new EventQueue();
+    const loads: number[] = [];
+    const done: string[] = [];
+    const evicted: number[] = [];
+    const replica = new Replica(
+      0,
+      events,
+      { onFirstToken: () => {}, onComplete: (r) => done.push(r.request.id) },
+      replicaOptions(sglang, {
+        setup: setupOf('lru', { cpuTier: true }),
+        gpuSlots,
+        cpuSlots: 32,
+        h2d: { ...sglang.h2d, observer: { issued: (bytes) => loads.push(bytes / sglangModel.pageBytes), cancelled: () => {} } },
+        cost: sglangModel,
+        rules: engineRules(sglang),
+        cacheEvents: { resident: () => {}, evicted: (page) => evicted.push(page) },
+      }),
+    );
+    /** `blocks` inserted as one GPU-only chain under the root at `tick`; their page ids. */
+    const gpuChain = (blocks: number[], tick: number) => {
+      const pages: number[] = [];
+      let parent = ROOT;
+      for (const block of blocks) pages.push((parent = replica.cache.insertGpu(parent, block, tick)));
+      return pages;
+    };
+    /** Backs `pages` up to the CPU (a page after its parent), keeping them on the GPU. */
+    const written = (pages: number[]) => {
+      for (const page of pages) {
+        expect(replica.cache.startWrite(page)).toBe(true);
+        replica.cache.finishWrite(page);
+      }
+    };
+    return { replica, events, loads, done, evicted, gpuChain, written };
+  }
+
+  it('loads the CPU-only rest of a prompt whose start is on the GPU, under the last GPU page, and unlocks that page', () => {
+    const { replica, events, loads, done, gpuChain, written } = batchedReplica(16);
+    const cache = replica.cache;
+    const [p1, p2] = gpuChain([1, 2], 0);
+    written([p1!, p2!]); // a page is written after its parent
+    const [p3, p4] = cpuOnlyPrompt(cache, [3, 4], p2);
+    const r = request('r', [1, 2, 3, 4, 5]);
+    replica.enqueue(r);
+    events.run();
+    expect(done).toEqual(['r']);
+    expect(loads).toEqual([2]); // pages 3 and 4 in one merged load
+    expect([r.hitTokens, r.loadedTokens, r.recomputedTokens]).toEqual([32, 32, 16]);
+    expect([...r.pages.subarray(0, 4)]).toEqual([p1, p2, p3, p4]);
+    expect(cache.pinnedGpu).toBe(0);
+    for (const page of [p1, p2, p3, p4]) expect(cache.locksOf(page)).toBe(0);
+    cache.checkInvariants();
+  });
+
+  it('keeps the last GPU page of the match while making room for the loads: the older page is locked, a newer node goes', () => {
+    // Six slots, all used: [1, 2] (tick 0, the LRU node; 3 and 4 hang from it on the CPU) and [9..12] (tick 1).
+    const { replica, events, loads, done, evicted, gpuChain, written } = batchedReplica(6);
+    const cache = replica.cache;
+    const [p1, p2] = gpuChain([1, 2], 0);
+    written([p1!, p2!]);
+    const [p3, p4] = cpuOnlyPrompt(cache, [3, 4], p2);
+    const q = gpuChain([9, 10, 11, 12], 1);
+    expect(cache.gpuUsed).toBe(6);
+    evicted.length = 0; // cpuOnlyPrompt's own evictions
+    const r = request('r', [1, 2, 3, 4, 5]);
+    replica.enqueue(r);
+    events.run();
+    expect(done).toEqual(['r']);
+    // Evicting [1, 2] would leave 3 with no parent on the GPU; the node [9..12] goes instead, leaf first.
+    expect(evicted).toEqual([...q].reverse());
+    expect(loads).toEqual([2]);
+    expect([r.hitTokens, r.loadedTokens, r.recomputedTokens]).toEqual([32, 32, 16]);
+    expect([...r.pages.subarray(0, 4)]).toEqual([p1, p2, p3, p4]);
+    expect(cache.pinnedGpu).toBe(0);
+    cache.checkInvariants();
+  });
+
+  it('locks nothing for a load from the root: the least recently used page is evicted first', () => {
+    // Four slots, all used: [7] (tick 0) and [8, 9, 10] (tick 1); [3, 4] on the CPU only, from the root.
+    const { replica, events, loads, done, evicted, gpuChain } = batchedReplica(4);
+    const cache = replica.cache;
+    const [x] = gpuChain([7], 0);
+    const [p3, p4] = cpuOnlyPrompt(cache, [3, 4]);
+    const y = gpuChain([8, 9, 10], 1);
+    expect([x, cache.gpuUsed]).toEqual([1, 4]); // page 1: what a parent of +1 instead of -1 would lock
+    evicted.length = 0; // cpuOnlyPrompt's own evictions
+    const r = request('r', [3, 4, 5]);
+    replica.enqueue(r);
+    events.run();
+    expect(done).toEqual(['r']);
+    // The first load's room takes [7], the second's the node [8, 9, 10], leaf first.
+    expect(evicted).toEqual([x, ...[...y].reverse()]);
+    expect(loads).toEqual([2]);
+    expect([r.hitTokens, r.loadedTokens, r.recomputedTokens]).toEqual([0, 32, 16]);
+    expect([...r.pages.subarray(0, 2)]).toEqual([p3, p4]);
+    expect(cache.pinnedGpu).toBe(0);
+    cache.checkInvariants();
   });
 });
