@@ -14,7 +14,7 @@ import { EventQueue, type Clock } from '../../src/sim/event-queue.js';
 import { resolveHardware } from '../../src/sim/hardware.js';
 import { Replica, type ReplicaOptions } from '../../src/sim/replica.js';
 import type { Setup } from '../../src/sim/setups.js';
-import type { SimRequest } from '../../src/sim/sim-request.js';
+import { SimRequest } from '../../src/sim/sim-request.js';
 import { cpuOnlyPrompt, recordingCost, wholeBlockRequests } from '../helpers/replica-batches.js';
 
 const BLOCK = 16;
@@ -463,6 +463,71 @@ describe('Replica batched load-backs (sglang-0.4)', () => {
     expect([r.hitTokens, r.loadedTokens, r.recomputedTokens]).toEqual([0, 32, 16]);
     expect([...r.pages.subarray(0, 2)]).toEqual([p3, p4]);
     expect(cache.pinnedGpu).toBe(0);
+    cache.checkInvariants();
+  });
+
+  it('cancels a load that runs out of room half way and recomputes those pages once room is back', () => {
+    // Seven slots under write_through: [1, 2] (3 and 4 under it on the CPU only), then a's four pages, still
+    // being written when r is admitted (a page being written cannot be evicted). One slot is free: the load
+    // of 3 starts, the load of 4 finds no room, so 3 is cancelled (all or nothing) and r recomputes both
+    // once a's writes have landed.
+    const events = new EventQueue();
+    const done: string[] = [];
+    const evicted: number[] = [];
+    const loads: number[] = [];
+    const replica = new Replica(
+      0,
+      events,
+      { onFirstToken: () => {}, onComplete: (r) => done.push(r.request.id) },
+      replicaOptions(sglang, {
+        setup: setupOf('lru', { cpuTier: true }),
+        gpuSlots: 7,
+        cpuSlots: 32,
+        h2d: { ...sglang.h2d, observer: { issued: (bytes) => loads.push(bytes / sglangModel.pageBytes), cancelled: () => {} } },
+        cost: sglangModel,
+        rules: engineRules(sglang, { writePolicy: 'write_through' }),
+        cacheEvents: { resident: () => {}, evicted: (page) => evicted.push(page) },
+      }),
+    );
+    const cache = replica.cache;
+    const p1 = cache.insertGpu(ROOT, 1, 0);
+    const p2 = cache.insertGpu(p1, 2, 0);
+    for (const page of [p1, p2]) {
+      expect(cache.startWrite(page)).toBe(true);
+      cache.finishWrite(page);
+    }
+    const [p3, p4] = cpuOnlyPrompt(cache, [3, 4], p2);
+    evicted.length = 0;
+    const a = request('a', [20, 21, 22, 23]);
+    const r = request('r', [1, 2, 3, 4, 5]);
+    replica.enqueue(a);
+    replica.enqueue(r); // waits for a's iteration
+    events.run();
+    expect(done).toEqual(['a', 'r']);
+    expect(loads).toEqual([]);
+    expect([r.hitTokens, r.loadedTokens, r.recomputedTokens]).toEqual([32, 0, 48]);
+    expect([...r.pages.subarray(0, 4)]).toEqual([p1, p2, p3, p4]);
+    expect(evicted).toEqual([a.pages[3], a.pages[2], a.pages[1], a.pages[0]]);
+    expect(r.admitted).toBe(a.done);
+    expect(r.firstToken).toBeGreaterThan(a.done + sglang.d2h.latency);
+    expect(cache.pinnedGpu).toBe(0);
+    cache.checkInvariants();
+  });
+
+  it('does not load a host hit shorter than the 10-token load-back threshold: it is recomputed', () => {
+    // [1, 2] on the GPU, the prompt's last block (5 of its 37 tokens) on the CPU only under them.
+    const { replica, events, loads, done, gpuChain, written } = batchedReplica(16);
+    const cache = replica.cache;
+    const [p1, p2] = gpuChain([1, 2], 0);
+    written([p1!, p2!]);
+    const [p3] = cpuOnlyPrompt(cache, [3], p2);
+    const r = new SimRequest({ id: 'r', blocks: [1, 2, 3], blockSize: BLOCK, inputLength: 37, outputLength: 1 }, 0, undefined);
+    replica.enqueue(r);
+    events.run();
+    expect(done).toEqual(['r']);
+    expect(loads).toEqual([]);
+    expect([r.hitTokens, r.loadedTokens, r.recomputedTokens]).toEqual([32, 0, 5]);
+    expect([...r.pages.subarray(0, 3)]).toEqual([p1, p2, p3]);
     cache.checkInvariants();
   });
 });
