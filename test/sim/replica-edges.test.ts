@@ -531,3 +531,51 @@ describe('Replica batched load-backs (sglang-0.4)', () => {
     cache.checkInvariants();
   });
 });
+
+describe('Replica on-demand load-backs with the GPU full of pages being written', () => {
+  it('a load-back started in two parts keeps the time its first part started', () => {
+    // Seven slots: [1, 2] (3 and 4 under it on the CPU only) and a's four pages, still being written when r is
+    // admitted. The one free slot takes 3; 4 finds no room. When 3 has landed, 4 still finds none (no load
+    // starts, and r's output page does not fit: it waits); once a's writes land, 4 is loaded and r runs.
+    const events = new EventQueue();
+    const done: string[] = [];
+    const loads: { pages: number; start: number }[] = [];
+    const batches: string[] = [];
+    const replica = new Replica(
+      0,
+      events,
+      { onFirstToken: () => {}, onComplete: (r) => done.push(r.request.id) },
+      replicaOptions(hardware, {
+        setup: setupOf('lru', { cpuTier: true }),
+        gpuSlots: 7,
+        cpuSlots: 32,
+        h2d: { ...hardware.h2d, observer: { issued: (bytes, start) => loads.push({ pages: bytes / model.pageBytes, start }), cancelled: () => {} } },
+        cost: recordingCost(model, batches, () => true),
+      }),
+    );
+    const cache = replica.cache;
+    const p1 = cache.insertGpu(ROOT, 1, 0);
+    const p2 = cache.insertGpu(p1, 2, 0);
+    for (const page of [p1, p2]) {
+      expect(cache.startWrite(page)).toBe(true);
+      cache.finishWrite(page);
+    }
+    const [p3, p4] = cpuOnlyPrompt(cache, [3, 4], p2);
+    const a = request('a', [20, 21, 22, 23]);
+    const r = request('r', [1, 2, 3, 4, 5]);
+    replica.enqueue(a);
+    replica.enqueue(r); // waits for a's iteration
+    events.run();
+    expect(done).toEqual(['a', 'r']);
+    expect(batches).toEqual(['P64@0', 'P16@64']);
+    expect(loads.map((load) => load.pages)).toEqual([1, 1]);
+    expect(loads[0]!.start).toBe(a.done);
+    expect(loads[1]!.start).toBeGreaterThan(a.done);
+    expect(r.loadStart).toBe(a.done); // the first part's start, not the second's
+    expect(r.admitted).toBeGreaterThan(loads[1]!.start);
+    expect([r.hitTokens, r.loadedTokens, r.recomputedTokens]).toEqual([32, 32, 16]);
+    expect([...r.pages.subarray(0, 4)]).toEqual([p1, p2, p3, p4]);
+    expect(cache.pinnedGpu).toBe(0);
+    cache.checkInvariants();
+  });
+});
