@@ -417,7 +417,7 @@ describe('Replica batched load-backs (sglang-0.4)', () => {
     expect([r.hitTokens, r.loadedTokens, r.recomputedTokens]).toEqual([32, 32, 16]);
     expect([...r.pages.subarray(0, 4)]).toEqual([p1, p2, p3, p4]);
     expect(cache.pinnedGpu).toBe(0);
-    for (const page of [p1, p2, p3, p4]) expect(cache.locksOf(page)).toBe(0);
+    for (const page of [p1, p2, p3, p4]) expect(cache.locksOf(page!)).toBe(0);
     cache.checkInvariants();
   });
 

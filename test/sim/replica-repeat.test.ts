@@ -115,7 +115,7 @@ describe('replica: the repeated-decode shortcut', () => {
     const gpuSlots = Math.ceil(run.gpuFactor * largestRequestPages(requests)) + 1;
     const engine = engineOf(hardware, { gpuSlots, cpuSlots: gpuSlots }, { tokenBudget: 2048, maxRunning: 8, schedule: 'fcfs' });
     const shortcut = simulated(requests, run, engine);
-    // Some stretch went the whole 64 ends: more iterations than requests times 64.
+    // Decode runs longer than a stretch (64 ends) between page boundaries: more than 64 iterations per request.
     const iterations = probe.replicas[0]!.iterations;
     expect(iterations).toBeGreaterThan(64 * requests.length);
     expect(shortcut).toBe(simulated(requests, run, { ...engine, fullPath: true }));
