@@ -35,7 +35,7 @@ const GROUPS = {
   },
   graph: {
     mutate: ['src/graph/**/*.ts', 'src/cache/learned-ste/**/*.ts', '!src/graph/index.ts'],
-    tests: ['test/graph/workflow-ste.test.ts', 'test/graph/ste-clock.test.ts', 'test/graph/in-place-end.test.ts', 'test/graph/walk-step.test.ts', 'test/graph/search-lists.test.ts', 'test/cache/learned-ste-policy.test.ts', 'test/cache/reuse-forecast.test.ts', 'test/graph/graph.test.ts', 'test/graph/learner.test.ts', 'test/graph/relax.test.ts', 'test/graph/learner-sessions.test.ts', 'test/graph/prefix-signatures.test.ts', 'test/graph/agent-annotator.test.ts', 'test/graph/graph-building.test.ts', 'test/graph/ste-requests.test.ts', 'test/graph/learner-exact.test.ts', 'test/graph/progress-exact.test.ts', 'test/graph/walk-shift-exact.test.ts', 'test/graph/tracker-exact.test.ts', 'test/cache/learned-ste-exact.test.ts'],
+    tests: ['test/graph/workflow-ste.test.ts', 'test/graph/ste-clock.test.ts', 'test/graph/in-place-end.test.ts', 'test/graph/walk-step.test.ts', 'test/graph/search-lists.test.ts', 'test/cache/learned-ste-policy.test.ts', 'test/cache/reuse-forecast.test.ts', 'test/graph/graph.test.ts', 'test/graph/learner.test.ts', 'test/graph/relax.test.ts', 'test/graph/learner-sessions.test.ts', 'test/graph/prefix-signatures.test.ts', 'test/graph/agent-annotator.test.ts', 'test/graph/graph-building.test.ts', 'test/graph/ste-requests.test.ts', 'test/graph/learner-exact.test.ts', 'test/graph/progress-exact.test.ts', 'test/graph/walk-shift-exact.test.ts', 'test/graph/tracker-exact.test.ts', 'test/cache/learned-ste-exact.test.ts', 'test/graph/workflow-ste-clock.test.ts', 'test/graph/tracker-shift-exact.test.ts'],
   },
   prefetcher: {
     mutate: ['src/sim/prefetcher.ts'],
