@@ -43,7 +43,7 @@ const GROUPS = {
   },
   replica: {
     mutate: ['src/sim/replica.ts'],
-    tests: ['test/sim/replica.test.ts', 'test/sim/replica-repeat.test.ts', 'test/sim/engine-profile.test.ts', 'test/sim/replica-signals.test.ts', 'test/sim/replica-abort.test.ts', 'test/sim/sim-exact.test.ts', 'test/sim/replica-preempt.test.ts', 'test/sim/replica-node-eviction.test.ts', 'test/sim/replica-lpm.test.ts', 'test/sim/replica-hooks.test.ts', 'test/sim/replica-edges.test.ts'],
+    tests: ['test/sim/replica.test.ts', 'test/sim/replica-repeat.test.ts', 'test/sim/engine-profile.test.ts', 'test/sim/replica-signals.test.ts', 'test/sim/replica-abort.test.ts', 'test/sim/sim-exact.test.ts', 'test/sim/replica-preempt.test.ts', 'test/sim/replica-node-eviction.test.ts', 'test/sim/replica-lpm.test.ts', 'test/sim/replica-hooks.test.ts', 'test/sim/replica-edges.test.ts', 'test/sim/replica-judged.test.ts'],
   },
   reuse: {
     mutate: ['src/cache/reuse/**/*.ts'],
