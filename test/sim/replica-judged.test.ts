@@ -15,7 +15,7 @@ import { EventQueue } from '../../src/sim/event-queue.js';
 import { resolveHardware } from '../../src/sim/hardware.js';
 import { Replica, type ReplicaOptions } from '../../src/sim/replica.js';
 import type { Setup } from '../../src/sim/setups.js';
-import { cpuOnlyPrompt, wholeBlockRequests } from '../helpers/replica-batches.js';
+import { cpuOnlyPrompt, recordingCost, wholeBlockRequests } from '../helpers/replica-batches.js';
 
 const BLOCK = 16;
 
@@ -136,5 +136,148 @@ describe('Replica: write debt under a merged load (sglang-0.4)', () => {
     const debt = engineRules(sglang).writeSeconds(model.pageBytes);
     expect(debt).toBeGreaterThan(1e-5);
     expect(run('write_through') - run('write_through_selective')).toBeCloseTo(debt, 12);
+  });
+});
+
+describe('Replica: a merged load with no iteration to carry it (sglang-0.4)', () => {
+  const sglang = resolveHardware({ gpu: 'A10G', model: 'Llama-3.1-8B', engine: 'sglang-0.4' });
+  const model = new CostModel(sglang);
+
+  it('goes out in the pass that built no iteration, while a write-through is in flight', () => {
+    // Nine slots under write_through: [1, 2] (3 and 4 under it on the CPU only), then a's four pages, still
+    // being written when r is admitted alone (a page being written cannot be evicted). r's load of 3 and 4
+    // and its output page take the three free slots, so block 5 finds no room and the pass builds no
+    // iteration: the merged load must go out on its own, at a's end, not wait for one.
+    const events = new EventQueue();
+    const done: string[] = [];
+    const loads: { pages: number; start: number }[] = [];
+    const replica = new Replica(
+      0,
+      events,
+      { onFirstToken: () => {}, onComplete: (r) => done.push(r.request.id) },
+      replicaOptions(sglang, {
+        setup: setupOf('lru', { cpuTier: true }),
+        gpuSlots: 9,
+        cpuSlots: 32,
+        maxRunning: 1,
+        h2d: { ...sglang.h2d, observer: { issued: (bytes, start) => loads.push({ pages: bytes / model.pageBytes, start }), cancelled: () => {} } },
+        cost: model,
+        rules: engineRules(sglang, { writePolicy: 'write_through' }),
+      }),
+    );
+    const cache = replica.cache;
+    const p1 = cache.insertGpu(ROOT, 1, 0);
+    const p2 = cache.insertGpu(p1, 2, 0);
+    for (const page of [p1, p2]) {
+      expect(cache.startWrite(page)).toBe(true);
+      cache.finishWrite(page);
+    }
+    const [p3, p4] = cpuOnlyPrompt(cache, [3, 4], p2);
+    const request = wholeBlockRequests(BLOCK);
+    const a = request('a', [20, 21, 22, 23]);
+    const r = request('r', [1, 2, 3, 4, 5]);
+    replica.enqueue(a);
+    replica.enqueue(r); // waits for a (one running request at most)
+    events.run();
+    expect(done).toEqual(['a', 'r']);
+    expect(loads).toEqual([{ pages: 2, start: a.done }]);
+    expect(r.admitted).toBe(a.done);
+    expect([r.hitTokens, r.loadedTokens, r.recomputedTokens]).toEqual([32, 32, 16]);
+    expect([...r.pages.subarray(0, 4)]).toEqual([p1, p2, p3, p4]);
+    expect(cache.pinnedGpu).toBe(0);
+    cache.checkInvariants();
+  });
+});
+
+describe('Replica: an on-demand load-back that starts nothing', () => {
+  const a10g = resolveHardware({ gpu: 'A10G', model: 'Llama-3.1-8B' });
+  const model = new CostModel(a10g);
+
+  it('leaves the request waiting as full: the requests behind it wait too, though one would fit', () => {
+    // As replica-edges' two-part load-back: seven slots, [1, 2] (3 and 4 under it on the CPU only) and a's
+    // four pages, still being written when r is admitted. The free slot takes 3. When 3 has landed, 4 finds no
+    // room under it (3 is kept) and the load starts nothing; r's output page finds none either (r's prefix is
+    // locked): r is full, and the pass ends. s ([1], cached) behind it would fit by evicting 3, but waits
+    // for r: once a's writes land, 4 is loaded, r runs, then s.
+    const events = new EventQueue();
+    const done: string[] = [];
+    const loads: number[] = [];
+    const replica = new Replica(
+      0,
+      events,
+      { onFirstToken: () => {}, onComplete: (r) => done.push(r.request.id) },
+      replicaOptions(a10g, {
+        setup: setupOf('lru', { cpuTier: true }),
+        gpuSlots: 7,
+        cpuSlots: 32,
+        h2d: { ...a10g.h2d, observer: { issued: (bytes) => loads.push(bytes / model.pageBytes), cancelled: () => {} } },
+        cost: recordingCost(model, [], () => true),
+      }),
+    );
+    const cache = replica.cache;
+    const p1 = cache.insertGpu(ROOT, 1, 0);
+    const p2 = cache.insertGpu(p1, 2, 0);
+    for (const page of [p1, p2]) {
+      expect(cache.startWrite(page)).toBe(true);
+      cache.finishWrite(page);
+    }
+    const [p3, p4] = cpuOnlyPrompt(cache, [3, 4], p2);
+    const request = wholeBlockRequests(BLOCK);
+    const a = request('a', [20, 21, 22, 23]);
+    const r = request('r', [1, 2, 3, 4, 5]);
+    const s = request('s', [1]);
+    replica.enqueue(a);
+    replica.enqueue(r);
+    replica.enqueue(s);
+    events.run();
+    expect(done).toEqual(['a', 'r', 's']);
+    expect(loads).toEqual([1, 1]);
+    expect([r.hitTokens, r.loadedTokens, r.recomputedTokens]).toEqual([32, 32, 16]);
+    expect([...r.pages.subarray(0, 4)]).toEqual([p1, p2, p3, p4]);
+    expect(s.admitted).toBe(r.admitted);
+    expect([s.hitTokens, s.recomputedTokens]).toEqual([16, 0]);
+    expect(cache.pinnedGpu).toBe(0);
+    cache.checkInvariants();
+  });
+});
+
+describe('Replica: repeated decode ends while requests wait (lpm)', () => {
+  const a10g = resolveHardware({ gpu: 'A10G', model: 'Llama-3.1-8B' });
+
+  it("admits a waiting request at the end whose page reservation reorders the queue", () => {
+    // Six slots: four one-page prompts cached (p1 oldest) and d decoding (its page and its first output
+    // page). w2 ([9], no match) and w1 ([1, 101, 102], matches p1's page) arrive while d decodes: lpm puts
+    // w1 first, which does not fit (four pages needed, two free beside d's), and the pass ends before w2,
+    // which would. At d's 16th token its next output page evicts p1's page (least recently used): w1 and w2
+    // now tie at no match, w2 (earlier) goes first, fits and runs, long before d ends.
+    const events = new EventQueue();
+    const done: string[] = [];
+    const request = wholeBlockRequests(BLOCK);
+    const w2 = request('w2', [9]);
+    const w1 = request('w1', [1, 101, 102]);
+    const replica = new Replica(
+      0,
+      events,
+      {
+        onFirstToken: (r) => {
+          if (r.request.id !== 'd') return;
+          replica.enqueue(w2);
+          replica.enqueue(w1);
+        },
+        onComplete: (r) => done.push(r.request.id),
+      },
+      replicaOptions(a10g, { setup: setupOf('lru'), gpuSlots: 6, schedule: 'lpm' }),
+    );
+    for (const block of [1, 2, 3, 4]) {
+      replica.enqueue(request(`p${block}`, [block]));
+      events.run();
+    }
+    const d = request('d', [50], undefined, { output: 40 });
+    replica.enqueue(d);
+    events.run();
+    expect(done).toEqual(['p1', 'p2', 'p3', 'p4', 'w2', 'd', 'w1']);
+    expect(w2.done).toBeLessThan(d.done);
+    expect(d.generated).toBe(40);
+    expect([w1.hitTokens, w2.hitTokens]).toEqual([0, 0]);
   });
 });
