@@ -4,7 +4,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { formatTokenCount } from '../report/table.js';
-import { replaySuite, type ReplayReport } from '../replay/replay-suite.js';
+import type { ReplayReport } from '../replay/replay-suite.js';
 import { NeedsSortError, replayStream } from '../replay/replay-stream.js';
 import { replayOrder } from '../workload/request-order.js';
 import { annotateStream, chooseGraph, requestsFor, type GraphChoice } from '../config/graph-source.js';
@@ -12,7 +12,6 @@ import type { ReadTraceOptions } from '../types.js';
 import type { PolicyFactory } from '../cache/policy.js';
 import { resolvePolicies } from '../config/policy-spec.js';
 import { readTrace, streamTrace, streamTraceBatches, type TraceStats } from '../workload/read.js';
-import { estimateLineCount } from '../workload/estimate.js';
 import { renderExplainTable, renderReplayTable } from '../report/replay-table.js';
 import { computeNextUse } from '../cache/next-use.js';
 import { createProgress, progressShown } from '../report/progress.js';
@@ -42,7 +41,7 @@ export const REPLAY_OUTPUT_OPTIONS: readonly FlagOption[] = [
 ];
 
 export async function replayCommand(flags: ReplayFlags): Promise<void> {
-  const graph = chooseGraph(flags.graph, {
+  const graph = await chooseGraph(flags.graph, {
     // The spec is read only when its graph is used.
     ...(flags.workflow !== undefined &&
       (flags.graph ?? 'declared') === 'declared' && { declared: await (await import('../config/workload-input.js')).loadSteSource(flags.workflow) }),
@@ -102,8 +101,9 @@ interface ReplayPlan {
 async function replayInOnePass({ flags, policies, readOptions, graph, quiet }: ReplayPlan): Promise<{ report: ReplayReport; skipped: number }> {
   const stats: TraceStats = { format: undefined, skipped: 0 };
   // Agents are inferred request by request; otherwise a chunk of the file at a time (one await per chunk).
-  const requests = graph.annotate ? annotateStream(streamTrace(flags.trace, { ...readOptions, stats })) : streamTraceBatches(flags.trace, { ...readOptions, stats });
-  const progress = createProgress('replay', progressShown(quiet) ? await estimateLineCount(flags.trace) : 0, { quiet });
+  const requests = graph.annotate ? annotateStream(graph, streamTrace(flags.trace, { ...readOptions, stats })) : streamTraceBatches(flags.trace, { ...readOptions, stats });
+  // The estimate (and its module) only for a progress bar that is drawn.
+  const progress = createProgress('replay', progressShown(quiet) ? await (await import('../workload/estimate.js')).estimateLineCount(flags.trace) : 0, { quiet });
   try {
     const report = await replayStream(flags.trace, requests, {
       policies,
@@ -120,6 +120,8 @@ async function replayInOnePass({ flags, policies, readOptions, graph, quiet }: R
 /** The whole trace in memory: needed for a declared graph and for traces whose `t` is out of order. */
 async function replayInMemory({ flags, policies, readOptions, graph, quiet }: ReplayPlan): Promise<{ report: ReplayReport; skipped: number }> {
   const { steSource } = graph;
+  // Loaded here: the usual replay streams (replayInOnePass) and needs none of it.
+  const { replaySuite } = await import('../replay/replay-suite.js');
   const read = await readTrace(flags.trace, readOptions);
   const trace = { ...read, requests: requestsFor(graph, replayedRequests(read.requests, flags)) };
   const runs = flags.capacity.length * policies.length;

@@ -5,7 +5,7 @@
  * so requests are annotated here, always in replay order.
  */
 import { InputError } from '../errors.js';
-import { AgentAnnotator, OnlineGraphLearner } from '../graph/learner.js';
+import type { AgentAnnotator } from '../graph/learner.js';
 import type { SteSource, TraceRequest } from '../types.js';
 import { replayOrder } from '../workload/request-order.js';
 
@@ -17,6 +17,8 @@ export interface GraphChoice {
   readonly source: GraphSource;
   readonly steSource?: () => SteSource;
   readonly annotate: boolean;
+  /** A fresh agent annotator, when `annotate` (the learner's modules load only then). */
+  readonly annotator?: () => AgentAnnotator;
 }
 
 export interface GraphOptions {
@@ -30,25 +32,28 @@ export interface GraphOptions {
   needs: string;
 }
 
-/** Declared when there is a spec, else none, unless `requested` says otherwise. */
-export function chooseGraph(requested: GraphSource | undefined, options: GraphOptions): GraphChoice {
+/**
+ * Declared when there is a spec, else none, unless `requested` says otherwise. The graph learner's modules
+ * load here only when a graph is learned or agents are inferred (a plain replay needs neither).
+ */
+export async function chooseGraph(requested: GraphSource | undefined, options: GraphOptions): Promise<GraphChoice> {
   const source = requested ?? (options.declared ? 'declared' : 'none');
   const annotate = source === 'learned' || options.learnsAgents === true;
-  if (source === 'declared') {
-    if (!options.declared) throw InputError.flag(options.where, `declared needs ${options.needs}`);
-    return { source, steSource: options.declared, annotate };
-  }
-  if (source === 'learned') return { source, steSource: () => new OnlineGraphLearner(), annotate };
-  return { source, annotate };
+  if (source === 'declared' && !options.declared) throw InputError.flag(options.where, `declared needs ${options.needs}`);
+  const learner = annotate ? await import('../graph/learner.js') : undefined;
+  const annotator = learner && { annotator: () => new learner.AgentAnnotator() };
+  if (source === 'declared') return { source, steSource: options.declared, annotate, ...annotator };
+  if (source === 'learned') return { source, steSource: () => new learner!.OnlineGraphLearner(), annotate, ...annotator };
+  return { source, annotate, ...annotator };
 }
 
 /** The requests a run sees: in replay order with inferred agents when the choice needs them, else as given. */
 export function requestsFor(choice: GraphChoice, requests: readonly TraceRequest[]): TraceRequest[] {
-  return choice.annotate ? new AgentAnnotator().annotateAll(replayOrder(requests)) : (requests as TraceRequest[]);
+  return choice.annotate ? choice.annotator!().annotateAll(replayOrder(requests)) : (requests as TraceRequest[]);
 }
 
 /** Agents inferred as requests stream in (a stream is already in replay order, or replay falls back to memory). */
-export async function* annotateStream(requests: AsyncIterable<TraceRequest>): AsyncGenerator<TraceRequest> {
-  const annotator = new AgentAnnotator();
+export async function* annotateStream(choice: GraphChoice, requests: AsyncIterable<TraceRequest>): AsyncGenerator<TraceRequest> {
+  const annotator = choice.annotator!();
   for await (const request of requests) yield annotator.annotate(request);
 }

@@ -35,7 +35,7 @@ export interface SimulationContext {
 
 export async function resolveSimulation(settings: SimulationSettings, context: SimulationContext): Promise<SimulationInput> {
   const load = context.load ?? loadWorkload;
-  const workload = withGraph(await load(workloadFlags(settings)), settings.graph);
+  const workload = await withGraph(await load(workloadFlags(settings)), settings.graph);
   const hardware = await hardwareFor(settings, workload.blockSize, context.source);
   const serving = servingOptions(settings, { hardware, workload: settings.workload !== undefined ? 'spec' : 'trace' });
   const setups = await resolveSetups([...(settings.setups ?? SERVING_FIELDS.setups.default), ...(settings.setup ?? [])], settings.policy ?? [], {

@@ -89,8 +89,8 @@ export async function loadSteSource(path: string): Promise<() => SteSource> {
  * Chooses where STE comes from (config/graph-source.ts): the declared graph (a workflow spec), a graph
  * learned online from the requests themselves (each request gets an agent from the ones before it), or none.
  */
-export function withGraph(workload: LoadedWorkload, graph: GraphSource | undefined): LoadedWorkload {
-  const choice = chooseGraph(graph, { declared: workload.steSource, where: '--graph', needs: 'a workflow spec (--workload or --workflow)' });
+export async function withGraph(workload: LoadedWorkload, graph: GraphSource | undefined): Promise<LoadedWorkload> {
+  const choice = await chooseGraph(graph, { declared: workload.steSource, where: '--graph', needs: 'a workflow spec (--workload or --workflow)' });
   const { steSource: _declared, ...rest } = workload;
   return {
     ...rest,

@@ -43,7 +43,7 @@ async function runSimulatePoint(point: SimulatePoint, where: string): Promise<{ 
 
 async function runReplayPoint(point: ReplayPoint, where: string): Promise<ReplayReport> {
   const policySpecs = point.policy ?? REPLAY_FIELDS.policy.default;
-  const graph = chooseGraph(point.graph, {
+  const graph = await chooseGraph(point.graph, {
     ...(point.workflow !== undefined && (point.graph ?? 'declared') === 'declared' && { declared: await loadSteSource(point.workflow) }),
     learnsAgents: policySpecs.includes('ste-learned'),
     where: `${where}: graph`,
