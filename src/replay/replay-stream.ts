@@ -39,6 +39,7 @@ export async function replayStream(
   requests: AsyncIterable<TraceRequest | readonly TraceRequest[]>,
   options: StreamReplayOptions,
 ): Promise<ReplayReport> {
+  warmUpClock();
   const onlineRuns: { replayer: CacheReplayer; seconds: number; warmUp: EvictionPolicy | undefined }[] = [];
   const offline = options.policies.map((makePolicy) => makePolicy().usesNextUse === true);
   // Its module (and the prefix interner's) loads only when a policy reads the future.
@@ -126,6 +127,25 @@ export async function replayStream(
     }
   }
   return { trace: summary, results };
+}
+
+/** Whether this process has run `warmUpClock`. */
+let clockWarmedUp = false;
+
+/**
+ * Calls `performance.now()` a few times before the first run is timed. V8 gives a function its feedback
+ * (what its calls and property reads have seen) only from its ninth call on (lazy feedback allocation);
+ * `replayBatch` reads the clock twice per batch, so when V8 optimises it (on-stack, during the first
+ * batch or two: the kernel inlined into it) the clock's internals have no feedback yet, the optimised
+ * code gives up at the first clock read after the loop ("insufficient type feedback for call", in
+ * `now`), and `replayBatch` runs unoptimised until it is compiled again (two or three compiles of it, each
+ * with the kernel inlined, in a cold `kvflow replay` of the Mooncake trace; one with this). Results are
+ * untouched: nothing is read from these calls. Measured: docs/performance.md, "Replay CLI, session 14".
+ */
+function warmUpClock(): void {
+  if (clockWarmedUp) return;
+  clockWarmedUp = true;
+  for (let i = 0; i < 16; i++) performance.now();
 }
 
 /** Whether this process has run `warmUpKernel` (once is enough: V8's feedback is per function, not per cache). */
