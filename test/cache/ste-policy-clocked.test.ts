@@ -16,7 +16,7 @@ import { runs } from '../helpers/runs.js';
 
 const SEED = 20261203;
 const PAGES = 10;
-const AGENTS = 5;
+const AGENTS = 4;
 const CLOCKS = 3;
 
 const stats: PageStats = { lastAccess: () => 0, accessCount: () => 1, nextUse: () => Infinity };
@@ -130,6 +130,12 @@ function compare(ops: readonly Op[]): void {
     for (let page = 0; page < PAGES; page++) {
       expect(clocked.policy.steOfPage(page)).toBe(absolute.policy.steOfPage(page));
       if (!pending) expect(clocked.policy.steOfPage(page)).toBe(pageSte(page));
+    }
+    if (!pending) {
+      // In play: the agents with a known value or a tagged page.
+      const inPlay = new Set([...truth.keys()].filter((agent) => truth[agent]!.kind !== 'unknown'));
+      for (const agents of tags.values()) for (const agent of agents) inPlay.add(agent);
+      expect(clocked.policy.agentsInPlay).toBe(inPlay.size);
     }
     // The priorities the caches hold: the same, and none stale.
     expect([...clocked.key].sort((a, b) => a[0] - b[0])).toEqual([...absolute.key].sort((a, b) => a[0] - b[0]));
@@ -277,6 +283,97 @@ describe('StePolicy: clocked STE against the same values as absolute ones', () =
       { kind: 'take' },
       { kind: 'evict' },
       { kind: 'evict' },
+    ]);
+  });
+
+  it('an unknown value for an agent the policy does not hold changes nothing, and the next new agent is held as usual', () => {
+    compare([
+      { kind: 'rel', agent: 0, clock: 0, value: null },
+      { kind: 'take' },
+      { kind: 'tag', page: 1, agent: 1 },
+      { kind: 'enter', page: 1 },
+      { kind: 'rel', agent: 1, clock: 0, value: 2 },
+      { kind: 'take' },
+    ]);
+  });
+
+  it('an unknown value for an agent with an absolute value (in no clock group)', () => {
+    compare([
+      { kind: 'tag', page: 1, agent: 0 },
+      { kind: 'abs', agent: 0, value: 3 },
+      { kind: 'rel', agent: 0, clock: 0, value: null },
+      { kind: 'take' },
+      { kind: 'rel', agent: 0, clock: 0, value: 1 },
+      { kind: 'take' },
+    ]);
+  });
+
+  it('an agent that moves to another clock leaves its old group: the old group\'s later changes keep the new group whole', () => {
+    compare([
+      { kind: 'tag', page: 1, agent: 2 },
+      { kind: 'enter', page: 1 },
+      // Clock 0's group: a1, a0; clock 1's: a2.
+      { kind: 'rel', agent: 1, clock: 0, value: 1 },
+      { kind: 'rel', agent: 0, clock: 0, value: 2 },
+      { kind: 'take' },
+      { kind: 'rel', agent: 2, clock: 1, value: 3 },
+      { kind: 'take' },
+      // a0 moves to clock 1 (behind a2), then a1 and a0 take absolute values.
+      { kind: 'rel', agent: 0, clock: 1, value: 4 },
+      { kind: 'take' },
+      { kind: 'abs', agent: 1, value: 0 },
+      { kind: 'abs', agent: 0, value: 0 },
+      // Clock 1 moves: a2's page is re-keyed.
+      { kind: 'move', clock: 1, by: 1 },
+      { kind: 'take' },
+    ]);
+  });
+
+  it('agents leaving two groups one after the other keep the rest of each group: a clock move re-keys every member left', () => {
+    compare([
+      // a0 is the first agent held; clock 0's group: a0, a2 (a2 tags page 1); clock 1's: a1, a3.
+      { kind: 'rel', agent: 0, clock: 0, value: 5 },
+      { kind: 'take' },
+      { kind: 'tag', page: 1, agent: 2 },
+      { kind: 'enter', page: 1 },
+      { kind: 'rel', agent: 2, clock: 0, value: 3 },
+      { kind: 'rel', agent: 1, clock: 1, value: 1 },
+      { kind: 'rel', agent: 3, clock: 1, value: 2 },
+      { kind: 'take' },
+      // The second of clock 1's group leaves, then the first of clock 0's.
+      { kind: 'abs', agent: 3, value: 0 },
+      { kind: 'abs', agent: 0, value: 0 },
+      { kind: 'move', clock: 0, by: 2 },
+      { kind: 'take' },
+    ]);
+  });
+
+  it('a group freed and reused for another clock takes that clock and its value', () => {
+    compare([
+      { kind: 'tag', page: 1, agent: 1 },
+      { kind: 'enter', page: 1 },
+      { kind: 'move', clock: 0, by: 3 },
+      { kind: 'rel', agent: 0, clock: 0, value: 5 },
+      { kind: 'take' },
+      // Clock 0's group empties (a0 takes an absolute value) and is freed; clock 1's takes its place.
+      { kind: 'abs', agent: 0, value: 0 },
+      { kind: 'rel', agent: 1, clock: 1, value: 1 },
+      { kind: 'take' },
+      // Clock 0 comes back (value 3): a group of its own, clock 1's keeps its value.
+      { kind: 'rel', agent: 3, clock: 0, value: 2 },
+      { kind: 'take' },
+      // Clock 1's group empties too; clock 2's reuses it, and clock 1 comes back with a group of its own.
+      { kind: 'tag', page: 2, agent: 2 },
+      { kind: 'enter', page: 2 },
+      { kind: 'abs', agent: 1, value: 4 },
+      { kind: 'move', clock: 2, by: 1 },
+      { kind: 'rel', agent: 2, clock: 2, value: 6 },
+      { kind: 'take' },
+      { kind: 'move', clock: 1, by: 2 },
+      { kind: 'rel', agent: 1, clock: 1, value: 7 },
+      { kind: 'take' },
+      { kind: 'move', clock: 2, by: 1 },
+      { kind: 'take' },
     ]);
   });
 });

@@ -302,3 +302,94 @@ describe('StePolicy', () => {
     );
   });
 });
+
+describe('StePolicy page lists through page 0, exact', () => {
+  // The radix cache never tags page 0 (its root), but the policy takes any page id: lists through page 0 stay whole.
+  it('forgetting the page after page 0 in an agent\'s list keeps page 0 and the pages before it', () => {
+    const { policy, reread } = bound();
+    for (const page of [3, 0, 5]) policy.tag(page, 'a'); // list: 5, 0, 3
+    policy.forget(3);
+    reread.length = 0;
+    policy.setSte('a', 1);
+    expect(reread.sort()).toEqual([0, 5]);
+  });
+
+  it('forgetting the page before page 0, then page 0, leaves only the pages still tagged', () => {
+    const { policy, reread } = bound();
+    policy.tag(0, 'a');
+    policy.tag(3, 'a'); // list: 3, 0
+    policy.forget(3);
+    policy.forget(0);
+    policy.tag(4, 'a');
+    reread.length = 0;
+    policy.setSte('a', 1);
+    expect(reread).toEqual([4]);
+  });
+
+  it('a page put in front of page 0 stays in the list when page 0 is forgotten', () => {
+    const { policy, reread } = bound();
+    policy.tag(0, 'a');
+    policy.tag(3, 'a'); // list: 3, 0
+    policy.forget(0);
+    reread.length = 0;
+    policy.setSte('a', 1);
+    expect(reread).toEqual([3]);
+  });
+
+  it('a page of the first agent that goes idle and wakes again leaves the agent\'s other pages in its list', () => {
+    const policy = new StePolicy();
+    const asked: number[] = [];
+    const candidates = new Set([0, 5]);
+    policy.bind({ reprioritize: (page) => (asked.push(page), candidates.has(page)) });
+    for (const page of [0, 5, 6]) policy.tag(page, 'a'); // the first agent; list: 6, 5, 0
+    policy.setSte('a', 1); // 6 is no candidate: idle
+    candidates.add(6);
+    expect(policy.priority(6, stats)).toBe(-1); // a candidate again: back in the list
+    policy.forget(0);
+    asked.length = 0;
+    policy.setSte('a', 2);
+    expect(asked.sort()).toEqual([5, 6]);
+  });
+});
+
+describe('StePolicy idle pages past the first 64, exact', () => {
+  it('a page the cache says is no candidate is not asked again, whatever its id within the first table', () => {
+    const policy = new StePolicy();
+    const asked: number[] = [];
+    policy.bind({ reprioritize: (page) => void asked.push(page) === undefined && page !== 100 && page !== 1023 });
+    for (const page of [100, 1023, 7]) policy.tag(page, 'a');
+    asked.length = 0;
+    policy.setSte('a', 1);
+    expect(asked.sort((x, y) => x - y)).toEqual([7, 100, 1023]);
+    asked.length = 0;
+    policy.setSte('a', 2);
+    expect(asked).toEqual([7]);
+  });
+});
+
+describe('StePolicy.forget of a page no agent tags, exact', () => {
+  it('changes nothing: the next agent held tags its pages as usual', () => {
+    const { policy, reread } = bound();
+    policy.forget(2); // never tagged, within the table
+    policy.forget(5_000); // beyond it
+    policy.tag(1, 'a');
+    expect(policy.agentsInPlay).toBe(1);
+    reread.length = 0;
+    policy.setSte('a', 1);
+    expect(reread).toEqual([1]);
+    expect(policy.steOfPage(1)).toBe(1);
+  });
+
+  it('forgetting a page a second time leaves the list it was in alone', () => {
+    const { policy, reread } = bound();
+    policy.tag(4, 'a');
+    policy.tag(5, 'a'); // list: 5, 4
+    policy.forget(5);
+    policy.tag(8, 'a'); // list: 8, 4
+    policy.forget(5); // no longer tagged
+    policy.forget(4);
+    reread.length = 0;
+    policy.setSte('a', 1);
+    expect(reread).toEqual([8]);
+  });
+});
