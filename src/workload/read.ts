@@ -116,11 +116,17 @@ function parseLines(parser: RequestParser, chunk: LineChunk, from: number, batch
   return undefined;
 }
 
-/** A line's requests into the batch: one, a session's several, or none for a header line. */
+/**
+ * A line's requests into the batch: one, a session's several, or none for a header line. One request is
+ * stored at the end rather than pushed: each chunk's batch starts empty with small-integer elements, and an
+ * optimised `push` that has seen that kind checks the value is a small integer and gives up (a "not a Smi"
+ * deoptimisation and a second compile of `parseLines` in every cold read of a Mooncake trace); a keyed store
+ * changes the array's kind instead. Same array either way.
+ */
 function addParsed(batch: TraceRequest[], parsed: TraceRequest | TraceRequest[] | undefined): void {
   if (parsed === undefined) return;
   if (Array.isArray(parsed)) for (const request of parsed) batch.push(request);
-  else batch.push(parsed);
+  else batch[batch.length] = parsed;
 }
 
 /** Under `skipInvalid` an invalid line is counted and reported, and reading goes on; anything else ends it. */
