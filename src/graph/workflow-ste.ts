@@ -100,9 +100,16 @@ export class WorkflowSte implements SteSource {
       if (!own) return;
       this.#perInstance.delete(instance);
       for (const agent of own.tracker.snapshot().keys()) {
-        const keyed = own.keys.get(this.#graph.idOf(agent)!);
-        if (keyed) this.#forget(keyed, own);
+        const id = this.#graph.idOf(agent)!;
+        const keyed = own.keys.get(id);
+        if (keyed) {
+          this.#forget(keyed, own);
+          own.keys.delete(id);
+        }
       }
+      // A graph that grew since the instance's last event can take values away: the snapshot above settles
+      // that change without logging it, so keys it no longer lists are forgotten here.
+      for (const keyed of own.keys.values()) this.#forget(keyed, own);
     }
   }
 

@@ -13,6 +13,8 @@ export class AbsolutePrivateSte implements SteSource {
   readonly #options: StepTrackerOptions;
   readonly #trackers = new Map<string, StepTracker>();
   readonly #table = new SteTable();
+  /** Per instance, every agent it ever gave a value (so `finish` can forget them all). */
+  readonly #keys = new Map<string, Set<string>>();
 
   constructor(graph: AgentStepGraph, options: StepTrackerOptions = {}) {
     this.#graph = graph;
@@ -39,7 +41,14 @@ export class AbsolutePrivateSte implements SteSource {
     const tracker = this.#trackers.get(instance);
     if (!tracker) return;
     this.#trackers.delete(instance);
-    for (const agent of tracker.snapshot().keys()) this.#table.set(`${instance}/${agent}`, undefined);
+    const keys = this.#keys.get(instance)!;
+    this.#keys.delete(instance);
+    for (const agent of tracker.snapshot().keys()) {
+      this.#table.set(`${instance}/${agent}`, undefined);
+      keys.delete(agent);
+    }
+    // Values a grown graph took away, which the snapshot settled without reporting.
+    for (const agent of keys) if (this.#table.values.has(`${instance}/${agent}`)) this.#table.set(`${instance}/${agent}`, undefined);
   }
 
   snapshot(): ReadonlyMap<string, number> {
@@ -55,6 +64,11 @@ export class AbsolutePrivateSte implements SteSource {
     let tracker = this.#trackers.get(instance);
     if (!tracker) this.#trackers.set(instance, (tracker = new StepTracker(this.#graph, this.#options)));
     tracker[kind](instance, agent);
-    for (const changed of tracker.takeChangedAgents()) this.#table.set(`${instance}/${changed}`, tracker.steOf(changed));
+    let keys = this.#keys.get(instance);
+    if (!keys) this.#keys.set(instance, (keys = new Set()));
+    for (const changed of tracker.takeChangedAgents()) {
+      this.#table.set(`${instance}/${changed}`, tracker.steOf(changed));
+      keys.add(changed);
+    }
   }
 }
