@@ -101,7 +101,7 @@ interface ReplayPlan {
 async function replayInOnePass({ flags, policies, readOptions, graph, quiet }: ReplayPlan): Promise<{ report: ReplayReport; skipped: number }> {
   const stats: TraceStats = { format: undefined, skipped: 0 };
   // Agents are inferred request by request; otherwise a chunk of the file at a time (one await per chunk).
-  const requests = graph.annotate ? annotateStream(graph, streamTrace(flags.trace, { ...readOptions, stats })) : streamTraceBatches(flags.trace, { ...readOptions, stats });
+  const requests = graph.annotator ? annotateStream(graph.annotator, streamTrace(flags.trace, { ...readOptions, stats })) : streamTraceBatches(flags.trace, { ...readOptions, stats });
   // The estimate (and its module) only for a progress bar that is drawn.
   const progress = createProgress('replay', progressShown(quiet) ? await (await import('../workload/estimate.js')).estimateLineCount(flags.trace) : 0, { quiet });
   try {

@@ -16,8 +16,7 @@ export type GraphSource = (typeof GRAPH_SOURCES)[number];
 export interface GraphChoice {
   readonly source: GraphSource;
   readonly steSource?: () => SteSource;
-  readonly annotate: boolean;
-  /** A fresh agent annotator, when `annotate` (the learner's modules load only then). */
+  /** A fresh agent annotator, present when requests get inferred agents (the learner's modules load only then). */
   readonly annotator?: () => AgentAnnotator;
 }
 
@@ -38,22 +37,21 @@ export interface GraphOptions {
  */
 export async function chooseGraph(requested: GraphSource | undefined, options: GraphOptions): Promise<GraphChoice> {
   const source = requested ?? (options.declared ? 'declared' : 'none');
-  const annotate = source === 'learned' || options.learnsAgents === true;
   if (source === 'declared' && !options.declared) throw InputError.flag(options.where, `declared needs ${options.needs}`);
-  const learner = annotate ? await import('../graph/learner.js') : undefined;
+  const learner = source === 'learned' || options.learnsAgents === true ? await import('../graph/learner.js') : undefined;
   const annotator = learner && { annotator: () => new learner.AgentAnnotator() };
-  if (source === 'declared') return { source, steSource: options.declared, annotate, ...annotator };
-  if (source === 'learned') return { source, steSource: () => new learner!.OnlineGraphLearner(), annotate, ...annotator };
-  return { source, annotate, ...annotator };
+  if (source === 'declared') return { source, steSource: options.declared, ...annotator };
+  if (source === 'learned') return { source, steSource: () => new learner!.OnlineGraphLearner(), ...annotator };
+  return { source, ...annotator };
 }
 
 /** The requests a run sees: in replay order with inferred agents when the choice needs them, else as given. */
 export function requestsFor(choice: GraphChoice, requests: readonly TraceRequest[]): TraceRequest[] {
-  return choice.annotate ? choice.annotator!().annotateAll(replayOrder(requests)) : (requests as TraceRequest[]);
+  return choice.annotator ? choice.annotator().annotateAll(replayOrder(requests)) : (requests as TraceRequest[]);
 }
 
 /** Agents inferred as requests stream in (a stream is already in replay order, or replay falls back to memory). */
-export async function* annotateStream(choice: GraphChoice, requests: AsyncIterable<TraceRequest>): AsyncGenerator<TraceRequest> {
-  const annotator = choice.annotator!();
+export async function* annotateStream(newAnnotator: () => AgentAnnotator, requests: AsyncIterable<TraceRequest>): AsyncGenerator<TraceRequest> {
+  const annotator = newAnnotator();
   for await (const request of requests) yield annotator.annotate(request);
 }

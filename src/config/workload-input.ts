@@ -95,7 +95,7 @@ export async function withGraph(workload: LoadedWorkload, graph: GraphSource | u
   return {
     ...rest,
     ...(choice.steSource && { steSource: choice.steSource }),
-    ...(choice.annotate && { requests: requestsFor(choice, workload.requests) }),
+    ...(choice.annotator && { requests: requestsFor(choice, workload.requests) }),
     ...(choice.source === 'learned' && { description: { ...workload.description, graph: 'learned' } }),
   };
 }

@@ -129,9 +129,6 @@ export async function replayStream(
   return { trace: summary, results };
 }
 
-/** Whether this process has run `warmUpClock`. */
-let clockWarmedUp = false;
-
 /**
  * Calls `performance.now()` a few times before the first run is timed. V8 gives a function its feedback
  * (what its calls and property reads have seen) only from its ninth call on (lazy feedback allocation);
@@ -143,8 +140,6 @@ let clockWarmedUp = false;
  * untouched: nothing is read from these calls. Measured: docs/performance.md, "Replay CLI, session 14".
  */
 function warmUpClock(): void {
-  if (clockWarmedUp) return;
-  clockWarmedUp = true;
   for (let i = 0; i < 16; i++) performance.now();
 }
 
